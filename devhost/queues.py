@@ -1,0 +1,241 @@
+"""The queue trigger listener, following the Storage Queues extension 5.x.
+
+Receive a batch with 10-minute visibility; run each message as its own task; wait for the
+in-flight count to drop to newBatchThreshold before the next receive; back off with randomised
+exponential delays (100 ms up to maxPollingInterval) while the queue is empty, and poll at once
+when this host writes to the queue. Success deletes; failure releases with visibilityTimeout or,
+at maxDequeueCount, moves the message to `<queue>-poison`. A message that is not valid base64 goes
+to poison without running. The listener never creates its queue.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import binascii
+import contextlib
+import logging
+import os
+import random
+from datetime import timedelta
+from typing import Any
+
+import azure.functions as func
+
+from devhost.config import QueueOptions
+from devhost.functions import FunctionEntry, Invoker
+
+log = logging.getLogger("devhost.queues")
+
+# The receive visibility is hard-coded in the host; the variable exists so tests can shorten it.
+RECEIVE_VISIBILITY = timedelta(seconds=float(os.environ.get("DEVHOST_QUEUE_RECEIVE_VISIBILITY_SECONDS", "600")))
+MIN_POLL = 0.1
+
+
+class Backoff:
+    """RandomizedExponentialBackoffStrategy(min=100 ms, max=maxPollingInterval)."""
+
+    def __init__(self, maximum: float) -> None:
+        self.maximum = maximum
+        self.exponent = 0
+        self.current = MIN_POLL
+
+    def after_messages(self) -> float:
+        self.exponent = 0
+        self.current = MIN_POLL
+        return MIN_POLL
+
+    def after_empty(self) -> float:
+        if self.current < self.maximum:
+            self.exponent += 1
+            jitter = random.uniform(0.8, 1.2)
+            self.current = min(MIN_POLL + jitter * (2 ** (self.exponent - 1)) * MIN_POLL, self.maximum)
+        return self.current
+
+
+def poison_queue_name(queue_name: str) -> str | None:
+    if queue_name.endswith("-poison"):
+        return None
+    name = f"{queue_name}-poison"
+    return name if len(name) <= 63 else None
+
+
+class QueueListener:
+    def __init__(
+        self,
+        entry: FunctionEntry,
+        queue_service: Any,
+        options: QueueOptions,
+        invoker: Invoker,
+    ) -> None:
+        self.entry = entry
+        self.queue_name = str(entry.trigger["queueName"]).lower()
+        self.options = options
+        self.invoker = invoker
+        # Raw text both ways: decoding is done here so a bad message can go to poison untouched.
+        self.queue = queue_service.get_queue_client(self.queue_name)
+        poison = poison_queue_name(self.queue_name)
+        self.poison = queue_service.get_queue_client(poison) if poison else None
+        self.wake = asyncio.Event()
+        self.stopping = asyncio.Event()
+        self.tasks: set[asyncio.Task[None]] = set()
+        self._slot_free = asyncio.Event()
+        self._runner: asyncio.Task[None] | None = None
+
+    def start(self) -> None:
+        self._runner = asyncio.create_task(self._run(), name=f"queue:{self.entry.name}")
+
+    def notify(self) -> None:
+        self.wake.set()
+
+    async def stop(self, timeout: float) -> None:
+        """Stop polling, then let in-flight messages finish (and complete) within `timeout`."""
+        self.stopping.set()
+        self.wake.set()
+        if self._runner:
+            await self._runner
+        if self.tasks:
+            await asyncio.wait(self.tasks, timeout=timeout)
+
+    async def _run(self) -> None:
+        backoff = Backoff(self.options.max_polling_interval.total_seconds())
+        checked_exists = False
+        while not self.stopping.is_set():
+            try:
+                if not checked_exists:
+                    await self.queue.get_queue_properties()  # 404 while the queue does not exist
+                    checked_exists = True
+                messages = [
+                    m
+                    async for m in self.queue.receive_messages(
+                        messages_per_page=self.options.batch_size,
+                        max_messages=self.options.batch_size,
+                        visibility_timeout=int(RECEIVE_VISIBILITY.total_seconds()),
+                    )
+                ]
+            except Exception as error:
+                checked_exists = False
+                log.debug("queue '%s' not ready: %s", self.queue_name, type(error).__name__)
+                await self._sleep(backoff.after_empty())
+                continue
+            if not messages:
+                await self._sleep(backoff.after_empty())
+                continue
+            for message in messages:
+                task = asyncio.create_task(self._process(message))
+                self.tasks.add(task)
+                task.add_done_callback(self._task_done)
+            while len(self.tasks) > self.options.new_batch_threshold and not self.stopping.is_set():
+                self._slot_free.clear()
+                await self._slot_free.wait()
+            await self._sleep(backoff.after_messages())
+
+    def _task_done(self, task: asyncio.Task[None]) -> None:
+        self.tasks.discard(task)
+        self._slot_free.set()
+
+    async def _sleep(self, seconds: float) -> None:
+        self.wake.clear()
+        with contextlib.suppress(asyncio.TimeoutError):
+            await asyncio.wait_for(self.wake.wait(), seconds)
+
+    async def _process(self, message: Any) -> None:
+        state = {"pop_receipt": message.pop_receipt}
+        if message.dequeue_count > self.options.max_dequeue_count:
+            await self._move_to_poison(message, state)
+            return
+        if self.options.message_encoding == "base64":
+            try:
+                body = base64.b64decode(message.content, validate=True)
+            except (binascii.Error, ValueError, TypeError):
+                log.warning("Message decoding has failed! Check MessageEncoding settings. MessageId=%s", message.id)
+                await self._move_to_poison(message, state)
+                return
+        else:
+            body = (message.content or "").encode("utf-8")
+
+        renewal = asyncio.create_task(self._keep_invisible(message, state))
+        try:
+            result = await self.invoker.invoke(
+                self.entry,
+                self._trigger_value(message, body),
+                f"New queue message detected on '{self.queue_name}'.",
+                trigger_data=_payload_fields(body),
+            )
+        finally:
+            renewal.cancel()
+        try:
+            if result.succeeded:
+                await self.queue.delete_message(message.id, state["pop_receipt"])
+            elif message.dequeue_count >= self.options.max_dequeue_count:
+                await self._move_to_poison(message, state)
+            else:
+                await self.queue.update_message(
+                    message.id,
+                    state["pop_receipt"],
+                    visibility_timeout=int(self.options.visibility_timeout.total_seconds()),
+                )
+        except Exception as error:  # pop receipt mismatch or 404: someone else owns it now
+            log.debug("completing message %s: %s", message.id, type(error).__name__)
+
+    def _trigger_value(self, message: Any, body: bytes) -> Any:
+        annotation = self.entry.parameters[self.entry.trigger["name"]].annotation
+        if annotation in (str, "str"):
+            return body.decode("utf-8")
+        if annotation in (bytes, "bytes"):
+            return body
+        return func.QueueMessage(
+            id=message.id,
+            body=body,
+            dequeue_count=message.dequeue_count,
+            expiration_time=message.expires_on,
+            insertion_time=message.inserted_on,
+            time_next_visible=message.next_visible_on,
+            pop_receipt=message.pop_receipt,
+        )
+
+    async def _keep_invisible(self, message: Any, state: dict[str, str]) -> None:
+        """Renew the receive visibility every half period while the invocation runs."""
+        period = RECEIVE_VISIBILITY.total_seconds()
+        while True:
+            await asyncio.sleep(period / 2)
+            try:
+                receipt = await self.queue.update_message(
+                    message.id, state["pop_receipt"], visibility_timeout=int(period)
+                )
+                state["pop_receipt"] = receipt.pop_receipt
+            except Exception as error:
+                log.debug("visibility renewal for %s stopped: %s", message.id, type(error).__name__)
+                return
+
+    async def _move_to_poison(self, message: Any, state: dict[str, str]) -> None:
+        if self.poison is None:
+            return  # no poison queue: leave it invisible rather than loop fast
+        from azure.core.exceptions import ResourceExistsError, ResourceNotFoundError
+
+        log.warning(
+            "Message has reached MaxDequeueCount of %d. Moving message to queue '%s'.",
+            self.options.max_dequeue_count,
+            self.poison.queue_name,
+        )
+        try:
+            await self.poison.send_message(message.content)
+        except ResourceNotFoundError:
+            with contextlib.suppress(ResourceExistsError):
+                await self.poison.create_queue()
+            await self.poison.send_message(message.content)
+        try:
+            await self.queue.delete_message(message.id, state["pop_receipt"])
+        except Exception as error:
+            log.debug("deleting poisoned message %s: %s", message.id, type(error).__name__)
+
+
+def _payload_fields(body: bytes) -> dict[str, Any]:
+    """JSON payload properties, usable in other bindings' expressions."""
+    import json
+
+    try:
+        data = json.loads(body)
+    except ValueError:
+        return {}
+    return data if isinstance(data, dict) else {}

@@ -1,0 +1,170 @@
+"""Jobs: the conversion job record, its status words, and the conversion message format.
+
+A job is one table entity (PartitionKey = job id, RowKey = "job"). It is the source of truth;
+a queue message only wakes a worker up to look at it. The web tier and the worker share this
+vocabulary, and the API returns exactly these words.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import secrets
+from dataclasses import dataclass, field, replace
+from datetime import datetime
+from enum import StrEnum
+from typing import Any
+
+JOB_ROW_KEY = "job"
+MESSAGE_VERSION = 1
+FIRST_STEP = "plan"
+
+# 16 random bytes = 128 bits, as 22 URL-safe base64 characters.
+_JOB_ID_BYTES = 16
+_JOB_ID_PATTERN = re.compile(r"^[A-Za-z0-9_-]{22}$")
+
+
+class JobStatus(StrEnum):
+    QUEUED = "queued"
+    RUNNING = "running"
+    SUCCEEDED = "succeeded"
+    FAILED = "failed"
+
+
+def new_job_id() -> str:
+    return secrets.token_urlsafe(_JOB_ID_BYTES)
+
+
+def is_valid_job_id(value: str) -> bool:
+    return bool(_JOB_ID_PATTERN.match(value))
+
+
+@dataclass(frozen=True)
+class Job:
+    id: str
+    status: JobStatus
+    created: datetime
+    updated: datetime
+    manuscript_blob: str
+    filename: str
+    kind: str
+    content_type: str
+    size: int
+    sha256: str
+    title: str = ""
+    author: str = ""
+    language: str = ""
+    steps_done: int = 0
+    steps_total: int = 1
+    error: str = ""
+    outputs: dict[str, str] = field(default_factory=dict)
+
+    @property
+    def progress_fraction(self) -> float:
+        if self.status is JobStatus.SUCCEEDED:
+            return 1.0
+        if self.steps_total <= 0:
+            return 0.0
+        return round(min(self.steps_done / self.steps_total, 1.0), 4)
+
+    def to_entity(self) -> dict[str, Any]:
+        return {
+            "PartitionKey": self.id,
+            "RowKey": JOB_ROW_KEY,
+            "status": self.status.value,
+            "created": self.created,
+            "updated": self.updated,
+            "manuscript_blob": self.manuscript_blob,
+            "filename": self.filename,
+            "kind": self.kind,
+            "content_type": self.content_type,
+            "size": self.size,
+            "sha256": self.sha256,
+            "title": self.title,
+            "author": self.author,
+            "language": self.language,
+            "steps_done": self.steps_done,
+            "steps_total": self.steps_total,
+            "error": self.error,
+            "outputs": json.dumps(self.outputs, sort_keys=True),
+        }
+
+    @classmethod
+    def from_entity(cls, entity: dict[str, Any]) -> Job:
+        return cls(
+            id=entity["PartitionKey"],
+            status=JobStatus(entity["status"]),
+            created=entity["created"],
+            updated=entity["updated"],
+            manuscript_blob=entity["manuscript_blob"],
+            filename=entity.get("filename", ""),
+            kind=entity.get("kind", ""),
+            content_type=entity.get("content_type", ""),
+            size=int(entity.get("size", 0)),
+            sha256=entity.get("sha256", ""),
+            title=entity.get("title", ""),
+            author=entity.get("author", ""),
+            language=entity.get("language", ""),
+            steps_done=int(entity.get("steps_done", 0)),
+            steps_total=int(entity.get("steps_total", 1)),
+            error=entity.get("error", ""),
+            outputs=json.loads(entity.get("outputs") or "{}"),
+        )
+
+    def with_changes(self, **changes: Any) -> Job:
+        return replace(self, **changes)
+
+    def to_public(self, api_base: str) -> dict[str, Any]:
+        """The job as the status endpoint shows it. `api_base` is e.g. "/api"."""
+        body: dict[str, Any] = {
+            "id": self.id,
+            "status": self.status.value,
+            "progress": {
+                "steps_done": self.steps_done,
+                "steps_total": self.steps_total,
+                "fraction": self.progress_fraction,
+            },
+            "created": _iso(self.created),
+            "updated": _iso(self.updated),
+            "manuscript": {
+                "filename": self.filename,
+                "type": self.kind,
+                "bytes": self.size,
+                "sha256": self.sha256,
+            },
+            "metadata": {"title": self.title, "author": self.author, "language": self.language},
+            "links": {"self": f"{api_base}/manuscripts/{self.id}"},
+        }
+        if self.status is JobStatus.FAILED:
+            body["error"] = self.error
+        for name, path in sorted(self.outputs.items()):
+            body["links"][name] = f"{api_base}/{path}"
+        return body
+
+
+def _iso(moment: datetime) -> str:
+    return moment.isoformat().replace("+00:00", "Z")
+
+
+def conversion_message(job_id: str, step: str = FIRST_STEP) -> str:
+    """The body of a message on the conversion queue: which job, which step of its plan.
+
+    A JSON object (not an array): the host's queue output binding splits arrays into messages.
+    """
+    return json.dumps({"v": MESSAGE_VERSION, "job": job_id, "step": step}, separators=(",", ":"))
+
+
+def parse_conversion_message(body: bytes | str) -> tuple[str, str]:
+    """Return (job_id, step) from a conversion message, or raise ValueError."""
+    try:
+        data = json.loads(body)
+    except (ValueError, UnicodeDecodeError) as error:
+        raise ValueError(f"conversion message is not JSON: {error}") from None
+    if not isinstance(data, dict) or data.get("v") != MESSAGE_VERSION:
+        raise ValueError("conversion message has an unknown format")
+    job_id, step = data.get("job"), data.get("step")
+    if not isinstance(job_id, str) or not is_valid_job_id(job_id):
+        raise ValueError("conversion message names no valid job id")
+    if not isinstance(step, str) or not step:
+        raise ValueError("conversion message names no step")
+    return job_id, step

@@ -1,0 +1,32 @@
+"""The app's long-lived services: settings and storage clients, built once per process on first use."""
+
+from __future__ import annotations
+
+import threading
+from dataclasses import dataclass
+
+from shared.settings import Settings
+from shared.storage import Storage
+
+
+@dataclass(frozen=True)
+class Services:
+    settings: Settings
+    storage: Storage
+
+    @classmethod
+    def from_settings(cls, settings: Settings) -> Services:
+        return cls(settings=settings, storage=Storage(settings.storage_connection))
+
+
+_lock = threading.Lock()
+_services: Services | None = None
+
+
+def get_services() -> Services:
+    """The process-wide services, read from the environment the first time they are needed."""
+    global _services
+    with _lock:
+        if _services is None:
+            _services = Services.from_settings(Settings.from_env())
+        return _services

@@ -1,0 +1,95 @@
+"""Settings: the only place the app reads its environment.
+
+`Settings.from_env()` reads a mapping once (the process environment by default) and fails fast,
+naming the setting, when a value is missing or malformed. Handlers receive the object; nothing
+else in `shared/` touches `os.environ`.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+
+# Names of storage resources. Fixed here because the web tier and the worker must agree on them,
+# and because `function_app.py` needs the queue name at import time for its bindings.
+CONVERSION_QUEUE = "quire-conversions"
+MANUSCRIPT_CONTAINER = "quire-manuscripts"
+BOOK_CONTAINER = "quire-books"
+JOB_TABLE = "quireJobs"
+
+DEFAULT_MAX_UPLOAD_BYTES = 50 * 1024 * 1024
+DEFAULT_REFRESH_SCHEDULE = "0 */15 * * * *"
+
+
+class SettingError(ValueError):
+    """A setting is missing or malformed. The message names the setting and what it expects."""
+
+
+class Secret(str):
+    """A string that never shows its value in a repr, a log line or a traceback."""
+
+    def __repr__(self) -> str:
+        return "Secret('**********')"
+
+
+def _required(env: Mapping[str, str], name: str) -> str:
+    value = env.get(name, "")
+    if not value.strip():
+        raise SettingError(
+            f"Setting '{name}' is missing. Set it in local.settings.json (locally) "
+            f"or in the function app's application settings (in Azure)."
+        )
+    return value
+
+
+def _positive_int(env: Mapping[str, str], name: str, default: int) -> int:
+    raw = env.get(name, "").strip()
+    if not raw:
+        return default
+    try:
+        value = int(raw)
+    except ValueError:
+        raise SettingError(f"Setting '{name}' must be a whole number of bytes, got {raw!r}.") from None
+    if value <= 0:
+        raise SettingError(f"Setting '{name}' must be greater than zero, got {value}.")
+    return value
+
+
+def _boolean(env: Mapping[str, str], name: str, default: bool) -> bool:
+    raw = env.get(name, "").strip().lower()
+    if not raw:
+        return default
+    if raw in ("true", "1"):
+        return True
+    if raw in ("false", "0"):
+        return False
+    raise SettingError(f"Setting '{name}' must be 'true' or 'false', got {raw!r}.")
+
+
+def _schedule(env: Mapping[str, str], name: str, default: str) -> str:
+    raw = env.get(name, "").strip() or default
+    if len(raw.split()) not in (5, 6):
+        raise SettingError(
+            f"Setting '{name}' must be an NCRONTAB expression with 6 fields "
+            f"(second minute hour day month day-of-week), got {raw!r}."
+        )
+    return raw
+
+
+@dataclass(frozen=True)
+class Settings:
+    storage_connection: Secret = field(repr=False)
+    max_upload_bytes: int = DEFAULT_MAX_UPLOAD_BYTES
+    refresh_schedule: str = DEFAULT_REFRESH_SCHEDULE
+    feeds_allow_private_addresses: bool = False
+
+    @classmethod
+    def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:
+        env = os.environ if env is None else env
+        return cls(
+            storage_connection=Secret(_required(env, "AzureWebJobsStorage")),
+            max_upload_bytes=_positive_int(env, "MAX_UPLOAD_BYTES", DEFAULT_MAX_UPLOAD_BYTES),
+            refresh_schedule=_schedule(env, "REFRESH_SCHEDULE", DEFAULT_REFRESH_SCHEDULE),
+            feeds_allow_private_addresses=_boolean(env, "FEEDS_ALLOW_PRIVATE_ADDRESSES", False),
+        )

@@ -1,0 +1,319 @@
+"""Storage: the one module that calls the Azure Storage SDKs.
+
+Everything the app keeps lives in one storage account (Azurite locally): manuscript and book
+blobs, job records in a table, conversion messages in a queue. Clients are built once, on first
+use (never at import: cold start matters), and reused. Containers, queues and tables are created
+idempotently the first time a process touches them.
+
+Errors leave this module as one of three kinds the callers act on:
+`StorageUnavailable` (retry later), `AlreadyExists` (a create-only write lost), `Conflict` (an
+ETag-conditional write lost), and `NotFound`.
+"""
+
+from __future__ import annotations
+
+import base64
+import contextlib
+import threading
+from collections.abc import Iterator
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:  # the SDKs are imported lazily to keep `import function_app` cheap
+    from azure.data.tables import TableClient, TableServiceClient
+    from azure.storage.blob import BlobServiceClient, ContainerClient
+    from azure.storage.queue import QueueClient, QueueServiceClient
+
+# Fail fast and retry briefly: an HTTP caller is waiting, and the queue retries whole steps anyway.
+_CLIENT_OPTIONS: dict[str, Any] = {
+    "connection_timeout": 5,
+    "read_timeout": 60,
+    "retry_total": 2,
+}
+# Blob and queue clients take ExponentialRetry's own knobs; the default first back-off is 15 s.
+_STORAGE_RETRY_OPTIONS: dict[str, Any] = {"initial_backoff": 0.2, "increment_base": 1.5}
+_TABLE_RETRY_OPTIONS: dict[str, Any] = {"retry_backoff_factor": 0.3}
+
+
+class StorageError(Exception):
+    """Base of the storage errors below."""
+
+
+class StorageUnavailable(StorageError):
+    """Storage could not be reached or answered with a server error: try again later."""
+
+
+class NotFound(StorageError):
+    """The blob, entity or message does not exist."""
+
+
+class AlreadyExists(StorageError):
+    """A create-only write found the item already there."""
+
+
+class Conflict(StorageError):
+    """An ETag-conditional write found the item changed since it was read."""
+
+
+@dataclass(frozen=True)
+class Entity:
+    """A table entity with the ETag it was read at."""
+
+    properties: dict[str, Any]
+    etag: str
+
+
+def _translate(error: Exception) -> Exception:
+    from azure.core.exceptions import (
+        HttpResponseError,
+        ResourceExistsError,
+        ResourceModifiedError,
+        ResourceNotFoundError,
+        ServiceRequestError,
+        ServiceResponseError,
+    )
+
+    if isinstance(error, ResourceNotFoundError):
+        return NotFound(str(error))
+    if isinstance(error, ResourceModifiedError):
+        return Conflict(str(error))
+    if isinstance(error, ResourceExistsError):
+        return AlreadyExists(str(error))
+    if isinstance(error, HttpResponseError) and error.status_code == 412:
+        return Conflict(str(error))
+    if isinstance(error, HttpResponseError) and error.status_code == 409:
+        return AlreadyExists(str(error))
+    if isinstance(error, (ServiceRequestError, ServiceResponseError)):
+        return StorageUnavailable(f"storage could not be reached: {type(error).__name__}")
+    if isinstance(error, HttpResponseError) and (error.status_code or 0) >= 500:
+        return StorageUnavailable(f"storage answered {error.status_code}")
+    return error
+
+
+class _translated:
+    """Context manager: re-raise SDK errors as this module's errors."""
+
+    def __enter__(self) -> None:
+        return None
+
+    def __exit__(self, exc_type: Any, exc: BaseException | None, tb: Any) -> bool:
+        if isinstance(exc, Exception):
+            translated = _translate(exc)
+            if translated is not exc:
+                raise translated from exc
+        return False
+
+
+class Storage:
+    """The storage operations Quire uses, over one connection string."""
+
+    def __init__(self, connection_string: str) -> None:
+        self._connection_string = connection_string
+        self._lock = threading.Lock()
+        self._blob_service: BlobServiceClient | None = None
+        self._queue_service: QueueServiceClient | None = None
+        self._table_service: TableServiceClient | None = None
+        self._ready: set[str] = set()
+
+    # -- clients, built once ------------------------------------------------------------------
+
+    def _blobs(self) -> BlobServiceClient:
+        with self._lock:
+            if self._blob_service is None:
+                from azure.storage.blob import BlobServiceClient
+
+                self._blob_service = BlobServiceClient.from_connection_string(
+                    self._connection_string, **_CLIENT_OPTIONS, **_STORAGE_RETRY_OPTIONS
+                )
+            return self._blob_service
+
+    def _queues(self) -> QueueServiceClient:
+        with self._lock:
+            if self._queue_service is None:
+                from azure.storage.queue import QueueServiceClient
+
+                self._queue_service = QueueServiceClient.from_connection_string(
+                    self._connection_string, **_CLIENT_OPTIONS, **_STORAGE_RETRY_OPTIONS
+                )
+            return self._queue_service
+
+    def _tables(self) -> TableServiceClient:
+        with self._lock:
+            if self._table_service is None:
+                from azure.data.tables import TableServiceClient
+
+                self._table_service = TableServiceClient.from_connection_string(
+                    self._connection_string, **_CLIENT_OPTIONS, **_TABLE_RETRY_OPTIONS
+                )
+            return self._table_service
+
+    def _container(self, name: str) -> ContainerClient:
+        client = self._blobs().get_container_client(name)
+        key = f"container:{name}"
+        if key not in self._ready:
+            from azure.core.exceptions import ResourceExistsError
+
+            with _translated(), contextlib.suppress(ResourceExistsError):
+                client.create_container()
+            self._ready.add(key)
+        return client
+
+    def _queue(self, name: str) -> QueueClient:
+        from azure.storage.queue import BinaryBase64DecodePolicy, BinaryBase64EncodePolicy
+
+        # Base64 both ways, as the Functions host encodes and expects queue messages.
+        client = self._queues().get_queue_client(
+            name,
+            message_encode_policy=BinaryBase64EncodePolicy(),
+            message_decode_policy=BinaryBase64DecodePolicy(),
+        )
+        key = f"queue:{name}"
+        if key not in self._ready:
+            from azure.core.exceptions import ResourceExistsError
+
+            with _translated(), contextlib.suppress(ResourceExistsError):
+                client.create_queue()
+            self._ready.add(key)
+        return client
+
+    def _table(self, name: str) -> TableClient:
+        key = f"table:{name}"
+        if key not in self._ready:
+            with _translated():
+                self._tables().create_table_if_not_exists(name)
+            self._ready.add(key)
+        return self._tables().get_table_client(name)
+
+    # -- blobs ----------------------------------------------------------------------------------
+
+    def create_blob(
+        self,
+        container: str,
+        name: str,
+        data: bytes,
+        *,
+        content_type: str,
+        metadata: dict[str, str] | None = None,
+    ) -> None:
+        """Write a blob only if none exists at that name (raises AlreadyExists otherwise)."""
+        from azure.storage.blob import ContentSettings
+
+        blob = self._container(container).get_blob_client(name)
+        with _translated():
+            blob.upload_blob(
+                data,
+                overwrite=False,
+                content_settings=ContentSettings(content_type=content_type),
+                metadata=metadata,
+                max_concurrency=4,
+            )
+
+    def put_blob(self, container: str, name: str, data: bytes, *, content_type: str) -> None:
+        """Write a blob, replacing any previous one at that name."""
+        from azure.storage.blob import ContentSettings
+
+        blob = self._container(container).get_blob_client(name)
+        with _translated():
+            blob.upload_blob(
+                data,
+                overwrite=True,
+                content_settings=ContentSettings(content_type=content_type),
+                max_concurrency=4,
+            )
+
+    def read_blob(self, container: str, name: str) -> bytes:
+        blob = self._container(container).get_blob_client(name)
+        with _translated():
+            return blob.download_blob(max_concurrency=4).readall()
+
+    def blob_properties(self, container: str, name: str) -> dict[str, Any]:
+        blob = self._container(container).get_blob_client(name)
+        with _translated():
+            props = blob.get_blob_properties()
+        return {
+            "size": props.size,
+            "etag": props.etag,
+            "content_type": props.content_settings.content_type,
+            "metadata": dict(props.metadata or {}),
+        }
+
+    def delete_blob(self, container: str, name: str) -> None:
+        """Delete a blob; a blob that is already gone is not an error."""
+        from azure.core.exceptions import ResourceNotFoundError
+
+        blob = self._container(container).get_blob_client(name)
+        with _translated(), contextlib.suppress(ResourceNotFoundError):
+            blob.delete_blob()
+
+    def list_blob_names(self, container: str, prefix: str = "") -> list[str]:
+        client = self._container(container)
+        with _translated():
+            return [b.name for b in client.list_blobs(name_starts_with=prefix or None)]
+
+    # -- tables ---------------------------------------------------------------------------------
+
+    def create_entity(self, table: str, properties: dict[str, Any]) -> None:
+        """Insert an entity (raises AlreadyExists when its keys are taken)."""
+        client = self._table(table)
+        with _translated():
+            client.create_entity(properties)
+
+    def get_entity(self, table: str, partition_key: str, row_key: str) -> Entity:
+        client = self._table(table)
+        with _translated():
+            entity = client.get_entity(partition_key, row_key)
+        return Entity(properties=dict(entity), etag=entity.metadata["etag"])
+
+    def update_entity(self, table: str, properties: dict[str, Any], *, etag: str) -> str:
+        """Replace an entity only if it still has `etag` (raises Conflict otherwise)."""
+        from azure.core import MatchConditions
+        from azure.data.tables import UpdateMode
+
+        client = self._table(table)
+        with _translated():
+            result = client.update_entity(
+                properties,
+                mode=UpdateMode.REPLACE,
+                etag=etag,
+                match_condition=MatchConditions.IfNotModified,
+            )
+        return str(result.get("etag", ""))
+
+    def delete_entity(self, table: str, partition_key: str, row_key: str) -> None:
+        client = self._table(table)
+        with _translated():
+            client.delete_entity(partition_key, row_key)
+
+    def query_entities(self, table: str, query: str, **parameters: Any) -> Iterator[Entity]:
+        client = self._table(table)
+        with _translated():
+            for entity in client.query_entities(query, parameters=parameters or None):
+                yield Entity(properties=dict(entity), etag=entity.metadata["etag"])
+
+    # -- queues ---------------------------------------------------------------------------------
+
+    def send_message(self, queue: str, body: str | bytes) -> None:
+        """Send a base64-encoded message, as the Functions host's queue output binding does."""
+        data = body.encode("utf-8") if isinstance(body, str) else body
+        client = self._queue(queue)
+        with _translated():
+            client.send_message(data)
+
+    def peek_messages(self, queue: str, max_messages: int = 32) -> list[bytes]:
+        client = self._queue(queue)
+        with _translated():
+            return [m.content for m in client.peek_messages(max_messages=max_messages)]
+
+    # -- health ---------------------------------------------------------------------------------
+
+    def ping(self) -> None:
+        """Raise StorageUnavailable unless the blob, queue and table services all answer."""
+        with _translated():
+            self._blobs().get_service_properties()
+            self._queues().get_service_properties()
+            self._tables().get_service_properties()
+
+
+def encode_message(body: str) -> str:
+    """Base64 text of a message body, as the Functions host puts it on the wire."""
+    return base64.b64encode(body.encode("utf-8")).decode("ascii")

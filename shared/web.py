@@ -1,0 +1,44 @@
+"""HTTP helpers: JSON and problem+json (RFC 9457) responses."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import azure.functions as func
+
+# Must match `extensions.http.routePrefix` in host.json; links in responses are built on it.
+API_BASE = "/api"
+RETRY_AFTER_SECONDS = 10
+
+
+def json_response(body: Any, status: int = 200, headers: dict[str, str] | None = None) -> func.HttpResponse:
+    return func.HttpResponse(
+        json.dumps(body, ensure_ascii=False, indent=2) + "\n",
+        status_code=status,
+        headers={"Cache-Control": "no-store", **(headers or {})},
+        mimetype="application/json",
+        charset="utf-8",
+    )
+
+
+def problem(
+    status: int, title: str, detail: str, headers: dict[str, str] | None = None, **extra: Any
+) -> func.HttpResponse:
+    body = {"type": "about:blank", "title": title, "status": status, "detail": detail, **extra}
+    return func.HttpResponse(
+        json.dumps(body, ensure_ascii=False, indent=2) + "\n",
+        status_code=status,
+        headers={"Cache-Control": "no-store", **(headers or {})},
+        mimetype="application/problem+json",
+        charset="utf-8",
+    )
+
+
+def storage_unavailable() -> func.HttpResponse:
+    return problem(
+        503,
+        "Storage unavailable",
+        "Quire cannot reach its storage right now. Nothing was saved; try again in a few seconds.",
+        headers={"Retry-After": str(RETRY_AFTER_SECONDS)},
+    )

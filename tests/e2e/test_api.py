@@ -1,0 +1,205 @@
+"""The HTTP API end to end: real requests to the running app, real Azurite behind it."""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import json
+import urllib.error
+import urllib.request
+from typing import Any
+
+import pytest
+from azure.data.tables import TableServiceClient
+from azure.storage.blob import BlobServiceClient
+from azure.storage.queue import QueueClient
+
+from shared.settings import CONVERSION_QUEUE, JOB_TABLE, MANUSCRIPT_CONTAINER
+from tests.e2e.conftest import TEST_MAX_UPLOAD_BYTES
+from tests.support import ROOT, AppHost, Azurite, free_port, start_host
+
+
+def request(
+    method: str, url: str, body: bytes | None = None, headers: dict[str, str] | None = None
+) -> tuple[int, dict[str, str], bytes]:
+    req = urllib.request.Request(url, data=body, method=method, headers=headers or {})
+    try:
+        with urllib.request.urlopen(req, timeout=30) as response:
+            return response.status, dict(response.headers), response.read()
+    except urllib.error.HTTPError as error:
+        return error.code, dict(error.headers), error.read()
+
+
+def multipart(file_name: str, data: bytes, **fields: str) -> tuple[bytes, dict[str, str]]:
+    boundary = "quire-e2e-boundary"
+    parts = [
+        f'--{boundary}\r\nContent-Disposition: form-data; name="{k}"\r\n\r\n{v}\r\n'.encode() for k, v in fields.items()
+    ]
+    parts.append(
+        f'--{boundary}\r\nContent-Disposition: form-data; name="file"; filename="{file_name}"\r\n\r\n'.encode()
+        + data
+        + b"\r\n"
+    )
+    parts.append(f"--{boundary}--\r\n".encode())
+    return b"".join(parts), {"Content-Type": f"multipart/form-data; boundary={boundary}"}
+
+
+def stored_state(azurite: Azurite) -> tuple[int, int]:
+    """How many manuscript blobs and job records exist."""
+    blobs = BlobServiceClient.from_connection_string(azurite.connection_string).get_container_client(
+        MANUSCRIPT_CONTAINER
+    )
+    table = TableServiceClient.from_connection_string(azurite.connection_string).get_table_client(JOB_TABLE)
+    try:
+        blob_count = sum(1 for _ in blobs.list_blobs())
+    except Exception:
+        blob_count = 0
+    try:
+        entity_count = sum(1 for _ in table.list_entities())
+    except Exception:
+        entity_count = 0
+    return blob_count, entity_count
+
+
+def queued_messages(azurite: Azurite) -> list[dict[str, Any]]:
+    queue = QueueClient.from_connection_string(azurite.connection_string, CONVERSION_QUEUE)
+    return [json.loads(base64.b64decode(m.content)) for m in queue.peek_messages(max_messages=32)]
+
+
+def test_multipart_upload_stores_blob_record_and_message(app: AppHost, azurite: Azurite) -> None:
+    manuscript = b"---\ntitle: Front\n---\n# Chapter One\n\nIt was a dark night.\n"
+    body, headers = multipart("night.md", manuscript, title="Night", author="A. Author", language="en")
+    status, response_headers, raw = request("POST", f"{app.base_url}/api/manuscripts", body, headers)
+    assert status == 202, raw
+    job = json.loads(raw)
+    assert response_headers["Location"] == f"/api/manuscripts/{job['id']}"
+    assert job["status"] == "queued"
+    assert job["manuscript"] == {
+        "filename": "night.md",
+        "type": "markdown",
+        "bytes": len(manuscript),
+        "sha256": hashlib.sha256(manuscript).hexdigest(),
+    }
+    assert job["metadata"] == {"title": "Night", "author": "A. Author", "language": "en"}
+    assert len(base64.urlsafe_b64decode(job["id"] + "==")) >= 16
+
+    blob = (
+        BlobServiceClient.from_connection_string(azurite.connection_string)
+        .get_blob_client(MANUSCRIPT_CONTAINER, f"{job['id']}/original")
+        .download_blob()
+    )
+    assert blob.readall() == manuscript
+    assert blob.properties.metadata["sha256"] == hashlib.sha256(manuscript).hexdigest()
+    assert blob.properties.content_settings.content_type.startswith("text/markdown")
+    assert {"v": 1, "job": job["id"], "step": "plan"} in queued_messages(azurite)
+
+    status, _, raw = request("GET", f"{app.base_url}{response_headers['Location']}")
+    assert status == 200
+    shown = json.loads(raw)
+    assert shown["id"] == job["id"]
+    assert shown["status"] == "queued"
+    assert shown["progress"] == {"steps_done": 0, "steps_total": 1, "fraction": 0.0}
+    assert shown["created"] and shown["updated"]
+
+
+def test_raw_body_upload_named_by_query(app: AppHost) -> None:
+    docx_like = _docx()
+    status, _, raw = request(
+        "POST",
+        f"{app.base_url}/api/manuscripts?filename=novel.docx&title=Novel",
+        docx_like,
+        {"Content-Type": "application/octet-stream"},
+    )
+    assert status == 202, raw
+    job = json.loads(raw)
+    assert (job["manuscript"]["type"], job["metadata"]["title"]) == ("docx", "Novel")
+
+
+def _docx() -> bytes:
+    import io
+    import zipfile
+
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w") as archive:
+        archive.writestr("[Content_Types].xml", "<Types/>")
+        archive.writestr("word/document.xml", "<w:document/>")
+    return buffer.getvalue()
+
+
+@pytest.mark.parametrize(
+    ("body", "headers", "query", "status"),
+    [
+        (b"", {}, "", 400),
+        (b"x" * (TEST_MAX_UPLOAD_BYTES + 70_000), {}, "?filename=big.md", 413),
+        (b"%PDF-1.7 not a book", {}, "?filename=book.pdf", 415),
+        (b"# markdown", {}, "?filename=book.docx", 415),
+        (b"\x00\x01binary", {}, "", 415),
+        (*multipart("a.md", b"# A", language="not a language tag"), "", 400),
+    ],
+)
+def test_bad_uploads_get_problem_json_and_leave_nothing(
+    app: AppHost, azurite: Azurite, body: bytes, headers: dict[str, str], query: str, status: int
+) -> None:
+    before = stored_state(azurite)
+    messages_before = len(queued_messages(azurite))
+    got, response_headers, raw = request("POST", f"{app.base_url}/api/manuscripts{query}", body, headers)
+    assert got == status
+    assert response_headers["Content-Type"].startswith("application/problem+json")
+    problem = json.loads(raw)
+    assert problem["status"] == status
+    assert problem["title"] and problem["detail"]
+    assert stored_state(azurite) == before
+    assert len(queued_messages(azurite)) == messages_before
+
+
+def test_multipart_file_over_the_limit_is_413(app: AppHost, azurite: Azurite) -> None:
+    before = stored_state(azurite)
+    body, headers = multipart("big.md", b"y" * (TEST_MAX_UPLOAD_BYTES + 1))
+    status, _, raw = request("POST", f"{app.base_url}/api/manuscripts", body, headers)
+    assert status == 413, raw
+    assert "larger than 256 KiB" in json.loads(raw)["detail"]
+    assert stored_state(azurite) == before
+
+
+@pytest.mark.parametrize(("job_id", "status"), [("not-an-id", 400), ("A" * 22, 404), ("A" * 21 + "!", 400)])
+def test_status_of_malformed_or_unknown_id(app: AppHost, job_id: str, status: int) -> None:
+    got, headers, raw = request("GET", f"{app.base_url}/api/manuscripts/{job_id}")
+    assert got == status
+    assert headers["Content-Type"].startswith("application/problem+json")
+    assert json.loads(raw)["status"] == status
+
+
+def test_health_is_200_when_storage_answers(app: AppHost) -> None:
+    status, _, raw = request("GET", f"{app.base_url}/api/health")
+    assert status == 200
+    assert json.loads(raw)["status"] == "healthy"
+
+
+def test_storage_unreachable_gives_503_with_retry_after(tmp_path: Any) -> None:
+    dead = free_port()
+    connection = (
+        "DefaultEndpointsProtocol=http;AccountName=devstoreaccount1;"
+        "AccountKey=Eby8vdM02xNOcqFlqUwJPLlmEtlCDXJ1OUzFT50uSRZ6IFsuFq2UVErCz4I6tq/K1SZFPTOtr/KBHBeksoGMGw==;"
+        f"BlobEndpoint=http://127.0.0.1:{dead}/devstoreaccount1;QueueEndpoint=http://127.0.0.1:{dead}/devstoreaccount1;"
+        f"TableEndpoint=http://127.0.0.1:{dead}/devstoreaccount1;"
+    )
+    host = start_host(
+        ROOT,
+        {"AzureWebJobsStorage": connection},
+        tmp_path / "host.log",
+        extra_args=["--functions", "upload_manuscript", "get_manuscript", "health"],
+        wait_path=None,
+    )
+    try:
+        status, headers, raw = request("GET", f"{host.base_url}/api/health")
+        assert status == 503
+        assert headers.get("Retry-After")
+        status, headers, raw = request("POST", f"{host.base_url}/api/manuscripts?filename=a.md", b"# A")
+        assert status == 503
+        assert headers["Retry-After"] == "10"
+        assert json.loads(raw)["detail"].startswith("Quire cannot reach its storage")
+        status, headers, raw = request("GET", f"{host.base_url}/api/manuscripts/{'B' * 22}")
+        assert status == 503
+        assert "AccountKey" not in host.log() and "Eby8vdM02" not in host.log()
+    finally:
+        host.stop()

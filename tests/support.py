@@ -1,0 +1,146 @@
+"""Test infrastructure: a real Azurite on free ports, and the app served by the stand-in host."""
+
+from __future__ import annotations
+
+import os
+import re
+import signal
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+AZURITE = ROOT / "node_modules" / ".bin" / "azurite"
+ACCOUNT = "devstoreaccount1"
+ACCOUNT_KEY = "Eby8vdM02xNOcqFlqUwJPLlmEtlCDXJ1OUzFT50uSRZ6IFsuFq2UVErCz4I6tq/K1SZFPTOtr/KBHBeksoGMGw=="
+
+
+@dataclass
+class Azurite:
+    process: subprocess.Popen[str]
+    blob_port: int
+    queue_port: int
+    table_port: int
+
+    @property
+    def connection_string(self) -> str:
+        base = "http://127.0.0.1"
+        return (
+            f"DefaultEndpointsProtocol=http;AccountName={ACCOUNT};AccountKey={ACCOUNT_KEY};"
+            f"BlobEndpoint={base}:{self.blob_port}/{ACCOUNT};QueueEndpoint={base}:{self.queue_port}/{ACCOUNT};"
+            f"TableEndpoint={base}:{self.table_port}/{ACCOUNT};"
+        )
+
+    def stop(self) -> None:
+        self.process.terminate()
+        try:
+            self.process.wait(10)
+        except subprocess.TimeoutExpired:
+            self.process.kill()
+
+
+def start_azurite() -> Azurite:
+    if not AZURITE.exists():
+        pytest.fail("Azurite is not installed: run `make test` (it runs `npm ci`).")
+    process = subprocess.Popen(
+        [
+            str(AZURITE),
+            "--inMemoryPersistence",
+            "--skipApiVersionCheck",
+            *("--blobHost", "127.0.0.1", "--queueHost", "127.0.0.1", "--tableHost", "127.0.0.1"),
+            *("--blobPort", "0", "--queuePort", "0", "--tablePort", "0"),
+        ],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
+    ports: dict[str, int] = {}
+    deadline = time.monotonic() + 30
+    assert process.stdout is not None
+    while len(ports) < 3 and time.monotonic() < deadline:
+        line = process.stdout.readline()
+        if not line:
+            break
+        found = re.search(r"(Blob|Queue|Table) service is successfully listening at http://[\d.]+:(\d+)", line)
+        if found:
+            ports[found.group(1)] = int(found.group(2))
+    if len(ports) < 3:
+        process.kill()
+        pytest.fail(f"Azurite did not start: {ports}")
+    # Keep draining its output so a full pipe never blocks it.
+    import threading
+
+    threading.Thread(target=lambda: [None for _ in process.stdout], daemon=True).start()  # type: ignore[union-attr]
+    return Azurite(process, ports["Blob"], ports["Queue"], ports["Table"])
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+@dataclass
+class AppHost:
+    process: subprocess.Popen[bytes]
+    port: int
+    log_path: Path
+
+    @property
+    def base_url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    def log(self) -> str:
+        return self.log_path.read_text(errors="replace")
+
+    def stop(self, sig: int = signal.SIGTERM, timeout: float = 30) -> int:
+        if self.process.poll() is None:
+            self.process.send_signal(sig)
+            try:
+                self.process.wait(timeout)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+                self.process.wait()
+        return self.process.returncode
+
+
+def start_host(
+    script_root: Path,
+    environment: dict[str, str],
+    log_path: Path,
+    extra_args: list[str] | None = None,
+    wait_path: str | None = "/api/health",
+) -> AppHost:
+    """Run `python -m devhost` in `script_root` with the given settings, and wait until it serves."""
+    port = free_port()
+    env = {**os.environ, **environment, "PYTHONUNBUFFERED": "1", "PYTHONPATH": str(ROOT)}
+    log_file = log_path.open("wb")
+    process = subprocess.Popen(
+        [sys.executable, "-m", "devhost", "--port", str(port), "--script-root", str(script_root), *(extra_args or [])],
+        cwd=script_root,
+        env=env,
+        stdout=log_file,
+        stderr=subprocess.STDOUT,
+    )
+    host = AppHost(process, port, log_path)
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            pytest.fail(f"the host exited with {process.returncode}:\n{host.log()}")
+        if "Host started" in host.log():
+            if wait_path is None:
+                return host
+            try:
+                with urllib.request.urlopen(host.base_url + wait_path, timeout=2):
+                    return host
+            except Exception:
+                pass
+        time.sleep(0.1)
+    host.stop()
+    pytest.fail(f"the host did not start:\n{host.log()}")

@@ -1,0 +1,73 @@
+"""The app's registered functions, as the Functions host indexes them."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+
+from tests.support import ROOT
+
+
+def _index() -> dict[str, dict]:
+    import function_app
+
+    # get_functions() is not idempotent on one app object; read it in a fresh interpreter.
+    code = (
+        "import json, function_app;"
+        "print(json.dumps({f.get_function_name(): json.loads(f.get_function_json()) "
+        "for f in function_app.app.get_functions()}))"
+    )
+    out = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, check=True)
+    assert function_app.app is not None
+    return json.loads(out.stdout)
+
+
+def _trigger(description: dict) -> dict:
+    return next(b for b in description["bindings"] if b["type"].endswith("Trigger"))
+
+
+def test_registered_functions_triggers_and_routes() -> None:
+    functions = _index()
+    assert set(functions) >= {"upload_manuscript", "get_manuscript", "health"}
+
+    upload = _trigger(functions["upload_manuscript"])
+    assert (upload["type"], upload["route"], upload["methods"], upload["authLevel"]) == (
+        "httpTrigger",
+        "manuscripts",
+        ["POST"],
+        "FUNCTION",
+    )
+    queue_out = [b for b in functions["upload_manuscript"]["bindings"] if b["type"] == "queue"]
+    assert queue_out == [
+        {
+            "direction": "OUT",
+            "type": "queue",
+            "name": "conversion",
+            "queueName": "quire-conversions",
+            "connection": "AzureWebJobsStorage",
+        }
+    ]
+
+    status = _trigger(functions["get_manuscript"])
+    assert (status["route"], status["methods"], status["authLevel"]) == ("manuscripts/{id}", ["GET"], "ANONYMOUS")
+    health = _trigger(functions["health"])
+    assert (health["route"], health["authLevel"]) == ("health", "ANONYMOUS")
+
+
+def test_host_json_is_what_the_functions_host_expects() -> None:
+    host = json.loads((ROOT / "host.json").read_text())
+    assert host["version"] == "2.0"
+    assert host["extensionBundle"] == {"id": "Microsoft.Azure.Functions.ExtensionBundle", "version": "[4.*, 5.0.0)"}
+    assert host["extensions"]["http"]["routePrefix"] == "api"
+    queues = host["extensions"]["queues"]
+    assert 1 <= queues["batchSize"] <= 32
+    assert queues["maxDequeueCount"] >= 1
+    assert queues["visibilityTimeout"] != "00:00:00"
+
+
+def test_importing_function_app_does_not_import_heavy_libraries() -> None:
+    heavy = ("azure.storage", "azure.data", "python_multipart")
+    code = f"import sys, function_app; print(sorted(m for m in sys.modules if m.startswith({heavy!r})))"
+    out = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "[]"

@@ -1,0 +1,144 @@
+"""Reading uploads and sniffing manuscript types: pure, no storage."""
+
+from __future__ import annotations
+
+import io
+import zipfile
+
+import pytest
+
+from shared.intake import Upload, UploadRejected, check_declared_size, identify, read_upload
+
+LIMIT = 1024 * 1024
+
+
+def _multipart(fields: dict[str, str], file: tuple[str, bytes] | None) -> tuple[dict[str, str], bytes]:
+    boundary = "----quireTestBoundary"
+    chunks = []
+    for name, value in fields.items():
+        chunks.append(f'--{boundary}\r\nContent-Disposition: form-data; name="{name}"\r\n\r\n{value}\r\n'.encode())
+    if file:
+        chunks.append(
+            f'--{boundary}\r\nContent-Disposition: form-data; name="file"; filename="{file[0]}"\r\n'
+            f"Content-Type: application/octet-stream\r\n\r\n".encode()
+            + file[1]
+            + b"\r\n"
+        )
+    chunks.append(f"--{boundary}--\r\n".encode())
+    return {"content-type": f"multipart/form-data; boundary={boundary}"}, b"".join(chunks)
+
+
+def _zip(entries: dict[str, bytes]) -> bytes:
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w") as archive:
+        for name, data in entries.items():
+            archive.writestr(name, data)
+    return buffer.getvalue()
+
+
+def _docx() -> bytes:
+    return _zip({"[Content_Types].xml": b"<Types/>", "word/document.xml": b"<w:document/>"})
+
+
+def test_multipart_file_and_metadata_fields() -> None:
+    headers, body = _multipart({"title": "Dune", "author": "Frank  Herbert", "language": "en"}, ("dune.md", b"# A\n"))
+    upload = read_upload(headers, {}, body, LIMIT)
+    assert upload == Upload(filename="dune.md", data=b"# A\n", title="Dune", author="Frank Herbert", language="en")
+
+
+def test_raw_body_named_by_content_disposition_or_query() -> None:
+    upload = read_upload({"content-disposition": 'attachment; filename="b.txt"'}, {}, b"hi", LIMIT)
+    assert upload.filename == "b.txt"
+    upload = read_upload({}, {"filename": "c.md", "title": "T"}, b"hi", LIMIT)
+    assert (upload.filename, upload.title) == ("c.md", "T")
+    upload = read_upload({"content-disposition": "attachment; filename*=UTF-8''%C3%A9t%C3%A9.md"}, {}, b"x", LIMIT)
+    assert upload.filename == "été.md"
+
+
+def test_filename_is_reduced_to_its_last_segment() -> None:
+    upload = read_upload({}, {"filename": "..\\..\\etc/passwd.md"}, b"x", LIMIT)
+    assert upload.filename == "passwd.md"
+
+
+@pytest.mark.parametrize(
+    ("headers", "body", "status"),
+    [
+        ({}, b"", 400),
+        (_multipart({"title": "x"}, None)[0], _multipart({"title": "x"}, None)[1], 400),
+        ({"content-type": "multipart/form-data"}, b"--x\r\n", 400),
+        ({}, b"x" * (LIMIT + 1), 413),
+    ],
+)
+def test_bad_requests_are_rejected_with_their_status(headers: dict[str, str], body: bytes, status: int) -> None:
+    with pytest.raises(UploadRejected) as caught:
+        read_upload(headers, {}, body, LIMIT)
+    assert caught.value.status == status
+    assert caught.value.detail
+
+
+def test_oversized_multipart_file_is_rejected() -> None:
+    headers, body = _multipart({}, ("big.md", b"x" * (LIMIT + 1)))
+    with pytest.raises(UploadRejected) as caught:
+        read_upload(headers, {}, body, LIMIT)
+    assert caught.value.status == 413
+
+
+def test_declared_size_is_checked_before_reading() -> None:
+    with pytest.raises(UploadRejected) as caught:
+        check_declared_size({"content-length": str(LIMIT * 2)}, LIMIT)
+    assert caught.value.status == 413
+    check_declared_size({"content-length": str(LIMIT)}, LIMIT)
+
+
+def test_bad_language_and_overlong_title_are_rejected() -> None:
+    with pytest.raises(UploadRejected, match="language tag"):
+        read_upload({}, {"language": "english please"}, b"x", LIMIT)
+    with pytest.raises(UploadRejected, match="longer than"):
+        read_upload({}, {"title": "t" * 400}, b"x", LIMIT)
+
+
+@pytest.mark.parametrize(
+    ("filename", "data", "kind"),
+    [
+        ("book.md", b"# Title\n\nText", "markdown"),
+        ("book.txt", b"Chapter 1\n\nText", "text"),
+        ("", b"Just words", "markdown"),
+        ("book.html", b"<!DOCTYPE html><html><body><h1>A</h1></body></html>", "html"),
+        ("", b"\xef\xbb\xbf<html><body>x</body></html>", "html"),
+        ("frag.html", b"<h1>A</h1><p>b</p>", "html"),
+        ("book.docx", _docx(), "docx"),
+        ("", _docx(), "docx"),
+        ("book.zip", _zip({"book/book.md": b"# A", "book/img/a.png": b"png"}), "zip"),
+        ("book.md", "# Тайтл\n\nمرحبا".encode(), "markdown"),
+        ("book.txt", "Hello".encode("utf-16"), "text"),
+    ],
+)
+def test_types_are_decided_by_content(filename: str, data: bytes, kind: str) -> None:
+    manuscript = identify(Upload(filename=filename, data=data))
+    assert manuscript.type.kind == kind
+    assert len(manuscript.sha256) == 64
+
+
+@pytest.mark.parametrize(
+    ("filename", "data", "reason"),
+    [
+        ("book.pdf", b"%PDF-1.7\n", "a PDF"),
+        ("book.pdf", b"# text", "not manuscripts"),
+        ("book.md", b"%PDF-1.7\n", "PDF"),
+        ("book.md", b"\x89PNG\r\n\x1a\n....", "PNG"),
+        ("book.md", b"\x00\x01\x02binary", "not text"),
+        ("book.md", b"\xff\xfe\x00\xd8", "not text"),
+        ("book.docx", b"# actually markdown", "content is plain text"),
+        ("book.md", _docx(), "Word document"),
+        ("book.zip", _zip({"a.png": b"x"}), "no manuscript"),
+        ("book.zip", _zip({"a.md": b"x", "b.md": b"y"}), "2 manuscripts"),
+        ("book.zip", b"PK\x03\x04broken", "damaged"),
+        ("book.exe", b"MZ\x90\x00", "Windows program"),
+    ],
+)
+def test_unsupported_or_mismatched_types_are_415(filename: str, data: bytes, reason: str) -> None:
+    with pytest.raises(UploadRejected) as caught:
+        identify(Upload(filename=filename, data=data))
+    assert caught.value.status == 415
+    assert reason in caught.value.detail
+    assert "Quire accepts" in caught.value.detail
