@@ -1,0 +1,141 @@
+"""Upload benchmark: the API against the raw storage floor, measured in the same run.
+
+Prints:
+- throughput of concurrent 1 MB uploads through POST /api/manuscripts, as a ratio of the time the
+  same number of raw blob uploads to the same Azurite take (target ≤ 1.5×);
+- the serving process's peak memory growth for one 50 MiB upload, as a multiple of the upload
+  (target < 3×);
+- `import function_app` against a bare `import azure.functions` (target < 1.5×).
+
+Run: `make bench` or `.venv/bin/python bench/upload.py [--uploads 60 --concurrency 6]`.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import statistics
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+import urllib.request
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+import psutil
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from tests.support import start_azurite, start_host  # noqa: E402
+
+
+def manuscript(size: int, seed: int) -> bytes:
+    line = f"Paragraph {seed}: the quick brown fox jumps over the lazy dog again and again.\n\n".encode()
+    return (b"# Chapter\n\n" + line * (size // len(line) + 1))[:size]
+
+
+def raw_floor(connection: str, payloads: list[bytes], concurrency: int) -> float:
+    from azure.storage.blob import BlobServiceClient
+
+    container = BlobServiceClient.from_connection_string(connection).get_container_client("bench-floor")
+    container.create_container()
+
+    def put(index: int) -> None:
+        container.get_blob_client(f"b{index}").upload_blob(payloads[index], overwrite=False)
+
+    started = time.perf_counter()
+    with ThreadPoolExecutor(concurrency) as pool:
+        list(pool.map(put, range(len(payloads))))
+    return time.perf_counter() - started
+
+
+def api_uploads(base_url: str, payloads: list[bytes], concurrency: int) -> float:
+    def post(index: int) -> None:
+        request = urllib.request.Request(
+            f"{base_url}/api/manuscripts?filename=book{index}.md", data=payloads[index], method="POST"
+        )
+        with urllib.request.urlopen(request, timeout=120) as response:
+            assert response.status == 202, response.status
+
+    started = time.perf_counter()
+    with ThreadPoolExecutor(concurrency) as pool:
+        list(pool.map(post, range(len(payloads))))
+    return time.perf_counter() - started
+
+
+def peak_memory_growth(pid: int, base_url: str, size: int) -> tuple[int, int]:
+    process = psutil.Process(pid)
+    baseline = process.memory_info().rss
+    peak = baseline
+    done = threading.Event()
+
+    def sample() -> None:
+        nonlocal peak
+        while not done.is_set():
+            peak = max(peak, process.memory_info().rss)
+            time.sleep(0.005)
+
+    sampler = threading.Thread(target=sample)
+    sampler.start()
+    data = manuscript(size, 0)
+    request = urllib.request.Request(f"{base_url}/api/manuscripts?filename=big.md", data=data, method="POST")
+    with urllib.request.urlopen(request, timeout=300) as response:
+        assert response.status == 202, response.status
+    done.set()
+    sampler.join()
+    return baseline, peak
+
+
+def import_time(statement: str, runs: int = 7) -> float:
+    code = f"import time; t = time.perf_counter(); {statement}; print(time.perf_counter() - t)"
+    times = [
+        float(subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, check=True).stdout)
+        for _ in range(runs)
+    ]
+    return statistics.median(times)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--uploads", type=int, default=60)
+    parser.add_argument("--concurrency", type=int, default=6)
+    parser.add_argument("--size", type=int, default=1_000_000)
+    parser.add_argument("--big", type=int, default=50 * 1024 * 1024 - 1024)
+    args = parser.parse_args()
+
+    azurite = start_azurite()
+    log = Path(tempfile.mkdtemp()) / "host.log"
+    host = start_host(ROOT, {"AzureWebJobsStorage": azurite.connection_string}, log)
+    try:
+        payloads = [manuscript(args.size, i) for i in range(args.uploads)]
+        api_uploads(host.base_url, payloads[:4], 2)  # warm up: containers, table, connections
+        floor = raw_floor(azurite.connection_string, payloads, args.concurrency)
+        api = api_uploads(host.base_url, payloads, args.concurrency)
+        baseline, peak = peak_memory_growth(host.process.pid, host.base_url, args.big)
+    finally:
+        host.stop()
+        azurite.stop()
+    bare = import_time("import azure.functions")
+    app = import_time("import function_app")
+
+    mb = args.size * args.uploads / 1e6
+    print(f"uploads: {args.uploads} × {args.size / 1e6:.1f} MB at concurrency {args.concurrency}")
+    print(f"  raw blob floor : {floor:6.2f} s  ({mb / floor:6.1f} MB/s)")
+    print(f"  POST /api      : {api:6.2f} s  ({mb / api:6.1f} MB/s)")
+    print(f"  API / floor    : {api / floor:6.2f}×   (target ≤ 1.5×)")
+    growth = peak - baseline
+    print(
+        f"peak memory for one {args.big / 2**20:.0f} MiB upload: "
+        f"+{growth / 2**20:.0f} MiB over {baseline / 2**20:.0f} MiB"
+    )
+    print(f"  growth / upload: {growth / args.big:6.2f}×   (target < 3×)")
+    print(f"import function_app {app * 1000:.0f} ms vs import azure.functions {bare * 1000:.0f} ms")
+    print(f"  ratio          : {app / bare:6.2f}×   (target < 1.5×)")
+
+
+if __name__ == "__main__":
+    os.environ.setdefault("PYTHONDONTWRITEBYTECODE", "1")
+    main()
