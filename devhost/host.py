@@ -127,16 +127,12 @@ class Host:
         """POST /admin/functions/{name}: fire and forget."""
         if entry.name in self.timer_listeners:
             coroutine = self.timer_listeners[entry.name].fire(past_due=False, reason="%s", manual=True)
-        elif entry.trigger_type == "timerTrigger":
-            import azure.functions as func
-
-            coroutine = self.invoker.invoke(entry, func.TimerRequest(), "manual")
         elif entry.trigger_type == "queueTrigger":
-            import azure.functions as func
+            from azure.functions.queue import QueueMessage
 
             coroutine = self.invoker.invoke(
                 entry,
-                func.QueueMessage(body=text.encode("utf-8")),
+                QueueMessage(body=text.encode("utf-8")),
                 "This function was programmatically called via the host APIs.",
             )
         else:

@@ -20,7 +20,7 @@ import random
 from datetime import timedelta
 from typing import Any
 
-import azure.functions as func
+from azure.functions.queue import QueueMessage
 
 from devhost.config import QueueOptions
 from devhost.functions import FunctionEntry, Invoker
@@ -140,6 +140,13 @@ class QueueListener:
             await asyncio.wait_for(self.wake.wait(), seconds)
 
     async def _process(self, message: Any) -> None:
+        try:
+            await self._process_one(message)
+        except Exception:
+            # The message stays invisible until its receive visibility ends, then comes back.
+            log.exception("Processing message %s on '%s' failed in the host", message.id, self.queue_name)
+
+    async def _process_one(self, message: Any) -> None:
         state = {"pop_receipt": message.pop_receipt}
         if message.dequeue_count > self.options.max_dequeue_count:
             await self._move_to_poison(message, state)
@@ -184,7 +191,7 @@ class QueueListener:
             return body.decode("utf-8")
         if annotation in (bytes, "bytes"):
             return body
-        return func.QueueMessage(
+        return QueueMessage(
             id=message.id,
             body=body,
             dequeue_count=message.dequeue_count,

@@ -19,7 +19,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-import azure.functions as func
+from azure.functions.timer import TimerRequest
 
 from devhost.config import SingletonOptions, parse_timespan
 from devhost.functions import FunctionEntry, Invoker
@@ -228,6 +228,10 @@ class TimerListener:
         renewal = asyncio.create_task(self._renew_lock())
         try:
             await self._schedule_loop()
+        except asyncio.CancelledError:
+            raise
+        except Exception:
+            log.exception("The timer listener for '%s' stopped", self.entry.name)
         finally:
             renewal.cancel()
 
@@ -258,7 +262,7 @@ class TimerListener:
     async def fire(self, past_due: bool, reason: str, manual: bool = False) -> None:
         async with self.lock:
             invoked_at = _now()
-            request = func.TimerRequest(
+            request = TimerRequest(
                 past_due=past_due,
                 schedule_status={k: (_iso(v) if v else NEVER.isoformat()) for k, v in self.status.items()},
                 schedule={"AdjustForDST": True},

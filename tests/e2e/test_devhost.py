@@ -1,0 +1,294 @@
+"""The stand-in host behaves like `func start`: real HTTP, real queues and blobs on Azurite."""
+
+from __future__ import annotations
+
+import base64
+import contextlib
+import json
+import signal
+import subprocess
+import sys
+import time
+import urllib.error
+import urllib.request
+from collections.abc import Callable, Iterator
+from datetime import datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import pytest
+from azure.storage.blob import BlobServiceClient
+from azure.storage.queue import QueueClient, TextBase64EncodePolicy
+
+from tests.support import ROOT, AppHost, Azurite, start_host
+
+APP = ROOT / "tests" / "devhost_app"
+WORK_QUEUE = "devhost-work"
+
+
+def http(method: str, url: str, body: bytes | None = None, headers: dict[str, str] | None = None):
+    req = urllib.request.Request(url, data=body, method=method, headers=headers or {})
+    try:
+        with urllib.request.urlopen(req, timeout=30) as response:
+            return response.status, dict(response.headers), response.read()
+    except urllib.error.HTTPError as error:
+        return error.code, dict(error.headers), error.read()
+
+
+def records(folder: Path, name: str) -> list[dict[str, Any]]:
+    path = folder / f"{name}.jsonl"
+    return [json.loads(line) for line in path.read_text().splitlines()] if path.exists() else []
+
+
+def wait_for(check: Callable[[], Any], timeout: float, what: str) -> Any:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        value = check()
+        if value:
+            return value
+        time.sleep(0.05)
+    pytest.fail(f"timed out after {timeout}s waiting for {what}")
+
+
+@pytest.fixture
+def queues(azurite: Azurite) -> Iterator[dict[str, QueueClient]]:
+    """The work queue and its poison queue, created empty (the trigger never creates its queue)."""
+    clients = {}
+    for name in (WORK_QUEUE, f"{WORK_QUEUE}-poison"):
+        client = QueueClient.from_connection_string(azurite.connection_string, name)
+        try:
+            client.create_queue()
+        except Exception:
+            client.clear_messages()
+        clients[name] = client
+    yield clients
+    for client in clients.values():
+        client.clear_messages()
+
+
+@pytest.fixture
+def launch(azurite: Azurite, tmp_path: Path) -> Iterator[Callable[..., AppHost]]:
+    hosts: list[AppHost] = []
+    (tmp_path / "records").mkdir()
+
+    def start(*functions: str, **settings: str) -> AppHost:
+        env = {
+            "AzureWebJobsStorage": azurite.connection_string,
+            "RECORD_DIR": str(tmp_path / "records"),
+            "AzureFunctionsWebHost__hostid": f"devhost-test-{tmp_path.name[-20:]}".lower(),
+            **settings,
+        }
+        args = ["--functions", *functions] if functions else []
+        host = start_host(APP, env, tmp_path / f"host{len(hosts)}.log", extra_args=args, wait_path=None)
+        hosts.append(host)
+        return host
+
+    start.records = tmp_path / "records"  # type: ignore[attr-defined]
+    yield start
+    for host in hosts:
+        host.stop()
+
+
+def send(queue: QueueClient, payload: dict[str, Any]) -> None:
+    encoded = QueueClient.from_queue_url(
+        queue.url, credential=queue.credential, message_encode_policy=TextBase64EncodePolicy()
+    )
+    encoded.send_message(json.dumps(payload))
+
+
+def test_http_routes_constraints_methods_and_errors(launch: Callable[..., AppHost]) -> None:
+    host = launch()
+    base = host.base_url
+    assert json.loads(http("GET", f"{base}/api/items/12")[2]) == {"n": "12"}
+    assert http("GET", f"{base}/api/items/abc")[2] == b"name=abc"  # int fails, alpha matches
+    assert http("GET", f"{base}/api/items/12x")[0] == 404  # no constraint matches
+    assert json.loads(http("GET", f"{base}/api/things")[2]) == {}
+    assert json.loads(http("DELETE", f"{base}/api/things/7")[2]) == {"id": "7"}  # no methods: all match
+    status, headers, body = http("GET", f"{base}/api/files/a/b/c.txt")
+    assert (status, body, headers["X-Served-By"]) == (200, b"a/b/c.txt", "files")
+    assert http("GET", f"{base}/api/echo")[0] == 404  # method filter, as the host answers
+    assert http("GET", f"{base}/items/12")[0] == 404  # the route prefix is required
+    assert http("GET", f"{base}/api/nothing-here")[0] == 404
+
+    status, headers, body = http(
+        "POST",
+        f"{base}/api/echo?tag=a&tag=b&empty=",
+        b"\x00raw\xffbytes",
+        {"X-Custom-Header": "Value", "Content-Type": "application/octet-stream"},
+    )
+    assert status == 201
+    assert headers["Content-Type"] == "application/json; charset=utf-8"
+    echoed = json.loads(body)
+    assert echoed["headers"]["x-custom-header"] == "Value"
+    assert all(name == name.lower() for name in echoed["headers"])
+    assert echoed["params"] == {"tag": "a,b"}
+    assert echoed["body"] == "\x00raw\xffbytes"
+
+    status, _, body = http("GET", f"{base}/api/boom")
+    assert (status, body) == (500, b"")
+    log = host.log()
+    assert "RuntimeError: deliberate failure" in log
+    assert "Executed 'Functions.boom' (Failed, Id=" in log
+
+
+def test_async_functions_share_one_loop_concurrently(launch: Callable[..., AppHost]) -> None:
+    host = launch("slow_async")
+    from concurrent.futures import ThreadPoolExecutor
+
+    started = time.monotonic()
+    with ThreadPoolExecutor(4) as pool:
+        statuses = list(pool.map(lambda _: http("GET", f"{host.base_url}/api/slow-async?s=1")[0], range(4)))
+    assert statuses == [200] * 4
+    assert time.monotonic() - started < 2.5  # four 1 s sleeps overlapped on the event loop
+
+
+def test_output_binding_message_reaches_queue_trigger_within_a_second(
+    launch: Callable[..., AppHost], queues: dict[str, QueueClient]
+) -> None:
+    host = launch()
+    wait_for(lambda: "Host started" in host.log(), 10, "host start")
+    time.sleep(2.5)  # let the listener back off to its maximum polling interval first
+    sent = time.time()
+    status, _, _ = http("POST", f"{host.base_url}/api/enqueue", json.dumps({"tag": "hello"}).encode())
+    assert status == 202
+    (first,) = wait_for(lambda: records(launch.records, "work"), 5, "the queue function")  # type: ignore[attr-defined]
+    assert first["body"] == {"tag": "hello"}
+    assert first["dequeue_count"] == 1
+    assert first["pop_receipt"]
+    assert first["at"] - sent < 1.0, "the output binding should wake the listener at once"
+    assert "working on hello (Id=" in host.log()  # app log lines carry the invocation id
+
+
+def test_output_binding_writes_base64_and_nothing_on_failure(
+    launch: Callable[..., AppHost], queues: dict[str, QueueClient]
+) -> None:
+    host = launch("enqueue")  # no queue listener: the messages stay where the binding put them
+    queue = queues[WORK_QUEUE]
+    assert http("POST", f"{host.base_url}/api/enqueue", b'{"tag":"x"}')[0] == 202
+    (message,) = queue.peek_messages(max_messages=5)
+    decoded = base64.b64decode(message.content).decode()
+    assert json.loads(decoded) == {"tag": "x"}
+    assert decoded == json.dumps({"tag": "x"}, indent=2)  # the host re-serialises JSON objects indented
+
+    assert http("POST", f"{host.base_url}/api/enqueue?fail=1", b'{"tag":"lost"}')[0] == 500
+    assert len(queue.peek_messages(max_messages=5)) == 1  # the failed invocation wrote nothing
+
+
+def test_failed_message_is_retried_then_poisoned(
+    launch: Callable[..., AppHost], queues: dict[str, QueueClient]
+) -> None:
+    launch("work")
+    send(queues[WORK_QUEUE], {"tag": "bad", "fail": True})
+    poison = queues[f"{WORK_QUEUE}-poison"]
+    (poisoned,) = wait_for(lambda: poison.peek_messages(max_messages=5), 20, "the poison queue")
+    assert json.loads(base64.b64decode(poisoned.content)) == {"tag": "bad", "fail": True}
+    attempts = [r["dequeue_count"] for r in records(launch.records, "work")]  # type: ignore[attr-defined]
+    assert attempts == [1, 2, 3]  # maxDequeueCount is 3 in this app's host.json
+    assert queues[WORK_QUEUE].get_queue_properties().approximate_message_count == 0
+
+
+def test_undecodable_message_goes_to_poison_without_running(
+    launch: Callable[..., AppHost], queues: dict[str, QueueClient]
+) -> None:
+    host = launch("work")
+    queues[WORK_QUEUE].send_message("this is not base64!")  # a producer that forgot to encode
+    poison = queues[f"{WORK_QUEUE}-poison"]
+    (poisoned,) = wait_for(lambda: poison.peek_messages(max_messages=5), 10, "the poison queue")
+    assert poisoned.content == "this is not base64!"
+    assert records(launch.records, "work") == []  # type: ignore[attr-defined]
+    assert "Message decoding has failed!" in host.log()
+
+
+def test_visibility_is_renewed_during_a_long_invocation(
+    launch: Callable[..., AppHost], queues: dict[str, QueueClient]
+) -> None:
+    launch("work", DEVHOST_QUEUE_RECEIVE_VISIBILITY_SECONDS="2")
+    send(queues[WORK_QUEUE], {"tag": "long", "sleep": 5})
+    wait_for(lambda: records(launch.records, "work_done"), 15, "the long invocation")  # type: ignore[attr-defined]
+    time.sleep(1.5)
+    runs = records(launch.records, "work")  # type: ignore[attr-defined]
+    assert [r["dequeue_count"] for r in runs] == [1], "the message reappeared while it was being processed"
+    assert queues[WORK_QUEUE].get_queue_properties().approximate_message_count == 0
+
+
+def test_graceful_shutdown_finishes_the_running_invocation(
+    launch: Callable[..., AppHost], queues: dict[str, QueueClient]
+) -> None:
+    host = launch("work")
+    send(queues[WORK_QUEUE], {"tag": "shutdown", "sleep": 3})
+    wait_for(lambda: records(launch.records, "work"), 10, "the invocation to start")  # type: ignore[attr-defined]
+    assert host.stop(signal.SIGTERM) == 0
+    assert records(launch.records, "work_done")  # type: ignore[attr-defined]
+    assert queues[WORK_QUEUE].get_queue_properties().approximate_message_count == 0  # completed and deleted
+    assert "Host stopped." in host.log()
+
+
+def _status_blob(azurite: Azurite, host_id: str):
+    return BlobServiceClient.from_connection_string(azurite.connection_string).get_blob_client(
+        "azure-webjobs-hosts", f"timers/{host_id}/Host.Functions.tick/status"
+    )
+
+
+def test_timer_status_blob_and_past_due_run(launch: Callable[..., AppHost], azurite: Azurite, tmp_path: Path) -> None:
+    host_id = f"devhost-test-{tmp_path.name[-20:]}".lower()
+    blob = _status_blob(azurite, host_id)
+    with contextlib.suppress(Exception):
+        blob.get_container_client().create_container()
+    now = datetime.now().astimezone()
+    last = (now - timedelta(hours=3)).replace(minute=0, second=0, microsecond=0)
+    missed = last + timedelta(hours=1)  # the occurrence after Last, long gone
+    status = {"Last": last.isoformat(), "Next": missed.isoformat(), "LastUpdated": last.isoformat()}
+    blob.upload_blob(json.dumps(status), overwrite=True)
+
+    launch("tick", TICK_SCHEDULE="0 0 * * * *")
+    (run,) = wait_for(lambda: records(launch.records, "tick"), 10, "the past-due run")  # type: ignore[attr-defined]
+    assert run["past_due"] is True
+
+    def rewritten() -> dict[str, str] | None:
+        data = json.loads(blob.download_blob().readall())
+        return data if data["Next"] != missed.isoformat() else None
+
+    data = wait_for(rewritten, 5, "the status blob update")
+    assert datetime.fromisoformat(data["Next"]) > now
+    assert datetime.fromisoformat(data["Last"]) >= missed
+
+
+def test_manual_run_of_a_timer_through_the_admin_api(launch: Callable[..., AppHost]) -> None:
+    host = launch("tick")
+    status, _, _ = http(
+        "POST", f"{host.base_url}/admin/functions/tick", b'{"input": ""}', {"Content-Type": "application/json"}
+    )
+    assert status == 202
+    (run,) = wait_for(lambda: records(launch.records, "tick"), 2, "the manual run")  # type: ignore[attr-defined]
+    assert run["past_due"] is False
+    assert http("POST", f"{host.base_url}/admin/functions/nope", b'{"input": ""}')[0] == 404
+    assert http("POST", f"{host.base_url}/admin/functions/tick", b"")[0] == 400
+
+
+def test_two_hosts_fire_each_occurrence_once(launch: Callable[..., AppHost]) -> None:
+    first = launch("tick", TICK_SCHEDULE="*/2 * * * * *")
+    second = launch("tick", TICK_SCHEDULE="*/2 * * * * *")
+    time.sleep(7)
+    first.stop()
+    second.stop()
+    runs = records(launch.records, "tick")  # type: ignore[attr-defined]
+    assert len(runs) >= 2
+    assert len({r["pid"] for r in runs}) == 1, "both hosts ran the timer"
+    slots = [round(r["at"]) for r in runs]
+    assert len(slots) == len(set(slots)), f"an occurrence fired twice: {slots}"
+
+
+def test_broken_function_app_exits_with_the_import_error(tmp_path: Path) -> None:
+    (tmp_path / "host.json").write_text('{"version": "2.0"}')
+    (tmp_path / "local.settings.json").write_text('{"IsEncrypted": false, "Values": {}}')
+    (tmp_path / "function_app.py").write_text("import azure.functions as func\nimport no_such_module_here\n")
+    result = subprocess.run(
+        [sys.executable, "-m", "devhost", "--script-root", str(tmp_path), "--port", "0"],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert result.returncode != 0
+    assert "No module named 'no_such_module_here'" in result.stdout + result.stderr
+    assert "0 functions" not in result.stdout
