@@ -30,6 +30,7 @@ test: setup lint
 
 bench: setup
 	$(PY) bench/upload.py
+	$(PY) bench/devhost.py
 
 clean:
 	rm -rf $(VENV) node_modules .azurite .pytest_cache
