@@ -8,8 +8,15 @@ cd "$(dirname "$0")/.."
 port_open() { (echo > "/dev/tcp/127.0.0.1/$1") >/dev/null 2>&1; }
 
 azurite_pid=""
+wait_gone() { for _ in $(seq 1 "$2"); do kill -0 "$1" 2>/dev/null || return 0; sleep 0.1; done; return 1; }
 cleanup() {
-  if [[ -n "$azurite_pid" ]]; then kill "$azurite_pid" 2>/dev/null || true; wait "$azurite_pid" 2>/dev/null || true; fi
+  [[ -n "$azurite_pid" ]] || return 0
+  # Azurite runs in its own session, so the terminal's Ctrl-C never reaches it: a second signal
+  # while it is already closing leaves it hung. It gets exactly one SIGTERM, from here.
+  # Azurite 3.37 closes blob and queue at once but its table service never finishes closing,
+  # so after a grace period it is killed (table data is saved as it is written).
+  kill -TERM "$azurite_pid" 2>/dev/null || true
+  wait_gone "$azurite_pid" 50 || kill -KILL "$azurite_pid" 2>/dev/null || true
 }
 trap cleanup EXIT INT TERM
 
@@ -18,7 +25,7 @@ if port_open 10000 && port_open 10001 && port_open 10002; then
 else
   mkdir -p .azurite
   echo "Starting Azurite (data in .azurite/, log in .azurite/azurite.log)."
-  node_modules/.bin/azurite --silent --skipApiVersionCheck --location .azurite \
+  setsid node_modules/.bin/azurite --silent --skipApiVersionCheck --location .azurite \
     --blobHost 127.0.0.1 --queueHost 127.0.0.1 --tableHost 127.0.0.1 \
     --debug .azurite/azurite.log &
   azurite_pid=$!
