@@ -1,0 +1,13 @@
+"""The one error type the conversion raises for a manuscript it cannot use.
+
+    ManuscriptError            the manuscript is unusable as uploaded (permanent: do not retry)
+
+Its message says what is wrong and what the author can do. Anything else raised by the
+conversion is a bug or a resource problem, not the author's fault.
+"""
+
+from __future__ import annotations
+
+
+class ManuscriptError(Exception):
+    """The manuscript cannot be converted; `str(error)` tells the author why and what to do."""

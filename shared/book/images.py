@@ -1,0 +1,182 @@
+"""Images for phones: decoded under a pixel limit, oriented, converted to RGB, scaled, re-encoded.
+
+Re-encoding strips metadata and anything smuggled after the image data. Photos become JPEG
+(quality 80, progressive); images with transparency, and PNGs whose PNG encoding is smaller than
+the JPEG one (line art), stay PNG. Limits: long edge ≤ 1600 px and ≤ 5.6 Mpx (Apple's cap).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import io
+import math
+import warnings
+from typing import Any
+
+from shared.book.errors import ManuscriptError
+from shared.book.model import ProcessedImage
+
+MAX_LONG_EDGE = 1600
+MAX_PIXELS_OUT = 5_600_000
+# Decoding cap: 64 Mpx covers every camera in use; above it, a file is a decompression bomb.
+MAX_PIXELS_IN = 64_000_000
+ACCEPTED_FORMATS = ("JPEG", "PNG", "GIF", "WEBP")
+JPEG_QUALITY = 80
+COVER_SIZE = (1600, 2400)
+ICON_SIZES = (192, 512)
+
+
+def image_key(data: bytes) -> str:
+    """A stable name for an image: the same bytes get the same key, whatever they were called."""
+    return "img-" + hashlib.sha256(data).hexdigest()[:16]
+
+
+def _open(data: bytes, reference: str) -> Any:
+    from PIL import Image
+
+    Image.MAX_IMAGE_PIXELS = MAX_PIXELS_IN
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("error", Image.DecompressionBombWarning)
+            image = Image.open(io.BytesIO(data), formats=ACCEPTED_FORMATS)
+            if image.width * image.height > MAX_PIXELS_IN:
+                raise Image.DecompressionBombError("too many pixels")
+            return image
+    except (Image.DecompressionBombError, Image.DecompressionBombWarning):
+        raise ManuscriptError(
+            f"The image '{reference}' is far too large to be a book illustration (over "
+            f"{MAX_PIXELS_IN // 1_000_000} megapixels). Export it at a normal size."
+        ) from None
+    except Exception:
+        raise ManuscriptError(
+            f"The image '{reference}' is not a JPEG, PNG, GIF or WebP image Quire can read. Re-export it as JPEG or PNG."
+        ) from None
+
+
+def _target_size(width: int, height: int) -> tuple[int, int]:
+    scale = min(1.0, MAX_LONG_EDGE / max(width, height), math.sqrt(MAX_PIXELS_OUT / (width * height)))
+    return max(1, int(width * scale)), max(1, int(height * scale))
+
+
+def process_image(data: bytes, reference: str, key: str | None = None) -> ProcessedImage:
+    """Decode, orient, scale and re-encode one image. Raises ManuscriptError on a bad image."""
+    from PIL import Image, ImageOps
+
+    image = _open(data, reference)
+    try:
+        source_format = image.format
+        target = _target_size(image.width, image.height)
+        if source_format == "JPEG":
+            image.draft("RGB", target)  # decode at a reduced scale: much faster, far less memory
+        with warnings.catch_warnings():
+            warnings.simplefilter("error", Image.DecompressionBombWarning)
+            image.load()
+        if getattr(image, "n_frames", 1) > 1:
+            image.seek(0)
+        image = ImageOps.exif_transpose(image)
+        has_alpha = image.mode in ("RGBA", "LA", "PA") or (image.mode == "P" and "transparency" in image.info)
+        image = image.convert("RGBA" if has_alpha else "RGB")  # CMYK, palette, greyscale → RGB
+        target = _target_size(image.width, image.height)
+        if image.size != target:
+            image.thumbnail(target, Image.Resampling.LANCZOS, reducing_gap=2.0)
+    except ManuscriptError:
+        raise
+    except Exception:
+        raise ManuscriptError(
+            f"The image '{reference}' is damaged and cannot be decoded. Re-export it as JPEG or PNG."
+        ) from None
+
+    candidates = []
+    if has_alpha:
+        candidates.append(("png", "image/png", _encode_png(image)))
+    else:
+        candidates.append(("jpg", "image/jpeg", _encode_jpeg(image)))
+        if source_format in ("PNG", "GIF"):
+            candidates.append(("png", "image/png", _encode_png(image)))
+    extension, media_type, encoded = min(candidates, key=lambda c: len(c[2]))
+    return ProcessedImage(
+        key=key or image_key(data),
+        media_type=media_type,
+        extension=extension,
+        width=image.width,
+        height=image.height,
+        data=encoded,
+    )
+
+
+def _encode_jpeg(image: Any) -> bytes:
+    out = io.BytesIO()
+    image.save(out, "JPEG", quality=JPEG_QUALITY, optimize=True, progressive=True)
+    return out.getvalue()
+
+
+def _encode_png(image: Any) -> bytes:
+    out = io.BytesIO()
+    image.save(out, "PNG", optimize=True)
+    return out.getvalue()
+
+
+def generate_cover(title: str, authors: list[str], key: str = "cover") -> ProcessedImage:
+    """A plain typographic JPEG cover: the title and the authors on a dark ground."""
+    from PIL import Image, ImageDraw
+
+    width, height = COVER_SIZE
+    seed = hashlib.sha256(f"{title}\n{', '.join(authors)}".encode()).digest()
+    ground = (20 + seed[0] % 40, 30 + seed[1] % 40, 50 + seed[2] % 50)  # a dark colour, stable per book
+    image = Image.new("RGB", COVER_SIZE, ground)
+    draw = ImageDraw.Draw(image)
+    accent = (230, 190, 120)
+    draw.rectangle((100, 140, width - 100, 150), fill=accent)
+    draw.rectangle((100, height - 150, width - 100, height - 140), fill=accent)
+    y = _draw_wrapped(draw, title or "Untitled", 150, 400, width - 300, (245, 240, 230), y_gap=20)
+    _draw_wrapped(draw, ", ".join(authors), 80, max(y + 160, 1500), width - 300, accent, y_gap=14)
+    out = io.BytesIO()
+    image.save(out, "JPEG", quality=85, optimize=True, progressive=True)
+    return ProcessedImage(
+        key=key, media_type="image/jpeg", extension="jpg", width=width, height=height, data=out.getvalue()
+    )
+
+
+def _draw_wrapped(
+    draw: Any, text: str, size: int, top: int, max_width: int, fill: tuple[int, int, int], y_gap: int
+) -> int:
+    from PIL import ImageFont
+
+    font = ImageFont.load_default(size=size)
+    words = text.split()
+    lines: list[str] = []
+    line = ""
+    for word in words:
+        candidate = f"{line} {word}".strip()
+        if line and draw.textlength(candidate, font=font) > max_width:
+            lines.append(line)
+            line = word
+        else:
+            line = candidate
+    if line:
+        lines.append(line)
+    y = top
+    for text_line in lines[:8]:
+        draw.text((150, y), text_line, font=font, fill=fill)
+        y += size + y_gap
+    return y
+
+
+def make_icons(cover: ProcessedImage) -> dict[int, bytes]:
+    """Square PNG app icons (192 and 512 px) from the cover: its top, centred on its own colour."""
+    from PIL import Image
+
+    with Image.open(io.BytesIO(cover.data)) as source:
+        image = source.convert("RGB")
+    side = min(image.width, image.height)
+    square = image.crop(((image.width - side) // 2, 0, (image.width - side) // 2 + side, side))
+    icons = {}
+    for size in ICON_SIZES:
+        # Maskable icons keep their content inside the central 80 % safe zone.
+        canvas = Image.new("RGB", (size, size), square.getpixel((0, 0)))
+        inner = int(size * 0.8)
+        canvas.paste(square.resize((inner, inner), Image.Resampling.LANCZOS), ((size - inner) // 2,) * 2)
+        out = io.BytesIO()
+        canvas.save(out, "PNG", optimize=True)
+        icons[size] = out.getvalue()
+    return icons

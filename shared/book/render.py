@@ -1,0 +1,229 @@
+"""The render step: a chapter source becomes sanitised XHTML with the structure the books need.
+
+All HTML goes through the one sanitiser first. Only then does this module add its own structure:
+ids on headings (for the table of contents), note references and per-chapter footnotes as
+`<aside epub:type="footnote">` with back links, and image placeholders `quire-image:<key>` that
+the writers resolve to file names. Links that cannot work inside a book (to other files, or to
+ids that do not exist) are unwrapped, with a warning.
+"""
+
+from __future__ import annotations
+
+import re
+from functools import lru_cache
+from html import escape
+from typing import Any
+
+from shared.book.errors import ManuscriptError
+from shared.book.model import ChapterSource, Heading, RenderedChapter
+from shared.book.sanitize import fragment_to_xhtml, sanitized_fragment
+
+IMAGE_PLACEHOLDER = "quire-image:"
+# Set by this module after sanitising (the sanitiser drops every data-* attribute authors write),
+# and turned into `epub:type` when serialised.
+EPUB_TYPE = "data-quire-epubtype"
+NAV_DEPTH = 3
+VOID_ELEMENTS = {"br", "hr", "img", "col", "wbr", "area", "base", "embed", "input", "link", "meta", "source"}
+
+
+@lru_cache(maxsize=1)
+def _chapter_renderer() -> Any:
+    from markdown_it import MarkdownIt
+    from mdit_py_plugins.footnote import footnote_plugin
+
+    md = MarkdownIt("commonmark", {"typographer": True})
+    md.enable(["table", "strikethrough", "replacements", "smartquotes"])
+    md.use(footnote_plugin)
+
+    def footnote_ref(self: Any, tokens: list[Any], idx: int, options: Any, env: dict[str, Any]) -> str:
+        meta = tokens[idx].meta
+        number = env["note_numbers"][meta["id"]]
+        chapter = env["chapter"]
+        sub = meta.get("subId", 0)
+        ref_id = f"c{chapter}-fnref{number}" + (f"-{sub}" if sub else "")
+        return f'<sup><a class="quire-noteref" href="#c{chapter}-fn{number}" id="{ref_id}">{number}</a></sup>'
+
+    md.add_render_rule("footnote_ref", footnote_ref)
+    return md
+
+
+def _tokens(dicts: list[dict[str, Any]]) -> list[Any]:
+    from markdown_it.token import Token
+
+    tokens = [Token.from_dict(d) for d in dicts]
+    for token in tokens:
+        # Table alignment comes as style="text-align:…"; styles are not allowed, classes are.
+        if token.type in ("th_open", "td_open") and token.attrs.get("style"):
+            match = re.search(r"text-align:\s*(left|right|center)", str(token.attrs.pop("style")))
+            if match:
+                token.attrs["class"] = f"align-{match.group(1)}"
+    return tokens
+
+
+def _markdown_html(tokens: list[dict[str, Any]], env: dict[str, Any]) -> str:
+    md = _chapter_renderer()
+    return str(md.renderer.render(_tokens(tokens), md.options, env))
+
+
+def render_chapter(source: ChapterSource, image_refs: dict[str, str], split_level: int = 1) -> RenderedChapter:
+    """Render one chapter. Pure: same source and images give the same XHTML."""
+    chapter = source.number
+    warnings: list[str] = []
+    note_numbers = {note["id"]: index for index, note in enumerate(source.footnotes, start=1)}
+    env = {"chapter": chapter, "note_numbers": note_numbers}
+    html = _markdown_html(source.body, env) if source.format == "tokens" else source.body
+    root = sanitized_fragment(html)
+
+    if source.format == "html":
+        _docx_note_refs(root, chapter, note_numbers)
+
+    headings = _number_headings(root, chapter, split_level)
+    image_keys = _resolve_images(root, image_refs, source.title, warnings)
+    for ref in root.iter("a"):
+        if ref.get("class") == "quire-noteref":
+            ref.set(EPUB_TYPE, "noteref")
+            ref.set("role", "doc-noteref")
+
+    notes_html = _footnotes(source, env, image_refs, image_keys, warnings) if source.footnotes else ""
+    body = _xhtml(_check_links(root, notes_html, chapter, warnings))
+    body = _restore_epub_types(body + notes_html)
+    return RenderedChapter(
+        number=chapter,
+        title=source.title,
+        body=body,
+        headings=headings,
+        image_keys=image_keys,
+        warnings=warnings,
+    )
+
+
+def _docx_note_refs(root: Any, chapter: int, note_numbers: dict[Any, int]) -> None:
+    for ref in root.iter("a"):
+        target = ref.get("title", "")
+        if ref.get("class") == "quire-docx-noteref" and target in note_numbers:
+            number = note_numbers[target]
+            for child in list(ref):
+                ref.remove(child)
+            ref.text = str(number)
+            ref.attrib.clear()
+            ref.set("class", "quire-noteref")
+            ref.set("href", f"#c{chapter}-fn{number}")
+            ref.set("id", f"c{chapter}-fnref{number}")
+            parent = ref.getparent()
+            if parent is not None and parent.tag != "sup":
+                from lxml import etree
+
+                sup = etree.Element("sup")
+                ref.addprevious(sup)
+                sup.append(ref)
+
+
+def _number_headings(root: Any, chapter: int, split_level: int) -> list[Heading]:
+    headings: list[Heading] = []
+    count = 0
+    for element in root.iter("h1", "h2", "h3", "h4", "h5", "h6"):
+        level = int(element.tag[1])
+        count += 1
+        element.set("id", f"c{chapter}-h{count}")
+        text = " ".join(element.text_content().split())
+        if split_level < level <= NAV_DEPTH and text:
+            headings.append(Heading(level=level, id=element.get("id"), text=text))
+    return headings
+
+
+def _resolve_images(root: Any, image_refs: dict[str, str], title: str, warnings: list[str]) -> list[str]:
+    keys: list[str] = []
+    for img in list(root.iter("img")):
+        src = img.get("src", "")
+        alt = img.get("alt")
+        if src in image_refs:
+            key = image_refs[src]
+            img.set("src", IMAGE_PLACEHOLDER + key)
+            if key not in keys:
+                keys.append(key)
+            if not (alt or "").strip():
+                img.set("alt", "")
+                warnings.append(f"The image '{src}' in '{title}' has no alt text; screen readers will skip it.")
+            continue
+        if re.match(r"^https?:", src, re.I):
+            warnings.append(
+                f"The image '{src}' in '{title}' is on the web; books must carry their images, so it was replaced by its alt text."
+            )
+        elif src:
+            raise ManuscriptError(f"The image '{src}' in '{title}' is not in the upload.")
+        _replace_with_text(img, alt or "")
+    return keys
+
+
+def _replace_with_text(element: Any, text: str) -> None:
+    from lxml import etree
+
+    span = etree.Element("span")
+    span.text = text
+    span.tail = element.tail
+    element.getparent().replace(element, span)
+
+
+def _footnotes(
+    source: ChapterSource, env: dict[str, Any], image_refs: dict[str, str], image_keys: list[str], warnings: list[str]
+) -> str:
+    chapter = source.number
+    parts = ['<section class="footnotes" role="doc-endnotes">']
+    for number, note in enumerate(source.footnotes, start=1):
+        html = _markdown_html(note["body"], env) if source.format == "tokens" else note["body"]
+        fragment = sanitized_fragment(html)
+        for key in _resolve_images(fragment, image_refs, source.title, warnings):
+            if key not in image_keys:
+                image_keys.append(key)
+        for element in fragment.iter():
+            if isinstance(element.tag, str) and element.get("id"):
+                del element.attrib["id"]  # ids inside notes could clash with the chapter's
+        back = f'<a href="#c{chapter}-fnref{number}" role="doc-backlink">{number}.</a> '
+        content = _xhtml(fragment)
+        content = "<p>" + back + content[3:] if content.startswith("<p>") else f"<p>{back}</p>{content}"
+        parts.append(f'<aside {EPUB_TYPE}="footnote" role="doc-footnote" id="c{chapter}-fn{number}">{content}</aside>')
+    parts.append("</section>")
+    return "".join(parts)
+
+
+def _check_links(root: Any, notes_html: str, chapter: int, warnings: list[str]) -> Any:
+    ids = {e.get("id") for e in root.iter() if isinstance(e.tag, str) and e.get("id")}
+    ids.update(re.findall(r'id="([^"]+)"', notes_html))
+    for link in list(root.iter("a")):
+        href = link.get("href")
+        if href is None:
+            continue
+        if href.startswith("#"):
+            if href[1:] in ids:
+                link.attrib.pop("rel", None)  # rel=noopener only matters for links leaving the book
+                continue
+            warnings.append(f"A link to '{href}' in chapter {chapter} points nowhere in its chapter; it was removed.")
+        elif re.match(r"^(https?:|mailto:)", href, re.I):
+            continue
+        else:
+            warnings.append(
+                f"A link to '{href}' in chapter {chapter} points at a file outside the book; it was removed."
+            )
+        link.attrib.pop("href", None)
+        link.attrib.pop("rel", None)
+    return root
+
+
+def _xhtml(root: Any) -> str:
+    for element in root.iter():
+        if (
+            isinstance(element.tag, str)
+            and element.tag not in VOID_ELEMENTS
+            and element.text is None
+            and len(element) == 0
+        ):
+            element.text = ""  # <p></p>, never <p/>: the same markup must also parse as HTML
+    return fragment_to_xhtml(root)
+
+
+def _restore_epub_types(xhtml: str) -> str:
+    return xhtml.replace(f'{EPUB_TYPE}="', 'epub:type="')
+
+
+def title_text(title: str) -> str:
+    return escape(title, quote=True)

@@ -1,0 +1,147 @@
+"""The conversion as small pure steps, and `convert()` running them all.
+
+    parse           manuscript bytes → ParsedBook (metadata, chapter sources, image sources)
+    render          a batch of chapter sources → RenderedChapters
+    process_image   one image's bytes → ProcessedImage (also the cover)
+    package         rendered chapters + processed images → EPUB bytes and web-app files
+
+Inputs and outputs are bytes or plain data, so a worker can run each step on its own, checkpoint
+its result, and run independent steps (chapter batches, images) in parallel. Running the steps one
+by one gives the same bytes as `convert()`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from datetime import datetime
+
+from shared.book.epub import BookParts, write_epub
+from shared.book.images import generate_cover, process_image
+from shared.book.model import ChapterSource, ProcessedImage, RenderedChapter
+from shared.book.readers import ParsedBook, parse_manuscript
+from shared.book.render import render_chapter
+from shared.book.webapp import write_webapp
+
+# A render batch is bounded by source size, so one step stays around a second on any book.
+RENDER_BATCH_CHARS = 400_000
+COVER_KEY = "cover"
+
+
+@dataclass(frozen=True)
+class ConvertOptions:
+    kind: str  # markdown, text, html, docx, zip
+    modified: datetime  # the upload time: the only time that reaches the outputs
+    title: str = ""
+    author: str = ""
+    language: str = ""
+    split_level: int = 1
+    updates_url: str = ""
+
+    def to_dict(self) -> dict[str, object]:
+        return {
+            "kind": self.kind,
+            "modified": self.modified.isoformat(),
+            "title": self.title,
+            "author": self.author,
+            "language": self.language,
+            "split_level": self.split_level,
+            "updates_url": self.updates_url,
+        }
+
+    @classmethod
+    def from_dict(cls, data: dict[str, object]) -> ConvertOptions:
+        return cls(**{**data, "modified": datetime.fromisoformat(str(data["modified"]))})  # type: ignore[arg-type]
+
+
+@dataclass
+class Conversion:
+    epub: bytes
+    app_files: dict[str, bytes]
+    warnings: list[str] = field(default_factory=list)
+
+
+def parse(manuscript: bytes, options: ConvertOptions) -> ParsedBook:
+    return parse_manuscript(
+        manuscript,
+        options.kind,
+        title=options.title,
+        author=options.author,
+        language=options.language,
+        split_level=options.split_level,
+    )
+
+
+def render_batches(chapters: list[ChapterSource]) -> list[list[int]]:
+    """Chapter numbers grouped into render steps of bounded size, in order."""
+    batches: list[list[int]] = [[]]
+    size = 0
+    for chapter in chapters:
+        weight = len(str(chapter.body)) + sum(len(str(n["body"])) for n in chapter.footnotes)
+        if batches[-1] and size + weight > RENDER_BATCH_CHARS:
+            batches.append([])
+            size = 0
+        batches[-1].append(chapter.number)
+        size += weight
+    return batches
+
+
+def render(book: ParsedBook, numbers: Iterable[int], split_level: int = 1) -> list[RenderedChapter]:
+    wanted = set(numbers)
+    return [render_chapter(c, book.image_refs, split_level) for c in book.chapters if c.number in wanted]
+
+
+def image_jobs(book: ParsedBook) -> list[str]:
+    """The keys of the images to process, in a fixed order; the cover is one of them if given."""
+    return sorted(book.image_sources)
+
+
+def process(book: ParsedBook, key: str) -> ProcessedImage:
+    return process_image(book.image_sources[key], book.image_names.get(key, key), key=key)
+
+
+def cover_for(book: ParsedBook, images: dict[str, ProcessedImage]) -> ProcessedImage:
+    if book.cover_key:
+        given = images[book.cover_key]
+        return ProcessedImage(
+            key=COVER_KEY,
+            media_type=given.media_type,
+            extension=given.extension,
+            width=given.width,
+            height=given.height,
+            data=given.data,
+        )
+    return generate_cover(book.metadata.title, book.metadata.authors, key=COVER_KEY)
+
+
+def package(
+    book: ParsedBook,
+    chapters: list[RenderedChapter],
+    images: dict[str, ProcessedImage],
+    options: ConvertOptions,
+) -> Conversion:
+    parts = BookParts(
+        metadata=book.metadata,
+        chapters=sorted(chapters, key=lambda c: c.number),
+        images=images,
+        cover=cover_for(book, images),
+        modified=options.modified,
+    )
+    warnings = list(book.warnings) + [w for c in parts.chapters for w in c.warnings]
+    return Conversion(
+        epub=write_epub(parts),
+        app_files=write_webapp(parts, options.updates_url),
+        warnings=warnings,
+    )
+
+
+def convert(manuscript: bytes, options: ConvertOptions, workers: int = 2) -> Conversion:
+    """The whole conversion in one call: every step, in order (images in parallel threads)."""
+    book = parse(manuscript, options)
+    chapters = [c for batch in render_batches(book.chapters) for c in render(book, batch, options.split_level)]
+    keys = image_jobs(book)
+    # Pillow releases the GIL while decoding, resizing and encoding, so threads do run in parallel.
+    with ThreadPoolExecutor(max_workers=max(1, workers)) as pool:
+        images = dict(zip(keys, pool.map(lambda key: process(book, key), keys), strict=True))
+    return package(book, chapters, images, options)

@@ -1,0 +1,71 @@
+"""Stylesheets shipped inside the books. Plain CSS, no remote fonts, readable on small screens."""
+
+from __future__ import annotations
+
+# For e-readers: leave fonts and colours to the reader's settings; no background colours (Kobo).
+EPUB_CSS = """\
+body { margin: 0 5%; line-height: 1.5; }
+h1, h2, h3 { line-height: 1.25; page-break-after: avoid; break-after: avoid; }
+h1 { margin: 2em 0 1em; font-size: 1.6em; }
+p { margin: 0; text-indent: 1.2em; }
+h1 + p, h2 + p, h3 + p, blockquote p, aside p, .titlepage p, li p, hr + p { text-indent: 0; }
+blockquote { margin: 1em 1.5em; font-style: italic; }
+pre { white-space: pre-wrap; font-size: 0.85em; margin: 1em 0; }
+code { font-family: monospace; }
+img { max-width: 100%; height: auto; }
+figure { margin: 1em 0; text-align: center; }
+table { border-collapse: collapse; margin: 1em 0; }
+th, td { border: 1px solid #888; padding: 0.2em 0.5em; }
+.align-left { text-align: left; } .align-right { text-align: right; } .align-center { text-align: center; }
+hr { border: 0; text-align: center; margin: 1.5em 0; }
+hr::after { content: "* * *"; }
+sup a { text-decoration: none; }
+section.footnotes { margin-top: 2em; border-top: 1px solid #888; font-size: 0.9em; }
+section.cover { text-align: center; margin: 0; }
+section.cover img { max-height: 98vh; }
+.titlepage { text-align: center; margin-top: 20%; }
+.titlepage .title { font-size: 2em; }
+.titlepage .subtitle { font-size: 1.3em; margin-top: 0.5em; }
+.titlepage .author { font-size: 1.2em; margin-top: 2em; }
+.titlepage .publisher, .titlepage .date, .titlepage .rights { font-size: 0.9em; margin-top: 1em; }
+"""
+
+# For the web-app book: phone first, dark mode, comfortable measure.
+APP_CSS = """\
+:root { color-scheme: light dark; --fg: #1d1b18; --bg: #fbf8f2; --muted: #6b645a; --accent: #8a4b14; --rule: #d8d0c4; }
+@media (prefers-color-scheme: dark) {
+  :root { --fg: #e9e4da; --bg: #161514; --muted: #a79f93; --accent: #e0a96d; --rule: #3a3733; }
+}
+* { box-sizing: border-box; }
+html { -webkit-text-size-adjust: 100%; }
+body { margin: 0; background: var(--bg); color: var(--fg); font: 1.125rem/1.6 Georgia, "Iowan Old Style", "Noto Serif", serif; }
+a { color: var(--accent); }
+a:focus-visible, button:focus-visible { outline: 3px solid var(--accent); outline-offset: 2px; }
+.skip { position: absolute; left: -999px; }
+.skip:focus { left: 1rem; top: 1rem; background: var(--bg); padding: 0.5rem; z-index: 10; }
+header.bar, nav.pager { display: flex; justify-content: space-between; align-items: center; gap: 0.5rem;
+  padding: 0.6rem 1rem; font: 0.95rem/1.3 system-ui, sans-serif; }
+header.bar { position: sticky; top: 0; background: var(--bg); border-bottom: 1px solid var(--rule); z-index: 5; }
+header.bar .book { overflow: hidden; text-overflow: ellipsis; white-space: nowrap; color: var(--muted); }
+nav.pager { border-top: 1px solid var(--rule); margin-top: 2rem; }
+nav.pager a { padding: 0.6rem 0.2rem; min-width: 44px; }
+main { max-width: 38rem; margin: 0 auto; padding: 1rem 1.25rem 3rem; }
+h1, h2, h3 { line-height: 1.25; font-family: system-ui, sans-serif; }
+img { max-width: 100%; height: auto; }
+blockquote { margin: 1em 0; padding-left: 1em; border-left: 3px solid var(--rule); font-style: italic; }
+pre { overflow-x: auto; padding: 0.8em; background: color-mix(in srgb, var(--fg) 6%, transparent); font-size: 0.85em; }
+table { border-collapse: collapse; display: block; overflow-x: auto; }
+th, td { border: 1px solid var(--rule); padding: 0.25em 0.6em; }
+.align-left { text-align: left; } .align-right { text-align: right; } .align-center { text-align: center; }
+hr { border: 0; text-align: center; } hr::after { content: "* * *"; color: var(--muted); }
+section.footnotes { margin-top: 2.5rem; border-top: 1px solid var(--rule); font-size: 0.9em; }
+aside[role="doc-footnote"]:target { background: color-mix(in srgb, var(--accent) 15%, transparent); }
+.cover img { display: block; max-height: 60vh; margin: 1rem auto; box-shadow: 0 2px 12px rgba(0,0,0,.3); }
+.toc ol { padding-left: 1.2rem; } .toc li { margin: 0.35rem 0; }
+.toc > ol > li > a { font-weight: 600; }
+.subtitle, .author { text-align: center; color: var(--muted); }
+.resume { display: block; margin: 1rem auto; text-align: center; font: 1rem system-ui, sans-serif; }
+.resume[hidden] { display: none; }
+.updates article { border-bottom: 1px solid var(--rule); padding: 0.8rem 0; }
+.updates time, .status { color: var(--muted); font: 0.85rem system-ui, sans-serif; }
+"""

@@ -1,0 +1,151 @@
+"""The web-app book's scripts: the page script and the service worker (plain JS, no build step)."""
+
+from __future__ import annotations
+
+APP_JS = r"""'use strict';
+(function () {
+  var html = document.documentElement;
+  var book = html.dataset.book, root = html.dataset.root || '', page = html.dataset.page;
+  var positionKey = 'quire:' + book + ':position';
+
+  if ('serviceWorker' in navigator) {
+    navigator.serviceWorker.register(root + 'sw.js', { scope: root || './' }).catch(function () {});
+  }
+
+  function here() { return location.pathname; }
+
+  if (page === 'chapter') {
+    var saved = null;
+    try { saved = JSON.parse(localStorage.getItem(positionKey) || 'null'); } catch (e) { saved = null; }
+    if (saved && saved.path === here() && !location.hash) {
+      var restore = function () {
+        var height = document.documentElement.scrollHeight - innerHeight;
+        window.scrollTo(0, Math.round(saved.fraction * Math.max(height, 0)));
+      };
+      if (document.readyState === 'complete') { restore(); } else { addEventListener('load', restore); }
+    }
+    var pending = false;
+    var save = function () {
+      pending = false;
+      var height = document.documentElement.scrollHeight - innerHeight;
+      var fraction = height > 0 ? scrollY / height : 0;
+      try {
+        localStorage.setItem(positionKey, JSON.stringify({ path: here(), fraction: fraction, title: document.title }));
+      } catch (e) { /* storage full or disabled: reading still works */ }
+    };
+    addEventListener('scroll', function () { if (!pending) { pending = true; setTimeout(save, 250); } }, { passive: true });
+    addEventListener('pagehide', save);
+    save.call(null);
+  }
+
+  if (page === 'index') {
+    var link = document.getElementById('resume');
+    try {
+      var last = JSON.parse(localStorage.getItem(positionKey) || 'null');
+      if (link && last && last.path) {
+        link.href = last.path;
+        link.textContent = 'Continue reading: ' + (last.title || '').split(' – ')[0];
+        link.hidden = false;
+      }
+    } catch (e) { /* nothing saved yet */ }
+  }
+
+  if (page === 'updates') {
+    var status = document.getElementById('updates-status');
+    var list = document.getElementById('updates-list');
+    var url = html.dataset.updates;
+    if (!url) { status.textContent = 'This book has no news feed.'; return; }
+    fetch(url, { headers: { Accept: 'application/json' } }).then(function (response) {
+      if (!response.ok) { throw new Error('HTTP ' + response.status); }
+      var offline = response.headers.get('X-Quire-From-Cache') === '1';
+      return response.json().then(function (data) { render(data, offline); });
+    }).catch(function () {
+      status.textContent = 'No updates yet. Check again when you are online.';
+    });
+    var render = function (data, offline) {
+      var items = (data && data.items) || [];
+      list.textContent = '';
+      items.forEach(function (item) {
+        var article = document.createElement('article');
+        var heading = document.createElement('h2');
+        var safe = /^https?:\/\//i.test(item.link || '');
+        var title = document.createElement(safe ? 'a' : 'span');
+        title.textContent = item.title || '(untitled)';
+        if (safe) { title.href = item.link; title.rel = 'noopener noreferrer'; }
+        heading.appendChild(title);
+        article.appendChild(heading);
+        if (item.published) {
+          var time = document.createElement('time');
+          time.dateTime = item.published;
+          time.textContent = new Date(item.published).toLocaleDateString(html.lang || undefined);
+          article.appendChild(time);
+        }
+        if (item.summary) {
+          var summary = document.createElement('p');
+          summary.textContent = item.summary;
+          article.appendChild(summary);
+        }
+        list.appendChild(article);
+      });
+      status.textContent = items.length ? (offline ? 'Offline: showing the updates saved on this device.' : '')
+                                        : 'No updates yet.';
+    };
+  }
+})();
+"""
+
+SERVICE_WORKER_JS = r"""'use strict';
+// Precaches the whole book under a cache named by its content, so a new edition replaces the old.
+var PREFIX = 'quire-__BOOK__-';
+var CACHE = PREFIX + '__VERSION__';
+var UPDATES_CACHE = PREFIX + 'updates';
+var PRECACHE = __PRECACHE__;
+var UPDATES = __UPDATES__;
+
+self.addEventListener('install', function (event) {
+  event.waitUntil(caches.open(CACHE).then(function (cache) { return cache.addAll(PRECACHE); })
+    .then(function () { return self.skipWaiting(); }));
+});
+
+self.addEventListener('activate', function (event) {
+  event.waitUntil(caches.keys().then(function (keys) {
+    return Promise.all(keys.filter(function (key) {
+      return key.indexOf(PREFIX) === 0 && key !== CACHE && key !== UPDATES_CACHE;
+    }).map(function (key) { return caches.delete(key); }));
+  }).then(function () { return self.clients.claim(); }));
+});
+
+function isUpdates(url) {
+  return UPDATES && url.href === new URL(UPDATES, self.registration.scope).href;
+}
+
+self.addEventListener('fetch', function (event) {
+  var request = event.request;
+  if (request.method !== 'GET') { return; }
+  var url = new URL(request.url);
+  if (isUpdates(url)) {
+    // Network first, so readers see news; the last copy is kept for offline reading.
+    event.respondWith(fetch(request).then(function (response) {
+      if (response.ok) {
+        var copy = response.clone();
+        caches.open(UPDATES_CACHE).then(function (cache) { cache.put(request, copy); });
+      }
+      return response;
+    }).catch(function () {
+      return caches.open(UPDATES_CACHE).then(function (cache) { return cache.match(request); }).then(function (hit) {
+        if (!hit) { return Response.error(); }
+        var headers = new Headers(hit.headers);
+        headers.set('X-Quire-From-Cache', '1');
+        return hit.blob().then(function (body) { return new Response(body, { status: 200, headers: headers }); });
+      });
+    }));
+    return;
+  }
+  if (url.origin !== self.location.origin || url.href.indexOf(self.registration.scope) !== 0) { return; }
+  event.respondWith(caches.open(CACHE).then(function (cache) {
+    return cache.match(request, { ignoreSearch: true }).then(function (hit) {
+      return hit || fetch(request);
+    });
+  }));
+});
+"""

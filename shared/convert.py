@@ -1,0 +1,80 @@
+"""Command line: `python -m shared.convert MANUSCRIPT --out DIR` writes DIR/book.epub and DIR/app/.
+
+Warnings go to stderr; a manuscript that cannot be converted exits 1 with the reason, no traceback.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+from datetime import UTC, datetime
+from pathlib import Path
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m shared.convert", description=__doc__)
+    parser.add_argument("manuscript", type=Path, help="a .md, .txt, .html, .docx or .zip manuscript")
+    parser.add_argument("--out", type=Path, required=True, help="output folder")
+    parser.add_argument("--title", default="")
+    parser.add_argument("--author", default="")
+    parser.add_argument("--language", default="")
+    parser.add_argument("--split-level", type=int, default=1, choices=(1, 2, 3))
+    parser.add_argument("--updates-url", default="", help="where the web-app book's updates page reads its news")
+    parser.add_argument(
+        "--modified",
+        default="",
+        help="the book's modification time (ISO 8601); default: the manuscript file's own time, so reruns match",
+    )
+    args = parser.parse_args(argv)
+
+    from shared.book import ConvertOptions, ManuscriptError, convert
+    from shared.intake import Upload, UploadRejected, identify
+
+    try:
+        data = args.manuscript.read_bytes()
+    except OSError as error:
+        print(f"error: cannot read {args.manuscript}: {error.strerror}", file=sys.stderr)
+        return 1
+    try:
+        kind = identify(Upload(filename=args.manuscript.name, data=data)).type.kind
+        modified = (
+            datetime.fromisoformat(args.modified.replace("Z", "+00:00"))
+            if args.modified
+            else datetime.fromtimestamp(int(args.manuscript.stat().st_mtime), UTC)
+        )
+        if modified.tzinfo is None:
+            modified = modified.replace(tzinfo=UTC)
+        options = ConvertOptions(
+            kind=kind,
+            modified=modified,
+            title=args.title,
+            author=args.author,
+            language=args.language,
+            split_level=args.split_level,
+            updates_url=args.updates_url,
+        )
+        result = convert(data, options)
+    except (ManuscriptError, UploadRejected) as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 1
+    except ValueError as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 1
+
+    args.out.mkdir(parents=True, exist_ok=True)
+    (args.out / "book.epub").write_bytes(result.epub)
+    app = args.out / "app"
+    for path, content in result.app_files.items():
+        target = app / path
+        target.parent.mkdir(parents=True, exist_ok=True)
+        target.write_bytes(content)
+    for warning in result.warnings:
+        print(f"warning: {warning}", file=sys.stderr)
+    print(f"wrote {args.out / 'book.epub'} ({len(result.epub):,} bytes) and {app}/ ({len(result.app_files)} files)")
+    return 0
+
+
+if __name__ == "__main__":
+    os.environ.setdefault("PYTHONHASHSEED", "0")
+    sys.exit(main())
