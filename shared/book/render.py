@@ -120,10 +120,8 @@ def _docx_note_refs(root: Any, chapter: int, note_numbers: dict[Any, int]) -> No
 
 def _number_headings(root: Any, chapter: int, split_level: int) -> list[Heading]:
     headings: list[Heading] = []
-    count = 0
-    for element in root.iter("h1", "h2", "h3", "h4", "h5", "h6"):
+    for count, element in enumerate(root.iter("h1", "h2", "h3", "h4", "h5", "h6"), start=1):
         level = int(element.tag[1])
-        count += 1
         element.set("id", f"c{chapter}-h{count}")
         text = " ".join(element.text_content().split())
         if split_level < level <= NAV_DEPTH and text:
