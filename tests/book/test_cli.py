@@ -1,0 +1,72 @@
+"""`python -m shared.convert`: outputs on disk, warnings, and clean failures under a memory cap."""
+
+from __future__ import annotations
+
+import resource
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from tests import book_corpus as corpus
+from tests.support import ROOT
+
+MEMORY_CAP = 1536 * 1024 * 1024  # a Consumption-plan instance's memory
+
+
+def run_cli(*args: str) -> subprocess.CompletedProcess[str]:
+    def cap() -> None:
+        resource.setrlimit(resource.RLIMIT_AS, (MEMORY_CAP, MEMORY_CAP))
+
+    return subprocess.run(
+        [sys.executable, "-m", "shared.convert", *args],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        preexec_fn=cap,
+    )
+
+
+def test_cli_writes_epub_and_app(tmp_path: Path) -> None:
+    manuscript = tmp_path / "book.zip"
+    manuscript.write_bytes(corpus.full_markdown_zip())
+    done = run_cli(str(manuscript), "--out", str(tmp_path / "out"), "--modified", "2026-11-21T09:30:00Z")
+    assert done.returncode == 0, done.stderr
+    assert (tmp_path / "out" / "book.epub").read_bytes()[:2] == b"PK"
+    assert (tmp_path / "out" / "app" / "index.html").exists()
+    assert (tmp_path / "out" / "app" / "sw.js").exists()
+    again = run_cli(str(manuscript), "--out", str(tmp_path / "again"), "--modified", "2026-11-21T09:30:00Z")
+    assert again.returncode == 0
+    assert (tmp_path / "out" / "book.epub").read_bytes() == (tmp_path / "again" / "book.epub").read_bytes()
+
+
+def test_cli_prints_warnings(tmp_path: Path) -> None:
+    manuscript = tmp_path / "book.md"
+    manuscript.write_text("# One\n\n[gone](#nowhere)\n")
+    done = run_cli(str(manuscript), "--out", str(tmp_path / "out"))
+    assert done.returncode == 0
+    assert "warning: A link to '#nowhere'" in done.stderr
+
+
+@pytest.mark.parametrize(
+    ("name", "make"),
+    [
+        ("bomb.zip", corpus.zip_bomb),
+        ("liar.zip", corpus.lying_zip),
+        ("slip.zip", corpus.zip_slip),
+        ("huge-image.zip", corpus.image_bomb_zip),
+        ("xxe.docx", corpus.xxe_docx),
+        ("laughs.docx", corpus.billion_laughs_docx),
+        ("book.pdf", lambda: b"%PDF-1.7 not a book"),
+    ],
+)
+def test_cli_rejects_hostile_input_under_a_memory_cap_without_a_traceback(tmp_path: Path, name: str, make) -> None:
+    manuscript = tmp_path / name
+    manuscript.write_bytes(make())
+    done = run_cli(str(manuscript), "--out", str(tmp_path / "out"))
+    assert done.returncode == 1
+    assert done.stderr.startswith("error: ")
+    assert "Traceback" not in done.stderr
+    assert not (tmp_path / "out").exists()

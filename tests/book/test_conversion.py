@@ -1,0 +1,269 @@
+"""What the books contain: structure, metadata, images, footnotes, safety. Pure, no storage."""
+
+from __future__ import annotations
+
+import io
+import json
+import re
+import zipfile
+
+import pytest
+
+from shared.book import Conversion, ManuscriptError, convert
+from shared.book.steps import image_jobs, package, parse, process, render, render_batches
+from tests import book_corpus as corpus
+from tests.book.conftest import options
+
+
+def entries(result: Conversion) -> dict[str, bytes]:
+    with zipfile.ZipFile(io.BytesIO(result.epub)) as archive:
+        return {info.filename: archive.read(info) for info in archive.infolist()}
+
+
+def infos(result: Conversion) -> list[zipfile.ZipInfo]:
+    with zipfile.ZipFile(io.BytesIO(result.epub)) as archive:
+        return archive.infolist()
+
+
+def text(result: Conversion, name: str) -> str:
+    return entries(result)[name].decode("utf-8")
+
+
+def image_file(chapter: str, alt: str) -> str:
+    tag = next(t for t in re.findall(r"<img [^>]*>", chapter) if f'alt="{alt}"' in t)
+    return re.search(r'src="../images/([^"]+)"', tag).group(1)
+
+
+def test_ocf_container_rules(converted: dict[str, Conversion]) -> None:
+    result = converted["markdown-zip-every-feature"]
+    listing = infos(result)
+    assert listing[0].filename == "mimetype"
+    assert listing[0].compress_type == zipfile.ZIP_STORED
+    assert listing[0].extra == b""
+    assert entries(result)["mimetype"] == b"application/epub+zip"
+    for info in listing:
+        assert info.filename.isascii() and " " not in info.filename
+        if info.filename.endswith((".jpg", ".png")):
+            assert info.compress_type == zipfile.ZIP_STORED  # already compressed: not deflated again
+
+
+def test_metadata_from_front_matter(converted: dict[str, Conversion]) -> None:
+    opf = text(converted["markdown-zip-every-feature"], "OEBPS/content.opf")
+    assert "<dc:title>The Harbour: a Novel</dc:title>" in opf
+    assert '<meta property="dcterms:alternative">Stories from the Quay</meta>' in opf
+    assert re.findall(r"<dc:creator[^>]*>([^<]+)</dc:creator>", opf) == ["Ada Writer", "Ben Editor"]
+    assert "<dc:language>en-GB</dc:language>" in opf
+    assert "urn:isbn:9783161484100" in opf
+    assert "<dc:publisher>Quire Press</dc:publisher>" in opf
+    assert '<meta property="dcterms:modified">2026-11-21T09:30:00Z</meta>' in opf
+    assert 'properties="cover-image"' in opf and '<meta name="cover" content="cover-image"/>' in opf
+    for prop in (
+        "accessMode",
+        "accessModeSufficient",
+        "accessibilityFeature",
+        "accessibilityHazard",
+        "accessibilitySummary",
+    ):
+        assert f'property="schema:{prop}"' in opf
+
+
+def test_chapters_nav_and_titles(converted: dict[str, Conversion]) -> None:
+    result = converted["markdown-zip-every-feature"]
+    files = entries(result)
+    chapters = sorted(n for n in files if re.match(r"OEBPS/text/ch\d+\.xhtml", n))
+    assert len(chapters) == 3  # the text before the first heading is kept as front matter
+    assert "<title>Front matter</title>" in files[chapters[0]].decode()
+    assert "<title>Chapter 1: The Quay — Zürich</title>" in files[chapters[1]].decode()
+    nav = text(result, "OEBPS/nav.xhtml")
+    assert nav.count('epub:type="toc"') == 2  # the toc nav, and its landmark
+    assert "<ol></ol>" not in nav and "<ol/>" not in nav
+    assert re.search(r"Chapter 1: The Quay.*?<ol><li><a [^>]*>A Section</a><ol><li><a [^>]*>Deeper Still</a>", nav)
+    for landmark in ("cover", "titlepage", "toc", "bodymatter"):
+        assert f'epub:type="{landmark}"' in nav
+    assert "<navMap>" in text(result, "OEBPS/toc.ncx")
+    for name in chapters:
+        assert 'lang="en-GB"' in files[name].decode()
+
+
+def test_markdown_features_render(converted: dict[str, Conversion]) -> None:
+    chapter = text(converted["markdown-zip-every-feature"], "OEBPS/text/ch002.xhtml")
+    assert "<em>dark</em>" in chapter and "<strong>stormy</strong>" in chapter and "<s>sunny</s>" in chapter
+    assert '<th class="align-right">Tons</th>' in chapter
+    assert "<blockquote>" in chapter and "<ol>" in chapter and "<pre><code" in chapter
+    assert "“quoted”" in text(converted["markdown-zip-every-feature"], "OEBPS/text/ch001.xhtml")  # smart quotes
+    assert "…" in text(converted["markdown-zip-every-feature"], "OEBPS/text/ch001.xhtml")
+    assert '<a href="#c2-h2">the section</a>' in chapter  # an in-chapter link is kept
+
+
+def test_footnotes_are_asides_in_their_own_chapter(converted: dict[str, Conversion]) -> None:
+    first = text(converted["markdown-zip-every-feature"], "OEBPS/text/ch002.xhtml")
+    second = text(converted["markdown-zip-every-feature"], "OEBPS/text/ch003.xhtml")
+    assert 'epub:type="noteref"' in first
+    assert '<aside epub:type="footnote" role="doc-footnote" id="c2-fn1">' in first
+    assert 'href="#c2-fnref1" role="doc-backlink"' in first
+    assert "The storm of 1887" in first and "The storm of 1887" not in second
+    assert "Second chapter’s note" in second
+
+
+def test_images_are_resized_oriented_and_converted(converted: dict[str, Conversion]) -> None:
+    from PIL import Image
+
+    result = converted["markdown-zip-every-feature"]
+    images = {n: d for n, d in entries(result).items() if n.startswith("OEBPS/images/")}
+    assert len(images) == 6  # the cover + 5 illustrations, each stored once
+    for name, data in images.items():
+        with Image.open(io.BytesIO(data)) as image:
+            assert max(image.size) <= 1600 and image.width * image.height <= 5_600_000, name
+            assert image.mode in ("RGB", "RGBA"), f"{name} is {image.mode}"  # CMYK converted
+            assert not image.getexif(), f"{name} kept its EXIF"
+    chapter = text(result, "OEBPS/text/ch003.xhtml")
+    rotated = image_file(chapter, "portrait")
+    with Image.open(io.BytesIO(images[f"OEBPS/images/{rotated}"])) as image:
+        assert image.height > image.width  # EXIF orientation 6 applied: stored landscape, shown portrait
+    logo = image_file(chapter, "logo")
+    assert logo.endswith(".png")  # transparency keeps PNG
+    assert sum(len(d) for d in images.values()) < len(corpus.full_markdown_zip()) / 2
+
+
+def test_generated_cover_when_none_given(converted: dict[str, Conversion]) -> None:
+    from PIL import Image
+
+    data = entries(converted["plain-text"])["OEBPS/images/cover.jpg"]
+    with Image.open(io.BytesIO(data)) as cover:
+        assert cover.format == "JPEG" and cover.height > cover.width
+
+
+def test_plain_text_headings_and_paragraphs(converted: dict[str, Conversion]) -> None:
+    nav = text(converted["plain-text"], "OEBPS/nav.xhtml")
+    assert re.findall(r'<a href="text/ch\d+\.xhtml">([^<]+)</a>', nav) == [
+        "Front matter",
+        "Chapter 1",
+        "CHAPTER IV",
+        "Part One",
+    ]
+    assert "<p>The first chapter begins here. It spans two lines in the file.</p>" in text(
+        converted["plain-text"], "OEBPS/text/ch002.xhtml"
+    )
+
+
+def test_html_and_docx_structure(converted: dict[str, Conversion]) -> None:
+    html_opf = text(converted["html"], "OEBPS/content.opf")
+    assert "<dc:language>fr</dc:language>" in html_opf and "Camille Auteur" in html_opf
+    docx = entries(converted["docx"])
+    opf = docx["OEBPS/content.opf"].decode()
+    assert "<dc:title>The Word Book</dc:title>" in opf and "Dora Docx" in opf
+    one = docx["OEBPS/text/ch001.xhtml"].decode()
+    assert "<title>Chapter One</title>" in one
+    assert "<blockquote><p>A wise quotation.</p></blockquote>" in one
+    assert "<pre>print('code')</pre>" in one
+    assert '<img alt="A photo of the quay" src="../images/' in one
+    assert 'epub:type="footnote"' in one and "The first footnote." in one
+    assert "The second footnote." in docx["OEBPS/text/ch002.xhtml"].decode()
+
+
+def test_non_latin_and_right_to_left(converted: dict[str, Conversion]) -> None:
+    ru = entries(converted["non-latin"])
+    assert "<title>Глава первая</title>" in ru["OEBPS/text/ch001.xhtml"].decode()
+    assert all(name.isascii() for name in ru)
+    ar = entries(converted["right-to-left"])
+    assert 'page-progression-direction="rtl"' in ar["OEBPS/content.opf"].decode()
+    assert 'dir="rtl"' in ar["OEBPS/text/ch001.xhtml"].decode()
+    assert "app" and 'dir="rtl"' in converted["right-to-left"].app_files["index.html"].decode()
+
+
+@pytest.mark.parametrize("name", ["xss-markdown", "xss-html"])
+def test_script_laden_manuscripts_are_rendered_harmless(name: str, converted: dict[str, Conversion]) -> None:
+    result = converted[name]
+    documents = [d.decode() for n, d in entries(result).items() if n.endswith(".xhtml")]
+    documents += [d.decode() for n, d in result.app_files.items() if n.endswith(".html")]
+    for document in documents:
+        lowered = document.lower()
+        assert "<script>alert" not in lowered and "<script" not in lowered.replace(
+            '<script src="../js/app.js" defer>', ""
+        ).replace('<script src="js/app.js" defer>', "")
+        assert not re.search(r"\son[a-z]+\s*=", lowered)
+        # Refused links stay as literal text; what matters is that no attribute carries the URL.
+        assert not re.search(r'(href|src|action|data)\s*=\s*"\s*(javascript|data|vbscript):', lowered)
+        for tag in ("<iframe", "<object", "<embed", "<form", "<base", "<meta http-equiv", "<svg", "<math", " style="):
+            assert tag not in lowered
+        assert "evil.example" not in lowered and "tracker.example" not in lowered
+    assert not any(n.endswith(".js") for n in entries(result))  # no script in the EPUB at all
+
+
+@pytest.mark.parametrize(
+    ("make", "kind", "reason"),
+    [
+        (corpus.zip_bomb, "zip", "compressed suspiciously well"),
+        (corpus.lying_zip, "zip", "cannot be read"),
+        (corpus.zip_slip, "zip", "climbs out of the archive"),
+        (corpus.zip_absolute, "zip", "unsafe name"),
+        (corpus.zip_symlink, "zip", "symbolic link"),
+        (corpus.image_bomb_zip, "zip", "far too large"),
+        (corpus.xxe_docx, "docx", "DTD or entities"),
+        (corpus.billion_laughs_docx, "docx", "DTD or entities"),
+        (corpus.missing_image_markdown, "markdown", "'charts/sales.png'"),
+        (lambda: b"---\ntitle: [unclosed\n---\n# A\n", "markdown", "not valid YAML"),
+        (lambda: b"\n\n   \n", "markdown", "no text"),
+    ],
+)
+def test_hostile_and_broken_manuscripts_are_rejected_clearly(make, kind: str, reason: str) -> None:
+    with pytest.raises(ManuscriptError) as caught:
+        convert(make(), options(kind))
+    assert reason in str(caught.value)
+
+
+def test_two_runs_give_identical_bytes() -> None:
+    data = corpus.full_markdown_zip()
+    first = convert(data, options("zip"))
+    second = convert(data, options("zip"), workers=1)
+    assert first.epub == second.epub
+    assert first.app_files == second.app_files
+
+
+def test_stepwise_conversion_matches_whole_conversion() -> None:
+    """Steps run one at a time, through JSON checkpoints and in shuffled order, give the same bytes."""
+    import random
+
+    from shared.book.model import ProcessedImage, RenderedChapter
+    from shared.book.readers import ParsedBook
+
+    data = corpus.full_markdown_zip()
+    opts = options("zip", updates_url="../updates")
+    whole = convert(data, opts)
+
+    parsed = parse(data, opts)
+    checkpoint = json.loads(json.dumps(parsed.plain()))
+    images_by_key = dict(parsed.image_sources)
+    restored = ParsedBook.from_plain(checkpoint, images_by_key)
+    batches = render_batches(restored.chapters)
+    random.Random(7).shuffle(batches)
+    rendered = []
+    for batch in batches:
+        for chapter in render(restored, batch):
+            rendered.append(RenderedChapter.from_dict(json.loads(json.dumps(chapter.to_dict()))))
+    keys = image_jobs(restored)
+    random.Random(3).shuffle(keys)
+    images = {}
+    for key in keys:
+        image = process(restored, key)
+        images[key] = ProcessedImage(**image.meta(), data=image.data)
+    stepwise = package(restored, rendered, images, opts)
+    assert stepwise.epub == whole.epub
+    assert stepwise.app_files == whole.app_files
+
+
+def test_modified_time_is_the_only_time_in_the_book() -> None:
+    from datetime import timedelta
+
+    data = corpus.PLAIN_TEXT.encode()
+    first = convert(data, options("text"))
+    later = convert(data, options("text", modified=options("text").modified + timedelta(days=1)))
+    assert first.epub != later.epub
+    changed = {n for n, d in entries(first).items() if entries(later)[n] != d}
+    assert changed == {"OEBPS/content.opf"}
+
+
+def test_split_level_two_makes_sections_chapters() -> None:
+    data = corpus.HTML_BOOK.encode()
+    assert len([n for n in entries(convert(data, options("html"))) if "/ch0" in n]) == 2
+    assert len([n for n in entries(convert(data, options("html", split_level=2))) if "/ch0" in n]) == 3

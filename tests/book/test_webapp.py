@@ -1,0 +1,69 @@
+"""The web-app book's files: pages, manifest, service worker, icons, no inline script or style."""
+
+from __future__ import annotations
+
+import io
+import json
+import re
+
+from shared.book import Conversion
+
+
+def test_files_and_pages(converted: dict[str, Conversion]) -> None:
+    files = converted["markdown-zip-every-feature"].app_files
+    for path in ("index.html", "updates.html", "sw.js", "manifest.webmanifest", "css/app.css", "js/app.js",
+                 "icons/icon-192.png", "icons/icon-512.png", "chapters/ch001.html", "chapters/ch003.html"):  # fmt: skip
+        assert path in files, path
+    index = files["index.html"].decode()
+    assert 'href="chapters/ch002.html"' in index and 'href="chapters/ch002.html#c2-h2"' in index
+    chapter = files["chapters/ch002.html"].decode()
+    assert 'rel="prev"' in chapter and 'rel="next"' in chapter
+    assert 'src="../images/' in chapter and "quire-image:" not in chapter
+    assert "epub:type" not in chapter
+    assert not re.search(r"<(\w+)([^>]*)/>", chapter.replace("<br/>", "").replace("<hr/>", "").split("<img")[0])
+
+
+def test_no_inline_script_or_style_anywhere(converted: dict[str, Conversion]) -> None:
+    for name, result in converted.items():
+        for path, data in result.app_files.items():
+            if not path.endswith(".html"):
+                continue
+            page = data.decode()
+            scripts = re.findall(r"<script([^>]*)>(.*?)</script>", page, re.S)
+            assert all('src="' in attrs and not body.strip() for attrs, body in scripts), (name, path)
+            assert "<style" not in page and " style=" not in page, (name, path)
+            assert not re.search(r"\son[a-z]+=", page), (name, path)
+
+
+def test_manifest_meets_install_criteria(converted: dict[str, Conversion]) -> None:
+    from PIL import Image
+
+    files = converted["markdown-zip-every-feature"].app_files
+    manifest = json.loads(files["manifest.webmanifest"])
+    assert manifest["name"] == "The Harbour: a Novel"
+    assert len(manifest["short_name"]) <= 12
+    assert manifest["start_url"] == "./" and manifest["scope"] == "./"
+    assert manifest["display"] == "standalone"
+    assert manifest["prefer_related_applications"] is False
+    sizes = {icon["sizes"] for icon in manifest["icons"]}
+    assert {"192x192", "512x512"} <= sizes
+    for icon in manifest["icons"]:
+        with Image.open(io.BytesIO(files[icon["src"]])) as image:
+            assert f"{image.width}x{image.height}" == icon["sizes"]
+
+
+def test_service_worker_precaches_every_file_under_a_content_hash(converted: dict[str, Conversion]) -> None:
+    files = converted["markdown-zip-every-feature"].app_files
+    worker = files["sw.js"].decode()
+    precache = json.loads(re.search(r"var PRECACHE = (\[.*?\]);", worker).group(1))
+    assert set(precache) == {"./", *(p for p in files if p != "sw.js")}
+    assert re.search(r"var CACHE = PREFIX \+ '[0-9a-f]{12}'", worker)
+    assert 'var UPDATES = "../updates"' in worker
+    other = converted["plain-text"].app_files["sw.js"].decode()
+    assert re.search(r"'quire-([0-9a-f]{12})-", worker).group(1) != re.search(r"'quire-([0-9a-f]{12})-", other).group(1)
+
+
+def test_updates_url_is_given_at_build_time(converted: dict[str, Conversion]) -> None:
+    page = converted["markdown-zip-every-feature"].app_files["updates.html"].decode()
+    assert 'data-updates="../updates"' in page
+    assert 'id="updates-list"' in page

@@ -1,0 +1,439 @@
+"""Manuscripts the tests build for themselves: every feature, several scripts, and hostile ones."""
+
+from __future__ import annotations
+
+import io
+import struct
+import zipfile
+import zlib
+
+# -- images ---------------------------------------------------------------------------------------
+
+
+def photo_jpeg(width: int = 2400, height: int = 1600, quality: int = 92) -> bytes:
+    """A camera-like JPEG: smooth gradients plus noise, so it compresses like a photo."""
+    from PIL import Image
+
+    gradient = Image.linear_gradient("L").resize((width, height))
+    noise = Image.effect_noise((width, height), 40)
+    image = Image.merge("RGB", (gradient, noise, gradient.transpose(Image.Transpose.FLIP_LEFT_RIGHT)))
+    out = io.BytesIO()
+    image.save(out, "JPEG", quality=quality)
+    return out.getvalue()
+
+
+def cmyk_jpeg() -> bytes:
+    from PIL import Image
+
+    image = Image.new("CMYK", (900, 600), (10, 200, 30, 20))
+    out = io.BytesIO()
+    image.save(out, "JPEG", quality=90)
+    return out.getvalue()
+
+
+def exif_rotated_jpeg() -> bytes:
+    """A landscape-stored JPEG whose EXIF says 'rotate 90° clockwise' (orientation 6)."""
+    from PIL import Image
+
+    image = Image.new("RGB", (1200, 800), (200, 30, 30))
+    image.paste((30, 30, 200), (0, 0, 600, 800))
+    exif = Image.Exif()
+    exif[0x0112] = 6
+    out = io.BytesIO()
+    image.save(out, "JPEG", quality=90, exif=exif.tobytes())
+    return out.getvalue()
+
+
+def line_art_png() -> bytes:
+    from PIL import Image, ImageDraw
+
+    image = Image.new("RGB", (2000, 1200), "white")
+    draw = ImageDraw.Draw(image)
+    for x in range(0, 2000, 100):
+        draw.line((x, 0, 2000 - x, 1200), fill="black", width=3)
+    out = io.BytesIO()
+    image.save(out, "PNG")
+    return out.getvalue()
+
+
+def alpha_png() -> bytes:
+    from PIL import Image
+
+    image = Image.new("RGBA", (400, 400), (0, 0, 0, 0))
+    image.paste((20, 120, 220, 255), (100, 100, 300, 300))
+    out = io.BytesIO()
+    image.save(out, "PNG")
+    return out.getvalue()
+
+
+def png_bomb(width: int = 50_000, height: int = 50_000) -> bytes:
+    """A tiny PNG that claims 2.5 gigapixels."""
+
+    def chunk(kind: bytes, data: bytes) -> bytes:
+        return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data) & 0xFFFFFFFF)
+
+    header = struct.pack(">IIBBBBB", width, height, 8, 2, 0, 0, 0)
+    rows = zlib.compress(b"\x00" * 1024)
+    return b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", header) + chunk(b"IDAT", rows) + chunk(b"IEND", b"")
+
+
+# -- manuscripts ----------------------------------------------------------------------------------
+
+FULL_MARKDOWN = """---
+title: "The Harbour: a Novel"
+subtitle: Stories from the Quay
+authors:
+  - Ada Writer
+  - name: Ben Editor
+language: en-GB
+date: 2026-11-01
+publisher: Quire Press
+rights: © 2026 Ada Writer
+description: A test book that uses every feature.
+isbn: 978-3-16-148410-0
+cover-image: images/cover.jpg
+feeds:
+  - https://example.com/feed.xml
+---
+A dedication before the first chapter, "quoted" -- with dashes... and so on.
+
+# Chapter 1: The Quay — Zürich
+
+It was a *dark* and **stormy** night[^storm], ~~sunny~~ cloudy. Inline `code` and a [link](https://example.com).
+
+![The harbour at dawn](images/photo.jpg "Dawn")
+
+## A Section
+
+| Ship    | Tons | Flag   |
+|:--------|-----:|:------:|
+| Aurora  | 1200 | 🇳🇴     |
+| Borealis|  800 | 🇸🇪     |
+
+> A block quote
+> over two lines.
+>
+> — Someone
+
+1. First
+2. Second
+   - nested *one*
+   - nested two
+
+```python
+def harbour():
+    return "ships"
+```
+
+### Deeper Still
+
+Back to [the section](#c2-h2) and a scene break:
+
+---
+
+Raw HTML: <span class="x">kept</span> <b>bold</b>.
+
+[^storm]: The storm of 1887, see ![a small diagram](images/diagram.png).
+
+# Chapter 2: Colours
+
+A CMYK print ![cmyk plate](images/cmyk.jpg), a rotated snapshot ![portrait](images/rotated.jpg)
+and a transparent logo ![logo](images/logo.png). Another note[^two].
+
+[^two]: Second chapter's note.
+"""
+
+
+def full_markdown_zip() -> bytes:
+    return zip_of(
+        {
+            "book/manuscript.md": FULL_MARKDOWN.encode(),
+            "book/images/cover.jpg": photo_jpeg(1600, 2400),
+            "book/images/photo.jpg": photo_jpeg(),
+            "book/images/diagram.png": line_art_png(),
+            "book/images/cmyk.jpg": cmyk_jpeg(),
+            "book/images/rotated.jpg": exif_rotated_jpeg(),
+            "book/images/logo.png": alpha_png(),
+        }
+    )
+
+
+PLAIN_TEXT = """Some words before anything else.
+
+Chapter 1
+
+The first chapter begins here.
+It spans two lines in the file.
+
+Another paragraph.
+
+CHAPTER IV
+
+A Roman numeral chapter.
+
+Part One
+
+A part heading.
+"""
+
+HTML_BOOK = """<!DOCTYPE html>
+<html lang="fr"><head><meta charset="utf-8"><title>Le Livre</title>
+<meta name="author" content="Camille Auteur"></head>
+<body><main>
+<h1>Premier chapitre</h1><p>Il était une fois… <em>vraiment</em>.</p>
+<h2>Une section</h2><p>Texte.</p>
+<h1>Deuxième chapitre</h1><p>Suite.</p><ul><li>un</li><li>deux</li></ul>
+</main></body></html>
+"""
+
+NON_LATIN_MARKDOWN = """---
+title: Многоязычная книга
+language: ru
+author: Автор
+---
+# Глава первая
+
+Текст на русском языке. 日本語の文章もあります。中文也有。
+
+# 第二章 港口
+
+ひらがなとカタカナ。
+"""
+
+RTL_MARKDOWN = """---
+title: كتاب تجريبي
+language: ar
+author: كاتب
+---
+# الفصل الأول
+
+هذا نص باللغة العربية[^1]، مع بعض الكلمات.
+
+[^1]: حاشية.
+
+# פרק שני
+
+טקסט בעברית בתוך ספר ערבי.
+"""
+
+XSS_MARKDOWN = """# Attacks
+
+<script>alert('md-script')</script>
+<img src="https://example.invalid/x.png" onerror="alert('onerror')">
+<a href="javascript:alert('js-link')">click</a>
+[md link](javascript:alert('md-js'))
+<iframe src="https://evil.example"></iframe>
+<svg onload="alert('svg')"><script>alert(1)</script></svg>
+<math><mtext><script>alert('math')</script></mtext></math>
+<form action="https://evil.example"><input name=x></form>
+<base href="https://evil.example/">
+<meta http-equiv="refresh" content="0;url=https://evil.example">
+<p style="background:url(javascript:alert('css'))">styled</p>
+<a href="data:text/html,<script>alert('data')</script>">data link</a>
+<div onmouseover="alert('hover')">hover me</div>
+<noscript><p title="</noscript><img src=https://evil.example/m.png onerror=alert('mxss')>"></noscript>
+"""
+
+XSS_HTML = """<html><head><script>alert('head')</script><style>body{background:url(javascript:x)}</style></head>
+<body><h1 onclick="alert('h1')">Title</h1>
+<p>Safe <a href="https://example.com" onclick="steal()">link</a></p>
+<object data="evil.swf"></object><embed src="evil.swf">
+<img src="https://tracker.example/pixel.gif" alt="tracker">
+<h1>Second</h1><p>x<script>document.write('y')</script></p></body></html>
+"""
+
+
+def zip_of(entries: dict[str, bytes], compression: int = zipfile.ZIP_DEFLATED) -> bytes:
+    out = io.BytesIO()
+    with zipfile.ZipFile(out, "w", compression) as archive:
+        for name, data in entries.items():
+            info = zipfile.ZipInfo(name, date_time=(2020, 1, 1, 0, 0, 0))
+            info.compress_type = compression
+            archive.writestr(info, data)
+    return out.getvalue()
+
+
+# -- DOCX, built by hand so every part is under the test's control ---------------------------------
+
+_W = 'xmlns:w="http://schemas.openxmlformats.org/wordprocessingml/2006/main"'
+_R = 'xmlns:r="http://schemas.openxmlformats.org/officeDocument/2006/relationships"'
+_DRAWING_NS = (
+    'xmlns:wp="http://schemas.openxmlformats.org/drawingml/2006/wordprocessingDrawing" '
+    'xmlns:a="http://schemas.openxmlformats.org/drawingml/2006/main" '
+    'xmlns:pic="http://schemas.openxmlformats.org/drawingml/2006/picture"'
+)
+
+
+def _para(text: str, style: str = "") -> str:
+    props = f'<w:pPr><w:pStyle w:val="{style}"/></w:pPr>' if style else ""
+    return f'<w:p>{props}<w:r><w:t xml:space="preserve">{text}</w:t></w:r></w:p>'
+
+
+def docx(document_prefix: str = "", extra_body: str = "") -> bytes:
+    image = (
+        '<w:p><w:r><w:drawing><wp:inline><wp:extent cx="3000000" cy="2000000"/>'
+        '<wp:docPr id="1" name="Picture 1" descr="A photo of the quay"/>'
+        '<a:graphic><a:graphicData uri="http://schemas.openxmlformats.org/drawingml/2006/picture">'
+        '<pic:pic><pic:nvPicPr><pic:cNvPr id="1" name="photo.jpg"/><pic:cNvPicPr/></pic:nvPicPr>'
+        '<pic:blipFill><a:blip r:embed="rIdImage"/></pic:blipFill><pic:spPr/></pic:pic>'
+        "</a:graphicData></a:graphic></wp:inline></w:drawing></w:r></w:p>"
+    )
+    body = (
+        _para("The Word Book", "Title")
+        + _para("Chapter One", "Heading1")
+        + '<w:p><w:r><w:t xml:space="preserve">A paragraph with a note</w:t></w:r>'
+        '<w:r><w:rPr><w:rStyle w:val="FootnoteReference"/></w:rPr><w:footnoteReference w:id="1"/></w:r>'
+        '<w:r><w:t xml:space="preserve"> and more.</w:t></w:r></w:p>'
+        + _para("A wise quotation.", "Quote")
+        + _para("print('code')", "SourceCode")
+        + image
+        + _para("A Section", "Heading2")
+        + _para("Chapter Two", "Heading1")
+        + '<w:p><w:r><w:t xml:space="preserve">Second chapter text</w:t></w:r>'
+        '<w:r><w:rPr><w:rStyle w:val="FootnoteReference"/></w:rPr><w:footnoteReference w:id="2"/></w:r></w:p>'
+        + extra_body
+    )
+    document = (
+        f'{document_prefix}<?xml version="1.0" encoding="UTF-8" standalone="yes"?>\n'
+        if not document_prefix
+        else f'<?xml version="1.0" encoding="UTF-8"?>\n{document_prefix}\n'
+    ) + f"<w:document {_W} {_R} {_DRAWING_NS}><w:body>{body}</w:body></w:document>"
+    styles = (
+        f'<?xml version="1.0" encoding="UTF-8"?><w:styles {_W}>'
+        + "".join(
+            f'<w:style w:type="{kind}" w:styleId="{sid}"><w:name w:val="{name}"/></w:style>'
+            for kind, sid, name in (
+                ("paragraph", "Title", "Title"),
+                ("paragraph", "Heading1", "heading 1"),
+                ("paragraph", "Heading2", "heading 2"),
+                ("paragraph", "Quote", "Quote"),
+                ("paragraph", "SourceCode", "Source Code"),
+                ("character", "FootnoteReference", "footnote reference"),
+            )
+        )
+        + "</w:styles>"
+    )
+    footnotes = (
+        f'<?xml version="1.0" encoding="UTF-8"?><w:footnotes {_W}>'
+        '<w:footnote w:type="separator" w:id="-1"><w:p><w:r><w:separator/></w:r></w:p></w:footnote>'
+        '<w:footnote w:id="1"><w:p><w:r><w:t>The first footnote.</w:t></w:r></w:p></w:footnote>'
+        '<w:footnote w:id="2"><w:p><w:r><w:t>The second footnote.</w:t></w:r></w:p></w:footnote>'
+        "</w:footnotes>"
+    )
+    rels = (
+        '<?xml version="1.0" encoding="UTF-8"?>'
+        '<Relationships xmlns="http://schemas.openxmlformats.org/package/2006/relationships">'
+        '<Relationship Id="rIdStyles" Type="http://schemas.openxmlformats.org/officeDocument/2006/relationships/styles" Target="styles.xml"/>'
+        '<Relationship Id="rIdNotes" Type="http://schemas.openxmlformats.org/officeDocument/2006/relationships/footnotes" Target="footnotes.xml"/>'
+        '<Relationship Id="rIdImage" Type="http://schemas.openxmlformats.org/officeDocument/2006/relationships/image" Target="media/image1.jpeg"/>'
+        "</Relationships>"
+    )
+    content_types = (
+        '<?xml version="1.0" encoding="UTF-8"?>'
+        '<Types xmlns="http://schemas.openxmlformats.org/package/2006/content-types">'
+        '<Default Extension="rels" ContentType="application/vnd.openxmlformats-package.relationships+xml"/>'
+        '<Default Extension="xml" ContentType="application/xml"/>'
+        '<Default Extension="jpeg" ContentType="image/jpeg"/>'
+        '<Override PartName="/word/document.xml" ContentType="application/vnd.openxmlformats-officedocument.wordprocessingml.document.main+xml"/>'
+        "</Types>"
+    )
+    package_rels = (
+        '<?xml version="1.0" encoding="UTF-8"?>'
+        '<Relationships xmlns="http://schemas.openxmlformats.org/package/2006/relationships">'
+        '<Relationship Id="rId1" Type="http://schemas.openxmlformats.org/officeDocument/2006/relationships/officeDocument" Target="word/document.xml"/>'
+        "</Relationships>"
+    )
+    core = (
+        '<?xml version="1.0" encoding="UTF-8"?><cp:coreProperties '
+        'xmlns:cp="http://schemas.openxmlformats.org/package/2006/metadata/core-properties" '
+        'xmlns:dc="http://purl.org/dc/elements/1.1/"><dc:title>The Word Book</dc:title>'
+        "<dc:creator>Dora Docx</dc:creator></cp:coreProperties>"
+    )
+    return zip_of(
+        {
+            "[Content_Types].xml": content_types.encode(),
+            "_rels/.rels": package_rels.encode(),
+            "docProps/core.xml": core.encode(),
+            "word/document.xml": document.encode(),
+            "word/styles.xml": styles.encode(),
+            "word/footnotes.xml": footnotes.encode(),
+            "word/_rels/document.xml.rels": rels.encode(),
+            "word/media/image1.jpeg": photo_jpeg(1000, 700),
+        }
+    )
+
+
+def xxe_docx() -> bytes:
+    return docx(
+        document_prefix='<!DOCTYPE w:document [<!ENTITY xxe SYSTEM "file:///etc/passwd">]>',
+        extra_body="<w:p><w:r><w:t>&xxe;</w:t></w:r></w:p>",
+    )
+
+
+def billion_laughs_docx() -> bytes:
+    entities = '<!ENTITY lol "lol">' + "".join(
+        f'<!ENTITY lol{i} "{("&lol" + (str(i - 1) if i > 1 else "") + ";") * 10}">' for i in range(1, 10)
+    )
+    return docx(
+        document_prefix=f"<!DOCTYPE w:document [{entities}]>", extra_body="<w:p><w:r><w:t>&lol9;</w:t></w:r></w:p>"
+    )
+
+
+def zip_bomb() -> bytes:
+    """One entry of 60 MiB of zeros (under the per-file cap), about 60 KiB compressed: ≈1000:1."""
+    out = io.BytesIO()
+    with zipfile.ZipFile(out, "w", zipfile.ZIP_DEFLATED) as archive:
+        archive.writestr("book.md", b"# Bomb\n")
+        with archive.open("images/zeros.png", "w", force_zip64=True) as entry:
+            block = b"\x00" * (1024 * 1024)
+            for _ in range(60):
+                entry.write(block)
+    return out.getvalue()
+
+
+def lying_zip() -> bytes:
+    """An entry whose header declares 1 KB but which inflates to 40 MB."""
+    real = zip_of({"book.md": b"# Liar\n\n![x](pic.png)\n", "pic.png": b"\x00" * (40 * 1024 * 1024)})
+    fixed = bytearray(real)
+    name = b"pic.png"
+    for offset in _all(fixed, b"PK\x01\x02"):  # central directory entries
+        if fixed[offset + 46 : offset + 46 + len(name)] == name:
+            fixed[offset + 24 : offset + 28] = struct.pack("<I", 1000)
+    for offset in _all(fixed, b"PK\x03\x04"):
+        if fixed[offset + 30 : offset + 30 + len(name)] == name:
+            fixed[offset + 22 : offset + 26] = struct.pack("<I", 1000)
+    return bytes(fixed)
+
+
+def _all(data: bytearray, needle: bytes) -> list[int]:
+    found, start = [], 0
+    while (index := data.find(needle, start)) != -1:
+        found.append(index)
+        start = index + 1
+    return found
+
+
+def zip_slip() -> bytes:
+    return zip_of({"book.md": b"# Slip\n", "../../evil.png": b"x"})
+
+
+def zip_absolute() -> bytes:
+    return zip_of({"book.md": b"# Abs\n", "/etc/cron.d/evil": b"x"})
+
+
+def zip_symlink() -> bytes:
+    out = io.BytesIO()
+    with zipfile.ZipFile(out, "w") as archive:
+        archive.writestr("book.md", b"# Link\n\n![x](link.png)\n")
+        info = zipfile.ZipInfo("link.png")
+        info.external_attr = 0o120777 << 16
+        archive.writestr(info, "/etc/passwd")
+    return out.getvalue()
+
+
+def image_bomb_zip() -> bytes:
+    return zip_of({"book.md": b"# Bomb\n\n![huge](huge.png)\n", "huge.png": png_bomb()})
+
+
+def missing_image_markdown() -> bytes:
+    return b"# Missing\n\n![a chart](charts/sales.png)\n"
