@@ -28,7 +28,8 @@ def main(argv: list[str] | None = None) -> int:
     )
     args = parser.parse_args(argv)
 
-    from shared.book import ConvertOptions, ManuscriptError, convert
+    from shared.book import ConvertOptions, ManuscriptError
+    from shared.book.steps import finish, parse
     from shared.intake import Upload, UploadRejected, identify
 
     try:
@@ -54,7 +55,9 @@ def main(argv: list[str] | None = None) -> int:
             split_level=args.split_level,
             updates_url=args.updates_url,
         )
-        result = convert(data, options)
+        book = parse(data, options)
+        del data  # the manuscript (a zip of photos, say) is not needed past parsing
+        result = finish(book, options)
     except (ManuscriptError, UploadRejected) as error:
         print(f"error: {error}", file=sys.stderr)
         return 1

@@ -40,16 +40,31 @@ class ChapterSource:
 
     number: int
     title: str
-    format: str  # "tokens" (markdown-it token dicts) or "html"
-    body: Any  # token dicts for "tokens", an HTML string for "html"
-    footnotes: list[dict[str, Any]] = field(default_factory=list)  # [{"label", "body"}]
+    format: str  # "tokens" (markdown-it tokens, or their dicts in a checkpoint) or "html"
+    body: Any  # tokens for "tokens", an HTML string for "html"
+    footnotes: list[dict[str, Any]] = field(default_factory=list)  # [{"id", "label", "body"}]
+    size: int = 0  # characters of source text, to size render batches
 
     def to_dict(self) -> dict[str, Any]:
-        return asdict(self)
+        """JSON-able: tokens become dicts only here, when a checkpoint is written."""
+        return {
+            "number": self.number,
+            "title": self.title,
+            "format": self.format,
+            "body": _plain_tokens(self.body),
+            "footnotes": [{**note, "body": _plain_tokens(note["body"])} for note in self.footnotes],
+            "size": self.size,
+        }
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> ChapterSource:
         return cls(**data)
+
+
+def _plain_tokens(body: Any) -> Any:
+    if isinstance(body, list):
+        return [t if isinstance(t, dict) else t.as_dict() for t in body]
+    return body
 
 
 @dataclass

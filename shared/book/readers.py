@@ -210,16 +210,21 @@ def _read_markdown(text: str, split_level: int) -> ParsedBook:
             for child in token.children or ():
                 if child.type == "footnote_ref" and child.meta["id"] not in note_ids:
                     note_ids.append(child.meta["id"])
+        for token in group:
+            # Table alignment comes as style="text-align:…"; styles are not allowed, classes are.
+            if token.type in ("th_open", "td_open") and token.attrs.get("style"):
+                match = re.search(r"text-align:\s*(left|right|center)", str(token.attrs.pop("style")))
+                if match:
+                    token.attrs["class"] = f"align-{match.group(1)}"
+        notes = [{"id": n, "label": labels.get(n, str(n)), "body": footnotes.get(n, [])} for n in note_ids]
         chapters.append(
             ChapterSource(
                 number=len(chapters) + 1,
                 title=title,
                 format="tokens",
-                body=[t.as_dict() for t in group],
-                footnotes=[
-                    {"id": n, "label": labels.get(n, str(n)), "body": [t.as_dict() for t in footnotes.get(n, [])]}
-                    for n in note_ids
-                ],
+                body=group,
+                footnotes=notes,
+                size=sum(len(t.content) for t in group) + sum(len(t.content) for n in notes for t in n["body"]),
             )
         )
     if len(chapters) > 1 and not chapters[0].title:
@@ -329,7 +334,13 @@ def _read_text(text: str) -> ParsedBook:
         if current:
             heading = f"<h1>{escape(title)}</h1>" if title else ""
             chapters.append(
-                ChapterSource(number=len(chapters) + 1, title=title, format="html", body=heading + "".join(current))
+                ChapterSource(
+                    number=len(chapters) + 1,
+                    title=title,
+                    format="html",
+                    body=heading + "".join(current),
+                    size=sum(map(len, current)),
+                )
             )
 
     for block in blocks:
@@ -419,12 +430,14 @@ def _split_html(body: Any, split_level: int) -> list[ChapterSource]:
     for title, parts in zip(titles, groups, strict=True):
         if not parts:
             continue
+        body = "".join(parts)
         chapters.append(
             ChapterSource(
                 number=len(chapters) + 1,
                 title=title or ("Front matter" if len(groups) > 1 else ""),
                 format="html",
-                body="".join(parts),
+                body=body,
+                size=len(body),
             )
         )
     return chapters
@@ -603,16 +616,21 @@ def _image_references(book: ParsedBook) -> list[str]:
             stacks = [chapter.body] + [note["body"] for note in chapter.footnotes]
             for tokens in stacks:
                 for token in tokens:
-                    for child in token.get("children") or ():
-                        if child["type"] == "image":
-                            references.append(dict(_attr_pairs(child.get("attrs"))).get("src", ""))
-                        elif child["type"] == "html_inline":
-                            references.extend(_html_image_sources(child["content"]))
-                    if token["type"] == "html_block":
-                        references.extend(_html_image_sources(token["content"]))
+                    for child in _field(token, "children") or ():
+                        if _field(child, "type") == "image":
+                            references.append(dict(_attr_pairs(_field(child, "attrs"))).get("src", ""))
+                        elif _field(child, "type") == "html_inline":
+                            references.extend(_html_image_sources(_field(child, "content")))
+                    if _field(token, "type") == "html_block":
+                        references.extend(_html_image_sources(_field(token, "content")))
         else:
             references.extend(_html_image_sources(chapter.body))
     return [r for r in references if r]
+
+
+def _field(token: Any, name: str) -> Any:
+    """A field of a markdown-it Token, or of its dict form in a checkpoint."""
+    return token.get(name) if isinstance(token, dict) else getattr(token, name)
 
 
 def _attr_pairs(attrs: Any) -> list[tuple[str, str]]:

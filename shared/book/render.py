@@ -47,17 +47,11 @@ def _chapter_renderer() -> Any:
     return md
 
 
-def _tokens(dicts: list[dict[str, Any]]) -> list[Any]:
+def _tokens(items: list[Any]) -> list[Any]:
+    """Tokens as the parse step left them: objects in memory, dicts when read from a checkpoint."""
     from markdown_it.token import Token
 
-    tokens = [Token.from_dict(d) for d in dicts]
-    for token in tokens:
-        # Table alignment comes as style="text-align:…"; styles are not allowed, classes are.
-        if token.type in ("th_open", "td_open") and token.attrs.get("style"):
-            match = re.search(r"text-align:\s*(left|right|center)", str(token.attrs.pop("style")))
-            if match:
-                token.attrs["class"] = f"align-{match.group(1)}"
-    return tokens
+    return [Token.from_dict(t) if isinstance(t, dict) else t for t in items]
 
 
 def _markdown_html(tokens: list[dict[str, Any]], env: dict[str, Any]) -> str:

@@ -78,7 +78,7 @@ def render_batches(chapters: list[ChapterSource]) -> list[list[int]]:
     batches: list[list[int]] = [[]]
     size = 0
     for chapter in chapters:
-        weight = len(str(chapter.body)) + sum(len(str(n["body"])) for n in chapter.footnotes)
+        weight = chapter.size
         if batches[-1] and size + weight > RENDER_BATCH_CHARS:
             batches.append([])
             size = 0
@@ -138,7 +138,11 @@ def package(
 
 def convert(manuscript: bytes, options: ConvertOptions, workers: int = 2) -> Conversion:
     """The whole conversion in one call: every step, in order (images in parallel threads)."""
-    book = parse(manuscript, options)
+    return finish(parse(manuscript, options), options, workers)
+
+
+def finish(book: ParsedBook, options: ConvertOptions, workers: int = 2) -> Conversion:
+    """Every step after parsing. Callers that own the manuscript bytes can free them first."""
     chapters = [c for batch in render_batches(book.chapters) for c in render(book, batch, options.split_level)]
     keys = image_jobs(book)
     # Pillow releases the GIL while decoding, resizing and encoding, so threads do run in parallel.

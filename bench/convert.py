@@ -1,0 +1,234 @@
+"""Conversion benchmark: `python -m shared.convert` against pandoc, on the same input, in the same run.
+
+Generates a ~1 MB Markdown book with ~10 MB of camera-sized images, and a ~5 MB book with the same
+images, then times `pandoc book.md -o book.epub` and the CLI on each (median of --runs), with the
+peak resident memory of each process. Targets: at 1 MB ≤ 0.5× pandoc's time and ≤ 0.5× its memory;
+at 5 MB ≤ 0.25× its time; memory growing no faster than the input.
+
+Run: `.venv/bin/python bench/convert.py [--runs 3]` (needs pandoc on PATH: `apt-get install pandoc`).
+"""
+
+from __future__ import annotations
+
+import argparse
+import random
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+import zipfile
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+WORDS = [
+    "harbour",
+    "quay",
+    "tide",
+    "lantern",
+    "rope",
+    "sail",
+    "gull",
+    "mast",
+    "keel",
+    "anchor",
+    "salt",
+    "fog",
+    "shore",
+    "dawn",
+    "dusk",
+    "wave",
+    "stone",
+    "bridge",
+    "market",
+    "fisher",
+    "net",
+    "crate",
+    "barrel",
+    "ledger",
+    "captain",
+    "cargo",
+    "voyage",
+    "storm",
+    "calm",
+    "mooring",
+    "pier",
+]
+
+
+def sentence(rng: random.Random) -> str:
+    words = [rng.choice(WORDS) for _ in range(rng.randint(8, 20))]
+    words[0] = words[0].capitalize()
+    if rng.random() < 0.2:
+        words[2] = f"*{words[2]}*"
+    if rng.random() < 0.1:
+        words[4] = f"“{words[4]}”"
+    return " ".join(words) + rng.choice([".", ".", ".", "…", "!"])
+
+
+def book_markdown(target_bytes: int, chapters: int, images: list[str], seed: int = 1) -> str:
+    rng = random.Random(seed)
+    parts = [
+        "---\ntitle: The Benchmark Harbour\nauthor: Bench Writer\nlanguage: en-GB\nisbn: 978-3-16-148410-0\n"
+        "cover-image: images/cover.jpg\n---\n"
+    ]
+    per_chapter = target_bytes // chapters
+    for number in range(1, chapters + 1):
+        chunk = [f"# Chapter {number}\n"]
+        size = 0
+        notes = []
+        section = 0
+        while size < per_chapter:
+            roll = rng.random()
+            if roll < 0.04:
+                section += 1
+                block = f"## Section {number}.{section}\n"
+            elif roll < 0.05:
+                block = f"### Part {number}.{section}.{rng.randint(1, 9)}\n"
+            elif roll < 0.07:
+                block = "> " + sentence(rng) + "\n>\n> — " + rng.choice(WORDS).capitalize() + "\n"
+            elif roll < 0.08:
+                block = "| Ship | Tons | Port |\n|:--|--:|:-:|\n" + "".join(
+                    f"| {rng.choice(WORDS)} | {rng.randint(100, 9000)} | {rng.choice(WORDS)} |\n" for _ in range(5)
+                )
+            elif roll < 0.09:
+                block = "```python\ndef voyage(n):\n    return [n * 2 for _ in range(n)]\n```\n"
+            elif roll < 0.11:
+                block = "".join(f"- {sentence(rng)}\n" for _ in range(4))
+            else:
+                text = " ".join(sentence(rng) for _ in range(rng.randint(3, 7)))
+                if rng.random() < 0.06:
+                    label = f"c{number}n{len(notes) + 1}"
+                    text += f"[^{label}]"
+                    notes.append(f"[^{label}]: {sentence(rng)}\n")
+                block = text + "\n"
+            chunk.append(block)
+            size += len(block.encode())
+        if number <= len(images) * 2:
+            image = images[(number - 1) % len(images)]
+            chunk.append(f"![Figure {number}: {rng.choice(WORDS)}](images/{image})\n")
+        chunk.extend(notes)
+        parts.append("\n".join(chunk))
+    return "\n".join(parts)
+
+
+def make_images(folder: Path) -> list[str]:
+    from PIL import Image, ImageDraw, ImageFilter
+
+    folder.mkdir(parents=True, exist_ok=True)
+    sizes = [(6000, 4000), (4032, 3024), (4032, 3024), (3000, 2000), (1080, 1350)]
+    names = []
+    for index, (width, height) in enumerate(sizes):
+        gradient = Image.linear_gradient("L").resize((width, height))
+        noise = (
+            Image.effect_noise((width // 4, height // 4), 60)
+            .resize((width, height))
+            .filter(ImageFilter.GaussianBlur(1))
+        )
+        image = Image.merge("RGB", (gradient, noise, gradient.rotate(90, expand=False)))
+        name = f"photo{index + 1}.jpg"
+        image.save(folder / name, "JPEG", quality=75)
+        names.append(name)
+    diagram = Image.new("RGB", (2400, 1600), "white")
+    draw = ImageDraw.Draw(diagram)
+    for x in range(0, 2400, 60):
+        draw.line((x, 0, 2400 - x, 1600), fill="black", width=3)
+    diagram.save(folder / "diagram.png")
+    names.append("diagram.png")
+    cover = Image.linear_gradient("L").resize((1600, 2560)).convert("RGB")
+    cover.save(folder / "cover.jpg", "JPEG", quality=90)
+    return names
+
+
+def measure(command: list[str], cwd: Path) -> tuple[float, int]:
+    """Wall time and peak RSS (bytes) of one run of `command`, measured by a small parent process."""
+    probe = (
+        "import resource, subprocess, sys, time\n"
+        "start = time.perf_counter()\n"
+        "done = subprocess.run(sys.argv[1:], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)\n"
+        "elapsed = time.perf_counter() - start\n"
+        "print(done.returncode, elapsed, resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss)\n"
+    )
+    out = subprocess.run([sys.executable, "-c", probe, *command], cwd=cwd, capture_output=True, text=True, check=True)
+    code, elapsed, rss_kib = out.stdout.split()
+    if code != "0":
+        raise RuntimeError(f"{command[0]} failed with {code}")
+    return float(elapsed), int(rss_kib) * 1024
+
+
+def compare(label: str, folder: Path, runs: int) -> dict[str, float]:
+    cli = [
+        sys.executable,
+        "-m",
+        "shared.convert",
+        str(folder / "book.zip"),
+        "--out",
+        str(folder / "quire"),
+        "--modified",
+        "2026-11-21T00:00:00Z",
+    ]
+    pandoc = ["pandoc", "book.md", "-o", "pandoc.epub"]
+    results: dict[str, list[tuple[float, int]]] = {"pandoc": [], "quire": []}
+    for _ in range(runs):
+        results["pandoc"].append(measure(pandoc, folder))
+        results["quire"].append(measure([*cli[:3], *cli[3:]], ROOT))
+    summary = {}
+    for tool, samples in results.items():
+        summary[f"{tool}_time"] = statistics.median(s[0] for s in samples)
+        summary[f"{tool}_rss"] = statistics.median(s[1] for s in samples)
+    text_mb = (folder / "book.md").stat().st_size / 1e6
+    print(
+        f"\n{label}: {text_mb:.2f} MB of Markdown + {sum(f.stat().st_size for f in (folder / 'images').iterdir()) / 1e6:.1f} MB of images, median of {runs}"
+    )
+    print(
+        f"  pandoc : {summary['pandoc_time']:6.2f} s  {summary['pandoc_rss'] / 2**20:6.0f} MiB  EPUB {(folder / 'pandoc.epub').stat().st_size / 1e6:5.1f} MB"
+    )
+    print(
+        f"  quire  : {summary['quire_time']:6.2f} s  {summary['quire_rss'] / 2**20:6.0f} MiB  EPUB {(folder / 'quire' / 'book.epub').stat().st_size / 1e6:5.1f} MB  (+ web-app book)"
+    )
+    print(
+        f"  ratio  : time {summary['quire_time'] / summary['pandoc_time']:.2f}×   memory {summary['quire_rss'] / summary['pandoc_rss']:.2f}×"
+    )
+    summary["text_mb"] = text_mb
+    return summary
+
+
+def prepare(folder: Path, target: int, chapters: int, images: Path) -> None:
+    folder.mkdir(parents=True)
+    shutil.copytree(images, folder / "images")
+    names = sorted(p.name for p in images.iterdir() if p.name != "cover.jpg")
+    (folder / "book.md").write_text(book_markdown(target, chapters, names), encoding="utf-8")
+    with zipfile.ZipFile(folder / "book.zip", "w", zipfile.ZIP_DEFLATED) as archive:
+        archive.write(folder / "book.md", "book.md")
+        for path in sorted((folder / "images").iterdir()):
+            archive.write(path, f"images/{path.name}", compress_type=zipfile.ZIP_STORED)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--runs", type=int, default=3)
+    args = parser.parse_args()
+    if not shutil.which("pandoc"):
+        sys.exit("pandoc is not on PATH: install it (apt-get install pandoc, or pip install pypandoc-binary).")
+    print(subprocess.run(["pandoc", "--version"], capture_output=True, text=True).stdout.splitlines()[0])
+    work = Path(tempfile.mkdtemp(prefix="quire-bench-"))
+    started = time.perf_counter()
+    make_images(work / "images")
+    prepare(work / "1mb", 1_050_000, 30, work / "images")
+    prepare(work / "5mb", 5_200_000, 60, work / "images")
+    print(f"(inputs generated in {time.perf_counter() - started:.1f} s under {work})")
+    one = compare("1 MB book", work / "1mb", args.runs)
+    five = compare("5 MB book", work / "5mb", args.runs)
+    growth = five["quire_rss"] / one["quire_rss"]
+    print(
+        f"\nmemory growth 1 MB → 5 MB: quire {growth:.2f}× , pandoc {five['pandoc_rss'] / one['pandoc_rss']:.2f}×, input {five['text_mb'] / one['text_mb']:.2f}×"
+    )
+    print("targets: 1 MB time ≤ 0.5×, memory ≤ 0.5×; 5 MB time ≤ 0.25×; memory growth ≤ input growth")
+    shutil.rmtree(work)
+
+
+if __name__ == "__main__":
+    main()
