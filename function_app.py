@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import azure.functions as func
 
-from shared import api
+from shared import api, pipeline, serving
 from shared.services import get_services
-from shared.settings import CONVERSION_QUEUE
+from shared.settings import CONVERSION_POISON_QUEUE, CONVERSION_QUEUE
 
 app = func.FunctionApp(http_auth_level=func.AuthLevel.FUNCTION)
 
@@ -31,3 +31,40 @@ def get_manuscript(req: func.HttpRequest) -> func.HttpResponse:
 @app.route(route="health", methods=["GET"], auth_level=func.AuthLevel.ANONYMOUS)
 def health(req: func.HttpRequest) -> func.HttpResponse:
     return api.health(get_services())
+
+
+@app.function_name("download_epub")
+@app.route(route="manuscripts/{id}/book.epub", methods=["GET"], auth_level=func.AuthLevel.ANONYMOUS)
+def download_epub(req: func.HttpRequest) -> func.HttpResponse:
+    return serving.download_epub(req, get_services())
+
+
+@app.function_name("serve_app")
+@app.route(route="books/{id}/app/{*path}", methods=["GET"], auth_level=func.AuthLevel.ANONYMOUS)
+def serve_app(req: func.HttpRequest) -> func.HttpResponse:
+    return serving.serve_app_file(req, get_services())
+
+
+@app.function_name("convert")
+@app.queue_trigger(arg_name="msg", queue_name=CONVERSION_QUEUE, connection="AzureWebJobsStorage")
+@app.queue_output(arg_name="next_steps", queue_name=CONVERSION_QUEUE, connection="AzureWebJobsStorage")
+def convert(msg: func.QueueMessage, next_steps: func.Out[list[str]]) -> None:
+    messages = pipeline.run_conversion_message(get_services().storage, msg.get_body())
+    if messages:
+        next_steps.set(messages)
+
+
+@app.function_name("convert_poison")
+@app.queue_trigger(arg_name="msg", queue_name=CONVERSION_POISON_QUEUE, connection="AzureWebJobsStorage")
+def convert_poison(msg: func.QueueMessage) -> None:
+    pipeline.handle_poison_message(get_services().storage, msg.get_body())
+
+
+@app.function_name("reconcile")
+@app.timer_trigger(arg_name="timer", schedule="%RECONCILE_SCHEDULE%", run_on_startup=False, use_monitor=True)
+@app.queue_output(arg_name="redrive", queue_name=CONVERSION_QUEUE, connection="AzureWebJobsStorage")
+def reconcile(timer: func.TimerRequest, redrive: func.Out[list[str]]) -> None:
+    services = get_services()
+    messages = pipeline.reconcile(services.storage, services.settings.job_stall_seconds)
+    if messages:
+        redrive.set(messages)

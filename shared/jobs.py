@@ -19,6 +19,9 @@ JOB_ROW_KEY = "job"
 MESSAGE_VERSION = 1
 FIRST_STEP = "plan"
 
+# A table property holds at most 64 KiB; a handful of warnings is what an author reads anyway.
+MAX_STORED_WARNINGS = 50
+
 # 16 random bytes = 128 bits, as 22 URL-safe base64 characters.
 _JOB_ID_BYTES = 16
 _JOB_ID_PATTERN = re.compile(r"^[A-Za-z0-9_-]{22}$")
@@ -58,6 +61,17 @@ class Job:
     steps_total: int = 1
     error: str = ""
     outputs: dict[str, str] = field(default_factory=dict)
+    # The worker's state: its plan (render batches, image keys), the steps committed so far, how
+    # often the reconciler re-drove it, whether its work files are gone, and the book's warnings.
+    plan: dict[str, Any] = field(default_factory=dict)
+    completed: list[str] = field(default_factory=list)
+    redrives: int = 0
+    cleaned: bool = False
+    warnings: list[str] = field(default_factory=list)
+
+    @property
+    def is_terminal(self) -> bool:
+        return self.status in (JobStatus.SUCCEEDED, JobStatus.FAILED)
 
     @property
     def progress_fraction(self) -> float:
@@ -87,6 +101,11 @@ class Job:
             "steps_total": self.steps_total,
             "error": self.error,
             "outputs": json.dumps(self.outputs, sort_keys=True),
+            "plan": json.dumps(self.plan, sort_keys=True),
+            "completed": json.dumps(self.completed),
+            "redrives": self.redrives,
+            "cleaned": self.cleaned,
+            "warnings": json.dumps(self.warnings[:MAX_STORED_WARNINGS], ensure_ascii=False),
         }
 
     @classmethod
@@ -109,6 +128,11 @@ class Job:
             steps_total=int(entity.get("steps_total", 1)),
             error=entity.get("error", ""),
             outputs=json.loads(entity.get("outputs") or "{}"),
+            plan=json.loads(entity.get("plan") or "{}"),
+            completed=json.loads(entity.get("completed") or "[]"),
+            redrives=int(entity.get("redrives", 0)),
+            cleaned=bool(entity.get("cleaned", False)),
+            warnings=json.loads(entity.get("warnings") or "[]"),
         )
 
     def with_changes(self, **changes: Any) -> Job:
@@ -137,6 +161,8 @@ class Job:
         }
         if self.status is JobStatus.FAILED:
             body["error"] = self.error
+        if self.warnings:
+            body["warnings"] = self.warnings
         for name, path in sorted(self.outputs.items()):
             body["links"][name] = f"{api_base}/{path}"
         return body

@@ -14,12 +14,18 @@ from dataclasses import dataclass, field
 # Names of storage resources. Fixed here because the web tier and the worker must agree on them,
 # and because `function_app.py` needs the queue name at import time for its bindings.
 CONVERSION_QUEUE = "quire-conversions"
+CONVERSION_POISON_QUEUE = f"{CONVERSION_QUEUE}-poison"  # where the host moves failing messages
 MANUSCRIPT_CONTAINER = "quire-manuscripts"
-BOOK_CONTAINER = "quire-books"
+WORK_CONTAINER = "quire-work"  # checkpoints between steps; deleted when a job ends
+BOOK_CONTAINER = "quire-books"  # published books: {job}/book.epub and {job}/app/...
 JOB_TABLE = "quireJobs"
 
 DEFAULT_MAX_UPLOAD_BYTES = 50 * 1024 * 1024
 DEFAULT_REFRESH_SCHEDULE = "0 */15 * * * *"
+DEFAULT_RECONCILE_SCHEDULE = "0 */2 * * * *"
+# A running job whose row has not moved for this long is re-driven. Steps take seconds; a
+# message that is being retried comes back within maxDequeueCount × visibilityTimeout ≈ 75 s.
+DEFAULT_JOB_STALL_SECONDS = 300
 
 
 class SettingError(ValueError):
@@ -50,7 +56,7 @@ def _positive_int(env: Mapping[str, str], name: str, default: int) -> int:
     try:
         value = int(raw)
     except ValueError:
-        raise SettingError(f"Setting '{name}' must be a whole number of bytes, got {raw!r}.") from None
+        raise SettingError(f"Setting '{name}' must be a whole number, got {raw!r}.") from None
     if value <= 0:
         raise SettingError(f"Setting '{name}' must be greater than zero, got {value}.")
     return value
@@ -83,6 +89,7 @@ class Settings:
     max_upload_bytes: int = DEFAULT_MAX_UPLOAD_BYTES
     refresh_schedule: str = DEFAULT_REFRESH_SCHEDULE
     feeds_allow_private_addresses: bool = False
+    job_stall_seconds: int = DEFAULT_JOB_STALL_SECONDS
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:
@@ -92,4 +99,5 @@ class Settings:
             max_upload_bytes=_positive_int(env, "MAX_UPLOAD_BYTES", DEFAULT_MAX_UPLOAD_BYTES),
             refresh_schedule=_schedule(env, "REFRESH_SCHEDULE", DEFAULT_REFRESH_SCHEDULE),
             feeds_allow_private_addresses=_boolean(env, "FEEDS_ALLOW_PRIVATE_ADDRESSES", False),
+            job_stall_seconds=_positive_int(env, "JOB_STALL_SECONDS", DEFAULT_JOB_STALL_SECONDS),
         )

@@ -12,10 +12,8 @@ ETag-conditional write lost), and `NotFound`.
 
 from __future__ import annotations
 
-import base64
 import contextlib
 import threading
-from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -226,6 +224,12 @@ class Storage:
         with _translated():
             return blob.download_blob(max_concurrency=4).readall()
 
+    def read_blob_with_etag(self, container: str, name: str) -> tuple[bytes, str]:
+        blob = self._container(container).get_blob_client(name)
+        with _translated():
+            downloader = blob.download_blob(max_concurrency=4)
+            return downloader.readall(), str(downloader.properties.etag)
+
     def blob_properties(self, container: str, name: str) -> dict[str, Any]:
         blob = self._container(container).get_blob_client(name)
         with _translated():
@@ -244,6 +248,13 @@ class Storage:
         blob = self._container(container).get_blob_client(name)
         with _translated(), contextlib.suppress(ResourceNotFoundError):
             blob.delete_blob()
+
+    def delete_prefix(self, container: str, prefix: str) -> int:
+        """Delete every blob whose name starts with `prefix`; returns how many."""
+        names = self.list_blob_names(container, prefix)
+        for name in names:
+            self.delete_blob(container, name)
+        return len(names)
 
     def list_blob_names(self, container: str, prefix: str = "") -> list[str]:
         client = self._container(container)
@@ -264,6 +275,11 @@ class Storage:
             entity = client.get_entity(partition_key, row_key)
         return Entity(properties=dict(entity), etag=entity.metadata["etag"])
 
+    def query_entities_filtered(self, table: str, odata_filter: str) -> list[Entity]:
+        client = self._table(table)
+        with _translated():
+            return [Entity(properties=dict(e), etag=e.metadata["etag"]) for e in client.query_entities(odata_filter)]
+
     def update_entity(self, table: str, properties: dict[str, Any], *, etag: str) -> str:
         """Replace an entity only if it still has `etag` (raises Conflict otherwise)."""
         from azure.core import MatchConditions
@@ -283,12 +299,6 @@ class Storage:
         client = self._table(table)
         with _translated():
             client.delete_entity(partition_key, row_key)
-
-    def query_entities(self, table: str, query: str, **parameters: Any) -> Iterator[Entity]:
-        client = self._table(table)
-        with _translated():
-            for entity in client.query_entities(query, parameters=parameters or None):
-                yield Entity(properties=dict(entity), etag=entity.metadata["etag"])
 
     # -- queues ---------------------------------------------------------------------------------
 
@@ -312,8 +322,3 @@ class Storage:
             self._blobs().get_service_properties()
             self._queues().get_service_properties()
             self._tables().get_service_properties()
-
-
-def encode_message(body: str) -> str:
-    """Base64 text of a message body, as the Functions host puts it on the wire."""
-    return base64.b64encode(body.encode("utf-8")).decode("ascii")

@@ -1,0 +1,499 @@
+"""The worker: each conversion message runs one small step of its job, safely under at-least-once delivery.
+
+The job row in Table Storage is the source of truth; a message is only a wake-up call. The plan:
+
+    plan            parse the manuscript, checkpoint it, decide the parallel steps
+    render:<i>      render one batch of chapters          } fanned out as separate messages,
+    image:<key>     process one image                     } run by any worker, in any order
+    package         write the EPUB and the web-app book to their final names, then succeed
+
+Every step writes its outputs under deterministic names, create-only (a duplicate finds them
+already there, identical), then commits by adding itself to the row's `completed` set with an
+ETag-conditional update. Commits form one linear chain per job; a step already committed is never
+committed again, and a loser of a race stops quietly. Exactly one commit completes the parallel
+set, and that one sends `package`. Publishing is last: the book's files are written, then the job
+turns `succeeded` in the same step; the download endpoints serve nothing until then.
+
+Errors: a ManuscriptError fails the job with its reason (the message is consumed); anything else
+propagates so the queue retries with back-off, and after maxDequeueCount the poison handler fails
+the job. The reconciler re-drives stalled jobs.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import random
+import signal
+import time
+from collections.abc import Callable
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+from shared.book.errors import ManuscriptError
+from shared.jobs import (
+    FIRST_STEP,
+    JOB_ROW_KEY,
+    Job,
+    JobStatus,
+    conversion_message,
+    parse_conversion_message,
+)
+from shared.settings import BOOK_CONTAINER, JOB_TABLE, MANUSCRIPT_CONTAINER, WORK_CONTAINER
+from shared.storage import AlreadyExists, Conflict, NotFound, Storage
+
+log = logging.getLogger(__name__)
+
+PACKAGE_STEP = "package"
+UPDATES_URL = "../updates"  # the web-app book is served at /api/books/{id}/app/, its news at /api/books/{id}/updates
+MAX_COMMIT_ATTEMPTS = 50
+MAX_REDRIVES = 5
+POISON_REASON = (
+    "Quire failed to convert this manuscript several times in a row and has stopped trying. "
+    "Upload it again; if it fails again, the file may be damaged: open and save it, then retry."
+)
+STALLED_REASON = (
+    "The conversion stopped making progress and was restarted several times without success. "
+    "Upload the manuscript again."
+)
+
+
+class StepError(Exception):
+    """A step cannot run because its inputs are missing (transient: the queue retries it)."""
+
+
+# -- crash points: a test can kill the worker at a named moment, once ------------------------------
+
+
+class InjectedFault(RuntimeError):
+    """A transient failure a fault test asked for (QUIRE_FAIL_AT)."""
+
+
+def crash_point(name: str, step: str) -> None:
+    """Let a fault test kill or fail the worker at a named point. Does nothing otherwise.
+
+    QUIRE_CRASH_AT = "<step kind>:<point>" (e.g. "render:after_output_write") kills the process;
+    with QUIRE_CRASH_ONCE_FILE set, only the first time (the file records it), so the retry runs.
+    QUIRE_FAIL_AT = "<step kind>:<point>" raises a transient error QUIRE_FAIL_TIMES times
+    (counted in the file QUIRE_FAIL_COUNT_FILE), then lets the step through.
+    """
+    kind = step.split(":", 1)[0]
+    here = (f"{kind}:{name}", f"*:{name}")
+    if os.environ.get("QUIRE_CRASH_AT") in here:
+        marker = os.environ.get("QUIRE_CRASH_ONCE_FILE", "")
+        first = True
+        if marker:
+            try:
+                Path(marker).touch(exist_ok=False)
+            except FileExistsError:
+                first = False
+        if first:
+            log.warning("crash point %s:%s reached: killing the worker", kind, name)
+            os.kill(os.getpid(), signal.SIGKILL)
+    if os.environ.get("QUIRE_FAIL_AT") in here:
+        counter = Path(os.environ["QUIRE_FAIL_COUNT_FILE"])
+        failures = int(counter.read_text() or 0) if counter.exists() else 0
+        if failures < int(os.environ.get("QUIRE_FAIL_TIMES", "1")):
+            counter.write_text(str(failures + 1))
+            raise InjectedFault(f"injected transient failure {failures + 1} at {kind}:{name}")
+
+
+# -- names ------------------------------------------------------------------------------------------
+
+
+def _work(job_id: str, name: str) -> str:
+    return f"{job_id}/{name}"
+
+
+def book_blob(job_id: str, path: str) -> str:
+    return f"{job_id}/{path}"
+
+
+# -- the job row: read, and change with compare-and-swap ------------------------------------------
+
+
+def _read(storage: Storage, job_id: str) -> tuple[Job, str]:
+    entity = storage.get_entity(JOB_TABLE, job_id, JOB_ROW_KEY)
+    return Job.from_entity(entity.properties), entity.etag
+
+
+def update_job(storage: Storage, job_id: str, change: Callable[[Job], Job | None]) -> Job | None:
+    """Apply `change` to the current row with If-Match, re-reading after each lost race.
+
+    `change` returns the new job, or None when there is nothing (left) to do; then nothing is
+    written and None is returned. It must be pure: it may run several times.
+    """
+    for attempt in range(MAX_COMMIT_ATTEMPTS):
+        job, etag = _read(storage, job_id)
+        changed = change(job)
+        if changed is None:
+            return None
+        try:
+            storage.update_entity(JOB_TABLE, changed.to_entity(), etag=etag)
+            return changed
+        except Conflict:
+            time.sleep(random.uniform(0, 0.02 * (attempt + 1)))  # another worker committed first
+    raise Conflict(f"job {job_id}: gave up after {MAX_COMMIT_ATTEMPTS} lost races")
+
+
+def _options(job: Job) -> Any:
+    from shared.book.steps import ConvertOptions
+
+    return ConvertOptions(
+        kind=job.kind,
+        modified=job.created,
+        title=job.title,
+        author=job.author,
+        language=job.language,
+        updates_url=UPDATES_URL,
+    )
+
+
+def _write_once(storage: Storage, container: str, name: str, data: bytes, content_type: str) -> None:
+    """Create-only write; an existing blob must hold the same bytes (steps are deterministic)."""
+    try:
+        storage.create_blob(container, name, data, content_type=content_type)
+    except AlreadyExists:
+        if storage.read_blob(container, name) != data:
+            raise RuntimeError(f"{container}/{name} exists with different content") from None
+
+
+def _parallel_steps(job: Job) -> list[str]:
+    plan = job.plan
+    return [f"render:{i}" for i in range(len(plan.get("render", [])))] + [f"image:{k}" for k in plan.get("images", [])]
+
+
+def _now() -> datetime:
+    return datetime.now(UTC)
+
+
+# -- running one step -----------------------------------------------------------------------------
+
+
+def run_conversion_message(storage: Storage, body: bytes | str) -> list[str]:
+    """Handle one conversion message; returns the messages to send next (through the output binding)."""
+    try:
+        job_id, step = parse_conversion_message(body)
+    except ValueError as error:
+        log.warning("ignoring a malformed conversion message: %s", error)
+        return []
+    try:
+        return run_step(storage, job_id, step)
+    except ManuscriptError as error:
+        log.info("job %s failed at %s: %s", job_id, step, error)
+        fail_job(storage, job_id, str(error))
+        return []
+
+
+def run_step(storage: Storage, job_id: str, step: str) -> list[str]:
+    try:
+        job, _ = _read(storage, job_id)
+    except NotFound:
+        log.warning("job %s does not exist; dropping its %s message", job_id, step)
+        return []
+    if job.is_terminal:
+        log.info("job %s is already %s; nothing to do for %s", job_id, job.status.value, step)
+        if not job.cleaned:
+            clean_work(storage, job_id)  # a crash came between the last commit and the clean-up
+        return []
+    if step == FIRST_STEP:
+        return _plan(storage, job)
+    if not job.plan:
+        return [conversion_message(job_id, FIRST_STEP)]  # a step before its plan: plan first
+    if step in job.completed:
+        log.info("job %s: %s is already committed (a duplicate delivery)", job_id, step)
+        return _follow_up(job)
+    kind, _, argument = step.partition(":")
+    if kind == "render":
+        return _render(storage, job, step, int(argument))
+    if kind == "image":
+        return _image(storage, job, step, argument)
+    if step == PACKAGE_STEP:
+        return _package(storage, job)
+    log.warning("job %s: unknown step %r", job_id, step)
+    return []
+
+
+def _follow_up(job: Job) -> list[str]:
+    """After a duplicate of a parallel step: make sure the fan-in is not lost."""
+    if all(s in job.completed for s in _parallel_steps(job)) and PACKAGE_STEP not in job.completed:
+        return [conversion_message(job.id, PACKAGE_STEP)]
+    return []
+
+
+def _plan(storage: Storage, job: Job) -> list[str]:
+    from shared.book.steps import image_jobs, parse, render_batches
+
+    if FIRST_STEP in job.completed:
+        # A repeated plan message: the worker that committed the plan may have died before its
+        # fan-out went out. Sending the pending steps again is harmless; losing them is not.
+        return messages_to_redrive(job)
+
+    def claim(current: Job) -> Job | None:
+        if current.is_terminal or current.status is JobStatus.RUNNING:
+            return None
+        return current.with_changes(status=JobStatus.RUNNING, updated=_now())
+
+    update_job(storage, job.id, claim)
+    crash_point("after_claim", FIRST_STEP)
+
+    manuscript = storage.read_blob(MANUSCRIPT_CONTAINER, job.manuscript_blob)
+    book = parse(manuscript, _options(job))
+    del manuscript
+    plan = {"render": render_batches(book.chapters), "images": image_jobs(book), "title": book.metadata.title}
+    for key, data in sorted(book.image_sources.items()):
+        _write_once(storage, WORK_CONTAINER, _work(job.id, f"source/{key}"), data, "application/octet-stream")
+    parsed = json.dumps(book.plain(), ensure_ascii=False, sort_keys=True).encode("utf-8")
+    _write_once(storage, WORK_CONTAINER, _work(job.id, "parsed.json"), parsed, "application/json")
+    crash_point("after_output_write", FIRST_STEP)
+    crash_point("before_commit", FIRST_STEP)
+
+    total = 1 + len(plan["render"]) + len(plan["images"]) + 1
+
+    def commit(current: Job) -> Job | None:
+        if current.is_terminal or FIRST_STEP in current.completed:
+            return None
+        return current.with_changes(
+            status=JobStatus.RUNNING,
+            plan=plan,
+            completed=[FIRST_STEP],
+            steps_done=1,
+            steps_total=total,
+            warnings=book.warnings,
+            updated=_now(),
+        )
+
+    committed = update_job(storage, job.id, commit)
+    crash_point("after_commit", FIRST_STEP)
+    if committed is None:
+        return []
+    log.info("commit job=%s step=%s done=%d/%d", job.id, FIRST_STEP, committed.steps_done, committed.steps_total)
+    log.info("job %s planned: %d render batches, %d images", job.id, len(plan["render"]), len(plan["images"]))
+    return [conversion_message(job.id, step) for step in _parallel_steps(committed)] or [
+        conversion_message(job.id, PACKAGE_STEP)
+    ]
+
+
+def _load_parsed(storage: Storage, job: Job) -> Any:
+    from shared.book.readers import ParsedBook
+
+    try:
+        plain = json.loads(storage.read_blob(WORK_CONTAINER, _work(job.id, "parsed.json")))
+    except NotFound:
+        raise StepError(f"job {job.id}: its parse checkpoint is missing") from None
+    return ParsedBook.from_plain(plain)
+
+
+def _commit_parallel(storage: Storage, job: Job, step: str, warnings: list[str] | None = None) -> list[str]:
+    crash_point("before_commit", step)
+    parallel = _parallel_steps(job)
+
+    def commit(current: Job) -> Job | None:
+        if current.is_terminal or step in current.completed:
+            return None
+        return current.with_changes(
+            completed=[*current.completed, step],
+            steps_done=current.steps_done + 1,
+            warnings=current.warnings + [w for w in (warnings or []) if w not in current.warnings],
+            updated=_now(),
+        )
+
+    committed = update_job(storage, job.id, commit)
+    crash_point("after_commit", step)
+    if committed is None:
+        log.info("job %s: %s was committed by another worker", job.id, step)
+        return []
+    log.info("commit job=%s step=%s done=%d/%d", job.id, step, committed.steps_done, committed.steps_total)
+    if all(s in committed.completed for s in parallel):
+        return [conversion_message(job.id, PACKAGE_STEP)]  # this commit completed the set: fan in
+    return []
+
+
+def _render(storage: Storage, job: Job, step: str, index: int) -> list[str]:
+    from shared.book.steps import render
+
+    crash_point("after_claim", step)
+    batches = job.plan["render"]
+    if not 0 <= index < len(batches):
+        log.warning("job %s: no render batch %d", job.id, index)
+        return []
+    book = _load_parsed(storage, job)
+    chapters = render(book, batches[index])
+    data = json.dumps([c.to_dict() for c in chapters], ensure_ascii=False, sort_keys=True).encode("utf-8")
+    _write_once(storage, WORK_CONTAINER, _work(job.id, f"render/{index}.json"), data, "application/json")
+    crash_point("after_output_write", step)
+    return _commit_parallel(storage, job, step, [w for c in chapters for w in c.warnings])
+
+
+def _image(storage: Storage, job: Job, step: str, key: str) -> list[str]:
+    from shared.book.images import process_image
+
+    crash_point("after_claim", step)
+    if key not in job.plan["images"]:
+        log.warning("job %s: no image %s in its plan", job.id, key)
+        return []
+    try:
+        source = storage.read_blob(WORK_CONTAINER, _work(job.id, f"source/{key}"))
+    except NotFound:
+        raise StepError(f"job {job.id}: the source of image {key} is missing") from None
+    names = json.loads(storage.read_blob(WORK_CONTAINER, _work(job.id, "parsed.json"))).get("image_names", {})
+    image = process_image(source, names.get(key, key), key=key)
+    _write_once(storage, WORK_CONTAINER, _work(job.id, f"image/{key}.bin"), image.data, image.media_type)
+    meta = json.dumps(image.meta(), sort_keys=True).encode("utf-8")
+    _write_once(storage, WORK_CONTAINER, _work(job.id, f"image/{key}.json"), meta, "application/json")
+    crash_point("after_output_write", step)
+    return _commit_parallel(storage, job, step)
+
+
+def _package(storage: Storage, job: Job) -> list[str]:
+    from shared.book.model import ProcessedImage, RenderedChapter
+    from shared.book.steps import package
+
+    crash_point("after_claim", PACKAGE_STEP)
+    missing = [s for s in _parallel_steps(job) if s not in job.completed]
+    if missing:
+        log.info("job %s: package waits for %d steps", job.id, len(missing))
+        return []
+    book = _load_parsed(storage, job)
+    chapters = []
+    for index in range(len(job.plan["render"])):
+        for data in json.loads(storage.read_blob(WORK_CONTAINER, _work(job.id, f"render/{index}.json"))):
+            chapters.append(RenderedChapter.from_dict(data))
+    images = {}
+    for key in job.plan["images"]:
+        meta = json.loads(storage.read_blob(WORK_CONTAINER, _work(job.id, f"image/{key}.json")))
+        images[key] = ProcessedImage(**meta, data=storage.read_blob(WORK_CONTAINER, _work(job.id, f"image/{key}.bin")))
+    result = package(book, chapters, images, _options(job))
+
+    # Publish: the files first (same bytes on any rerun), then the job turns succeeded.
+    storage.put_blob(BOOK_CONTAINER, book_blob(job.id, "book.epub"), result.epub, content_type="application/epub+zip")
+    crash_point("during_publish", PACKAGE_STEP)
+    for path, data in result.app_files.items():
+        storage.put_blob(BOOK_CONTAINER, book_blob(job.id, f"app/{path}"), data, content_type=content_type_for(path))
+    crash_point("before_commit", PACKAGE_STEP)
+
+    def succeed(current: Job) -> Job | None:
+        if current.is_terminal:
+            return None
+        return current.with_changes(
+            status=JobStatus.SUCCEEDED,
+            completed=[*current.completed, PACKAGE_STEP],
+            steps_done=current.steps_total,
+            outputs={"epub": f"manuscripts/{job.id}/book.epub", "app": f"books/{job.id}/app/"},
+            updated=_now(),
+        )
+
+    committed = update_job(storage, job.id, succeed)
+    crash_point("after_commit", PACKAGE_STEP)
+    if committed is not None:
+        log.info("commit job=%s step=%s done=%d/%d", job.id, PACKAGE_STEP, committed.steps_done, committed.steps_total)
+        log.info("job %s succeeded: EPUB %d bytes, web app %d files", job.id, len(result.epub), len(result.app_files))
+        clean_work(storage, job.id)
+    return []
+
+
+def clean_work(storage: Storage, job_id: str) -> None:
+    """Delete a finished job's checkpoints, then record that they are gone."""
+    storage.delete_prefix(WORK_CONTAINER, f"{job_id}/")
+
+    def mark(current: Job) -> Job | None:
+        return None if current.cleaned else current.with_changes(cleaned=True)
+
+    update_job(storage, job_id, mark)
+
+
+def fail_job(storage: Storage, job_id: str, reason: str) -> bool:
+    """Mark a job failed with a reason an author can act on. Idempotent; returns whether it changed."""
+
+    def fail(current: Job) -> Job | None:
+        if current.is_terminal:
+            return None
+        return current.with_changes(status=JobStatus.FAILED, error=reason, updated=_now())
+
+    try:
+        changed = update_job(storage, job_id, fail) is not None
+    except NotFound:
+        return False
+    if changed:
+        clean_work(storage, job_id)
+    return changed
+
+
+def handle_poison_message(storage: Storage, body: bytes | str) -> None:
+    """A conversion message the host gave up on: its job fails (once, however many copies arrive)."""
+    try:
+        job_id, step = parse_conversion_message(body)
+    except ValueError:
+        log.warning("poison queue: a malformed message was dropped")
+        return
+    if fail_job(storage, job_id, POISON_REASON):
+        log.warning("job %s failed: its %s step kept failing", job_id, step)
+
+
+# -- the reconciler -------------------------------------------------------------------------------
+
+
+def messages_to_redrive(job: Job) -> list[str]:
+    """What a stalled job needs sent again, from its row alone."""
+    if not job.plan or FIRST_STEP not in job.completed:
+        return [conversion_message(job.id, FIRST_STEP)]
+    pending = [s for s in _parallel_steps(job) if s not in job.completed]
+    if pending:
+        return [conversion_message(job.id, s) for s in pending]
+    return [conversion_message(job.id, PACKAGE_STEP)]
+
+
+def reconcile(storage: Storage, stall_seconds: int, now: datetime | None = None) -> list[str]:
+    """Re-drive jobs that stopped moving; fail those re-driven too often; sweep finished jobs' work files.
+
+    Safe to run twice at once: each re-drive is claimed with a conditional update of the row.
+    """
+    now = now or _now()
+    cutoff = now - timedelta(seconds=stall_seconds)
+    messages: list[str] = []
+    entities = storage.query_entities_filtered(
+        JOB_TABLE, "status eq 'queued' or status eq 'running' or cleaned eq false"
+    )
+    for entity in entities:
+        job = Job.from_entity(entity.properties)
+        if job.updated > cutoff:
+            continue
+        if job.is_terminal:
+            if not job.cleaned:
+                clean_work(storage, job.id)
+            continue
+
+        def claim(current: Job) -> Job | None:
+            if current.is_terminal or current.updated > cutoff:
+                return None  # it moved meanwhile, or another reconciler took it
+            if current.redrives >= MAX_REDRIVES:
+                return current.with_changes(status=JobStatus.FAILED, error=STALLED_REASON, updated=now)
+            return current.with_changes(redrives=current.redrives + 1, updated=now)
+
+        claimed = update_job(storage, job.id, claim)
+        if claimed is None:
+            continue
+        if claimed.status is JobStatus.FAILED:
+            log.warning("job %s failed: stalled %d times", job.id, job.redrives)
+            clean_work(storage, job.id)
+            continue
+        redrive = messages_to_redrive(claimed)
+        log.info("job %s stalled since %s: re-driving %d messages", job.id, job.updated.isoformat(), len(redrive))
+        messages.extend(redrive)
+    return messages
+
+
+def content_type_for(path: str) -> str:
+    return {
+        ".html": "text/html; charset=utf-8",
+        ".css": "text/css; charset=utf-8",
+        ".js": "text/javascript; charset=utf-8",
+        ".json": "application/json",
+        ".webmanifest": "application/manifest+json",
+        ".png": "image/png",
+        ".jpg": "image/jpeg",
+        ".gif": "image/gif",
+        ".webp": "image/webp",
+    }.get(os.path.splitext(path)[1].lower(), "application/octet-stream")

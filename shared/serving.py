@@ -1,0 +1,135 @@
+"""Serving finished books: the EPUB download and the web-app book's files.
+
+Anonymous: the unguessable job id is the capability. Nothing is served before the job has
+succeeded, so nobody sees half a book. The web-app book gets a strict Content-Security-Policy
+(its pages carry no inline script or style), nosniff, and cache headers: pages, the manifest and
+the service worker are revalidated; images, styles and scripts of a finished book never change.
+"""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+from urllib.parse import quote
+
+import azure.functions as func
+
+from shared.jobs import JOB_ROW_KEY, Job, JobStatus, is_valid_job_id
+from shared.pipeline import book_blob, content_type_for
+from shared.services import Services
+from shared.settings import BOOK_CONTAINER, JOB_TABLE
+from shared.storage import NotFound, StorageUnavailable
+from shared.web import API_BASE, problem, storage_unavailable
+
+APP_CSP = (
+    "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self'; connect-src 'self'; "
+    "manifest-src 'self'; worker-src 'self'; font-src 'self'; base-uri 'none'; form-action 'none'; "
+    "frame-ancestors 'none'; object-src 'none'"
+)
+SECURITY_HEADERS = {
+    "X-Content-Type-Options": "nosniff",
+    "Referrer-Policy": "no-referrer",
+    "Cross-Origin-Resource-Policy": "same-origin",
+}
+REVALIDATE = "no-cache"  # pages, manifest and service worker: always ask, a 304 is cheap
+IMMUTABLE = "public, max-age=31536000, immutable"  # a finished book's assets never change
+_SAFE_PATH = re.compile(r"^[A-Za-z0-9._-]+(/[A-Za-z0-9._-]+)*$")
+
+
+def _finished_job(services: Services, job_id: str) -> Job | func.HttpResponse:
+    if not is_valid_job_id(job_id):
+        return problem(400, "Malformed job id", "That is not a Quire job id. Use the link returned by the upload.")
+    try:
+        entity = services.storage.get_entity(JOB_TABLE, job_id, JOB_ROW_KEY)
+    except NotFound:
+        return problem(404, "Unknown book", "No manuscript has this id. Check the link, or upload it again.")
+    except StorageUnavailable:
+        return storage_unavailable()
+    job = Job.from_entity(entity.properties)
+    if job.status is JobStatus.FAILED:
+        return problem(404, "No book", f"This manuscript could not be converted: {job.error}")
+    if job.status is not JobStatus.SUCCEEDED:
+        return problem(
+            404,
+            "Book not ready",
+            f"The book is still being made. Follow {API_BASE}/manuscripts/{job_id} and try again when it has succeeded.",
+            headers={"Retry-After": "5"},
+        )
+    return job
+
+
+def download_filename(title: str) -> str:
+    """An ASCII file name from the title (the UTF-8 one goes in filename*)."""
+    ascii_title = unicodedata.normalize("NFKD", title).encode("ascii", "ignore").decode()
+    slug = re.sub(r"[^A-Za-z0-9]+", "-", ascii_title).strip("-").lower()[:80]
+    return f"{slug or 'book'}.epub"
+
+
+def download_epub(req: func.HttpRequest, services: Services) -> func.HttpResponse:
+    found = _finished_job(services, req.route_params.get("id", ""))
+    if isinstance(found, func.HttpResponse):
+        return found
+    job = found
+    try:
+        data, etag = services.storage.read_blob_with_etag(BOOK_CONTAINER, book_blob(job.id, "book.epub"))
+    except NotFound:
+        return problem(404, "No book", "The book file is missing. Upload the manuscript again.")
+    except StorageUnavailable:
+        return storage_unavailable()
+    if req.headers.get("if-none-match") == etag:
+        return func.HttpResponse(status_code=304, headers={"ETag": etag})
+    title = job.title or str(job.plan.get("title") or "") or _title_from_filename(job.filename)
+    utf8_name = quote(f"{title or 'book'}.epub", safe="")
+    return func.HttpResponse(
+        data,
+        status_code=200,
+        mimetype="application/epub+zip",
+        charset=None,
+        headers={
+            "Content-Type": "application/epub+zip",
+            "Content-Disposition": f"attachment; filename=\"{download_filename(title)}\"; filename*=UTF-8''{utf8_name}",
+            "Cache-Control": "private, max-age=3600",
+            "ETag": etag,
+            **SECURITY_HEADERS,
+        },
+    )
+
+
+def _title_from_filename(name: str) -> str:
+    return name.rsplit(".", 1)[0] if name else ""
+
+
+def serve_app_file(req: func.HttpRequest, services: Services) -> func.HttpResponse:
+    job_id = req.route_params.get("id", "")
+    path = req.route_params.get("path", "") or ""
+    if not path and not req.url.split("?", 1)[0].endswith("/"):
+        # The book's pages use relative links: the folder must be addressed with its slash.
+        return func.HttpResponse(
+            status_code=301, headers={"Location": f"{API_BASE}/books/{job_id}/app/", **SECURITY_HEADERS}
+        )
+    path = path or "index.html"
+    if path.endswith("/"):
+        path += "index.html"
+    if not _SAFE_PATH.match(path) or ".." in path.split("/"):
+        return problem(404, "Not found", "This book has no such page.")
+    found = _finished_job(services, job_id)
+    if isinstance(found, func.HttpResponse):
+        return found
+    try:
+        data, etag = services.storage.read_blob_with_etag(BOOK_CONTAINER, book_blob(job_id, f"app/{path}"))
+    except NotFound:
+        return problem(404, "Not found", "This book has no such page.")
+    except StorageUnavailable:
+        return storage_unavailable()
+    content_type = content_type_for(path)
+    cache = IMMUTABLE if path.startswith(("images/", "icons/", "css/", "js/")) else REVALIDATE
+    headers = {
+        "Content-Type": content_type,
+        "Cache-Control": cache,
+        "ETag": etag,
+        "Content-Security-Policy": APP_CSP,
+        **SECURITY_HEADERS,
+    }
+    if req.headers.get("if-none-match") == etag:
+        return func.HttpResponse(status_code=304, headers=headers)
+    return func.HttpResponse(data, status_code=200, headers=headers)
