@@ -266,10 +266,10 @@ def _plan(storage: Storage, job: Job) -> list[str]:
         )
 
     committed = update_job(storage, job.id, commit)
-    crash_point("after_commit", FIRST_STEP)
     if committed is None:
         return []
     log.info("commit job=%s step=%s done=%d/%d", job.id, FIRST_STEP, committed.steps_done, committed.steps_total)
+    crash_point("after_commit", FIRST_STEP)
     log.info("job %s planned: %d render batches, %d images", job.id, len(plan["render"]), len(plan["images"]))
     return [conversion_message(job.id, step) for step in _parallel_steps(committed)] or [
         conversion_message(job.id, PACKAGE_STEP)
@@ -301,11 +301,11 @@ def _commit_parallel(storage: Storage, job: Job, step: str, warnings: list[str] 
         )
 
     committed = update_job(storage, job.id, commit)
-    crash_point("after_commit", step)
     if committed is None:
         log.info("job %s: %s was committed by another worker", job.id, step)
         return []
     log.info("commit job=%s step=%s done=%d/%d", job.id, step, committed.steps_done, committed.steps_total)
+    crash_point("after_commit", step)
     if all(s in committed.completed for s in parallel):
         return [conversion_message(job.id, PACKAGE_STEP)]  # this commit completed the set: fan in
     return []
@@ -386,9 +386,10 @@ def _package(storage: Storage, job: Job) -> list[str]:
         )
 
     committed = update_job(storage, job.id, succeed)
-    crash_point("after_commit", PACKAGE_STEP)
     if committed is not None:
         log.info("commit job=%s step=%s done=%d/%d", job.id, PACKAGE_STEP, committed.steps_done, committed.steps_total)
+    crash_point("after_commit", PACKAGE_STEP)
+    if committed is not None:
         log.info("job %s succeeded: EPUB %d bytes, web app %d files", job.id, len(result.epub), len(result.app_files))
         clean_work(storage, job.id)
     return []

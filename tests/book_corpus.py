@@ -437,3 +437,41 @@ def image_bomb_zip() -> bytes:
 
 def missing_image_markdown() -> bytes:
     return b"# Missing\n\n![a chart](charts/sales.png)\n"
+
+
+SMALL_MARKDOWN = """---
+title: A Small Book
+author: Sam Small
+language: en
+---
+Opening words.
+
+# One
+
+Text with a note[^n] and a picture ![a red square](img/red.jpg).
+
+[^n]: The note.
+
+# Two
+
+A CMYK plate ![plate](img/plate.jpg) and more text.
+
+## Part
+
+Closing.
+"""
+
+
+def small_book_zip(variant: int = 0) -> bytes:
+    """A two-chapter book with two small images; `variant` changes its text so jobs differ."""
+    from PIL import Image
+
+    red = io.BytesIO()
+    Image.new("RGB", (300 + variant, 200), (200, 20, 20)).save(red, "JPEG", quality=85)
+    return zip_of(
+        {
+            "book.md": SMALL_MARKDOWN.replace("Closing.", f"Closing {variant}.").encode(),
+            "img/red.jpg": red.getvalue(),
+            "img/plate.jpg": cmyk_jpeg(),
+        }
+    )

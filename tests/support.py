@@ -38,11 +38,9 @@ class Azurite:
         )
 
     def stop(self) -> None:
-        self.process.terminate()
-        try:
-            self.process.wait(10)
-        except subprocess.TimeoutExpired:
-            self.process.kill()
+        # In-memory, nothing to save; and Azurite's table service never finishes a graceful close.
+        self.process.kill()
+        self.process.wait()
 
 
 def start_azurite() -> Azurite:
@@ -144,3 +142,42 @@ def start_host(
         time.sleep(0.1)
     host.stop()
     pytest.fail(f"the host did not start:\n{host.log()}")
+
+
+class Supervisor:
+    """Keeps a host running: when it dies (a fault test kills it), it is started again, as Azure
+    restarts a recycled worker. Restarts reuse the same settings and append to numbered logs."""
+
+    def __init__(self, script_root: Path, environment: dict[str, str], log_dir: Path, extra_args: list[str]) -> None:
+        import threading
+
+        self.script_root, self.environment, self.log_dir, self.extra_args = (
+            script_root,
+            environment,
+            log_dir,
+            extra_args,
+        )
+        self.restarts = 0
+        self.host = self._start()
+        self._stopping = threading.Event()
+        self._thread = threading.Thread(target=self._watch, daemon=True)
+        self._thread.start()
+
+    def _start(self) -> AppHost:
+        log = self.log_dir / f"host-{self.restarts}.log"
+        return start_host(self.script_root, self.environment, log, extra_args=self.extra_args, wait_path=None)
+
+    def _watch(self) -> None:
+        while not self._stopping.is_set():
+            if self.host.process.poll() is not None and not self._stopping.is_set():
+                self.restarts += 1
+                self.host = self._start()
+            time.sleep(0.05)
+
+    def logs(self) -> str:
+        return "".join(p.read_text(errors="replace") for p in sorted(self.log_dir.glob("host-*.log")))
+
+    def stop(self) -> None:
+        self._stopping.set()
+        self._thread.join()
+        self.host.stop()

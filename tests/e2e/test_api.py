@@ -66,10 +66,10 @@ def queued_messages(azurite: Azurite) -> list[dict[str, Any]]:
     return [json.loads(base64.b64decode(m.content)) for m in queue.peek_messages(max_messages=32)]
 
 
-def test_multipart_upload_stores_blob_record_and_message(app: AppHost, azurite: Azurite) -> None:
+def test_multipart_upload_stores_blob_record_and_message(web_app: AppHost, azurite: Azurite) -> None:
     manuscript = b"---\ntitle: Front\n---\n# Chapter One\n\nIt was a dark night.\n"
     body, headers = multipart("night.md", manuscript, title="Night", author="A. Author", language="en")
-    status, response_headers, raw = request("POST", f"{app.base_url}/api/manuscripts", body, headers)
+    status, response_headers, raw = request("POST", f"{web_app.base_url}/api/manuscripts", body, headers)
     assert status == 202, raw
     job = json.loads(raw)
     assert response_headers["Location"] == f"/api/manuscripts/{job['id']}"
@@ -93,7 +93,7 @@ def test_multipart_upload_stores_blob_record_and_message(app: AppHost, azurite: 
     assert blob.properties.content_settings.content_type.startswith("text/markdown")
     assert {"v": 1, "job": job["id"], "step": "plan"} in queued_messages(azurite)
 
-    status, _, raw = request("GET", f"{app.base_url}{response_headers['Location']}")
+    status, _, raw = request("GET", f"{web_app.base_url}{response_headers['Location']}")
     assert status == 200
     shown = json.loads(raw)
     assert shown["id"] == job["id"]
@@ -102,11 +102,11 @@ def test_multipart_upload_stores_blob_record_and_message(app: AppHost, azurite: 
     assert shown["created"] and shown["updated"]
 
 
-def test_raw_body_upload_named_by_query(app: AppHost) -> None:
+def test_raw_body_upload_named_by_query(web_app: AppHost) -> None:
     docx_like = _docx()
     status, _, raw = request(
         "POST",
-        f"{app.base_url}/api/manuscripts?filename=novel.docx&title=Novel",
+        f"{web_app.base_url}/api/manuscripts?filename=novel.docx&title=Novel",
         docx_like,
         {"Content-Type": "application/octet-stream"},
     )
@@ -138,11 +138,11 @@ def _docx() -> bytes:
     ],
 )
 def test_bad_uploads_get_problem_json_and_leave_nothing(
-    app: AppHost, azurite: Azurite, body: bytes, headers: dict[str, str], query: str, status: int
+    web_app: AppHost, azurite: Azurite, body: bytes, headers: dict[str, str], query: str, status: int
 ) -> None:
     before = stored_state(azurite)
     messages_before = len(queued_messages(azurite))
-    got, response_headers, raw = request("POST", f"{app.base_url}/api/manuscripts{query}", body, headers)
+    got, response_headers, raw = request("POST", f"{web_app.base_url}/api/manuscripts{query}", body, headers)
     assert got == status
     assert response_headers["Content-Type"].startswith("application/problem+json")
     problem = json.loads(raw)
@@ -152,25 +152,25 @@ def test_bad_uploads_get_problem_json_and_leave_nothing(
     assert len(queued_messages(azurite)) == messages_before
 
 
-def test_multipart_file_over_the_limit_is_413(app: AppHost, azurite: Azurite) -> None:
+def test_multipart_file_over_the_limit_is_413(web_app: AppHost, azurite: Azurite) -> None:
     before = stored_state(azurite)
     body, headers = multipart("big.md", b"y" * (TEST_MAX_UPLOAD_BYTES + 1))
-    status, _, raw = request("POST", f"{app.base_url}/api/manuscripts", body, headers)
+    status, _, raw = request("POST", f"{web_app.base_url}/api/manuscripts", body, headers)
     assert status == 413, raw
-    assert "larger than 256 KiB" in json.loads(raw)["detail"]
+    assert "larger than 2 MiB" in json.loads(raw)["detail"]
     assert stored_state(azurite) == before
 
 
 @pytest.mark.parametrize(("job_id", "status"), [("not-an-id", 400), ("A" * 22, 404), ("A" * 21 + "!", 400)])
-def test_status_of_malformed_or_unknown_id(app: AppHost, job_id: str, status: int) -> None:
-    got, headers, raw = request("GET", f"{app.base_url}/api/manuscripts/{job_id}")
+def test_status_of_malformed_or_unknown_id(web_app: AppHost, job_id: str, status: int) -> None:
+    got, headers, raw = request("GET", f"{web_app.base_url}/api/manuscripts/{job_id}")
     assert got == status
     assert headers["Content-Type"].startswith("application/problem+json")
     assert json.loads(raw)["status"] == status
 
 
-def test_health_is_200_when_storage_answers(app: AppHost) -> None:
-    status, _, raw = request("GET", f"{app.base_url}/api/health")
+def test_health_is_200_when_storage_answers(web_app: AppHost) -> None:
+    status, _, raw = request("GET", f"{web_app.base_url}/api/health")
     assert status == 200
     assert json.loads(raw)["status"] == "healthy"
 

@@ -1,0 +1,110 @@
+"""The worker end to end through the running app: upload, progress, download, serving, failure."""
+
+from __future__ import annotations
+
+import io
+import subprocess
+import urllib.request
+import zipfile
+
+from tests import book_corpus as corpus
+from tests.book.conftest import epubcheck_jar, message_counts
+from tests.pipeline_support import follow, golden, http_json, published, upload, work_blobs
+from tests.support import AppHost, Azurite
+
+
+def fetch(url: str, headers: dict[str, str] | None = None) -> tuple[int, dict[str, str], bytes]:
+    request = urllib.request.Request(url, headers=headers or {})
+    try:
+        with urllib.request.urlopen(request, timeout=30) as response:
+            return response.status, dict(response.headers), response.read()
+    except urllib.error.HTTPError as error:
+        return error.code, dict(error.headers), error.read()
+
+
+def test_upload_converts_to_a_valid_epub_and_web_app(app: AppHost, azurite: Azurite, tmp_path) -> None:
+    data = corpus.small_book_zip()
+    job_id = upload(app.base_url, data, "small.zip", title="Small & Fine")
+    seen: list[int] = []
+    job = follow(app.base_url, job_id, timeout=60, seen=seen)
+    assert job["status"] == "succeeded", job
+    assert seen == sorted(seen), "progress went backwards"
+    assert job["progress"]["fraction"] == 1.0 and job["progress"]["steps_done"] == job["progress"]["steps_total"]
+    assert job["links"]["epub"] == f"/api/manuscripts/{job_id}/book.epub"
+    assert job["links"]["app"] == f"/api/books/{job_id}/app/"
+
+    status, headers, epub = fetch(app.base_url + job["links"]["epub"])
+    assert status == 200
+    assert headers["Content-Type"] == "application/epub+zip"
+    assert 'filename="small-fine.epub"' in headers["Content-Disposition"]
+    path = tmp_path / "book.epub"
+    path.write_bytes(epub)
+    report = subprocess.run(["java", "-jar", str(epubcheck_jar()), str(path)], capture_output=True, text=True).stdout
+    assert message_counts(report) == (0, 0, 0), report
+
+    expected = golden(data, "zip", job)
+    stored_epub, stored_app = published(azurite.connection_string, job_id)
+    assert stored_epub == expected.epub == epub  # byte-identical to the CLI's conversion
+    assert stored_app == expected.app_files
+    assert work_blobs(azurite.connection_string, job_id) == []  # checkpoints cleaned up
+
+
+def test_web_app_book_is_served_with_types_caching_and_csp(app: AppHost) -> None:
+    job_id = upload(app.base_url, corpus.small_book_zip(1), "small.zip")
+    job = follow(app.base_url, job_id, timeout=60)
+    base = app.base_url + job["links"]["app"]
+    status, headers, body = fetch(base)
+    assert status == 200 and headers["Content-Type"].startswith("text/html")
+    assert b'rel="manifest"' in body
+    for name, value in (("X-Content-Type-Options", "nosniff"), ("Cache-Control", "no-cache")):
+        assert headers[name] == value
+    csp = headers["Content-Security-Policy"]
+    assert "script-src 'self'" in csp and "unsafe-inline" not in csp and "object-src 'none'" in csp
+    expected = {
+        "sw.js": "text/javascript",
+        "manifest.webmanifest": "application/manifest+json",
+        "css/app.css": "text/css",
+        "chapters/ch002.html": "text/html",
+        "icons/icon-512.png": "image/png",
+    }
+    for path, kind in expected.items():
+        status, headers, _ = fetch(base + path)
+        assert status == 200 and headers["Content-Type"].startswith(kind), path
+        assert headers["Content-Security-Policy"] == csp
+    assert fetch(base + "css/app.css")[1]["Cache-Control"].endswith("immutable")
+    status, headers, _ = fetch(base + "index.html")
+    assert fetch(base + "index.html", {"If-None-Match": headers["ETag"]})[0] == 304
+    assert fetch(base + "nothing.html")[0] == 404
+    assert fetch(base + "..%2F..%2Fmanuscripts")[0] == 404
+    status, headers, _ = fetch(app.base_url + f"/api/books/{job_id}/app")  # no slash: redirected
+    assert status == 200 and headers["Content-Type"].startswith("text/html")
+
+
+def test_nothing_is_served_before_the_job_succeeds(app: AppHost) -> None:
+    unknown = "A" * 22
+    assert fetch(f"{app.base_url}/api/manuscripts/{unknown}/book.epub")[0] == 404
+    assert fetch(f"{app.base_url}/api/books/{unknown}/app/")[0] == 404
+    assert fetch(f"{app.base_url}/api/books/not-an-id/app/")[0] == 400
+
+
+def test_a_bad_manuscript_fails_with_a_reason_and_does_not_block_others(app: AppHost, azurite: Azurite) -> None:
+    bad = upload(app.base_url, corpus.missing_image_markdown(), "bad.md")
+    good = upload(app.base_url, corpus.small_book_zip(2), "good.zip")
+    failed = follow(app.base_url, bad, timeout=60)
+    assert failed["status"] == "failed"
+    assert "charts/sales.png" in failed["error"] and "zip" in failed["error"]
+    assert follow(app.base_url, good, timeout=60)["status"] == "succeeded"
+    status, problem = http_json("GET", f"{app.base_url}/api/manuscripts/{bad}/book.epub")
+    assert status == 404 and "could not be converted" in problem["detail"]
+    assert work_blobs(azurite.connection_string, bad) == []
+
+
+def test_docx_and_hostile_zip_through_the_pipeline(app: AppHost) -> None:
+    docx_job = upload(app.base_url, corpus.docx(), "word.docx")
+    slip_job = upload(app.base_url, corpus.zip_slip(), "slip.zip")
+    assert follow(app.base_url, docx_job, timeout=60)["status"] == "succeeded"
+    slip = follow(app.base_url, slip_job, timeout=60)
+    assert slip["status"] == "failed" and "climbs out of the archive" in slip["error"]
+    status, _, epub = fetch(f"{app.base_url}/api/manuscripts/{docx_job}/book.epub")
+    assert status == 200
+    assert "OEBPS/text/ch001.xhtml" in zipfile.ZipFile(io.BytesIO(epub)).namelist()

@@ -1,0 +1,92 @@
+"""Helpers for worker tests: upload over HTTP, follow a job, and compare with a golden conversion."""
+
+from __future__ import annotations
+
+import json
+import time
+import urllib.error
+import urllib.request
+from datetime import datetime
+from typing import Any
+
+from azure.storage.blob import BlobServiceClient
+
+from shared.book import Conversion, ConvertOptions, convert
+from shared.settings import BOOK_CONTAINER, WORK_CONTAINER
+
+
+def http_json(
+    method: str, url: str, body: bytes | None = None, headers: dict[str, str] | None = None
+) -> tuple[int, Any]:
+    request = urllib.request.Request(url, data=body, method=method, headers=headers or {})
+    try:
+        with urllib.request.urlopen(request, timeout=30) as response:
+            raw = response.read()
+            return response.status, json.loads(raw) if raw else None
+    except urllib.error.HTTPError as error:
+        raw = error.read()
+        return error.code, json.loads(raw) if raw.startswith(b"{") else raw
+
+
+def upload(base_url: str, data: bytes, filename: str, **params: str) -> str:
+    query = "&".join(f"{k}={urllib.request.quote(v)}" for k, v in {"filename": filename, **params}.items())
+    status, job = http_json("POST", f"{base_url}/api/manuscripts?{query}", data)
+    assert status == 202, job
+    return str(job["id"])
+
+
+def follow(base_url: str, job_id: str, timeout: float, seen: list[int] | None = None) -> dict[str, Any]:
+    """Poll a job until it ends; `seen` collects every steps_done observed, in order."""
+    deadline = time.monotonic() + timeout
+    job: dict[str, Any] = {}
+    while time.monotonic() < deadline:
+        status, job = http_json("GET", f"{base_url}/api/manuscripts/{job_id}")
+        if status == 200:
+            if seen is not None:
+                seen.append(job["progress"]["steps_done"])
+            if job["status"] in ("succeeded", "failed"):
+                return job
+        time.sleep(0.1)
+    raise AssertionError(f"job {job_id} did not finish in {timeout}s: {job}")
+
+
+def golden(data: bytes, kind: str, job: dict[str, Any]) -> Conversion:
+    """What `python -m shared.convert` makes of the same input with the job's parameters."""
+    created = datetime.fromisoformat(job["created"].replace("Z", "+00:00"))
+    meta = job["metadata"]
+    options = ConvertOptions(
+        kind=kind,
+        modified=created,
+        title=meta["title"],
+        author=meta["author"],
+        language=meta["language"],
+        updates_url="../updates",
+    )
+    return convert(data, options)
+
+
+def published(connection: str, job_id: str) -> tuple[bytes, dict[str, bytes]]:
+    container = BlobServiceClient.from_connection_string(connection).get_container_client(BOOK_CONTAINER)
+    epub = container.download_blob(f"{job_id}/book.epub").readall()
+    app = {}
+    for blob in container.list_blobs(name_starts_with=f"{job_id}/app/"):
+        app[blob.name.removeprefix(f"{job_id}/app/")] = container.download_blob(blob.name).readall()
+    return epub, app
+
+
+def work_blobs(connection: str, job_id: str | None = None) -> list[str]:
+    container = BlobServiceClient.from_connection_string(connection).get_container_client(WORK_CONTAINER)
+    try:
+        return [b.name for b in container.list_blobs(name_starts_with=f"{job_id}/" if job_id else None)]
+    except Exception:
+        return []
+
+
+def no_work_left(connection: str, job_id: str, timeout: float = 15) -> bool:
+    """Checkpoints are gone, or go within `timeout` (a crash just before clean-up is redone later)."""
+    deadline = time.monotonic() + timeout
+    while work_blobs(connection, job_id):
+        if time.monotonic() > deadline:
+            return False
+        time.sleep(0.2)
+    return True
