@@ -22,7 +22,7 @@ from azure.storage.queue import QueueClient
 from shared.jobs import conversion_message
 from shared.settings import CONVERSION_QUEUE
 from tests import book_corpus as corpus
-from tests.pipeline_support import follow, golden, http_json, no_work_left, published, upload, work_blobs
+from tests.pipeline_support import follow, golden, http_json, no_work_left, published, upload
 from tests.support import Azurite, Supervisor
 
 POINTS = {
@@ -86,3 +86,124 @@ def test_a_kill_at_each_crash_point_loses_nothing(
     counted = commits(worker.logs())
     assert all(n == 1 for n in counted.values()), f"a step was committed twice: {counted}"
     assert len(counted) == final["progress"]["steps_total"]
+
+
+def send_raw(connection: str, body: str, copies: int = 1) -> None:
+    queue = QueueClient.from_connection_string(connection, CONVERSION_QUEUE)
+    for _ in range(copies):
+        queue.send_message(base64.b64encode(body.encode()).decode())
+
+
+def test_the_same_messages_delivered_to_several_workers_commit_once(
+    workers: Callable[..., Supervisor], storage_emulator: Azurite
+) -> None:
+    first = workers()
+    second = workers()
+    books = {i: corpus.small_book_zip(i) for i in range(6)}
+    jobs = {upload(first.host.base_url, data, f"book{i}.zip"): data for i, data in books.items()}
+    for job_id in jobs:  # every job's first message three more times, racing on two workers
+        send_raw(storage_emulator.connection_string, conversion_message(job_id), copies=3)
+    for job_id, data in jobs.items():
+        check_job(storage_emulator.connection_string, second.host.base_url, job_id, data, [])
+    counted = commits(first.logs() + second.logs())
+    assert all(n == 1 for n in counted.values()), f"a step was committed twice: {counted}"
+    assert {job for job, _ in counted} == set(jobs)
+    duplicates = (first.logs() + second.logs()).count("already committed") + (first.logs() + second.logs()).count(
+        "committed by another worker"
+    )
+    assert duplicates > 0, "the test did not actually deliver duplicates"
+
+
+def test_a_dependency_that_fails_twice_then_recovers(
+    workers: Callable[..., Supervisor], storage_emulator: Azurite, tmp_path: Path
+) -> None:
+    counter = tmp_path / "failures"
+    worker = workers(QUIRE_FAIL_AT="render:after_claim", QUIRE_FAIL_TIMES="2", QUIRE_FAIL_COUNT_FILE=str(counter))
+    data = corpus.small_book_zip()
+    job_id = upload(worker.host.base_url, data, "small.zip")
+    check_job(storage_emulator.connection_string, worker.host.base_url, job_id, data, [])
+    assert counter.read_text() == "2"
+    assert worker.logs().count("Executed 'Functions.convert' (Failed") == 2  # retried by the queue
+    assert worker.restarts == 0
+
+
+def test_a_step_that_always_fails_ends_failed_and_blocks_no_one(
+    workers: Callable[..., Supervisor], storage_emulator: Azurite, tmp_path: Path
+) -> None:
+    worker = workers(
+        QUIRE_FAIL_AT="image:after_claim", QUIRE_FAIL_TIMES="1000", QUIRE_FAIL_COUNT_FILE=str(tmp_path / "n")
+    )
+    doomed = upload(worker.host.base_url, corpus.docx(), "word.docx")  # has an image: its image step always fails
+    fine = upload(worker.host.base_url, corpus.PLAIN_TEXT.encode(), "plain.txt")  # no images
+    assert follow(worker.host.base_url, fine, timeout=30)["status"] == "succeeded"
+    failed = follow(worker.host.base_url, doomed, timeout=90)
+    assert failed["status"] == "failed"
+    assert "several times" in failed["error"]
+    logs = worker.logs()
+    assert "Moving message to queue 'quire-conversions-poison'" in logs
+    attempts = int((tmp_path / "n").read_text())
+    assert attempts == 5, f"expected maxDequeueCount (5) attempts, saw {attempts}"
+    assert no_work_left(storage_emulator.connection_string, doomed)
+    # The poison handler is idempotent: a second copy changes nothing.
+    poison = QueueClient.from_connection_string(storage_emulator.connection_string, f"{CONVERSION_QUEUE}-poison")
+    poison.send_message(base64.b64encode(conversion_message(doomed, "image:x").encode()).decode())
+    time.sleep(3)
+    assert follow(worker.host.base_url, doomed, timeout=5) == failed
+
+
+def test_the_reconciler_redrives_a_deleted_message_and_a_job_never_sent(
+    workers: Callable[..., Supervisor], storage_emulator: Azurite
+) -> None:
+    from datetime import UTC, datetime
+
+    from shared.intake import Upload, identify, store_manuscript
+    from shared.jobs import new_job_id
+    from shared.storage import Storage
+
+    web = workers(["upload_manuscript", "get_manuscript", "health"])
+    data = corpus.small_book_zip(7)
+    lost = upload(web.host.base_url, data, "lost.zip")
+    QueueClient.from_connection_string(storage_emulator.connection_string, CONVERSION_QUEUE).clear_messages()
+    never_sent = new_job_id()  # a record whose first message never went out (a crash after the write)
+    store_manuscript(
+        Storage(storage_emulator.connection_string),
+        identify(Upload(filename="never.zip", data=data)),
+        never_sent,
+        datetime.now(UTC),
+    )
+    worker = workers(JOB_STALL_SECONDS="1")
+    time.sleep(1.5)
+    for job_id in (lost, never_sent):
+        assert http_json("GET", f"{worker.host.base_url}/api/manuscripts/{job_id}")[1]["status"] == "queued"
+    status, _ = http_json("POST", f"{worker.host.base_url}/admin/functions/reconcile", b'{"input": ""}')
+    assert status == 202
+    for job_id in (lost, never_sent):
+        check_job(storage_emulator.connection_string, worker.host.base_url, job_id, data, [])
+    assert worker.logs().count("stalled since") == 2
+
+
+def test_two_reconcilers_at_once_redrive_each_job_once_and_give_up_eventually(storage_emulator: Azurite) -> None:
+    from concurrent.futures import ThreadPoolExecutor
+    from datetime import UTC, datetime, timedelta
+
+    from shared.intake import Upload, identify, store_manuscript
+    from shared.jobs import JOB_ROW_KEY, new_job_id
+    from shared.pipeline import MAX_REDRIVES, reconcile
+    from shared.settings import JOB_TABLE
+    from shared.storage import Storage
+
+    storage = Storage(storage_emulator.connection_string)
+    old = datetime.now(UTC) - timedelta(hours=1)
+    job_ids = [new_job_id() for _ in range(5)]
+    for job_id in job_ids:
+        store_manuscript(storage, identify(Upload(filename="a.md", data=b"# A\n")), job_id, old)
+    later = datetime.now(UTC)
+    with ThreadPoolExecutor(2) as pool:
+        first, second = pool.map(lambda _: reconcile(storage, 60, now=later), range(2))
+    redriven = [json.loads(m)["job"] for m in first + second]
+    assert sorted(redriven) == sorted(job_ids)  # each once, whichever reconciler claimed it
+    for round_ in range(MAX_REDRIVES):
+        reconcile(storage, 60, now=later + timedelta(hours=round_ + 1))
+    for job_id in job_ids:
+        row = storage.get_entity(JOB_TABLE, job_id, JOB_ROW_KEY).properties
+        assert row["status"] == "failed" and "restarted several times" in row["error"]
