@@ -1,0 +1,137 @@
+"""Chaos run: convert many mixed manuscripts while the worker is killed with SIGKILL at random moments.
+
+Pass criteria: every job ends `succeeded`, its EPUB and web-app book are byte-identical to an
+undisturbed conversion, no checkpoint is left, no job is left running, and nothing reached the
+poison queue. Usage: `.venv/bin/python -m tests.chaos.random_kills [--jobs 30] [--seed 1]`.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import random
+import signal
+import sys
+import tempfile
+import threading
+import time
+from pathlib import Path
+
+from azure.storage.queue import QueueClient
+
+from shared.settings import CONVERSION_QUEUE
+from tests import book_corpus as corpus
+from tests.pipeline_support import golden, http_json, no_work_left, published, upload
+from tests.support import ROOT, Supervisor, start_azurite
+
+
+def manuscripts(count: int) -> list[tuple[str, bytes, str]]:
+    """A mix: zips with images, Word, HTML, plain text and Markdown (name, bytes, kind)."""
+    mix = []
+    for index in range(count):
+        choice = index % 5
+        if choice == 0:
+            mix.append((f"book{index}.zip", corpus.small_book_zip(index), "zip"))
+        elif choice == 1:
+            mix.append(
+                (f"book{index}.docx", corpus.docx(extra_body=f"<w:p><w:r><w:t>Copy {index}</w:t></w:r></w:p>"), "docx")
+            )
+        elif choice == 2:
+            mix.append((f"book{index}.html", corpus.HTML_BOOK.replace("Suite.", f"Suite {index}.").encode(), "html"))
+        elif choice == 3:
+            mix.append((f"book{index}.txt", (corpus.PLAIN_TEXT + f"\nThe end {index}.\n").encode(), "text"))
+        else:
+            mix.append((f"book{index}.md", (corpus.NON_LATIN_MARKDOWN + f"\nКонец {index}.\n").encode(), "markdown"))
+    return mix
+
+
+def run(jobs: int, seed: int, mean_interval: float = 1.2) -> dict[str, object]:
+    rng = random.Random(seed)
+    azurite = start_azurite()
+    logs = Path(tempfile.mkdtemp(prefix="quire-chaos-"))
+    env = {
+        "AzureWebJobsStorage": azurite.connection_string,
+        "DEVHOST_QUEUE_RECEIVE_VISIBILITY_SECONDS": "2",
+        "AzureFunctionsJobHost__extensions__queues__visibilityTimeout": "00:00:01",
+    }
+    worker = Supervisor(ROOT, env, logs, [])
+    kills = 0
+    done = threading.Event()
+
+    def killer() -> None:
+        nonlocal kills
+        while not done.wait(rng.expovariate(1 / mean_interval)):
+            process = worker.host.process
+            if process.poll() is None:
+                os.kill(process.pid, signal.SIGKILL)
+                kills += 1
+
+    started = time.monotonic()
+    try:
+        submitted = {}
+        for name, data, kind in manuscripts(jobs):
+            while True:
+                try:
+                    submitted[upload(worker.host.base_url, data, name)] = (data, kind)
+                    break
+                except (OSError, AssertionError):
+                    time.sleep(0.2)  # the host was just killed; try again once it is back
+        threading.Thread(target=killer, daemon=True).start()
+        finals = {}
+        deadline = time.monotonic() + 60 + jobs * 10
+        while len(finals) < len(submitted) and time.monotonic() < deadline:
+            for job_id in submitted.keys() - finals.keys():
+                try:
+                    status, body = http_json("GET", f"{worker.host.base_url}/api/manuscripts/{job_id}")
+                except OSError:
+                    break
+                if status == 200 and body["status"] in ("succeeded", "failed"):
+                    finals[job_id] = body
+            time.sleep(0.2)
+        done.set()
+        elapsed = time.monotonic() - started
+        problems = []
+        for job_id, (data, kind) in submitted.items():
+            final = finals.get(job_id)
+            if final is None or final["status"] != "succeeded":
+                problems.append(f"{job_id}: {final and final['status']} {final and final.get('error')}")
+                continue
+            expected = golden(data, kind, final)
+            epub, app = published(azurite.connection_string, job_id)
+            if epub != expected.epub or app != expected.app_files:
+                problems.append(f"{job_id}: outputs differ from an undisturbed conversion")
+            if not no_work_left(azurite.connection_string, job_id):
+                problems.append(f"{job_id}: checkpoints left behind")
+        poison = QueueClient.from_connection_string(azurite.connection_string, f"{CONVERSION_QUEUE}-poison")
+        try:
+            poisoned = len(poison.peek_messages(max_messages=32))
+        except Exception:
+            poisoned = 0  # the poison queue was never created
+        if poisoned:
+            problems.append(f"{poisoned} messages reached the poison queue")
+        return {
+            "jobs": len(submitted),
+            "kills": kills,
+            "restarts": worker.restarts,
+            "seconds": round(elapsed, 1),
+            "problems": problems,
+        }
+    finally:
+        done.set()
+        worker.stop()
+        azurite.stop()
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--jobs", type=int, default=30)
+    parser.add_argument("--seed", type=int, default=1)
+    args = parser.parse_args()
+    result = run(args.jobs, args.seed)
+    print(result)
+    return 1 if result["problems"] else 0
+
+
+if __name__ == "__main__":
+    sys.path.insert(0, str(ROOT))
+    sys.exit(main())
