@@ -3,7 +3,7 @@ PYTHON ?= python3
 VENV := .venv
 PY := $(VENV)/bin/python
 
-.PHONY: run test lint bench clean
+.PHONY: setup run test lint bench chaos clean
 
 $(VENV)/.installed: requirements.txt requirements-dev.txt
 	@$(PYTHON) -c 'import sys; assert sys.version_info >= (3, 11), "Python 3.11 or newer is needed"'
@@ -31,6 +31,11 @@ test: setup lint
 bench: setup
 	$(PY) bench/upload.py
 	$(PY) bench/devhost.py
+	$(PY) bench/convert.py
+	$(PY) bench/pipeline.py
+
+chaos: setup
+	$(PY) -m tests.chaos.random_kills --jobs 100
 
 clean:
 	rm -rf $(VENV) node_modules .azurite .pytest_cache

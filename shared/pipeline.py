@@ -245,8 +245,14 @@ def _plan(storage: Storage, job: Job) -> list[str]:
     plan = {"render": render_batches(book.chapters), "images": image_jobs(book), "title": book.metadata.title}
     for key, data in sorted(book.image_sources.items()):
         _write_once(storage, WORK_CONTAINER, _work(job.id, f"source/{key}"), data, "application/octet-stream")
-    parsed = json.dumps(book.plain(), ensure_ascii=False, sort_keys=True).encode("utf-8")
-    _write_once(storage, WORK_CONTAINER, _work(job.id, "parsed.json"), parsed, "application/json")
+    by_number = {c.number: c for c in book.chapters}
+    for index, batch in enumerate(plan["render"]):
+        # Each render step reads only its own chapters.
+        chapters = [by_number[n].to_dict() for n in batch]
+        data = json.dumps(chapters, ensure_ascii=False, sort_keys=True, separators=(",", ":")).encode("utf-8")
+        _write_once(storage, WORK_CONTAINER, _work(job.id, f"source/batch-{index}.json"), data, "application/json")
+    meta = json.dumps(book.plain_meta(), ensure_ascii=False, sort_keys=True).encode("utf-8")
+    _write_once(storage, WORK_CONTAINER, _work(job.id, "parsed.json"), meta, "application/json")
     crash_point("after_output_write", FIRST_STEP)
     crash_point("before_commit", FIRST_STEP)
 
@@ -276,14 +282,19 @@ def _plan(storage: Storage, job: Job) -> list[str]:
     ]
 
 
-def _load_parsed(storage: Storage, job: Job) -> Any:
+def _load_parsed(storage: Storage, job: Job, batch: int | None = None) -> Any:
+    """The parse checkpoint: metadata and image references, plus one batch of chapters if asked."""
+    from shared.book.model import ChapterSource
     from shared.book.readers import ParsedBook
 
     try:
-        plain = json.loads(storage.read_blob(WORK_CONTAINER, _work(job.id, "parsed.json")))
+        book = ParsedBook.from_plain(json.loads(storage.read_blob(WORK_CONTAINER, _work(job.id, "parsed.json"))))
+        if batch is not None:
+            chapters = json.loads(storage.read_blob(WORK_CONTAINER, _work(job.id, f"source/batch-{batch}.json")))
+            book.chapters = [ChapterSource.from_dict(c) for c in chapters]
     except NotFound:
         raise StepError(f"job {job.id}: its parse checkpoint is missing") from None
-    return ParsedBook.from_plain(plain)
+    return book
 
 
 def _commit_parallel(storage: Storage, job: Job, step: str, warnings: list[str] | None = None) -> list[str]:
@@ -319,7 +330,7 @@ def _render(storage: Storage, job: Job, step: str, index: int) -> list[str]:
     if not 0 <= index < len(batches):
         log.warning("job %s: no render batch %d", job.id, index)
         return []
-    book = _load_parsed(storage, job)
+    book = _load_parsed(storage, job, batch=index)
     chapters = render(book, batches[index])
     data = json.dumps([c.to_dict() for c in chapters], ensure_ascii=False, sort_keys=True).encode("utf-8")
     _write_once(storage, WORK_CONTAINER, _work(job.id, f"render/{index}.json"), data, "application/json")

@@ -61,9 +61,29 @@ class ChapterSource:
         return cls(**data)
 
 
+# Fields a markdown-it Token restores by default; only the rest is written to a checkpoint.
+_TOKEN_DEFAULTS: dict[str, Any] = {
+    "attrs": {}, "map": None, "level": 0, "children": None, "content": "",
+    "markup": "", "info": "", "meta": {}, "block": False, "hidden": False,
+}  # fmt: skip
+
+
+def _compact_token(token: Any) -> dict[str, Any]:
+    """A token as a small dict: defaults left out, and no source line map (rendering never reads it)."""
+    data = token if isinstance(token, dict) else token.as_dict(children=False)
+    compact = {k: v for k, v in data.items() if k != "map" and _TOKEN_DEFAULTS.get(k, object()) != v}
+    compact.setdefault("type", data["type"])
+    compact.setdefault("tag", data.get("tag", ""))
+    compact.setdefault("nesting", data.get("nesting", 0))
+    children = data.get("children") if isinstance(token, dict) else token.children
+    if children:
+        compact["children"] = [_compact_token(child) for child in children]
+    return compact
+
+
 def _plain_tokens(body: Any) -> Any:
     if isinstance(body, list):
-        return [t if isinstance(t, dict) else t.as_dict() for t in body]
+        return [_compact_token(t) for t in body]
     return body
 
 

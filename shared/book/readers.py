@@ -40,9 +40,13 @@ class ParsedBook:
 
     def plain(self) -> dict[str, Any]:
         """Everything but the image bytes, as JSON-able data (a checkpoint)."""
+        return {**self.plain_meta(), "chapters": [c.to_dict() for c in self.chapters]}
+
+    def plain_meta(self) -> dict[str, Any]:
+        """Everything but the chapters and the image bytes: what image and package steps need."""
         return {
             "metadata": self.metadata.to_dict(),
-            "chapters": [c.to_dict() for c in self.chapters],
+            "chapters": [],
             "image_refs": self.image_refs,
             "image_names": self.image_names,
             "cover_key": self.cover_key,
