@@ -2,11 +2,16 @@
 
 from __future__ import annotations
 
+import asyncio
+from datetime import UTC, datetime
+
 import azure.functions as func
 
 from shared import api, pipeline, serving
-from shared.services import get_services
-from shared.settings import CONVERSION_POISON_QUEUE, CONVERSION_QUEUE
+from shared.feeds import endpoints as feed_endpoints
+from shared.feeds import refresh as feeds
+from shared.services import get_feed_client, get_services
+from shared.settings import CONVERSION_POISON_QUEUE, CONVERSION_QUEUE, FEED_QUEUE
 
 app = func.FunctionApp(http_auth_level=func.AuthLevel.FUNCTION)
 
@@ -68,3 +73,40 @@ def reconcile(timer: func.TimerRequest, redrive: func.Out[list[str]]) -> None:
     messages = pipeline.reconcile(services.storage, services.settings.job_stall_seconds)
     if messages:
         redrive.set(messages)
+
+
+@app.function_name("book_feeds")
+@app.route(route="books/{id}/feeds", methods=["GET", "PUT"], auth_level=func.AuthLevel.FUNCTION)
+def book_feeds(req: func.HttpRequest) -> func.HttpResponse:
+    return feed_endpoints.book_feeds(req, get_services())
+
+
+@app.function_name("book_updates")
+@app.route(route="books/{id}/updates", methods=["GET"], auth_level=func.AuthLevel.ANONYMOUS)
+def book_updates(req: func.HttpRequest) -> func.HttpResponse:
+    return feed_endpoints.book_updates(req, get_services())
+
+
+@app.function_name("refresh")
+@app.timer_trigger(arg_name="timer", schedule="%REFRESH_SCHEDULE%", run_on_startup=False, use_monitor=True)
+@app.queue_output(arg_name="work", queue_name=FEED_QUEUE, connection="AzureWebJobsStorage")
+def refresh(timer: func.TimerRequest, work: func.Out[list[str]]) -> None:
+    slot = feeds.slot_for(timer.schedule_status, datetime.now(UTC))
+    messages = feeds.start_refresh(get_services().storage, slot)
+    if messages:
+        work.set(messages)
+
+
+@app.function_name("refresh_feeds")
+@app.queue_trigger(arg_name="msg", queue_name=FEED_QUEUE, connection="AzureWebJobsStorage")
+@app.queue_output(arg_name="more", queue_name=FEED_QUEUE, connection="AzureWebJobsStorage")
+async def refresh_feeds(msg: func.QueueMessage, more: func.Out[list[str]]) -> None:
+    services = get_services()
+    now = datetime.now(UTC)
+    kind, payload = await asyncio.to_thread(
+        feeds.handle_feed_message, services.storage, msg.get_body(), services.settings, now
+    )
+    if kind == "scan" and payload:
+        more.set(payload)
+    elif kind == "fetch":
+        await feeds.fetch_batch(services.storage, get_feed_client(), payload, services.settings, now)

@@ -384,6 +384,8 @@ def _package(storage: Storage, job: Job) -> list[str]:
     for path, data in result.app_files.items():
         storage.put_blob(BOOK_CONTAINER, book_blob(job.id, f"app/{path}"), data, content_type=content_type_for(path))
     crash_point("before_commit", PACKAGE_STEP)
+    if book.metadata.feeds:
+        _register_feeds(storage, job.id, book.metadata.feeds)
 
     def succeed(current: Job) -> Job | None:
         if current.is_terminal:
@@ -404,6 +406,20 @@ def _package(storage: Storage, job: Job) -> list[str]:
         log.info("job %s succeeded: EPUB %d bytes, web app %d files", job.id, len(result.epub), len(result.app_files))
         clean_work(storage, job.id)
     return []
+
+
+def _register_feeds(storage: Storage, job_id: str, urls: list[str]) -> None:
+    """The front matter's `feeds:` become the book's sources (form checked here, addresses at fetch)."""
+    from shared.feeds.guard import BlockedURL
+    from shared.feeds.refresh import set_sources, validate_feed_urls
+
+    good = []
+    for url in urls:
+        try:
+            good.extend(validate_feed_urls([url], allow_private=True))
+        except BlockedURL as error:
+            log.info("job %s: feed not registered: %s", job_id, error)
+    set_sources(storage, job_id, good[:20], _now(), replace=False)
 
 
 def clean_work(storage: Storage, job_id: str) -> None:

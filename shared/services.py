@@ -21,6 +21,7 @@ class Services:
 
 _lock = threading.Lock()
 _services: Services | None = None
+_feed_client: object | None = None
 
 
 def get_services() -> Services:
@@ -30,3 +31,13 @@ def get_services() -> Services:
         if _services is None:
             _services = Services.from_settings(Settings.from_env())
         return _services
+
+
+def get_feed_client() -> object:
+    """The one httpx.AsyncClient all feed fetches share (made on the worker's event loop, on first use)."""
+    global _feed_client
+    if _feed_client is None:
+        from shared.feeds.fetch import make_client
+
+        _feed_client = make_client(allow_private=get_services().settings.feeds_allow_private_addresses)
+    return _feed_client

@@ -19,6 +19,9 @@ MANUSCRIPT_CONTAINER = "quire-manuscripts"
 WORK_CONTAINER = "quire-work"  # checkpoints between steps; deleted when a job ends
 BOOK_CONTAINER = "quire-books"  # published books: {job}/book.epub and {job}/app/...
 JOB_TABLE = "quireJobs"
+FEED_TABLE = "quireFeedSources"  # PK = book id, RK = hash of the feed URL: the feed and its fetch state
+FEED_CONTAINER = "quire-feeds"  # slots/{slot} claims, items/{book}/{feed}.json
+FEED_QUEUE = "quire-feeds"  # scan pages and fetch batches
 
 DEFAULT_MAX_UPLOAD_BYTES = 50 * 1024 * 1024
 DEFAULT_REFRESH_SCHEDULE = "0 */15 * * * *"
@@ -90,6 +93,8 @@ class Settings:
     refresh_schedule: str = DEFAULT_REFRESH_SCHEDULE
     feeds_allow_private_addresses: bool = False
     job_stall_seconds: int = DEFAULT_JOB_STALL_SECONDS
+    feeds_max_items: int = 50
+    feeds_interval_seconds: int = 14 * 60  # a source fetched now is due again at the next slot
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:
@@ -100,4 +105,6 @@ class Settings:
             refresh_schedule=_schedule(env, "REFRESH_SCHEDULE", DEFAULT_REFRESH_SCHEDULE),
             feeds_allow_private_addresses=_boolean(env, "FEEDS_ALLOW_PRIVATE_ADDRESSES", False),
             job_stall_seconds=_positive_int(env, "JOB_STALL_SECONDS", DEFAULT_JOB_STALL_SECONDS),
+            feeds_max_items=_positive_int(env, "FEEDS_MAX_ITEMS", 50),
+            feeds_interval_seconds=_positive_int(env, "FEEDS_INTERVAL_SECONDS", 14 * 60),
         )

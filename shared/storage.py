@@ -219,6 +219,30 @@ class Storage:
                 max_concurrency=4,
             )
 
+    def put_blob_if(self, container: str, name: str, data: bytes, *, etag: str | None, content_type: str) -> str:
+        """Write only if the blob is unchanged since `etag` was read (None: only if it does not exist).
+
+        Raises Conflict when someone else wrote first. Returns the new ETag.
+        """
+        from azure.core import MatchConditions
+        from azure.storage.blob import ContentSettings
+
+        blob = self._container(container).get_blob_client(name)
+        conditions: dict[str, Any] = (
+            {"overwrite": True, "etag": etag, "match_condition": MatchConditions.IfNotModified}
+            if etag
+            else {"overwrite": False}
+        )
+        with _translated():
+            try:
+                result = blob.upload_blob(
+                    data, content_settings=ContentSettings(content_type=content_type), **conditions
+                )
+            except Exception as error:
+                translated = _translate(error)
+                raise (Conflict(str(error)) if isinstance(translated, AlreadyExists) else translated) from error
+        return str(result.get("etag", ""))
+
     def read_blob(self, container: str, name: str) -> bytes:
         blob = self._container(container).get_blob_client(name)
         with _translated():
@@ -294,6 +318,30 @@ class Storage:
                 match_condition=MatchConditions.IfNotModified,
             )
         return str(result.get("etag", ""))
+
+    def upsert_entity(self, table: str, properties: dict[str, Any]) -> None:
+        """Insert or merge (unconditional): for rows with one writer, such as an author's feed list."""
+        from azure.data.tables import UpdateMode
+
+        client = self._table(table)
+        with _translated():
+            client.upsert_entity(properties, mode=UpdateMode.MERGE)
+
+    def query_page(
+        self, table: str, odata_filter: str, page_size: int, continuation: dict[str, Any] | None
+    ) -> tuple[list[Entity], dict[str, Any] | None]:
+        """One page of a query, and the token for the next (None at the end)."""
+        client = self._table(table)
+        with _translated():
+            pager = client.query_entities(odata_filter, results_per_page=page_size).by_page(
+                continuation_token=continuation
+            )
+            try:
+                page = next(pager)
+                entities = [Entity(properties=dict(e), etag=e.metadata["etag"]) for e in page]
+            except StopIteration:
+                return [], None
+            return entities, pager.continuation_token
 
     def delete_entity(self, table: str, partition_key: str, row_key: str) -> None:
         client = self._table(table)

@@ -1,0 +1,73 @@
+"""HTTP side of feeds: an author's feed list (GET/PUT, function key), and a book's updates (anonymous)."""
+
+from __future__ import annotations
+
+import json
+from datetime import UTC, datetime
+
+import azure.functions as func
+
+from shared.feeds.guard import BlockedURL
+from shared.feeds.refresh import list_sources, public_source, set_sources, updates_blob, validate_feed_urls
+from shared.jobs import JOB_ROW_KEY, Job, JobStatus, is_valid_job_id
+from shared.services import Services
+from shared.settings import BOOK_CONTAINER, JOB_TABLE
+from shared.storage import NotFound, StorageUnavailable
+from shared.web import json_response, problem, storage_unavailable
+
+CORS = {"Access-Control-Allow-Origin": "*", "Access-Control-Expose-Headers": "ETag"}
+
+
+def _book(services: Services, book_id: str) -> Job | func.HttpResponse:
+    if not is_valid_job_id(book_id):
+        return problem(400, "Malformed book id", "That is not a Quire book id. Use the id returned by the upload.")
+    try:
+        job = Job.from_entity(services.storage.get_entity(JOB_TABLE, book_id, JOB_ROW_KEY).properties)
+    except NotFound:
+        return problem(404, "Unknown book", "No book has this id.")
+    if job.status is JobStatus.FAILED:
+        return problem(404, "No book", "This manuscript could not be converted, so it has no book to follow feeds for.")
+    return job
+
+
+def book_feeds(req: func.HttpRequest, services: Services) -> func.HttpResponse:
+    book_id = req.route_params.get("id", "")
+    try:
+        found = _book(services, book_id)
+        if isinstance(found, func.HttpResponse):
+            return found
+        if req.method.upper() == "PUT":
+            try:
+                body = req.get_json()
+            except ValueError:
+                return problem(400, "Not JSON", 'Send JSON such as {"feeds": ["https://example.com/feed.xml"]}.')
+            urls = body.get("feeds") if isinstance(body, dict) else None
+            if not isinstance(urls, list):
+                return problem(400, "No feed list", 'Send JSON such as {"feeds": ["https://example.com/feed.xml"]}.')
+            try:
+                cleaned = validate_feed_urls(urls, services.settings.feeds_allow_private_addresses)
+            except BlockedURL as error:
+                return problem(400, "Feed not accepted", f"Quire will not fetch {error}.")
+            set_sources(services.storage, book_id, cleaned, datetime.now(UTC), replace=True)
+        sources = [public_source(p) for p in list_sources(services.storage, book_id)]
+    except StorageUnavailable:
+        return storage_unavailable()
+    return json_response({"book": book_id, "feeds": sources})
+
+
+def book_updates(req: func.HttpRequest, services: Services) -> func.HttpResponse:
+    book_id = req.route_params.get("id", "")
+    try:
+        found = _book(services, book_id)
+        if isinstance(found, func.HttpResponse):
+            return found
+        try:
+            data, etag = services.storage.read_blob_with_etag(BOOK_CONTAINER, updates_blob(book_id))
+        except NotFound:
+            data, etag = (json.dumps({"updated": None, "items": []}) + "\n").encode(), '"none"'
+    except StorageUnavailable:
+        return storage_unavailable()
+    headers = {"ETag": etag, "Cache-Control": "no-cache", "X-Content-Type-Options": "nosniff", **CORS}
+    if req.headers.get("if-none-match") == etag:
+        return func.HttpResponse(status_code=304, headers=headers)
+    return func.HttpResponse(data, status_code=200, mimetype="application/json", charset="utf-8", headers=headers)

@@ -1,0 +1,154 @@
+"""Fetching feeds: one shared httpx.AsyncClient over the guarded network backend.
+
+Conditional GET (If-None-Match, If-Modified-Since: a 304 costs no body), a total deadline per
+request (httpx's own timeout only measures inactivity, so a server dripping a byte a second would
+never time out), a cap on decoded bytes (a gzip bomb stops at the cap), redirects followed by hand
+with every hop checked again, a descriptive User-Agent, and Retry-After read.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import email.utils
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from urllib.parse import urljoin
+
+import httpcore
+import httpx
+
+from shared.feeds.guard import BlockedURL, FetchPolicy, GuardedBackend, Resolver, check_url
+
+USER_AGENT = "QuireFeedRefresher/1.0 (+https://github.com/quire-books; refreshes book news feeds every 15 minutes)"
+TOTAL_DEADLINE_SECONDS = 20.0
+MAX_DECODED_BYTES = 2 * 1024 * 1024
+MAX_REDIRECTS = 5
+ACCEPT = "application/feed+json, application/atom+xml, application/rss+xml, application/json;q=0.9, application/xml;q=0.8, */*;q=0.1"
+
+
+@dataclass(frozen=True)
+class FetchResult:
+    url: str  # the final URL after redirects
+    status: str  # "ok", "not_modified", "error"
+    body: bytes = b""
+    etag: str = ""
+    last_modified: str = ""
+    retry_after: float | None = None
+    error: str = ""
+    http_status: int = 0
+
+
+class _GuardedTransport(httpx.AsyncHTTPTransport):
+    """httpx's transport with its connection pool built on the guarded backend.
+
+    httpx 0.28 takes no network backend, so the pool it built is replaced; tests fail loudly if
+    httpx's internals change (tests/unit/test_feeds_guard.py).
+    """
+
+    def __init__(self, backend: GuardedBackend, max_connections: int) -> None:
+        super().__init__(retries=0, limits=httpx.Limits(max_connections=max_connections))
+        self._pool = httpcore.AsyncConnectionPool(
+            ssl_context=httpx.create_ssl_context(),
+            max_connections=max_connections,
+            max_keepalive_connections=max_connections,
+            keepalive_expiry=30.0,
+            network_backend=backend,
+        )
+
+
+def make_client(
+    allow_private: bool = False, resolver: Resolver | None = None, concurrency: int = 100
+) -> httpx.AsyncClient:
+    return httpx.AsyncClient(
+        transport=_GuardedTransport(GuardedBackend(allow_private, resolver), concurrency),
+        trust_env=False,  # HTTP(S)_PROXY must not re-route author URLs
+        follow_redirects=False,
+        timeout=httpx.Timeout(10.0, connect=5.0),
+        headers={"User-Agent": USER_AGENT, "Accept": ACCEPT, "Accept-Encoding": "gzip, deflate"},
+    )
+
+
+def _retry_after(value: str | None, now: datetime) -> float | None:
+    if not value:
+        return None
+    value = value.strip()
+    if value.isdigit():
+        return float(value)
+    try:
+        moment = email.utils.parsedate_to_datetime(value)
+    except (TypeError, ValueError):
+        return None
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=UTC)
+    return max(0.0, (moment - now).total_seconds())
+
+
+async def fetch_feed(
+    client: httpx.AsyncClient,
+    url: str,
+    *,
+    etag: str = "",
+    last_modified: str = "",
+    policy: FetchPolicy | bool = False,
+    deadline: float = TOTAL_DEADLINE_SECONDS,
+    max_bytes: int = MAX_DECODED_BYTES,
+    now: datetime | None = None,
+) -> FetchResult:
+    """Fetch one feed. Never raises for the feed's own faults: they come back as status "error"."""
+    now = now or datetime.now(UTC)
+    try:
+        async with asyncio.timeout(deadline):
+            return await _fetch(client, url, etag, last_modified, policy, max_bytes, now)
+    except TimeoutError:
+        return FetchResult(url=url, status="error", error=f"no complete answer within {deadline:g} s")
+    except BlockedURL as error:
+        return FetchResult(url=url, status="error", error=f"refused: {error}")
+    except httpx.HTTPError as error:
+        return FetchResult(url=url, status="error", error=f"{type(error).__name__}: {error}"[:300])
+
+
+async def _fetch(
+    client: httpx.AsyncClient,
+    url: str,
+    etag: str,
+    last_modified: str,
+    policy: FetchPolicy | bool,
+    max_bytes: int,
+    now: datetime,
+) -> FetchResult:
+    current = check_url(url, policy)
+    headers = {}
+    if etag:
+        headers["If-None-Match"] = etag
+    if last_modified:
+        headers["If-Modified-Since"] = last_modified
+    for _hop in range(MAX_REDIRECTS + 1):
+        async with client.stream("GET", current, headers=headers) as response:
+            if response.status_code in (301, 302, 303, 307, 308) and "location" in response.headers:
+                current = check_url(urljoin(current, response.headers["location"]), policy)  # every hop
+                continue
+            retry_after = _retry_after(response.headers.get("retry-after"), now)
+            if response.status_code == 304:
+                return FetchResult(url=current, status="not_modified", etag=etag, last_modified=last_modified,
+                                   http_status=304, retry_after=retry_after)  # fmt: skip
+            if response.status_code != 200:
+                return FetchResult(url=current, status="error", error=f"the server answered {response.status_code}",
+                                   http_status=response.status_code, retry_after=retry_after)  # fmt: skip
+            chunks = []
+            size = 0
+            async for chunk in response.aiter_bytes():  # decoded bytes: a gzip bomb is counted inflated
+                size += len(chunk)
+                if size > max_bytes:
+                    return FetchResult(url=current, status="error", http_status=200,
+                                       error=f"the feed is larger than {max_bytes // 1024} KiB")  # fmt: skip
+                chunks.append(chunk)
+            return FetchResult(
+                url=current,
+                status="ok",
+                body=b"".join(chunks),
+                etag=response.headers.get("etag", ""),
+                last_modified=response.headers.get("last-modified", ""),
+                http_status=200,
+                retry_after=retry_after,
+            )
+    return FetchResult(url=current, status="error", error=f"more than {MAX_REDIRECTS} redirects")

@@ -1,0 +1,153 @@
+"""The SSRF guard. Author-supplied URLs must never reach inside the network Quire runs in.
+
+Only http and https on ports 80 and 443, no credentials in the URL. Every address a name resolves
+to is checked when the connection is made, and the connection goes to the address that was
+checked, so DNS rebinding cannot swap it. Refused: loopback, private, link-local, CGNAT,
+multicast, reserved, unspecified, cloud metadata (169.254.169.254, 168.63.129.16), IPv4-mapped
+IPv6, NAT64 and 6to4. A name with any refused answer is refused as a whole.
+
+`allow_private=True` (FEEDS_ALLOW_PRIVATE_ADDRESSES) lifts the address and port rules for local
+development and tests; it is off by default.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import ipaddress
+import socket
+from collections.abc import Awaitable, Callable, Iterable
+from dataclasses import dataclass
+from typing import Any
+from urllib.parse import urlsplit
+
+import httpcore
+
+ALLOWED_SCHEMES = {"http", "https"}
+ALLOWED_PORTS = {80, 443}
+ALLOWED_PORT_SET = frozenset(ALLOWED_PORTS)
+MAX_URL_LENGTH = 2048
+_ALWAYS_BLOCKED = [
+    ipaddress.ip_network("168.63.129.16/32"),  # Azure wireserver / DNS: a public address
+    ipaddress.ip_network("169.254.169.254/32"),  # cloud instance metadata
+    ipaddress.ip_network("100.64.0.0/10"),  # CGNAT: neither private nor global to Python
+    ipaddress.ip_network("64:ff9b::/96"),  # NAT64 reaches IPv4 space behind it
+    ipaddress.ip_network("64:ff9b:1::/48"),
+    ipaddress.ip_network("2002::/16"),  # 6to4 embeds IPv4 addresses
+]
+
+Resolver = Callable[[str, int], Awaitable[list[str]]]
+
+
+@dataclass(frozen=True)
+class FetchPolicy:
+    """What may be fetched. The defaults are the production rules; tests may name loopback aliases
+    that stand in for public hosts (`treat_as_public`) and the port their server uses."""
+
+    allow_private: bool = False
+    ports: frozenset[int] = ALLOWED_PORT_SET
+    treat_as_public: frozenset[str] = frozenset()
+
+
+class BlockedURL(ValueError):
+    """A URL or an address the feed refresher must not fetch. The message says why."""
+
+
+def _policy(policy: FetchPolicy | bool) -> FetchPolicy:
+    return policy if isinstance(policy, FetchPolicy) else FetchPolicy(allow_private=bool(policy))
+
+
+def check_url(url: str, policy: FetchPolicy | bool = False) -> str:
+    """Return the URL if its form is acceptable (scheme, port, no credentials), else raise BlockedURL."""
+    policy = _policy(policy)
+    allow_private = policy.allow_private
+    if len(url) > MAX_URL_LENGTH:
+        raise BlockedURL("the address is too long")
+    try:
+        parts = urlsplit(url.strip())
+        port = parts.port
+    except ValueError:
+        raise BlockedURL("the address is malformed") from None
+    if parts.scheme.lower() not in ALLOWED_SCHEMES:
+        raise BlockedURL(f"only http and https feeds are fetched, not '{parts.scheme or 'none'}'")
+    if not parts.hostname:
+        raise BlockedURL("the address has no host")
+    if parts.username is not None or parts.password is not None:
+        raise BlockedURL("addresses with a user name or password are not fetched")
+    effective = port or (443 if parts.scheme.lower() == "https" else 80)
+    if not allow_private and effective not in policy.ports:
+        raise BlockedURL(f"only ports 80 and 443 are fetched, not {effective}")
+    if not allow_private:
+        literal = _literal(parts.hostname)
+        if literal is not None:
+            check_address(literal, policy)
+    return url.strip()
+
+
+def _literal(host: str) -> ipaddress.IPv4Address | ipaddress.IPv6Address | None:
+    """An IP literal in any of the forms a resolver accepts (dotted, decimal, octal, hex)."""
+    host = host.strip("[]")
+    try:
+        return ipaddress.ip_address(host)
+    except ValueError:
+        pass
+    try:
+        # inet_aton takes '2130706433', '0x7f.1', '017700000001' and the like, as curl and browsers do.
+        return ipaddress.IPv4Address(socket.inet_aton(host))
+    except OSError:
+        return None
+
+
+def check_address(
+    address: ipaddress.IPv4Address | ipaddress.IPv6Address | str, policy: FetchPolicy | bool = False
+) -> None:
+    policy = _policy(policy)
+    ip = ipaddress.ip_address(address) if isinstance(address, str) else address
+    if isinstance(ip, ipaddress.IPv6Address) and ip.ipv4_mapped is not None:
+        raise BlockedURL(f"{ip} is an IPv4-mapped IPv6 address")
+    if policy.allow_private or str(ip) in policy.treat_as_public:
+        return
+    if any(ip in network for network in _ALWAYS_BLOCKED):
+        raise BlockedURL(f"{ip} is a reserved or cloud-internal address")
+    if not ip.is_global or ip.is_multicast or ip.is_unspecified or ip.is_reserved:
+        raise BlockedURL(f"{ip} is not a public internet address")
+
+
+async def system_resolver(host: str, port: int) -> list[str]:
+    infos = await asyncio.get_running_loop().getaddrinfo(host, port, type=socket.SOCK_STREAM)
+    return [info[4][0] for info in infos]
+
+
+class GuardedBackend(httpcore.AsyncNetworkBackend):
+    """httpcore's network backend, with every resolved address checked before connecting."""
+
+    def __init__(self, policy: FetchPolicy | bool = False, resolver: Resolver | None = None) -> None:
+        self.policy = _policy(policy)
+        self.resolver = resolver or system_resolver
+        self.inner = httpcore.AnyIOBackend()
+
+    async def connect_tcp(
+        self,
+        host: str,
+        port: int,
+        timeout: float | None = None,
+        local_address: str | None = None,
+        socket_options: Iterable[Any] | None = None,
+    ) -> httpcore.AsyncNetworkStream:
+        if not self.policy.allow_private and port not in self.policy.ports:
+            raise BlockedURL(f"only ports 80 and 443 are fetched, not {port}")
+        literal = _literal(host)
+        addresses = [str(literal)] if literal is not None else await self.resolver(host, port)
+        if not addresses:
+            raise BlockedURL(f"{host} does not resolve")
+        for address in addresses:
+            check_address(address, self.policy)  # one bad answer refuses the name
+        # Connect to the address that was checked; TLS still verifies the original host name.
+        return await self.inner.connect_tcp(
+            addresses[0], port, timeout=timeout, local_address=local_address, socket_options=socket_options
+        )
+
+    async def connect_unix_socket(self, *args: Any, **kwargs: Any) -> httpcore.AsyncNetworkStream:
+        raise BlockedURL("unix sockets are never fetched")
+
+    async def sleep(self, seconds: float) -> None:
+        await self.inner.sleep(seconds)
