@@ -95,6 +95,7 @@ class Settings:
     job_stall_seconds: int = DEFAULT_JOB_STALL_SECONDS
     feeds_max_items: int = 50
     feeds_interval_seconds: int = 14 * 60  # a source fetched now is due again at the next slot
+    feeds_fetch_deadline_seconds: int = 20  # the whole of one fetch, redirects included
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:
@@ -107,4 +108,5 @@ class Settings:
             job_stall_seconds=_positive_int(env, "JOB_STALL_SECONDS", DEFAULT_JOB_STALL_SECONDS),
             feeds_max_items=_positive_int(env, "FEEDS_MAX_ITEMS", 50),
             feeds_interval_seconds=_positive_int(env, "FEEDS_INTERVAL_SECONDS", 14 * 60),
+            feeds_fetch_deadline_seconds=_positive_int(env, "FEEDS_FETCH_DEADLINE_SECONDS", 20),
         )

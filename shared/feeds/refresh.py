@@ -154,7 +154,9 @@ def start_refresh(storage: Storage, slot: str) -> list[str]:
 
 
 def scan(storage: Storage, slot: str, continuation: dict[str, Any] | None, now: datetime) -> list[str]:
-    odata = f"next_due le datetime'{now.astimezone(UTC).strftime('%Y-%m-%dT%H:%M:%SZ')}'"
+    # OData datetimes here have whole seconds: round up, so a source due this very second is found.
+    bound = (now + timedelta(seconds=1)).astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+    odata = f"next_due le datetime'{bound}'"
     entities, token = storage.query_page(FEED_TABLE, odata, SCAN_PAGE, continuation)
     due = [(e.properties["PartitionKey"], e.properties["RowKey"]) for e in entities]
     messages = [fetch_message(slot, due[i : i + FETCH_BATCH]) for i in range(0, len(due), FETCH_BATCH)]
@@ -221,6 +223,7 @@ async def fetch_batch(
                 etag=source.get("etag", ""),
                 last_modified=source.get("last_modified", ""),
                 policy=settings.feeds_allow_private_addresses,
+                deadline=settings.feeds_fetch_deadline_seconds,
                 now=now,
             )
             for source in claimed

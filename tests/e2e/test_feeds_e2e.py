@@ -1,0 +1,102 @@
+"""Feeds end to end: a book's front-matter feed shows up at /updates after a manual refresh."""
+
+from __future__ import annotations
+
+import json
+import time
+import urllib.request
+from collections.abc import Iterator
+
+import pytest
+
+from tests.feeds.servers import FeedServer
+from tests.pipeline_support import follow, http_json, upload
+from tests.support import ROOT, AppHost, start_azurite, start_host
+
+
+@pytest.fixture(scope="module")
+def local_feeds_app(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[AppHost, FeedServer]]:
+    """The app as `make run` would run it for local feed testing: FEEDS_ALLOW_PRIVATE_ADDRESSES=true."""
+    emulator = start_azurite()
+    server = FeedServer().start()
+    host = start_host(
+        ROOT,
+        {"AzureWebJobsStorage": emulator.connection_string, "FEEDS_ALLOW_PRIVATE_ADDRESSES": "true"},
+        tmp_path_factory.mktemp("feeds") / "host.log",
+    )
+    yield host, server
+    host.stop()
+    server.stop()
+    emulator.stop()
+
+
+def get(url: str, headers: dict[str, str] | None = None) -> tuple[int, dict[str, str], bytes]:
+    request = urllib.request.Request(url, headers=headers or {})
+    try:
+        with urllib.request.urlopen(request, timeout=30) as response:
+            return response.status, dict(response.headers), response.read()
+    except urllib.error.HTTPError as error:
+        return error.code, dict(error.headers), error.read()
+
+
+def test_front_matter_feed_appears_in_updates_after_refresh(local_feeds_app: tuple[AppHost, FeedServer]) -> None:
+    host, server = local_feeds_app
+    manuscript = (
+        f"---\ntitle: Feed Book\nfeeds:\n  - {server.url('/rss')}\n  - {server.url('/json')}\n---\n# One\n\nText.\n"
+    )
+    book = upload(host.base_url, manuscript.encode(), "book.md")
+    assert follow(host.base_url, book, timeout=60)["status"] == "succeeded"
+    status, listing = http_json("GET", f"{host.base_url}/api/books/{book}/feeds")
+    assert status == 200 and sorted(f["url"] for f in listing["feeds"]) == sorted(
+        [server.url("/rss"), server.url("/json")]
+    )
+
+    status, empty = http_json("GET", f"{host.base_url}/api/books/{book}/updates")
+    assert status == 200 and empty["items"] == []
+    assert http_json("POST", f"{host.base_url}/admin/functions/refresh", b'{"input": ""}')[0] == 202
+
+    deadline = time.monotonic() + 20
+    while time.monotonic() < deadline:
+        status, headers, body = get(f"{host.base_url}/api/books/{book}/updates")
+        if json.loads(body)["items"]:
+            break
+        time.sleep(0.2)
+    items = json.loads(body)["items"]
+    assert {i["title"] for i in items} >= {"Signed copies", "Launch party", "Errata"}
+    assert headers["Access-Control-Allow-Origin"] == "*"
+    assert get(f"{host.base_url}/api/books/{book}/updates", {"If-None-Match": headers["ETag"]})[0] == 304
+    status, listing = http_json("GET", f"{host.base_url}/api/books/{book}/feeds")
+    assert all(f["last_status"] == "ok" and f["etag"] for f in listing["feeds"])
+
+
+def test_feed_list_can_be_replaced_and_bad_urls_are_refused(local_feeds_app: tuple[AppHost, FeedServer]) -> None:
+    host, server = local_feeds_app
+    book = upload(host.base_url, b"# One\n\nText.\n", "book.md")
+    follow(host.base_url, book, timeout=60)
+    url = f"{host.base_url}/api/books/{book}/feeds"
+    for bad, reason in (("file:///etc/passwd", "only http and https"), ("https://u:p@example.com/f", "user name")):
+        status, problem = http_json(
+            "PUT", url, json.dumps({"feeds": [bad]}).encode(), {"Content-Type": "application/json"}
+        )
+        assert status == 400 and reason in problem["detail"]
+    assert http_json("PUT", url, b"not json")[0] == 400
+    status, listing = http_json("PUT", url, json.dumps({"feeds": [server.url("/atom")]}).encode())
+    assert status == 200 and [f["url"] for f in listing["feeds"]] == [server.url("/atom")]
+    status, listing = http_json("PUT", url, json.dumps({"feeds": []}).encode())
+    assert listing["feeds"] == []
+    assert http_json("GET", f"{host.base_url}/api/books/{'Z' * 22}/feeds")[0] == 404
+
+
+def test_private_addresses_are_refused_when_not_allowed(app: AppHost) -> None:
+    """The session's app runs with the default FEEDS_ALLOW_PRIVATE_ADDRESSES=false."""
+    book = upload(app.base_url, b"# One\n\nText.\n", "book.md")
+    follow(app.base_url, book, timeout=60)
+    for url, reason in (
+        ("http://127.0.0.1/feed", "not a public internet address"),
+        ("http://169.254.169.254/latest", "reserved or cloud-internal"),
+        ("http://example.com:8080/feed", "only ports 80 and 443"),
+    ):
+        status, problem = http_json(
+            "PUT", f"{app.base_url}/api/books/{book}/feeds", json.dumps({"feeds": [url]}).encode()
+        )
+        assert status == 400 and reason in problem["detail"], problem

@@ -1,0 +1,145 @@
+"""Fetching over real local HTTP servers: conditional GET, deadlines, caps, redirects, and the SSRF corpus."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import Iterator
+
+import pytest
+
+from shared.feeds.fetch import fetch_feed, make_client
+from shared.feeds.guard import FetchPolicy
+from tests.feeds.servers import FeedServer
+
+LOCAL = FetchPolicy(allow_private=True)
+
+
+@pytest.fixture(scope="module")
+def server() -> Iterator[FeedServer]:
+    feed_server = FeedServer().start()
+    yield feed_server
+    feed_server.stop()
+
+
+def fetch(url: str, policy: FetchPolicy = LOCAL, resolver=None, **kwargs):  # type: ignore[no-untyped-def]
+    async def go():  # type: ignore[no-untyped-def]
+        async with make_client(policy, resolver) as client:
+            return await fetch_feed(client, url, policy=policy, **kwargs)
+
+    return asyncio.run(go())
+
+
+def test_conditional_get_costs_no_body_the_second_time(server: FeedServer) -> None:
+    first = fetch(server.url("/rss"))
+    assert first.status == "ok" and b"Author News" in first.body
+    assert first.etag == '"v1"' and first.last_modified
+    sent = server.bytes_sent
+    again = fetch(server.url("/rss"), etag=first.etag)
+    assert again.status == "not_modified" and again.body == b""
+    by_date = fetch(server.url("/rss"), last_modified=first.last_modified)
+    assert by_date.status == "not_modified"
+    assert server.bytes_sent == sent
+
+
+def test_total_deadline_stops_a_slow_drip(server: FeedServer) -> None:
+    started = time.monotonic()
+    result = fetch(server.url("/slow"), deadline=1.5)
+    assert result.status == "error" and "1.5 s" in result.error
+    assert time.monotonic() - started < 3
+
+
+def test_decoded_size_cap_stops_huge_feeds_and_gzip_bombs(server: FeedServer) -> None:
+    huge = fetch(server.url("/huge"))
+    assert huge.status == "error" and "larger than" in huge.error
+    bomb = fetch(server.url("/gzip-bomb"))
+    assert bomb.status == "error" and "larger than" in bomb.error
+
+
+def test_redirect_chains_are_followed_by_hand_and_bounded(server: FeedServer) -> None:
+    ok = fetch(server.url("/redirect/3"))
+    assert ok.status == "ok" and ok.url.endswith("/rss")
+    assert fetch(server.url("/redirect/9")).error == "more than 5 redirects"
+    assert "redirects" in fetch(server.url("/loop")).error
+
+
+def test_errors_and_retry_after(server: FeedServer) -> None:
+    busy = fetch(server.url("/busy"))
+    assert (busy.status, busy.http_status, busy.retry_after) == ("error", 429, 3600.0)
+    assert fetch(server.url("/broken")).http_status == 500
+    assert "ConnectError" in fetch("http://127.0.0.1:9/feed").error
+
+
+@pytest.mark.parametrize(
+    "url",
+    [
+        "http://127.0.0.1/feed",
+        "http://[::1]/feed",
+        "http://[::ffff:127.0.0.1]/feed",
+        "http://2130706433/feed",  # 127.0.0.1 as a decimal number
+        "http://0x7f.1/feed",  # and in hex
+        "http://017700000001/feed",  # and in octal
+        "http://localhost/feed",
+        "http://169.254.169.254/latest/meta-data/",
+        "http://168.63.129.16/machine",
+        "http://100.64.0.1/feed",
+        "http://10.0.0.1/feed",
+        "http://172.16.0.1/feed",
+        "http://192.168.1.1/feed",
+        "http://0.0.0.0/feed",
+        "http://224.0.0.1/feed",
+        "http://[fe80::1]/feed",
+        "http://[64:ff9b::7f00:1]/feed",
+        "http://internal.test/feed",  # resolves to loopback
+        "http://rebind.test/feed",  # one public and one private answer
+        "http://metadata.test/feed",  # resolves to the metadata address
+        "http://8.8.8.8:8080/feed",  # a public address on another port
+        "https://user:secret@example.com/feed",
+        "file:///etc/passwd",
+        "gopher://example.com/",
+        "ftp://example.com/feed.xml",
+    ],
+)
+def test_ssrf_corpus_is_refused_before_any_connection(url: str, server: FeedServer) -> None:
+    answers = {
+        "internal.test": ["127.0.0.1"],
+        "rebind.test": ["93.184.216.34", "127.0.0.1"],
+        "metadata.test": ["169.254.169.254"],
+        "localhost": ["127.0.0.1", "::1"],
+    }
+
+    async def resolver(host: str, port: int) -> list[str]:
+        return answers.get(host, ["93.184.216.34"])
+
+    before = sum(server.hits.values())
+    result = fetch(url, FetchPolicy(), resolver)  # the production policy
+    assert result.status == "error"
+    assert result.error.startswith("refused:"), result.error
+    assert sum(server.hits.values()) == before
+
+
+def test_a_public_to_internal_redirect_is_refused_at_the_second_hop() -> None:
+    """A 'public' server (a loopback alias the test declares public) redirects to an internal one."""
+    internal = FeedServer("127.0.0.1").start()
+    public = FeedServer("127.0.0.2").redirect("/feed", internal.url("/rss")).start()
+    try:
+        policy = FetchPolicy(ports=frozenset({80, 443, public.port}), treat_as_public=frozenset({"127.0.0.2"}))
+
+        async def resolver(host: str, port: int) -> list[str]:
+            return ["127.0.0.2"] if host == "public.test" else ["127.0.0.1"]
+
+        result = fetch(f"http://public.test:{public.port}/feed", policy, resolver)
+        assert public.hits["/feed"] == 1  # the first hop was allowed and made
+        assert result.status == "error" and result.error.startswith("refused:"), result.error
+        assert internal.hits["/rss"] == 0  # the second hop never connected
+    finally:
+        public.stop()
+        internal.stop()
+
+
+def test_the_guarded_transport_still_uses_the_guard() -> None:
+    """httpx 0.28 has no public network-backend option; fail loudly if its internals change."""
+    from shared.feeds.guard import GuardedBackend
+
+    client = make_client(FetchPolicy())
+    assert isinstance(client._transport._pool._network_backend, GuardedBackend)  # type: ignore[attr-defined]
