@@ -33,6 +33,7 @@ bench: setup
 	$(PY) bench/devhost.py
 	$(PY) bench/convert.py
 	$(PY) bench/pipeline.py
+	$(PY) bench/refresh.py
 
 chaos: setup
 	$(PY) -m tests.chaos.random_kills --jobs 100

@@ -319,6 +319,16 @@ class Storage:
             )
         return str(result.get("etag", ""))
 
+    def merge_entity(self, table: str, properties: dict[str, Any], *, etag: str | None = None) -> None:
+        """Merge these properties into an entity; with `etag`, only if it is unchanged (else Conflict)."""
+        from azure.core import MatchConditions
+        from azure.data.tables import UpdateMode
+
+        client = self._table(table)
+        condition = {"etag": etag, "match_condition": MatchConditions.IfNotModified} if etag else {}
+        with _translated():
+            client.update_entity(properties, mode=UpdateMode.MERGE, **condition)
+
     def upsert_entity(self, table: str, properties: dict[str, Any]) -> None:
         """Insert or merge (unconditional): for rows with one writer, such as an author's feed list."""
         from azure.data.tables import UpdateMode

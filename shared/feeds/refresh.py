@@ -2,9 +2,10 @@
 
     timer  → claim the schedule slot (create-only blob; a second firing for it does nothing)
            → one `scan` message
-    scan   → one page of due sources → `fetch` messages of FETCH_BATCH sources each, and the next scan
-    fetch  → claim each source (ETag-conditional), fetch them all at once over the shared client,
-             record the state, rebuild each touched book's updates.json (ETag-conditional)
+    scan   → one page of due sources → `fetch` messages of FETCH_BATCH sources each (with what the
+             fetch needs and the row's ETag), and the next scan
+    fetch  → claim each source (If-Match the scanned ETag), fetch them all at once over the shared
+             client, record the state, merge the fresh items into each book's updates.json (If-Match)
 
 No single invocation does unbounded work, however many sources there are.
 """
@@ -15,7 +16,9 @@ import asyncio
 import hashlib
 import json
 import logging
+from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime, timedelta
+from functools import partial
 from typing import Any
 
 from shared.feeds.fetch import FetchResult, fetch_feed
@@ -89,11 +92,10 @@ def set_sources(storage: Storage, book_id: str, urls: list[str], now: datetime, 
                     "next_due": now,
                 },
             )
-    if replace:
+    if replace and existing.keys() - wanted.keys():
         for key in existing.keys() - wanted.keys():
             storage.delete_entity(FEED_TABLE, book_id, key)
-            storage.delete_blob(FEED_CONTAINER, f"items/{book_id}/{key}.json")
-        rebuild_updates(storage, book_id, 10_000, now)
+        rebuild_updates(storage, book_id, 10_000, now, keep_feeds=set(wanted))
 
 
 def public_source(properties: dict[str, Any]) -> dict[str, Any]:
@@ -119,8 +121,8 @@ def scan_message(slot: str, continuation: dict[str, Any] | None = None) -> str:
     return json.dumps({"v": MESSAGE_VERSION, "kind": "scan", "slot": slot, "continuation": continuation})
 
 
-def fetch_message(slot: str, sources: list[tuple[str, str]]) -> str:
-    return json.dumps({"v": MESSAGE_VERSION, "kind": "fetch", "slot": slot, "sources": [list(s) for s in sources]})
+def fetch_message(slot: str, sources: list[dict[str, Any]]) -> str:
+    return json.dumps({"v": MESSAGE_VERSION, "kind": "fetch", "slot": slot, "sources": sources})
 
 
 # -- the timer: claim the slot ------------------------------------------------------------------------
@@ -158,7 +160,19 @@ def scan(storage: Storage, slot: str, continuation: dict[str, Any] | None, now: 
     bound = (now + timedelta(seconds=1)).astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
     odata = f"next_due le datetime'{bound}'"
     entities, token = storage.query_page(FEED_TABLE, odata, SCAN_PAGE, continuation)
-    due = [(e.properties["PartitionKey"], e.properties["RowKey"]) for e in entities]
+    # Each source travels with what its fetch needs, and the row's ETag to claim it with.
+    due = [
+        {
+            "book": e.properties["PartitionKey"],
+            "key": e.properties["RowKey"],
+            "row_etag": e.etag,
+            "url": e.properties["url"],
+            "etag": e.properties.get("etag", ""),
+            "last_modified": e.properties.get("last_modified", ""),
+            "failures": int(e.properties.get("failures", 0)),
+        }
+        for e in entities
+    ]
     messages = [fetch_message(slot, due[i : i + FETCH_BATCH]) for i in range(0, len(due), FETCH_BATCH)]
     if token:
         messages.append(scan_message(slot, token))
@@ -169,21 +183,21 @@ def scan(storage: Storage, slot: str, continuation: dict[str, Any] | None, now: 
 # -- fetch: one batch, concurrently ---------------------------------------------------------------------
 
 
-def _claim(storage: Storage, book_id: str, key: str, now: datetime) -> dict[str, Any] | None:
-    """Take a due source for this run: push its next_due out, conditionally on the row we read."""
+def _claim(storage: Storage, source: dict[str, Any], now: datetime) -> dict[str, Any] | None:
+    """Take a due source for this run: push its next_due out, if the row is as the scan saw it."""
     try:
-        entity = storage.get_entity(FEED_TABLE, book_id, key)
-    except NotFound:
-        return None
-    due = entity.properties.get("next_due")
-    if isinstance(due, datetime) and due > now:
-        return None  # fetched already in this slot, or backing off
-    claimed = {**entity.properties, "next_due": now + timedelta(seconds=CLAIM_SECONDS)}
-    try:
-        storage.update_entity(FEED_TABLE, claimed, etag=entity.etag)
-    except Conflict:
-        return None  # another worker took it
-    return claimed
+        storage.merge_entity(
+            FEED_TABLE,
+            {
+                "PartitionKey": source["book"],
+                "RowKey": source["key"],
+                "next_due": now + timedelta(seconds=CLAIM_SECONDS),
+            },
+            etag=source["row_etag"],
+        )
+    except (Conflict, NotFound):
+        return None  # fetched or changed since the scan, by another worker or the author
+    return source
 
 
 def next_state(
@@ -207,13 +221,43 @@ def next_state(
     return state
 
 
+# Storage calls are blocking SDK calls; they get their own threads so a batch's fifty state
+# updates run side by side (the default executor has only cpu+4 threads).
+_STORAGE_THREADS = ThreadPoolExecutor(max_workers=32, thread_name_prefix="feed-storage")
+
+
+async def _blocking(function: Any, *args: Any, **kwargs: Any) -> Any:
+    return await asyncio.get_running_loop().run_in_executor(_STORAGE_THREADS, partial(function, *args, **kwargs))
+
+
+def _record(
+    storage: Storage, source: dict[str, Any], result: FetchResult, settings: Settings, now: datetime
+) -> tuple[dict[str, Any], list[dict[str, Any]] | None]:
+    """The source's new state stored; returns (state, its items when the feed was fetched and read)."""
+    error = ""
+    items = None
+    if result.status == "ok":
+        try:
+            _, parsed = parse_feed(result.body, source["url"])
+            items = [{**item.to_dict(), "feed": source["key"]} for item in parsed]
+        except FeedError as problem:
+            error = f"not a feed: {problem}"
+    previous = {
+        "failures": source.get("failures", 0),
+        "etag": source.get("etag", ""),
+        "last_modified": source.get("last_modified", ""),
+    }
+    state = next_state(previous, result, now, settings.feeds_interval_seconds, error)
+    state.update(PartitionKey=source["book"], RowKey=source["key"], url=source["url"])
+    storage.merge_entity(FEED_TABLE, state)
+    return state, items
+
+
 async def fetch_batch(
     storage: Storage, client: Any, sources: list[list[str]], settings: Settings, now: datetime
 ) -> dict[str, int]:
     claimed = [
-        source
-        for source in await asyncio.gather(*(asyncio.to_thread(_claim, storage, b, k, now) for b, k in sources))
-        if source is not None
+        source for source in await asyncio.gather(*(_blocking(_claim, storage, s, now) for s in sources)) if source
     ]
     results = await asyncio.gather(
         *(
@@ -229,29 +273,28 @@ async def fetch_batch(
             for source in claimed
         )
     )
+    recorded = await asyncio.gather(
+        *(
+            _blocking(_record, storage, source, result, settings, now)
+            for source, result in zip(claimed, results, strict=True)
+        )
+    )
     counts = {"fetched": 0, "not_modified": 0, "errors": 0}
-    touched: set[str] = set()
-    for source, result in zip(claimed, results, strict=True):
-        error = ""
-        if result.status == "ok":
-            try:
-                _, items = parse_feed(result.body, source["url"])
-                data = json.dumps([i.to_dict() for i in items], ensure_ascii=False).encode()
-                await asyncio.to_thread(
-                    storage.put_blob, FEED_CONTAINER, f"items/{source['PartitionKey']}/{source['RowKey']}.json", data,
-                    content_type="application/json",
-                )  # fmt: skip
-                touched.add(source["PartitionKey"])
-            except FeedError as problem:
-                error = f"not a feed: {problem}"
-        state = next_state(source, result, now, settings.feeds_interval_seconds, error)
-        await asyncio.to_thread(storage.upsert_entity, FEED_TABLE, state)
-        key = "errors" if state["last_status"] == "error" else result.status.replace("ok", "fetched")
-        counts[key] += 1
+    touched: dict[str, dict[str, list[dict[str, Any]]]] = {}
+    for (state, items), result in zip(recorded, results, strict=True):
+        if items is not None:
+            touched.setdefault(state["PartitionKey"], {})[state["RowKey"]] = items
         if state["last_status"] == "error":
-            log.info("feed %s failed (%d in a row): %s", source["url"], state["failures"], state["last_error"])
-    for book_id in sorted(touched):
-        await asyncio.to_thread(rebuild_updates, storage, book_id, settings.feeds_max_items, now)
+            counts["errors"] += 1
+            log.info("feed %s failed (%d in a row): %s", state["url"], state["failures"], state["last_error"])
+        else:
+            counts["fetched" if result.status == "ok" else "not_modified"] += 1
+    await asyncio.gather(
+        *(
+            _blocking(rebuild_updates, storage, book_id, settings.feeds_max_items, now, fresh=touched[book_id])
+            for book_id in sorted(touched)
+        )
+    )
     return counts
 
 
@@ -262,20 +305,33 @@ def updates_blob(book_id: str) -> str:
     return f"{book_id}/updates.json"
 
 
-def rebuild_updates(storage: Storage, book_id: str, limit: int, now: datetime) -> None:
-    """Merge the book's feeds into updates.json; a conditional write, retried if another batch won."""
+def rebuild_updates(
+    storage: Storage,
+    book_id: str,
+    limit: int,
+    now: datetime,
+    fresh: dict[str, list[dict[str, Any]]] | None = None,
+    keep_feeds: set[str] | None = None,
+) -> None:
+    """Merge fresh items into updates.json: each fetched feed's items replace its older ones.
+
+    `keep_feeds` drops the items of feeds no longer followed. A conditional write, retried when
+    another batch wrote the same book's updates first.
+    """
+    fresh = fresh or {}
     for _ in range(20):
-        groups = []
-        for name in storage.list_blob_names(FEED_CONTAINER, f"items/{book_id}/"):
-            try:
-                groups.append(json.loads(storage.read_blob(FEED_CONTAINER, name)))
-            except NotFound:
-                continue
-        body = json.dumps({"updated": _iso(now), "items": merge_items(groups, limit)}, ensure_ascii=False, indent=1)
         try:
-            etag = storage.blob_properties(BOOK_CONTAINER, updates_blob(book_id))["etag"]
+            raw, etag = storage.read_blob_with_etag(BOOK_CONTAINER, updates_blob(book_id))
+            current = json.loads(raw).get("items", [])
         except NotFound:
-            etag = None
+            current, etag = [], None
+        kept = [
+            item
+            for item in current
+            if item.get("feed") not in fresh and (keep_feeds is None or item.get("feed") in keep_feeds)
+        ]
+        items = merge_items([kept, *fresh.values()], limit)
+        body = json.dumps({"updated": _iso(now), "items": items}, ensure_ascii=False, indent=1)
         try:
             storage.put_blob_if(
                 BOOK_CONTAINER, updates_blob(book_id), body.encode(), etag=etag, content_type="application/json"
@@ -297,6 +353,7 @@ def handle_feed_message(storage: Storage, body: bytes, settings: Settings, now: 
     if data.get("kind") == "scan":
         return "scan", scan(storage, str(data.get("slot", "")), data.get("continuation"), now)
     if data.get("kind") == "fetch":
-        sources = [s for s in data.get("sources", []) if isinstance(s, list) and len(s) == 2]
+        needed = {"book", "key", "row_etag", "url"}
+        sources = [s for s in data.get("sources", []) if isinstance(s, dict) and needed <= s.keys()]
         return "fetch", sources
     return "ignore", None

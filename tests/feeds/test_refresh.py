@@ -115,11 +115,11 @@ def test_a_slow_feed_does_not_hold_up_the_others(storage: Storage, azurite: Azur
 
     async def go() -> float:
         started = time.monotonic()
+        sources = [
+            s for m in refresh.scan(storage, "slow", None, now) for s in json.loads(m)["sources"] if s["book"] == book
+        ]
         async with make_client(True) as client:
-            await refresh.fetch_batch(
-                storage, client, [[book, refresh.source_key(u)] for u in (server.url("/slow"), server.url("/rss"))],
-                quick, now,
-            )  # fmt: skip
+            await refresh.fetch_batch(storage, client, sources, quick, now)
         return time.monotonic() - started
 
     elapsed = asyncio.run(go())
@@ -153,6 +153,6 @@ def test_scan_pages_through_many_sources(storage: Storage) -> None:
             pending.extend(refresh.scan(storage, message["slot"], message["continuation"], now))
         else:
             assert len(message["sources"]) <= refresh.FETCH_BATCH
-            seen.extend(k for b, k in message["sources"] if b == book)
+            seen.extend(s["key"] for s in message["sources"] if s["book"] == book)
     assert sorted(seen) == sorted(e["RowKey"] for e in entities)
     assert scans >= 3  # one page per scan: no single run does unbounded work
