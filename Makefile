@@ -3,7 +3,7 @@ PYTHON ?= python3
 VENV := .venv
 PY := $(VENV)/bin/python
 
-.PHONY: setup run test lint bench chaos clean
+.PHONY: setup run test lint bench chaos example-feed clean
 
 $(VENV)/.installed: requirements.txt requirements-dev.txt
 	@$(PYTHON) -c 'import sys; assert sys.version_info >= (3, 11), "Python 3.11 or newer is needed"'
@@ -34,6 +34,9 @@ bench: setup
 	$(PY) bench/convert.py
 	$(PY) bench/pipeline.py
 	$(PY) bench/refresh.py
+
+example-feed:
+	cd examples/feed && python3 -m http.server 8765 --bind 127.0.0.1
 
 chaos: setup
 	$(PY) -m tests.chaos.random_kills --jobs 100

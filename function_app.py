@@ -7,7 +7,7 @@ from datetime import UTC, datetime
 
 import azure.functions as func
 
-from shared import api, pipeline, serving
+from shared import api, pages, pipeline, serving
 from shared.feeds import endpoints as feed_endpoints
 from shared.feeds import refresh as feeds
 from shared.services import get_feed_client, get_services
@@ -110,3 +110,15 @@ async def refresh_feeds(msg: func.QueueMessage, more: func.Out[list[str]]) -> No
         more.set(payload)
     elif kind == "fetch":
         await feeds.fetch_batch(services.storage, get_feed_client(), payload, services.settings, now)
+
+
+@app.function_name("upload_page")
+@app.route(route="{page?}", methods=["GET"], auth_level=func.AuthLevel.ANONYMOUS)
+def upload_page(req: func.HttpRequest) -> func.HttpResponse:
+    return pages.upload_page(req)
+
+
+@app.function_name("static_files")
+@app.route(route="static/{name}", methods=["GET"], auth_level=func.AuthLevel.ANONYMOUS)
+def static_files(req: func.HttpRequest) -> func.HttpResponse:
+    return pages.static_file(req)

@@ -67,7 +67,13 @@ def book_updates(req: func.HttpRequest, services: Services) -> func.HttpResponse
             data, etag = (json.dumps({"updated": None, "items": []}) + "\n").encode(), '"none"'
     except StorageUnavailable:
         return storage_unavailable()
-    headers = {"ETag": etag, "Cache-Control": "no-cache", "X-Content-Type-Options": "nosniff", **CORS}
+    headers = {
+        "ETag": etag,
+        "Cache-Control": "no-cache",
+        "X-Content-Type-Options": "nosniff",
+        "Content-Security-Policy": "default-src 'none'; frame-ancestors 'none'",  # data, never a page
+        **CORS,
+    }
     if req.headers.get("if-none-match") == etag:
         return func.HttpResponse(status_code=304, headers=headers)
     return func.HttpResponse(data, status_code=200, mimetype="application/json", charset="utf-8", headers=headers)

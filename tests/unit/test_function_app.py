@@ -55,6 +55,50 @@ def test_registered_functions_triggers_and_routes() -> None:
     assert (health["route"], health["authLevel"]) == ("health", "ANONYMOUS")
 
 
+def test_every_function_and_its_binding() -> None:
+    functions = _index()
+    routes = {
+        name: (_trigger(f)["route"], tuple(_trigger(f).get("methods") or ()), _trigger(f)["authLevel"])
+        for name, f in functions.items()
+        if _trigger(f)["type"] == "httpTrigger"
+    }
+    assert routes == {
+        "upload_manuscript": ("manuscripts", ("POST",), "FUNCTION"),
+        "get_manuscript": ("manuscripts/{id}", ("GET",), "ANONYMOUS"),
+        "health": ("health", ("GET",), "ANONYMOUS"),
+        "download_epub": ("manuscripts/{id}/book.epub", ("GET",), "ANONYMOUS"),
+        "serve_app": ("books/{id}/app/{*path}", ("GET",), "ANONYMOUS"),
+        "book_feeds": ("books/{id}/feeds", ("GET", "PUT"), "FUNCTION"),
+        "book_updates": ("books/{id}/updates", ("GET",), "ANONYMOUS"),
+        "upload_page": ("{page?}", ("GET",), "ANONYMOUS"),
+        "static_files": ("static/{name}", ("GET",), "ANONYMOUS"),
+    }
+    queues = {name: _trigger(f)["queueName"] for name, f in functions.items() if _trigger(f)["type"] == "queueTrigger"}
+    assert queues == {
+        "convert": "quire-conversions",
+        "convert_poison": "quire-conversions-poison",
+        "refresh_feeds": "quire-feeds",
+    }
+    timers = {name: _trigger(f) for name, f in functions.items() if _trigger(f)["type"] == "timerTrigger"}
+    assert {name: t["schedule"] for name, t in timers.items()} == {
+        "refresh": "%REFRESH_SCHEDULE%",
+        "reconcile": "%RECONCILE_SCHEDULE%",
+    }
+    assert timers["refresh"]["useMonitor"] is True and timers["refresh"]["runOnStartup"] is False
+    outputs = {
+        name: sorted(b["queueName"] for b in f["bindings"] if b["type"] == "queue")
+        for name, f in functions.items()
+        if any(b["type"] == "queue" for b in f["bindings"])
+    }
+    assert outputs == {
+        "upload_manuscript": ["quire-conversions"],
+        "convert": ["quire-conversions"],
+        "reconcile": ["quire-conversions"],
+        "refresh": ["quire-feeds"],
+        "refresh_feeds": ["quire-feeds"],
+    }
+
+
 def test_host_json_is_what_the_functions_host_expects() -> None:
     host = json.loads((ROOT / "host.json").read_text())
     assert host["version"] == "2.0"

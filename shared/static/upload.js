@@ -1,0 +1,146 @@
+'use strict';
+// The upload page: send the manuscript with a progress bar, then follow the conversion job.
+(function () {
+  var form = document.getElementById('upload-form');
+  var fileInput = document.getElementById('file');
+  var drop = document.getElementById('drop-zone');
+  var submit = document.getElementById('submit');
+  var statusLine = document.getElementById('status');
+  var errorBox = document.getElementById('error');
+  var progress = document.getElementById('progress');
+  var uploadBar = document.getElementById('upload-bar');
+  var convertBar = document.getElementById('convert-bar');
+  var done = document.getElementById('done');
+  // In Azure the upload needs the function key: open this page as …/api/?code=<key>.
+  var key = new URLSearchParams(location.search).get('code') || '';
+
+  function setBar(bar, label, fraction) {
+    var pct = Math.round(Math.max(0, Math.min(1, fraction)) * 100);
+    bar.value = pct;
+    bar.textContent = pct + ' %';
+    document.getElementById(label).textContent = pct + ' %';
+  }
+
+  function showError(message) {
+    errorBox.textContent = message;
+    errorBox.hidden = false;
+    statusLine.textContent = '';
+    submit.disabled = false;
+  }
+
+  function problemDetail(xhrOrText, fallback) {
+    try {
+      var body = typeof xhrOrText === 'string' ? JSON.parse(xhrOrText) : xhrOrText;
+      return body.detail || body.title || fallback;
+    } catch (e) { return fallback; }
+  }
+
+  function showFile() {
+    var file = fileInput.files && fileInput.files[0];
+    document.getElementById('file-name').textContent = file ? 'Chosen: ' + file.name : '';
+  }
+  fileInput.addEventListener('change', showFile);
+  ['dragenter', 'dragover'].forEach(function (name) {
+    drop.addEventListener(name, function (event) { event.preventDefault(); drop.classList.add('over'); });
+  });
+  ['dragleave', 'drop'].forEach(function (name) {
+    drop.addEventListener(name, function () { drop.classList.remove('over'); });
+  });
+  drop.addEventListener('drop', function (event) {
+    event.preventDefault();
+    if (event.dataTransfer && event.dataTransfer.files.length) {
+      fileInput.files = event.dataTransfer.files;
+      showFile();
+    }
+  });
+
+  function follow(location) {
+    var poll = function () {
+      fetch(location, { headers: { Accept: 'application/json' }, cache: 'no-store' }).then(function (response) {
+        return response.json().then(function (body) { return { ok: response.ok, body: body }; });
+      }).then(function (result) {
+        if (!result.ok) { showError(problemDetail(result.body, 'The job could not be read.')); return; }
+        var job = result.body;
+        setBar(convertBar, 'convert-pct', job.progress.fraction);
+        if (job.status === 'failed') {
+          showError('The conversion failed: ' + (job.error || 'no reason given.'));
+        } else if (job.status === 'succeeded') {
+          finished(job);
+        } else {
+          statusLine.textContent = job.status === 'queued' ? 'Waiting for a worker…' :
+            'Converting: step ' + job.progress.steps_done + ' of ' + job.progress.steps_total + '.';
+          setTimeout(poll, 500);
+        }
+      }).catch(function () {
+        statusLine.textContent = 'Connection lost; retrying…';
+        setTimeout(poll, 2000);
+      });
+    };
+    poll();
+  }
+
+  function finished(job) {
+    setBar(convertBar, 'convert-pct', 1);
+    statusLine.textContent = 'Done: your book is ready.';
+    var appUrl = new URL(job.links.app, location.href).href;
+    document.getElementById('download-epub').href = job.links.epub;
+    document.getElementById('open-app').href = job.links.app;
+    var copy = document.getElementById('copy-link');
+    copy.onclick = function () {
+      var copied = document.getElementById('copy-status');
+      if (navigator.clipboard) {
+        navigator.clipboard.writeText(appUrl).then(function () { copied.textContent = 'Link copied: ' + appUrl; },
+          function () { copied.textContent = 'Copy this link: ' + appUrl; });
+      } else {
+        copied.textContent = 'Copy this link: ' + appUrl;
+      }
+    };
+    var list = document.getElementById('warnings');
+    list.textContent = '';
+    (job.warnings || []).forEach(function (warning) {
+      var item = document.createElement('li');
+      item.textContent = warning;
+      list.appendChild(item);
+    });
+    done.hidden = false;
+    submit.disabled = false;
+    document.getElementById('done-title').focus();
+  }
+
+  form.addEventListener('submit', function (event) {
+    event.preventDefault();
+    errorBox.hidden = true;
+    done.hidden = true;
+    var file = fileInput.files && fileInput.files[0];
+    if (!file) { showError('Choose a manuscript file first.'); fileInput.focus(); return; }
+    var data = new FormData();
+    data.append('file', file, file.name);
+    ['title', 'author', 'language'].forEach(function (name) {
+      var value = document.getElementById(name).value.trim();
+      if (value) { data.append(name, value); }
+    });
+    submit.disabled = true;
+    progress.hidden = false;
+    setBar(uploadBar, 'upload-pct', 0);
+    setBar(convertBar, 'convert-pct', 0);
+    statusLine.textContent = 'Uploading ' + file.name + '…';
+    var request = new XMLHttpRequest();
+    request.open('POST', '/api/manuscripts');
+    if (key) { request.setRequestHeader('x-functions-key', key); }
+    request.upload.onprogress = function (e) { if (e.lengthComputable) { setBar(uploadBar, 'upload-pct', e.loaded / e.total); } };
+    request.onerror = function () { showError('The upload did not reach Quire. Check your connection and try again.'); };
+    request.onload = function () {
+      if (request.status === 202) {
+        setBar(uploadBar, 'upload-pct', 1);
+        statusLine.textContent = 'Uploaded. Converting…';
+        follow(request.getResponseHeader('Location') || JSON.parse(request.responseText).links.self);
+      } else if (request.status === 401) {
+        showError('Quire needs its function key: open this page with ?code=<your function key> at the end of its address.');
+      } else {
+        showError(problemDetail(request.responseText, 'The upload was refused (HTTP ' + request.status + ').'));
+      }
+    };
+    request.send(data);
+  });
+  document.getElementById('done-title').tabIndex = -1;
+})();

@@ -1,0 +1,79 @@
+from __future__ import annotations
+
+import shutil
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from tests.feeds.servers import FeedServer
+from tests.support import ROOT, AppHost, start_azurite, start_host
+
+ARTIFACTS = ROOT / "test-artifacts"
+PHONE = {"width": 390, "height": 844}
+# Flags for Debian's Chromium on a machine without outside network (see the machine notes).
+CHROMIUM_ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
+
+
+def chromium_path() -> str:
+    path = shutil.which("chromium") or shutil.which("chromium-browser")
+    if not path:
+        pytest.fail(
+            "Chromium is not installed: run ./scripts/install-system-deps.sh (as root) or apt-get install chromium"
+        )
+    return path
+
+
+@pytest.fixture(scope="session")
+def site(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[AppHost, FeedServer]]:
+    """Quire as `make run` serves it, with a local feed server and local feeds allowed."""
+    emulator = start_azurite()
+    feeds = FeedServer().start()
+    host = start_host(
+        ROOT,
+        {"AzureWebJobsStorage": emulator.connection_string, "FEEDS_ALLOW_PRIVATE_ADDRESSES": "true"},
+        tmp_path_factory.mktemp("browser") / "host.log",
+    )
+    yield host, feeds
+    host.stop()
+    feeds.stop()
+    emulator.stop()
+
+
+@pytest.fixture(scope="session")
+def playwright() -> Iterator[object]:
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as instance:
+        yield instance
+
+
+@pytest.fixture(scope="session")
+def browser(playwright) -> Iterator[object]:  # type: ignore[no-untyped-def]
+    launched = playwright.chromium.launch(executable_path=chromium_path(), args=CHROMIUM_ARGS)
+    yield launched
+    launched.close()
+
+
+@pytest.fixture
+def profile_browser(playwright, tmp_path: Path) -> Iterator[object]:  # type: ignore[no-untyped-def]
+    """A browser with a real (persistent) profile: install checks refuse incognito ones."""
+    context = playwright.chromium.launch_persistent_context(
+        str(tmp_path / "profile"), executable_path=chromium_path(), args=CHROMIUM_ARGS, viewport=PHONE
+    )
+    yield context
+    context.close()
+
+
+@pytest.fixture
+def artifacts() -> Path:
+    ARTIFACTS.mkdir(exist_ok=True)
+    return ARTIFACTS
