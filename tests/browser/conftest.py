@@ -48,7 +48,9 @@ def site(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[AppHost, Fe
     emulator.stop()
 
 
-@pytest.fixture(scope="session")
+# Module scope: Playwright's sync API keeps an event loop running on this thread while it is open,
+# which would break later tests that call asyncio.run().
+@pytest.fixture(scope="module")
 def playwright() -> Iterator[object]:
     from playwright.sync_api import sync_playwright
 
@@ -56,7 +58,7 @@ def playwright() -> Iterator[object]:
         yield instance
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def browser(playwright) -> Iterator[object]:  # type: ignore[no-untyped-def]
     launched = playwright.chromium.launch(executable_path=chromium_path(), args=CHROMIUM_ARGS)
     yield launched
