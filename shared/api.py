@@ -45,8 +45,8 @@ def submit_manuscript(req: func.HttpRequest, services: Services) -> tuple[func.H
     return response, conversion_message(job.id)
 
 
-def get_job(req: func.HttpRequest, services: Services) -> func.HttpResponse:
-    job_id = req.route_params.get("id", "")
+def find_job(services: Services, job_id: str) -> Job | func.HttpResponse:
+    """The job with this id, or the problem response that says why there is none."""
     if not is_valid_job_id(job_id):
         return problem(
             400, "Malformed job id", "That is not a Quire job id. Use the id or Location returned by the upload."
@@ -57,7 +57,12 @@ def get_job(req: func.HttpRequest, services: Services) -> func.HttpResponse:
         return problem(404, "Unknown job", "No manuscript has this id. Check the link, or upload it again.")
     except StorageUnavailable:
         return storage_unavailable()
-    return json_response(Job.from_entity(entity.properties).to_public(API_BASE))
+    return Job.from_entity(entity.properties)
+
+
+def get_job(req: func.HttpRequest, services: Services) -> func.HttpResponse:
+    found = find_job(services, req.route_params.get("id", ""))
+    return found if isinstance(found, func.HttpResponse) else json_response(found.to_public(API_BASE))
 
 
 def health(services: Services) -> func.HttpResponse:

@@ -14,10 +14,11 @@ from urllib.parse import quote
 
 import azure.functions as func
 
-from shared.jobs import JOB_ROW_KEY, Job, JobStatus, is_valid_job_id
+from shared.api import find_job
+from shared.jobs import Job, JobStatus
 from shared.pipeline import book_blob, content_type_for
 from shared.services import Services
-from shared.settings import BOOK_CONTAINER, JOB_TABLE
+from shared.settings import BOOK_CONTAINER
 from shared.storage import NotFound, StorageUnavailable
 from shared.web import API_BASE, problem, storage_unavailable
 
@@ -37,15 +38,9 @@ _SAFE_PATH = re.compile(r"^[A-Za-z0-9._-]+(/[A-Za-z0-9._-]+)*$")
 
 
 def _finished_job(services: Services, job_id: str) -> Job | func.HttpResponse:
-    if not is_valid_job_id(job_id):
-        return problem(400, "Malformed job id", "That is not a Quire job id. Use the link returned by the upload.")
-    try:
-        entity = services.storage.get_entity(JOB_TABLE, job_id, JOB_ROW_KEY)
-    except NotFound:
-        return problem(404, "Unknown book", "No manuscript has this id. Check the link, or upload it again.")
-    except StorageUnavailable:
-        return storage_unavailable()
-    job = Job.from_entity(entity.properties)
+    job = find_job(services, job_id)
+    if isinstance(job, func.HttpResponse):
+        return job
     if job.status is JobStatus.FAILED:
         return problem(404, "No book", f"This manuscript could not be converted: {job.error}")
     if job.status is not JobStatus.SUCCEEDED:

@@ -4,8 +4,7 @@ from __future__ import annotations
 
 import json
 import time
-import urllib.error
-import urllib.request
+import urllib.parse
 from datetime import datetime
 from typing import Any
 
@@ -13,23 +12,18 @@ from azure.storage.blob import BlobServiceClient
 
 from shared.book import Conversion, ConvertOptions, convert
 from shared.settings import BOOK_CONTAINER, WORK_CONTAINER
+from tests.support import http
 
 
 def http_json(
     method: str, url: str, body: bytes | None = None, headers: dict[str, str] | None = None
 ) -> tuple[int, Any]:
-    request = urllib.request.Request(url, data=body, method=method, headers=headers or {})
-    try:
-        with urllib.request.urlopen(request, timeout=30) as response:
-            raw = response.read()
-            return response.status, json.loads(raw) if raw else None
-    except urllib.error.HTTPError as error:
-        raw = error.read()
-        return error.code, json.loads(raw) if raw.startswith(b"{") else raw
+    status, _, raw = http(method, url, body, headers)
+    return status, json.loads(raw) if raw.startswith(b"{") else raw
 
 
 def upload(base_url: str, data: bytes, filename: str, **params: str) -> str:
-    query = "&".join(f"{k}={urllib.request.quote(v)}" for k, v in {"filename": filename, **params}.items())
+    query = "&".join(f"{k}={urllib.parse.quote(v)}" for k, v in {"filename": filename, **params}.items())
     status, job = http_json("POST", f"{base_url}/api/manuscripts?{query}", data)
     assert status == 202, job
     return str(job["id"])

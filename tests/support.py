@@ -9,9 +9,13 @@ import socket
 import subprocess
 import sys
 import time
+import urllib.error
 import urllib.request
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -76,6 +80,18 @@ def start_azurite() -> Azurite:
 
     threading.Thread(target=lambda: [None for _ in process.stdout], daemon=True).start()  # type: ignore[union-attr]
     return Azurite(process, ports["Blob"], ports["Queue"], ports["Table"])
+
+
+def http(
+    method: str, url: str, body: bytes | None = None, headers: dict[str, str] | None = None
+) -> tuple[int, dict[str, str], bytes]:
+    """One real HTTP request: (status, headers, body), error statuses included."""
+    req = urllib.request.Request(url, data=body, method=method, headers=headers or {})
+    try:
+        with urllib.request.urlopen(req, timeout=30) as response:
+            return response.status, dict(response.headers), response.read()
+    except urllib.error.HTTPError as error:
+        return error.code, dict(error.headers), error.read()
 
 
 def free_port() -> int:
@@ -181,3 +197,26 @@ class Supervisor:
         self._stopping.set()
         self._thread.join()
         self.host.stop()
+
+
+@contextmanager
+def local_site(log_dir: Path) -> Iterator[tuple[AppHost, Any]]:
+    """Quire as `make run` serves it for local feed work: its own Azurite, a local feed server,
+    and FEEDS_ALLOW_PRIVATE_ADDRESSES=true. Yields (host, feed server)."""
+    from tests.feeds.servers import FeedServer
+
+    emulator = start_azurite()
+    feeds = FeedServer().start()
+    try:
+        host = start_host(
+            ROOT,
+            {"AzureWebJobsStorage": emulator.connection_string, "FEEDS_ALLOW_PRIVATE_ADDRESSES": "true"},
+            log_dir / "host.log",
+        )
+        try:
+            yield host, feeds
+        finally:
+            host.stop()
+    finally:
+        feeds.stop()
+        emulator.stop()

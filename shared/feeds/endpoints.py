@@ -7,11 +7,12 @@ from datetime import UTC, datetime
 
 import azure.functions as func
 
+from shared.api import find_job
 from shared.feeds.guard import BlockedURL
 from shared.feeds.refresh import list_sources, public_source, set_sources, updates_blob, validate_feed_urls
-from shared.jobs import JOB_ROW_KEY, Job, JobStatus, is_valid_job_id
+from shared.jobs import Job, JobStatus
 from shared.services import Services
-from shared.settings import BOOK_CONTAINER, JOB_TABLE
+from shared.settings import BOOK_CONTAINER
 from shared.storage import NotFound, StorageUnavailable
 from shared.web import json_response, problem, storage_unavailable
 
@@ -19,12 +20,9 @@ CORS = {"Access-Control-Allow-Origin": "*", "Access-Control-Expose-Headers": "ET
 
 
 def _book(services: Services, book_id: str) -> Job | func.HttpResponse:
-    if not is_valid_job_id(book_id):
-        return problem(400, "Malformed book id", "That is not a Quire book id. Use the id returned by the upload.")
-    try:
-        job = Job.from_entity(services.storage.get_entity(JOB_TABLE, book_id, JOB_ROW_KEY).properties)
-    except NotFound:
-        return problem(404, "Unknown book", "No book has this id.")
+    job = find_job(services, book_id)
+    if isinstance(job, func.HttpResponse):
+        return job
     if job.status is JobStatus.FAILED:
         return problem(404, "No book", "This manuscript could not be converted, so it has no book to follow feeds for.")
     return job

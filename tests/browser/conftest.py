@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 
 from tests.feeds.servers import FeedServer
-from tests.support import ROOT, AppHost, start_azurite, start_host
+from tests.support import ROOT, AppHost, local_site
 
 ARTIFACTS = ROOT / "test-artifacts"
 PHONE = {"width": 390, "height": 844}
@@ -35,17 +35,8 @@ def chromium_path() -> str:
 @pytest.fixture(scope="session")
 def site(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[AppHost, FeedServer]]:
     """Quire as `make run` serves it, with a local feed server and local feeds allowed."""
-    emulator = start_azurite()
-    feeds = FeedServer().start()
-    host = start_host(
-        ROOT,
-        {"AzureWebJobsStorage": emulator.connection_string, "FEEDS_ALLOW_PRIVATE_ADDRESSES": "true"},
-        tmp_path_factory.mktemp("browser") / "host.log",
-    )
-    yield host, feeds
-    host.stop()
-    feeds.stop()
-    emulator.stop()
+    with local_site(tmp_path_factory.mktemp("browser")) as running:
+        yield running
 
 
 # Module scope: Playwright's sync API keeps an event loop running on this thread while it is open,

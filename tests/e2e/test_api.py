@@ -5,8 +5,6 @@ from __future__ import annotations
 import base64
 import hashlib
 import json
-import urllib.error
-import urllib.request
 from typing import Any
 
 import pytest
@@ -16,18 +14,7 @@ from azure.storage.queue import QueueClient
 
 from shared.settings import CONVERSION_QUEUE, JOB_TABLE, MANUSCRIPT_CONTAINER
 from tests.e2e.conftest import TEST_MAX_UPLOAD_BYTES
-from tests.support import ROOT, AppHost, Azurite, free_port, start_host
-
-
-def request(
-    method: str, url: str, body: bytes | None = None, headers: dict[str, str] | None = None
-) -> tuple[int, dict[str, str], bytes]:
-    req = urllib.request.Request(url, data=body, method=method, headers=headers or {})
-    try:
-        with urllib.request.urlopen(req, timeout=30) as response:
-            return response.status, dict(response.headers), response.read()
-    except urllib.error.HTTPError as error:
-        return error.code, dict(error.headers), error.read()
+from tests.support import ROOT, AppHost, Azurite, free_port, http, start_host
 
 
 def multipart(file_name: str, data: bytes, **fields: str) -> tuple[bytes, dict[str, str]]:
@@ -69,7 +56,7 @@ def queued_messages(azurite: Azurite) -> list[dict[str, Any]]:
 def test_multipart_upload_stores_blob_record_and_message(web_app: AppHost, azurite: Azurite) -> None:
     manuscript = b"---\ntitle: Front\n---\n# Chapter One\n\nIt was a dark night.\n"
     body, headers = multipart("night.md", manuscript, title="Night", author="A. Author", language="en")
-    status, response_headers, raw = request("POST", f"{web_app.base_url}/api/manuscripts", body, headers)
+    status, response_headers, raw = http("POST", f"{web_app.base_url}/api/manuscripts", body, headers)
     assert status == 202, raw
     job = json.loads(raw)
     assert response_headers["Location"] == f"/api/manuscripts/{job['id']}"
@@ -93,7 +80,7 @@ def test_multipart_upload_stores_blob_record_and_message(web_app: AppHost, azuri
     assert blob.properties.content_settings.content_type.startswith("text/markdown")
     assert {"v": 1, "job": job["id"], "step": "plan"} in queued_messages(azurite)
 
-    status, _, raw = request("GET", f"{web_app.base_url}{response_headers['Location']}")
+    status, _, raw = http("GET", f"{web_app.base_url}{response_headers['Location']}")
     assert status == 200
     shown = json.loads(raw)
     assert shown["id"] == job["id"]
@@ -104,7 +91,7 @@ def test_multipart_upload_stores_blob_record_and_message(web_app: AppHost, azuri
 
 def test_raw_body_upload_named_by_query(web_app: AppHost) -> None:
     docx_like = _docx()
-    status, _, raw = request(
+    status, _, raw = http(
         "POST",
         f"{web_app.base_url}/api/manuscripts?filename=novel.docx&title=Novel",
         docx_like,
@@ -142,7 +129,7 @@ def test_bad_uploads_get_problem_json_and_leave_nothing(
 ) -> None:
     before = stored_state(azurite)
     messages_before = len(queued_messages(azurite))
-    got, response_headers, raw = request("POST", f"{web_app.base_url}/api/manuscripts{query}", body, headers)
+    got, response_headers, raw = http("POST", f"{web_app.base_url}/api/manuscripts{query}", body, headers)
     assert got == status
     assert response_headers["Content-Type"].startswith("application/problem+json")
     problem = json.loads(raw)
@@ -155,7 +142,7 @@ def test_bad_uploads_get_problem_json_and_leave_nothing(
 def test_multipart_file_over_the_limit_is_413(web_app: AppHost, azurite: Azurite) -> None:
     before = stored_state(azurite)
     body, headers = multipart("big.md", b"y" * (TEST_MAX_UPLOAD_BYTES + 1))
-    status, _, raw = request("POST", f"{web_app.base_url}/api/manuscripts", body, headers)
+    status, _, raw = http("POST", f"{web_app.base_url}/api/manuscripts", body, headers)
     assert status == 413, raw
     assert "larger than 2 MiB" in json.loads(raw)["detail"]
     assert stored_state(azurite) == before
@@ -163,14 +150,14 @@ def test_multipart_file_over_the_limit_is_413(web_app: AppHost, azurite: Azurite
 
 @pytest.mark.parametrize(("job_id", "status"), [("not-an-id", 400), ("A" * 22, 404), ("A" * 21 + "!", 400)])
 def test_status_of_malformed_or_unknown_id(web_app: AppHost, job_id: str, status: int) -> None:
-    got, headers, raw = request("GET", f"{web_app.base_url}/api/manuscripts/{job_id}")
+    got, headers, raw = http("GET", f"{web_app.base_url}/api/manuscripts/{job_id}")
     assert got == status
     assert headers["Content-Type"].startswith("application/problem+json")
     assert json.loads(raw)["status"] == status
 
 
 def test_health_is_200_when_storage_answers(web_app: AppHost) -> None:
-    status, _, raw = request("GET", f"{web_app.base_url}/api/health")
+    status, _, raw = http("GET", f"{web_app.base_url}/api/health")
     assert status == 200
     assert json.loads(raw)["status"] == "healthy"
 
@@ -191,14 +178,14 @@ def test_storage_unreachable_gives_503_with_retry_after(tmp_path: Any) -> None:
         wait_path=None,
     )
     try:
-        status, headers, raw = request("GET", f"{host.base_url}/api/health")
+        status, headers, raw = http("GET", f"{host.base_url}/api/health")
         assert status == 503
         assert headers.get("Retry-After")
-        status, headers, raw = request("POST", f"{host.base_url}/api/manuscripts?filename=a.md", b"# A")
+        status, headers, raw = http("POST", f"{host.base_url}/api/manuscripts?filename=a.md", b"# A")
         assert status == 503
         assert headers["Retry-After"] == "10"
         assert json.loads(raw)["detail"].startswith("Quire cannot reach its storage")
-        status, headers, raw = request("GET", f"{host.base_url}/api/manuscripts/{'B' * 22}")
+        status, headers, raw = http("GET", f"{host.base_url}/api/manuscripts/{'B' * 22}")
         assert status == 503
         assert "AccountKey" not in host.log() and "Eby8vdM02" not in host.log()
     finally:

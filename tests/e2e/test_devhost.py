@@ -9,8 +9,6 @@ import signal
 import subprocess
 import sys
 import time
-import urllib.error
-import urllib.request
 from collections.abc import Callable, Iterator
 from datetime import datetime, timedelta
 from pathlib import Path
@@ -20,19 +18,10 @@ import pytest
 from azure.storage.blob import BlobServiceClient
 from azure.storage.queue import QueueClient, TextBase64EncodePolicy
 
-from tests.support import ROOT, AppHost, Azurite, start_host
+from tests.support import ROOT, AppHost, Azurite, http, start_host
 
 APP = ROOT / "tests" / "devhost_app"
 WORK_QUEUE = "devhost-work"
-
-
-def http(method: str, url: str, body: bytes | None = None, headers: dict[str, str] | None = None):
-    req = urllib.request.Request(url, data=body, method=method, headers=headers or {})
-    try:
-        with urllib.request.urlopen(req, timeout=30) as response:
-            return response.status, dict(response.headers), response.read()
-    except urllib.error.HTTPError as error:
-        return error.code, dict(error.headers), error.read()
 
 
 def records(folder: Path, name: str) -> list[dict[str, Any]]:

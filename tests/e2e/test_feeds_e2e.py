@@ -4,39 +4,24 @@ from __future__ import annotations
 
 import json
 import time
-import urllib.request
 from collections.abc import Iterator
 
 import pytest
 
 from tests.feeds.servers import FeedServer
 from tests.pipeline_support import follow, http_json, upload
-from tests.support import ROOT, AppHost, start_azurite, start_host
+from tests.support import AppHost, http, local_site
 
 
 @pytest.fixture(scope="module")
 def local_feeds_app(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[AppHost, FeedServer]]:
     """The app as `make run` would run it for local feed testing: FEEDS_ALLOW_PRIVATE_ADDRESSES=true."""
-    emulator = start_azurite()
-    server = FeedServer().start()
-    host = start_host(
-        ROOT,
-        {"AzureWebJobsStorage": emulator.connection_string, "FEEDS_ALLOW_PRIVATE_ADDRESSES": "true"},
-        tmp_path_factory.mktemp("feeds") / "host.log",
-    )
-    yield host, server
-    host.stop()
-    server.stop()
-    emulator.stop()
+    with local_site(tmp_path_factory.mktemp("feeds")) as running:
+        yield running
 
 
 def get(url: str, headers: dict[str, str] | None = None) -> tuple[int, dict[str, str], bytes]:
-    request = urllib.request.Request(url, headers=headers or {})
-    try:
-        with urllib.request.urlopen(request, timeout=30) as response:
-            return response.status, dict(response.headers), response.read()
-    except urllib.error.HTTPError as error:
-        return error.code, dict(error.headers), error.read()
+    return http("GET", url, headers=headers)
 
 
 def test_front_matter_feed_appears_in_updates_after_refresh(local_feeds_app: tuple[AppHost, FeedServer]) -> None:

@@ -4,22 +4,16 @@ from __future__ import annotations
 
 import io
 import subprocess
-import urllib.request
 import zipfile
 
 from tests import book_corpus as corpus
 from tests.book.conftest import epubcheck_jar, message_counts
 from tests.pipeline_support import follow, golden, http_json, published, upload, work_blobs
-from tests.support import AppHost, Azurite
+from tests.support import AppHost, Azurite, http
 
 
 def fetch(url: str, headers: dict[str, str] | None = None) -> tuple[int, dict[str, str], bytes]:
-    request = urllib.request.Request(url, headers=headers or {})
-    try:
-        with urllib.request.urlopen(request, timeout=30) as response:
-            return response.status, dict(response.headers), response.read()
-    except urllib.error.HTTPError as error:
-        return error.code, dict(error.headers), error.read()
+    return http("GET", url, headers=headers)
 
 
 def test_upload_converts_to_a_valid_epub_and_web_app(app: AppHost, azurite: Azurite, tmp_path) -> None:
