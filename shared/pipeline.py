@@ -151,6 +151,16 @@ def _options(job: Job) -> Any:
     )
 
 
+def _in_parallel(work: Callable[[Any], Any], items: list[Any]) -> list[Any]:
+    """Blob reads and writes side by side (they wait on the network, not the CPU), results in order."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    if len(items) <= 1:
+        return [work(item) for item in items]
+    with ThreadPoolExecutor(max_workers=min(8, len(items))) as pool:
+        return list(pool.map(work, items))
+
+
 def _write_once(storage: Storage, container: str, name: str, data: bytes, content_type: str) -> None:
     """Create-only write; an existing blob must hold the same bytes (steps are deterministic)."""
     try:
@@ -243,16 +253,17 @@ def _plan(storage: Storage, job: Job) -> list[str]:
     book = parse(manuscript, _options(job))
     del manuscript
     plan = {"render": render_batches(book.chapters), "images": image_jobs(book), "title": book.metadata.title}
-    for key, data in sorted(book.image_sources.items()):
-        _write_once(storage, WORK_CONTAINER, _work(job.id, f"source/{key}"), data, "application/octet-stream")
+    writes = [(f"source/{key}", data, "application/octet-stream") for key, data in sorted(book.image_sources.items())]
     by_number = {c.number: c for c in book.chapters}
     for index, batch in enumerate(plan["render"]):
         # Each render step reads only its own chapters.
         chapters = [by_number[n].to_dict() for n in batch]
         data = json.dumps(chapters, ensure_ascii=False, sort_keys=True, separators=(",", ":")).encode("utf-8")
-        _write_once(storage, WORK_CONTAINER, _work(job.id, f"source/batch-{index}.json"), data, "application/json")
-    meta = json.dumps(book.plain_meta(), ensure_ascii=False, sort_keys=True).encode("utf-8")
-    _write_once(storage, WORK_CONTAINER, _work(job.id, "parsed.json"), meta, "application/json")
+        writes.append((f"source/batch-{index}.json", data, "application/json"))
+    writes.append(
+        ("parsed.json", json.dumps(book.plain_meta(), ensure_ascii=False, sort_keys=True).encode(), "application/json")
+    )
+    _in_parallel(lambda w: _write_once(storage, WORK_CONTAINER, _work(job.id, w[0]), w[1], w[2]), writes)
     crash_point("after_output_write", FIRST_STEP)
     crash_point("before_commit", FIRST_STEP)
 
@@ -368,21 +379,31 @@ def _package(storage: Storage, job: Job) -> list[str]:
         log.info("job %s: package waits for %d steps", job.id, len(missing))
         return []
     book = _load_parsed(storage, job)
-    chapters = []
-    for index in range(len(job.plan["render"])):
-        for data in json.loads(storage.read_blob(WORK_CONTAINER, _work(job.id, f"render/{index}.json"))):
-            chapters.append(RenderedChapter.from_dict(data))
-    images = {}
-    for key in job.plan["images"]:
-        meta = json.loads(storage.read_blob(WORK_CONTAINER, _work(job.id, f"image/{key}.json")))
-        images[key] = ProcessedImage(**meta, data=storage.read_blob(WORK_CONTAINER, _work(job.id, f"image/{key}.bin")))
+    names = [f"render/{i}.json" for i in range(len(job.plan["render"]))]
+    names += [f"image/{key}.{kind}" for key in job.plan["images"] for kind in ("json", "bin")]
+    blobs = dict(
+        zip(names, _in_parallel(lambda n: storage.read_blob(WORK_CONTAINER, _work(job.id, n)), names), strict=True)
+    )
+    chapters = [
+        RenderedChapter.from_dict(data)
+        for index in range(len(job.plan["render"]))
+        for data in json.loads(blobs[f"render/{index}.json"])
+    ]
+    images = {
+        key: ProcessedImage(**json.loads(blobs[f"image/{key}.json"]), data=blobs[f"image/{key}.bin"])
+        for key in job.plan["images"]
+    }
     result = package(book, chapters, images, _options(job))
 
     # Publish: the files first (same bytes on any rerun), then the job turns succeeded.
     storage.put_blob(BOOK_CONTAINER, book_blob(job.id, "book.epub"), result.epub, content_type="application/epub+zip")
     crash_point("during_publish", PACKAGE_STEP)
-    for path, data in result.app_files.items():
-        storage.put_blob(BOOK_CONTAINER, book_blob(job.id, f"app/{path}"), data, content_type=content_type_for(path))
+    _in_parallel(
+        lambda item: storage.put_blob(
+            BOOK_CONTAINER, book_blob(job.id, f"app/{item[0]}"), item[1], content_type=content_type_for(item[0])
+        ),
+        list(result.app_files.items()),
+    )
     crash_point("before_commit", PACKAGE_STEP)
     if book.metadata.feeds:
         _register_feeds(storage, job.id, book.metadata.feeds)

@@ -24,8 +24,9 @@ from shared.book.readers import ParsedBook, parse_manuscript
 from shared.book.render import render_chapter
 from shared.book.webapp import write_webapp
 
-# A render batch is bounded by source size, so one step stays around a second on any book.
-RENDER_BATCH_CHARS = 400_000
+# A render batch is bounded by source size, so one step stays under a second on any book; bigger
+# batches would make steps long, smaller ones would spend more time on queue hops than on work.
+RENDER_BATCH_CHARS = 1_500_000
 COVER_KEY = "cover"
 
 
