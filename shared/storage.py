@@ -329,6 +329,31 @@ class Storage:
         with _translated():
             client.update_entity(properties, mode=UpdateMode.MERGE, **condition)
 
+    def merge_entities(self, table: str, merges: list[tuple[dict[str, Any], str | None]]) -> None:
+        """Merge several entities of one partition in one transaction: all or none.
+
+        Each (properties, etag) pair is conditional when an ETag is given. Raises Conflict when
+        any of them changed since it was read (then nothing was written).
+        """
+        from azure.core import MatchConditions
+
+        operations: list[Any] = []
+        for properties, etag in merges:
+            options: dict[str, Any] = {"mode": "merge"}
+            if etag:
+                options.update(etag=etag, match_condition=MatchConditions.IfNotModified)
+            operations.append(("update", properties, options))
+        client = self._table(table)
+        with _translated():
+            try:
+                client.submit_transaction(operations)
+            except Exception as error:
+                translated = _translate(error)
+                status = getattr(error, "status_code", None)
+                if isinstance(translated, (Conflict, NotFound)) or status in (404, 409, 412):
+                    raise Conflict(str(error)) from error
+                raise
+
     def upsert_entity(self, table: str, properties: dict[str, Any]) -> None:
         """Insert or merge (unconditional): for rows with one writer, such as an author's feed list."""
         from azure.data.tables import UpdateMode

@@ -186,18 +186,25 @@ def scan(storage: Storage, slot: str, continuation: dict[str, Any] | None, now: 
 def _claim(storage: Storage, source: dict[str, Any], now: datetime) -> dict[str, Any] | None:
     """Take a due source for this run: push its next_due out, if the row is as the scan saw it."""
     try:
-        storage.merge_entity(
-            FEED_TABLE,
-            {
-                "PartitionKey": source["book"],
-                "RowKey": source["key"],
-                "next_due": now + timedelta(seconds=CLAIM_SECONDS),
-            },
-            etag=source["row_etag"],
-        )
+        storage.merge_entity(FEED_TABLE, _claim_row(source, now), etag=source["row_etag"])
     except (Conflict, NotFound):
         return None  # fetched or changed since the scan, by another worker or the author
     return source
+
+
+def _claim_row(source: dict[str, Any], now: datetime) -> dict[str, Any]:
+    return {"PartitionKey": source["book"], "RowKey": source["key"], "next_due": now + timedelta(seconds=CLAIM_SECONDS)}
+
+
+def _claim_book(storage: Storage, sources: list[dict[str, Any]], now: datetime) -> list[dict[str, Any]]:
+    """Claim one book's due sources in one transaction; if any changed since the scan, one by one."""
+    if len(sources) > 1:
+        try:
+            storage.merge_entities(FEED_TABLE, [(_claim_row(s, now), s["row_etag"]) for s in sources])
+            return sources
+        except Conflict:
+            pass
+    return [source for source in sources if _claim(storage, source, now)]
 
 
 def next_state(
@@ -230,10 +237,10 @@ async def _blocking(function: Any, *args: Any, **kwargs: Any) -> Any:
     return await asyncio.get_running_loop().run_in_executor(_STORAGE_THREADS, partial(function, *args, **kwargs))
 
 
-def _record(
-    storage: Storage, source: dict[str, Any], result: FetchResult, settings: Settings, now: datetime
+def _outcome(
+    source: dict[str, Any], result: FetchResult, settings: Settings, now: datetime
 ) -> tuple[dict[str, Any], list[dict[str, Any]] | None]:
-    """The source's new state stored; returns (state, its items when the feed was fetched and read)."""
+    """Pure: the source's new state, and its items when the feed was fetched and could be read."""
     error = ""
     items = None
     if result.status == "ok":
@@ -249,15 +256,36 @@ def _record(
     }
     state = next_state(previous, result, now, settings.feeds_interval_seconds, error)
     state.update(PartitionKey=source["book"], RowKey=source["key"], url=source["url"])
-    storage.merge_entity(FEED_TABLE, state)
     return state, items
 
 
+def _store_states(storage: Storage, states: list[dict[str, Any]]) -> None:
+    """One book's new source states: one transaction (we hold the claims)."""
+    try:
+        storage.merge_entities(FEED_TABLE, [(state, None) for state in states])
+    except Conflict:
+        for state in states:  # a source deleted meanwhile: store the others
+            try:
+                storage.merge_entity(FEED_TABLE, state)
+            except NotFound:
+                continue
+
+
+def _by_book(items: list[dict[str, Any]], key: str) -> dict[str, list[dict[str, Any]]]:
+    groups: dict[str, list[dict[str, Any]]] = {}
+    for item in items:
+        groups.setdefault(item[key], []).append(item)
+    return groups
+
+
 async def fetch_batch(
-    storage: Storage, client: Any, sources: list[list[str]], settings: Settings, now: datetime
+    storage: Storage, client: Any, sources: list[dict[str, Any]], settings: Settings, now: datetime
 ) -> dict[str, int]:
+    groups = _by_book(sources, "book")
     claimed = [
-        source for source in await asyncio.gather(*(_blocking(_claim, storage, s, now) for s in sources)) if source
+        s
+        for group in await asyncio.gather(*(_blocking(_claim_book, storage, g, now) for g in groups.values()))
+        for s in group
     ]
     results = await asyncio.gather(
         *(
@@ -273,15 +301,12 @@ async def fetch_batch(
             for source in claimed
         )
     )
-    recorded = await asyncio.gather(
-        *(
-            _blocking(_record, storage, source, result, settings, now)
-            for source, result in zip(claimed, results, strict=True)
-        )
-    )
+    outcomes = [_outcome(source, result, settings, now) for source, result in zip(claimed, results, strict=True)]
+    states = _by_book([state for state, _ in outcomes], "PartitionKey")
+    await asyncio.gather(*(_blocking(_store_states, storage, group) for group in states.values()))
     counts = {"fetched": 0, "not_modified": 0, "errors": 0}
     touched: dict[str, dict[str, list[dict[str, Any]]]] = {}
-    for (state, items), result in zip(recorded, results, strict=True):
+    for (state, items), result in zip(outcomes, results, strict=True):
         if items is not None:
             touched.setdefault(state["PartitionKey"], {})[state["RowKey"]] = items
         if state["last_status"] == "error":
