@@ -281,12 +281,21 @@ def _by_book(items: list[dict[str, Any]], key: str) -> dict[str, list[dict[str, 
 async def fetch_batch(
     storage: Storage, client: Any, sources: list[dict[str, Any]], settings: Settings, now: datetime
 ) -> dict[str, int]:
-    groups = _by_book(sources, "book")
-    claimed = [
-        s
-        for group in await asyncio.gather(*(_blocking(_claim_book, storage, g, now) for g in groups.values()))
-        for s in group
-    ]
+    """Fetch a batch: every book's sources go through claim → fetch → record → merge on their own,
+    so one slow feed or book holds up nobody else."""
+    counts = {"fetched": 0, "not_modified": 0, "errors": 0}
+    for book_counts in await asyncio.gather(
+        *(_refresh_book(storage, client, group, settings, now) for group in _by_book(sources, "book").values())
+    ):
+        for key, value in book_counts.items():
+            counts[key] += value
+    return counts
+
+
+async def _refresh_book(
+    storage: Storage, client: Any, sources: list[dict[str, Any]], settings: Settings, now: datetime
+) -> dict[str, int]:
+    claimed = await _blocking(_claim_book, storage, sources, now)
     results = await asyncio.gather(
         *(
             fetch_feed(
@@ -302,24 +311,19 @@ async def fetch_batch(
         )
     )
     outcomes = [_outcome(source, result, settings, now) for source, result in zip(claimed, results, strict=True)]
-    states = _by_book([state for state, _ in outcomes], "PartitionKey")
-    await asyncio.gather(*(_blocking(_store_states, storage, group) for group in states.values()))
     counts = {"fetched": 0, "not_modified": 0, "errors": 0}
-    touched: dict[str, dict[str, list[dict[str, Any]]]] = {}
-    for (state, items), result in zip(outcomes, results, strict=True):
-        if items is not None:
-            touched.setdefault(state["PartitionKey"], {})[state["RowKey"]] = items
+    if not outcomes:
+        return counts
+    await _blocking(_store_states, storage, [state for state, _ in outcomes])
+    fresh = {state["RowKey"]: items for state, items in outcomes if items is not None}
+    if fresh:
+        await _blocking(rebuild_updates, storage, claimed[0]["book"], settings.feeds_max_items, now, fresh=fresh)
+    for (state, _), result in zip(outcomes, results, strict=True):
         if state["last_status"] == "error":
             counts["errors"] += 1
             log.info("feed %s failed (%d in a row): %s", state["url"], state["failures"], state["last_error"])
         else:
             counts["fetched" if result.status == "ok" else "not_modified"] += 1
-    await asyncio.gather(
-        *(
-            _blocking(rebuild_updates, storage, book_id, settings.feeds_max_items, now, fresh=touched[book_id])
-            for book_id in sorted(touched)
-        )
-    )
     return counts
 
 
