@@ -2,14 +2,9 @@
 
 from __future__ import annotations
 
-import asyncio
-from datetime import UTC, datetime
-
 import azure.functions as func
 
 from shared import api, pages, pipeline, serving
-from shared.feeds import endpoints as feed_endpoints
-from shared.feeds import refresh as feeds
 from shared.services import get_feed_client, get_services
 from shared.settings import CONVERSION_POISON_QUEUE, CONVERSION_QUEUE, FEED_QUEUE
 
@@ -78,21 +73,26 @@ def reconcile(timer: func.TimerRequest, redrive: func.Out[list[str]]) -> None:
 @app.function_name("book_feeds")
 @app.route(route="books/{id}/feeds", methods=["GET", "PUT"], auth_level=func.AuthLevel.FUNCTION)
 def book_feeds(req: func.HttpRequest) -> func.HttpResponse:
-    return feed_endpoints.book_feeds(req, get_services())
+    from shared.feeds import endpoints  # loaded on first use: keeps the app's cold start short
+
+    return endpoints.book_feeds(req, get_services())
 
 
 @app.function_name("book_updates")
 @app.route(route="books/{id}/updates", methods=["GET"], auth_level=func.AuthLevel.ANONYMOUS)
 def book_updates(req: func.HttpRequest) -> func.HttpResponse:
-    return feed_endpoints.book_updates(req, get_services())
+    from shared.feeds import endpoints
+
+    return endpoints.book_updates(req, get_services())
 
 
 @app.function_name("refresh")
 @app.timer_trigger(arg_name="timer", schedule="%REFRESH_SCHEDULE%", run_on_startup=False, use_monitor=True)
 @app.queue_output(arg_name="work", queue_name=FEED_QUEUE, connection="AzureWebJobsStorage")
 def refresh(timer: func.TimerRequest, work: func.Out[list[str]]) -> None:
-    slot = feeds.slot_for(timer.schedule_status, datetime.now(UTC))
-    messages = feeds.start_refresh(get_services().storage, slot)
+    from shared.feeds import refresh as feeds
+
+    messages = feeds.start_from_timer(get_services().storage, timer.schedule_status)
     if messages:
         work.set(messages)
 
@@ -101,15 +101,12 @@ def refresh(timer: func.TimerRequest, work: func.Out[list[str]]) -> None:
 @app.queue_trigger(arg_name="msg", queue_name=FEED_QUEUE, connection="AzureWebJobsStorage")
 @app.queue_output(arg_name="more", queue_name=FEED_QUEUE, connection="AzureWebJobsStorage")
 async def refresh_feeds(msg: func.QueueMessage, more: func.Out[list[str]]) -> None:
+    from shared.feeds import refresh as feeds
+
     services = get_services()
-    now = datetime.now(UTC)
-    kind, payload = await asyncio.to_thread(
-        feeds.handle_feed_message, services.storage, msg.get_body(), services.settings, now
-    )
-    if kind == "scan" and payload:
-        more.set(payload)
-    elif kind == "fetch":
-        await feeds.fetch_batch(services.storage, get_feed_client(), payload, services.settings, now)
+    messages = await feeds.handle_queue_message(services.storage, services.settings, get_feed_client(), msg.get_body())
+    if messages:
+        more.set(messages)
 
 
 @app.function_name("upload_page")

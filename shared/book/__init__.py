@@ -8,7 +8,20 @@ Every rejection of a manuscript raises `ManuscriptError` (shared.book.errors), w
 written for the author.
 """
 
+from __future__ import annotations
+
+from typing import Any
+
 from shared.book.errors import ManuscriptError
-from shared.book.steps import Conversion, ConvertOptions, convert
 
 __all__ = ["Conversion", "ConvertOptions", "ManuscriptError", "convert"]
+
+
+def __getattr__(name: str) -> Any:
+    # The steps pull in every reader and writer; load them when first used, not when the
+    # Functions app is imported (cold start).
+    if name in ("Conversion", "ConvertOptions", "convert"):
+        from shared.book import steps
+
+        return getattr(steps, name)
+    raise AttributeError(name)

@@ -10,20 +10,72 @@ from __future__ import annotations
 
 import asyncio
 import email.utils
+import socket
+from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from typing import Any
 from urllib.parse import urljoin
 
 import httpcore
 import httpx
 
-from shared.feeds.guard import BlockedURL, FetchPolicy, GuardedBackend, Resolver, check_url
+from shared.feeds.guard import (
+    BlockedURL,
+    FetchPolicy,
+    Resolver,
+    as_policy,
+    check_address,
+    check_url,
+    literal_address,
+)
 
 USER_AGENT = "QuireFeedRefresher/1.0 (+https://github.com/quire-books; refreshes book news feeds every 15 minutes)"
 TOTAL_DEADLINE_SECONDS = 20.0
 MAX_DECODED_BYTES = 2 * 1024 * 1024
 MAX_REDIRECTS = 5
 ACCEPT = "application/feed+json, application/atom+xml, application/rss+xml, application/json;q=0.9, application/xml;q=0.8, */*;q=0.1"
+
+
+async def system_resolver(host: str, port: int) -> list[str]:
+    infos = await asyncio.get_running_loop().getaddrinfo(host, port, type=socket.SOCK_STREAM)
+    return [info[4][0] for info in infos]
+
+
+class GuardedBackend(httpcore.AsyncNetworkBackend):
+    """httpcore's network backend, with every resolved address checked before connecting."""
+
+    def __init__(self, policy: FetchPolicy | bool = False, resolver: Resolver | None = None) -> None:
+        self.policy = as_policy(policy)
+        self.resolver = resolver or system_resolver
+        self.inner = httpcore.AnyIOBackend()
+
+    async def connect_tcp(
+        self,
+        host: str,
+        port: int,
+        timeout: float | None = None,
+        local_address: str | None = None,
+        socket_options: Iterable[Any] | None = None,
+    ) -> httpcore.AsyncNetworkStream:
+        if not self.policy.allow_private and port not in self.policy.ports:
+            raise BlockedURL(f"only ports 80 and 443 are fetched, not {port}")
+        literal = literal_address(host)
+        addresses = [str(literal)] if literal is not None else await self.resolver(host, port)
+        if not addresses:
+            raise BlockedURL(f"{host} does not resolve")
+        for address in addresses:
+            check_address(address, self.policy)  # one bad answer refuses the name
+        # Connect to the address that was checked; TLS still verifies the original host name.
+        return await self.inner.connect_tcp(
+            addresses[0], port, timeout=timeout, local_address=local_address, socket_options=socket_options
+        )
+
+    async def connect_unix_socket(self, *args: Any, **kwargs: Any) -> httpcore.AsyncNetworkStream:
+        raise BlockedURL("unix sockets are never fetched")
+
+    async def sleep(self, seconds: float) -> None:
+        await self.inner.sleep(seconds)
 
 
 @dataclass(frozen=True)

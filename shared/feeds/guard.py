@@ -12,15 +12,11 @@ development and tests; it is off by default.
 
 from __future__ import annotations
 
-import asyncio
 import ipaddress
 import socket
-from collections.abc import Awaitable, Callable, Iterable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
-from typing import Any
 from urllib.parse import urlsplit
-
-import httpcore
 
 ALLOWED_SCHEMES = {"http", "https"}
 ALLOWED_PORTS = {80, 443}
@@ -52,13 +48,13 @@ class BlockedURL(ValueError):
     """A URL or an address the feed refresher must not fetch. The message says why."""
 
 
-def _policy(policy: FetchPolicy | bool) -> FetchPolicy:
+def as_policy(policy: FetchPolicy | bool) -> FetchPolicy:
     return policy if isinstance(policy, FetchPolicy) else FetchPolicy(allow_private=bool(policy))
 
 
 def check_url(url: str, policy: FetchPolicy | bool = False) -> str:
     """Return the URL if its form is acceptable (scheme, port, no credentials), else raise BlockedURL."""
-    policy = _policy(policy)
+    policy = as_policy(policy)
     allow_private = policy.allow_private
     if len(url) > MAX_URL_LENGTH:
         raise BlockedURL("the address is too long")
@@ -77,13 +73,13 @@ def check_url(url: str, policy: FetchPolicy | bool = False) -> str:
     if not allow_private and effective not in policy.ports:
         raise BlockedURL(f"only ports 80 and 443 are fetched, not {effective}")
     if not allow_private:
-        literal = _literal(parts.hostname)
+        literal = literal_address(parts.hostname)
         if literal is not None:
             check_address(literal, policy)
     return url.strip()
 
 
-def _literal(host: str) -> ipaddress.IPv4Address | ipaddress.IPv6Address | None:
+def literal_address(host: str) -> ipaddress.IPv4Address | ipaddress.IPv6Address | None:
     """An IP literal in any of the forms a resolver accepts (dotted, decimal, octal, hex)."""
     host = host.strip("[]")
     try:
@@ -100,7 +96,7 @@ def _literal(host: str) -> ipaddress.IPv4Address | ipaddress.IPv6Address | None:
 def check_address(
     address: ipaddress.IPv4Address | ipaddress.IPv6Address | str, policy: FetchPolicy | bool = False
 ) -> None:
-    policy = _policy(policy)
+    policy = as_policy(policy)
     ip = ipaddress.ip_address(address) if isinstance(address, str) else address
     if isinstance(ip, ipaddress.IPv6Address) and ip.ipv4_mapped is not None:
         raise BlockedURL(f"{ip} is an IPv4-mapped IPv6 address")
@@ -110,44 +106,3 @@ def check_address(
         raise BlockedURL(f"{ip} is a reserved or cloud-internal address")
     if not ip.is_global or ip.is_multicast or ip.is_unspecified or ip.is_reserved:
         raise BlockedURL(f"{ip} is not a public internet address")
-
-
-async def system_resolver(host: str, port: int) -> list[str]:
-    infos = await asyncio.get_running_loop().getaddrinfo(host, port, type=socket.SOCK_STREAM)
-    return [info[4][0] for info in infos]
-
-
-class GuardedBackend(httpcore.AsyncNetworkBackend):
-    """httpcore's network backend, with every resolved address checked before connecting."""
-
-    def __init__(self, policy: FetchPolicy | bool = False, resolver: Resolver | None = None) -> None:
-        self.policy = _policy(policy)
-        self.resolver = resolver or system_resolver
-        self.inner = httpcore.AnyIOBackend()
-
-    async def connect_tcp(
-        self,
-        host: str,
-        port: int,
-        timeout: float | None = None,
-        local_address: str | None = None,
-        socket_options: Iterable[Any] | None = None,
-    ) -> httpcore.AsyncNetworkStream:
-        if not self.policy.allow_private and port not in self.policy.ports:
-            raise BlockedURL(f"only ports 80 and 443 are fetched, not {port}")
-        literal = _literal(host)
-        addresses = [str(literal)] if literal is not None else await self.resolver(host, port)
-        if not addresses:
-            raise BlockedURL(f"{host} does not resolve")
-        for address in addresses:
-            check_address(address, self.policy)  # one bad answer refuses the name
-        # Connect to the address that was checked; TLS still verifies the original host name.
-        return await self.inner.connect_tcp(
-            addresses[0], port, timeout=timeout, local_address=local_address, socket_options=socket_options
-        )
-
-    async def connect_unix_socket(self, *args: Any, **kwargs: Any) -> httpcore.AsyncNetworkStream:
-        raise BlockedURL("unix sockets are never fetched")
-
-    async def sleep(self, seconds: float) -> None:
-        await self.inner.sleep(seconds)

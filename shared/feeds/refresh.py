@@ -19,13 +19,15 @@ import logging
 from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime, timedelta
 from functools import partial
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from shared.feeds.fetch import FetchResult, fetch_feed
 from shared.feeds.guard import BlockedURL, check_url
 from shared.feeds.parse import FeedError, merge_items, parse_feed
 from shared.settings import BOOK_CONTAINER, FEED_CONTAINER, FEED_TABLE, Settings
 from shared.storage import AlreadyExists, Conflict, NotFound, Storage
+
+if TYPE_CHECKING:
+    from shared.feeds.fetch import FetchResult
 
 log = logging.getLogger(__name__)
 
@@ -295,6 +297,8 @@ async def fetch_batch(
 async def _refresh_book(
     storage: Storage, client: Any, sources: list[dict[str, Any]], settings: Settings, now: datetime
 ) -> dict[str, int]:
+    from shared.feeds.fetch import fetch_feed  # httpx: only where feeds are fetched
+
     claimed = await _blocking(_claim_book, storage, sources, now)
     results = await asyncio.gather(
         *(
@@ -386,3 +390,18 @@ def handle_feed_message(storage: Storage, body: bytes, settings: Settings, now: 
         sources = [s for s in data.get("sources", []) if isinstance(s, dict) and needed <= s.keys()]
         return "fetch", sources
     return "ignore", None
+
+
+async def handle_queue_message(storage: Storage, settings: Settings, client: Any, body: bytes) -> list[str]:
+    """One message on the feeds queue: a scan page (returns the messages to send) or a fetch batch."""
+    now = datetime.now(UTC)
+    kind, payload = await asyncio.to_thread(handle_feed_message, storage, body, settings, now)
+    if kind == "scan":
+        return list(payload or [])
+    if kind == "fetch":
+        await fetch_batch(storage, client, payload, settings, now)
+    return []
+
+
+def start_from_timer(storage: Storage, schedule_status: dict[str, Any]) -> list[str]:
+    return start_refresh(storage, slot_for(schedule_status, datetime.now(UTC)))

@@ -139,7 +139,7 @@ def test_a_public_to_internal_redirect_is_refused_at_the_second_hop() -> None:
 
 def test_the_guarded_transport_still_uses_the_guard() -> None:
     """httpx 0.28 has no public network-backend option; fail loudly if its internals change."""
-    from shared.feeds.guard import GuardedBackend
+    from shared.feeds.fetch import GuardedBackend
 
     client = make_client(FetchPolicy())
     assert isinstance(client._transport._pool._network_backend, GuardedBackend)  # type: ignore[attr-defined]
