@@ -92,7 +92,7 @@ def book_updates(req: func.HttpRequest) -> func.HttpResponse:
 def refresh(timer: func.TimerRequest, work: func.Out[list[str]]) -> None:
     from shared.feeds import refresh as feeds
 
-    messages = feeds.start_from_timer(get_services().storage, timer.schedule_status)
+    messages = feeds.start_from_timer(get_services().storage, timer.schedule_status)  # type: ignore[attr-defined]
     if messages:
         work.set(messages)
 

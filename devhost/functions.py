@@ -80,7 +80,7 @@ def index_app(script_root: Path, only: list[str] | None = None) -> list[Function
         trigger = next(b for b in bindings if str(b.get("type", "")).endswith("Trigger"))
         user_function = function.get_user_function()
         entry = FunctionEntry(
-            name=function.get_function_name(),
+            name=str(function.get_function_name()),
             function=function,
             trigger=trigger,
             bindings=bindings,
@@ -107,7 +107,7 @@ def _validate_parameters(entry: FunctionEntry) -> None:
         )
 
 
-class OutValue(func.Out):  # type: ignore[type-arg]
+class OutValue(func.Out):
     """A fresh output holder per invocation, as the worker passes to `func.Out[...]` parameters."""
 
     def __init__(self) -> None:

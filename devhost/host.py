@@ -6,6 +6,7 @@ import asyncio
 import logging
 import os
 import signal
+from collections.abc import Coroutine
 from pathlib import Path
 from typing import Any
 
@@ -125,6 +126,7 @@ class Host:
 
     async def manual_run(self, entry: FunctionEntry, text: str) -> None:
         """POST /admin/functions/{name}: fire and forget."""
+        coroutine: Coroutine[Any, Any, Any]
         if entry.name in self.timer_listeners:
             coroutine = self.timer_listeners[entry.name].fire(past_due=False, reason="%s", manual=True)
         elif entry.trigger_type == "queueTrigger":
@@ -143,7 +145,10 @@ class Host:
 
     async def stop(self) -> None:
         log.info("Stopping host: no new work; waiting up to %.0fs for running invocations", SHUTDOWN_GRACE_SECONDS)
-        listeners = [*self.queue_listeners.values(), *self.timer_listeners.values()]
+        listeners: list[QueueListener | TimerListener] = [
+            *self.queue_listeners.values(),
+            *self.timer_listeners.values(),
+        ]
         await asyncio.gather(*(listener.stop(SHUTDOWN_GRACE_SECONDS) for listener in listeners))
         if self.runner is not None:
             await self.runner.shutdown()

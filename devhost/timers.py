@@ -62,9 +62,11 @@ class Schedule:
             return moment + self.interval
         from croniter import croniter
 
+        assert self.cron is not None
         base = moment.replace(microsecond=0)
         iterator = croniter(self.cron, base, day_or=False, second_at_beginning=len(self.cron.split()) == 6)
-        return iterator.get_next(datetime)
+        following: datetime = iterator.get_next(datetime)
+        return following
 
     def more_than_once_a_minute(self, now: datetime) -> bool:
         if self.interval is not None:

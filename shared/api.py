@@ -30,8 +30,9 @@ def submit_manuscript(req: func.HttpRequest, services: Services) -> tuple[func.H
         manuscript = identify(upload)
     except UploadRejected as rejection:
         log.info("upload rejected: %s %s", rejection.status, rejection.title)
-        extra = {"accepted": ["markdown", "text", "html", "docx", "zip"]} if rejection.status == 415 else {}
-        return problem(rejection.status, rejection.title, rejection.detail, **extra), None
+        accepted = ["markdown", "text", "html", "docx", "zip"] if rejection.status == 415 else None
+        extra = {"accepted": accepted} if accepted else {}
+        return problem(rejection.status, rejection.title, rejection.detail, None, **extra), None
 
     job_id = new_job_id()
     try:

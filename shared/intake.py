@@ -204,7 +204,9 @@ def _read_multipart(content_type: str, body: bytes, max_upload_bytes: int) -> tu
         assert isinstance(headers, dict)
         _, disposition = parse_options_header(headers.get("content-disposition", ""))
         name = disposition.get(b"name", b"").decode("utf-8", "replace")
-        data = bytes(part["data"])  # type: ignore[arg-type]
+        buffer = part["data"]
+        assert isinstance(buffer, bytearray)
+        data = bytes(buffer)
         if name == "file" and not found_file:
             found_file = True
             file_name = _filename_from_disposition(headers.get("content-disposition", ""))

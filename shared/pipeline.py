@@ -252,7 +252,8 @@ def _plan(storage: Storage, job: Job) -> list[str]:
     manuscript = storage.read_blob(MANUSCRIPT_CONTAINER, job.manuscript_blob)
     book = parse(manuscript, _options(job))
     del manuscript
-    plan = {"render": render_batches(book.chapters), "images": image_jobs(book), "title": book.metadata.title}
+    batches = render_batches(book.chapters)
+    plan: dict[str, Any] = {"render": batches, "images": image_jobs(book), "title": book.metadata.title}
     writes = [(f"source/{key}", data, "application/octet-stream") for key, data in sorted(book.image_sources.items())]
     by_number = {c.number: c for c in book.chapters}
     for index, batch in enumerate(plan["render"]):

@@ -94,12 +94,11 @@ class _translated:
     def __enter__(self) -> None:
         return None
 
-    def __exit__(self, exc_type: Any, exc: BaseException | None, tb: Any) -> bool:
+    def __exit__(self, exc_type: Any, exc: BaseException | None, tb: Any) -> None:
         if isinstance(exc, Exception):
             translated = _translate(exc)
             if translated is not exc:
                 raise translated from exc
-        return False
 
 
 class Storage:
@@ -297,12 +296,14 @@ class Storage:
         client = self._table(table)
         with _translated():
             entity = client.get_entity(partition_key, row_key)
-        return Entity(properties=dict(entity), etag=entity.metadata["etag"])
+        return Entity(properties=dict(entity), etag=str(entity.metadata["etag"]))
 
     def query_entities_filtered(self, table: str, odata_filter: str) -> list[Entity]:
         client = self._table(table)
         with _translated():
-            return [Entity(properties=dict(e), etag=e.metadata["etag"]) for e in client.query_entities(odata_filter)]
+            return [
+                Entity(properties=dict(e), etag=str(e.metadata["etag"])) for e in client.query_entities(odata_filter)
+            ]
 
     def update_entity(self, table: str, properties: dict[str, Any], *, etag: str) -> str:
         """Replace an entity only if it still has `etag` (raises Conflict otherwise)."""
@@ -325,7 +326,7 @@ class Storage:
         from azure.data.tables import UpdateMode
 
         client = self._table(table)
-        condition = {"etag": etag, "match_condition": MatchConditions.IfNotModified} if etag else {}
+        condition: dict[str, Any] = {"etag": etag, "match_condition": MatchConditions.IfNotModified} if etag else {}
         with _translated():
             client.update_entity(properties, mode=UpdateMode.MERGE, **condition)
 
@@ -368,12 +369,12 @@ class Storage:
         """One page of a query, and the token for the next (None at the end)."""
         client = self._table(table)
         with _translated():
-            pager = client.query_entities(odata_filter, results_per_page=page_size).by_page(
-                continuation_token=continuation
+            pager: Any = client.query_entities(odata_filter, results_per_page=page_size).by_page(
+                continuation_token=continuation  # type: ignore[arg-type]  # tables tokens are dicts
             )
             try:
                 page = next(pager)
-                entities = [Entity(properties=dict(e), etag=e.metadata["etag"]) for e in page]
+                entities = [Entity(properties=dict(e), etag=str(e.metadata["etag"])) for e in page]
             except StopIteration:
                 return [], None
             return entities, pager.continuation_token

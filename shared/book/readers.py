@@ -200,7 +200,7 @@ def _read_markdown(text: str, split_level: int) -> ParsedBook:
             groups.append([])
         groups[-1].append(token)
 
-    chapters = []
+    chapters: list[ChapterSource] = []
     for group in groups:
         if not any(
             (t.type == "inline" and t.content.strip()) or t.type in ("html_block", "fence", "code_block", "hr")
@@ -220,7 +220,9 @@ def _read_markdown(text: str, split_level: int) -> ParsedBook:
                 match = re.search(r"text-align:\s*(left|right|center)", str(token.attrs.pop("style")))
                 if match:
                     token.attrs["class"] = f"align-{match.group(1)}"
-        notes = [{"id": n, "label": labels.get(n, str(n)), "body": footnotes.get(n, [])} for n in note_ids]
+        notes: list[dict[str, Any]] = [
+            {"id": n, "label": labels.get(n, str(n)), "body": footnotes.get(n, [])} for n in note_ids
+        ]
         chapters.append(
             ChapterSource(
                 number=len(chapters) + 1,
@@ -272,8 +274,8 @@ def _front_matter(raw: str) -> Metadata:
             value = lowered.get(key)
             if isinstance(value, (str, int, float)) and not isinstance(value, bool):
                 return " ".join(str(value).split())
-            if hasattr(value, "isoformat"):
-                return value.isoformat()
+            if value is not None and hasattr(value, "isoformat"):
+                return str(value.isoformat())  # YAML dates
         return ""
 
     authors_raw = lowered.get("authors", lowered.get("author", lowered.get("creator", [])))
@@ -430,7 +432,7 @@ def _split_html(body: Any, split_level: int) -> list[ChapterSource]:
         tail = (child.tail or "").strip()
         if tail:
             groups[-1].append(f"<p>{_escape(tail)}</p>")
-    chapters = []
+    chapters: list[ChapterSource] = []
     for title, parts in zip(titles, groups, strict=True):
         if not parts:
             continue

@@ -73,7 +73,13 @@ def parse_feed(body: bytes, feed_url: str) -> tuple[str, list[FeedItem]]:
         if not ident:
             continue
         moment = entry.get("published_parsed") or entry.get("updated_parsed")
-        published = datetime(*moment[:6], tzinfo=UTC).isoformat().replace("+00:00", "Z") if moment else ""
+        published = (
+            datetime(moment[0], moment[1], moment[2], moment[3], moment[4], moment[5], tzinfo=UTC)
+            .isoformat()
+            .replace("+00:00", "Z")
+            if moment
+            else ""
+        )
         summary = entry.get("summary", "")
         if not summary and entry.get("content"):
             summary = entry["content"][0].get("value", "")
