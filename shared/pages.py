@@ -7,7 +7,7 @@ from pathlib import Path
 
 import azure.functions as func
 
-from shared.web import problem
+from shared.web import content_type_for, problem
 
 STATIC = Path(__file__).parent / "static"
 PAGE_CSP = (
@@ -19,12 +19,6 @@ HEADERS = {
     "X-Content-Type-Options": "nosniff",
     "Referrer-Policy": "no-referrer",
     "Cache-Control": "no-cache",
-}
-TYPES = {
-    ".html": "text/html; charset=utf-8",
-    ".css": "text/css; charset=utf-8",
-    ".js": "text/javascript; charset=utf-8",
-    ".svg": "image/svg+xml",
 }
 ASSETS = {"upload.css", "upload.js", "favicon.svg"}
 
@@ -38,13 +32,13 @@ def upload_page(req: func.HttpRequest) -> func.HttpResponse:
     page = req.route_params.get("page", "") or ""
     if page not in ("", "upload"):
         return problem(404, "Not found", "There is no such page. The upload page is at /api/.")
-    return func.HttpResponse(_read("upload.html"), status_code=200, headers={"Content-Type": TYPES[".html"], **HEADERS})
+    return func.HttpResponse(
+        _read("upload.html"), status_code=200, headers={"Content-Type": content_type_for("upload.html"), **HEADERS}
+    )
 
 
 def static_file(req: func.HttpRequest) -> func.HttpResponse:
     name = req.route_params.get("name", "")
     if name not in ASSETS:
         return problem(404, "Not found", "There is no such file.")
-    return func.HttpResponse(
-        _read(name), status_code=200, headers={"Content-Type": TYPES[Path(name).suffix], **HEADERS}
-    )
+    return func.HttpResponse(_read(name), status_code=200, headers={"Content-Type": content_type_for(name), **HEADERS})

@@ -43,6 +43,7 @@ from shared.jobs import (
 )
 from shared.settings import BOOK_CONTAINER, JOB_TABLE, MANUSCRIPT_CONTAINER, WORK_CONTAINER
 from shared.storage import AlreadyExists, Conflict, NotFound, Storage
+from shared.web import content_type_for
 
 log = logging.getLogger(__name__)
 
@@ -533,17 +534,3 @@ def reconcile(storage: Storage, stall_seconds: int, now: datetime | None = None)
         log.info("job %s stalled since %s: re-driving %d messages", job.id, job.updated.isoformat(), len(redrive))
         messages.extend(redrive)
     return messages
-
-
-def content_type_for(path: str) -> str:
-    return {
-        ".html": "text/html; charset=utf-8",
-        ".css": "text/css; charset=utf-8",
-        ".js": "text/javascript; charset=utf-8",
-        ".json": "application/json",
-        ".webmanifest": "application/manifest+json",
-        ".png": "image/png",
-        ".jpg": "image/jpeg",
-        ".gif": "image/gif",
-        ".webp": "image/webp",
-    }.get(os.path.splitext(path)[1].lower(), "application/octet-stream")

@@ -16,11 +16,11 @@ import azure.functions as func
 
 from shared.api import find_job
 from shared.jobs import Job, JobStatus
-from shared.pipeline import book_blob, content_type_for
+from shared.pipeline import book_blob
 from shared.services import Services
 from shared.settings import BOOK_CONTAINER
 from shared.storage import NotFound, StorageUnavailable
-from shared.web import API_BASE, problem, storage_unavailable
+from shared.web import API_BASE, content_type_for, problem, storage_unavailable
 
 APP_CSP = (
     "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self'; connect-src 'self'; "

@@ -253,17 +253,6 @@ class Storage:
             downloader = blob.download_blob(max_concurrency=4)
             return downloader.readall(), str(downloader.properties.etag)
 
-    def blob_properties(self, container: str, name: str) -> dict[str, Any]:
-        blob = self._container(container).get_blob_client(name)
-        with _translated():
-            props = blob.get_blob_properties()
-        return {
-            "size": props.size,
-            "etag": props.etag,
-            "content_type": props.content_settings.content_type,
-            "metadata": dict(props.metadata or {}),
-        }
-
     def delete_blob(self, container: str, name: str) -> None:
         """Delete a blob; a blob that is already gone is not an error."""
         from azure.core.exceptions import ResourceNotFoundError

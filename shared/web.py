@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 from typing import Any
 
 import azure.functions as func
@@ -42,3 +43,19 @@ def storage_unavailable() -> func.HttpResponse:
         "Quire cannot reach its storage right now. Nothing was saved; try again in a few seconds.",
         headers={"Retry-After": str(RETRY_AFTER_SECONDS)},
     )
+
+
+def content_type_for(path: str) -> str:
+    """The Content-Type to serve a file of the books or the upload page with, by its extension."""
+    return {
+        ".html": "text/html; charset=utf-8",
+        ".css": "text/css; charset=utf-8",
+        ".js": "text/javascript; charset=utf-8",
+        ".json": "application/json",
+        ".webmanifest": "application/manifest+json",
+        ".png": "image/png",
+        ".jpg": "image/jpeg",
+        ".gif": "image/gif",
+        ".webp": "image/webp",
+        ".svg": "image/svg+xml",
+    }.get(os.path.splitext(path)[1].lower(), "application/octet-stream")

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import re
 from functools import lru_cache
-from html import escape
 from typing import Any
 
 from shared.book.errors import ManuscriptError
@@ -216,7 +215,3 @@ def _xhtml(root: Any) -> str:
 
 def _restore_epub_types(xhtml: str) -> str:
     return xhtml.replace(f'{EPUB_TYPE}="', 'epub:type="')
-
-
-def title_text(title: str) -> str:
-    return escape(title, quote=True)

@@ -56,20 +56,6 @@ def sanitize_html(html: str) -> str:
     return str(_cleaner().clean(html))
 
 
-def html_to_xhtml(html: str) -> str:
-    """Re-serialise sanitised HTML as an XHTML fragment (well-formed XML, no namespace)."""
-    from lxml import etree
-    from lxml import html as lxml_html
-
-    if not html.strip():
-        return ""
-    container = lxml_html.fragment_fromstring(html, create_parent="div")
-    _fix_ids(container)
-    parts = [_escape_text(container.text or "")]
-    parts.extend(etree.tostring(child, encoding="unicode", method="xml") for child in container)
-    return "".join(parts)
-
-
 def sanitized_fragment(html: str) -> Any:
     """Sanitise HTML and return it parsed as an lxml element (a <div> holding the fragment)."""
     from lxml import html as lxml_html

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 
 from shared.book.epub import BookParts, write_epub
@@ -104,15 +104,7 @@ def process(book: ParsedBook, key: str) -> ProcessedImage:
 
 def cover_for(book: ParsedBook, images: dict[str, ProcessedImage]) -> ProcessedImage:
     if book.cover_key:
-        given = images[book.cover_key]
-        return ProcessedImage(
-            key=COVER_KEY,
-            media_type=given.media_type,
-            extension=given.extension,
-            width=given.width,
-            height=given.height,
-            data=given.data,
-        )
+        return replace(images[book.cover_key], key=COVER_KEY)
     return generate_cover(book.metadata.title, book.metadata.authors, key=COVER_KEY)
 
 
