@@ -36,55 +36,13 @@ class Metadata:
 
 @dataclass
 class ChapterSource:
-    """One chapter as the parse step leaves it: not yet rendered or sanitised."""
+    """One chapter as the parse step leaves it: not yet rendered or sanitised. Lives in memory only."""
 
     number: int
     title: str
-    format: str  # "tokens" (markdown-it tokens, or their dicts in a checkpoint) or "html"
+    format: str  # "tokens" (markdown-it tokens) or "html"
     body: Any  # tokens for "tokens", an HTML string for "html"
     footnotes: list[dict[str, Any]] = field(default_factory=list)  # [{"id", "label", "body"}]
-    size: int = 0  # characters of source text, to size render batches
-
-    def to_dict(self) -> dict[str, Any]:
-        """JSON-able: tokens become dicts only here, when a checkpoint is written."""
-        return {
-            "number": self.number,
-            "title": self.title,
-            "format": self.format,
-            "body": _plain_tokens(self.body),
-            "footnotes": [{**note, "body": _plain_tokens(note["body"])} for note in self.footnotes],
-            "size": self.size,
-        }
-
-    @classmethod
-    def from_dict(cls, data: dict[str, Any]) -> ChapterSource:
-        return cls(**data)
-
-
-# Fields a markdown-it Token restores by default; only the rest is written to a checkpoint.
-_TOKEN_DEFAULTS: dict[str, Any] = {
-    "attrs": {}, "map": None, "level": 0, "children": None, "content": "",
-    "markup": "", "info": "", "meta": {}, "block": False, "hidden": False,
-}  # fmt: skip
-
-
-def _compact_token(token: Any) -> dict[str, Any]:
-    """A token as a small dict: defaults left out, and no source line map (rendering never reads it)."""
-    data = token if isinstance(token, dict) else token.as_dict(children=False)
-    compact = {k: v for k, v in data.items() if k != "map" and _TOKEN_DEFAULTS.get(k, object()) != v}
-    compact.setdefault("type", data["type"])
-    compact.setdefault("tag", data.get("tag", ""))
-    compact.setdefault("nesting", data.get("nesting", 0))
-    children = data.get("children") if isinstance(token, dict) else token.children
-    if children:
-        compact["children"] = [_compact_token(child) for child in children]
-    return compact
-
-
-def _plain_tokens(body: Any) -> Any:
-    if isinstance(body, list):
-        return [_compact_token(t) for t in body]
-    return body
 
 
 @dataclass

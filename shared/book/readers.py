@@ -38,15 +38,11 @@ class ParsedBook:
     cover_key: str = ""
     warnings: list[str] = field(default_factory=list)
 
-    def plain(self) -> dict[str, Any]:
-        """Everything but the image bytes, as JSON-able data (a checkpoint)."""
-        return {**self.plain_meta(), "chapters": [c.to_dict() for c in self.chapters]}
-
     def plain_meta(self) -> dict[str, Any]:
-        """Everything but the chapters and the image bytes: what image and package steps need."""
+        """Everything but the chapters and the image bytes, as JSON-able data: what the image and
+        package steps need from the parse (a checkpoint; the chapters travel rendered)."""
         return {
             "metadata": self.metadata.to_dict(),
-            "chapters": [],
             "image_refs": self.image_refs,
             "image_names": self.image_names,
             "cover_key": self.cover_key,
@@ -54,10 +50,10 @@ class ParsedBook:
         }
 
     @classmethod
-    def from_plain(cls, data: dict[str, Any], image_sources: dict[str, bytes] | None = None) -> ParsedBook:
+    def from_plain_meta(cls, data: dict[str, Any], image_sources: dict[str, bytes] | None = None) -> ParsedBook:
         return cls(
             metadata=Metadata.from_dict(data["metadata"]),
-            chapters=[ChapterSource.from_dict(c) for c in data["chapters"]],
+            chapters=[],
             image_refs=data["image_refs"],
             image_sources=image_sources or {},
             image_names=data["image_names"],
@@ -230,7 +226,6 @@ def _read_markdown(text: str, split_level: int) -> ParsedBook:
                 format="tokens",
                 body=group,
                 footnotes=notes,
-                size=sum(len(t.content) for t in group) + sum(len(t.content) for n in notes for t in n["body"]),
             )
         )
     if len(chapters) > 1 and not chapters[0].title:
@@ -345,7 +340,6 @@ def _read_text(text: str) -> ParsedBook:
                     title=title,
                     format="html",
                     body=heading + "".join(current),
-                    size=sum(map(len, current)),
                 )
             )
 
@@ -443,7 +437,6 @@ def _split_html(body: Any, split_level: int) -> list[ChapterSource]:
                 title=title or ("Front matter" if len(groups) > 1 else ""),
                 format="html",
                 body=body,
-                size=len(body),
             )
         )
     return chapters

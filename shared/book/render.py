@@ -46,16 +46,9 @@ def _chapter_renderer() -> Any:
     return md
 
 
-def _tokens(items: list[Any]) -> list[Any]:
-    """Tokens as the parse step left them: objects in memory, dicts when read from a checkpoint."""
-    from markdown_it.token import Token
-
-    return [Token.from_dict(t) if isinstance(t, dict) else t for t in items]
-
-
-def _markdown_html(tokens: list[dict[str, Any]], env: dict[str, Any]) -> str:
+def _markdown_html(tokens: list[Any], env: dict[str, Any]) -> str:
     md = _chapter_renderer()
-    return str(md.renderer.render(_tokens(tokens), md.options, env))
+    return str(md.renderer.render(tokens, md.options, env))
 
 
 def render_chapter(source: ChapterSource, image_refs: dict[str, str], split_level: int = 1) -> RenderedChapter:

@@ -1,32 +1,31 @@
 """The conversion as small pure steps, and `convert()` running them all.
 
     parse           manuscript bytes → ParsedBook (metadata, chapter sources, image sources)
-    render          a batch of chapter sources → RenderedChapters
+    render          chapter sources → RenderedChapters
     process_image   one image's bytes → ProcessedImage (also the cover)
     package         rendered chapters + processed images → EPUB bytes and web-app files
 
-Inputs and outputs are bytes or plain data, so a worker can run each step on its own, checkpoint
-its result, and run independent steps (chapter batches, images) in parallel. Running the steps one
-by one gives the same bytes as `convert()`.
+Rendered chapters and processed images are plain data, so a worker can checkpoint them and run
+independent steps (batches of images) in parallel. Running the steps one by one gives the same
+bytes as `convert()`.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field, replace
 from datetime import datetime
 
 from shared.book.epub import BookParts, write_epub
 from shared.book.images import generate_cover, process_image
-from shared.book.model import ChapterSource, ProcessedImage, RenderedChapter
+from shared.book.model import ProcessedImage, RenderedChapter
 from shared.book.readers import ParsedBook, parse_manuscript
 from shared.book.render import render_chapter
 from shared.book.webapp import write_webapp
 
-# A render batch is bounded by source size, so one step stays under a second on any book; bigger
-# batches would make steps long, smaller ones would spend more time on queue hops than on work.
-RENDER_BATCH_CHARS = 1_500_000
+# An image batch is bounded by source bytes, so one step stays around a second; smaller batches
+# would spend more time on queue hops and commits than on images.
+IMAGE_BATCH_BYTES = 3_000_000
 COVER_KEY = "cover"
 
 
@@ -74,28 +73,23 @@ def parse(manuscript: bytes, options: ConvertOptions) -> ParsedBook:
     )
 
 
-def render_batches(chapters: list[ChapterSource]) -> list[list[int]]:
-    """Chapter numbers grouped into render steps of bounded size, in order."""
-    batches: list[list[int]] = [[]]
+def render(book: ParsedBook, split_level: int = 1) -> list[RenderedChapter]:
+    return [render_chapter(c, book.image_refs, split_level) for c in book.chapters]
+
+
+def image_batches(book: ParsedBook) -> list[list[str]]:
+    """The keys of the images to process, in a fixed order, grouped into steps of bounded size.
+    The cover is one of them if the author gave one."""
+    batches: list[list[str]] = [[]]
     size = 0
-    for chapter in chapters:
-        weight = chapter.size
-        if batches[-1] and size + weight > RENDER_BATCH_CHARS:
+    for key in sorted(book.image_sources):
+        weight = len(book.image_sources[key])
+        if batches[-1] and size + weight > IMAGE_BATCH_BYTES:
             batches.append([])
             size = 0
-        batches[-1].append(chapter.number)
+        batches[-1].append(key)
         size += weight
-    return batches
-
-
-def render(book: ParsedBook, numbers: Iterable[int], split_level: int = 1) -> list[RenderedChapter]:
-    wanted = set(numbers)
-    return [render_chapter(c, book.image_refs, split_level) for c in book.chapters if c.number in wanted]
-
-
-def image_jobs(book: ParsedBook) -> list[str]:
-    """The keys of the images to process, in a fixed order; the cover is one of them if given."""
-    return sorted(book.image_sources)
+    return [batch for batch in batches if batch]
 
 
 def process(book: ParsedBook, key: str) -> ProcessedImage:
@@ -136,9 +130,15 @@ def convert(manuscript: bytes, options: ConvertOptions, workers: int = 2) -> Con
 
 def finish(book: ParsedBook, options: ConvertOptions, workers: int = 2) -> Conversion:
     """Every step after parsing. Callers that own the manuscript bytes can free them first."""
-    chapters = [c for batch in render_batches(book.chapters) for c in render(book, batch, options.split_level)]
-    keys = image_jobs(book)
-    # Pillow releases the GIL while decoding, resizing and encoding, so threads do run in parallel.
-    with ThreadPoolExecutor(max_workers=max(1, workers)) as pool:
-        images = dict(zip(keys, pool.map(lambda key: process(book, key), keys), strict=True))
+    chapters = render(book, options.split_level)
+    keys = sorted(book.image_sources)
+    images = dict(zip(keys, process_in_parallel(book, keys, workers), strict=True))
     return package(book, chapters, images, options)
+
+
+def process_in_parallel(book: ParsedBook, keys: list[str], workers: int = 2) -> list[ProcessedImage]:
+    """Process images side by side: Pillow releases the GIL while decoding, resizing and encoding."""
+    if workers <= 1 or len(keys) <= 1:
+        return [process(book, key) for key in keys]
+    with ThreadPoolExecutor(max_workers=workers) as pool:
+        return list(pool.map(lambda key: process(book, key), keys))

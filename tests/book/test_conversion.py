@@ -10,7 +10,7 @@ import zipfile
 import pytest
 
 from shared.book import Conversion, ManuscriptError, convert
-from shared.book.steps import image_jobs, package, parse, process, render, render_batches
+from shared.book.steps import image_batches, package, parse, process, render
 from tests import book_corpus as corpus
 from tests.book.conftest import options
 
@@ -232,24 +232,35 @@ def test_stepwise_conversion_matches_whole_conversion() -> None:
     whole = convert(data, opts)
 
     parsed = parse(data, opts)
-    checkpoint = json.loads(json.dumps(parsed.plain()))
-    images_by_key = dict(parsed.image_sources)
-    restored = ParsedBook.from_plain(checkpoint, images_by_key)
-    batches = render_batches(restored.chapters)
-    random.Random(7).shuffle(batches)
-    rendered = []
-    for batch in batches:
-        for chapter in render(restored, batch):
-            rendered.append(RenderedChapter.from_dict(json.loads(json.dumps(chapter.to_dict()))))
-    keys = image_jobs(restored)
-    random.Random(3).shuffle(keys)
+    rendered = [RenderedChapter.from_dict(json.loads(json.dumps(c.to_dict()))) for c in render(parsed)]
+    restored = ParsedBook.from_plain_meta(json.loads(json.dumps(parsed.plain_meta())), dict(parsed.image_sources))
+    batches = image_batches(restored)
+    random.Random(3).shuffle(batches)
     images = {}
-    for key in keys:
-        image = process(restored, key)
-        images[key] = ProcessedImage(**image.meta(), data=image.data)
+    for batch in batches:
+        for key in batch:
+            image = process(restored, key)
+            images[key] = ProcessedImage(**json.loads(json.dumps(image.meta())), data=image.data)
+    random.Random(5).shuffle(rendered)
     stepwise = package(restored, rendered, images, opts)
     assert stepwise.epub == whole.epub
     assert stepwise.app_files == whole.app_files
+
+
+def test_image_batches_cover_every_image_once_in_bounded_steps() -> None:
+    from shared.book.readers import ParsedBook
+    from shared.book.steps import IMAGE_BATCH_BYTES
+
+    sizes = {"a": 10, "b": IMAGE_BATCH_BYTES - 5, "c": 4, "d": IMAGE_BATCH_BYTES * 2, "e": 1}
+    book = ParsedBook.from_plain_meta(
+        {"metadata": {}, "image_refs": {}, "image_names": {}, "cover_key": "", "warnings": []},
+        {key: b"x" * size for key, size in sizes.items()},
+    )
+    batches = image_batches(book)
+    assert [key for batch in batches for key in batch] == sorted(sizes)
+    for batch in batches:  # an oversized image goes alone; no batch is over the bound otherwise
+        assert len(batch) == 1 or sum(sizes[k] for k in batch) <= IMAGE_BATCH_BYTES
+    assert batches == [["a"], ["b", "c"], ["d"], ["e"]]
 
 
 def test_modified_time_is_the_only_time_in_the_book() -> None:

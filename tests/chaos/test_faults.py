@@ -28,8 +28,7 @@ from tests.support import Azurite, Supervisor
 
 POINTS = {
     "plan": ["after_claim", "after_output_write", "before_commit", "after_commit"],
-    "render": ["after_claim", "after_output_write", "before_commit", "after_commit"],
-    "image": ["after_claim", "after_output_write", "before_commit", "after_commit"],
+    "images": ["after_claim", "after_output_write", "before_commit", "after_commit"],
     "package": ["after_claim", "during_publish", "before_commit", "after_commit"],
 }
 CRASHES = [f"{kind}:{point}" for kind, points in POINTS.items() for point in points]
@@ -124,7 +123,7 @@ def test_a_dependency_that_fails_twice_then_recovers(
     workers: Callable[..., Supervisor], storage_emulator: Azurite, tmp_path: Path
 ) -> None:
     counter = tmp_path / "failures"
-    worker = workers(QUIRE_FAIL_AT="render:after_claim", QUIRE_FAIL_TIMES="2", QUIRE_FAIL_COUNT_FILE=str(counter))
+    worker = workers(QUIRE_FAIL_AT="images:after_claim", QUIRE_FAIL_TIMES="2", QUIRE_FAIL_COUNT_FILE=str(counter))
     data = corpus.small_book_zip()
     job_id = upload(worker.host.base_url, data, "small.zip")
     check_job(storage_emulator.connection_string, worker.host.base_url, job_id, data, [])
@@ -137,7 +136,7 @@ def test_a_step_that_always_fails_ends_failed_and_blocks_no_one(
     workers: Callable[..., Supervisor], storage_emulator: Azurite, tmp_path: Path
 ) -> None:
     worker = workers(
-        QUIRE_FAIL_AT="image:after_claim", QUIRE_FAIL_TIMES="1000", QUIRE_FAIL_COUNT_FILE=str(tmp_path / "n")
+        QUIRE_FAIL_AT="images:after_claim", QUIRE_FAIL_TIMES="1000", QUIRE_FAIL_COUNT_FILE=str(tmp_path / "n")
     )
     doomed = upload(worker.host.base_url, corpus.docx(), "word.docx")  # has an image: its image step always fails
     fine = upload(worker.host.base_url, corpus.PLAIN_TEXT.encode(), "plain.txt")  # no images
@@ -152,7 +151,7 @@ def test_a_step_that_always_fails_ends_failed_and_blocks_no_one(
     assert no_work_left(storage_emulator.connection_string, doomed)
     # The poison handler is idempotent: a second copy changes nothing.
     poison = QueueClient.from_connection_string(storage_emulator.connection_string, f"{CONVERSION_QUEUE}-poison")
-    poison.send_message(base64.b64encode(conversion_message(doomed, "image:x").encode()).decode())
+    poison.send_message(base64.b64encode(conversion_message(doomed, "images:0").encode()).decode())
     time.sleep(3)
     assert follow(worker.host.base_url, doomed, timeout=5) == failed
 
