@@ -49,7 +49,8 @@ def serve_app(req: func.HttpRequest) -> func.HttpResponse:
 @app.queue_trigger(arg_name="msg", queue_name=CONVERSION_QUEUE, connection="AzureWebJobsStorage")
 @app.queue_output(arg_name="next_steps", queue_name=CONVERSION_QUEUE, connection="AzureWebJobsStorage")
 def convert(msg: func.QueueMessage, next_steps: func.Out[list[str]]) -> None:
-    messages = pipeline.run_conversion_message(get_services().storage, msg.get_body())
+    services = get_services()
+    messages = pipeline.run_conversion_message(services.storage, msg.get_body(), services.settings.images_in_plan_bytes)
     if messages:
         next_steps.set(messages)
 

@@ -2,17 +2,19 @@
 
 The job row in Table Storage is the source of truth; a message is only a wake-up call. The plan:
 
-    plan            parse the manuscript and render its chapters, checkpoint them, decide the
-                    parallel steps
-    images:<i>      process one batch of images: fanned out as separate messages, run by any
-                    worker, in any order
+    plan            parse the manuscript and render its chapters while threads process the first
+                    images; checkpoint them; decide the parallel steps
+    images:<i>      process one batch of the remaining images: fanned out as separate messages,
+                    run by any worker, in any order
     package         write the EPUB and the web-app book to their final names, then succeed
 
 Chapters are rendered in the plan step, not fanned out: Markdown is parsed as one document
 (reference links and footnotes reach across chapters), and checkpointing the parsed tokens for
 separate render steps cost three times the rendering itself (5 MB book: 1.3 s to save and load
 them against 0.4 s to render). Rendered chapters are plain strings, cheap to checkpoint. Images
-are where parallel steps pay: decoding and resizing run outside the GIL, on any worker.
+are where parallelism pays, as Pillow works outside the GIL: the plan step processes the first
+IMAGES_IN_PLAN_BYTES of them (a setting) on the core the renderer leaves idle, and a book with
+more fans the rest out to any worker.
 
 Every step writes its outputs under deterministic names, create-only (a duplicate finds them
 already there, identical), then commits by adding itself to the row's `completed` set with an
@@ -180,7 +182,7 @@ def _write_once(storage: Storage, container: str, name: str, data: bytes, conten
 
 def _parallel_steps(job: Job) -> list[str]:
     plan = job.plan
-    return [f"images:{i}" for i in range(len(plan.get("images", [])))]
+    return [f"images:{i}" for i in range(plan.get("images_in_plan", 0), len(plan.get("images", [])))]
 
 
 def _now() -> datetime:
@@ -190,7 +192,7 @@ def _now() -> datetime:
 # -- running one step -----------------------------------------------------------------------------
 
 
-def run_conversion_message(storage: Storage, body: bytes | str) -> list[str]:
+def run_conversion_message(storage: Storage, body: bytes | str, images_in_plan_bytes: int = 0) -> list[str]:
     """Handle one conversion message; returns the messages to send next (through the output binding)."""
     try:
         job_id, step = parse_conversion_message(body)
@@ -198,14 +200,14 @@ def run_conversion_message(storage: Storage, body: bytes | str) -> list[str]:
         log.warning("ignoring a malformed conversion message: %s", error)
         return []
     try:
-        return run_step(storage, job_id, step)
+        return run_step(storage, job_id, step, images_in_plan_bytes)
     except ManuscriptError as error:
         log.info("job %s failed at %s: %s", job_id, step, error)
         fail_job(storage, job_id, str(error))
         return []
 
 
-def run_step(storage: Storage, job_id: str, step: str) -> list[str]:
+def run_step(storage: Storage, job_id: str, step: str, images_in_plan_bytes: int = 0) -> list[str]:
     try:
         job, _ = _read(storage, job_id)
     except NotFound:
@@ -217,7 +219,7 @@ def run_step(storage: Storage, job_id: str, step: str) -> list[str]:
             clean_work(storage, job_id)  # a crash came between the last commit and the clean-up
         return []
     if step == FIRST_STEP:
-        return _plan(storage, job)
+        return _plan(storage, job, images_in_plan_bytes)
     if not job.plan:
         return [conversion_message(job_id, FIRST_STEP)]  # a step before its plan: plan first
     if step in job.completed:
@@ -239,8 +241,8 @@ def _follow_up(job: Job) -> list[str]:
     return []
 
 
-def _plan(storage: Storage, job: Job) -> list[str]:
-    from shared.book.steps import image_batches, parse, render
+def _plan(storage: Storage, job: Job, images_in_plan_bytes: int) -> list[str]:
+    from shared.book.steps import image_batches, parse, render_while_processing
 
     if FIRST_STEP in job.completed:
         # A repeated plan message: the worker that committed the plan may have died before its
@@ -259,10 +261,18 @@ def _plan(storage: Storage, job: Job) -> list[str]:
     manuscript = storage.read_blob(MANUSCRIPT_CONTAINER, job.manuscript_blob)
     book = parse(manuscript, options)
     del manuscript
-    chapters = render(book, options.split_level)
+    batches = image_batches(book)
+    in_plan = _batches_within(batches, book.image_sources, images_in_plan_bytes)
+    keys = [key for batch in batches[:in_plan] for key in batch]
+    chapters, images = render_while_processing(book, keys, options.split_level)
     warnings = list(dict.fromkeys([*book.warnings, *(w for c in chapters for w in c.warnings)]))
-    plan: dict[str, Any] = {"images": image_batches(book), "title": book.metadata.title}
-    writes = [(f"source/{key}", data, "application/octet-stream") for key, data in sorted(book.image_sources.items())]
+    plan: dict[str, Any] = {"images": batches, "images_in_plan": in_plan, "title": book.metadata.title}
+    writes = _image_writes(images)
+    writes += [
+        (f"source/{key}", book.image_sources[key], "application/octet-stream")
+        for batch in batches[in_plan:]
+        for key in batch
+    ]
     rendered = json.dumps([c.to_dict() for c in chapters], ensure_ascii=False, sort_keys=True).encode("utf-8")
     writes.append(("chapters.json", rendered, "application/json"))
     writes.append(
@@ -272,7 +282,7 @@ def _plan(storage: Storage, job: Job) -> list[str]:
     crash_point("after_output_write", FIRST_STEP)
     crash_point("before_commit", FIRST_STEP)
 
-    total = 1 + len(plan["images"]) + 1
+    total = 1 + len(batches) - in_plan + 1
 
     def commit(current: Job) -> Job | None:
         if current.is_terminal or FIRST_STEP in current.completed:
@@ -293,11 +303,11 @@ def _plan(storage: Storage, job: Job) -> list[str]:
     log.info("commit job=%s step=%s done=%d/%d", job.id, FIRST_STEP, committed.steps_done, committed.steps_total)
     crash_point("after_commit", FIRST_STEP)
     log.info(
-        "job %s planned: %d chapters rendered, %d image batches (%d images)",
+        "job %s planned: %d chapters rendered, %d images processed, %d image batches fanned out",
         job.id,
         len(chapters),
-        len(plan["images"]),
-        len(book.image_sources),
+        len(images),
+        len(batches) - in_plan,
     )
     return [conversion_message(job.id, step) for step in _parallel_steps(committed)] or [
         conversion_message(job.id, PACKAGE_STEP)
@@ -365,6 +375,25 @@ def _images(storage: Storage, job: Job, step: str, index: int) -> list[str]:
     _in_parallel(lambda w: _write_once(storage, WORK_CONTAINER, _work(job.id, w[0]), w[1], w[2]), writes)
     crash_point("after_output_write", step)
     return _commit_parallel(storage, job, step)
+
+
+def _batches_within(batches: list[list[str]], sources: dict[str, bytes], budget: int) -> int:
+    """How many leading batches fit in `budget` bytes of image sources."""
+    used = 0
+    for count, batch in enumerate(batches):
+        used += sum(len(sources[key]) for key in batch)
+        if used > budget:
+            return count
+    return len(batches)
+
+
+def _image_writes(images: list[Any]) -> list[tuple[str, bytes, str]]:
+    """A processed image's checkpoint: its bytes, and its metadata as JSON."""
+    writes = [(f"image/{i.key}.bin", i.data, i.media_type) for i in images]
+    writes += [
+        (f"image/{i.key}.json", json.dumps(i.meta(), sort_keys=True).encode(), "application/json") for i in images
+    ]
+    return writes
 
 
 def _package(storage: Storage, job: Job) -> list[str]:

@@ -29,6 +29,9 @@ DEFAULT_RECONCILE_SCHEDULE = "0 */2 * * * *"
 # A running job whose row has not moved for this long is re-driven. Steps take seconds; a
 # message that is being retried comes back within maxDequeueCount × visibilityTimeout ≈ 75 s.
 DEFAULT_JOB_STALL_SECONDS = 300
+# Image bytes the plan step processes itself, on the core the renderer leaves idle; the rest fan
+# out to any worker. 0 fans out every image (an instance with one core gains nothing in-process).
+DEFAULT_IMAGES_IN_PLAN_BYTES = 16 * 1024 * 1024
 
 
 class SettingError(ValueError):
@@ -52,7 +55,7 @@ def _required(env: Mapping[str, str], name: str) -> str:
     return value
 
 
-def _positive_int(env: Mapping[str, str], name: str, default: int) -> int:
+def _positive_int(env: Mapping[str, str], name: str, default: int, minimum: int = 1) -> int:
     raw = env.get(name, "").strip()
     if not raw:
         return default
@@ -60,8 +63,8 @@ def _positive_int(env: Mapping[str, str], name: str, default: int) -> int:
         value = int(raw)
     except ValueError:
         raise SettingError(f"Setting '{name}' must be a whole number, got {raw!r}.") from None
-    if value <= 0:
-        raise SettingError(f"Setting '{name}' must be greater than zero, got {value}.")
+    if value < minimum:
+        raise SettingError(f"Setting '{name}' must be at least {minimum}, got {value}.")
     return value
 
 
@@ -96,6 +99,7 @@ class Settings:
     feeds_max_items: int = 50
     feeds_interval_seconds: int = 14 * 60  # a source fetched now is due again at the next slot
     feeds_fetch_deadline_seconds: int = 20  # the whole of one fetch, redirects included
+    images_in_plan_bytes: int = DEFAULT_IMAGES_IN_PLAN_BYTES
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:
@@ -109,4 +113,5 @@ class Settings:
             feeds_max_items=_positive_int(env, "FEEDS_MAX_ITEMS", 50),
             feeds_interval_seconds=_positive_int(env, "FEEDS_INTERVAL_SECONDS", 14 * 60),
             feeds_fetch_deadline_seconds=_positive_int(env, "FEEDS_FETCH_DEADLINE_SECONDS", 20),
+            images_in_plan_bytes=_positive_int(env, "IMAGES_IN_PLAN_BYTES", DEFAULT_IMAGES_IN_PLAN_BYTES, minimum=0),
         )

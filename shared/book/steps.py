@@ -130,10 +130,24 @@ def convert(manuscript: bytes, options: ConvertOptions, workers: int = 2) -> Con
 
 def finish(book: ParsedBook, options: ConvertOptions, workers: int = 2) -> Conversion:
     """Every step after parsing. Callers that own the manuscript bytes can free them first."""
-    chapters = render(book, options.split_level)
     keys = sorted(book.image_sources)
-    images = dict(zip(keys, process_in_parallel(book, keys, workers), strict=True))
-    return package(book, chapters, images, options)
+    chapters, processed = render_while_processing(book, keys, options.split_level, workers)
+    return package(book, chapters, dict(zip(keys, processed, strict=True)), options)
+
+
+def render_while_processing(
+    book: ParsedBook, keys: list[str], split_level: int = 1, workers: int = 2
+) -> tuple[list[RenderedChapter], list[ProcessedImage]]:
+    """Render every chapter while threads process the images `keys`.
+
+    Rendering holds the GIL; Pillow mostly does not, so the images use the core rendering leaves idle.
+    """
+    if workers <= 1 or not keys:
+        return render(book, split_level), [process(book, key) for key in keys]
+    with ThreadPoolExecutor(max_workers=workers) as pool:
+        pending = [pool.submit(process, book, key) for key in keys]
+        chapters = render(book, split_level)
+        return chapters, [future.result() for future in pending]
 
 
 def process_in_parallel(book: ParsedBook, keys: list[str], workers: int = 2) -> list[ProcessedImage]:

@@ -30,6 +30,7 @@ def workers(storage_emulator: Azurite, tmp_path: Path) -> Iterator[Callable[...,
             "AzureWebJobsStorage": storage_emulator.connection_string,
             "AzureFunctionsJobHost__extensions__queues__visibilityTimeout": "00:00:01",
             **FAST_RECOVERY,
+            "IMAGES_IN_PLAN_BYTES": "0",  # fan every image batch out, so image steps run and can fail
             **settings,
         }
         args = ["--functions", *functions] if functions else []

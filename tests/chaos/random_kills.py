@@ -53,6 +53,7 @@ def run(jobs: int, seed: int, mean_interval: float = 1.2) -> dict[str, object]:
         "AzureWebJobsStorage": azurite.connection_string,
         "DEVHOST_QUEUE_RECEIVE_VISIBILITY_SECONDS": "2",
         "AzureFunctionsJobHost__extensions__queues__visibilityTimeout": "00:00:01",
+        "IMAGES_IN_PLAN_BYTES": "0",  # every image in its own fanned-out step: more moments to kill
     }
     worker = Supervisor(ROOT, env, logs, [])
     kills = 0

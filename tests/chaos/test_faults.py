@@ -32,6 +32,12 @@ POINTS = {
     "package": ["after_claim", "during_publish", "before_commit", "after_commit"],
 }
 CRASHES = [f"{kind}:{point}" for kind, points in POINTS.items() for point in points]
+# With the default budget the plan step processes the images itself: kill it around those writes too.
+IN_PLAN_IMAGES = {"IMAGES_IN_PLAN_BYTES": "16777216"}
+CASES = [pytest.param(crash, {}, id=crash) for crash in CRASHES] + [
+    pytest.param(crash, IN_PLAN_IMAGES, id=f"{crash}-images-in-plan")
+    for crash in ("plan:after_output_write", "plan:after_commit")
+]
 
 
 def commits(logs: str) -> Counter[tuple[str, str]]:
@@ -51,12 +57,16 @@ def check_job(connection: str, base_url: str, job_id: str, data: bytes, seen: li
     return job
 
 
-@pytest.mark.parametrize("crash", CRASHES)
+@pytest.mark.parametrize(("crash", "settings"), CASES)
 def test_a_kill_at_each_crash_point_loses_nothing(
-    crash: str, workers: Callable[..., Supervisor], storage_emulator: Azurite, tmp_path: Path
+    crash: str,
+    settings: dict[str, str],
+    workers: Callable[..., Supervisor],
+    storage_emulator: Azurite,
+    tmp_path: Path,
 ) -> None:
     marker = tmp_path / "crashed"
-    worker = workers(QUIRE_CRASH_AT=crash, QUIRE_CRASH_ONCE_FILE=str(marker))
+    worker = workers(QUIRE_CRASH_AT=crash, QUIRE_CRASH_ONCE_FILE=str(marker), **settings)
     data = corpus.small_book_zip()
     job_id = upload(worker.host.base_url, data, "small.zip")
     seen: list[int] = []

@@ -10,6 +10,12 @@ def test_defaults_apply_when_only_storage_is_set() -> None:
     assert settings.max_upload_bytes == 52428800
     assert settings.refresh_schedule == "0 */15 * * * *"
     assert settings.feeds_allow_private_addresses is False
+    assert settings.images_in_plan_bytes == 16 * 2**20
+
+
+def test_images_in_plan_may_be_zero_to_fan_out_every_image() -> None:
+    settings = Settings.from_env({"AzureWebJobsStorage": "x", "IMAGES_IN_PLAN_BYTES": "0"})
+    assert settings.images_in_plan_bytes == 0
 
 
 def test_missing_storage_names_the_setting() -> None:
@@ -24,6 +30,7 @@ def test_missing_storage_names_the_setting() -> None:
         ("MAX_UPLOAD_BYTES", "-1"),
         ("FEEDS_ALLOW_PRIVATE_ADDRESSES", "yes please"),
         ("REFRESH_SCHEDULE", "every 15 minutes"),
+        ("IMAGES_IN_PLAN_BYTES", "-1"),
     ],
 )
 def test_malformed_values_name_the_setting(name: str, value: str) -> None:
@@ -51,6 +58,7 @@ def test_committed_local_settings_are_strings_with_the_documented_defaults() -> 
     assert values["MAX_UPLOAD_BYTES"] == "52428800"
     assert values["REFRESH_SCHEDULE"] == "0 */15 * * * *"
     assert values["FEEDS_ALLOW_PRIVATE_ADDRESSES"] == "false"
+    assert values["IMAGES_IN_PLAN_BYTES"] == "16777216"
     Settings.from_env(values)  # the committed values are themselves valid
     # The host's body limit leaves room for multipart framing, so the app can answer 413 itself.
     assert int(values["FUNCTIONS_REQUEST_BODY_SIZE_LIMIT"]) > int(values["MAX_UPLOAD_BYTES"])
