@@ -267,7 +267,7 @@ def _plan(storage: Storage, job: Job, images_in_plan_bytes: int) -> list[str]:
     chapters, images = render_while_processing(book, keys, options.split_level)
     warnings = list(dict.fromkeys([*book.warnings, *(w for c in chapters for w in c.warnings)]))
     plan: dict[str, Any] = {"images": batches, "images_in_plan": in_plan, "title": book.metadata.title}
-    writes = _image_writes(images)
+    writes = [_image_write(index, images, batch) for index, batch in enumerate(batches[:in_plan])]
     writes += [
         (f"source/{key}", book.image_sources[key], "application/octet-stream")
         for batch in batches[in_plan:]
@@ -367,12 +367,8 @@ def _images(storage: Storage, job: Job, step: str, index: int) -> list[str]:
             raise StepError(f"job {job.id}: the source of image {key} is missing") from None
 
     book.image_sources = dict(zip(keys, _in_parallel(source, keys), strict=True))
-    images = process_in_parallel(book, keys)
-    writes = [(f"image/{i.key}.bin", i.data, i.media_type) for i in images]
-    writes += [
-        (f"image/{i.key}.json", json.dumps(i.meta(), sort_keys=True).encode(), "application/json") for i in images
-    ]
-    _in_parallel(lambda w: _write_once(storage, WORK_CONTAINER, _work(job.id, w[0]), w[1], w[2]), writes)
+    name, data, content_type = _image_write(index, process_in_parallel(book, keys), keys)
+    _write_once(storage, WORK_CONTAINER, _work(job.id, name), data, content_type)
     crash_point("after_output_write", step)
     return _commit_parallel(storage, job, step)
 
@@ -387,17 +383,16 @@ def _batches_within(batches: list[list[str]], sources: dict[str, bytes], budget:
     return len(batches)
 
 
-def _image_writes(images: list[Any]) -> list[tuple[str, bytes, str]]:
-    """A processed image's checkpoint: its bytes, and its metadata as JSON."""
-    writes = [(f"image/{i.key}.bin", i.data, i.media_type) for i in images]
-    writes += [
-        (f"image/{i.key}.json", json.dumps(i.meta(), sort_keys=True).encode(), "application/json") for i in images
-    ]
-    return writes
+def _image_write(index: int, images: list[Any], keys: list[str]) -> tuple[str, bytes, str]:
+    """One batch of processed images as one checkpoint blob (a blob per image cost a round trip each)."""
+    from shared.book.model import pack_images
+
+    by_key = {image.key: image for image in images}
+    return f"images/{index}.bin", pack_images([by_key[key] for key in keys]), "application/octet-stream"
 
 
 def _package(storage: Storage, job: Job) -> list[str]:
-    from shared.book.model import ProcessedImage, RenderedChapter
+    from shared.book.model import RenderedChapter, unpack_images
     from shared.book.steps import package
 
     crash_point("after_claim", PACKAGE_STEP)
@@ -406,17 +401,13 @@ def _package(storage: Storage, job: Job) -> list[str]:
         log.info("job %s: package waits for %d steps", job.id, len(missing))
         return []
     book = _load_parsed(storage, job)
-    keys = [key for batch in job.plan["images"] for key in batch]
-    names = ["chapters.json"] + [f"image/{key}.{kind}" for key in keys for kind in ("json", "bin")]
+    names = ["chapters.json"] + [f"images/{index}.bin" for index in range(len(job.plan["images"]))]
     try:
-        read = _in_parallel(lambda n: storage.read_blob(WORK_CONTAINER, _work(job.id, n)), names)
+        chapters_json, *packed = _in_parallel(lambda n: storage.read_blob(WORK_CONTAINER, _work(job.id, n)), names)
     except NotFound:
         raise StepError(f"job {job.id}: a checkpoint package needs is missing") from None
-    blobs = dict(zip(names, read, strict=True))
-    chapters = [RenderedChapter.from_dict(data) for data in json.loads(blobs["chapters.json"])]
-    images = {
-        key: ProcessedImage(**json.loads(blobs[f"image/{key}.json"]), data=blobs[f"image/{key}.bin"]) for key in keys
-    }
+    chapters = [RenderedChapter.from_dict(data) for data in json.loads(chapters_json)]
+    images = {image.key: image for batch in packed for image in unpack_images(batch)}
     result = package(book, chapters, images, _options(job))
 
     # Publish: the files first (same bytes on any rerun), then the job turns succeeded.

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
@@ -97,3 +98,22 @@ class ProcessedImage:
             "width": self.width,
             "height": self.height,
         }
+
+
+def pack_images(images: list[ProcessedImage]) -> bytes:
+    """Processed images as one checkpoint: a JSON header line (metadata and sizes), then the bytes."""
+    header = [{**image.meta(), "size": len(image.data)} for image in images]
+    return json.dumps(header, sort_keys=True).encode() + b"\n" + b"".join(image.data for image in images)
+
+
+def unpack_images(packed: bytes) -> list[ProcessedImage]:
+    header_line, _, data = packed.partition(b"\n")
+    images = []
+    offset = 0
+    for entry in json.loads(header_line):
+        size = entry.pop("size")
+        images.append(ProcessedImage(**entry, data=data[offset : offset + size]))
+        offset += size
+    if offset != len(data):
+        raise ValueError("a packed image checkpoint does not match its header")
+    return images

@@ -224,7 +224,7 @@ def test_stepwise_conversion_matches_whole_conversion() -> None:
     """Steps run one at a time, through JSON checkpoints and in shuffled order, give the same bytes."""
     import random
 
-    from shared.book.model import ProcessedImage, RenderedChapter
+    from shared.book.model import RenderedChapter, pack_images, unpack_images
     from shared.book.readers import ParsedBook
 
     data = corpus.full_markdown_zip()
@@ -237,14 +237,26 @@ def test_stepwise_conversion_matches_whole_conversion() -> None:
     batches = image_batches(restored)
     random.Random(3).shuffle(batches)
     images = {}
-    for batch in batches:
-        for key in batch:
-            image = process(restored, key)
-            images[key] = ProcessedImage(**json.loads(json.dumps(image.meta())), data=image.data)
+    for batch in batches:  # each batch through its packed checkpoint
+        for image in unpack_images(pack_images([process(restored, key) for key in batch])):
+            images[image.key] = image
     random.Random(5).shuffle(rendered)
     stepwise = package(restored, rendered, images, opts)
     assert stepwise.epub == whole.epub
     assert stepwise.app_files == whole.app_files
+
+
+def test_a_packed_image_checkpoint_round_trips_and_refuses_a_truncated_one() -> None:
+    from shared.book.model import ProcessedImage, pack_images, unpack_images
+
+    images = [
+        ProcessedImage(key="a", media_type="image/png", extension="png", width=2, height=3, data=b"\x89PNG\n\x00a"),
+        ProcessedImage(key="b", media_type="image/jpeg", extension="jpg", width=4, height=5, data=b"\xff\xd8b\n"),
+    ]
+    packed = pack_images(images)
+    assert unpack_images(packed) == images
+    with pytest.raises(ValueError, match="header"):
+        unpack_images(packed[:-1])
 
 
 def test_image_batches_cover_every_image_once_in_bounded_steps() -> None:
