@@ -112,6 +112,7 @@ class OutputWriter:
         self.clients = clients
         self.encoding = encoding
         self.notify = notify
+        self._queue_clients: dict[tuple[str, str], Any] = {}  # one client (and pipeline) per queue
 
     async def __call__(self, entry: Any, outputs: dict[str, Any], trigger_data: dict[str, Any]) -> None:
         bindings = {b["name"]: b for b in entry.outputs}
@@ -132,7 +133,10 @@ class OutputWriter:
         from azure.core.exceptions import ResourceNotFoundError
 
         queue_name = queue_name.lower()
-        client = self.clients.queue_service(connection).get_queue_client(queue_name)
+        client = self._queue_clients.get((connection, queue_name))
+        if client is None:
+            client = self.clients.queue_service(connection).get_queue_client(queue_name)
+            self._queue_clients[(connection, queue_name)] = client
         for body in queue_messages(value):
             content = encode_for_queue(body, self.encoding)
             try:
