@@ -192,7 +192,7 @@ def _now() -> datetime:
 # -- running one step -----------------------------------------------------------------------------
 
 
-def run_conversion_message(storage: Storage, body: bytes | str, images_in_plan_bytes: int = 0) -> list[str]:
+def run_conversion_message(storage: Storage, body: bytes | str, images_in_plan_bytes: int) -> list[str]:
     """Handle one conversion message; returns the messages to send next (through the output binding)."""
     try:
         job_id, step = parse_conversion_message(body)
@@ -207,7 +207,7 @@ def run_conversion_message(storage: Storage, body: bytes | str, images_in_plan_b
         return []
 
 
-def run_step(storage: Storage, job_id: str, step: str, images_in_plan_bytes: int = 0) -> list[str]:
+def run_step(storage: Storage, job_id: str, step: str, images_in_plan_bytes: int) -> list[str]:
     try:
         job, _ = _read(storage, job_id)
     except NotFound:
@@ -267,7 +267,8 @@ def _plan(storage: Storage, job: Job, images_in_plan_bytes: int) -> list[str]:
     chapters, images = render_while_processing(book, keys, options.split_level)
     warnings = list(dict.fromkeys([*book.warnings, *(w for c in chapters for w in c.warnings)]))
     plan: dict[str, Any] = {"images": batches, "images_in_plan": in_plan, "title": book.metadata.title}
-    writes = [_image_write(index, images, batch) for index, batch in enumerate(batches[:in_plan])]
+    by_key = {image.key: image for image in images}
+    writes = [_image_write(index, [by_key[key] for key in batch]) for index, batch in enumerate(batches[:in_plan])]
     writes += [
         (f"source/{key}", book.image_sources[key], "application/octet-stream")
         for batch in batches[in_plan:]
@@ -367,7 +368,7 @@ def _images(storage: Storage, job: Job, step: str, index: int) -> list[str]:
             raise StepError(f"job {job.id}: the source of image {key} is missing") from None
 
     book.image_sources = dict(zip(keys, _in_parallel(source, keys), strict=True))
-    name, data, content_type = _image_write(index, process_in_parallel(book, keys), keys)
+    name, data, content_type = _image_write(index, process_in_parallel(book, keys))
     _write_once(storage, WORK_CONTAINER, _work(job.id, name), data, content_type)
     crash_point("after_output_write", step)
     return _commit_parallel(storage, job, step)
@@ -383,12 +384,11 @@ def _batches_within(batches: list[list[str]], sources: dict[str, bytes], budget:
     return len(batches)
 
 
-def _image_write(index: int, images: list[Any], keys: list[str]) -> tuple[str, bytes, str]:
-    """One batch of processed images as one checkpoint blob (a blob per image cost a round trip each)."""
+def _image_write(index: int, images: list[Any]) -> tuple[str, bytes, str]:
+    """One batch of processed images, in batch order, as one checkpoint blob (not a blob per image)."""
     from shared.book.model import pack_images
 
-    by_key = {image.key: image for image in images}
-    return f"images/{index}.bin", pack_images([by_key[key] for key in keys]), "application/octet-stream"
+    return f"images/{index}.bin", pack_images(images), "application/octet-stream"
 
 
 def _package(storage: Storage, job: Job) -> list[str]:
