@@ -51,6 +51,12 @@ def seed(storage: Storage, server: RemoteFeedServer, count: int, tag: str, now: 
         )
 
 
+def host_messages_in_flight() -> int:
+    """How many queue messages the host runs at once on one worker: batchSize + newBatchThreshold."""
+    queues = json.loads((ROOT / "host.json").read_text())["extensions"]["queues"]
+    return int(queues["batchSize"]) + int(queues["newBatchThreshold"])
+
+
 async def run_refresh(storage: Storage, settings: Settings, slot: str, now: datetime) -> dict[str, int]:
     pending = refresh.start_refresh(storage, slot)
     batches: list[list[list[str]]] = []
@@ -63,7 +69,7 @@ async def run_refresh(storage: Storage, settings: Settings, slot: str, now: date
         else:
             batches.append(message["sources"])
     totals = {"fetched": 0, "not_modified": 0, "errors": 0}
-    in_flight = asyncio.Semaphore(CONCURRENCY // refresh.FETCH_BATCH)  # as two queue invocations at once
+    in_flight = asyncio.Semaphore(host_messages_in_flight())  # as the host hands one worker messages
     async with make_client(True, concurrency=CONCURRENCY) as client:
 
         async def one(sources: list[list[str]]) -> None:

@@ -52,9 +52,15 @@ def gzip_bomb(size: int = 64 * 1024 * 1024) -> bytes:
 class FeedServer:
     """An aiohttp server on its own thread and loop; `hits` counts requests per path."""
 
-    def __init__(self, host: str = "127.0.0.1", port: int = 0, latency: float = 0.0) -> None:
+    def __init__(
+        self, host: str = "127.0.0.1", port: int = 0, latency: float = 0.0, keepalive_timeout: float = 75.0
+    ) -> None:
         self.host, self.requested_port, self.latency = host, port, latency
+        self.keepalive_timeout = keepalive_timeout  # how long the server keeps an idle connection open
         self.hits: Counter[str] = Counter()
+        self.in_flight = 0
+        self.most_in_flight = 0
+        self.connections: set[tuple[str, int]] = set()  # the client ends of every connection seen
         self.bytes_sent = 0
         self.routes: dict[str, Callable[[web.Request], Awaitable[web.StreamResponse]]] = {}
         self._loop = asyncio.new_event_loop()
@@ -153,14 +159,21 @@ class FeedServer:
             request: web.Request, handler: Callable[[web.Request], Awaitable[web.StreamResponse]]
         ) -> web.StreamResponse:
             self.hits[request.path] += 1
-            if self.latency:
-                await asyncio.sleep(self.latency)
-            return await handler(request)
+            if request.transport is not None:
+                self.connections.add(request.transport.get_extra_info("peername"))
+            self.in_flight += 1
+            self.most_in_flight = max(self.most_in_flight, self.in_flight)
+            try:
+                if self.latency:
+                    await asyncio.sleep(self.latency)
+                return await handler(request)
+            finally:
+                self.in_flight -= 1
 
         app = web.Application(middlewares=[count])
         for path, handler in self.routes.items():
             app.router.add_get(path, handler)
-        runner = web.AppRunner(app, access_log=None)
+        runner = web.AppRunner(app, access_log=None, keepalive_timeout=self.keepalive_timeout)
         self._loop.run_until_complete(runner.setup())
         site = web.TCPSite(runner, self.host, self.requested_port, backlog=1024)
         self._loop.run_until_complete(site.start())

@@ -142,4 +142,45 @@ def test_the_guarded_transport_still_uses_the_guard() -> None:
     from shared.feeds.fetch import GuardedBackend
 
     client = make_client(FetchPolicy())
-    assert isinstance(client._transport._pool._network_backend, GuardedBackend)  # type: ignore[attr-defined]
+    shards = client._transport.shards  # type: ignore[attr-defined]
+    assert shards and all(isinstance(shard._pool._network_backend, GuardedBackend) for shard in shards)
+
+
+def test_one_client_runs_its_whole_concurrency_over_pooled_connections() -> None:
+    """The client's connections are split over several small pools; together they still run
+    `concurrency` requests at once, never more, and reuse their connections."""
+    slow = FeedServer(latency=0.3).start()
+    try:
+
+        async def go() -> tuple[list[str], list[int]]:
+            async with make_client(LOCAL, concurrency=45) as client:
+                results = await asyncio.gather(
+                    *(fetch_feed(client, slow.url(f"/rss?n={i}"), policy=LOCAL) for i in range(135))
+                )
+                return [r.status for r in results], list(client._transport.busy)  # type: ignore[attr-defined]
+
+        statuses, busy = asyncio.run(go())
+        assert statuses == ["ok"] * 135
+        assert slow.most_in_flight == 45
+        assert len(slow.connections) <= 45  # three rounds over the same connections
+        assert busy == [0, 0, 0]  # every shard got its requests back
+    finally:
+        slow.stop()
+
+
+def test_a_connection_the_server_closed_while_idle_is_not_reused() -> None:
+    """The pool's "is this idle connection still good?" answer is cached for a moment only."""
+    closing = FeedServer(keepalive_timeout=0.1).start()
+    try:
+
+        async def go() -> list[str]:
+            async with make_client(LOCAL, concurrency=4) as client:
+                first = await fetch_feed(client, closing.url("/rss"), policy=LOCAL)
+                await asyncio.sleep(0.5)  # the server has closed the idle connection by now
+                second = await fetch_feed(client, closing.url("/rss"), policy=LOCAL)
+                return [first.status, second.status]
+
+        assert asyncio.run(go()) == ["ok", "ok"]
+        assert len(closing.connections) == 2
+    finally:
+        closing.stop()
