@@ -111,6 +111,8 @@ class Storage:
         self._queue_service: QueueServiceClient | None = None
         self._table_service: TableServiceClient | None = None
         self._ready: set[str] = set()
+        # One client per container, queue and table: building one costs about as much CPU as a call.
+        self._clients: dict[str, Any] = {}
 
     # -- clients, built once ------------------------------------------------------------------
 
@@ -145,8 +147,10 @@ class Storage:
             return self._table_service
 
     def _container(self, name: str) -> ContainerClient:
-        client = self._blobs().get_container_client(name)
         key = f"container:{name}"
+        client = self._clients.get(key)
+        if client is None:
+            client = self._clients.setdefault(key, self._blobs().get_container_client(name))
         if key not in self._ready:
             from azure.core.exceptions import ResourceExistsError
 
@@ -158,13 +162,16 @@ class Storage:
     def _queue(self, name: str) -> QueueClient:
         from azure.storage.queue import BinaryBase64DecodePolicy, BinaryBase64EncodePolicy
 
-        # Base64 both ways, as the Functions host encodes and expects queue messages.
-        client = self._queues().get_queue_client(
-            name,
-            message_encode_policy=BinaryBase64EncodePolicy(),
-            message_decode_policy=BinaryBase64DecodePolicy(),
-        )
         key = f"queue:{name}"
+        client = self._clients.get(key)
+        if client is None:
+            # Base64 both ways, as the Functions host encodes and expects queue messages.
+            built = self._queues().get_queue_client(
+                name,
+                message_encode_policy=BinaryBase64EncodePolicy(),
+                message_decode_policy=BinaryBase64DecodePolicy(),
+            )
+            client = self._clients.setdefault(key, built)
         if key not in self._ready:
             from azure.core.exceptions import ResourceExistsError
 
@@ -179,7 +186,10 @@ class Storage:
             with _translated():
                 self._tables().create_table_if_not_exists(name)
             self._ready.add(key)
-        return self._tables().get_table_client(name)
+        client = self._clients.get(key)
+        if client is None:
+            client = self._clients.setdefault(key, self._tables().get_table_client(name))
+        return client
 
     # -- blobs ----------------------------------------------------------------------------------
 
