@@ -20,7 +20,7 @@ WORK_CONTAINER = "quire-work"  # checkpoints between steps; deleted when a job e
 BOOK_CONTAINER = "quire-books"  # published books: {job}/book.epub and {job}/app/...
 JOB_TABLE = "quireJobs"
 FEED_TABLE = "quireFeedSources"  # PK = book id, RK = hash of the feed URL: the feed and its fetch state
-FEED_CONTAINER = "quire-feeds"  # slots/{slot} claims, items/{book}/{feed}.json
+FEED_CONTAINER = "quire-feeds"  # slots/{slot}, scans/{slot}/{page}.json, claims/{slot}/{batch}
 FEED_QUEUE = "quire-feeds"  # scan pages and fetch batches
 
 DEFAULT_MAX_UPLOAD_BYTES = 50 * 1024 * 1024

@@ -3,11 +3,15 @@
     timer  → claim the schedule slot (create-only blob; a second firing for it does nothing)
            → one `scan` message
     scan   → one page of due sources → `fetch` messages of FETCH_BATCH sources each (with what the
-             fetch needs and the row's ETag), and the next scan
-    fetch  → claim each source (If-Match the scanned ETag), fetch them all at once over the shared
-             client, record the state, merge the fresh items into each book's updates.json (If-Match)
+             fetch needs and the row's ETag), and the next scan. The page's messages are kept, so a
+             scan delivered twice answers the same batches.
+    fetch  → claim the batch (create-only blob), fetch its sources all at once over the shared
+             client, record their state (If-Match the scanned ETag), merge the fresh items into each
+             book's updates.json (If-Match)
 
-No single invocation does unbounded work, however many sources there are.
+So each source is fetched at most once per slot, whatever is delivered twice. A batch whose worker
+died after claiming it is not fetched again in that slot: its sources are still due, and the next
+slot takes them. No single invocation does unbounded work, however many sources there are.
 """
 
 from __future__ import annotations
@@ -31,13 +35,14 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
-MESSAGE_VERSION = 1
+MESSAGE_VERSION = 2
 SCAN_PAGE = 500
 FETCH_BATCH = 50
 MAX_FEEDS_PER_BOOK = 20
-CLAIM_SECONDS = 300  # a claimed source is someone's for this long, even if its worker dies
 MAX_BACKOFF = timedelta(hours=24)
 MAX_RETRY_AFTER = timedelta(hours=24)
+SLOT_RECORDS_KEPT = timedelta(days=1)  # a slot's claim, pages and batch claims, then pruned
+PRUNED_PER_RUN = 8
 
 
 def source_key(url: str) -> str:
@@ -123,8 +128,8 @@ def scan_message(slot: str, continuation: dict[str, Any] | None = None) -> str:
     return json.dumps({"v": MESSAGE_VERSION, "kind": "scan", "slot": slot, "continuation": continuation})
 
 
-def fetch_message(slot: str, sources: list[dict[str, Any]]) -> str:
-    return json.dumps({"v": MESSAGE_VERSION, "kind": "fetch", "slot": slot, "sources": sources})
+def fetch_message(slot: str, batch: str, sources: list[dict[str, Any]]) -> str:
+    return json.dumps({"v": MESSAGE_VERSION, "kind": "fetch", "slot": slot, "batch": batch, "sources": sources})
 
 
 # -- the timer: claim the slot ------------------------------------------------------------------------
@@ -143,7 +148,7 @@ def slot_for(schedule_status: dict[str, Any], now: datetime) -> str:
     return "manual-" + _iso(now.replace(microsecond=0))
 
 
-def start_refresh(storage: Storage, slot: str) -> list[str]:
+def start_refresh(storage: Storage, slot: str, now: datetime | None = None) -> list[str]:
     """Claim the slot (create-only); the winner starts the scan. A second firing gets nothing."""
     try:
         storage.create_blob(FEED_CONTAINER, f"slots/{slot}", b"", content_type="text/plain")
@@ -151,13 +156,65 @@ def start_refresh(storage: Storage, slot: str) -> list[str]:
         log.info("refresh slot %s was already claimed: nothing to do", slot)
         return []
     log.info("refresh slot %s claimed", slot)
+    prune_old_slots(storage, now or datetime.now(UTC))
     return [scan_message(slot)]
+
+
+def slot_time(slot: str) -> datetime | None:
+    try:
+        moment = datetime.fromisoformat(slot.removeprefix("manual-").replace("Z", "+00:00"))
+    except ValueError:
+        return None
+    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
+
+
+def prune_old_slots(storage: Storage, now: datetime) -> int:
+    """Forget the records of slots older than a day: their batch claims and kept pages first, the slot
+    claim last (so an interrupted prune is finished by the next run). A few slots per run at most."""
+    pruned = 0
+    for name in storage.list_blob_names(FEED_CONTAINER, "slots/"):
+        slot = name.removeprefix("slots/")
+        moment = slot_time(slot)
+        if moment is None or now - moment < SLOT_RECORDS_KEPT:
+            continue
+        storage.delete_prefix(FEED_CONTAINER, f"claims/{slot}/")
+        storage.delete_prefix(FEED_CONTAINER, f"scans/{slot}/")
+        storage.delete_blob(FEED_CONTAINER, name)
+        pruned += 1
+        if pruned == PRUNED_PER_RUN:
+            break
+    return pruned
 
 
 # -- scan: one page of due sources ------------------------------------------------------------------
 
 
+def _digest(value: Any) -> str:
+    return hashlib.sha256(json.dumps(value, sort_keys=True).encode()).hexdigest()[:24]
+
+
 def scan(storage: Storage, slot: str, continuation: dict[str, Any] | None, now: datetime) -> list[str]:
+    """One page of due sources as fetch messages, and the next scan.
+
+    The first answer for a page is kept: a scan delivered twice, even after some of its batches ran,
+    answers the same batches, so each batch's claim still covers its sources exactly once.
+    """
+    page = f"scans/{slot}/{_digest(continuation)}.json"
+    try:
+        return list(json.loads(storage.read_blob(FEED_CONTAINER, page)))
+    except NotFound:
+        pass
+    messages = _scan_page(storage, slot, continuation, now, batch_prefix=_digest(continuation))
+    try:
+        storage.create_blob(FEED_CONTAINER, page, json.dumps(messages).encode(), content_type="application/json")
+    except AlreadyExists:  # a twin delivery of this scan kept its answer first: that one stands
+        return list(json.loads(storage.read_blob(FEED_CONTAINER, page)))
+    return messages
+
+
+def _scan_page(
+    storage: Storage, slot: str, continuation: dict[str, Any] | None, now: datetime, batch_prefix: str
+) -> list[str]:
     # OData datetimes here have whole seconds: round up, so a source due this very second is found.
     bound = (now + timedelta(seconds=1)).astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
     odata = f"next_due le datetime'{bound}'"
@@ -175,7 +232,10 @@ def scan(storage: Storage, slot: str, continuation: dict[str, Any] | None, now: 
         }
         for e in entities
     ]
-    messages = [fetch_message(slot, due[i : i + FETCH_BATCH]) for i in range(0, len(due), FETCH_BATCH)]
+    messages = [
+        fetch_message(slot, f"{batch_prefix}-{i // FETCH_BATCH}", due[i : i + FETCH_BATCH])
+        for i in range(0, len(due), FETCH_BATCH)
+    ]
     if token:
         messages.append(scan_message(slot, token))
     log.info("refresh %s: %d due sources on this page, %d fetch batches", slot, len(due), len(due) // FETCH_BATCH + 1)
@@ -183,30 +243,6 @@ def scan(storage: Storage, slot: str, continuation: dict[str, Any] | None, now: 
 
 
 # -- fetch: one batch, concurrently ---------------------------------------------------------------------
-
-
-def _claim(storage: Storage, source: dict[str, Any], now: datetime) -> dict[str, Any] | None:
-    """Take a due source for this run: push its next_due out, if the row is as the scan saw it."""
-    try:
-        storage.merge_entity(FEED_TABLE, _claim_row(source, now), etag=source["row_etag"])
-    except (Conflict, NotFound):
-        return None  # fetched or changed since the scan, by another worker or the author
-    return source
-
-
-def _claim_row(source: dict[str, Any], now: datetime) -> dict[str, Any]:
-    return {"PartitionKey": source["book"], "RowKey": source["key"], "next_due": now + timedelta(seconds=CLAIM_SECONDS)}
-
-
-def _claim_book(storage: Storage, sources: list[dict[str, Any]], now: datetime) -> list[dict[str, Any]]:
-    """Claim one book's due sources in one transaction; if any changed since the scan, one by one."""
-    if len(sources) > 1:
-        try:
-            storage.merge_entities(FEED_TABLE, [(_claim_row(s, now), s["row_etag"]) for s in sources])
-            return sources
-        except Conflict:
-            pass
-    return [source for source in sources if _claim(storage, source, now)]
 
 
 def next_state(
@@ -261,16 +297,26 @@ def _outcome(
     return state, items
 
 
-def _store_states(storage: Storage, states: list[dict[str, Any]]) -> None:
-    """One book's new source states: one transaction (we hold the claims)."""
+def _store_states(storage: Storage, sources: list[dict[str, Any]], states: list[dict[str, Any]]) -> list[str]:
+    """One book's new source states in one transaction, each If-Match the row as scanned.
+
+    A row the author changed or removed since the scan keeps what the author wrote; the others are
+    still stored, one by one. Returns the keys whose state was stored.
+    """
+    merges = [(state, source["row_etag"]) for source, state in zip(sources, states, strict=True)]
     try:
-        storage.merge_entities(FEED_TABLE, [(state, None) for state in states])
-    except Conflict:
-        for state in states:  # a source deleted meanwhile: store the others
-            try:
-                storage.merge_entity(FEED_TABLE, state)
-            except NotFound:
-                continue
+        storage.merge_entities(FEED_TABLE, merges)
+        return [state["RowKey"] for state in states]
+    except (Conflict, NotFound):
+        pass
+    stored = []
+    for state, etag in merges:
+        try:
+            storage.merge_entity(FEED_TABLE, state, etag=etag)
+            stored.append(state["RowKey"])
+        except (Conflict, NotFound):
+            log.info("feed %s changed since the scan: its fetch is not recorded", state["url"])
+    return stored
 
 
 def _by_book(items: list[dict[str, Any]], key: str) -> dict[str, list[dict[str, Any]]]:
@@ -281,11 +327,19 @@ def _by_book(items: list[dict[str, Any]], key: str) -> dict[str, list[dict[str, 
 
 
 async def fetch_batch(
-    storage: Storage, client: Any, sources: list[dict[str, Any]], settings: Settings, now: datetime
+    storage: Storage, client: Any, batch: dict[str, Any], settings: Settings, now: datetime
 ) -> dict[str, int]:
-    """Fetch a batch: every book's sources go through claim → fetch → record → merge on their own,
-    so one slow feed or book holds up nobody else."""
+    """Claim a batch, then fetch it: every book's sources go through fetch → record → merge on their
+    own, so one slow feed or book holds up nobody else. A batch claimed before does nothing."""
     counts = {"fetched": 0, "not_modified": 0, "errors": 0}
+    slot, sources = batch["slot"], batch["sources"]
+    try:
+        await _blocking(
+            storage.create_blob, FEED_CONTAINER, f"claims/{slot}/{batch['batch']}", b"", content_type="text/plain"
+        )
+    except AlreadyExists:
+        log.info("refresh %s: batch %s was already claimed: nothing to do", slot, batch["batch"])
+        return counts
     for book_counts in await asyncio.gather(
         *(_refresh_book(storage, client, group, settings, now) for group in _by_book(sources, "book").values())
     ):
@@ -299,7 +353,6 @@ async def _refresh_book(
 ) -> dict[str, int]:
     from shared.feeds.fetch import fetch_feed  # httpx: only where feeds are fetched
 
-    claimed = await _blocking(_claim_book, storage, sources, now)
     results = await asyncio.gather(
         *(
             fetch_feed(
@@ -311,18 +364,20 @@ async def _refresh_book(
                 deadline=settings.feeds_fetch_deadline_seconds,
                 now=now,
             )
-            for source in claimed
+            for source in sources
         )
     )
-    outcomes = [_outcome(source, result, settings, now) for source, result in zip(claimed, results, strict=True)]
+    outcomes = [_outcome(source, result, settings, now) for source, result in zip(sources, results, strict=True)]
     counts = {"fetched": 0, "not_modified": 0, "errors": 0}
     if not outcomes:
         return counts
-    await _blocking(_store_states, storage, [state for state, _ in outcomes])
-    fresh = {state["RowKey"]: items for state, items in outcomes if items is not None}
+    stored = set(await _blocking(_store_states, storage, sources, [state for state, _ in outcomes]))
+    fresh = {state["RowKey"]: items for state, items in outcomes if items is not None and state["RowKey"] in stored}
     if fresh:
-        await _blocking(rebuild_updates, storage, claimed[0]["book"], settings.feeds_max_items, now, fresh=fresh)
+        await _blocking(rebuild_updates, storage, sources[0]["book"], settings.feeds_max_items, now, fresh=fresh)
     for (state, _), result in zip(outcomes, results, strict=True):
+        if state["RowKey"] not in stored:
+            continue
         if state["last_status"] == "error":
             counts["errors"] += 1
             log.info("feed %s failed (%d in a row): %s", state["url"], state["failures"], state["last_error"])
@@ -388,7 +443,9 @@ def handle_feed_message(storage: Storage, body: bytes, settings: Settings, now: 
     if data.get("kind") == "fetch":
         needed = {"book", "key", "row_etag", "url"}
         sources = [s for s in data.get("sources", []) if isinstance(s, dict) and needed <= s.keys()]
-        return "fetch", sources
+        if not isinstance(data.get("slot"), str) or not isinstance(data.get("batch"), str):
+            return "ignore", None
+        return "fetch", {"slot": data["slot"], "batch": data["batch"], "sources": sources}
     return "ignore", None
 
 

@@ -58,6 +58,7 @@ class FeedServer:
         self.host, self.requested_port, self.latency = host, port, latency
         self.keepalive_timeout = keepalive_timeout  # how long the server keeps an idle connection open
         self.hits: Counter[str] = Counter()
+        self.hits_with_query: Counter[str] = Counter()
         self.in_flight = 0
         self.most_in_flight = 0
         self.connections: set[tuple[str, int]] = set()  # the client ends of every connection seen
@@ -159,6 +160,7 @@ class FeedServer:
             request: web.Request, handler: Callable[[web.Request], Awaitable[web.StreamResponse]]
         ) -> web.StreamResponse:
             self.hits[request.path] += 1
+            self.hits_with_query[request.path_qs] += 1
             if request.transport is not None:
                 self.connections.add(request.transport.get_extra_info("peername"))
             self.in_flight += 1

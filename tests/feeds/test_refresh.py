@@ -8,13 +8,14 @@ import time
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
 import pytest
 
 from shared.feeds import refresh
 from shared.feeds.fetch import make_client
 from shared.jobs import new_job_id
-from shared.settings import BOOK_CONTAINER, FEED_TABLE, Settings
+from shared.settings import BOOK_CONTAINER, FEED_CONTAINER, FEED_TABLE, Settings
 from shared.storage import Storage
 from tests.feeds.servers import FeedServer
 from tests.support import Azurite
@@ -43,10 +44,10 @@ def run_all(storage: Storage, azurite: Azurite, slot: str, now: datetime) -> lis
     pending = refresh.start_refresh(storage, slot)
     counts = []
 
-    async def batches(sources_list: list[list[list[str]]]) -> None:
+    async def batches(batch_list: list[dict[str, Any]]) -> None:
         async with make_client(True) as client:
-            for sources in sources_list:
-                counts.append(await refresh.fetch_batch(storage, client, sources, settings(azurite), now))
+            for batch in batch_list:
+                counts.append(await refresh.fetch_batch(storage, client, batch, settings(azurite), now))
 
     fetches = []
     while pending:
@@ -54,7 +55,7 @@ def run_all(storage: Storage, azurite: Azurite, slot: str, now: datetime) -> lis
         if message["kind"] == "scan":
             pending.extend(refresh.scan(storage, message["slot"], message["continuation"], now))
         else:
-            fetches.append(message["sources"])
+            fetches.append(message)
     asyncio.run(batches(fetches))
     return counts
 
@@ -116,10 +117,14 @@ def test_a_slow_feed_does_not_hold_up_the_others(storage: Storage, azurite: Azur
     async def go() -> float:
         started = time.monotonic()
         sources = [
-            s for m in refresh.scan(storage, "slow", None, now) for s in json.loads(m)["sources"] if s["book"] == book
+            s
+            for m in refresh.scan(storage, f"slow-{book}", None, now)
+            for s in json.loads(m)["sources"]
+            if s["book"] == book
         ]
+        batch = {"slot": f"slow-{book}", "batch": "0", "sources": sources}
         async with make_client(True) as client:
-            await refresh.fetch_batch(storage, client, sources, quick, now)
+            await refresh.fetch_batch(storage, client, batch, quick, now)
         return time.monotonic() - started
 
     elapsed = asyncio.run(go())
@@ -156,3 +161,92 @@ def test_scan_pages_through_many_sources(storage: Storage) -> None:
             seen.extend(s["key"] for s in message["sources"] if s["book"] == book)
     assert sorted(seen) == sorted(e["RowKey"] for e in entities)
     assert scans >= 3  # one page per scan: no single run does unbounded work
+
+
+def due_batches(storage: Storage, slot: str, book: str, now: datetime) -> list[dict[str, Any]]:
+    """Every fetch message a whole scan of `slot` sends, narrowed to one book's sources."""
+    pending, batches = [refresh.scan_message(slot)], []
+    while pending:
+        message = json.loads(pending.pop())
+        if message["kind"] == "scan":
+            pending.extend(refresh.scan(storage, message["slot"], message["continuation"], now))
+        else:
+            mine = [s for s in message["sources"] if s["book"] == book]
+            if mine:
+                batches.append({**message, "sources": mine})
+    return batches
+
+
+def test_a_fetch_message_delivered_twice_fetches_each_feed_once(
+    storage: Storage, azurite: Azurite, server: FeedServer
+) -> None:
+    """R9: the same batch handled by two workers at once, and again later: one fetch per feed per slot."""
+    book = new_job_id()
+    now = datetime.now(UTC)
+    path = f"/rss?twice={book}"
+    refresh.set_sources(storage, book, [server.url(path)], now, replace=True)
+    slot = f"twice-{book}"
+    (batch,) = due_batches(storage, slot, book, now)
+
+    async def deliver(times: int) -> list[dict[str, int]]:
+        async with make_client(True) as client:
+            return list(
+                await asyncio.gather(
+                    *(refresh.fetch_batch(storage, client, batch, settings(azurite), now) for _ in range(times))
+                )
+            )
+
+    counts = asyncio.run(deliver(2)) + asyncio.run(deliver(1))
+    assert server.hits_with_query[path] == 1
+    assert sorted(c["fetched"] for c in counts) == [0, 0, 1]
+    assert [i["title"] for i in json.loads(storage.read_blob(BOOK_CONTAINER, refresh.updates_blob(book)))["items"]]
+
+
+def test_a_scan_delivered_twice_answers_the_same_batches(storage: Storage) -> None:
+    """Even after its first batches ran and moved their sources' next_due, a repeated scan answers
+    what it answered first, so the batch claims still hold."""
+    book = new_job_id()
+    now = datetime.now(UTC)
+    refresh.set_sources(storage, book, [f"https://example.com/{i}.xml" for i in range(5)], now, replace=True)
+    slot = f"rescan-{book}"
+    first = refresh.scan(storage, slot, None, now)
+    for source in refresh.list_sources(storage, book)[:2]:  # as if a batch had recorded them
+        storage.merge_entity(FEED_TABLE, {**source, "next_due": now + timedelta(minutes=15)})
+    assert refresh.scan(storage, slot, None, now) == first
+    assert sum(len(b["sources"]) for b in due_batches(storage, f"{slot}-next", book, now)) == 3
+
+
+def test_a_feed_the_author_replaced_during_the_fetch_keeps_the_authors_row(
+    storage: Storage, azurite: Azurite, server: FeedServer
+) -> None:
+    book = new_job_id()
+    now = datetime.now(UTC)
+    kept, dropped = server.url(f"/rss?kept={book}"), server.url(f"/atom?dropped={book}")
+    refresh.set_sources(storage, book, [kept, dropped], now, replace=True)
+    (batch,) = due_batches(storage, f"edit-{book}", book, now)
+    refresh.set_sources(storage, book, [kept], now, replace=True)  # the author drops one meanwhile
+    refresh.set_sources(storage, book, [dropped], now, replace=False)  # ... and adds it back: a new row
+
+    async def go() -> dict[str, int]:
+        async with make_client(True) as client:
+            return await refresh.fetch_batch(storage, client, batch, settings(azurite), now)
+
+    assert asyncio.run(go())["fetched"] == 1  # the re-added feed's stale fetch is not recorded
+    rows = {p["url"]: p for p in refresh.list_sources(storage, book)}
+    assert rows[kept]["last_status"] == "ok"
+    assert rows[dropped]["last_status"] == "new"
+    titles = [i["title"] for i in json.loads(storage.read_blob(BOOK_CONTAINER, refresh.updates_blob(book)))["items"]]
+    assert "Tour dates" not in titles  # the Atom feed's items came from the unrecorded fetch
+
+
+def test_records_of_slots_older_than_a_day_are_pruned(storage: Storage) -> None:
+    now = datetime.now(UTC)
+    old, recent = "2001-01-01T00:00:00Z", refresh._iso(now.replace(microsecond=0) - timedelta(hours=1))
+    for slot in (old, recent):
+        storage.create_blob(FEED_CONTAINER, f"slots/{slot}", b"", content_type="text/plain")
+        storage.create_blob(FEED_CONTAINER, f"claims/{slot}/a-0", b"", content_type="text/plain")
+        storage.create_blob(FEED_CONTAINER, f"scans/{slot}/a.json", b"[]", content_type="application/json")
+    assert refresh.start_refresh(storage, f"manual-{refresh._iso(now.replace(microsecond=0))}", now)
+    names = set(storage.list_blob_names(FEED_CONTAINER))
+    assert not any(old in name for name in names)
+    assert {f"slots/{recent}", f"claims/{recent}/a-0", f"scans/{recent}/a.json"} <= names
