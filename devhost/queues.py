@@ -93,7 +93,12 @@ class QueueListener:
         self.stopping.set()
         self.wake.set()
         if self._runner:
-            await self._runner
+            # A poll stuck retrying unreachable storage must not hold the host up past its grace period.
+            done, _ = await asyncio.wait({self._runner}, timeout=timeout)
+            if not done:
+                self._runner.cancel()
+                with contextlib.suppress(asyncio.CancelledError, Exception):
+                    await self._runner
         if self.tasks:
             await asyncio.wait(self.tasks, timeout=timeout)
 

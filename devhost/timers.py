@@ -133,7 +133,9 @@ class TimerListener:
             self.lock.release()
         except TimeoutError:
             pass
-        await self._release_lock()
+        # Releasing the lease early is a courtesy to the next host; with storage gone it expires anyway.
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(self._release_lock(), timeout)
 
     # -- singleton lock ---------------------------------------------------------------------------
 

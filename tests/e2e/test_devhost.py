@@ -18,7 +18,7 @@ import pytest
 from azure.storage.blob import BlobServiceClient
 from azure.storage.queue import QueueClient, TextBase64EncodePolicy
 
-from tests.support import ROOT, AppHost, Azurite, http, start_host
+from tests.support import ROOT, AppHost, Azurite, http, start_azurite, start_host
 
 APP = ROOT / "tests" / "devhost_app"
 WORK_QUEUE = "devhost-work"
@@ -281,3 +281,23 @@ def test_broken_function_app_exits_with_the_import_error(tmp_path: Path) -> None
     assert result.returncode != 0
     assert "No module named 'no_such_module_here'" in result.stdout + result.stderr
     assert "0 functions" not in result.stdout
+
+
+def test_the_host_stops_within_its_grace_period_when_storage_is_gone(tmp_path: Path) -> None:
+    """Ctrl-C after the emulator went away: pollers stuck retrying storage must not keep the host up."""
+    own = start_azurite()
+    env = {
+        "AzureWebJobsStorage": own.connection_string,
+        "RECORD_DIR": str(tmp_path),
+        "AzureFunctionsWebHost__hostid": "devhost-storage-gone",
+    }
+    host = start_host(APP, env, tmp_path / "host.log", extra_args=["--functions", "work", "tick"], wait_path=None)
+    try:
+        time.sleep(2)  # the queue poller and the timer's lock are talking to storage
+    finally:
+        own.stop()
+    time.sleep(1)
+    started = time.monotonic()
+    assert host.stop(signal.SIGTERM, timeout=40) == 0
+    assert time.monotonic() - started < 30
+    assert "Host stopped." in host.log()
