@@ -392,8 +392,12 @@ def _image_write(index: int, images: list[Any]) -> tuple[str, bytes, str]:
 
 
 def _package(storage: Storage, job: Job) -> list[str]:
+    from concurrent.futures import ThreadPoolExecutor
+
+    from shared.book.epub import write_epub
     from shared.book.model import RenderedChapter, unpack_images
-    from shared.book.steps import package
+    from shared.book.steps import book_parts
+    from shared.book.webapp import write_webapp
 
     crash_point("after_claim", PACKAGE_STEP)
     missing = [s for s in _parallel_steps(job) if s not in job.completed]
@@ -408,17 +412,24 @@ def _package(storage: Storage, job: Job) -> list[str]:
         raise StepError(f"job {job.id}: a checkpoint package needs is missing") from None
     chapters = [RenderedChapter.from_dict(data) for data in json.loads(chapters_json)]
     images = {image.key: image for batch in packed for image in unpack_images(batch)}
-    result = package(book, chapters, images, _options(job))
+    options = _options(job)
+    parts = book_parts(book, chapters, images, options)
 
-    # Publish: the files first (same bytes on any rerun), then the job turns succeeded.
-    storage.put_blob(BOOK_CONTAINER, book_blob(job.id, "book.epub"), result.epub, content_type="application/epub+zip")
-    crash_point("during_publish", PACKAGE_STEP)
-    _in_parallel(
-        lambda item: storage.put_blob(
-            BOOK_CONTAINER, book_blob(job.id, f"app/{item[0]}"), item[1], content_type=content_type_for(item[0])
-        ),
-        list(result.app_files.items()),
-    )
+    # Publish: the files first (same bytes on any rerun), then the job turns succeeded. The web
+    # app's files go out while the EPUB is being compressed: uploads wait on storage, not the CPU.
+    def publish(name: str, data: bytes, content_type: str) -> None:
+        storage.put_blob(BOOK_CONTAINER, book_blob(job.id, name), data, content_type=content_type)
+
+    app_files = write_webapp(parts, options.updates_url)
+    with ThreadPoolExecutor(max_workers=8) as pool:
+        uploads = [
+            pool.submit(publish, f"app/{name}", data, content_type_for(name)) for name, data in app_files.items()
+        ]
+        epub = write_epub(parts)
+        publish("book.epub", epub, "application/epub+zip")
+        crash_point("during_publish", PACKAGE_STEP)
+        for upload in uploads:
+            upload.result()  # a failed upload fails the step, which the queue retries
     crash_point("before_commit", PACKAGE_STEP)
     if book.metadata.feeds:
         _register_feeds(storage, job.id, book.metadata.feeds)
@@ -439,7 +450,7 @@ def _package(storage: Storage, job: Job) -> list[str]:
         log.info("commit job=%s step=%s done=%d/%d", job.id, PACKAGE_STEP, committed.steps_done, committed.steps_total)
     crash_point("after_commit", PACKAGE_STEP)
     if committed is not None:
-        log.info("job %s succeeded: EPUB %d bytes, web app %d files", job.id, len(result.epub), len(result.app_files))
+        log.info("job %s succeeded: EPUB %d bytes, web app %d files", job.id, len(epub), len(app_files))
         clean_work(storage, job.id)
     return []
 

@@ -102,19 +102,26 @@ def cover_for(book: ParsedBook, images: dict[str, ProcessedImage]) -> ProcessedI
     return generate_cover(book.metadata.title, book.metadata.authors, key=COVER_KEY)
 
 
-def package(
-    book: ParsedBook,
-    chapters: list[RenderedChapter],
-    images: dict[str, ProcessedImage],
-    options: ConvertOptions,
-) -> Conversion:
-    parts = BookParts(
+def book_parts(
+    book: ParsedBook, chapters: list[RenderedChapter], images: dict[str, ProcessedImage], options: ConvertOptions
+) -> BookParts:
+    """Everything both writers (EPUB and web app) need, chapters in book order."""
+    return BookParts(
         metadata=book.metadata,
         chapters=sorted(chapters, key=lambda c: c.number),
         images=images,
         cover=cover_for(book, images),
         modified=options.modified,
     )
+
+
+def package(
+    book: ParsedBook,
+    chapters: list[RenderedChapter],
+    images: dict[str, ProcessedImage],
+    options: ConvertOptions,
+) -> Conversion:
+    parts = book_parts(book, chapters, images, options)
     warnings = list(book.warnings) + [w for c in parts.chapters for w in c.warnings]
     return Conversion(
         epub=write_epub(parts),
