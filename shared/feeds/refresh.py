@@ -41,7 +41,9 @@ FETCH_BATCH = 50
 MAX_FEEDS_PER_BOOK = 20
 MAX_BACKOFF = timedelta(hours=24)
 MAX_RETRY_AFTER = timedelta(hours=24)
-SLOT_RECORDS_KEPT = timedelta(days=1)  # a slot's claim, pages and batch claims, then pruned
+# A slot's claim, kept scan pages and batch claims. Twin firings and redeliveries come within
+# minutes; the pages hold every due source's fetch state, so they are not kept for long.
+SLOT_RECORDS_KEPT = timedelta(hours=6)
 PRUNED_PER_RUN = 8
 
 
@@ -169,7 +171,7 @@ def slot_time(slot: str) -> datetime | None:
 
 
 def prune_old_slots(storage: Storage, now: datetime) -> int:
-    """Forget the records of slots older than a day: their batch claims and kept pages first, the slot
+    """Forget the records of slots older than SLOT_RECORDS_KEPT: their batch claims and kept pages first, the slot
     claim last (so an interrupted prune is finished by the next run). A few slots per run at most."""
     pruned = 0
     for name in storage.list_blob_names(FEED_CONTAINER, "slots/"):

@@ -239,7 +239,7 @@ def test_a_feed_the_author_replaced_during_the_fetch_keeps_the_authors_row(
     assert "Tour dates" not in titles  # the Atom feed's items came from the unrecorded fetch
 
 
-def test_records_of_slots_older_than_a_day_are_pruned(storage: Storage) -> None:
+def test_records_of_old_slots_are_pruned(storage: Storage) -> None:
     now = datetime.now(UTC)
     old, recent = "2001-01-01T00:00:00Z", refresh._iso(now.replace(microsecond=0) - timedelta(hours=1))
     for slot in (old, recent):
