@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import email.utils
+import http.cookiejar
 import select
 import socket
 import ssl
@@ -224,6 +225,9 @@ def make_client(
 ) -> httpx.AsyncClient:
     return httpx.AsyncClient(
         transport=_ShardedTransport(GuardedBackend(allow_private, resolver), concurrency),
+        # Feeds need no cookies; a shared jar would carry one site's cookies between fetches and
+        # grow with every site that sets one.
+        cookies=http.cookiejar.CookieJar(policy=http.cookiejar.DefaultCookiePolicy(allowed_domains=[])),
         trust_env=False,  # HTTP(S)_PROXY must not re-route author URLs
         follow_redirects=False,
         timeout=httpx.Timeout(10.0, connect=5.0),

@@ -59,6 +59,7 @@ class FeedServer:
         self.keepalive_timeout = keepalive_timeout  # how long the server keeps an idle connection open
         self.hits: Counter[str] = Counter()
         self.hits_with_query: Counter[str] = Counter()
+        self.cookies_received: list[str] = []
         self.in_flight = 0
         self.most_in_flight = 0
         self.connections: set[tuple[str, int]] = set()  # the client ends of every connection seen
@@ -102,6 +103,12 @@ class FeedServer:
             target = "/rss" if hops == 0 else f"/redirect/{hops - 1}"
             raise web.HTTPFound(target)
 
+        async def cookie(request: web.Request) -> web.Response:
+            self.cookies_received.append(request.headers.get("Cookie", ""))
+            response = await feed(request, RSS, "application/rss+xml")
+            response.set_cookie("session", "abc", path="/")
+            return response
+
         async def loop(request: web.Request) -> web.Response:
             raise web.HTTPFound("/loop")
 
@@ -133,6 +140,7 @@ class FeedServer:
                 "/gzip-bomb": bomb,
                 "/redirect/{n}": redirect,
                 "/loop": loop,
+                "/cookie": cookie,
                 "/busy": answering(429, {"Retry-After": "3600"}),
                 "/broken": answering(500),
             }

@@ -184,3 +184,14 @@ def test_a_connection_the_server_closed_while_idle_is_not_reused() -> None:
         assert len(closing.connections) == 2
     finally:
         closing.stop()
+
+
+def test_cookies_a_feed_sets_are_never_kept_or_sent(server: FeedServer) -> None:
+    async def go() -> int:
+        async with make_client(LOCAL) as client:
+            for _ in range(2):
+                assert (await fetch_feed(client, server.url("/cookie"), policy=LOCAL)).status == "ok"
+            return len(client.cookies.jar)
+
+    assert asyncio.run(go()) == 0
+    assert server.cookies_received[-2:] == ["", ""]
