@@ -242,6 +242,8 @@ def _follow_up(job: Job) -> list[str]:
 
 
 def _plan(storage: Storage, job: Job, images_in_plan_bytes: int) -> list[str]:
+    from concurrent.futures import ThreadPoolExecutor
+
     from shared.book.steps import image_batches, parse, render_while_processing
 
     if FIRST_STEP in job.completed:
@@ -264,22 +266,35 @@ def _plan(storage: Storage, job: Job, images_in_plan_bytes: int) -> list[str]:
     batches = image_batches(book)
     in_plan = _batches_within(batches, book.image_sources, images_in_plan_bytes)
     keys = [key for batch in batches[:in_plan] for key in batch]
-    chapters, images = render_while_processing(book, keys, options.split_level)
+
+    def write(item: tuple[str, bytes, str]) -> None:
+        _write_once(storage, WORK_CONTAINER, _work(job.id, item[0]), item[1], item[2])
+
+    with ThreadPoolExecutor(max_workers=8) as writer:
+        # The parse and the chapters go out while the images are still being processed.
+        writes = [
+            writer.submit(write, ("parsed.json", _json_bytes(book.plain_meta()), "application/json")),
+            *(
+                writer.submit(write, (f"source/{key}", book.image_sources[key], "application/octet-stream"))
+                for batch in batches[in_plan:]
+                for key in batch
+            ),
+        ]
+
+        def write_chapters(rendered: list[Any]) -> None:
+            chapters_json = _json_bytes([c.to_dict() for c in rendered])
+            writes.append(writer.submit(write, ("chapters.json", chapters_json, "application/json")))
+
+        chapters, images = render_while_processing(book, keys, options.split_level, on_rendered=write_chapters)
+        by_key = {image.key: image for image in images}
+        writes += [
+            writer.submit(write, _image_write(index, [by_key[key] for key in batch]))
+            for index, batch in enumerate(batches[:in_plan])
+        ]
+        for pending in writes:
+            pending.result()  # a failed write fails the step, which the queue retries
     warnings = list(dict.fromkeys([*book.warnings, *(w for c in chapters for w in c.warnings)]))
     plan: dict[str, Any] = {"images": batches, "images_in_plan": in_plan, "title": book.metadata.title}
-    by_key = {image.key: image for image in images}
-    writes = [_image_write(index, [by_key[key] for key in batch]) for index, batch in enumerate(batches[:in_plan])]
-    writes += [
-        (f"source/{key}", book.image_sources[key], "application/octet-stream")
-        for batch in batches[in_plan:]
-        for key in batch
-    ]
-    rendered = json.dumps([c.to_dict() for c in chapters], ensure_ascii=False, sort_keys=True).encode("utf-8")
-    writes.append(("chapters.json", rendered, "application/json"))
-    writes.append(
-        ("parsed.json", json.dumps(book.plain_meta(), ensure_ascii=False, sort_keys=True).encode(), "application/json")
-    )
-    _in_parallel(lambda w: _write_once(storage, WORK_CONTAINER, _work(job.id, w[0]), w[1], w[2]), writes)
     crash_point("after_output_write", FIRST_STEP)
     crash_point("before_commit", FIRST_STEP)
 
@@ -313,6 +328,10 @@ def _plan(storage: Storage, job: Job, images_in_plan_bytes: int) -> list[str]:
     return [conversion_message(job.id, step) for step in _parallel_steps(committed)] or [
         conversion_message(job.id, PACKAGE_STEP)
     ]
+
+
+def _json_bytes(value: Any) -> bytes:
+    return json.dumps(value, ensure_ascii=False, sort_keys=True).encode("utf-8")
 
 
 def _load_parsed(storage: Storage, job: Job) -> Any:

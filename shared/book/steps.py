@@ -12,6 +12,7 @@ bytes as `convert()`.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field, replace
 from datetime import datetime
@@ -143,17 +144,27 @@ def finish(book: ParsedBook, options: ConvertOptions, workers: int = 2) -> Conve
 
 
 def render_while_processing(
-    book: ParsedBook, keys: list[str], split_level: int = 1, workers: int = 2
+    book: ParsedBook,
+    keys: list[str],
+    split_level: int = 1,
+    workers: int = 2,
+    on_rendered: Callable[[list[RenderedChapter]], object] | None = None,
 ) -> tuple[list[RenderedChapter], list[ProcessedImage]]:
     """Render every chapter while threads process the images `keys`.
 
     Rendering holds the GIL; Pillow mostly does not, so the images use the core rendering leaves idle.
+    `on_rendered` gets the chapters as soon as they are rendered, while the images may still be going.
     """
     if workers <= 1 or not keys:
-        return render(book, split_level), [process(book, key) for key in keys]
+        chapters = render(book, split_level)
+        if on_rendered is not None:
+            on_rendered(chapters)
+        return chapters, [process(book, key) for key in keys]
     with ThreadPoolExecutor(max_workers=workers) as pool:
         pending = [pool.submit(process, book, key) for key in keys]
         chapters = render(book, split_level)
+        if on_rendered is not None:
+            on_rendered(chapters)
         return chapters, [future.result() for future in pending]
 
 
