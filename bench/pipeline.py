@@ -28,8 +28,10 @@ from tests import book_corpus as corpus  # noqa: E402
 from tests.pipeline_support import follow, upload  # noqa: E402
 from tests.support import start_azurite, start_host  # noqa: E402
 
+RUNS = 5  # this 2-core machine is noisy: single runs vary by ±15 %
 
-def cli_time(book: Path, runs: int = 3) -> float:
+
+def cli_time(book: Path, runs: int = RUNS) -> float:
     times = []
     for _ in range(runs):
         started = time.perf_counter()
@@ -41,7 +43,7 @@ def cli_time(book: Path, runs: int = 3) -> float:
     return statistics.median(times)
 
 
-def pipeline_time(base_url: str, data: bytes, runs: int = 3) -> float:
+def pipeline_time(base_url: str, data: bytes, runs: int = RUNS) -> float:
     times = []
     for _ in range(runs):
         started = time.perf_counter()
@@ -82,7 +84,7 @@ def main() -> None:
         first.stop()
         azurite.stop()
 
-    print("upload → succeeded through the stand-in host, against the CLI on the same input (median of 3)")
+    print(f"upload → succeeded through the stand-in host, against the CLI on the same input (median of {RUNS})")
     for label in books:
         print(f"{label} book: CLI {cli[label]:.2f} s")
         print(f"  one worker  : {one[label]:.2f} s   ratio {one[label] / cli[label]:.2f}×  (target ≤ 1.3×)")
