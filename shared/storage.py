@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import contextlib
 import threading
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -146,11 +147,15 @@ class Storage:
                 )
             return self._table_service
 
-    def _container(self, name: str) -> ContainerClient:
-        key = f"container:{name}"
+    def _cached(self, key: str, build: Callable[[], Any]) -> Any:
         client = self._clients.get(key)
         if client is None:
-            client = self._clients.setdefault(key, self._blobs().get_container_client(name))
+            client = self._clients.setdefault(key, build())
+        return client
+
+    def _container(self, name: str) -> ContainerClient:
+        key = f"container:{name}"
+        client: ContainerClient = self._cached(key, lambda: self._blobs().get_container_client(name))
         if key not in self._ready:
             from azure.core.exceptions import ResourceExistsError
 
@@ -163,15 +168,15 @@ class Storage:
         from azure.storage.queue import BinaryBase64DecodePolicy, BinaryBase64EncodePolicy
 
         key = f"queue:{name}"
-        client = self._clients.get(key)
-        if client is None:
-            # Base64 both ways, as the Functions host encodes and expects queue messages.
-            built = self._queues().get_queue_client(
+        # Base64 both ways, as the Functions host encodes and expects queue messages.
+        client: QueueClient = self._cached(
+            key,
+            lambda: self._queues().get_queue_client(
                 name,
                 message_encode_policy=BinaryBase64EncodePolicy(),
                 message_decode_policy=BinaryBase64DecodePolicy(),
-            )
-            client = self._clients.setdefault(key, built)
+            ),
+        )
         if key not in self._ready:
             from azure.core.exceptions import ResourceExistsError
 
@@ -186,9 +191,7 @@ class Storage:
             with _translated():
                 self._tables().create_table_if_not_exists(name)
             self._ready.add(key)
-        client = self._clients.get(key)
-        if client is None:
-            client = self._clients.setdefault(key, self._tables().get_table_client(name))
+        client: TableClient = self._cached(key, lambda: self._tables().get_table_client(name))
         return client
 
     # -- blobs ----------------------------------------------------------------------------------

@@ -155,17 +155,18 @@ def render_while_processing(
     Rendering holds the GIL; Pillow mostly does not, so the images use the core rendering leaves idle.
     `on_rendered` gets the chapters as soon as they are rendered, while the images may still be going.
     """
-    if workers <= 1 or not keys:
+
+    def rendered() -> list[RenderedChapter]:
         chapters = render(book, split_level)
         if on_rendered is not None:
             on_rendered(chapters)
-        return chapters, [process(book, key) for key in keys]
+        return chapters
+
+    if workers <= 1 or not keys:
+        return rendered(), [process(book, key) for key in keys]
     with ThreadPoolExecutor(max_workers=workers) as pool:
         pending = [pool.submit(process, book, key) for key in keys]
-        chapters = render(book, split_level)
-        if on_rendered is not None:
-            on_rendered(chapters)
-        return chapters, [future.result() for future in pending]
+        return rendered(), [future.result() for future in pending]
 
 
 def process_in_parallel(book: ParsedBook, keys: list[str], workers: int = 2) -> list[ProcessedImage]:

@@ -201,12 +201,13 @@ def scan(storage: Storage, slot: str, continuation: dict[str, Any] | None, now: 
     The first answer for a page is kept: a scan delivered twice, even after some of its batches ran,
     answers the same batches, so each batch's claim still covers its sources exactly once.
     """
-    page = f"scans/{slot}/{_digest(continuation)}.json"
+    page_id = _digest(continuation)
+    page = f"scans/{slot}/{page_id}.json"
     try:
         return list(json.loads(storage.read_blob(FEED_CONTAINER, page)))
     except NotFound:
         pass
-    messages = _scan_page(storage, slot, continuation, now, batch_prefix=_digest(continuation))
+    messages = _scan_page(storage, slot, continuation, now, batch_prefix=page_id)
     try:
         storage.create_blob(FEED_CONTAINER, page, json.dumps(messages).encode(), content_type="application/json")
     except AlreadyExists:  # a twin delivery of this scan kept its answer first: that one stands
@@ -221,7 +222,7 @@ def _scan_page(
     bound = (now + timedelta(seconds=1)).astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
     odata = f"next_due le datetime'{bound}'"
     entities, token = storage.query_page(FEED_TABLE, odata, SCAN_PAGE, continuation)
-    # Each source travels with what its fetch needs, and the row's ETag to claim it with.
+    # Each source travels with what its fetch needs, and the row's ETag its new state is stored If-Match.
     due = [
         {
             "book": e.properties["PartitionKey"],
@@ -238,9 +239,9 @@ def _scan_page(
         fetch_message(slot, f"{batch_prefix}-{i // FETCH_BATCH}", due[i : i + FETCH_BATCH])
         for i in range(0, len(due), FETCH_BATCH)
     ]
+    log.info("refresh %s: %d due sources on this page, %d fetch batches", slot, len(due), len(messages))
     if token:
         messages.append(scan_message(slot, token))
-    log.info("refresh %s: %d due sources on this page, %d fetch batches", slot, len(due), len(due) // FETCH_BATCH + 1)
     return messages
 
 
