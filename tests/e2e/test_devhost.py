@@ -258,11 +258,14 @@ def test_two_hosts_fire_each_occurrence_once(launch: Callable[..., AppHost]) -> 
     first = launch("tick", TICK_SCHEDULE="*/2 * * * * *")
     second = launch("tick", TICK_SCHEDULE="*/2 * * * * *")
     time.sleep(7)
+    # Once the first host stops it releases the lock, and the second may rightly take over (it
+    # retries every second here) before it is stopped too: only the time both ran is checked.
+    both_running_until = time.time()
     first.stop()
     second.stop()
     runs = records(launch.records, "tick")  # type: ignore[attr-defined]
     assert len(runs) >= 2
-    assert len({r["pid"] for r in runs}) == 1, "both hosts ran the timer"
+    assert len({r["pid"] for r in runs if r["at"] < both_running_until}) == 1, "both hosts ran the timer"
     slots = [round(r["at"]) for r in runs]
     assert len(slots) == len(set(slots)), f"an occurrence fired twice: {slots}"
 
