@@ -19,7 +19,7 @@ MANUSCRIPT_CONTAINER = "quire-manuscripts"
 WORK_CONTAINER = "quire-work"  # checkpoints between steps; deleted when a job ends
 BOOK_CONTAINER = "quire-books"  # published books: {job}/book.epub and {job}/app/...
 JOB_TABLE = "quireJobs"
-FEED_TABLE = "quireFeedSources"  # PK = book id, RK = hash of the feed URL: the feed and its fetch state
+FEED_TABLE = "quireFeedSources"  # PK = one of 16 shards of the book id, RK = "{book}:{hash of the feed URL}"
 FEED_CONTAINER = "quire-feeds"  # slots/{slot}, scans/{slot}/{page}.json, claims/{slot}/{batch}
 FEED_QUEUE = "quire-feeds"  # scan pages and fetch batches
 

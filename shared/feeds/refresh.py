@@ -6,8 +6,13 @@
              fetch needs and the row's ETag), and the next scan. The page's messages are kept, so a
              scan delivered twice answers the same batches.
     fetch  → claim the batch (create-only blob), fetch its sources all at once over the shared
-             client, record their state (If-Match the scanned ETag), merge the fresh items into each
-             book's updates.json (If-Match)
+             client, record their state (If-Match the scanned ETag, a batch's states of one
+             partition in one transaction), merge the fresh items into each book's updates.json
+             (If-Match)
+
+Sources are kept in SOURCE_SHARDS partitions (a hash of the book), not one partition per book:
+most books follow one or two feeds, and a table transaction costs about the same for one entity
+as for fifty, so a batch's states are committed together instead of one small transaction per book.
 
 So each source is fetched at most once per slot, whatever is delivered twice. A batch whose worker
 died after claiming it is not fetched again in that slot: its sources are still due, and the next
@@ -35,7 +40,8 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
-MESSAGE_VERSION = 2
+MESSAGE_VERSION = 3
+SOURCE_SHARDS = 16
 SCAN_PAGE = 500
 FETCH_BATCH = 50
 MAX_FEEDS_PER_BOOK = 20
@@ -48,7 +54,34 @@ PRUNED_PER_RUN = 8
 
 
 def source_key(url: str) -> str:
+    """A feed's id within its book: the same URL always gets the same id (it tags the feed's items)."""
     return hashlib.sha256(url.encode()).hexdigest()[:32]
+
+
+def source_partition(book_id: str) -> str:
+    return f"s{int(hashlib.sha256(book_id.encode()).hexdigest()[:8], 16) % SOURCE_SHARDS:02d}"
+
+
+def source_row(book_id: str, url: str) -> str:
+    # Book ids are URL-safe base64, so ":" ends the book's part and its rows form one key range.
+    return f"{book_id}:{source_key(url)}"
+
+
+def new_source(book_id: str, url: str, now: datetime) -> dict[str, Any]:
+    """A source's row as first stored: due at once, no fetch state yet."""
+    return {
+        "PartitionKey": source_partition(book_id),
+        "RowKey": source_row(book_id, url),
+        "book": book_id,
+        "url": url,
+        "etag": "",
+        "last_modified": "",
+        "last_success": "",
+        "last_status": "new",
+        "last_error": "",
+        "failures": 0,
+        "next_due": now,
+    }
 
 
 def _iso(moment: datetime | None) -> str:
@@ -76,35 +109,22 @@ def validate_feed_urls(urls: list[Any], allow_private: bool) -> list[str]:
 
 
 def list_sources(storage: Storage, book_id: str) -> list[dict[str, Any]]:
-    entities = storage.query_entities_filtered(FEED_TABLE, f"PartitionKey eq '{book_id}'")
+    odata = f"PartitionKey eq '{source_partition(book_id)}' and RowKey ge '{book_id}:' and RowKey lt '{book_id};'"
+    entities = storage.query_entities_filtered(FEED_TABLE, odata)
     return sorted((e.properties for e in entities), key=lambda p: p["url"])
 
 
 def set_sources(storage: Storage, book_id: str, urls: list[str], now: datetime, replace: bool) -> None:
     """Add these feeds to a book (new ones due at once); with `replace`, drop the others."""
     existing = {p["RowKey"]: p for p in list_sources(storage, book_id)}
-    wanted = {source_key(url): url for url in urls}
+    wanted = {source_row(book_id, url): url for url in urls}
     for key, url in wanted.items():
         if key not in existing:
-            storage.upsert_entity(
-                FEED_TABLE,
-                {
-                    "PartitionKey": book_id,
-                    "RowKey": key,
-                    "url": url,
-                    "etag": "",
-                    "last_modified": "",
-                    "last_success": "",
-                    "last_status": "new",
-                    "last_error": "",
-                    "failures": 0,
-                    "next_due": now,
-                },
-            )
+            storage.upsert_entity(FEED_TABLE, new_source(book_id, url, now))
     if replace and existing.keys() - wanted.keys():
         for key in existing.keys() - wanted.keys():
-            storage.delete_entity(FEED_TABLE, book_id, key)
-        rebuild_updates(storage, book_id, 10_000, now, keep_feeds=set(wanted))
+            storage.delete_entity(FEED_TABLE, source_partition(book_id), key)
+        rebuild_updates(storage, book_id, 10_000, now, keep_feeds={source_key(url) for url in wanted.values()})
 
 
 def public_source(properties: dict[str, Any]) -> dict[str, Any]:
@@ -223,18 +243,24 @@ def _scan_page(
     odata = f"next_due le datetime'{bound}'"
     entities, token = storage.query_page(FEED_TABLE, odata, SCAN_PAGE, continuation)
     # Each source travels with what its fetch needs, and the row's ETag its new state is stored If-Match.
-    due = [
-        {
-            "book": e.properties["PartitionKey"],
-            "key": e.properties["RowKey"],
-            "row_etag": e.etag,
-            "url": e.properties["url"],
-            "etag": e.properties.get("etag", ""),
-            "last_modified": e.properties.get("last_modified", ""),
-            "failures": int(e.properties.get("failures", 0)),
-        }
-        for e in entities
-    ]
+    # Sorted by row, so a batch holds few partitions and its states go out in few transactions.
+    due = sorted(
+        (
+            {
+                "book": e.properties["book"],
+                "partition": e.properties["PartitionKey"],
+                "key": e.properties["RowKey"],
+                "row_etag": e.etag,
+                "url": e.properties["url"],
+                "etag": e.properties.get("etag", ""),
+                "last_modified": e.properties.get("last_modified", ""),
+                "failures": int(e.properties.get("failures", 0)),
+            }
+            for e in entities
+            if isinstance(e.properties.get("book"), str) and isinstance(e.properties.get("url"), str)
+        ),
+        key=lambda source: (source["partition"], source["key"]),
+    )
     messages = [
         fetch_message(slot, f"{batch_prefix}-{i // FETCH_BATCH}", due[i : i + FETCH_BATCH])
         for i in range(0, len(due), FETCH_BATCH)
@@ -287,7 +313,7 @@ def _outcome(
     if result.status == "ok":
         try:
             _, parsed = parse_feed(result.body, source["url"])
-            items = [{**item.to_dict(), "feed": source["key"]} for item in parsed]
+            items = [{**item.to_dict(), "feed": source_key(source["url"])} for item in parsed]
         except FeedError as problem:
             error = f"not a feed: {problem}"
     previous = {
@@ -296,12 +322,12 @@ def _outcome(
         "last_modified": source.get("last_modified", ""),
     }
     state = next_state(previous, result, now, settings.feeds_interval_seconds, error)
-    state.update(PartitionKey=source["book"], RowKey=source["key"], url=source["url"])
+    state.update(PartitionKey=source["partition"], RowKey=source["key"], url=source["url"])
     return state, items
 
 
 def _store_states(storage: Storage, sources: list[dict[str, Any]], states: list[dict[str, Any]]) -> list[str]:
-    """One book's new source states in one transaction, each If-Match the row as scanned.
+    """New source states of one partition in one transaction, each If-Match the row as scanned.
 
     A row the author changed or removed since the scan keeps what the author wrote; the others are
     still stored, one by one. Returns the keys whose state was stored.
@@ -320,6 +346,70 @@ def _store_states(storage: Storage, sources: list[dict[str, Any]], states: list[
         except (Conflict, NotFound):
             log.info("feed %s changed since the scan: its fetch is not recorded", state["url"])
     return stored
+
+
+# How long a batch's finished states wait for the rest of its books before they are committed
+# anyway: a slow feed delays the recording of the others (and their items) by this much at most.
+STATE_LINGER_SECONDS = 0.5
+MAX_TRANSACTION = 100  # Table Storage's limit on the operations of one transaction
+
+
+class _StateCommits:
+    """Group commit of one fetch batch's source states.
+
+    Each book hands in its states once its feeds are done. They wait until every book of the batch
+    has reported, or STATE_LINGER_SECONDS have passed, then go out as one transaction per
+    partition. A book learns which of its states were stored (a row the author changed meanwhile
+    keeps the author's version).
+    """
+
+    def __init__(self, storage: Storage, books: int) -> None:
+        self.storage = storage
+        self.unreported = books
+        self.pending: list[tuple[list[dict[str, Any]], list[dict[str, Any]], asyncio.Future[set[str]]]] = []
+        self.arrived = asyncio.Event()
+        self.committer: asyncio.Task[None] | None = None
+
+    async def store(self, sources: list[dict[str, Any]], states: list[dict[str, Any]]) -> set[str]:
+        stored: asyncio.Future[set[str]] = asyncio.get_running_loop().create_future()
+        self.pending.append((sources, states, stored))
+        self.unreported -= 1
+        self.arrived.set()
+        if self.committer is None or self.committer.done():
+            self.committer = asyncio.create_task(self._commit_pending())
+        return await stored
+
+    async def _commit_pending(self) -> None:
+        loop = asyncio.get_running_loop()
+        while self.pending:
+            until = loop.time() + STATE_LINGER_SECONDS
+            while self.unreported > 0 and sum(len(p[0]) for p in self.pending) < MAX_TRANSACTION:
+                self.arrived.clear()
+                try:
+                    await asyncio.wait_for(self.arrived.wait(), until - loop.time())
+                except TimeoutError:
+                    break
+            taken, self.pending = self.pending, []
+            groups: dict[str, list[tuple[dict[str, Any], dict[str, Any]]]] = {}
+            for sources, states, _ in taken:
+                for source, state in zip(sources, states, strict=True):
+                    groups.setdefault(source["partition"], []).append((source, state))
+            chunks = [
+                group[i : i + MAX_TRANSACTION]
+                for group in groups.values()
+                for i in range(0, len(group), MAX_TRANSACTION)
+            ]
+            try:
+                results = await asyncio.gather(
+                    *(_blocking(_store_states, self.storage, [s for s, _ in c], [t for _, t in c]) for c in chunks)
+                )
+            except Exception as error:  # storage trouble: each book's fetch fails, and the queue retries
+                for _, _, stored in taken:
+                    stored.set_exception(error)
+                continue
+            keys = {key for result in results for key in result}
+            for _, _, stored in taken:
+                stored.set_result(keys)
 
 
 def _by_book(items: list[dict[str, Any]], key: str) -> dict[str, list[dict[str, Any]]]:
@@ -343,8 +433,10 @@ async def fetch_batch(
     except AlreadyExists:
         log.info("refresh %s: batch %s was already claimed: nothing to do", slot, batch["batch"])
         return counts
+    books = _by_book(sources, "book")
+    commits = _StateCommits(storage, len(books))
     for book_counts in await asyncio.gather(
-        *(_refresh_book(storage, client, group, settings, now) for group in _by_book(sources, "book").values())
+        *(_refresh_book(storage, client, commits, group, settings, now) for group in books.values())
     ):
         for key, value in book_counts.items():
             counts[key] += value
@@ -352,7 +444,12 @@ async def fetch_batch(
 
 
 async def _refresh_book(
-    storage: Storage, client: Any, sources: list[dict[str, Any]], settings: Settings, now: datetime
+    storage: Storage,
+    client: Any,
+    commits: _StateCommits,
+    sources: list[dict[str, Any]],
+    settings: Settings,
+    now: datetime,
 ) -> dict[str, int]:
     from shared.feeds.fetch import fetch_feed  # httpx: only where feeds are fetched
 
@@ -372,10 +469,10 @@ async def _refresh_book(
     )
     outcomes = [_outcome(source, result, settings, now) for source, result in zip(sources, results, strict=True)]
     counts = {"fetched": 0, "not_modified": 0, "errors": 0}
-    if not outcomes:
-        return counts
-    stored = set(await _blocking(_store_states, storage, sources, [state for state, _ in outcomes]))
-    fresh = {state["RowKey"]: items for state, items in outcomes if items is not None and state["RowKey"] in stored}
+    stored = await commits.store(sources, [state for state, _ in outcomes])
+    fresh = {
+        source_key(state["url"]): items for state, items in outcomes if items is not None and state["RowKey"] in stored
+    }
     if fresh:
         await _blocking(rebuild_updates, storage, sources[0]["book"], settings.feeds_max_items, now, fresh=fresh)
     for (state, _), result in zip(outcomes, results, strict=True):
@@ -444,7 +541,7 @@ def handle_feed_message(storage: Storage, body: bytes, settings: Settings, now: 
     if data.get("kind") == "scan":
         return "scan", scan(storage, str(data.get("slot", "")), data.get("continuation"), now)
     if data.get("kind") == "fetch":
-        needed = {"book", "key", "row_etag", "url"}
+        needed = {"book", "partition", "key", "row_etag", "url"}
         sources = [s for s in data.get("sources", []) if isinstance(s, dict) and needed <= s.keys()]
         if not isinstance(data.get("slot"), str) or not isinstance(data.get("batch"), str):
             return "ignore", None

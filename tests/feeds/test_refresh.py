@@ -137,15 +137,7 @@ def test_a_slow_feed_does_not_hold_up_the_others(storage: Storage, azurite: Azur
 def test_scan_pages_through_many_sources(storage: Storage) -> None:
     now = datetime.now(UTC)
     book = new_job_id()
-    entities = [
-        {
-            "PartitionKey": book,
-            "RowKey": f"{i:032d}",
-            "url": f"https://example.com/{i}",
-            "next_due": now - timedelta(minutes=1),
-        }
-        for i in range(1100)
-    ]
+    entities = [refresh.new_source(book, f"https://example.com/{i}", now - timedelta(minutes=1)) for i in range(1100)]
     for entity in entities:
         storage.upsert_entity(FEED_TABLE, entity)
     pending = [refresh.scan_message(f"scan-{book}")]
@@ -163,15 +155,18 @@ def test_scan_pages_through_many_sources(storage: Storage) -> None:
     assert scans >= 3  # one page per scan: no single run does unbounded work
 
 
-def due_batches(storage: Storage, slot: str, book: str, now: datetime) -> list[dict[str, Any]]:
-    """Every fetch message a whole scan of `slot` sends, narrowed to one book's sources."""
+def due_batches(
+    storage: Storage, slot: str, book: str, now: datetime, books: set[str] | None = None
+) -> list[dict[str, Any]]:
+    """Every fetch message a whole scan of `slot` sends, narrowed to one book's sources (or these books')."""
+    books = books or {book}
     pending, batches = [refresh.scan_message(slot)], []
     while pending:
         message = json.loads(pending.pop())
         if message["kind"] == "scan":
             pending.extend(refresh.scan(storage, message["slot"], message["continuation"], now))
         else:
-            mine = [s for s in message["sources"] if s["book"] == book]
+            mine = [s for s in message["sources"] if s["book"] in books]
             if mine:
                 batches.append({**message, "sources": mine})
     return batches
@@ -250,3 +245,81 @@ def test_records_of_old_slots_are_pruned(storage: Storage) -> None:
     names = set(storage.list_blob_names(FEED_CONTAINER))
     assert not any(old in name for name in names)
     assert {f"slots/{recent}", f"claims/{recent}/a-0", f"scans/{recent}/a.json"} <= names
+
+
+class CountingStorage(Storage):
+    """The real storage adapter, counting the table transactions it sends."""
+
+    def __init__(self, connection_string: str) -> None:
+        super().__init__(connection_string)
+        self.transactions = 0
+
+    def merge_entities(self, table: str, merges: list[tuple[dict[str, Any], str | None]]) -> None:
+        self.transactions += 1
+        super().merge_entities(table, merges)
+
+
+def one_batch(storage: Storage, slot: str, books: list[str], now: datetime) -> dict[str, Any]:
+    """These books' due sources, as one fetch batch (other tests' sources left out)."""
+    sources = [s for message in due_batches(storage, slot, "", now, books=set(books)) for s in message["sources"]]
+    return {"slot": slot, "batch": "0", "sources": sources}
+
+
+def test_a_batch_of_books_is_recorded_in_one_transaction_per_partition(azurite: Azurite, server: FeedServer) -> None:
+    """Most books follow one feed: their states go out together, not one transaction per book."""
+    storage = CountingStorage(azurite.connection_string)
+    now = datetime.now(UTC)
+    books = [new_job_id() for _ in range(24)]
+    for book in books:
+        refresh.set_sources(storage, book, [server.url(f"/rss?one={book}")], now, replace=True)
+    gone = books[0]
+    batch = one_batch(storage, f"group-{gone}", books, now)
+    refresh.set_sources(storage, gone, [], now, replace=True)  # one author drops the feed meanwhile
+
+    async def go() -> dict[str, int]:
+        async with make_client(True) as client:
+            return await refresh.fetch_batch(storage, client, batch, settings(azurite), now)
+
+    storage.transactions = 0
+    counts = asyncio.run(go())
+    partitions = {refresh.source_partition(book) for book in books}
+    assert len(partitions) < len(books)
+    # One per partition; the partition whose row vanished falls back to one merge at a time.
+    assert storage.transactions == len(partitions)
+    assert counts["fetched"] == len(books) - 1
+    assert refresh.list_sources(storage, gone) == []  # the dropped feed is not brought back
+    for book in books[1:]:
+        (row,) = refresh.list_sources(storage, book)
+        assert row["last_status"] == "ok" and row["etag"] == '"v1"'
+        assert json.loads(storage.read_blob(BOOK_CONTAINER, refresh.updates_blob(book)))["items"]
+
+
+def test_a_slow_feed_does_not_hold_up_the_records_of_other_books(
+    storage: Storage, azurite: Azurite, server: FeedServer
+) -> None:
+    fast, slow = new_job_id(), new_job_id()
+    now = datetime.now(UTC)
+    refresh.set_sources(storage, fast, [server.url(f"/rss?fast={fast}")], now, replace=True)
+    refresh.set_sources(storage, slow, [server.url(f"/slow?book={slow}")], now, replace=True)
+    batch = one_batch(storage, f"linger-{fast}", [fast, slow], now)
+    quick = Settings.from_env(
+        {
+            "AzureWebJobsStorage": azurite.connection_string,
+            "FEEDS_ALLOW_PRIVATE_ADDRESSES": "true",
+            "FEEDS_FETCH_DEADLINE_SECONDS": "4",
+        }
+    )
+
+    async def go() -> tuple[str, str]:
+        async with make_client(True) as client:
+            running = asyncio.create_task(refresh.fetch_batch(storage, client, batch, quick, now))
+            await asyncio.sleep(refresh.STATE_LINGER_SECONDS + 1.5)
+            (fast_row,) = await asyncio.to_thread(refresh.list_sources, storage, fast)
+            (slow_row,) = await asyncio.to_thread(refresh.list_sources, storage, slow)
+            assert not running.done()  # the slow feed is still dripping
+            await running
+            return fast_row["last_status"], slow_row["last_status"]
+
+    assert asyncio.run(go()) == ("ok", "new")
+    (slow_row,) = refresh.list_sources(storage, slow)
+    assert slow_row["last_status"] == "error"
