@@ -403,13 +403,15 @@ class _StateCommits:
                 results = await asyncio.gather(
                     *(_blocking(_store_states, self.storage, [s for s, _ in c], [t for _, t in c]) for c in chunks)
                 )
-            except Exception as error:  # storage trouble: each book's fetch fails, and the queue retries
+            except Exception as error:  # storage trouble: the batch fails; its sources stay due for the next slot
                 for _, _, stored in taken:
-                    stored.set_exception(error)
+                    if not stored.done():  # a book whose invocation was cancelled no longer waits
+                        stored.set_exception(error)
                 continue
             keys = {key for result in results for key in result}
             for _, _, stored in taken:
-                stored.set_result(keys)
+                if not stored.done():
+                    stored.set_result(keys)
 
 
 def _by_book(items: list[dict[str, Any]], key: str) -> dict[str, list[dict[str, Any]]]:
