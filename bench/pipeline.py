@@ -5,13 +5,16 @@ Prints, for the 1 MB and 5 MB books of bench/convert.py:
 - one job with its steps fanned out over two workers (two host processes), ratio (target ≤ 1.0×);
 and the throughput of 20 concurrent uploads of small mixed books on two workers. The CLI and the
 pipeline run turn about, five times each, and the medians are compared: this machine's speed drifts
-by ±15 % from minute to minute, and both sides must see the same drift.
+by ±15 % from minute to minute, and both sides must see the same drift. Each line also gives the CPU
+both sides used (the pipeline's: its hosts and Azurite), since every process here shares os.cpu_count() cores.
 
 Run: `.venv/bin/python bench/pipeline.py`.
 """
 
 from __future__ import annotations
 
+import os
+import resource
 import statistics
 import subprocess
 import sys
@@ -24,6 +27,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "bench"))
 
+import psutil  # noqa: E402
 from convert import make_images, prepare  # noqa: E402
 
 from tests import book_corpus as corpus  # noqa: E402
@@ -33,28 +37,44 @@ from tests.support import start_azurite, start_host  # noqa: E402
 RUNS = 5  # this 2-core machine is noisy: single runs vary by ±15 %
 
 
-def cli_once(book: Path) -> float:
-    started = time.perf_counter()
+Run = tuple[float, float]  # wall seconds, CPU seconds
+
+
+def _children_cpu() -> float:
+    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return usage.ru_utime + usage.ru_stime
+
+
+def cli_once(book: Path) -> Run:
+    started, cpu = time.perf_counter(), _children_cpu()
     subprocess.run(
         [sys.executable, "-m", "shared.convert", str(book), "--out", str(book.parent / "cli"), "--modified", "2026-11-21T00:00:00Z"],
         cwd=ROOT, check=True, capture_output=True,
     )  # fmt: skip
-    return time.perf_counter() - started
+    return time.perf_counter() - started, _children_cpu() - cpu
 
 
-def pipeline_once(base_url: str, data: bytes) -> float:
-    started = time.perf_counter()
+def _cpu(processes: list[psutil.Process]) -> float:
+    return sum(sum(p.cpu_times()[:2]) for p in processes)
+
+
+def pipeline_once(base_url: str, data: bytes, processes: list[psutil.Process]) -> Run:
+    started, cpu = time.perf_counter(), _cpu(processes)
     job_id = upload(base_url, data, "book.zip")
     job = follow(base_url, job_id, timeout=300)
     assert job["status"] == "succeeded", job
-    return time.perf_counter() - started
+    return time.perf_counter() - started, _cpu(processes) - cpu
 
 
-def interleaved(base_url: str, book: Path) -> tuple[float, float]:
+def interleaved(base_url: str, book: Path, processes: list[psutil.Process]) -> tuple[Run, Run]:
     """Medians of the CLI and the pipeline, run turn about so both see the same machine."""
     data = book.read_bytes()
-    pairs = [(cli_once(book), pipeline_once(base_url, data)) for _ in range(RUNS)]
-    return statistics.median(c for c, _ in pairs), statistics.median(p for _, p in pairs)
+    pairs = [(cli_once(book), pipeline_once(base_url, data, processes)) for _ in range(RUNS)]
+    return _median([c for c, _ in pairs]), _median([p for _, p in pairs])
+
+
+def _median(runs: list[Run]) -> Run:
+    return statistics.median(wall for wall, _ in runs), statistics.median(cpu for _, cpu in runs)
 
 
 def main() -> None:
@@ -67,13 +87,15 @@ def main() -> None:
     azurite = start_azurite()
     env = {"AzureWebJobsStorage": azurite.connection_string, "MAX_UPLOAD_BYTES": str(100 * 2**20)}
     first = start_host(ROOT, env, work / "host1.log")
+    processes = [psutil.Process(azurite.process.pid), psutil.Process(first.process.pid)]
     try:
-        pipeline_once(first.base_url, books["1 MB"].read_bytes())  # warm up: imports, containers, tables
-        one = {label: interleaved(first.base_url, path) for label, path in books.items()}
+        pipeline_once(first.base_url, books["1 MB"].read_bytes(), processes)  # warm up: imports, containers, tables
+        one = {label: interleaved(first.base_url, path, processes) for label, path in books.items()}
         second = start_host(ROOT, env, work / "host2.log", extra_args=["--functions", "convert"], wait_path=None)
+        processes.append(psutil.Process(second.process.pid))
         try:
             time.sleep(1)
-            two = {label: interleaved(first.base_url, path) for label, path in books.items()}
+            two = {label: interleaved(first.base_url, path, processes) for label, path in books.items()}
             small = [corpus.small_book_zip(i) for i in range(20)]
             started = time.perf_counter()
             with ThreadPoolExecutor(20) as pool:
@@ -87,12 +109,15 @@ def main() -> None:
         first.stop()
         azurite.stop()
 
+    cores = os.cpu_count() or 1
     print(f"upload → succeeded through the stand-in host, against the CLI run turn about (median of {RUNS})")
+    print(f"CPU: seconds used by the CLI, and by the pipeline's hosts and Azurite; all share {cores} cores")
     for label in books:
         for workers, (cli, pipeline), target in (("one worker ", one[label], 1.3), ("two workers", two[label], 1.0)):
             print(
-                f"{label} book, {workers}: pipeline {pipeline:.2f} s, CLI {cli:.2f} s, "
-                f"ratio {pipeline / cli:.2f}×  (target ≤ {target}×)"
+                f"{label} book, {workers}: pipeline {pipeline[0]:.2f} s, CLI {cli[0]:.2f} s, "
+                f"ratio {pipeline[0] / cli[0]:.2f}×  (target ≤ {target}×); "
+                f"CPU pipeline {pipeline[1]:.2f} s, CLI {cli[1]:.2f} s ({cli[1] / cli[0]:.1f} cores busy)"
             )
     print(f"20 concurrent uploads of small books, two workers: {burst:.1f} s, {20 / burst:.1f} books/s")
 
