@@ -290,3 +290,24 @@ def test_split_level_two_makes_sections_chapters() -> None:
     data = corpus.HTML_BOOK.encode()
     assert len([n for n in entries(convert(data, options("html"))) if "/ch0" in n]) == 2
     assert len([n for n in entries(convert(data, options("html", split_level=2))) if "/ch0" in n]) == 3
+
+
+@pytest.mark.parametrize(
+    ("mode", "image_format", "encoder_options"),
+    [
+        ("RGB", "JPEG", {"quality": 80, "optimize": True, "progressive": True}),
+        ("RGBA", "PNG", {"compress_level": 6}),
+    ],
+)
+def test_encoding_through_a_file_descriptor_gives_pillows_in_memory_bytes(
+    mode: str, image_format: str, encoder_options: dict[str, object]
+) -> None:
+    """Images are encoded into a file (so Pillow lets other threads run); the bytes must not change."""
+    from PIL import Image
+
+    from shared.book.images import _encoded
+
+    image = Image.effect_noise((400, 300), 50).convert(mode)
+    in_memory = io.BytesIO()
+    image.save(in_memory, image_format, **encoder_options)
+    assert _encoded(image, image_format, **encoder_options) == in_memory.getvalue()
