@@ -29,7 +29,9 @@ def upload(base_url: str, data: bytes, filename: str, **params: str) -> str:
     return str(job["id"])
 
 
-def follow(base_url: str, job_id: str, timeout: float, seen: list[int] | None = None) -> dict[str, Any]:
+def follow(
+    base_url: str, job_id: str, timeout: float, seen: list[int] | None = None, interval: float = 0.1
+) -> dict[str, Any]:
     """Poll a job until it ends; `seen` collects every steps_done observed, in order."""
     deadline = time.monotonic() + timeout
     job: dict[str, Any] = {}
@@ -40,7 +42,7 @@ def follow(base_url: str, job_id: str, timeout: float, seen: list[int] | None = 
                 seen.append(job["progress"]["steps_done"])
             if job["status"] in ("succeeded", "failed"):
                 return job
-        time.sleep(0.1)
+        time.sleep(interval)
     raise AssertionError(f"job {job_id} did not finish in {timeout}s: {job}")
 
 
