@@ -311,3 +311,49 @@ def test_encoding_through_a_file_descriptor_gives_pillows_in_memory_bytes(
     in_memory = io.BytesIO()
     image.save(in_memory, image_format, **encoder_options)
     assert _encoded(image, image_format, **encoder_options) == in_memory.getvalue()
+
+
+def test_the_cycle_collector_is_paused_only_while_a_parse_runs() -> None:
+    import gc
+
+    from shared.book.steps import cycle_collector_paused
+
+    collections: list[str] = []
+
+    def count(phase: str, info: dict[str, int]) -> None:
+        if phase == "start":
+            collections.append(phase)
+
+    manuscript = "\n\n".join(f"# Part {i}\n\nSome *text* with a [link](https://example.com/{i})." for i in range(2000))
+    gc.callbacks.append(count)
+    try:
+        parse(manuscript.encode(), options("markdown"))
+        # A hundred thousand objects, and one collection: the one that runs as the collector resumes.
+        assert len(collections) <= 1
+        collections.clear()
+        [[index] for index in range(10_000)]  # afterwards, allocations trigger collections again
+        assert collections
+    finally:
+        gc.callbacks.remove(count)
+    assert gc.isenabled()
+    with pytest.raises(ManuscriptError):
+        parse(b"", options("markdown"))  # a failed parse turns it back on too
+    assert gc.isenabled()
+
+    # Overlapping parses (two threads): the one that found it on turns it on, even if the other is
+    # still running, so it is never off for longer than one parse.
+    first, second = cycle_collector_paused(), cycle_collector_paused()
+    first.__enter__()
+    second.__enter__()
+    first.__exit__(None, None, None)
+    assert gc.isenabled()
+    second.__exit__(None, None, None)
+    assert gc.isenabled()
+
+    gc.disable()  # someone else's choice is left alone
+    try:
+        with cycle_collector_paused():
+            pass
+        assert not gc.isenabled()
+    finally:
+        gc.enable()
