@@ -165,7 +165,6 @@ class RemoteFeedServer:
             [sys.executable, "-c", SERVER], stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True
         )
         self.port = int(self.process.stdout.readline())  # type: ignore[union-attr]
-        self.bytes_sent = 0  # counted by the client side instead (see measure)
 
     def url(self, path: str) -> str:
         return f"http://127.0.0.1:{self.port}{path}"

@@ -414,11 +414,11 @@ class _StateCommits:
                     stored.set_result(keys)
 
 
-def _by_book(items: list[dict[str, Any]], key: str) -> dict[str, list[dict[str, Any]]]:
-    groups: dict[str, list[dict[str, Any]]] = {}
-    for item in items:
-        groups.setdefault(item[key], []).append(item)
-    return groups
+def _by_book(sources: list[dict[str, Any]]) -> dict[str, list[dict[str, Any]]]:
+    books: dict[str, list[dict[str, Any]]] = {}
+    for source in sources:
+        books.setdefault(source["book"], []).append(source)
+    return books
 
 
 async def fetch_batch(
@@ -435,7 +435,7 @@ async def fetch_batch(
     except AlreadyExists:
         log.info("refresh %s: batch %s was already claimed: nothing to do", slot, batch["batch"])
         return counts
-    books = _by_book(sources, "book")
+    books = _by_book(sources)
     commits = _StateCommits(storage, len(books))
     for book_counts in await asyncio.gather(
         *(_refresh_book(storage, client, commits, group, settings, now) for group in books.values())
