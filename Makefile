@@ -1,13 +1,16 @@
 # Quire: `make run` starts the app on Azurite; `make test` runs every test.
-PYTHON ?= python3
+# Python 3.13 or newer: $(PYTHON) if given, else python3.14/python3.13/python3 on PATH, else pyenv's.
+PYTHON ?=
 VENV := .venv
 PY := $(VENV)/bin/python
 
-.PHONY: setup run test lint bench chaos example-feed clean
+.PHONY: setup system-deps run test lint bench chaos example-feed clean
 
 $(VENV)/.installed: requirements.txt requirements-dev.txt
-	@$(PYTHON) -c 'import sys; assert sys.version_info >= (3, 11), "Python 3.11 or newer is needed"'
-	test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	@python=$$(PYTHON="$(PYTHON)" scripts/find-python.sh) || exit 1; \
+	if ! $(PY) -c 'import sys; sys.exit(sys.version_info < (3, 13))' 2>/dev/null; then \
+	  rm -rf $(VENV); echo "Creating $(VENV) with $$python"; "$$python" -m venv $(VENV); \
+	fi
 	$(PY) -m pip install --quiet --upgrade pip
 	$(PY) -m pip install --quiet -r requirements-dev.txt
 	touch $@
@@ -18,6 +21,10 @@ node_modules/.installed: package.json package-lock.json
 
 setup: $(VENV)/.installed node_modules/.installed
 
+# Java (EPUBCheck) and Chromium (browser tests) from Debian: installed when root, else named.
+system-deps:
+	./scripts/install-system-deps.sh
+
 run: setup
 	./scripts/run-local.sh
 
@@ -26,7 +33,7 @@ lint: $(VENV)/.installed
 	$(VENV)/bin/ruff format --check .
 	$(VENV)/bin/mypy
 
-test: setup lint
+test: setup system-deps lint
 	$(PY) -m pytest
 
 bench: setup

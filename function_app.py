@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import List  # noqa: UP035 - see QueueMessages
+
 import azure.functions as func
 
 from shared import api, pages, pipeline, serving
@@ -9,6 +11,10 @@ from shared.services import get_feed_client, get_services
 from shared.settings import CONVERSION_POISON_QUEUE, CONVERSION_QUEUE, FEED_QUEUE
 
 app = func.FunctionApp(http_auth_level=func.AuthLevel.FUNCTION)
+
+# A queue output that sends several messages. The worker's indexer only accepts `typing.List` inside
+# `Out[...]`: it refuses the builtin `list[str]` (azure-functions-python-worker #1034, #1176).
+QueueMessages = func.Out[List[str]]  # noqa: UP006
 
 
 @app.function_name("upload_manuscript")
@@ -48,7 +54,7 @@ def serve_app(req: func.HttpRequest) -> func.HttpResponse:
 @app.function_name("convert")
 @app.queue_trigger(arg_name="msg", queue_name=CONVERSION_QUEUE, connection="AzureWebJobsStorage")
 @app.queue_output(arg_name="next_steps", queue_name=CONVERSION_QUEUE, connection="AzureWebJobsStorage")
-def convert(msg: func.QueueMessage, next_steps: func.Out[list[str]]) -> None:
+def convert(msg: func.QueueMessage, next_steps: QueueMessages) -> None:
     services = get_services()
     messages = pipeline.run_conversion_message(services.storage, msg.get_body(), services.settings.images_in_plan_bytes)
     if messages:
@@ -64,7 +70,7 @@ def convert_poison(msg: func.QueueMessage) -> None:
 @app.function_name("reconcile")
 @app.timer_trigger(arg_name="timer", schedule="%RECONCILE_SCHEDULE%", run_on_startup=False, use_monitor=True)
 @app.queue_output(arg_name="redrive", queue_name=CONVERSION_QUEUE, connection="AzureWebJobsStorage")
-def reconcile(timer: func.TimerRequest, redrive: func.Out[list[str]]) -> None:
+def reconcile(timer: func.TimerRequest, redrive: QueueMessages) -> None:
     services = get_services()
     messages = pipeline.reconcile(services.storage, services.settings.job_stall_seconds)
     if messages:
@@ -90,7 +96,7 @@ def book_updates(req: func.HttpRequest) -> func.HttpResponse:
 @app.function_name("refresh")
 @app.timer_trigger(arg_name="timer", schedule="%REFRESH_SCHEDULE%", run_on_startup=False, use_monitor=True)
 @app.queue_output(arg_name="work", queue_name=FEED_QUEUE, connection="AzureWebJobsStorage")
-def refresh(timer: func.TimerRequest, work: func.Out[list[str]]) -> None:
+def refresh(timer: func.TimerRequest, work: QueueMessages) -> None:
     from shared.feeds import refresh as feeds
 
     messages = feeds.start_from_timer(get_services().storage, timer.schedule_status)  # type: ignore[attr-defined]
@@ -101,7 +107,7 @@ def refresh(timer: func.TimerRequest, work: func.Out[list[str]]) -> None:
 @app.function_name("refresh_feeds")
 @app.queue_trigger(arg_name="msg", queue_name=FEED_QUEUE, connection="AzureWebJobsStorage")
 @app.queue_output(arg_name="more", queue_name=FEED_QUEUE, connection="AzureWebJobsStorage")
-async def refresh_feeds(msg: func.QueueMessage, more: func.Out[list[str]]) -> None:
+async def refresh_feeds(msg: func.QueueMessage, more: QueueMessages) -> None:
     from shared.feeds import refresh as feeds
 
     services = get_services()

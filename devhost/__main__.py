@@ -9,7 +9,8 @@ import sys
 from pathlib import Path
 
 from devhost.config import ConfigError
-from devhost.functions import IndexingError, configure_logging
+from devhost.functions import configure_logging
+from devhost.workers import IndexingError
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -30,8 +31,6 @@ def main(argv: list[str] | None = None) -> int:
         asyncio.run(run())
     except (ConfigError, IndexingError) as error:
         logging.getLogger("devhost").error("%s", error)
-        if isinstance(error, IndexingError) and error.__cause__ is not None:
-            logging.getLogger("devhost").error("Cause:", exc_info=error.__cause__)
         return 1
     except OSError as error:
         logging.getLogger("devhost").error("Cannot start: %s", error)

@@ -22,11 +22,13 @@ from devhost.config import (
     load_local_settings,
     section,
 )
-from devhost.functions import FunctionEntry, Invoker, index_app
+from devhost.functions import FunctionEntry, Invoker, emit_worker_log, select
 from devhost.http import HttpRoute, build_app
 from devhost.outputs import OutputWriter, StorageClients
-from devhost.queues import QueueListener
+from devhost.queues import QueueListener, manual_queue_input
 from devhost.timers import TimerListener
+from devhost.wire import Datum
+from devhost.workers import WorkerPool
 
 log = logging.getLogger("devhost")
 
@@ -52,16 +54,17 @@ class Host:
         self.prefix = str(prefix).strip("/")
         limit = environ.get("FUNCTIONS_REQUEST_BODY_SIZE_LIMIT", "")
         self.body_limit = int(limit) if limit.isdigit() else DEFAULT_BODY_LIMIT
-        functions_filter = only or [
+        self.functions_filter = only or [
             environ[k] for k in sorted(environ) if k.lower().startswith("azurefunctionsjobhost__functions__")
         ]
-        self.entries = index_app(self.script_root, functions_filter or None)
+        self.entries: list[FunctionEntry] = []
         self.queue_options = QueueOptions.from_host_json(self.config)
         self.singleton = SingletonOptions.from_host_json(self.config)
         self.host_id = host_id(self.script_root, environ)
         self.clients = StorageClients(environ)
         self.writer = OutputWriter(self.clients, self.queue_options.message_encoding, self._notify)
-        self.invoker = Invoker(self.script_root, self.writer)
+        self.workers = WorkerPool(self.script_root, environ, emit_worker_log)
+        self.invoker = Invoker(self.workers, self.writer)
         self.queue_listeners: dict[str, QueueListener] = {}
         self.timer_listeners: dict[str, TimerListener] = {}
         self.runner: web.AppRunner | None = None
@@ -86,6 +89,13 @@ class Host:
         return "\n".join(lines)
 
     async def start(self) -> None:
+        """Start the worker processes and load what they indexed, then the listeners."""
+        try:
+            metadata = await self.workers.start()
+            self.entries = select([FunctionEntry.from_metadata(m) for m in metadata], self.functions_filter or None)
+        except BaseException:
+            await self.workers.stop()
+            raise
         routes = [HttpRoute(e, self.prefix) for e in self.entries if e.trigger_type == "httpTrigger"]
         app = build_app(
             routes,
@@ -130,15 +140,14 @@ class Host:
         if entry.name in self.timer_listeners:
             coroutine = self.timer_listeners[entry.name].fire(past_due=False, reason="%s", manual=True)
         elif entry.trigger_type == "queueTrigger":
-            from azure.functions.queue import QueueMessage
-
+            value, metadata = manual_queue_input(text)
             coroutine = self.invoker.invoke(
-                entry,
-                QueueMessage(body=text.encode("utf-8")),
-                "This function was programmatically called via the host APIs.",
+                entry, value, "This function was programmatically called via the host APIs.", metadata
             )
         else:
-            coroutine = self.invoker.invoke(entry, text, "This function was programmatically called via the host APIs.")
+            coroutine = self.invoker.invoke(
+                entry, Datum("string", text), "This function was programmatically called via the host APIs."
+            )
         task = asyncio.create_task(coroutine)
         self.manual_tasks.add(task)
         task.add_done_callback(self.manual_tasks.discard)
@@ -158,8 +167,8 @@ class Host:
             )
         if self.runner is not None:
             await self.runner.cleanup()
+        await self.workers.stop()
         await self.clients.close()
-        self.invoker.close()
         log.info("Host stopped.")
 
     async def serve(self) -> None:

@@ -1,9 +1,11 @@
 """The HTTP side of the stand-in: function routes under the route prefix, and the admin API.
 
-Requests become `func.HttpRequest` as the worker builds them (lower-cased header names, repeated
-values comma-joined, query and route parameters, the raw body bytes). Responses are passed back as
-the function built them. An exception gives 500 with an empty body; a body over the limit gives
-500 too, as the host does. Auth levels are not enforced, as under `func start`.
+Requests go to the worker as the host's `RpcHttp` typed data: lower-cased header names, repeated
+headers and query keys comma-joined, empty query values dropped, route values that matched, and
+the raw body bytes, sent only when Content-Length is above 0. The response comes back as the
+worker encoded it (status, headers, body, cookies). An exception gives 500 with an empty body; a
+body over the limit gives 500 too, as the host does. Auth levels are not enforced, as under
+`func start`.
 """
 
 from __future__ import annotations
@@ -13,11 +15,11 @@ import logging
 from collections.abc import Awaitable, Callable
 from typing import Any
 
-import azure.functions as func
 from aiohttp import web
 
 from devhost.functions import FunctionEntry, Invoker
 from devhost.routes import RouteTemplate
+from devhost.wire import Datum
 
 log = logging.getLogger("devhost.http")
 
@@ -66,23 +68,21 @@ def build_app(
         if (request.content_length or 0) > body_limit:
             log.error("Request body too large for '%s': %s bytes", route.entry.name, request.content_length)
             return web.Response(status=500)
-        body = await _read_body(request, body_limit)
+        body = await _read_body(request, body_limit) if (request.content_length or 0) > 0 else b""
         if body is None:
             return web.Response(status=500)
-        http_request = func.HttpRequest(
-            method=request.method,
-            url=str(request.url),
-            headers=_joined(request.headers, lower=True),
-            params={k: v for k, v in _joined(request.query).items() if v != ""},
-            route_params=values,
-            body=body,
-        )
         result = await invoker.invoke(
-            route.entry, http_request, "This function was programmatically called via the host APIs."
+            route.entry,
+            http_datum(request, values, body),
+            "This function was programmatically called via the host APIs.",
         )
         if not result.succeeded:
             return web.Response(status=500)
-        return to_aiohttp(result.value)
+        try:
+            return to_aiohttp(result.value)
+        except (TypeError, ValueError) as error:
+            log.error("The response of '%s' cannot be sent: %s", route.entry.name, error)
+            return web.Response(status=500)
 
     async def admin_invoke(request: web.Request, name: str) -> web.StreamResponse:
         entry = next((e for n, e in all_entries.items() if n.lower() == name.lower()), None)
@@ -128,6 +128,25 @@ async def _read_body(request: web.Request, limit: int) -> bytes | None:
     return b"".join(chunks)
 
 
+def http_datum(request: web.Request, route_values: dict[str, str], body: bytes) -> Datum:
+    """The request as the host hands it to the worker."""
+
+    def strings(items: dict[str, str]) -> dict[str, Datum]:
+        return {k: Datum("string", v) for k, v in items.items()}
+
+    return Datum(
+        "http",
+        {
+            "method": Datum("string", request.method),
+            "url": Datum("string", str(request.url)),
+            "headers": strings(_joined(request.headers, lower=True)),
+            "query": strings({k: v for k, v in _joined(request.query).items() if v != ""}),
+            "params": strings(route_values),
+            "body": Datum("bytes", body),
+        },
+    )
+
+
 def _joined(items: Any, lower: bool = False) -> dict[str, str]:
     """Repeated keys comma-joined, as the host passes headers and query parameters."""
     joined: dict[str, str] = {}
@@ -137,24 +156,36 @@ def _joined(items: Any, lower: bool = False) -> dict[str, str]:
     return joined
 
 
-def to_aiohttp(value: Any) -> web.Response:
+def to_aiohttp(value: Datum | None) -> web.Response:
+    """The worker's return value as the host turns it into a response."""
     if value is None:
         return web.Response(status=204)
-    if isinstance(value, func.HttpResponse):
-        headers = {k: v for k, v in value.headers.items()}
-        if not any(k.lower() == "content-type" for k in headers):
-            headers["Content-Type"] = f"{value.mimetype}; charset={value.charset}" if value.charset else value.mimetype
-        return web.Response(status=value.status_code, body=value.get_body(), headers=headers)
-    if isinstance(value, (str, bytes)):
-        text = value.decode("utf-8") if isinstance(value, bytes) else value
+    if value.type == "http":
+        response = value.value
+        # The host sets content-type as the response's ContentType (RawScriptResult), so Kestrel
+        # writes it as Content-Type; other names go out as the function wrote them.
+        headers = {
+            ("Content-Type" if k.lower() == "content-type" else k): str(v.value)
+            for k, v in response.get("headers", {}).items()
+        }
+        body = response.get("body")
+        data = body.value if body is not None else b""
+        if isinstance(data, str):
+            data = data.encode("utf-8")
+        result = web.Response(status=int(response["status_code"].value), body=data, headers=headers)
+        for cookie in response.get("cookies") or []:
+            result.headers.add("Set-Cookie", cookie)
+        return result
+    if value.type in ("string", "json", "bytes"):
+        text = value.value.decode("utf-8") if isinstance(value.value, bytes) else str(value.value)
         try:
             envelope = json.loads(text)
         except ValueError:
             envelope = None
         if isinstance(envelope, dict) and "body" in envelope:
-            body = envelope["body"]
-            body_bytes = body.encode("utf-8") if isinstance(body, str) else json.dumps(body).encode("utf-8")
+            content = envelope["body"]
+            content_bytes = content.encode("utf-8") if isinstance(content, str) else json.dumps(content).encode()
             status = int(envelope.get("status") or envelope.get("statusCode") or 200)
-            return web.Response(status=status, body=body_bytes, headers=envelope.get("headers") or {})
+            return web.Response(status=status, body=content_bytes, headers=envelope.get("headers") or {})
         return web.Response(status=200, body=text.encode("utf-8"), content_type="text/plain")
-    raise TypeError(f"an HTTP function returned {type(value).__name__}, not an HttpResponse")
+    raise TypeError(f"an HTTP function returned a {value.type} value")

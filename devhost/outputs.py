@@ -62,6 +62,16 @@ class StorageClients:
             clients.clear()
 
 
+def datum_value(datum: Any) -> str | bytes:
+    """What the host receives as an output: `bytes` stay bytes, every other typed value is text
+    (a `json` value is its JSON text, as the worker sends a list or a QueueMessage)."""
+    if datum.type == "bytes":
+        return bytes(datum.value)
+    if datum.type in ("string", "json"):
+        return str(datum.value)
+    return json.dumps(datum.value)
+
+
 def queue_messages(value: Any) -> list[bytes]:
     """The messages one queue output value becomes."""
     if isinstance(value, (bytes, bytearray)):
@@ -116,8 +126,9 @@ class OutputWriter:
 
     async def __call__(self, entry: Any, outputs: dict[str, Any], trigger_data: dict[str, Any]) -> None:
         bindings = {b["name"]: b for b in entry.outputs}
-        for name, value in outputs.items():
+        for name, datum in outputs.items():
             binding = bindings[name]
+            value = datum_value(datum)
             kind = binding.get("type")
             connection = binding.get("connection", "AzureWebJobsStorage")
             if kind == "queue":

@@ -14,16 +14,17 @@ import asyncio
 import base64
 import binascii
 import contextlib
+import json
 import logging
 import os
 import random
-from datetime import timedelta
+import uuid
+from datetime import UTC, datetime, timedelta
 from typing import Any
-
-from azure.functions.queue import QueueMessage
 
 from devhost.config import QueueOptions
 from devhost.functions import FunctionEntry, Invoker
+from devhost.wire import Datum
 
 log = logging.getLogger("devhost.queues")
 
@@ -170,8 +171,16 @@ class QueueListener:
         try:
             result = await self.invoker.invoke(
                 self.entry,
-                self._trigger_value(message, body),
+                message_datum(body),
                 f"New queue message detected on '{self.queue_name}'.",
+                trigger_metadata=message_metadata(
+                    message.id,
+                    message.pop_receipt,
+                    message.dequeue_count,
+                    message.inserted_on,
+                    message.expires_on,
+                    message.next_visible_on,
+                ),
                 trigger_data=_payload_fields(body),
             )
         finally:
@@ -189,22 +198,6 @@ class QueueListener:
                 )
         except Exception as error:  # pop receipt mismatch or 404: someone else owns it now
             log.debug("completing message %s: %s", message.id, type(error).__name__)
-
-    def _trigger_value(self, message: Any, body: bytes) -> Any:
-        annotation = self.entry.parameters[self.entry.trigger["name"]].annotation
-        if annotation in (str, "str"):
-            return body.decode("utf-8")
-        if annotation in (bytes, "bytes"):
-            return body
-        return QueueMessage(
-            id=message.id,
-            body=body,
-            dequeue_count=message.dequeue_count,
-            expiration_time=message.expires_on,
-            insertion_time=message.inserted_on,
-            time_next_visible=message.next_visible_on,
-            pop_receipt=message.pop_receipt,
-        )
 
     async def _keep_invisible(self, message: Any, state: dict[str, str]) -> None:
         """Renew the receive visibility every half period while the invocation runs."""
@@ -242,10 +235,45 @@ class QueueListener:
             log.debug("deleting poisoned message %s: %s", message.id, type(error).__name__)
 
 
+def message_datum(body: bytes) -> Datum:
+    """The message body as the host sends it: text when it is UTF-8, bytes otherwise."""
+    try:
+        return Datum("string", body.decode("utf-8"))
+    except UnicodeDecodeError:
+        return Datum("bytes", body)
+
+
+def message_metadata(
+    message_id: str,
+    pop_receipt: str,
+    dequeue_count: int,
+    inserted: datetime | None,
+    expires: datetime | None,
+    next_visible: datetime | None,
+) -> dict[str, Datum]:
+    """The queue trigger's metadata, typed as the host types it: strings, and the rest as JSON."""
+
+    def moment(value: datetime | None) -> Datum:
+        return Datum("json", json.dumps(value.astimezone(UTC).isoformat() if value else None))
+
+    return {
+        "Id": Datum("string", message_id),
+        "PopReceipt": Datum("string", pop_receipt),
+        "DequeueCount": Datum("json", json.dumps(dequeue_count)),
+        "InsertionTime": moment(inserted),
+        "ExpirationTime": moment(expires),
+        "NextVisibleTime": moment(next_visible),
+    }
+
+
+def manual_queue_input(text: str) -> tuple[Datum, dict[str, Datum]]:
+    """`POST /admin/functions/{name}` for a queue function: the input as a fresh message."""
+    now = datetime.now(UTC)
+    return Datum("string", text), message_metadata(str(uuid.uuid4()), "", 1, now, now + timedelta(days=7), now)
+
+
 def _payload_fields(body: bytes) -> dict[str, Any]:
     """JSON payload properties, usable in other bindings' expressions."""
-    import json
-
     try:
         data = json.loads(body)
     except ValueError:

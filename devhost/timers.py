@@ -19,10 +19,9 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from azure.functions.timer import TimerRequest
-
 from devhost.config import SingletonOptions, parse_timespan
 from devhost.functions import FunctionEntry, Invoker
+from devhost.wire import Datum
 
 log = logging.getLogger("devhost.timers")
 
@@ -266,10 +265,17 @@ class TimerListener:
     async def fire(self, past_due: bool, reason: str, manual: bool = False) -> None:
         async with self.lock:
             invoked_at = _now()
-            request = TimerRequest(
-                past_due=past_due,
-                schedule_status={k: (_iso(v) if v else NEVER.isoformat()) for k, v in self.status.items()},
-                schedule={"AdjustForDST": True},
+            request = Datum(
+                "json",
+                json.dumps(
+                    {
+                        "Schedule": {"AdjustForDST": True},
+                        "ScheduleStatus": {k: (_iso(v) if v else NEVER.isoformat()) for k, v in self.status.items()}
+                        if self.use_monitor
+                        else None,
+                        "IsPastDue": past_due,
+                    }
+                ),
             )
             why = "This function was programmatically called via the host APIs." if manual else reason % invoked_at
             await self.invoker.invoke(self.entry, request, why)

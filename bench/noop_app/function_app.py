@@ -14,6 +14,11 @@ def noop_http(req: func.HttpRequest) -> func.HttpResponse:
     return func.HttpResponse("ok")
 
 
+@app.route(route="size", methods=["POST"])
+def body_size(req: func.HttpRequest) -> func.HttpResponse:
+    return func.HttpResponse(str(len(req.get_body())))
+
+
 @app.queue_trigger(arg_name="msg", queue_name="bench-noop", connection="AzureWebJobsStorage")
 def noop_queue(msg: func.QueueMessage) -> None:
     with open(os.environ["BENCH_DONE_FILE"], "a") as done:

@@ -58,6 +58,24 @@ def boom(req: func.HttpRequest) -> func.HttpResponse:
     raise RuntimeError("deliberate failure")
 
 
+@app.route(route="pid", methods=["GET"])
+def pid(req: func.HttpRequest) -> func.HttpResponse:
+    return func.HttpResponse(str(os.getpid()))
+
+
+@app.route(route="slow", methods=["GET"])
+def slow(req: func.HttpRequest) -> func.HttpResponse:
+    record("slow", started=True)
+    time.sleep(float(req.params.get("s", "5")))
+    return func.HttpResponse("done")
+
+
+@app.route(route="blocking-async")
+async def blocking_async(req: func.HttpRequest) -> func.HttpResponse:
+    time.sleep(float(req.params.get("s", "3")))  # a blocking call inside async def: stalls this worker's loop
+    return func.HttpResponse("unblocked")
+
+
 @app.route(route="slow-async")
 async def slow_async(req: func.HttpRequest) -> func.HttpResponse:
     import asyncio
@@ -76,7 +94,7 @@ def enqueue(req: func.HttpRequest, out: func.Out[str]) -> func.HttpResponse:
 
 
 @app.queue_trigger(arg_name="msg", queue_name="devhost-work", connection="AzureWebJobsStorage")
-def work(msg: func.QueueMessage) -> None:
+def work(msg: func.QueueMessage):  # type: ignore[no-untyped-def]  # returns a value when asked to
     body = json.loads(msg.get_body())
     record(
         "work",
@@ -93,6 +111,8 @@ def work(msg: func.QueueMessage) -> None:
         record("work_done", id=msg.id, body=body)
     if body.get("fail"):
         raise RuntimeError("deliberate queue failure")
+    if body.get("return_value"):
+        return "a value, though there is no $return binding"  # the worker fails this invocation
 
 
 @app.schedule(schedule="%TICK_SCHEDULE%", arg_name="timer", run_on_startup=False, use_monitor=True)

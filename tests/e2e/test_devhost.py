@@ -106,7 +106,7 @@ def test_http_routes_constraints_methods_and_errors(launch: Callable[..., AppHos
         {"X-Custom-Header": "Value", "Content-Type": "application/octet-stream"},
     )
     assert status == 201
-    assert headers["Content-Type"] == "application/json; charset=utf-8"
+    assert headers["Content-Type"] == "application/json"  # the worker adds a charset only to text/*
     echoed = json.loads(body)
     assert echoed["headers"]["x-custom-header"] == "Value"
     assert all(name == name.lower() for name in echoed["headers"])
@@ -304,3 +304,128 @@ def test_the_host_stops_within_its_grace_period_when_storage_is_gone(tmp_path: P
     assert host.stop(signal.SIGTERM, timeout=40) == 0
     assert time.monotonic() - started < 30
     assert "Host stopped." in host.log()
+
+
+def _refused_app(folder: Path, source: str) -> subprocess.CompletedProcess[str]:
+    (folder / "host.json").write_text('{"version": "2.0"}')
+    (folder / "local.settings.json").write_text('{"IsEncrypted": false, "Values": {}}')
+    (folder / "function_app.py").write_text(source)
+    return subprocess.run(
+        [sys.executable, "-m", "devhost", "--script-root", str(folder), "--port", "0"],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+
+
+def test_what_the_worker_refuses_the_host_refuses_with_the_workers_message(tmp_path: Path) -> None:
+    source = (
+        "from __future__ import annotations\n"
+        "import azure.functions as func\n"
+        "app = func.FunctionApp()\n"
+        "@app.queue_trigger(arg_name='msg', queue_name='q', connection='AzureWebJobsStorage')\n"
+        "@app.queue_output(arg_name='more', queue_name='q', connection='AzureWebJobsStorage')\n"
+        "def fan_out(msg: func.QueueMessage, more: func.Out[list[str]]) -> None:\n"
+        "    pass\n"
+    )
+    result = _refused_app(tmp_path, source)
+    output = result.stdout + result.stderr
+    assert result.returncode != 0
+    assert (
+        "FunctionLoadError: cannot load the fan_out function: binding more has invalid non-type annotation "
+        "azure.functions._abc.Out[list[str]]" in output
+    )
+    assert "Host started" not in output
+
+
+def test_a_parameter_without_a_binding_is_refused(tmp_path: Path) -> None:
+    source = (
+        "import azure.functions as func\n"
+        "app = func.FunctionApp()\n"
+        "@app.route(route='x')\n"
+        "def x(req: func.HttpRequest, extra: str) -> func.HttpResponse:\n"
+        "    return func.HttpResponse('x')\n"
+    )
+    result = _refused_app(tmp_path, source)
+    assert result.returncode != 0
+    assert "cannot load the x function: the following parameters are declared in Python but not" in result.stdout
+
+
+def _worker_pid(host: AppHost) -> int:
+    return int(http("GET", f"{host.base_url}/api/pid")[2])
+
+
+def test_a_killed_worker_fails_its_request_returns_its_message_and_is_replaced(
+    launch: Callable[..., AppHost], queues: dict[str, QueueClient]
+) -> None:
+    import os
+    from concurrent.futures import ThreadPoolExecutor
+
+    host = launch("slow", "pid", "work")
+    first = _worker_pid(host)
+    send(queues[WORK_QUEUE], {"tag": "in-flight", "sleep": 30})
+    wait_for(lambda: records(launch.records, "work"), 10, "the message to be taken")  # type: ignore[attr-defined]
+    with ThreadPoolExecutor(1) as pool:
+        request = pool.submit(http, "GET", f"{host.base_url}/api/slow?s=30")
+        wait_for(lambda: records(launch.records, "slow"), 10, "the request to start")  # type: ignore[attr-defined]
+        killed = time.monotonic()
+        os.kill(first, signal.SIGKILL)
+        status, _, body = request.result(timeout=10)
+    assert (status, body) == (500, b"")
+    second = wait_for(
+        lambda: _worker_pid(host) if http("GET", f"{host.base_url}/api/pid")[0] == 200 else 0, 10, "a new worker"
+    )
+    assert second != first
+    assert time.monotonic() - killed < 5, "a new worker should serve within seconds"
+    # The message comes back (released as a failed invocation) and runs on the new worker.
+    retried = wait_for(
+        lambda: [r for r in records(launch.records, "work") if r["dequeue_count"] == 2],  # type: ignore[attr-defined]
+        15,
+        "the message to be delivered again",
+    )
+    assert retried[0]["pid"] == second
+    log = host.log()
+    assert f"(pid {first}) exited with code -9 with 2 invocations in flight" in log
+    assert "replaces the one that exited" in log
+    assert host.process.poll() is None  # the host itself never went down
+
+
+def test_a_blocking_async_function_stalls_its_worker_not_the_host(
+    launch: Callable[..., AppHost], queues: dict[str, QueueClient]
+) -> None:
+    from concurrent.futures import ThreadPoolExecutor
+
+    host = launch("blocking_async", "enqueue")
+    with ThreadPoolExecutor(1) as pool:
+        blocked = pool.submit(http, "GET", f"{host.base_url}/api/blocking-async?s=3")
+        time.sleep(0.5)
+        started = time.monotonic()
+        # The host side still routes and writes output bindings; the admin API answers too.
+        assert http("GET", f"{host.base_url}/api/no-such-route")[0] == 404
+        assert http("POST", f"{host.base_url}/admin/functions/nothing", b'{"input": ""}')[0] == 404
+        assert time.monotonic() - started < 1
+        assert blocked.result(timeout=10)[2] == b"unblocked"
+
+
+def test_a_function_without_return_binding_that_returns_a_value_fails(
+    launch: Callable[..., AppHost], queues: dict[str, QueueClient]
+) -> None:
+    host = launch("work")
+    send(queues[WORK_QUEUE], {"tag": "returns", "return_value": True})
+    wait_for(lambda: queues[f"{WORK_QUEUE}-poison"].peek_messages(max_messages=5), 20, "the poison queue")
+    assert "without a $return binding returned a non-None value" in host.log()
+
+
+def test_several_worker_processes_share_the_invocations(launch: Callable[..., AppHost]) -> None:
+    from concurrent.futures import ThreadPoolExecutor
+
+    host = launch("slow", "pid", FUNCTIONS_WORKER_PROCESS_COUNT="2")
+    with ThreadPoolExecutor(2) as pool:
+        busy = pool.submit(http, "GET", f"{host.base_url}/api/slow?s=2")
+        wait_for(lambda: records(launch.records, "slow"), 10, "the first request")  # type: ignore[attr-defined]
+        other = _worker_pid(host)  # the least busy worker takes it
+        assert busy.result(timeout=10)[0] == 200
+    (slow,) = records(launch.records, "slow")  # type: ignore[attr-defined]
+    assert slow["pid"] != other
+    assert host.log().count("Started the Python worker process") == 2
