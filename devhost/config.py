@@ -133,6 +133,22 @@ def parse_timespan(text: str) -> timedelta | None:
     return value
 
 
+DEFAULT_FUNCTION_TIMEOUT = timedelta(minutes=30)  # the host's default everywhere but Consumption, locally too
+
+
+def function_timeout(config: dict[str, Any]) -> timedelta | None:
+    """host.json `functionTimeout`: a TimeSpan, or -1 for none; 30 minutes when absent."""
+    raw = next((v for k, v in config.items() if k.lower() == "functiontimeout"), None)
+    if raw is None:
+        return DEFAULT_FUNCTION_TIMEOUT
+    if str(raw).strip() == "-1":
+        return None
+    value = parse_timespan(str(raw))
+    if value is None or value < timedelta(seconds=1):
+        raise ConfigError(f"host.json: functionTimeout '{raw}' is not a TimeSpan of at least 1 second (or -1).")
+    return value
+
+
 def resolve_connection(name: str, environ: MutableMapping[str, str]) -> str:
     """The connection string for a binding's `connection`: AzureWebJobs<X>, then <X>."""
     name = name or "AzureWebJobsStorage"

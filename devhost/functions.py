@@ -15,6 +15,7 @@ import time
 import uuid
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
+from datetime import timedelta
 from typing import Any
 
 from devhost.wire import Datum
@@ -75,9 +76,10 @@ OutputWriter = Callable[[FunctionEntry, dict[str, Datum], dict[str, Any]], Await
 class Invoker:
     """Runs one invocation on a worker: log, invoke, and hand the outputs to the writer on success."""
 
-    def __init__(self, pool: WorkerPool, write_outputs: OutputWriter) -> None:
+    def __init__(self, pool: WorkerPool, write_outputs: OutputWriter, timeout: timedelta | None) -> None:
         self.pool = pool
         self.write_outputs = write_outputs
+        self.timeout = timeout.total_seconds() if timeout is not None else None
         self.in_flight = 0
         self._idle = asyncio.Event()
         self._idle.set()
@@ -99,7 +101,9 @@ class Invoker:
         try:
             inputs = [(str(entry.trigger["name"]), trigger_value)]
             try:
-                result = await self.pool.invoke(invocation_id, entry.function_id, inputs, trigger_metadata or {})
+                result = await self.pool.invoke(
+                    invocation_id, entry.function_id, inputs, trigger_metadata or {}, self.timeout
+                )
                 error = None if result.ok else f"{result.error}\n{result.traceback or ''}".rstrip()
                 if result.ok and result.outputs:
                     await self.write_outputs(entry, result.outputs, trigger_data or {})

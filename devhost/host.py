@@ -17,6 +17,7 @@ from devhost.config import (
     DEFAULT_PORT,
     QueueOptions,
     SingletonOptions,
+    function_timeout,
     host_id,
     load_host_json,
     load_local_settings,
@@ -64,7 +65,7 @@ class Host:
         self.clients = StorageClients(environ)
         self.writer = OutputWriter(self.clients, self.queue_options.message_encoding, self._notify)
         self.workers = WorkerPool(self.script_root, environ, emit_worker_log)
-        self.invoker = Invoker(self.workers, self.writer)
+        self.invoker = Invoker(self.workers, self.writer, function_timeout(self.config))
         self.queue_listeners: dict[str, QueueListener] = {}
         self.timer_listeners: dict[str, TimerListener] = {}
         self.runner: web.AppRunner | None = None

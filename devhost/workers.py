@@ -40,6 +40,10 @@ class WorkerExited(Exception):
     """The worker process running an invocation exited before answering."""
 
 
+class FunctionTimedOut(WorkerExited):
+    """The invocation outlived functionTimeout: its worker process was restarted, as the host does."""
+
+
 @dataclass
 class WorkerResult:
     ok: bool
@@ -257,9 +261,17 @@ class WorkerPool:
         return worker.process.returncode
 
     async def invoke(
-        self, invocation_id: str, function_id: str, inputs: list[tuple[str, Datum]], metadata: dict[str, Datum]
+        self,
+        invocation_id: str,
+        function_id: str,
+        inputs: list[tuple[str, Datum]],
+        metadata: dict[str, Datum],
+        timeout: float | None = None,
     ) -> WorkerResult:
-        """Run one invocation on the least busy live worker; a worker that dies fails it."""
+        """Run one invocation on the least busy live worker; a worker that dies fails it.
+
+        Past `timeout` the worker process is killed, which fails every invocation it was running
+        (a Python thread cannot be cancelled; the host restarts the worker process too)."""
         await self._live.wait()
         worker = min(self.workers, key=lambda w: len(w.pending))
         writer = FrameWriter()
@@ -277,7 +289,15 @@ class WorkerPool:
         except (ConnectionError, OSError) as error:
             worker.pending.pop(invocation_id, None)
             raise WorkerExited(f"worker process {worker.number} is gone: {error}") from error
-        return await future
+        try:
+            return await asyncio.wait_for(asyncio.shield(future), timeout)
+        except TimeoutError:
+            log.error(
+                "A function timeout has occurred. Restarting worker process %d (pid %d).", worker.number, worker.pid
+            )
+            with contextlib.suppress(ProcessLookupError):
+                worker.process.kill()
+            raise FunctionTimedOut(f"Timeout value of {timeout:.0f} seconds was exceeded by the function.") from None
 
     async def stop(self) -> None:
         self.stopping = True

@@ -429,3 +429,17 @@ def test_several_worker_processes_share_the_invocations(launch: Callable[..., Ap
     (slow,) = records(launch.records, "slow")  # type: ignore[attr-defined]
     assert slow["pid"] != other
     assert host.log().count("Started the Python worker process") == 2
+
+
+def test_a_function_past_its_timeout_fails_and_its_worker_is_restarted(launch: Callable[..., AppHost]) -> None:
+    host = launch("slow", "pid", AzureFunctionsJobHost__functionTimeout="00:00:02")
+    first = _worker_pid(host)
+    started = time.monotonic()
+    status, _, _ = http("GET", f"{host.base_url}/api/slow?s=20")
+    assert status == 500
+    assert 1.5 < time.monotonic() - started < 6
+    second = wait_for(
+        lambda: _worker_pid(host) if http("GET", f"{host.base_url}/api/pid")[0] == 200 else 0, 10, "a new worker"
+    )
+    assert second != first
+    assert "A function timeout has occurred. Restarting worker process 1" in host.log()

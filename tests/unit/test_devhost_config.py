@@ -138,3 +138,13 @@ def test_polling_backoff_and_poison_names() -> None:
     assert poison_queue_name("jobs") == "jobs-poison"
     assert poison_queue_name("jobs-poison") is None
     assert poison_queue_name("q" * 57) is None
+
+
+def test_function_timeout_default_none_and_invalid() -> None:
+    from devhost.config import ConfigError, function_timeout
+
+    assert function_timeout({}) == timedelta(minutes=30)
+    assert function_timeout({"functionTimeout": "00:10:00"}) == timedelta(minutes=10)
+    assert function_timeout({"functionTimeout": "-1"}) is None
+    with pytest.raises(ConfigError):
+        function_timeout({"functionTimeout": "ten minutes"})

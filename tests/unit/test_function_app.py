@@ -116,3 +116,32 @@ def test_importing_function_app_does_not_import_heavy_libraries() -> None:
     code = f"import sys, function_app; print(sorted(m for m in sys.modules if m.startswith({heavy!r})))"
     out = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "[]"
+
+
+def test_the_azure_worker_library_indexes_every_function() -> None:
+    """Index function_app.py with azure-functions-runtime (as pinned) the way Azure's worker does at
+    init: any refusal (an annotation, a parameter without a binding, a bad return) fails here."""
+    code = """
+import json
+from devhost.worker import index
+from azure_functions_runtime.handle_event import _functions
+from azure_functions_runtime.bindings.meta import get_datum
+indexed = index(".")
+loaded = {info.name: info for info in _functions._functions.values()}
+fan_out = loaded["convert"].output_types["next_steps"]
+datum = get_datum(fan_out.binding_name, ["a", "b"], fan_out.pytype)
+print(json.dumps({
+    "indexed": sorted(f["name"] for f in indexed),
+    "loaded": sorted(loaded),
+    "async": sorted(n for n, i in loaded.items() if i.is_async),
+    "fan_out": [fan_out.binding_name, datum.type, datum.value],
+}))
+"""
+    result = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True)
+    assert result.returncode == 0, result.stderr
+    found = json.loads(result.stdout.strip().splitlines()[-1])
+    expected = sorted(_index())
+    assert found["indexed"] == found["loaded"] == expected
+    assert found["async"] == ["refresh_feeds"]
+    # A list of messages leaves the worker as one JSON array, which the host splits into messages.
+    assert found["fan_out"] == ["queue", "json", '["a", "b"]']
