@@ -19,7 +19,7 @@ from datetime import timedelta
 from typing import Any
 
 from devhost.wire import Datum
-from devhost.workers import FunctionMetadata, WorkerExited, WorkerPool
+from devhost.workers import FunctionMetadata, IndexingError, WorkerExited, WorkerPool
 
 log = logging.getLogger("devhost")
 invocation_id_var: contextvars.ContextVar[str] = contextvars.ContextVar("invocation_id", default="")
@@ -56,8 +56,6 @@ def select(entries: list[FunctionEntry], only: list[str] | None) -> list[Functio
         return entries
     unknown = set(only) - {e.name for e in entries}
     if unknown:
-        from devhost.workers import IndexingError
-
         raise IndexingError(f"--functions names unknown functions: {', '.join(sorted(unknown))}")
     return [e for e in entries if e.name in only]
 

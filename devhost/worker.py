@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import json
 import logging
 import os
 import signal
@@ -30,6 +31,12 @@ import sys
 import threading
 import traceback
 from typing import Any
+
+from azure_functions_runtime import handle_event, native_invocation
+from azure_functions_runtime.bindings.datumdef import Datum
+from azure_functions_runtime.bindings.meta import load_binding_registry
+from azure_functions_runtime.utils.executor import invocation_id_cv
+from azure_functions_runtime.utils.threadpool import start_threadpool_executor
 
 from devhost.wire import PREFIX, FrameWriter, decode_datum, decode_frame, encode_datum
 
@@ -76,8 +83,6 @@ class ChannelLogHandler(logging.Handler):
         self.channel = channel
 
     def emit(self, record: logging.LogRecord) -> None:
-        from azure_functions_runtime.utils.executor import invocation_id_cv
-
         try:
             header = {
                 "kind": "log",
@@ -120,11 +125,6 @@ class IndexingProtos:
 
 def index(script_root: str) -> list[dict[str, Any]]:
     """Index function_app.py with the runtime, as Azure does at worker init; raises what it raises."""
-    import json
-
-    from azure_functions_runtime import handle_event
-    from azure_functions_runtime.bindings.meta import load_binding_registry
-
     handle_event.protos = IndexingProtos
     load_binding_registry()
     handle_event.load_function_metadata(script_root, caller_info="worker_init_request")
@@ -139,9 +139,6 @@ def index(script_root: str) -> list[dict[str, Any]]:
 
 
 async def invoke(channel: Channel, request: dict[str, Any], blobs: list[bytes]) -> None:
-    from azure_functions_runtime import native_invocation
-    from azure_functions_runtime.bindings.datumdef import Datum
-
     inputs = [(name, decode_datum(value, blobs, Datum)) for name, value in request["inputs"]]
     metadata = {name: decode_datum(value, blobs, Datum) for name, value in request["trigger_metadata"].items()}
     ok, returned, outputs, error, trace = await native_invocation.invocation_request_native(
@@ -199,8 +196,6 @@ def main(argv: list[str] | None = None) -> int:
     os.chdir(script_root)
     if script_root not in sys.path:
         sys.path.insert(0, script_root)
-
-    from azure_functions_runtime.utils.threadpool import start_threadpool_executor
 
     loop = asyncio.new_event_loop()
     asyncio.set_event_loop(loop)

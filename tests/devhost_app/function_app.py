@@ -106,7 +106,7 @@ def work(msg: func.QueueMessage):  # type: ignore[no-untyped-def]  # returns a v
         next_visible=str(msg.time_next_visible),
     )
     logging.info("working on %s", body.get("tag"))
-    if body.get("sleep"):
+    if body.get("sleep") and not (body.get("sleep_once") and msg.dequeue_count > 1):
         time.sleep(float(body["sleep"]))
         record("work_done", id=msg.id, body=body)
     if body.get("fail"):

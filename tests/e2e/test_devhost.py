@@ -364,7 +364,7 @@ def test_a_killed_worker_fails_its_request_returns_its_message_and_is_replaced(
 
     host = launch("slow", "pid", "work")
     first = _worker_pid(host)
-    send(queues[WORK_QUEUE], {"tag": "in-flight", "sleep": 30})
+    send(queues[WORK_QUEUE], {"tag": "in-flight", "sleep": 30, "sleep_once": True})
     wait_for(lambda: records(launch.records, "work"), 10, "the message to be taken")  # type: ignore[attr-defined]
     with ThreadPoolExecutor(1) as pool:
         request = pool.submit(http, "GET", f"{host.base_url}/api/slow?s=30")
