@@ -56,7 +56,7 @@ def serve_app(req: func.HttpRequest) -> func.HttpResponse:
 @app.queue_output(arg_name="next_steps", queue_name=CONVERSION_QUEUE, connection="AzureWebJobsStorage")
 def convert(msg: func.QueueMessage, next_steps: QueueMessages) -> None:
     services = get_services()
-    messages = pipeline.run_conversion_message(services.storage, msg.get_body(), services.settings.images_in_plan_bytes)
+    messages = pipeline.run_conversion_message(services.settings, services.storage, msg.get_body())
     if messages:
         next_steps.set(messages)
 

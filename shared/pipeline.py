@@ -23,9 +23,11 @@ committed again, and a loser of a race stops quietly. Exactly one commit complet
 set, and that one sends `package`. Publishing is last: the book's files are written, then the job
 turns `succeeded` in the same step; the download endpoints serve nothing until then.
 
-Errors: a ManuscriptError fails the job with its reason (the message is consumed); anything else
-propagates so the queue retries with back-off, and after maxDequeueCount the poison handler fails
-the job. The reconciler re-drives stalled jobs.
+Each step runs in a child process within a CPU-time and memory budget (shared/budget.py).
+
+Errors: a ManuscriptError, or a step over its budget, fails the job with its reason (the message is
+consumed); anything else propagates so the queue retries with back-off, and after maxDequeueCount
+the poison handler fails the job. The reconciler re-drives stalled jobs.
 """
 
 from __future__ import annotations
@@ -42,6 +44,7 @@ from pathlib import Path
 from typing import Any
 
 from shared.book.errors import ManuscriptError
+from shared.budget import BudgetExceeded, StepBudget, run_within_budget
 from shared.jobs import (
     FIRST_STEP,
     JOB_ROW_KEY,
@@ -50,7 +53,7 @@ from shared.jobs import (
     conversion_message,
     parse_conversion_message,
 )
-from shared.settings import BOOK_CONTAINER, JOB_TABLE, MANUSCRIPT_CONTAINER, WORK_CONTAINER
+from shared.settings import BOOK_CONTAINER, JOB_TABLE, MANUSCRIPT_CONTAINER, WORK_CONTAINER, Settings
 from shared.storage import AlreadyExists, Conflict, NotFound, Storage
 from shared.web import content_type_for
 
@@ -192,13 +195,30 @@ def _now() -> datetime:
 # -- running one step -----------------------------------------------------------------------------
 
 
-def run_conversion_message(storage: Storage, body: bytes | str, images_in_plan_bytes: int) -> list[str]:
-    """Handle one conversion message; returns the messages to send next (through the output binding)."""
+def run_conversion_message(settings: Settings, storage: Storage, body: bytes | str) -> list[str]:
+    """Handle one conversion message: run its step in a child process within the step budget.
+    Returns the messages to send next (through the output binding)."""
     try:
         job_id, step = parse_conversion_message(body)
     except ValueError as error:
         log.warning("ignoring a malformed conversion message: %s", error)
         return []
+    budget = StepBudget(cpu_seconds=settings.step_cpu_seconds, memory_bytes=settings.step_memory_mb * 1024 * 1024)
+    arguments = (settings.storage_connection, job_id, step, settings.images_in_plan_bytes)
+    try:
+        messages: list[str] = run_within_budget(run_step_in_child, arguments, budget)
+    except BudgetExceeded as error:
+        # Permanent: the same manuscript would exceed it on every retry.
+        log.warning("job %s failed at %s: over its %s budget", job_id, step, error.resource_name)
+        fail_job(storage, job_id, str(error))
+        return []
+    return messages
+
+
+def run_step_in_child(connection: str, job_id: str, step: str, images_in_plan_bytes: int) -> list[str]:
+    """One step in its budgeted child process, with storage clients of its own. A manuscript
+    error fails the job; anything else fails the step, which the queue retries."""
+    storage = Storage(connection)
     try:
         return run_step(storage, job_id, step, images_in_plan_bytes)
     except ManuscriptError as error:

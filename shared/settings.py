@@ -32,6 +32,11 @@ DEFAULT_JOB_STALL_SECONDS = 300
 # Image bytes the plan step processes itself, on the core the renderer leaves idle; the rest fan
 # out to any worker. 0 fans out every image (an instance with one core gains nothing in-process).
 DEFAULT_IMAGES_IN_PLAN_BYTES = 16 * 1024 * 1024
+# Each conversion step runs in a child process within these (shared/budget.py). A 5 MB book's
+# heaviest step takes about 2 s and 300 MB; hostile inputs are stopped here, and three steps at
+# once (host.json: batchSize 2 + newBatchThreshold 1) fit a 2,048 MB Flex Consumption instance.
+DEFAULT_STEP_CPU_SECONDS = 20
+DEFAULT_STEP_MEMORY_MB = 512
 
 
 class SettingError(ValueError):
@@ -100,6 +105,8 @@ class Settings:
     feeds_interval_seconds: int = 14 * 60  # a source fetched now is due again at the next slot
     feeds_fetch_deadline_seconds: int = 20  # the whole of one fetch, redirects included
     images_in_plan_bytes: int = DEFAULT_IMAGES_IN_PLAN_BYTES
+    step_cpu_seconds: int = DEFAULT_STEP_CPU_SECONDS
+    step_memory_mb: int = DEFAULT_STEP_MEMORY_MB
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:
@@ -114,4 +121,6 @@ class Settings:
             feeds_interval_seconds=_positive_int(env, "FEEDS_INTERVAL_SECONDS", 14 * 60),
             feeds_fetch_deadline_seconds=_positive_int(env, "FEEDS_FETCH_DEADLINE_SECONDS", 20),
             images_in_plan_bytes=_positive_int(env, "IMAGES_IN_PLAN_BYTES", DEFAULT_IMAGES_IN_PLAN_BYTES, minimum=0),
+            step_cpu_seconds=_positive_int(env, "STEP_CPU_SECONDS", DEFAULT_STEP_CPU_SECONDS),
+            step_memory_mb=_positive_int(env, "STEP_MEMORY_MB", DEFAULT_STEP_MEMORY_MB, minimum=64),
         )

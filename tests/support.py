@@ -8,6 +8,7 @@ import signal
 import socket
 import subprocess
 import sys
+import threading
 import time
 import urllib.error
 import urllib.request
@@ -76,8 +77,6 @@ def start_azurite() -> Azurite:
         process.kill()
         pytest.fail(f"Azurite did not start: {ports}")
     # Keep draining its output so a full pipe never blocks it.
-    import threading
-
     threading.Thread(target=lambda: [None for _ in process.stdout], daemon=True).start()  # type: ignore[union-attr]
     return Azurite(process, ports["Blob"], ports["Queue"], ports["Table"])
 
@@ -165,8 +164,6 @@ class Supervisor:
     restarts a recycled worker. Restarts reuse the same settings and append to numbered logs."""
 
     def __init__(self, script_root: Path, environment: dict[str, str], log_dir: Path, extra_args: list[str]) -> None:
-        import threading
-
         self.script_root, self.environment, self.log_dir, self.extra_args = (
             script_root,
             environment,
@@ -220,3 +217,42 @@ def local_site(log_dir: Path) -> Iterator[tuple[AppHost, Any]]:
     finally:
         feeds.stop()
         emulator.stop()
+
+
+class TreeSampler:
+    """Samples a process and its descendants (a host, its worker, their step processes) every
+    50 ms: the peak of their total resident memory, and the CPU time of each process seen."""
+
+    def __init__(self, pid: int) -> None:
+        import psutil
+
+        self.root = psutil.Process(pid)
+        self.peak_rss = 0
+        self.cpu: dict[int, float] = {}
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, daemon=True)
+
+    def _run(self) -> None:
+        while not self._stop.wait(0.05):
+            total = 0
+            import psutil
+
+            try:
+                processes = [self.root, *self.root.children(recursive=True)]
+            except psutil.NoSuchProcess:
+                return
+            for process in processes:
+                try:
+                    total += process.memory_info().rss
+                    self.cpu[process.pid] = sum(process.cpu_times()[:2])
+                except psutil.NoSuchProcess:
+                    continue
+            self.peak_rss = max(self.peak_rss, total)
+
+    def __enter__(self) -> TreeSampler:
+        self._thread.start()
+        return self
+
+    def __exit__(self, *_: object) -> None:
+        self._stop.set()
+        self._thread.join()

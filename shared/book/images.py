@@ -49,10 +49,24 @@ def _open(data: bytes, reference: str) -> Any:
             f"The image '{reference}' is far too large to be a book illustration (over "
             f"{MAX_PIXELS_IN // 1_000_000} megapixels). Export it at a normal size."
         ) from None
+    except MemoryError:
+        raise  # over the step's memory budget: not a damaged image
     except Exception:
         raise ManuscriptError(
             f"The image '{reference}' is not a JPEG, PNG, GIF or WebP image Quire can read. Re-export it as JPEG or PNG."
         ) from None
+
+
+def declared_size(data: bytes) -> tuple[int, int]:
+    """An image's size as its header declares it, without decoding it; (0, 0) when unreadable
+    (processing reports the damaged image by name)."""
+    from PIL import Image
+
+    try:
+        with Image.open(io.BytesIO(data)) as image:
+            return image.size
+    except Exception:
+        return (0, 0)
 
 
 def _target_size(width: int, height: int) -> tuple[int, int]:
@@ -87,6 +101,8 @@ def process_image(data: bytes, reference: str, key: str | None = None) -> Proces
             image.thumbnail(target, Image.Resampling.LANCZOS, reducing_gap=2.0)
     except ManuscriptError:
         raise
+    except MemoryError:
+        raise  # over the step's memory budget: not a damaged image
     except Exception:
         raise ManuscriptError(
             f"The image '{reference}' is damaged and cannot be decoded. Re-export it as JPEG or PNG."

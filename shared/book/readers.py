@@ -17,7 +17,8 @@ from typing import Any
 
 from shared.book.archive import ArchiveLimits, normalise_reference, read_archive
 from shared.book.errors import ManuscriptError
-from shared.book.images import image_key
+from shared.book.images import declared_size, image_key
+from shared.book.limits import check_book_pixels, check_chapters, check_docx_part, check_markdown
 from shared.book.model import ChapterSource, Metadata
 
 MAX_FRONT_MATTER_BYTES = 64 * 1024
@@ -105,9 +106,11 @@ def parse_manuscript(
         meta.identifier = f"urn:uuid:{uuid.uuid5(ISBN_NAMESPACE, hashlib.sha256(data).hexdigest())}"
     if not book.chapters:
         raise ManuscriptError("The manuscript has no text. Check that you uploaded the right file.")
+    check_chapters(len(book.chapters))
     for chapter in book.chapters:
         chapter.title = chapter.title or meta.title
     _attach_images(book, files, base_dir)
+    check_book_pixels({key: declared_size(data) for key, data in book.image_sources.items()})
     return book
 
 
@@ -155,6 +158,7 @@ def markdown_parser() -> Any:
 
 
 def _read_markdown(text: str, split_level: int) -> ParsedBook:
+    check_markdown(text)
     md = markdown_parser()
     env: dict[str, Any] = {}
     tokens = md.parse(text, env)
@@ -476,9 +480,10 @@ def _read_docx(data: bytes, split_level: int) -> tuple[ParsedBook, dict[str, byt
     if "word/document.xml" not in files:
         raise ManuscriptError("The Word document has no body (word/document.xml). Save it again as .docx.")
     for name, content in files.items():
-        if name.endswith((".xml", ".rels")) and re.search(
-            rb"<!(DOCTYPE|ENTITY)", content[:4096] + content[-4096:], re.I
-        ):
+        if name.endswith((".xml", ".rels")):
+            check_docx_part(name, len(content))
+        # The whole part is searched: a declaration can hide behind any amount of comment or text.
+        if name.endswith((".xml", ".rels")) and re.search(rb"<!(DOCTYPE|ENTITY)", content, re.I):
             raise ManuscriptError(
                 "The Word document contains XML declarations (DTD or entities) that Word never writes. "
                 "Open it in Word or LibreOffice and save it again as .docx."
@@ -505,7 +510,7 @@ def _read_docx(data: bytes, split_level: int) -> tuple[ParsedBook, dict[str, byt
             convert_image=mammoth.images.img_element(keep_image),
             external_file_access=False,
         )
-    except ManuscriptError:
+    except (ManuscriptError, MemoryError):
         raise
     except Exception as error:
         raise ManuscriptError(

@@ -1,0 +1,75 @@
+"""Hostile manuscripts through the running app: how long each takes to end, and at what cost.
+
+For each case of tests/hostile_corpus.py: upload it over HTTP to the stand-in host (default
+settings: the step budget of the settings table), follow the job to its end, and print the time
+from upload to the end, the CPU seconds and the peak resident memory of the whole host (host
+process, worker process, its step processes), then the reason the job got. Afterwards a normal
+book must still convert. The reference is the same host converting `examples/harbour.zip` in the
+same run.
+
+Run: `.venv/bin/python bench/hostile.py [--only "1 MB of *"]`.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+import psutil  # noqa: E402
+
+from tests.hostile_corpus import CASES  # noqa: E402
+from tests.pipeline_support import follow, http_json  # noqa: E402
+from tests.support import TreeSampler, http, start_azurite, start_host  # noqa: E402
+
+
+def run_case(base_url: str, host: psutil.Process, filename: str, data: bytes) -> tuple[str, float, float, int, str]:
+    before = {p.pid: sum(p.cpu_times()[:2]) for p in [host, *host.children(recursive=True)]}
+    started = time.monotonic()
+    with TreeSampler(host.pid) as sampler:
+        status, _, body = http("POST", f"{base_url}/api/manuscripts?filename={filename}", data)
+        if status != 202:
+            outcome, reason = f"refused {status}", body.decode("utf-8", "replace")[:160]
+        else:
+            job = follow(base_url, json.loads(body)["id"], timeout=600)
+            outcome, reason = job["status"], (job.get("error") or "")
+        elapsed = time.monotonic() - started
+    cpu = sum(seconds - before.get(pid, 0.0) for pid, seconds in sampler.cpu.items())
+    return outcome, elapsed, cpu, sampler.peak_rss, reason
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--only", help="run only the case with this name")
+    args = parser.parse_args()
+    work = Path(tempfile.mkdtemp(prefix="quire-hostile-"))
+    azurite = start_azurite()
+    host = start_host(ROOT, {"AzureWebJobsStorage": azurite.connection_string}, work / "host.log")
+    tree = psutil.Process(host.process.pid)
+    try:
+        harbour = (ROOT / "examples" / "harbour.zip").read_bytes()
+        rows = [("reference: examples/harbour.zip", *run_case(host.base_url, tree, "harbour.zip", harbour))]
+        for case in CASES:
+            if args.only and case.name != args.only:
+                continue
+            rows.append((case.name, *run_case(host.base_url, tree, case.filename, case.make())))
+        rows.append(("a normal book afterwards", *run_case(host.base_url, tree, "harbour.zip", harbour)))
+        idle_rss = sum(p.memory_info().rss for p in [tree, *tree.children(recursive=True)])
+        assert http_json("GET", f"{host.base_url}/api/health")[0] == 200
+    finally:
+        host.stop()
+        azurite.stop()
+    print(f"{'case':<36} {'outcome':<10} {'seconds':>7} {'CPU s':>6} {'peak MB':>8}  reason")
+    for name, outcome, seconds, cpu, peak, reason in rows:
+        print(f"{name:<36} {outcome:<10} {seconds:7.1f} {cpu:6.1f} {peak / 2**20:8.0f}  {reason[:110]}")
+    print(f"host + worker resident when idle afterwards: {idle_rss / 2**20:.0f} MB")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,192 @@
+"""Running one conversion step in a child process, within a CPU-time and a memory budget.
+
+A parser that goes super-linear on a hostile manuscript, or a book whose images need more memory
+than an instance has, must neither hold a worker for minutes nor take the instance down with every
+other invocation on it. So each step runs in a child process with two kernel limits:
+`RLIMIT_CPU` (at the budget the kernel sends SIGXCPU, which ends the child) and `RLIMIT_DATA`
+(allocations past the budget fail, so Python raises MemoryError). Either is a permanent failure of
+the job (`BudgetExceeded`): the same manuscript would exceed it again on every retry. A child that
+dies any other way (killed from outside, a crash in a native library) is transient: the queue
+retries the step, as it would a worker that died.
+
+Children are forked from a forkserver, a single-threaded process that imported the conversion
+code once: the worker runs threads, and forking it directly could copy a lock another thread
+holds. The child sends its log records and its result back over a pipe, so its log lines appear
+in the invocation that started it. When it exits, its memory goes back to the system, so a worker
+returns to its baseline after any book.
+"""
+
+from __future__ import annotations
+
+import errno
+import logging
+import multiprocessing
+import resource
+import signal
+import threading
+import traceback
+from collections.abc import Callable
+from dataclasses import dataclass
+from multiprocessing.connection import Connection
+from typing import Any
+
+log = logging.getLogger(__name__)
+
+# Imported once by the forkserver, so that each child starts with them loaded: faster, and a step
+# near its memory budget never has to map a library in (a failed import is not a budget failure).
+PRELOAD = [
+    "shared.pipeline",
+    "shared.book.steps",
+    "shared.book.readers",
+    "shared.book.render",
+    "shared.book.sanitize",
+    "shared.book.images",
+    "shared.book.epub",
+    "shared.book.webapp",
+    "shared.storage",
+    "azure.storage.blob",
+    "azure.data.tables",
+    "lxml.etree",
+    "lxml.html",
+    "markdown_it",
+    "mdit_py_plugins.footnote",
+    "mdit_py_plugins.front_matter",
+    "mammoth",
+    "nh3",
+    "yaml",
+    "PIL.Image",
+    "PIL.ImageDraw",
+    "PIL.ImageFont",
+    "PIL.ImageOps",
+    "PIL.JpegImagePlugin",
+    "PIL.PngImagePlugin",
+    "PIL.GifImagePlugin",
+    "PIL.WebPImagePlugin",
+]
+
+
+@dataclass(frozen=True)
+class StepBudget:
+    cpu_seconds: int
+    memory_bytes: int
+
+
+class BudgetExceeded(Exception):
+    """The step needed more CPU time or memory than its budget: permanent for this manuscript."""
+
+    def __init__(self, resource_name: str, budget: StepBudget) -> None:
+        self.resource_name = resource_name
+        if resource_name == "cpu":
+            unit = "second" if budget.cpu_seconds == 1 else "seconds"
+            detail = f"more than {budget.cpu_seconds} {unit} of processing"
+        else:
+            detail = f"more than {budget.memory_bytes // (1024 * 1024)} MB of memory"
+        super().__init__(
+            f"This manuscript is too large or too complex to convert: it needed {detail}. "
+            "Split it into smaller books, simplify deeply nested lists, quotes or markup, "
+            "or use smaller images, then upload it again."
+        )
+
+
+class StepProcessDied(RuntimeError):
+    """The step's process ended without an answer, not by a budget: retrying may succeed."""
+
+
+_context_lock = threading.Lock()
+_context: Any = None
+
+
+def _forkserver() -> Any:
+    global _context
+    with _context_lock:
+        if _context is None:
+            context = multiprocessing.get_context("forkserver")
+            context.set_forkserver_preload(PRELOAD)
+            _context = context
+        return _context
+
+
+class _PipeLogHandler(logging.Handler):
+    def __init__(self, connection: Connection) -> None:
+        super().__init__()
+        self.connection = connection
+
+    def emit(self, record: logging.LogRecord) -> None:
+        try:
+            message = record.getMessage()
+            exception = "".join(traceback.format_exception(*record.exc_info)) if record.exc_info else None
+            self.connection.send(("log", (record.name, record.levelno, message, exception)))
+        except Exception:
+            self.handleError(record)
+
+
+def _child(connection: Connection, function: Callable[..., Any], args: tuple[Any, ...], budget: StepBudget) -> None:
+    """The child's whole life: limits, logging to the parent, the step, its answer."""
+    resource.setrlimit(resource.RLIMIT_CPU, (budget.cpu_seconds, budget.cpu_seconds + 5))
+    # Only the soft limit: once the step has hit it, the child lifts it to send its answer.
+    data_hard = resource.getrlimit(resource.RLIMIT_DATA)[1]
+    resource.setrlimit(resource.RLIMIT_DATA, (budget.memory_bytes, data_hard))
+    root = logging.getLogger()
+    root.handlers[:] = [_PipeLogHandler(connection)]
+    root.setLevel(logging.INFO)
+    logging.getLogger("azure").setLevel(logging.WARNING)
+    answer: tuple[str, Any]
+    try:
+        usage_before = resource.getrusage(resource.RUSAGE_SELF)
+        value = function(*args)
+        usage = resource.getrusage(resource.RUSAGE_SELF)
+        cpu = usage.ru_utime + usage.ru_stime - usage_before.ru_utime - usage_before.ru_stime
+        answer = ("result", (value, cpu, usage.ru_maxrss // 1024))
+    except MemoryError:
+        answer = ("memory", None)  # outside this block the traceback, and what it holds, is freed
+    except Exception as error:
+        if isinstance(error, OSError) and error.errno == errno.ENOMEM:
+            answer = ("memory", None)  # the kernel refused memory to a native library
+        else:
+            answer = ("error", f"{type(error).__name__}: {error}\n{traceback.format_exc()}")
+    resource.setrlimit(resource.RLIMIT_DATA, (data_hard, data_hard))
+    connection.send(answer)
+
+
+def run_within_budget(function: Callable[..., Any], args: tuple[Any, ...], budget: StepBudget) -> Any:
+    """Run `function(*args)` in a child process within `budget`; return its result.
+
+    `function` and `args` must be picklable (a module-level function, plain values). Raises
+    BudgetExceeded, StepProcessDied, or RuntimeError carrying the child's own exception."""
+    context = _forkserver()
+    receiving, sending = context.Pipe(duplex=False)
+    process = context.Process(target=_child, args=(sending, function, args, budget), daemon=True)
+    process.start()
+    sending.close()
+    outcome: tuple[str, Any] | None = None
+    try:
+        while outcome is None:
+            try:
+                kind, payload = receiving.recv()
+            except EOFError:
+                break
+            if kind == "log":
+                name, level, message, exception = payload
+                logging.getLogger(name).log(level, "%s%s", message, f"\n{exception}" if exception else "")
+            else:
+                outcome = (kind, payload)
+    finally:
+        receiving.close()
+        process.join()
+    if outcome is not None and outcome[0] == "result":
+        value, cpu_seconds, peak_mb = outcome[1]
+        log.info(
+            "the step used %.2f s of CPU (budget %d s) and %d MB at peak (budget %d MB)",
+            cpu_seconds,
+            budget.cpu_seconds,
+            peak_mb,
+            budget.memory_bytes // (1024 * 1024),
+        )
+        return value
+    if outcome is not None and outcome[0] == "memory":
+        raise BudgetExceeded("memory", budget)
+    if outcome is not None and outcome[0] == "error":
+        raise RuntimeError(f"the step failed: {outcome[1]}")
+    if process.exitcode == -signal.SIGXCPU:
+        raise BudgetExceeded("cpu", budget)
+    raise StepProcessDied(f"the step's process ended without an answer (exit code {process.exitcode})")
