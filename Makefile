@@ -42,6 +42,7 @@ bench: setup
 	$(PY) bench/convert.py
 	$(PY) bench/pipeline.py
 	$(PY) bench/refresh.py
+	$(PY) bench/hostile.py
 
 example-feed:
 	cd examples/feed && python3 -m http.server 8765 --bind 127.0.0.1

@@ -28,25 +28,25 @@ def upload_manuscript(req: func.HttpRequest, conversion: func.Out[str]) -> func.
 
 
 @app.function_name("get_manuscript")
-@app.route(route="manuscripts/{id}", methods=["GET"], auth_level=func.AuthLevel.ANONYMOUS)
+@app.route(route="manuscripts/{id}", methods=["GET", "HEAD"], auth_level=func.AuthLevel.ANONYMOUS)
 def get_manuscript(req: func.HttpRequest) -> func.HttpResponse:
     return api.get_job(req, get_services())
 
 
 @app.function_name("health")
-@app.route(route="health", methods=["GET"], auth_level=func.AuthLevel.ANONYMOUS)
+@app.route(route="health", methods=["GET", "HEAD"], auth_level=func.AuthLevel.ANONYMOUS)
 def health(req: func.HttpRequest) -> func.HttpResponse:
     return api.health(get_services())
 
 
 @app.function_name("download_epub")
-@app.route(route="manuscripts/{id}/book.epub", methods=["GET"], auth_level=func.AuthLevel.ANONYMOUS)
+@app.route(route="manuscripts/{id}/book.epub", methods=["GET", "HEAD"], auth_level=func.AuthLevel.ANONYMOUS)
 def download_epub(req: func.HttpRequest) -> func.HttpResponse:
     return serving.download_epub(req, get_services())
 
 
 @app.function_name("serve_app")
-@app.route(route="books/{id}/app/{*path}", methods=["GET"], auth_level=func.AuthLevel.ANONYMOUS)
+@app.route(route="books/{id}/app/{*path}", methods=["GET", "HEAD"], auth_level=func.AuthLevel.ANONYMOUS)
 def serve_app(req: func.HttpRequest) -> func.HttpResponse:
     return serving.serve_app_file(req, get_services())
 
@@ -78,7 +78,7 @@ def reconcile(timer: func.TimerRequest, redrive: QueueMessages) -> None:
 
 
 @app.function_name("book_feeds")
-@app.route(route="books/{id}/feeds", methods=["GET", "PUT"], auth_level=func.AuthLevel.FUNCTION)
+@app.route(route="books/{id}/feeds", methods=["GET", "HEAD", "PUT"], auth_level=func.AuthLevel.FUNCTION)
 def book_feeds(req: func.HttpRequest) -> func.HttpResponse:
     from shared.feeds import endpoints  # loaded on first use: keeps the app's cold start short
 
@@ -86,7 +86,7 @@ def book_feeds(req: func.HttpRequest) -> func.HttpResponse:
 
 
 @app.function_name("book_updates")
-@app.route(route="books/{id}/updates", methods=["GET"], auth_level=func.AuthLevel.ANONYMOUS)
+@app.route(route="books/{id}/updates", methods=["GET", "HEAD"], auth_level=func.AuthLevel.ANONYMOUS)
 def book_updates(req: func.HttpRequest) -> func.HttpResponse:
     from shared.feeds import endpoints
 
@@ -117,12 +117,12 @@ async def refresh_feeds(msg: func.QueueMessage, more: QueueMessages) -> None:
 
 
 @app.function_name("upload_page")
-@app.route(route="{page?}", methods=["GET"], auth_level=func.AuthLevel.ANONYMOUS)
+@app.route(route="{page?}", methods=["GET", "HEAD"], auth_level=func.AuthLevel.ANONYMOUS)
 def upload_page(req: func.HttpRequest) -> func.HttpResponse:
     return pages.upload_page(req)
 
 
 @app.function_name("static_files")
-@app.route(route="static/{name}", methods=["GET"], auth_level=func.AuthLevel.ANONYMOUS)
+@app.route(route="static/{name}", methods=["GET", "HEAD"], auth_level=func.AuthLevel.ANONYMOUS)
 def static_files(req: func.HttpRequest) -> func.HttpResponse:
     return pages.static_file(req)

@@ -52,15 +52,21 @@ def main() -> None:
     azurite = start_azurite()
     host = start_host(ROOT, {"AzureWebJobsStorage": azurite.connection_string}, work / "host.log")
     tree = psutil.Process(host.process.pid)
+
+    def resident() -> int:
+        return sum(p.memory_info().rss for p in [tree, *tree.children(recursive=True)])
+
     try:
         harbour = (ROOT / "examples" / "harbour.zip").read_bytes()
         rows = [("reference: examples/harbour.zip", *run_case(host.base_url, tree, "harbour.zip", harbour))]
+        idle_before = resident()
         for case in CASES:
             if args.only and case.name != args.only:
                 continue
             rows.append((case.name, *run_case(host.base_url, tree, case.filename, case.make())))
         rows.append(("a normal book afterwards", *run_case(host.base_url, tree, "harbour.zip", harbour)))
-        idle_rss = sum(p.memory_info().rss for p in [tree, *tree.children(recursive=True)])
+        time.sleep(2)
+        idle_after = resident()
         assert http_json("GET", f"{host.base_url}/api/health")[0] == 200
     finally:
         host.stop()
@@ -68,7 +74,10 @@ def main() -> None:
     print(f"{'case':<36} {'outcome':<10} {'seconds':>7} {'CPU s':>6} {'peak MB':>8}  reason")
     for name, outcome, seconds, cpu, peak, reason in rows:
         print(f"{name:<36} {outcome:<10} {seconds:7.1f} {cpu:6.1f} {peak / 2**20:8.0f}  {reason[:110]}")
-    print(f"host + worker resident when idle afterwards: {idle_rss / 2**20:.0f} MB")
+    print(
+        f"host, worker and forkserver resident when idle: {idle_before / 2**20:.0f} MB after the first book, "
+        f"{idle_after / 2**20:.0f} MB after all of them"
+    )
 
 
 if __name__ == "__main__":

@@ -95,7 +95,7 @@ class WorkerProcess:
             header_length, payload_length = PREFIX.unpack(prefix)
             header = await self.reader.readexactly(header_length)
             payload = await self.reader.readexactly(payload_length) if payload_length else b""
-        except (asyncio.IncompleteReadError, ConnectionError):
+        except (asyncio.IncompleteReadError, OSError):  # closed by the worker's death, or by stop()
             return None
         return decode_frame(header, payload)
 

@@ -18,7 +18,6 @@ returns to its baseline after any book.
 
 from __future__ import annotations
 
-import errno
 import logging
 import multiprocessing
 import resource
@@ -120,6 +119,21 @@ class _PipeLogHandler(logging.Handler):
             self.handleError(record)
 
 
+NEAR_LIMIT = 0.9
+
+
+def _data_bytes() -> int:
+    """The process's data segment now (what RLIMIT_DATA limits), from /proc; 0 where unknown."""
+    try:
+        with open("/proc/self/status", "rb") as status:
+            for line in status:
+                if line.startswith(b"VmData:"):
+                    return int(line.split()[1]) * 1024
+    except OSError:
+        pass
+    return 0
+
+
 def _child(connection: Connection, function: Callable[..., Any], args: tuple[Any, ...], budget: StepBudget) -> None:
     """The child's whole life: limits, logging to the parent, the step, its answer."""
     resource.setrlimit(resource.RLIMIT_CPU, (budget.cpu_seconds, budget.cpu_seconds + 5))
@@ -140,8 +154,10 @@ def _child(connection: Connection, function: Callable[..., Any], args: tuple[Any
     except MemoryError:
         answer = ("memory", None)  # outside this block the traceback, and what it holds, is freed
     except Exception as error:
-        if isinstance(error, OSError) and error.errno == errno.ENOMEM:
-            answer = ("memory", None)  # the kernel refused memory to a native library
+        # Near the limit, the kernel's refusal surfaces in many forms besides MemoryError: "can't
+        # start new thread", ENOMEM from a native library, a failed import. They are the budget's.
+        if _data_bytes() > budget.memory_bytes * NEAR_LIMIT:
+            answer = ("memory", None)
         else:
             answer = ("error", f"{type(error).__name__}: {error}\n{traceback.format_exc()}")
     resource.setrlimit(resource.RLIMIT_DATA, (data_hard, data_hard))

@@ -165,7 +165,8 @@ def _read_multipart(content_type: str, body: bytes, max_upload_bytes: int) -> tu
     def on_header_end() -> None:
         headers = current["headers"]
         assert isinstance(headers, dict)
-        headers[bytes(header_field).decode("latin-1").lower()] = bytes(header_value).decode("utf-8", "replace")
+        # Raw bytes: browsers and curl send file names in UTF-8, not in HTTP's Latin-1.
+        headers[bytes(header_field).decode("latin-1").lower()] = bytes(header_value)
         header_field.clear()
         header_value.clear()
 
@@ -202,14 +203,14 @@ def _read_multipart(content_type: str, body: bytes, max_upload_bytes: int) -> tu
     for part in parts:
         headers = part["headers"]
         assert isinstance(headers, dict)
-        _, disposition = parse_options_header(headers.get("content-disposition", ""))
+        _, disposition = parse_options_header(headers.get("content-disposition", b""))
         name = disposition.get(b"name", b"").decode("utf-8", "replace")
         buffer = part["data"]
         assert isinstance(buffer, bytearray)
         data = bytes(buffer)
         if name == "file" and not found_file:
             found_file = True
-            file_name = _filename_from_disposition(headers.get("content-disposition", ""))
+            file_name = _filename_from_disposition(headers.get("content-disposition", b""))
             file_data = data
         elif name in ("title", "author", "language"):
             fields[name] = data.decode("utf-8", "replace")
@@ -222,16 +223,26 @@ def _read_multipart(content_type: str, body: bytes, max_upload_bytes: int) -> tu
     return file_name, file_data, fields
 
 
-def _filename_from_disposition(value: str) -> str:
-    if not value:
+def _filename_from_disposition(value: bytes | str) -> str:
+    """The file name of a Content-Disposition, as UTF-8 (RFC 5987 `filename*` first)."""
+    raw = value if isinstance(value, bytes) else _header_bytes(value)
+    if not raw:
         return ""
-    extended = re.search(r"filename\*\s*=\s*(?:UTF-8|utf-8)''([^;]+)", value)
+    extended = re.search(rb"filename\*\s*=\s*(?:UTF-8|utf-8)''([^;]+)", raw)
     if extended:
-        return unquote(extended.group(1).strip().strip('"'))
+        return unquote(extended.group(1).strip().strip(b'"').decode("ascii", "replace"))
     from python_multipart.multipart import parse_options_header
 
-    _, options = parse_options_header(value)
+    _, options = parse_options_header(raw)
     return options.get(b"filename", b"").decode("utf-8", "replace")
+
+
+def _header_bytes(value: str) -> bytes:
+    """An HTTP header as the bytes that were sent: servers decode them as Latin-1, or as UTF-8."""
+    try:
+        return value.encode("latin-1")
+    except UnicodeEncodeError:
+        return value.encode("utf-8")
 
 
 def _clean_filename(name: str) -> str:

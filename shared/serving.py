@@ -105,7 +105,8 @@ def serve_app_file(req: func.HttpRequest, services: Services) -> func.HttpRespon
     path = path or "index.html"
     if path.endswith("/"):
         path += "index.html"
-    if not _SAFE_PATH.match(path) or ".." in path.split("/"):
+    # `.` and `..` segments (which storage would refuse with a 403) name no page of a book.
+    if not _SAFE_PATH.match(path) or any(segment in (".", "..") for segment in path.split("/")):
         return problem(404, "Not found", "This book has no such page.")
     found = _finished_job(services, job_id)
     if isinstance(found, func.HttpResponse):

@@ -11,13 +11,15 @@ import azure.functions as func
 # Must match `extensions.http.routePrefix` in host.json; links in responses are built on it.
 API_BASE = "/api"
 RETRY_AFTER_SECONDS = 10
+# On every JSON answer too: a browser must never sniff an API response into HTML.
+JSON_HEADERS = {"Cache-Control": "no-store", "X-Content-Type-Options": "nosniff"}
 
 
 def json_response(body: Any, status: int = 200, headers: dict[str, str] | None = None) -> func.HttpResponse:
     return func.HttpResponse(
         json.dumps(body, ensure_ascii=False, indent=2) + "\n",
         status_code=status,
-        headers={"Cache-Control": "no-store", **(headers or {})},
+        headers={**JSON_HEADERS, **(headers or {})},
         mimetype="application/json",
         charset="utf-8",
     )
@@ -30,7 +32,7 @@ def problem(
     return func.HttpResponse(
         json.dumps(body, ensure_ascii=False, indent=2) + "\n",
         status_code=status,
-        headers={"Cache-Control": "no-store", **(headers or {})},
+        headers={**JSON_HEADERS, **(headers or {})},
         mimetype="application/problem+json",
         charset="utf-8",
     )

@@ -45,7 +45,7 @@ def book_feeds(req: func.HttpRequest, services: Services) -> func.HttpResponse:
             try:
                 cleaned = validate_feed_urls(urls, services.settings.feeds_allow_private_addresses)
             except BlockedURL as error:
-                return problem(400, "Feed not accepted", f"Quire will not fetch {error}.")
+                return problem(400, "Feed not accepted", f"This feed list was not accepted: {error}.")
             set_sources(services.storage, book_id, cleaned, datetime.now(UTC), replace=True)
         sources = [public_source(p) for p in list_sources(services.storage, book_id)]
     except StorageUnavailable:

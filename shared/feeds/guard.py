@@ -58,6 +58,8 @@ def check_url(url: str, policy: FetchPolicy | bool = False) -> str:
     allow_private = policy.allow_private
     if len(url) > MAX_URL_LENGTH:
         raise BlockedURL("the address is too long")
+    if any(ch.isspace() or not ch.isprintable() for ch in url.strip()):
+        raise BlockedURL("the address contains spaces or control characters (write a space as %20)")
     try:
         parts = urlsplit(url.strip())
         port = parts.port

@@ -190,3 +190,62 @@ def test_storage_unreachable_gives_503_with_retry_after(tmp_path: Any) -> None:
         assert "AccountKey" not in host.log() and "Eby8vdM02" not in host.log()
     finally:
         host.stop()
+
+
+@pytest.mark.parametrize(
+    ("sent", "stored"),
+    [
+        ("Author’s Book.md", "Author’s Book.md"),  # a Mac's typographic apostrophe
+        ("книга.md", "книга.md"),
+        ("café.md", "café.md"),
+        ("cafe\u0301.md", "café.md"),  # decomposed, as macOS writes it: stored composed (NFC)
+        ("evil\u202egnp.md", "evilgnp.md"),  # a bidi override is dropped
+        ("tab\there.md", "tabhere.md"),
+    ],
+)
+def test_any_unicode_file_name_in_a_form_is_kept_as_utf8(web_app: AppHost, sent: str, stored: str) -> None:
+    """Browsers and curl send the form's file name as raw UTF-8 bytes."""
+    body, headers = multipart("PLACEHOLDER", b"# A book\n\nText.\n")
+    body = body.replace(b"PLACEHOLDER", sent.encode("utf-8"))
+    status, _, raw = http("POST", f"{web_app.base_url}/api/manuscripts", body, headers)
+    assert status == 202, raw
+    assert json.loads(raw)["manuscript"]["filename"] == stored
+
+
+def test_dot_segments_in_a_book_path_are_404_not_500(app: AppHost) -> None:
+    from http.client import HTTPConnection
+
+    from tests.pipeline_support import follow, upload
+
+    book = upload(app.base_url, b"# One\n\nText.\n", "book.md")
+    assert follow(app.base_url, book, timeout=60)["status"] == "succeeded"
+    for path in (".", "./index.html", "chapters/../index.html", "%2e/index.html", "%2E%2E/x"):
+        connection = HTTPConnection("127.0.0.1", app.port, timeout=10)
+        connection.request("GET", f"/api/books/{book}/app/{path}")
+        response = connection.getresponse()
+        body = response.read()
+        assert response.status in (404, 200), (path, response.status)
+        assert response.status != 404 or response.getheader("Content-Type", "").startswith("application/problem+json")
+        assert body, path
+    assert http("GET", f"{app.base_url}/api/books/{book}/app/index.html")[0] == 200
+
+
+def test_json_answers_carry_nosniff_and_get_routes_answer_head(web_app: AppHost) -> None:
+    for url in (f"{web_app.base_url}/api/health", f"{web_app.base_url}/api/manuscripts/{'B' * 22}"):
+        _, headers, _ = http("GET", url)
+        assert headers["X-Content-Type-Options"] == "nosniff", url
+    status, headers, body = http("HEAD", f"{web_app.base_url}/api/health")
+    assert (status, body) == (200, b"")
+    assert headers["Content-Type"] == "application/json"
+
+
+def test_bodies_over_the_hosts_limit_get_the_hosts_own_answer(web_app: AppHost) -> None:
+    """Over FUNCTIONS_REQUEST_BODY_SIZE_LIMIT the Functions host itself answers, before Quire
+    runs: a bare 500 (host issue #10519). Between MAX_UPLOAD_BYTES and that limit, Quire's 413."""
+    from http.client import HTTPConnection
+
+    connection = HTTPConnection("127.0.0.1", web_app.port, timeout=30)
+    connection.putrequest("POST", "/api/manuscripts?filename=big.md")
+    connection.putheader("Content-Length", str(1024**3))
+    connection.endheaders()
+    assert connection.getresponse().status == 500

@@ -59,11 +59,17 @@ def test_feed_list_can_be_replaced_and_bad_urls_are_refused(local_feeds_app: tup
     book = upload(host.base_url, b"# One\n\nText.\n", "book.md")
     follow(host.base_url, book, timeout=60)
     url = f"{host.base_url}/api/books/{book}/feeds"
-    for bad, reason in (("file:///etc/passwd", "only http and https"), ("https://u:p@example.com/f", "user name")):
+    for bad, reason in (
+        ("file:///etc/passwd", "only http and https"),
+        ("https://u:p@example.com/f", "user name"),
+        ("https://example.com/my feed.xml", "contains spaces"),
+        ("https://example.com/\u202efeed", "control characters"),
+    ):
         status, problem = http_json(
             "PUT", url, json.dumps({"feeds": [bad]}).encode(), {"Content-Type": "application/json"}
         )
-        assert status == 400 and reason in problem["detail"]
+        assert status == 400 and reason in problem["detail"], problem
+        assert problem["detail"].startswith("This feed list was not accepted:")
     assert http_json("PUT", url, b"not json")[0] == 400
     status, listing = http_json("PUT", url, json.dumps({"feeds": [server.url("/atom")]}).encode())
     assert status == 200 and [f["url"] for f in listing["feeds"]] == [server.url("/atom")]

@@ -24,6 +24,16 @@ def allocate(megabytes: int) -> int:
     return len(blocks)
 
 
+def fill_then_fail(limit: int) -> None:
+    """Fill memory to just under the limit, then fail the way a refused thread does."""
+    from shared.budget import _data_bytes
+
+    blocks = []
+    while _data_bytes() < limit * 0.95:
+        blocks.append(bytearray(1024 * 1024))
+    raise RuntimeError("can't start new thread")
+
+
 def spin(seconds: float) -> None:
     deadline = time.process_time() + seconds
     while time.process_time() < deadline:
@@ -55,6 +65,13 @@ def test_memory_over_the_budget_is_a_permanent_failure() -> None:
     assert "more than 200 MB of memory" in str(raised.value)
     assert time.monotonic() - started < 10
     assert run_within_budget(allocate, (50,), StepBudget(cpu_seconds=10, memory_bytes=200 * 1024 * 1024)) == 50
+
+
+def test_a_failure_at_the_memory_limit_is_the_budgets_whatever_its_form() -> None:
+    limit = 400 * 1024 * 1024
+    with pytest.raises(BudgetExceeded) as raised:
+        run_within_budget(fill_then_fail, (limit,), StepBudget(cpu_seconds=10, memory_bytes=limit))
+    assert raised.value.resource_name == "memory"
 
 
 def test_cpu_over_the_budget_is_a_permanent_failure() -> None:

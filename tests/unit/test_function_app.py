@@ -50,7 +50,11 @@ def test_registered_functions_triggers_and_routes() -> None:
     ]
 
     status = _trigger(functions["get_manuscript"])
-    assert (status["route"], status["methods"], status["authLevel"]) == ("manuscripts/{id}", ["GET"], "ANONYMOUS")
+    assert (status["route"], status["methods"], status["authLevel"]) == (
+        "manuscripts/{id}",
+        ["GET", "HEAD"],
+        "ANONYMOUS",
+    )
     health = _trigger(functions["health"])
     assert (health["route"], health["authLevel"]) == ("health", "ANONYMOUS")
 
@@ -64,14 +68,14 @@ def test_every_function_and_its_binding() -> None:
     }
     assert routes == {
         "upload_manuscript": ("manuscripts", ("POST",), "FUNCTION"),
-        "get_manuscript": ("manuscripts/{id}", ("GET",), "ANONYMOUS"),
-        "health": ("health", ("GET",), "ANONYMOUS"),
-        "download_epub": ("manuscripts/{id}/book.epub", ("GET",), "ANONYMOUS"),
-        "serve_app": ("books/{id}/app/{*path}", ("GET",), "ANONYMOUS"),
-        "book_feeds": ("books/{id}/feeds", ("GET", "PUT"), "FUNCTION"),
-        "book_updates": ("books/{id}/updates", ("GET",), "ANONYMOUS"),
-        "upload_page": ("{page?}", ("GET",), "ANONYMOUS"),
-        "static_files": ("static/{name}", ("GET",), "ANONYMOUS"),
+        "get_manuscript": ("manuscripts/{id}", ("GET", "HEAD"), "ANONYMOUS"),
+        "health": ("health", ("GET", "HEAD"), "ANONYMOUS"),
+        "download_epub": ("manuscripts/{id}/book.epub", ("GET", "HEAD"), "ANONYMOUS"),
+        "serve_app": ("books/{id}/app/{*path}", ("GET", "HEAD"), "ANONYMOUS"),
+        "book_feeds": ("books/{id}/feeds", ("GET", "HEAD", "PUT"), "FUNCTION"),
+        "book_updates": ("books/{id}/updates", ("GET", "HEAD"), "ANONYMOUS"),
+        "upload_page": ("{page?}", ("GET", "HEAD"), "ANONYMOUS"),
+        "static_files": ("static/{name}", ("GET", "HEAD"), "ANONYMOUS"),
     }
     queues = {name: _trigger(f)["queueName"] for name, f in functions.items() if _trigger(f)["type"] == "queueTrigger"}
     assert queues == {
