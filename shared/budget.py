@@ -119,19 +119,27 @@ class _PipeLogHandler(logging.Handler):
             self.handleError(record)
 
 
-NEAR_LIMIT = 0.9
+# How close to its limit a failing step must have come for the failure to be the budget's: more
+# than a thread's stack or one large buffer, which are what fail first.
+NEAR_LIMIT_BYTES = 64 * 1024 * 1024
 
 
-def _data_bytes() -> int:
-    """The process's data segment now (what RLIMIT_DATA limits), from /proc; 0 where unknown."""
+def _peak_data_bytes() -> int:
+    """The highest the data segment (what RLIMIT_DATA limits) has been, from /proc: the peak of
+    all mappings less the part that is not data (code, libraries, stacks), which does not grow.
+    0 where /proc is unknown."""
+    fields: dict[bytes, int] = {}
     try:
         with open("/proc/self/status", "rb") as status:
             for line in status:
-                if line.startswith(b"VmData:"):
-                    return int(line.split()[1]) * 1024
-    except OSError:
-        pass
-    return 0
+                name, _, value = line.partition(b":")
+                if name in (b"VmPeak", b"VmSize", b"VmData"):
+                    fields[name] = int(value.split()[0]) * 1024
+    except (OSError, ValueError, IndexError):
+        return 0
+    if len(fields) < 3:
+        return 0
+    return fields[b"VmPeak"] - fields[b"VmSize"] + fields[b"VmData"]
 
 
 def _child(connection: Connection, function: Callable[..., Any], args: tuple[Any, ...], budget: StepBudget) -> None:
@@ -156,7 +164,7 @@ def _child(connection: Connection, function: Callable[..., Any], args: tuple[Any
     except Exception as error:
         # Near the limit, the kernel's refusal surfaces in many forms besides MemoryError: "can't
         # start new thread", ENOMEM from a native library, a failed import. They are the budget's.
-        if _data_bytes() > budget.memory_bytes * NEAR_LIMIT:
+        if _peak_data_bytes() > budget.memory_bytes - min(NEAR_LIMIT_BYTES, budget.memory_bytes // 4):
             answer = ("memory", None)
         else:
             answer = ("error", f"{type(error).__name__}: {error}\n{traceback.format_exc()}")

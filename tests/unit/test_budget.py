@@ -26,10 +26,10 @@ def allocate(megabytes: int) -> int:
 
 def fill_then_fail(limit: int) -> None:
     """Fill memory to just under the limit, then fail the way a refused thread does."""
-    from shared.budget import _data_bytes
+    from shared.budget import _peak_data_bytes
 
     blocks = []
-    while _data_bytes() < limit * 0.95:
+    while _peak_data_bytes() < limit - 16 * 1024 * 1024:
         blocks.append(bytearray(1024 * 1024))
     raise RuntimeError("can't start new thread")
 
@@ -72,6 +72,9 @@ def test_a_failure_at_the_memory_limit_is_the_budgets_whatever_its_form() -> Non
     with pytest.raises(BudgetExceeded) as raised:
         run_within_budget(fill_then_fail, (limit,), StepBudget(cpu_seconds=10, memory_bytes=limit))
     assert raised.value.resource_name == "memory"
+    # Far from the limit, the same failure is the step's own (transient: the queue retries).
+    with pytest.raises(RuntimeError, match="can't start new thread"):
+        run_within_budget(fill_then_fail, (300 * 1024 * 1024,), StepBudget(cpu_seconds=10, memory_bytes=2 * limit))
 
 
 def test_cpu_over_the_budget_is_a_permanent_failure() -> None:
