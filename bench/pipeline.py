@@ -6,7 +6,7 @@ Prints, for the 1 MB and 5 MB books of bench/convert.py:
 and the throughput of 20 concurrent uploads of small mixed books on two workers. The CLI and the
 pipeline run turn about, five times each, and the medians are compared: this machine's speed drifts
 by ±15 % from minute to minute, and both sides must see the same drift. Each line also gives the CPU
-both sides used (the pipeline's: its hosts, their worker processes and Azurite), since every process here shares os.cpu_count() cores.
+both sides used (the pipeline's: its hosts, their worker and step processes, and Azurite), since every process here shares os.cpu_count() cores.
 
 Run: `.venv/bin/python bench/pipeline.py`.
 """
@@ -56,9 +56,10 @@ def cli_once(book: Path) -> Run:
 
 
 def _cpu(processes: list[psutil.Process]) -> float:
-    """User and system CPU of the processes and their live children (each host's worker processes)."""
+    """User and system CPU of the processes and their descendants: each host's worker processes,
+    and the step processes their zygotes forked (counted in the zygote once it has reaped them)."""
     every = {q.pid: q for p in processes for q in (p, *p.children(recursive=True))}
-    return sum(sum(p.cpu_times()[:2]) for p in every.values())
+    return sum(sum(p.cpu_times()[:4]) for p in every.values())
 
 
 def pipeline_once(base_url: str, data: bytes, processes: list[psutil.Process]) -> Run:

@@ -9,19 +9,25 @@ the job (`BudgetExceeded`): the same manuscript would exceed it again on every r
 dies any other way (killed from outside, a crash in a native library) is transient: the queue
 retries the step, as it would a worker that died.
 
-Children are forked from a forkserver, a single-threaded process that imported the conversion
-code once: the worker runs threads, and forking it directly could copy a lock another thread
-holds. The child sends its log records and its result back over a pipe, so its log lines appear
-in the invocation that started it. When it exits, its memory goes back to the system, so a worker
-returns to its baseline after any book.
+Children are forked from a zygote (`python -m shared.budget`), a single-threaded process started
+once per worker that imported the conversion code: the worker runs threads, and forking it could
+copy a lock another thread holds. (multiprocessing's forkserver would re-import the worker's own
+main module in every child.) For each step the worker hands the zygote one end of a new socket
+pair; the child forked with it receives the step, sends back its log records and its answer, and
+the zygote adds how it ended. Its log lines so appear in the invocation that started it. When it
+exits, its memory goes back to the system, so a worker returns to its baseline after any book.
 """
 
 from __future__ import annotations
 
+import contextlib
 import logging
-import multiprocessing
+import os
 import resource
 import signal
+import socket
+import subprocess
+import sys
 import threading
 import traceback
 from collections.abc import Callable
@@ -91,18 +97,49 @@ class StepProcessDied(RuntimeError):
     """The step's process ended without an answer, not by a budget: retrying may succeed."""
 
 
-_context_lock = threading.Lock()
-_context: Any = None
+class _Zygote:
+    """The worker's side of its zygote process: started on first use, again if it died."""
+
+    def __init__(self) -> None:
+        self.control, theirs = socket.socketpair()
+        # The zygote must import what the worker imports, from where the worker does.
+        env = {**os.environ, "PYTHONPATH": os.pathsep.join(p for p in sys.path if p)}
+        self.process = subprocess.Popen(
+            [sys.executable, "-m", "shared.budget", str(theirs.fileno())],
+            pass_fds=(theirs.fileno(),),
+            env=env,
+            stdin=subprocess.DEVNULL,
+        )
+        theirs.close()
+
+    def alive(self) -> bool:
+        return self.process.poll() is None
+
+    def fork(self) -> Connection:
+        """A connection to a new child of the zygote."""
+        ours, theirs = socket.socketpair()
+        try:
+            socket.send_fds(self.control, [b"f"], [theirs.fileno()])
+        finally:
+            theirs.close()
+        return Connection(ours.detach())
 
 
-def _forkserver() -> Any:
-    global _context
-    with _context_lock:
-        if _context is None:
-            context = multiprocessing.get_context("forkserver")
-            context.set_forkserver_preload(PRELOAD)
-            _context = context
-        return _context
+_zygote_lock = threading.Lock()
+_zygote: _Zygote | None = None
+
+
+def _fork_child() -> Connection:
+    global _zygote
+    with _zygote_lock:
+        for _ in range(2):
+            if _zygote is None or not _zygote.alive():
+                _zygote = _Zygote()
+            try:
+                return _zygote.fork()
+            except OSError:
+                _zygote = None  # it died since it was checked: start another once
+        raise StepProcessDied("the step processes' zygote cannot be started")
 
 
 class _PipeLogHandler(logging.Handler):
@@ -142,8 +179,9 @@ def _peak_data_bytes() -> int:
     return fields[b"VmPeak"] - fields[b"VmSize"] + fields[b"VmData"]
 
 
-def _child(connection: Connection, function: Callable[..., Any], args: tuple[Any, ...], budget: StepBudget) -> None:
-    """The child's whole life: limits, logging to the parent, the step, its answer."""
+def _child(connection: Connection) -> None:
+    """The child's whole life: the step, limits, logging to the parent, the step's answer."""
+    function, args, budget = connection.recv()
     resource.setrlimit(resource.RLIMIT_CPU, (budget.cpu_seconds, budget.cpu_seconds + 5))
     # Only the soft limit: once the step has hit it, the child lifts it to send its answer.
     data_hard = resource.getrlimit(resource.RLIMIT_DATA)[1]
@@ -177,26 +215,24 @@ def run_within_budget(function: Callable[..., Any], args: tuple[Any, ...], budge
 
     `function` and `args` must be picklable (a module-level function, plain values). Raises
     BudgetExceeded, StepProcessDied, or RuntimeError carrying the child's own exception."""
-    context = _forkserver()
-    receiving, sending = context.Pipe(duplex=False)
-    process = context.Process(target=_child, args=(sending, function, args, budget), daemon=True)
-    process.start()
-    sending.close()
+    connection = _fork_child()
     outcome: tuple[str, Any] | None = None
+    status: int | None = None
     try:
-        while outcome is None:
-            try:
-                kind, payload = receiving.recv()
-            except EOFError:
-                break
+        connection.send((function, args, budget))
+        while status is None:
+            kind, payload = connection.recv()
             if kind == "log":
                 name, level, message, exception = payload
                 logging.getLogger(name).log(level, "%s%s", message, f"\n{exception}" if exception else "")
+            elif kind == "exit":
+                status = payload  # from the zygote, once the child has ended
             else:
                 outcome = (kind, payload)
+    except (EOFError, OSError):
+        pass  # the zygote died too: no exit status
     finally:
-        receiving.close()
-        process.join()
+        connection.close()
     if outcome is not None and outcome[0] == "result":
         value, cpu_seconds, peak_mb = outcome[1]
         log.info(
@@ -211,6 +247,49 @@ def run_within_budget(function: Callable[..., Any], args: tuple[Any, ...], budge
         raise BudgetExceeded("memory", budget)
     if outcome is not None and outcome[0] == "error":
         raise RuntimeError(f"the step failed: {outcome[1]}")
-    if process.exitcode == -signal.SIGXCPU:
+    if status is not None and os.WIFSIGNALED(status) and os.WTERMSIG(status) == signal.SIGXCPU:
         raise BudgetExceeded("cpu", budget)
-    raise StepProcessDied(f"the step's process ended without an answer (exit code {process.exitcode})")
+    code = -os.WTERMSIG(status) if status is not None and os.WIFSIGNALED(status) else status
+    raise StepProcessDied(f"the step's process ended without an answer (exit code {code})")
+
+
+def serve_as_zygote(control: socket.socket) -> None:
+    """The zygote's loop: fork a child for each socket the worker sends; when a child ends, tell
+    the worker how, on that socket. Ends when the worker closes the control socket (it is gone)."""
+    import importlib
+    import selectors
+
+    for module in PRELOAD:
+        importlib.import_module(module)
+    selector = selectors.DefaultSelector()
+    selector.register(control, selectors.EVENT_READ)
+    while True:
+        for key, _ in selector.select():
+            if key.fileobj is control:
+                message, fds, _, _ = socket.recv_fds(control, 1, 1)
+                if not message:
+                    return
+                child_end = socket.socket(fileno=fds[0])
+                pid = os.fork()
+                if pid == 0:
+                    selector.close()
+                    control.close()
+                    try:
+                        _child(Connection(child_end.detach()))
+                    finally:
+                        os._exit(0)
+                # A pidfd becomes readable when the child ends: no polling, no signal handler.
+                selector.register(os.pidfd_open(pid), selectors.EVENT_READ, (pid, child_end))
+            else:
+                pid, child_end = key.data
+                selector.unregister(key.fileobj)
+                os.close(key.fd)
+                _, status = os.waitpid(pid, 0)
+                ending = Connection(child_end.detach())
+                with contextlib.suppress(OSError):
+                    ending.send(("exit", status))
+                ending.close()
+
+
+if __name__ == "__main__":
+    serve_as_zygote(socket.socket(fileno=int(sys.argv[1])))

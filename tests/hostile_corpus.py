@@ -103,8 +103,8 @@ def _large_markdown_zip() -> bytes:
 
 
 CASES = [
-    Case("nested quotes (100k)", "quotes.md", _markdown(">" * 100_000 + " deep\n"), "has no text"),
-    Case("nested lists (50k)", "lists.md", _markdown("- " * 50_000 + "deep\n"), "has no text"),
+    Case("nested quotes (100k)", "quotes.md", _markdown(">" * 100_000 + " deep\n"), "100,000 levels deep"),
+    Case("nested lists (50k)", "lists.md", _markdown("- " * 50_000 + "deep\n"), "100,000 levels deep"),
     Case("headings (60k)", "headings.md", _markdown("# Heading\n\n" * 60_000), "60,000 headings"),
     Case("nested inline HTML (50k)", "html.md", _markdown("<span>" * 50_000 + "deep\n"), "succeeded"),
     Case("1 MB of *", "stars.md", _markdown("*" * 1_000_000 + "\n"), "a run of 1,000,000"),

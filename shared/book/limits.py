@@ -12,6 +12,9 @@ import re
 
 from shared.book.errors import ManuscriptError
 
+# The Markdown parser stops at 20 levels of nesting (a block quote is one level, a list two: the
+# list and its item) and silently drops what lies deeper; 100,000 levels held a worker for minutes.
+MAX_NESTING = 19
 # A 2 MB table of 400,000 cells took 1 GB and 8 s to parse; a long book's tables hold a few thousand.
 MAX_TABLE_CELLS = 50_000
 # 60,000 headings made 60,000 chapters and a 25 MB EPUB; a reference book has a few thousand.
@@ -30,12 +33,23 @@ MAX_DOCX_PART_BYTES = 16 * 1024 * 1024
 # step's memory budget could hold at once, and about 40 full-size camera photos.
 MAX_BOOK_PIXELS = 1_000_000_000
 
+_NESTED_PREFIX = re.compile(r"^(?:[ \t]*(?:>|[-+*](?=[ \t])|\d{1,9}[.)](?=[ \t])))+", re.M)
+_LIST_MARKER = re.compile(r"[-+*]|\d{1,9}[.)]")
 _HEADING_LINE = re.compile(r"^ {0,3}#{1,6}(?:[ \t]|$)", re.M)
 _DELIMITER_RUNS = re.compile(r"\*+|_+|\[+|\]+|<+|`+|~+")
 
 
 def check_markdown(text: str) -> None:
     """Refuse Markdown whose shape would make the parser slow or huge. Linear in the text."""
+    deepest = max(
+        (prefix.count(">") + 2 * len(_LIST_MARKER.findall(prefix)) for prefix in _NESTED_PREFIX.findall(text)),
+        default=0,
+    )
+    if deepest > MAX_NESTING:
+        raise ManuscriptError(
+            f"The manuscript nests block quotes and lists {deepest:,} levels deep (a list counts twice); "
+            f"at most {MAX_NESTING} can be converted, and deeper text would be lost. Flatten the nesting."
+        )
     cells = text.count("|")
     if cells > MAX_TABLE_CELLS:
         raise ManuscriptError(
