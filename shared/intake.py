@@ -114,6 +114,14 @@ def read_upload(headers: Mapping[str, str], params: Mapping[str, str], body: byt
     """Turn the request into an Upload: multipart field `file`, or the raw body."""
     content_type = headers.get("content-type", "")
     fields: dict[str, str] = {}
+    if not body and "chunked" in headers.get("transfer-encoding", "").lower():
+        # The Functions host hands a function only bodies with a Content-Length.
+        raise UploadRejected(
+            411,
+            "Length required",
+            "The upload was sent in chunks, without a Content-Length, and such bodies do not reach Quire. "
+            "Send the file with its length: a browser form, curl -F file=@book.md, or curl --data-binary @book.md.",
+        )
     if content_type.lower().startswith("multipart/form-data"):
         filename, data, fields = _read_multipart(content_type, body, max_upload_bytes)
     else:

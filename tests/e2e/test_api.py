@@ -249,3 +249,16 @@ def test_bodies_over_the_hosts_limit_get_the_hosts_own_answer(web_app: AppHost) 
     connection.putheader("Content-Length", str(1024**3))
     connection.endheaders()
     assert connection.getresponse().status == 500
+
+
+def test_a_chunked_upload_is_told_to_send_its_length(web_app: AppHost) -> None:
+    from http.client import HTTPConnection
+
+    connection = HTTPConnection("127.0.0.1", web_app.port, timeout=30)
+    chunks = iter([b"# A book\n\n", b"Some text.\n"])
+    connection.request("POST", "/api/manuscripts?filename=a.md", body=chunks, encode_chunked=True)
+    response = connection.getresponse()
+    problem = json.loads(response.read())
+    assert response.status == 411
+    assert response.getheader("Content-Type", "").startswith("application/problem+json")
+    assert "Content-Length" in problem["detail"]
