@@ -244,7 +244,8 @@ class TreeSampler:
             for process in processes:
                 try:
                     total += process.memory_info().rss
-                    self.cpu[process.pid] = sum(process.cpu_times()[:2])
+                    # With the reaped children: the step processes the zygote forked and waited for.
+                    self.cpu[process.pid] = sum(process.cpu_times()[:4])
                 except psutil.NoSuchProcess:
                     continue
             self.peak_rss = max(self.peak_rss, total)
