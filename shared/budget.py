@@ -253,6 +253,22 @@ def run_within_budget(function: Callable[..., Any], args: tuple[Any, ...], budge
     raise StepProcessDied(f"the step's process ended without an answer (exit code {code})")
 
 
+def _warm_up() -> None:
+    """Convert a one-line book once, so that every child starts with what a conversion builds on
+    first use in a process (the Markdown parser, the sanitiser, compiled patterns, the cover's
+    font), as a long-lived worker had them. One thread: the zygote must have no others to fork."""
+    from datetime import UTC, datetime
+
+    from shared.book.steps import ConvertOptions, convert
+
+    try:
+        convert(
+            b"# Warm\n\nUp *here*.\n", ConvertOptions(kind="markdown", modified=datetime(2026, 1, 1, tzinfo=UTC)), 1
+        )
+    except Exception:
+        log.exception("warming up the step processes' zygote failed; steps will warm up themselves")
+
+
 def serve_as_zygote(control: socket.socket) -> None:
     """The zygote's loop: fork a child for each socket the worker sends; when a child ends, tell
     the worker how, on that socket. Ends when the worker closes the control socket (it is gone)."""
@@ -261,6 +277,7 @@ def serve_as_zygote(control: socket.socket) -> None:
 
     for module in PRELOAD:
         importlib.import_module(module)
+    _warm_up()
     selector = selectors.DefaultSelector()
     selector.register(control, selectors.EVENT_READ)
     while True:
