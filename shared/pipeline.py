@@ -204,27 +204,32 @@ def run_conversion_message(settings: Settings, storage: Storage, body: bytes | s
         log.warning("ignoring a malformed conversion message: %s", error)
         return []
     budget = StepBudget(cpu_seconds=settings.step_cpu_seconds, memory_bytes=settings.step_memory_mb * 1024 * 1024)
-    arguments = (settings.storage_connection, job_id, step, settings.images_in_plan_bytes)
+    arguments = (settings.storage_connection, job_id, step, settings.images_in_plan_bytes, storage.known_to_exist())
     try:
-        messages: list[str] = run_within_budget(run_step_in_child, arguments, budget)
+        messages, existing = run_within_budget(run_step_in_child, arguments, budget)
     except BudgetExceeded as error:
         # Permanent: the same manuscript would exceed it on every retry.
         log.warning("job %s failed at %s: over its %s budget", job_id, step, error.resource_name)
         fail_job(storage, job_id, str(error))
         return []
-    return messages
+    storage.remember_existing(existing)  # so the next step's process need not create them again
+    return list(messages)
 
 
-def run_step_in_child(connection: str, job_id: str, step: str, images_in_plan_bytes: int) -> list[str]:
+def run_step_in_child(
+    connection: str, job_id: str, step: str, images_in_plan_bytes: int, known_to_exist: frozenset[str]
+) -> tuple[list[str], frozenset[str]]:
     """One step in its budgeted child process, with storage clients of its own. A manuscript
-    error fails the job; anything else fails the step, which the queue retries."""
-    storage = Storage(connection)
+    error fails the job; anything else fails the step, which the queue retries. Returns the next
+    messages, and the containers and tables the step found existing."""
+    storage = Storage(connection, known_to_exist)
     try:
-        return run_step(storage, job_id, step, images_in_plan_bytes)
+        messages = run_step(storage, job_id, step, images_in_plan_bytes)
     except ManuscriptError as error:
         log.info("job %s failed at %s: %s", job_id, step, error)
         fail_job(storage, job_id, str(error))
-        return []
+        messages = []
+    return messages, storage.known_to_exist()
 
 
 def run_step(storage: Storage, job_id: str, step: str, images_in_plan_bytes: int) -> list[str]:

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import contextlib
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -105,15 +105,24 @@ class _translated:
 class Storage:
     """The storage operations Quire uses, over one connection string."""
 
-    def __init__(self, connection_string: str) -> None:
+    def __init__(self, connection_string: str, known_to_exist: Iterable[str] = ()) -> None:
         self._connection_string = connection_string
         self._lock = threading.Lock()
         self._blob_service: BlobServiceClient | None = None
         self._queue_service: QueueServiceClient | None = None
         self._table_service: TableServiceClient | None = None
-        self._ready: set[str] = set()
+        # Containers, queues and tables this storage has made sure exist (or was told exist), so it
+        # does not try to create them again: a round trip each, and each step's process is new.
+        self._ready: set[str] = set(known_to_exist)
         # One client per container, queue and table: building one costs about as much CPU as a call.
         self._clients: dict[str, Any] = {}
+
+    def known_to_exist(self) -> frozenset[str]:
+        """What this storage found existing, to hand to a Storage made in another process."""
+        return frozenset(self._ready)
+
+    def remember_existing(self, names: Iterable[str]) -> None:
+        self._ready.update(names)
 
     # -- clients, built once ------------------------------------------------------------------
 
