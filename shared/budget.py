@@ -21,6 +21,7 @@ exits, its memory goes back to the system, so a worker returns to its baseline a
 from __future__ import annotations
 
 import contextlib
+import gc
 import logging
 import os
 import resource
@@ -278,6 +279,10 @@ def serve_as_zygote(control: socket.socket) -> None:
     for module in PRELOAD:
         importlib.import_module(module)
     _warm_up()
+    # What the zygote holds now lives as long as it does: out of every child's collections, which
+    # would otherwise traverse it (CPU) and write to each object's header (copying its pages).
+    gc.collect()
+    gc.freeze()
     selector = selectors.DefaultSelector()
     selector.register(control, selectors.EVENT_READ)
     while True:
