@@ -63,9 +63,7 @@ def select(entries: list[FunctionEntry], only: list[str] | None) -> list[Functio
 @dataclass
 class InvocationResult:
     succeeded: bool
-    value: Datum | None = None
-    outputs: dict[str, Datum] = field(default_factory=dict)
-    error: str | None = None
+    value: Datum | None = None  # what the function returned, for its $return binding
 
 
 OutputWriter = Callable[[FunctionEntry, dict[str, Datum], dict[str, Any]], Awaitable[None]]
@@ -98,19 +96,24 @@ class Invoker:
         log.info("Executing 'Functions.%s' (Reason='%s', Id=%s)", entry.name, reason, invocation_id)
         try:
             inputs = [(str(entry.trigger["name"]), trigger_value)]
+            returned: Datum | None = None
+            error: str | None = None
             try:
                 result = await self.pool.invoke(
                     invocation_id, entry.function_id, inputs, trigger_metadata or {}, self.timeout
                 )
-                error = None if result.ok else f"{result.error}\n{result.traceback or ''}".rstrip()
-                if result.ok and result.outputs:
-                    await self.write_outputs(entry, result.outputs, trigger_data or {})
+                if result.ok:
+                    returned = result.returned
+                    if result.outputs:
+                        await self.write_outputs(entry, result.outputs, trigger_data or {})
+                else:
+                    error = f"{result.error}\n{result.traceback or ''}".rstrip()
             except WorkerExited as exited:
-                result, error = None, f"Exception: {exited}"
+                error = f"Exception: {exited}"
             except Exception as failure:  # writing an output failed: the invocation fails
-                result, error = None, f"{type(failure).__name__}: {failure}"
+                error = f"{type(failure).__name__}: {failure}"
             duration = (time.perf_counter() - started) * 1000
-            if result is None or not result.ok:
+            if error is not None:
                 log.error(
                     "Executed 'Functions.%s' (Failed, Id=%s, Duration=%dms)\n%s",
                     entry.name,
@@ -118,9 +121,9 @@ class Invoker:
                     duration,
                     error,
                 )
-                return InvocationResult(succeeded=False, error=error)
+                return InvocationResult(succeeded=False)
             log.info("Executed 'Functions.%s' (Succeeded, Id=%s, Duration=%dms)", entry.name, invocation_id, duration)
-            return InvocationResult(succeeded=True, value=result.returned, outputs=result.outputs)
+            return InvocationResult(succeeded=True, value=returned)
         finally:
             invocation_id_var.reset(token)
             self.in_flight -= 1

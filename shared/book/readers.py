@@ -482,12 +482,12 @@ def _read_docx(data: bytes, split_level: int) -> tuple[ParsedBook, dict[str, byt
     for name, content in files.items():
         if name.endswith((".xml", ".rels")):
             check_docx_part(name, len(content))
-        # The whole part is searched: a declaration can hide behind any amount of comment or text.
-        if name.endswith((".xml", ".rels")) and re.search(rb"<!(DOCTYPE|ENTITY)", content, re.I):
-            raise ManuscriptError(
-                "The Word document contains XML declarations (DTD or entities) that Word never writes. "
-                "Open it in Word or LibreOffice and save it again as .docx."
-            )
+            # The whole part is searched: a declaration can hide behind any amount of comment or text.
+            if re.search(rb"<!(DOCTYPE|ENTITY)", content, re.I):
+                raise ManuscriptError(
+                    "The Word document contains XML declarations (DTD or entities) that Word never writes. "
+                    "Open it in Word or LibreOffice and save it again as .docx."
+                )
         if name.endswith(".rels") and re.search(rb'TargetMode="External"[^>]*Target="file:|Target="file:', content):
             raise ManuscriptError(
                 "The Word document links to files on a computer. Embed the images instead of linking them."
