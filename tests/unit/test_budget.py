@@ -91,3 +91,97 @@ def test_a_killed_child_or_an_exception_is_transient() -> None:
         run_within_budget(die, (), ROOMY)
     with pytest.raises(RuntimeError, match="ValueError: a transient failure"):
         run_within_budget(fail, (), ROOMY)
+
+
+_kept: list[bytearray] = []
+
+
+def pid_after(megabytes_kept: int) -> int:
+    """The process's id, after keeping `megabytes_kept` MB alive past the step."""
+    _kept.extend(bytearray(b"q" * 1024 * 1024) for _ in range(megabytes_kept))  # touched: resident
+    return os.getpid()
+
+
+def spin_then_pid(seconds: float) -> int:
+    spin(seconds)
+    return os.getpid()
+
+
+def test_a_child_that_answered_and_gave_its_memory_back_runs_the_next_step() -> None:
+    first = run_within_budget(pid_after, (0,), ROOMY)
+    assert run_within_budget(pid_after, (0,), ROOMY) == first
+    # A step that keeps memory is its child's last: the memory goes back to the system.
+    assert run_within_budget(pid_after, (100,), ROOMY) == first
+    after_keeping = run_within_budget(pid_after, (0,), ROOMY)
+    assert after_keeping != first
+    # A failed step is its child's last too.
+    with pytest.raises(RuntimeError):
+        run_within_budget(fail, (), ROOMY)
+    assert run_within_budget(pid_after, (0,), ROOMY) != after_keeping
+
+
+def test_each_step_in_a_reused_child_gets_its_whole_cpu_budget() -> None:
+    budget = StepBudget(cpu_seconds=1, memory_bytes=512 * 1024 * 1024)
+    pids = {run_within_budget(spin_then_pid, (0.6,), budget) for _ in range(3)}
+    assert len(pids) == 1  # 1.8 s of CPU in one process, 0.6 s a step
+    with pytest.raises(BudgetExceeded):
+        run_within_budget(spin, (3.0,), budget)
+
+
+def test_an_idle_child_ends_after_its_idle_time() -> None:
+    pid = run_within_budget(pid_after, (0,), ROOMY, keep_idle_seconds=0.5)
+    deadline = time.monotonic() + 5
+    while _running(pid) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert not _running(pid)
+    assert run_within_budget(pid_after, (0,), ROOMY) != pid
+
+
+def out_of_memory_in_a_thread_then_wait() -> None:
+    """A thread fails for memory outside any task; the step waits for it forever."""
+    import threading
+
+    def fail_for_memory() -> None:
+        raise MemoryError
+
+    threading.Thread(target=fail_for_memory).start()
+    threading.Event().wait()
+
+
+def test_out_of_memory_in_a_thread_ends_the_step_on_the_memory_budget() -> None:
+    started = time.monotonic()
+    with pytest.raises(BudgetExceeded) as raised:
+        run_within_budget(out_of_memory_in_a_thread_then_wait, (), ROOMY)
+    assert raised.value.resource_name == "memory"
+    assert time.monotonic() - started < 5
+
+
+def test_a_step_that_waits_ten_times_its_cpu_budget_is_ended_as_transient() -> None:
+    started = time.monotonic()
+    with pytest.raises(StepProcessDied, match="it waited more than 10 s"):
+        run_within_budget(time.sleep, (60,), StepBudget(cpu_seconds=1, memory_bytes=512 * 1024 * 1024))
+    assert time.monotonic() - started < 15
+
+
+def _running(pid: int) -> bool:
+    try:
+        with open(f"/proc/{pid}/stat") as stat:
+            return stat.read().rsplit(")", 1)[1].split()[0] not in ("Z", "X")  # a zombie has ended
+    except FileNotFoundError:
+        return False
+
+
+def test_a_step_process_ends_with_its_zygote() -> None:
+    import shared.budget as budget
+
+    pid = run_within_budget(pid_after, (0,), ROOMY)
+    assert _running(pid)  # idle, waiting for the next step
+    zygote = budget._zygote
+    assert zygote is not None
+    zygote.process.kill()
+    zygote.process.wait()
+    deadline = time.monotonic() + 5
+    while _running(pid) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert not _running(pid)
+    assert run_within_budget(pid_after, (0,), ROOMY) != pid  # a new zygote, a new child
