@@ -54,7 +54,7 @@ from shared.jobs import (
     conversion_message,
     parse_conversion_message,
 )
-from shared.settings import BOOK_CONTAINER, JOB_TABLE, MANUSCRIPT_CONTAINER, WORK_CONTAINER, Settings
+from shared.settings import BOOK_CONTAINER, CONVERSION_QUEUE, JOB_TABLE, MANUSCRIPT_CONTAINER, WORK_CONTAINER, Settings
 from shared.storage import AlreadyExists, Conflict, NotFound, Storage
 from shared.web import content_type_for
 
@@ -572,8 +572,22 @@ def messages_to_redrive(job: Job) -> list[str]:
     return [conversion_message(job.id, PACKAGE_STEP)]
 
 
+def is_stalled(job: Job, now: datetime, stall_seconds: int, queue_front_inserted: datetime | None) -> bool:
+    """Whether a job that is not finished has stopped moving, rather than waiting its turn.
+
+    Its messages went out when it last moved (`updated`). While the conversion queue's front
+    message is at least as old as that, the queue has not reached them: the job waits in a backlog,
+    however long, and sending its messages again would only lengthen the backlog. Once the queue
+    has moved past that moment (or is empty) and the job has not moved for `stall_seconds`, its
+    messages were lost or its step died: it is stalled."""
+    if job.is_terminal or job.updated > now - timedelta(seconds=stall_seconds):
+        return False
+    return queue_front_inserted is None or queue_front_inserted > job.updated
+
+
 def reconcile(storage: Storage, stall_seconds: int, now: datetime | None = None) -> list[str]:
-    """Re-drive jobs that stopped moving; fail those re-driven too often; sweep finished jobs' work files.
+    """Re-drive jobs that stopped moving (not those waiting in a backlog); fail those re-driven too
+    often; sweep finished jobs' work files.
 
     Safe to run twice at once: each re-drive is claimed with a conditional update of the row.
     """
@@ -583,6 +597,7 @@ def reconcile(storage: Storage, stall_seconds: int, now: datetime | None = None)
     entities = storage.query_entities_filtered(
         JOB_TABLE, "status eq 'queued' or status eq 'running' or cleaned eq false"
     )
+    queue_front_inserted = storage.oldest_visible_message_inserted(CONVERSION_QUEUE)
     for entity in entities:
         job = Job.from_entity(entity.properties)
         if job.updated > cutoff:
@@ -591,9 +606,11 @@ def reconcile(storage: Storage, stall_seconds: int, now: datetime | None = None)
             if not job.cleaned:
                 clean_work(storage, job.id)
             continue
+        if not is_stalled(job, now, stall_seconds, queue_front_inserted):
+            continue  # waiting its turn in the queue
 
         def claim(current: Job) -> Job | None:
-            if current.is_terminal or current.updated > cutoff:
+            if not is_stalled(current, now, stall_seconds, queue_front_inserted):
                 return None  # it moved meanwhile, or another reconciler took it
             if current.redrives >= MAX_REDRIVES:
                 return current.with_changes(status=JobStatus.FAILED, error=STALLED_REASON, updated=now)

@@ -16,6 +16,7 @@ import contextlib
 import threading
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
+from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:  # the SDKs are imported lazily to keep `import function_app` cheap
@@ -403,6 +404,13 @@ class Storage:
         client = self._queue(queue)
         with _translated():
             client.send_message(data)
+
+    def oldest_visible_message_inserted(self, queue: str) -> datetime | None:
+        """When the message at the front of the queue was sent; None when no message is visible."""
+        client = self._queue(queue)
+        with _translated():
+            front = client.peek_messages(max_messages=1)
+        return front[0].inserted_on if front else None
 
     def peek_messages(self, queue: str, max_messages: int = 32) -> list[bytes]:
         client = self._queue(queue)

@@ -1,0 +1,36 @@
+"""A backlog longer than the stall bound is waiting, not stalled: nothing re-driven, nothing failed."""
+
+from __future__ import annotations
+
+import re
+from collections import Counter
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+
+from tests import book_corpus as corpus
+from tests.pipeline_support import follow, upload
+from tests.support import Supervisor
+
+UPLOADS = 150
+STALL_SECONDS = 30
+
+
+def test_a_backlog_longer_than_the_stall_bound_ends_with_every_job_succeeded_once(
+    workers: Callable[..., Supervisor],
+) -> None:
+    # One host, a 30 s stall bound and a reconciler every 10 s: the queue holds minutes of work.
+    host = workers(JOB_STALL_SECONDS=str(STALL_SECONDS), RECONCILE_SCHEDULE="*/10 * * * * *")
+    books = [corpus.small_book_zip(index % 20) for index in range(UPLOADS)]
+    with ThreadPoolExecutor(max_workers=10) as uploaders:
+        job_ids = list(uploaders.map(lambda data: upload(host.host.base_url, data, "book.zip"), books))
+    jobs = [follow(host.host.base_url, job_id, timeout=600, interval=2) for job_id in job_ids]
+
+    assert Counter(job["status"] for job in jobs) == {"succeeded": UPLOADS}, [
+        job["error"] for job in jobs if job["status"] == "failed"
+    ]
+    logs = host.logs()
+    assert "stalled since" not in logs  # waited in the backlog: never re-driven
+    assert logs.count("Executed 'Functions.reconcile'") >= 3  # the reconciler did look, several times
+    # Each step ran once: as many conversion runs as the jobs' steps, no copies of any.
+    runs = len(re.findall(r"Executed 'Functions\.convert' \(Succeeded", logs))
+    assert runs == sum(job["progress"]["steps_total"] for job in jobs)

@@ -1,0 +1,52 @@
+"""The reconciler's rule for telling a job waiting in a backlog from one whose messages were lost."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+
+from shared.jobs import Job, JobStatus
+from shared.pipeline import is_stalled
+
+NOW = datetime(2026, 12, 1, 12, 0, tzinfo=UTC)
+STALL = 30
+
+
+def job(last_moved_seconds_ago: float, status: JobStatus = JobStatus.RUNNING) -> Job:
+    moment = NOW - timedelta(seconds=last_moved_seconds_ago)
+    return Job(
+        id="j" * 22,
+        status=status,
+        created=moment,
+        updated=moment,
+        manuscript_blob="m",
+        filename="book.md",
+        kind="markdown",
+        content_type="text/markdown",
+        size=1,
+        sha256="0",
+    )
+
+
+def ago(seconds: float) -> datetime:
+    return NOW - timedelta(seconds=seconds)
+
+
+def test_a_job_that_moved_within_the_bound_is_not_stalled_whatever_the_queue() -> None:
+    assert not is_stalled(job(10), NOW, STALL, None)
+    assert not is_stalled(job(10), NOW, STALL, ago(5))
+
+
+def test_a_job_behind_an_older_front_message_is_waiting_however_long() -> None:
+    # Its messages went out 25 minutes ago; the queue still serves messages from 26 minutes ago.
+    assert not is_stalled(job(25 * 60), NOW, STALL, ago(26 * 60))
+    assert not is_stalled(job(25 * 60), NOW, STALL, ago(25 * 60))  # its own message is the front
+
+
+def test_a_job_the_queue_has_moved_past_is_stalled() -> None:
+    assert is_stalled(job(60), NOW, STALL, None)  # an empty queue: its message is gone
+    assert is_stalled(job(60), NOW, STALL, ago(20))  # the front was sent after it last moved
+
+
+def test_a_finished_job_is_never_stalled() -> None:
+    assert not is_stalled(job(3600, JobStatus.SUCCEEDED), NOW, STALL, None)
+    assert not is_stalled(job(3600, JobStatus.FAILED), NOW, STALL, None)
