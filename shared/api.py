@@ -12,9 +12,9 @@ from datetime import UTC, datetime
 import azure.functions as func
 
 from shared.intake import UploadRejected, check_declared_size, identify, read_upload, store_manuscript
-from shared.jobs import JOB_ROW_KEY, Job, conversion_message, is_valid_job_id, new_job_id
+from shared.jobs import JOB_ROW_KEY, Job, JobStatus, QueueBacklog, conversion_message, is_valid_job_id, new_job_id
 from shared.services import Services
-from shared.settings import JOB_TABLE
+from shared.settings import CONVERSION_QUEUE, JOB_TABLE
 from shared.storage import NotFound, StorageUnavailable
 from shared.web import API_BASE, json_response, problem, storage_unavailable
 
@@ -63,7 +63,23 @@ def find_job(services: Services, job_id: str) -> Job | func.HttpResponse:
 
 def get_job(req: func.HttpRequest, services: Services) -> func.HttpResponse:
     found = find_job(services, req.route_params.get("id", ""))
-    return found if isinstance(found, func.HttpResponse) else json_response(found.to_public(API_BASE))
+    if isinstance(found, func.HttpResponse):
+        return found
+    backlog = _backlog(services, found.id) if found.status is JobStatus.QUEUED else None
+    return json_response(found.to_public(API_BASE, backlog))
+
+
+def _backlog(services: Services, job_id: str) -> QueueBacklog | None:
+    """What a queued job waits behind, so the author sees a backlog, not a hang. Two cheap reads,
+    only while the job is queued; without them the status still answers."""
+    try:
+        messages = services.storage.queue_length(CONVERSION_QUEUE)
+        front = services.storage.oldest_visible_message_inserted(CONVERSION_QUEUE)
+    except (StorageUnavailable, NotFound) as error:
+        log.info("job %s: the queue's length is unknown: %s", job_id, type(error).__name__)
+        return None
+    waited = max(0.0, (_now() - front).total_seconds()) if front else 0.0
+    return QueueBacklog(messages=messages, front_waited_seconds=waited)
 
 
 def health(services: Services) -> func.HttpResponse:

@@ -43,6 +43,18 @@ def is_valid_job_id(value: str) -> bool:
 
 
 @dataclass(frozen=True)
+class QueueBacklog:
+    """What a queued job waits behind: the conversion queue's approximate length (every job's
+    steps, its own included) and how long its front message has been waiting."""
+
+    messages: int
+    front_waited_seconds: float
+
+    def to_public(self) -> dict[str, Any]:
+        return {"messages": self.messages, "front_waited_seconds": round(self.front_waited_seconds)}
+
+
+@dataclass(frozen=True)
 class Job:
     id: str
     status: JobStatus
@@ -138,8 +150,9 @@ class Job:
     def with_changes(self, **changes: Any) -> Job:
         return replace(self, **changes)
 
-    def to_public(self, api_base: str) -> dict[str, Any]:
-        """The job as the status endpoint shows it. `api_base` is e.g. "/api"."""
+    def to_public(self, api_base: str, backlog: QueueBacklog | None = None) -> dict[str, Any]:
+        """The job as the status endpoint shows it. `api_base` is e.g. "/api"; `backlog`, for a
+        queued job, what it waits behind."""
         body: dict[str, Any] = {
             "id": self.id,
             "status": self.status.value,
@@ -159,6 +172,8 @@ class Job:
             "metadata": {"title": self.title, "author": self.author, "language": self.language},
             "links": {"self": f"{api_base}/manuscripts/{self.id}"},
         }
+        if self.status is JobStatus.QUEUED and backlog is not None:
+            body["queue"] = backlog.to_public()
         if self.status is JobStatus.FAILED:
             body["error"] = self.error
         if self.warnings:

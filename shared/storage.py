@@ -405,6 +405,12 @@ class Storage:
         with _translated():
             client.send_message(data)
 
+    def queue_length(self, queue: str) -> int:
+        """The queue's approximate number of messages, visible or not (the service's own count)."""
+        client = self._queue(queue)
+        with _translated():
+            return int(client.get_queue_properties().approximate_message_count or 0)
+
     def oldest_visible_message_inserted(self, queue: str) -> datetime | None:
         """When the message at the front of the queue was sent; None when no message is visible."""
         client = self._queue(queue)

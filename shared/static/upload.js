@@ -67,7 +67,7 @@
         } else if (job.status === 'succeeded') {
           finished(job);
         } else {
-          statusLine.textContent = job.status === 'queued' ? 'Waiting for a worker…' :
+          statusLine.textContent = job.status === 'queued' ? waitingText(job.queue) :
             'Converting: step ' + job.progress.steps_done + ' of ' + job.progress.steps_total + '.';
           setTimeout(poll, 500);
         }
@@ -77,6 +77,18 @@
       });
     };
     poll();
+  }
+
+  // A long queue is shown as one, so a backlog does not look like a hang.
+  function waitingText(queue) {
+    if (!queue || queue.messages <= 1) { return 'Waiting for a worker…'; }
+    var text = 'Waiting in line: about ' + queue.messages + ' conversion steps are queued';
+    if (queue.front_waited_seconds >= 60) {
+      text += '; steps wait about ' + Math.round(queue.front_waited_seconds / 60) + ' min';
+    } else if (queue.front_waited_seconds >= 5) {
+      text += '; steps wait about ' + queue.front_waited_seconds + ' s';
+    }
+    return text + '.';
   }
 
   function finished(job) {

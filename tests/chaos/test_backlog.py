@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+import time
 from collections import Counter
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
@@ -34,3 +35,15 @@ def test_a_backlog_longer_than_the_stall_bound_ends_with_every_job_succeeded_onc
     # Each step ran once: as many conversion runs as the jobs' steps, no copies of any.
     runs = len(re.findall(r"Executed 'Functions\.convert' \(Succeeded", logs))
     assert runs == sum(job["progress"]["steps_total"] for job in jobs)
+
+
+def test_a_queued_job_shows_the_backlog_it_waits_behind(workers: Callable[..., Supervisor]) -> None:
+    from tests.pipeline_support import http_json
+
+    web = workers(["upload_manuscript", "get_manuscript", "health"])  # no worker: everything waits
+    job_ids = [upload(web.host.base_url, corpus.small_book_zip(index), "book.zip") for index in range(3)]
+    time.sleep(2)
+    status, job = http_json("GET", f"{web.host.base_url}/api/manuscripts/{job_ids[-1]}")
+    assert status == 200 and job["status"] == "queued"
+    assert job["queue"]["messages"] == 3
+    assert 1 <= job["queue"]["front_waited_seconds"] <= 30

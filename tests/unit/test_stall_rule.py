@@ -50,3 +50,12 @@ def test_a_job_the_queue_has_moved_past_is_stalled() -> None:
 def test_a_finished_job_is_never_stalled() -> None:
     assert not is_stalled(job(3600, JobStatus.SUCCEEDED), NOW, STALL, None)
     assert not is_stalled(job(3600, JobStatus.FAILED), NOW, STALL, None)
+
+
+def test_only_a_queued_job_shows_its_backlog() -> None:
+    from shared.jobs import QueueBacklog
+
+    backlog = QueueBacklog(messages=40, front_waited_seconds=95.4)
+    assert job(5, JobStatus.QUEUED).to_public("/api", backlog)["queue"] == {"messages": 40, "front_waited_seconds": 95}
+    assert "queue" not in job(5, JobStatus.RUNNING).to_public("/api", backlog)
+    assert "queue" not in job(5, JobStatus.QUEUED).to_public("/api")
