@@ -116,7 +116,10 @@ class GuardedBackend(httpcore.AsyncNetworkBackend):
         if not self.policy.allow_private and port not in self.policy.ports:
             raise BlockedURL(f"only ports 80 and 443 are fetched, not {port}")
         literal = literal_address(host)
-        addresses = [str(literal)] if literal is not None else await self.resolver(host, port)
+        try:
+            addresses = [str(literal)] if literal is not None else await self.resolver(host, port)
+        except OSError as error:  # httpcore maps only its own errors: a raw one would escape the fetch
+            raise httpcore.ConnectError(f"{host} does not resolve: {error.strerror or error}") from error
         if not addresses:
             raise BlockedURL(f"{host} does not resolve")
         for address in addresses:
@@ -271,6 +274,8 @@ async def fetch_feed(
     except BlockedURL as error:
         return FetchResult(url=url, status="error", error=f"refused: {error}")
     except httpx.HTTPError as error:
+        return FetchResult(url=url, status="error", error=f"{type(error).__name__}: {error}"[:300])
+    except OSError as error:  # DNS, sockets and TLS below the HTTP client: still this feed's fault
         return FetchResult(url=url, status="error", error=f"{type(error).__name__}: {error}"[:300])
 
 

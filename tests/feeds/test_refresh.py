@@ -323,3 +323,28 @@ def test_a_slow_feed_does_not_hold_up_the_records_of_other_books(
     assert asyncio.run(go()) == ("ok", "new")
     (slow_row,) = refresh.list_sources(storage, slow)
     assert slow_row["last_status"] == "error"
+
+
+def test_unreachable_feeds_are_recorded_failed_and_the_books_other_feeds_refresh(
+    storage: Storage, azurite: Azurite, server: FeedServer
+) -> None:
+    import socket
+
+    with socket.socket() as closed:  # a port nothing listens on: connection refused
+        closed.bind(("127.0.0.1", 0))
+        refused = f"http://127.0.0.1:{closed.getsockname()[1]}/feed.xml"
+    unresolvable = "http://quire-no-such-host.invalid/feed.xml"  # .invalid never resolves (RFC 2606)
+    book = new_job_id()
+    now = datetime.now(UTC)
+    refresh.set_sources(storage, book, [unresolvable, refused, server.url("/rss")], now, replace=True)
+    started = time.monotonic()
+    run_all(storage, azurite, f"slot-u-{book}", now)
+    assert time.monotonic() - started < 30
+
+    titles = [i["title"] for i in json.loads(storage.read_blob(BOOK_CONTAINER, refresh.updates_blob(book)))["items"]]
+    assert "Launch party" in titles  # the good feed refreshed
+    sources = {p["url"]: p for p in refresh.list_sources(storage, book)}
+    for url in (unresolvable, refused):
+        state = sources[url]
+        assert state["failures"] == 1 and state["last_status"] == "error" and state["last_error"], state
+        assert state["next_due"] > now  # backed off, not retried at once
