@@ -79,11 +79,19 @@ class Job:
     completed: list[str] = field(default_factory=list)
     redrives: int = 0
     cleaned: bool = False
+    # When a worker last said one of the job's steps is still running (None: none has): a step
+    # that runs longer than the stall bound is alive, not stalled.
+    alive: datetime | None = None
     warnings: list[str] = field(default_factory=list)
 
     @property
     def is_terminal(self) -> bool:
         return self.status in (JobStatus.SUCCEEDED, JobStatus.FAILED)
+
+    @property
+    def last_seen(self) -> datetime:
+        """When the job last moved, or a step of it was last seen running."""
+        return max(self.updated, self.alive) if self.alive else self.updated
 
     @property
     def progress_fraction(self) -> float:
@@ -117,6 +125,7 @@ class Job:
             "completed": json.dumps(self.completed),
             "redrives": self.redrives,
             "cleaned": self.cleaned,
+            **({"alive": self.alive} if self.alive else {}),
             "warnings": json.dumps(self.warnings[:MAX_STORED_WARNINGS], ensure_ascii=False),
         }
 
@@ -144,6 +153,7 @@ class Job:
             completed=json.loads(entity.get("completed") or "[]"),
             redrives=int(entity.get("redrives", 0)),
             cleaned=bool(entity.get("cleaned", False)),
+            alive=entity.get("alive"),
             warnings=json.loads(entity.get("warnings") or "[]"),
         )
 

@@ -32,14 +32,16 @@ the poison handler fails the job. The reconciler re-drives stalled jobs.
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import json
 import logging
 import os
 import random
 import signal
+import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -207,7 +209,8 @@ def run_conversion_message(settings: Settings, storage: Storage, body: bytes | s
     budget = StepBudget(cpu_seconds=settings.step_cpu_seconds, memory_bytes=settings.step_memory_mb * 1024 * 1024)
     arguments = (settings.storage_connection, job_id, step, settings.images_in_plan_bytes, storage.known_to_exist())
     try:
-        messages, existing = run_within_budget(run_step_in_child, arguments, budget)
+        with _reporting_alive(storage, job_id, every_seconds=settings.job_stall_seconds / 3):
+            messages, existing = run_within_budget(run_step_in_child, arguments, budget)
     except BudgetExceeded as error:
         # Permanent: the same manuscript would exceed it on every retry.
         log.warning("job %s failed at %s: over its %s budget", job_id, step, error.resource_name)
@@ -215,6 +218,33 @@ def run_conversion_message(settings: Settings, storage: Storage, body: bytes | s
         return []
     storage.remember_existing(existing)  # so the next step's process need not create them again
     return list(messages)
+
+
+@contextlib.contextmanager
+def _reporting_alive(storage: Storage, job_id: str, every_seconds: float) -> Iterator[None]:
+    """While the step runs, record every `every_seconds` that it does, so the reconciler never
+    re-drives a step that is only slow (a copy would run beside it). A step shorter than that
+    writes nothing."""
+    stop = threading.Event()
+
+    def report() -> None:
+        while not stop.wait(every_seconds):
+
+            def seen(current: Job) -> Job | None:
+                return None if current.is_terminal else current.with_changes(alive=_now())
+
+            try:
+                update_job(storage, job_id, seen)
+            except Exception as error:  # the step goes on; the reconciler may only re-drive it early
+                log.warning("job %s: could not record that its step is running: %s", job_id, error)
+
+    reporter = threading.Thread(target=report, name=f"alive-{job_id}", daemon=True)
+    reporter.start()
+    try:
+        yield
+    finally:
+        stop.set()
+        reporter.join()
 
 
 def run_step_in_child(
@@ -578,9 +608,10 @@ def is_stalled(job: Job, now: datetime, stall_seconds: int, queue_front_inserted
     Its messages went out when it last moved (`updated`). While the conversion queue's front
     message is at least as old as that, the queue has not reached them: the job waits in a backlog,
     however long, and sending its messages again would only lengthen the backlog. Once the queue
-    has moved past that moment (or is empty) and the job has not moved for `stall_seconds`, its
-    messages were lost or its step died: it is stalled."""
-    if job.is_terminal or job.updated > now - timedelta(seconds=stall_seconds):
+    has moved past that moment (or is empty) and the job has neither moved nor had a step seen
+    running (`alive`, renewed while a step runs) for `stall_seconds`, its messages were lost or its
+    step died: it is stalled."""
+    if job.is_terminal or job.last_seen > now - timedelta(seconds=stall_seconds):
         return False
     return queue_front_inserted is None or queue_front_inserted > job.updated
 
@@ -600,7 +631,7 @@ def reconcile(storage: Storage, stall_seconds: int, now: datetime | None = None)
     queue_front_inserted = storage.oldest_visible_message_inserted(CONVERSION_QUEUE)
     for entity in entities:
         job = Job.from_entity(entity.properties)
-        if job.updated > cutoff:
+        if job.last_seen > cutoff:
             continue
         if job.is_terminal:
             if not job.cleaned:

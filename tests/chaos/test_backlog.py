@@ -47,3 +47,24 @@ def test_a_queued_job_shows_the_backlog_it_waits_behind(workers: Callable[..., S
     assert status == 200 and job["status"] == "queued"
     assert job["queue"]["messages"] == 3
     assert 1 <= job["queue"]["front_waited_seconds"] <= 30
+
+
+def test_a_step_slower_than_the_stall_bound_is_not_run_twice(workers: Callable[..., Supervisor]) -> None:
+    from tests.hostile_corpus import _prose
+
+    host = workers(JOB_STALL_SECONDS="1", RECONCILE_SCHEDULE="* * * * * *")  # look every second
+    chapters = "".join(f"# Chapter {n}\n\n{_prose(400_000, seed=n)}\n\n" for n in range(50))  # 20 MB
+    job_id = upload(host.host.base_url, corpus.zip_of({"book.md": chapters.encode()}), "slow.zip")
+    job = follow(host.host.base_url, job_id, timeout=300, interval=1)
+    assert job["status"] == "succeeded", job
+    logs = host.logs()
+    assert re.search(r"the step used [0-9.]+ s", logs)
+    plan_seconds = (
+        max(
+            float(s) for s in re.findall(r"Executed 'Functions\.convert' \(Succeeded, Id=[^,]+, Duration=(\d+)ms", logs)
+        )
+        / 1000
+    )
+    assert plan_seconds > 2, "the step must outlast the stall bound for this test to mean anything"
+    assert "stalled since" not in logs  # seen running, so never re-driven
+    assert len(re.findall(r"Executing 'Functions\.convert'", logs)) == job["progress"]["steps_total"]

@@ -59,3 +59,9 @@ def test_only_a_queued_job_shows_its_backlog() -> None:
     assert job(5, JobStatus.QUEUED).to_public("/api", backlog)["queue"] == {"messages": 40, "front_waited_seconds": 95}
     assert "queue" not in job(5, JobStatus.RUNNING).to_public("/api", backlog)
     assert "queue" not in job(5, JobStatus.QUEUED).to_public("/api")
+
+
+def test_a_step_seen_running_within_the_bound_keeps_its_job_from_stalling() -> None:
+    slow = job(600).with_changes(alive=ago(10))  # moved ten minutes ago, its step seen 10 s ago
+    assert not is_stalled(slow, NOW, STALL, None)
+    assert is_stalled(job(600).with_changes(alive=ago(60)), NOW, STALL, None)  # seen, then gone
