@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import contextlib
 import io
 import json
 import time
 import zipfile
 from pathlib import Path
 from typing import Any
+
+from playwright.sync_api import TimeoutError as PlaywrightTimeout
 
 from tests import book_corpus as corpus
 from tests.browser.conftest import PHONE
@@ -89,6 +92,9 @@ def test_reading_the_web_app_book(site, browser, artifacts: Path) -> None:  # ty
     page.click("nav.toc >> text=The Quay")
     page.wait_for_load_state("load")
     assert page.inner_text("h1") == "The Quay"
+    # The page's load event can come before a lazy image has decoded: wait for it, then check.
+    with contextlib.suppress(PlaywrightTimeout):
+        page.wait_for_function("Array.from(document.images).every(i => i.complete)", timeout=10_000)
     images = page.eval_on_selector_all("img", "els => els.map(e => [e.complete, e.naturalWidth])")
     assert images and all(done and width > 0 for done, width in images)
     page.screenshot(path=str(artifacts / "chapter-phone.png"))
