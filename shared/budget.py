@@ -11,7 +11,7 @@ retries the step, as it would a worker that died.
 
 A child that answered and gave its memory back stays for the worker's next step (for
 `keep_idle_seconds`), with its storage clients and their connections: a fresh process costs 40–60 ms
-a step in first-touched pages and new connections (a 1 MB book takes three steps). A child that
+a step in first-touched pages and new connections, for every step of every book. A child that
 came near its memory budget, failed, or kept memory is never reused; each step in a reused child
 gets its whole CPU budget again. A watchdog (SIGALRM) ends a step that hangs near its memory limit
 without an exception (on the memory budget) or waits ten times its CPU budget (transient).
