@@ -278,8 +278,8 @@ def run_step(storage: Storage, job_id: str, step: str, images_in_plan_bytes: int
         return []
     if job.is_terminal:
         log.info("job %s is already %s; nothing to do for %s", job_id, job.status.value, step)
-        if not job.cleaned:
-            clean_work(storage, job_id)  # a crash came between the last commit and the clean-up
+        if not job.cleaned:  # a crash came between the last commit and the clean-up
+            (clean_failed if job.status is JobStatus.FAILED else clean_work)(storage, job_id)
         return []
     if step == FIRST_STEP:
         return _plan(storage, job, images_in_plan_bytes)
@@ -561,6 +561,13 @@ def clean_work(storage: Storage, job_id: str) -> None:
     update_job(storage, job_id, mark)
 
 
+def clean_failed(storage: Storage, job_id: str) -> None:
+    """Delete a failed job's files: its checkpoints, and any book files a package step published
+    before it failed (nothing serves them, and nothing else would ever delete them)."""
+    storage.delete_prefix(BOOK_CONTAINER, book_blob(job_id, ""))
+    clean_work(storage, job_id)
+
+
 def fail_job(storage: Storage, job_id: str, reason: str) -> bool:
     """Mark a job failed with a reason an author can act on. Idempotent; returns whether it changed."""
 
@@ -574,7 +581,7 @@ def fail_job(storage: Storage, job_id: str, reason: str) -> bool:
     except NotFound:
         return False
     if changed:
-        clean_work(storage, job_id)
+        clean_failed(storage, job_id)
     return changed
 
 
@@ -635,7 +642,7 @@ def reconcile(storage: Storage, stall_seconds: int, now: datetime | None = None)
             continue
         if job.is_terminal:
             if not job.cleaned:
-                clean_work(storage, job.id)
+                (clean_failed if job.status is JobStatus.FAILED else clean_work)(storage, job.id)
             continue
         if not is_stalled(job, now, stall_seconds, queue_front_inserted):
             continue  # waiting its turn in the queue
@@ -652,7 +659,7 @@ def reconcile(storage: Storage, stall_seconds: int, now: datetime | None = None)
             continue
         if claimed.status is JobStatus.FAILED:
             log.warning("job %s failed: stalled %d times", job.id, job.redrives)
-            clean_work(storage, job.id)
+            clean_failed(storage, job.id)
             continue
         redrive = messages_to_redrive(claimed)
         log.info("job %s stalled since %s: re-driving %d messages", job.id, job.updated.isoformat(), len(redrive))

@@ -224,3 +224,21 @@ def test_two_reconcilers_at_once_redrive_each_job_once_and_give_up_eventually(st
     for job_id in job_ids:
         row = storage.get_entity(JOB_TABLE, job_id, JOB_ROW_KEY).properties
         assert row["status"] == "failed" and "restarted several times" in row["error"]
+
+
+def test_a_job_that_fails_while_publishing_leaves_no_book_files(
+    workers: Callable[..., Supervisor], storage_emulator: Azurite, tmp_path: Path
+) -> None:
+    from shared.settings import BOOK_CONTAINER
+
+    # The package step fails every time just after the EPUB is published, until the job is poisoned.
+    worker = workers(
+        QUIRE_FAIL_AT="package:during_publish", QUIRE_FAIL_TIMES="1000", QUIRE_FAIL_COUNT_FILE=str(tmp_path / "n")
+    )
+    doomed = upload(worker.host.base_url, corpus.PLAIN_TEXT.encode(), "plain.txt")
+    failed = follow(worker.host.base_url, doomed, timeout=90)
+    assert failed["status"] == "failed" and "several times" in failed["error"]
+    assert int((tmp_path / "n").read_text()) == 5  # it did publish, five times, before each failure
+    storage = Storage(storage_emulator.connection_string)
+    assert storage.list_blob_names(BOOK_CONTAINER, f"{doomed}/") == []
+    assert no_work_left(storage_emulator.connection_string, doomed)
