@@ -239,6 +239,10 @@ def test_a_job_that_fails_while_publishing_leaves_no_book_files(
     failed = follow(worker.host.base_url, doomed, timeout=90)
     assert failed["status"] == "failed" and "several times" in failed["error"]
     assert int((tmp_path / "n").read_text()) == 5  # it did publish, five times, before each failure
+    # The job turns failed first, then its files are deleted: give the clean-up its moment.
     storage = Storage(storage_emulator.connection_string)
+    deadline = time.monotonic() + 15
+    while storage.list_blob_names(BOOK_CONTAINER, f"{doomed}/") and time.monotonic() < deadline:
+        time.sleep(0.2)
     assert storage.list_blob_names(BOOK_CONTAINER, f"{doomed}/") == []
     assert no_work_left(storage_emulator.connection_string, doomed)
