@@ -53,11 +53,15 @@ def worker_processes(host_pid: int) -> list[int]:
     """The host's Python worker processes."""
     import psutil
 
+    pids = []
     try:
-        children = psutil.Process(host_pid).children()
+        for child in psutil.Process(host_pid).children():
+            with contextlib.suppress(psutil.NoSuchProcess):  # a child may end while it is read
+                if "devhost.worker" in " ".join(child.cmdline()):
+                    pids.append(child.pid)
     except psutil.NoSuchProcess:
         return []
-    return [c.pid for c in children if "devhost.worker" in " ".join(c.cmdline())]
+    return pids
 
 
 def run(jobs: int, seed: int, mean_interval: float = 1.2) -> dict[str, object]:
