@@ -22,6 +22,7 @@ slot takes them. No single invocation does unbounded work, however many sources 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import hashlib
 import json
 import logging
@@ -316,6 +317,9 @@ def _outcome(
             items = [{**item.to_dict(), "feed": source_key(source["url"])} for item in parsed]
         except FeedError as problem:
             error = f"not a feed: {problem}"
+        except Exception as problem:  # a parser fault on this feed's bytes fails this feed only
+            log.exception("feed %s: the parser failed", source["url"])
+            error = f"could not be read ({type(problem).__name__})"
     previous = {
         "failures": source.get("failures", 0),
         "etag": source.get("etag", ""),
@@ -437,12 +441,39 @@ async def fetch_batch(
         return counts
     books = _by_book(sources)
     commits = _StateCommits(storage, len(books))
-    for book_counts in await asyncio.gather(
-        *(_refresh_book(storage, client, commits, group, settings, now) for group in books.values())
-    ):
-        for key, value in book_counts.items():
+    try:
+        # A task group: every fetch of the batch ends within this run, none is left running after it.
+        async with asyncio.TaskGroup() as group:
+            tasks = [
+                group.create_task(_refresh_book_or_log(storage, client, commits, book, settings, now))
+                for book in books.values()
+            ]
+    finally:
+        if commits.committer is not None and not commits.committer.done():
+            commits.committer.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await commits.committer
+    for task in tasks:
+        for key, value in task.result().items():
             counts[key] += value
     return counts
+
+
+async def _refresh_book_or_log(
+    storage: Storage,
+    client: Any,
+    commits: _StateCommits,
+    sources: list[dict[str, Any]],
+    settings: Settings,
+    now: datetime,
+) -> dict[str, int]:
+    """One book's refresh; storage trouble with it is logged and leaves the other books' refresh
+    running (its sources stay due, and the next slot takes them)."""
+    try:
+        return await _refresh_book(storage, client, commits, sources, settings, now)
+    except Exception as error:
+        log.warning("refresh of book %s failed: %s: %s", sources[0]["book"], type(error).__name__, error)
+        return {"fetched": 0, "not_modified": 0, "errors": len(sources)}
 
 
 async def _refresh_book(
@@ -453,11 +484,11 @@ async def _refresh_book(
     settings: Settings,
     now: datetime,
 ) -> dict[str, int]:
-    from shared.feeds.fetch import fetch_feed  # httpx: only where feeds are fetched
+    from shared.feeds.fetch import FetchResult, fetch_feed  # httpx: only where feeds are fetched
 
-    results = await asyncio.gather(
-        *(
-            fetch_feed(
+    async def fetch(source: dict[str, Any]) -> FetchResult:
+        try:
+            return await fetch_feed(
                 client,
                 source["url"],
                 etag=source.get("etag", ""),
@@ -466,9 +497,13 @@ async def _refresh_book(
                 deadline=settings.feeds_fetch_deadline_seconds,
                 now=now,
             )
-            for source in sources
-        )
-    )
+        except Exception as error:  # a fault nobody foresaw is still this feed's, not its book's
+            log.exception("feed %s of book %s: unexpected fetch failure", source["url"], source["book"])
+            return FetchResult(
+                url=source["url"], status="error", error=f"could not be fetched ({type(error).__name__})"
+            )
+
+    results = await asyncio.gather(*(fetch(source) for source in sources))
     outcomes = [_outcome(source, result, settings, now) for source, result in zip(sources, results, strict=True)]
     counts = {"fetched": 0, "not_modified": 0, "errors": 0}
     stored = await commits.store(sources, [state for state, _ in outcomes])

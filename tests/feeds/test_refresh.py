@@ -325,41 +325,63 @@ def test_a_slow_feed_does_not_hold_up_the_records_of_other_books(
     assert slow_row["last_status"] == "error"
 
 
-def test_unreachable_feeds_are_recorded_failed_and_the_books_other_feeds_refresh(
+def test_every_kind_of_feed_failure_is_recorded_with_back_off_and_the_books_other_feeds_refresh(
     storage: Storage, azurite: Azurite, server: FeedServer
 ) -> None:
     import socket
 
-    async def no_such_host(host: str, port: int) -> list[str]:
-        # What getaddrinfo raises for a name that does not exist (as the system resolver does).
-        raise socket.gaierror(socket.EAI_NONAME, "Name or service not known")
+    from shared.feeds.fetch import system_resolver
+
+    async def resolver(host: str, port: int) -> list[str]:
+        if host == "quire-no-such-host.invalid":  # what getaddrinfo raises for a name that does not exist
+            raise socket.gaierror(socket.EAI_NONAME, "Name or service not known")
+        if host == "quire-resolver-bug.test":  # a fault nobody foresaw, below the fetch
+            raise RuntimeError("resolver bug")
+        return await system_resolver(host, port)
 
     with socket.socket() as closed:  # a port nothing listens on: connection refused
         closed.bind(("127.0.0.1", 0))
         refused = f"http://127.0.0.1:{closed.getsockname()[1]}/feed.xml"
-    unresolvable = "http://quire-no-such-host.invalid/feed.xml"
+    port = server.url("/rss").split(":")[2].split("/")[0]
+    failing = {
+        "http://quire-no-such-host.invalid/feed.xml": "does not resolve",  # DNS
+        refused: "ConnectError",  # connect
+        f"https://127.0.0.1:{port}/rss": "ConnectError",  # TLS: the server speaks plain HTTP
+        server.url("/slow"): "no complete answer within 2 s",  # timeout
+        server.url("/html"): "not a feed",  # parse
+        server.url("/broken"): "the server answered 500",  # HTTP
+        "http://quire-resolver-bug.test/feed.xml": "could not be fetched (RuntimeError)",  # unforeseen
+    }
     book = new_job_id()
     now = datetime.now(UTC)
-    refresh.set_sources(storage, book, [unresolvable, refused, server.url("/rss")], now, replace=True)
+    refresh.set_sources(storage, book, [*failing, server.url("/rss")], now, replace=True)
+    short_deadline = Settings.from_env(
+        {
+            "AzureWebJobsStorage": azurite.connection_string,
+            "FEEDS_ALLOW_PRIVATE_ADDRESSES": "true",
+            "FEEDS_FETCH_DEADLINE_SECONDS": "2",
+        }
+    )
 
-    async def go() -> None:
-        sources, pending = [], refresh.scan(storage, f"unreachable-{book}", None, now)
+    async def go() -> set[asyncio.Task[Any]]:
+        sources, pending = [], refresh.scan(storage, f"failures-{book}", None, now)
         while pending:  # every page of the scan (earlier tests left many sources): this book's
             message = json.loads(pending.pop())
             if message["kind"] == "scan":
                 pending.extend(refresh.scan(storage, message["slot"], message["continuation"], now))
             else:
                 sources += [source for source in message["sources"] if source["book"] == book]
-        batch = {"slot": f"unreachable-{book}", "batch": "0", "sources": sources}
-        async with make_client(True, resolver=no_such_host) as client:
-            await refresh.fetch_batch(storage, client, batch, settings(azurite), now)
+        batch = {"slot": f"failures-{book}", "batch": "0", "sources": sources}
+        async with make_client(True, resolver=resolver) as client:
+            await refresh.fetch_batch(storage, client, batch, short_deadline, now)
+        return asyncio.all_tasks() - {asyncio.current_task()}  # type: ignore[operator]
 
-    asyncio.run(go())  # the batch itself does not fail
+    assert asyncio.run(go()) == set()  # the batch did not fail, and no fetch outlived it
     titles = [i["title"] for i in json.loads(storage.read_blob(BOOK_CONTAINER, refresh.updates_blob(book)))["items"]]
     assert "Launch party" in titles  # the good feed refreshed
     sources = {p["url"]: p for p in refresh.list_sources(storage, book)}
-    for url in (unresolvable, refused):
+    for url, reason in failing.items():
         state = sources[url]
-        assert state["failures"] == 1 and state["last_status"] == "error" and state["last_error"], state
+        assert state["failures"] == 1 and state["last_status"] == "error", state
+        assert reason in state["last_error"], (url, state["last_error"])
         assert state["next_due"] > now  # backed off, not retried at once
-    assert "does not resolve" in sources[unresolvable]["last_error"]
