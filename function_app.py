@@ -56,15 +56,18 @@ def serve_app(req: func.HttpRequest) -> func.HttpResponse:
 @app.queue_output(arg_name="next_steps", queue_name=CONVERSION_QUEUE, connection="AzureWebJobsStorage")
 def convert(msg: func.QueueMessage, next_steps: QueueMessages) -> None:
     services = get_services()
-    messages = pipeline.run_conversion_message(services.settings, services.storage, msg.get_body())
+    messages = pipeline.run_conversion_message(services.settings, services.storage, msg.get_body(), msg.id or "")
     if messages:
         next_steps.set(messages)
 
 
 @app.function_name("convert_poison")
 @app.queue_trigger(arg_name="msg", queue_name=CONVERSION_POISON_QUEUE, connection="AzureWebJobsStorage")
-def convert_poison(msg: func.QueueMessage) -> None:
-    pipeline.handle_poison_message(get_services().storage, msg.get_body())
+@app.queue_output(arg_name="redrive", queue_name=CONVERSION_QUEUE, connection="AzureWebJobsStorage")
+def convert_poison(msg: func.QueueMessage, redrive: QueueMessages) -> None:
+    messages = pipeline.handle_poison_message(get_services().storage, msg.get_body())
+    if messages:
+        redrive.set(messages)
 
 
 @app.function_name("reconcile")
@@ -72,7 +75,8 @@ def convert_poison(msg: func.QueueMessage) -> None:
 @app.queue_output(arg_name="redrive", queue_name=CONVERSION_QUEUE, connection="AzureWebJobsStorage")
 def reconcile(timer: func.TimerRequest, redrive: QueueMessages) -> None:
     services = get_services()
-    messages = pipeline.reconcile(services.storage, services.settings.job_stall_seconds)
+    settings = services.settings
+    messages = pipeline.reconcile(services.storage, settings.job_stall_seconds, settings.abandoned_upload_seconds)
     if messages:
         redrive.set(messages)
 

@@ -23,9 +23,9 @@ from dataclasses import dataclass
 from datetime import datetime
 from urllib.parse import unquote
 
-from shared.jobs import Job, JobStatus
+from shared.jobs import UPLOAD_ROW_KEY, Job, JobStatus
 from shared.settings import JOB_TABLE, MANUSCRIPT_CONTAINER
-from shared.storage import AlreadyExists, Storage
+from shared.storage import AlreadyExists, Conflict, Storage, StorageUnavailable
 
 # Multipart framing (boundaries, part headers, metadata fields) on top of the file itself.
 MULTIPART_OVERHEAD_BYTES = 64 * 1024
@@ -403,17 +403,51 @@ def manuscript_blob_name(job_id: str) -> str:
 
 
 def store_manuscript(storage: Storage, manuscript: Manuscript, job_id: str, now: datetime) -> Job:
-    """Write the blob, then the queued job record. On failure nothing is left behind."""
-    upload = manuscript.upload
+    """Record that the upload started, write the blob, then the queued job record in the same
+    transaction that removes the upload's marker. Nothing is left behind: on failure here it is
+    deleted at once; if the process dies, the marker names the blob, and the reconciler deletes
+    both once the upload is abandoned (shared/pipeline.sweep_abandoned_uploads)."""
     blob_name = manuscript_blob_name(job_id)
-    storage.create_blob(
-        MANUSCRIPT_CONTAINER,
-        blob_name,
-        upload.data,
-        content_type=manuscript.type.content_type,
-        metadata={"sha256": manuscript.sha256, "kind": manuscript.type.kind},
-    )
-    job = Job(
+    marker = {"PartitionKey": job_id, "RowKey": UPLOAD_ROW_KEY, "started": now, "manuscript_blob": blob_name}
+    try:
+        marker_etag = storage.create_entity(JOB_TABLE, marker)
+    except AlreadyExists:
+        raise RuntimeError("job id collision") from None
+    try:
+        storage.create_blob(
+            MANUSCRIPT_CONTAINER,
+            blob_name,
+            manuscript.upload.data,
+            content_type=manuscript.type.content_type,
+            metadata={"sha256": manuscript.sha256, "kind": manuscript.type.kind},
+        )
+    except BaseException:
+        _discard(storage, job_id, blob_name)  # no job can be recorded yet: safe to delete now
+        raise
+    job = _job_for(manuscript, job_id, blob_name, now)
+    try:
+        storage.create_replacing(JOB_TABLE, job.to_entity(), UPLOAD_ROW_KEY, marker_etag)
+    except AlreadyExists:
+        _discard(storage, job_id, blob_name)
+        raise RuntimeError("job id collision") from None  # 128 random bits collided
+    except Conflict:
+        _discard(storage, job_id, blob_name)  # the sweeper gave this upload up
+        raise StorageUnavailable("the upload took so long that it was given up; send it again") from None
+    # Any other failure leaves both: the job may have been recorded with the answer lost. The
+    # marker is gone exactly when it was, and the sweeper acts only on a marker.
+    return job
+
+
+def _discard(storage: Storage, job_id: str, blob_name: str) -> None:
+    """Delete an upload that recorded no job (best effort: the sweeper finishes what fails here)."""
+    with contextlib.suppress(Exception):
+        storage.delete_blob(MANUSCRIPT_CONTAINER, blob_name)
+        storage.delete_entity(JOB_TABLE, job_id, UPLOAD_ROW_KEY)
+
+
+def _job_for(manuscript: Manuscript, job_id: str, blob_name: str, now: datetime) -> Job:
+    upload = manuscript.upload
+    return Job(
         id=job_id,
         status=JobStatus.QUEUED,
         created=now,
@@ -428,13 +462,3 @@ def store_manuscript(storage: Storage, manuscript: Manuscript, job_id: str, now:
         author=upload.author,
         language=upload.language,
     )
-    try:
-        storage.create_entity(JOB_TABLE, job.to_entity())
-    except BaseException as error:
-        # Leave no orphan blob behind; a 409 here would mean a 128-bit id collided.
-        with contextlib.suppress(Exception):
-            storage.delete_blob(MANUSCRIPT_CONTAINER, blob_name)
-        if isinstance(error, AlreadyExists):
-            raise RuntimeError("job id collision") from error
-        raise
-    return job

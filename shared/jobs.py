@@ -16,6 +16,9 @@ from enum import StrEnum
 from typing import Any
 
 JOB_ROW_KEY = "job"
+# The row an upload writes before its manuscript blob, replaced by the job row in one transaction:
+# a marker left behind names a manuscript whose request died before its job was recorded.
+UPLOAD_ROW_KEY = "upload"
 MESSAGE_VERSION = 1
 FIRST_STEP = "plan"
 
@@ -82,6 +85,14 @@ class Job:
     # When a worker last said one of the job's steps is still running (None: none has): a step
     # that runs longer than the stall bound is alive, not stalled.
     alive: datetime | None = None
+    # The steps running now: step -> {"message": the queue message running it, "until": ISO
+    # time its lease lapses} (shared/claims.py).
+    claims: dict[str, dict[str, str]] = field(default_factory=dict)
+    # How often a run of each step failed while its worker lived to see it (step -> count), and
+    # the last such failure (for operators; never shown to authors): the evidence that a step
+    # fails, as opposed to its workers being stopped under it.
+    failures: dict[str, int] = field(default_factory=dict)
+    last_failure: str = ""
     warnings: list[str] = field(default_factory=list)
 
     @property
@@ -126,6 +137,9 @@ class Job:
             "redrives": self.redrives,
             "cleaned": self.cleaned,
             **({"alive": self.alive} if self.alive else {}),
+            "claims": json.dumps(self.claims, sort_keys=True),
+            "failures": json.dumps(self.failures, sort_keys=True),
+            "last_failure": self.last_failure,
             "warnings": json.dumps(self.warnings[:MAX_STORED_WARNINGS], ensure_ascii=False),
         }
 
@@ -154,6 +168,9 @@ class Job:
             redrives=int(entity.get("redrives", 0)),
             cleaned=bool(entity.get("cleaned", False)),
             alive=entity.get("alive"),
+            claims=json.loads(entity.get("claims") or "{}"),
+            failures=json.loads(entity.get("failures") or "{}"),
+            last_failure=entity.get("last_failure", ""),
             warnings=json.loads(entity.get("warnings") or "[]"),
         )
 

@@ -46,11 +46,13 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
+from shared import claims
 from shared.book.errors import ManuscriptError
 from shared.budget import BudgetExceeded, StepBudget, run_within_budget
 from shared.jobs import (
     FIRST_STEP,
     JOB_ROW_KEY,
+    UPLOAD_ROW_KEY,
     Job,
     JobStatus,
     conversion_message,
@@ -69,6 +71,10 @@ MAX_REDRIVES = 5
 POISON_REASON = (
     "Quire failed to convert this manuscript several times in a row and has stopped trying. "
     "Upload it again; if it fails again, the file may be damaged: open and save it, then retry."
+)
+STOPPED_REASON = (
+    "The conversion was interrupted again and again (the servers running it were stopped) and "
+    "Quire has stopped retrying. Upload the manuscript again."
 )
 STALLED_REASON = (
     "The conversion stopped making progress and was restarted several times without success. "
@@ -198,45 +204,103 @@ def _now() -> datetime:
 # -- running one step -----------------------------------------------------------------------------
 
 
-def run_conversion_message(settings: Settings, storage: Storage, body: bytes | str) -> list[str]:
-    """Handle one conversion message: run its step in a child process within the step budget.
-    Returns the messages to send next (through the output binding)."""
+def run_conversion_message(settings: Settings, storage: Storage, body: bytes | str, message_id: str) -> list[str]:
+    """Handle one conversion message (`message_id`: the queue's id for it, the same on every
+    delivery of it): claim its step, run it in a child process within the step budget. Returns
+    the messages to send next (through the output binding)."""
     try:
         job_id, step = parse_conversion_message(body)
     except ValueError as error:
         log.warning("ignoring a malformed conversion message: %s", error)
         return []
+    lease_seconds = settings.job_stall_seconds
+    outcome = _claim(storage, job_id, step, message_id, lease_seconds)
+    if outcome is claims.ClaimOutcome.HELD_ELSEWHERE:
+        log.info("job %s: %s is running for another message; dropping duplicate %s", job_id, step, message_id)
+        return []
+    if outcome is claims.ClaimOutcome.TAKEN:
+        log.info("claimed job=%s step=%s message=%s", job_id, step, message_id)
     budget = StepBudget(cpu_seconds=settings.step_cpu_seconds, memory_bytes=settings.step_memory_mb * 1024 * 1024)
-    arguments = (settings.storage_connection, job_id, step, settings.images_in_plan_bytes, storage.known_to_exist())
+    arguments = (
+        settings.storage_connection,
+        job_id,
+        step,
+        message_id,
+        settings.images_in_plan_bytes,
+        storage.known_to_exist(),
+    )
     try:
-        with _reporting_alive(storage, job_id, every_seconds=settings.job_stall_seconds / 3):
+        with _reporting_alive(storage, job_id, step, message_id, lease_seconds):
             messages, existing = run_within_budget(run_step_in_child, arguments, budget)
     except BudgetExceeded as error:
         # Permanent: the same manuscript would exceed it on every retry.
         log.warning("job %s failed at %s: over its %s budget", job_id, step, error.resource_name)
         fail_job(storage, job_id, str(error))
         return []
+    except Exception as error:
+        _record_failure(storage, job_id, step, error)
+        raise  # transient: the queue retries the step
     storage.remember_existing(existing)  # so the next step's process need not create them again
     return list(messages)
 
 
+def _record_failure(storage: Storage, job_id: str, step: str, error: Exception) -> None:
+    """Count a failed run of `step` on the row (best effort), so that giving up on it rests on
+    evidence that it fails, not only on how often its message was delivered."""
+    description = f"{step}: {type(error).__name__}: {error}"[:500]
+
+    def count(current: Job) -> Job | None:
+        if current.is_terminal:
+            return None
+        failures = {**current.failures, step: current.failures.get(step, 0) + 1}
+        return current.with_changes(failures=failures, last_failure=description)
+
+    try:
+        update_job(storage, job_id, count)
+    except Exception as trouble:  # storage trouble too: the queue's retry still happens
+        log.warning("job %s: could not record the failure of %s: %s", job_id, step, trouble)
+
+
+def _claim(storage: Storage, job_id: str, step: str, message_id: str, lease_seconds: float) -> claims.ClaimOutcome:
+    outcome = claims.ClaimOutcome.NOT_NEEDED
+
+    def take(current: Job) -> Job | None:
+        nonlocal outcome
+        now = _now()
+        outcome = claims.decide(current, step, message_id, now)
+        if outcome is not claims.ClaimOutcome.TAKEN:
+            return None
+        return claims.with_claim(current, step, message_id, now, lease_seconds)
+
+    try:
+        update_job(storage, job_id, take)
+    except NotFound:
+        return claims.ClaimOutcome.NOT_NEEDED  # the step itself reports the missing job
+    return outcome
+
+
 @contextlib.contextmanager
-def _reporting_alive(storage: Storage, job_id: str, every_seconds: float) -> Iterator[None]:
-    """While the step runs, record every `every_seconds` that it does, so the reconciler never
-    re-drives a step that is only slow (a copy would run beside it). A step shorter than that
-    writes nothing."""
+def _reporting_alive(storage: Storage, job_id: str, step: str, message_id: str, lease_seconds: float) -> Iterator[None]:
+    """While the step runs, renew its claim every third of its lease, which also records that it
+    runs: the reconciler never re-drives a step that is only slow, and no other delivery runs it
+    beside this one. A step shorter than that writes nothing."""
     stop = threading.Event()
 
     def report() -> None:
-        while not stop.wait(every_seconds):
+        while not stop.wait(lease_seconds / 3):
 
             def seen(current: Job) -> Job | None:
-                return None if current.is_terminal else current.with_changes(alive=_now())
+                if current.is_terminal:
+                    return None
+                now = _now()
+                if step in current.claims and claims.holds(current, step, message_id):
+                    return claims.with_claim(current, step, message_id, now, lease_seconds)
+                return current.with_changes(alive=now)
 
             try:
                 update_job(storage, job_id, seen)
-            except Exception as error:  # the step goes on; the reconciler may only re-drive it early
-                log.warning("job %s: could not record that its step is running: %s", job_id, error)
+            except Exception as error:  # the step goes on; its lease may lapse early
+                log.warning("job %s: could not renew the claim on %s: %s", job_id, step, error)
 
     reporter = threading.Thread(target=report, name=f"alive-{job_id}", daemon=True)
     reporter.start()
@@ -248,7 +312,12 @@ def _reporting_alive(storage: Storage, job_id: str, every_seconds: float) -> Ite
 
 
 def run_step_in_child(
-    connection: str, job_id: str, step: str, images_in_plan_bytes: int, known_to_exist: frozenset[str]
+    connection: str,
+    job_id: str,
+    step: str,
+    message_id: str,
+    images_in_plan_bytes: int,
+    known_to_exist: frozenset[str],
 ) -> tuple[list[str], frozenset[str]]:
     """One step in its budgeted child process, with storage clients of its own. A manuscript
     error fails the job; anything else fails the step, which the queue retries. Returns the next
@@ -256,7 +325,7 @@ def run_step_in_child(
     storage = _step_process_storage(connection)
     storage.remember_existing(known_to_exist)
     try:
-        messages = run_step(storage, job_id, step, images_in_plan_bytes)
+        messages = run_step(storage, job_id, step, message_id, images_in_plan_bytes)
     except ManuscriptError as error:
         log.info("job %s failed at %s: %s", job_id, step, error)
         fail_job(storage, job_id, str(error))
@@ -270,7 +339,7 @@ def _step_process_storage(connection: str) -> Storage:
     return Storage(connection)
 
 
-def run_step(storage: Storage, job_id: str, step: str, images_in_plan_bytes: int) -> list[str]:
+def run_step(storage: Storage, job_id: str, step: str, message_id: str, images_in_plan_bytes: int) -> list[str]:
     try:
         job, _ = _read(storage, job_id)
     except NotFound:
@@ -279,10 +348,13 @@ def run_step(storage: Storage, job_id: str, step: str, images_in_plan_bytes: int
     if job.is_terminal:
         log.info("job %s is already %s; nothing to do for %s", job_id, job.status.value, step)
         if not job.cleaned:  # a crash came between the last commit and the clean-up
-            (clean_failed if job.status is JobStatus.FAILED else clean_work)(storage, job_id)
+            _finish_clean_up(storage, job_id)
+        return []
+    if not claims.holds(job, step, message_id):
+        log.info("job %s: %s was taken over by another delivery; message %s stops", job_id, step, message_id)
         return []
     if step == FIRST_STEP:
-        return _plan(storage, job, images_in_plan_bytes)
+        return _plan(storage, job, message_id, images_in_plan_bytes)
     if not job.plan:
         return [conversion_message(job_id, FIRST_STEP)]  # a step before its plan: plan first
     if step in job.completed:
@@ -290,9 +362,9 @@ def run_step(storage: Storage, job_id: str, step: str, images_in_plan_bytes: int
         return _follow_up(job)
     kind, _, argument = step.partition(":")
     if kind == "images" and argument.isdigit():
-        return _images(storage, job, step, int(argument))
+        return _images(storage, job, step, message_id, int(argument))
     if step == PACKAGE_STEP:
-        return _package(storage, job)
+        return _package(storage, job, message_id)
     log.warning("job %s: unknown step %r", job_id, step)
     return []
 
@@ -304,22 +376,15 @@ def _follow_up(job: Job) -> list[str]:
     return []
 
 
-def _plan(storage: Storage, job: Job, images_in_plan_bytes: int) -> list[str]:
+def _plan(storage: Storage, job: Job, message_id: str, images_in_plan_bytes: int) -> list[str]:
     from concurrent.futures import ThreadPoolExecutor
 
     from shared.book.steps import image_batches, parse, render_while_processing
 
     if FIRST_STEP in job.completed:
         # A repeated plan message: the worker that committed the plan may have died before its
-        # fan-out went out. Sending the pending steps again is harmless; losing them is not.
-        return messages_to_redrive(job)
-
-    def claim(current: Job) -> Job | None:
-        if current.is_terminal or current.status is JobStatus.RUNNING:
-            return None
-        return current.with_changes(status=JobStatus.RUNNING, updated=_now())
-
-    update_job(storage, job.id, claim)
+        # fan-out went out. Sending the pending steps nobody runs is harmless; losing them is not.
+        return messages_to_redrive(job, _now())
     crash_point("after_claim", FIRST_STEP)
 
     options = _options(job)
@@ -366,9 +431,12 @@ def _plan(storage: Storage, job: Job, images_in_plan_bytes: int) -> list[str]:
     def commit(current: Job) -> Job | None:
         if current.is_terminal or FIRST_STEP in current.completed:
             return None
+        if not claims.holds(current, FIRST_STEP, message_id):
+            return None  # another delivery took the step over; it commits the same plan
         return current.with_changes(
             status=JobStatus.RUNNING,
             plan=plan,
+            claims=claims.without_claim(current, FIRST_STEP),
             completed=[FIRST_STEP],
             steps_done=1,
             steps_total=total,
@@ -378,6 +446,7 @@ def _plan(storage: Storage, job: Job, images_in_plan_bytes: int) -> list[str]:
 
     committed = update_job(storage, job.id, commit)
     if committed is None:
+        log.info("job %s: %s was committed by another delivery", job.id, FIRST_STEP)
         return []
     log.info("commit job=%s step=%s done=%d/%d", job.id, FIRST_STEP, committed.steps_done, committed.steps_total)
     crash_point("after_commit", FIRST_STEP)
@@ -407,17 +476,17 @@ def _load_parsed(storage: Storage, job: Job) -> Any:
         raise StepError(f"job {job.id}: its parse checkpoint is missing") from None
 
 
-def _commit_parallel(storage: Storage, job: Job, step: str, warnings: list[str] | None = None) -> list[str]:
+def _commit_parallel(storage: Storage, job: Job, step: str, message_id: str) -> list[str]:
     crash_point("before_commit", step)
     parallel = _parallel_steps(job)
 
     def commit(current: Job) -> Job | None:
-        if current.is_terminal or step in current.completed:
+        if current.is_terminal or step in current.completed or not claims.holds(current, step, message_id):
             return None
         return current.with_changes(
+            claims=claims.without_claim(current, step),
             completed=[*current.completed, step],
             steps_done=current.steps_done + 1,
-            warnings=current.warnings + [w for w in (warnings or []) if w not in current.warnings],
             updated=_now(),
         )
 
@@ -432,7 +501,7 @@ def _commit_parallel(storage: Storage, job: Job, step: str, warnings: list[str] 
     return []
 
 
-def _images(storage: Storage, job: Job, step: str, index: int) -> list[str]:
+def _images(storage: Storage, job: Job, step: str, message_id: str, index: int) -> list[str]:
     from shared.book.steps import process_in_parallel
 
     crash_point("after_claim", step)
@@ -453,7 +522,7 @@ def _images(storage: Storage, job: Job, step: str, index: int) -> list[str]:
     name, data, content_type = _image_write(index, process_in_parallel(book, keys))
     _write_once(storage, WORK_CONTAINER, _work(job.id, name), data, content_type)
     crash_point("after_output_write", step)
-    return _commit_parallel(storage, job, step)
+    return _commit_parallel(storage, job, step, message_id)
 
 
 def _batches_within(batches: list[list[str]], sources: dict[str, bytes], budget: int) -> int:
@@ -473,7 +542,7 @@ def _image_write(index: int, images: list[Any]) -> tuple[str, bytes, str]:
     return f"images/{index}.bin", pack_images(images), "application/octet-stream"
 
 
-def _package(storage: Storage, job: Job) -> list[str]:
+def _package(storage: Storage, job: Job, message_id: str) -> list[str]:
     from concurrent.futures import ThreadPoolExecutor
 
     from shared.book.epub import write_epub
@@ -485,6 +554,7 @@ def _package(storage: Storage, job: Job) -> list[str]:
     missing = [s for s in _parallel_steps(job) if s not in job.completed]
     if missing:
         log.info("job %s: package waits for %d steps", job.id, len(missing))
+        _release(storage, job.id, PACKAGE_STEP, message_id)  # the last of them sends package again
         return []
     book = _load_parsed(storage, job)
     names = ["chapters.json"] + [f"images/{index}.bin" for index in range(len(job.plan["images"]))]
@@ -517,10 +587,11 @@ def _package(storage: Storage, job: Job) -> list[str]:
         _register_feeds(storage, job.id, book.metadata.feeds)
 
     def succeed(current: Job) -> Job | None:
-        if current.is_terminal:
+        if current.is_terminal or not claims.holds(current, PACKAGE_STEP, message_id):
             return None
         return current.with_changes(
             status=JobStatus.SUCCEEDED,
+            claims={},
             completed=[*current.completed, PACKAGE_STEP],
             steps_done=current.steps_total,
             outputs={"epub": f"manuscripts/{job.id}/book.epub", "app": f"books/{job.id}/app/"},
@@ -535,6 +606,17 @@ def _package(storage: Storage, job: Job) -> list[str]:
         log.info("job %s succeeded: EPUB %d bytes, web app %d files", job.id, len(epub), len(app_files))
         clean_work(storage, job.id)
     return []
+
+
+def _release(storage: Storage, job_id: str, step: str, message_id: str) -> None:
+    """Give up a claim on a step that ended without committing."""
+
+    def release(current: Job) -> Job | None:
+        if step not in current.claims or not claims.holds(current, step, message_id):
+            return None
+        return current.with_changes(claims=claims.without_claim(current, step))
+
+    update_job(storage, job_id, release)
 
 
 def _register_feeds(storage: Storage, job_id: str, urls: list[str]) -> None:
@@ -561,6 +643,14 @@ def clean_work(storage: Storage, job_id: str) -> None:
     update_job(storage, job_id, mark)
 
 
+def _finish_clean_up(storage: Storage, job_id: str) -> None:
+    """A finished job's clean-up, if a crash interrupted it."""
+    with contextlib.suppress(NotFound):
+        job, _ = _read(storage, job_id)
+        if job.is_terminal and not job.cleaned:
+            (clean_failed if job.status is JobStatus.FAILED else clean_work)(storage, job_id)
+
+
 def clean_failed(storage: Storage, job_id: str) -> None:
     """Delete a failed job's files: its checkpoints, and any book files a package step published
     before it failed (nothing serves them, and nothing else would ever delete them)."""
@@ -574,7 +664,7 @@ def fail_job(storage: Storage, job_id: str, reason: str) -> bool:
     def fail(current: Job) -> Job | None:
         if current.is_terminal:
             return None
-        return current.with_changes(status=JobStatus.FAILED, error=reason, updated=_now())
+        return current.with_changes(status=JobStatus.FAILED, error=reason, claims={}, updated=_now())
 
     try:
         changed = update_job(storage, job_id, fail) is not None
@@ -585,28 +675,71 @@ def fail_job(storage: Storage, job_id: str, reason: str) -> bool:
     return changed
 
 
-def handle_poison_message(storage: Storage, body: bytes | str) -> None:
-    """A conversion message the host gave up on: its job fails (once, however many copies arrive)."""
+def handle_poison_message(storage: Storage, body: bytes | str) -> list[str]:
+    """A conversion message the host gave up on after maxDequeueCount deliveries.
+
+    If a run of its step failed (the worker saw it fail), the job fails, once however many copies
+    arrive. If none did, every delivery ended with the worker running it (killed, recycled,
+    scaled in): that is no evidence against the manuscript, so the step is re-driven, counted
+    with the reconciler's re-drives (and, past MAX_REDRIVES, the job fails saying why). Returns the
+    messages to send."""
     try:
         job_id, step = parse_conversion_message(body)
     except ValueError:
         log.warning("poison queue: a malformed message was dropped")
-        return
-    if fail_job(storage, job_id, POISON_REASON):
-        log.warning("job %s failed: its %s step kept failing", job_id, step)
+        return []
+    now = _now()
+    outcome = ""
+
+    def settle(current: Job) -> Job | None:
+        nonlocal outcome
+        if current.is_terminal:
+            outcome = "finished"
+            return None
+        if current.failures.get(step, 0) > 0:
+            outcome = "failing"
+            return current.with_changes(status=JobStatus.FAILED, error=POISON_REASON, claims={}, updated=now)
+        if current.redrives >= MAX_REDRIVES:
+            outcome = "stopped"
+            return current.with_changes(status=JobStatus.FAILED, error=STOPPED_REASON, claims={}, updated=now)
+        outcome = "redrive"  # the poisoned message held the step's claim, and it is gone for good
+        return current.with_changes(
+            redrives=current.redrives + 1, claims=claims.without_claim(current, step), updated=now
+        )
+
+    try:
+        settled = update_job(storage, job_id, settle)
+    except NotFound:
+        return []
+    if settled is None:
+        if outcome == "finished":
+            _finish_clean_up(storage, job_id)  # its last run may have died between commit and clean-up
+        return []
+    if settled.status is JobStatus.FAILED:
+        why = (
+            f"its {step} step kept failing (last: {settled.last_failure})"
+            if outcome == "failing"
+            else (f"its workers were stopped under {step} again and again ({settled.redrives} re-drives)")
+        )
+        log.warning("job %s failed: %s", job_id, why)
+        clean_failed(storage, job_id)
+        return []
+    log.warning("job %s: every delivery of %s ended with its worker; re-driving it", job_id, step)
+    if step in settled.completed:
+        return messages_to_redrive(settled, now)  # the step is done: send what follows it
+    return [conversion_message(job_id, step)]
 
 
 # -- the reconciler -------------------------------------------------------------------------------
 
 
-def messages_to_redrive(job: Job) -> list[str]:
-    """What a stalled job needs sent again, from its row alone."""
+def messages_to_redrive(job: Job, now: datetime) -> list[str]:
+    """What a job needs sent again, from its row alone: its next steps that no delivery runs now."""
     if not job.plan or FIRST_STEP not in job.completed:
-        return [conversion_message(job.id, FIRST_STEP)]
-    pending = [s for s in _parallel_steps(job) if s not in job.completed]
-    if pending:
-        return [conversion_message(job.id, s) for s in pending]
-    return [conversion_message(job.id, PACKAGE_STEP)]
+        steps = [FIRST_STEP]
+    else:
+        steps = [s for s in _parallel_steps(job) if s not in job.completed] or [PACKAGE_STEP]
+    return [conversion_message(job.id, step) for step in claims.unclaimed(job, steps, now)]
 
 
 def is_stalled(job: Job, now: datetime, stall_seconds: int, queue_front_inserted: datetime | None) -> bool:
@@ -623,13 +756,46 @@ def is_stalled(job: Job, now: datetime, stall_seconds: int, queue_front_inserted
     return queue_front_inserted is None or queue_front_inserted > job.updated
 
 
-def reconcile(storage: Storage, stall_seconds: int, now: datetime | None = None) -> list[str]:
+def sweep_abandoned_uploads(storage: Storage, now: datetime, abandoned_seconds: int) -> int:
+    """Delete the manuscripts of uploads whose request died before recording their job (their
+    marker row is older than `abandoned_seconds`). Returns how many.
+
+    The marker is first marked abandoned with If-Match, so an upload still alive can no longer
+    record its job (its transaction removes the marker as it wrote it) and answers 503; then the
+    blob goes, then the marker. A sweep that dies half-way is finished by the next one."""
+    cutoff = (now - timedelta(seconds=abandoned_seconds)).strftime("%Y-%m-%dT%H:%M:%SZ")
+    markers = storage.query_entities_filtered(
+        JOB_TABLE, f"RowKey eq '{UPLOAD_ROW_KEY}' and started lt datetime'{cutoff}'"
+    )
+    swept = 0
+    for marker in markers:
+        job_id = marker.properties["PartitionKey"]
+        if not marker.properties.get("abandoned"):
+            try:
+                storage.merge_entity(
+                    JOB_TABLE, {"PartitionKey": job_id, "RowKey": UPLOAD_ROW_KEY, "abandoned": True}, etag=marker.etag
+                )
+            except (Conflict, NotFound):
+                continue  # its upload recorded the job meanwhile, or another sweep took it
+        with contextlib.suppress(NotFound):
+            storage.delete_blob(MANUSCRIPT_CONTAINER, marker.properties["manuscript_blob"])
+        with contextlib.suppress(NotFound):
+            storage.delete_entity(JOB_TABLE, job_id, UPLOAD_ROW_KEY)
+        log.warning("upload %s was abandoned before its job was recorded: its manuscript is deleted", job_id)
+        swept += 1
+    return swept
+
+
+def reconcile(
+    storage: Storage, stall_seconds: int, abandoned_upload_seconds: int, now: datetime | None = None
+) -> list[str]:
     """Re-drive jobs that stopped moving (not those waiting in a backlog); fail those re-driven too
-    often; sweep finished jobs' work files.
+    often; sweep finished jobs' work files and abandoned uploads' manuscripts.
 
     Safe to run twice at once: each re-drive is claimed with a conditional update of the row.
     """
     now = now or _now()
+    sweep_abandoned_uploads(storage, now, abandoned_upload_seconds)
     cutoff = now - timedelta(seconds=stall_seconds)
     messages: list[str] = []
     entities = storage.query_entities_filtered(
@@ -651,7 +817,7 @@ def reconcile(storage: Storage, stall_seconds: int, now: datetime | None = None)
             if not is_stalled(current, now, stall_seconds, queue_front_inserted):
                 return None  # it moved meanwhile, or another reconciler took it
             if current.redrives >= MAX_REDRIVES:
-                return current.with_changes(status=JobStatus.FAILED, error=STALLED_REASON, updated=now)
+                return current.with_changes(status=JobStatus.FAILED, error=STALLED_REASON, claims={}, updated=now)
             return current.with_changes(redrives=current.redrives + 1, updated=now)
 
         claimed = update_job(storage, job.id, claim)
@@ -661,7 +827,7 @@ def reconcile(storage: Storage, stall_seconds: int, now: datetime | None = None)
             log.warning("job %s failed: stalled %d times", job.id, job.redrives)
             clean_failed(storage, job.id)
             continue
-        redrive = messages_to_redrive(claimed)
+        redrive = messages_to_redrive(claimed, now)
         log.info("job %s stalled since %s: re-driving %d messages", job.id, job.updated.isoformat(), len(redrive))
         messages.extend(redrive)
     return messages

@@ -37,6 +37,10 @@ DEFAULT_IMAGES_IN_PLAN_BYTES = 16 * 1024 * 1024
 # once (host.json: batchSize 2 + newBatchThreshold 1) fit a 2,048 MB Flex Consumption instance.
 DEFAULT_STEP_CPU_SECONDS = 20
 DEFAULT_STEP_MEMORY_MB = 512
+# An upload that has not recorded its job this long after it started is abandoned (its request
+# died): its manuscript is deleted. Longer than host.json's functionTimeout (10 minutes), so no
+# live request is ever refused by it.
+DEFAULT_ABANDONED_UPLOAD_SECONDS = 900
 
 
 class SettingError(ValueError):
@@ -107,6 +111,7 @@ class Settings:
     images_in_plan_bytes: int = DEFAULT_IMAGES_IN_PLAN_BYTES
     step_cpu_seconds: int = DEFAULT_STEP_CPU_SECONDS
     step_memory_mb: int = DEFAULT_STEP_MEMORY_MB
+    abandoned_upload_seconds: int = DEFAULT_ABANDONED_UPLOAD_SECONDS
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:
@@ -123,4 +128,5 @@ class Settings:
             images_in_plan_bytes=_positive_int(env, "IMAGES_IN_PLAN_BYTES", DEFAULT_IMAGES_IN_PLAN_BYTES, minimum=0),
             step_cpu_seconds=_positive_int(env, "STEP_CPU_SECONDS", DEFAULT_STEP_CPU_SECONDS),
             step_memory_mb=_positive_int(env, "STEP_MEMORY_MB", DEFAULT_STEP_MEMORY_MB, minimum=64),
+            abandoned_upload_seconds=_positive_int(env, "ABANDONED_UPLOAD_SECONDS", DEFAULT_ABANDONED_UPLOAD_SECONDS),
         )

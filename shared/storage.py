@@ -298,11 +298,35 @@ class Storage:
 
     # -- tables ---------------------------------------------------------------------------------
 
-    def create_entity(self, table: str, properties: dict[str, Any]) -> None:
-        """Insert an entity (raises AlreadyExists when its keys are taken)."""
+    def create_entity(self, table: str, properties: dict[str, Any]) -> str:
+        """Insert an entity (raises AlreadyExists when its keys are taken). Returns its ETag."""
         client = self._table(table)
         with _translated():
-            client.create_entity(properties)
+            return str(client.create_entity(properties)["etag"])
+
+    def create_replacing(self, table: str, properties: dict[str, Any], row_key: str, etag: str) -> None:
+        """In one transaction: insert an entity, and delete another row of its partition as it was
+        at `etag`. Raises Conflict (nothing written) when that row changed or is gone."""
+        from azure.core import MatchConditions
+
+        operations: list[Any] = [
+            ("create", properties),
+            (
+                "delete",
+                {"PartitionKey": properties["PartitionKey"], "RowKey": row_key},
+                {"etag": etag, "match_condition": MatchConditions.IfNotModified},
+            ),
+        ]
+        client = self._table(table)
+        with _translated():
+            try:
+                client.submit_transaction(operations)
+            except Exception as error:
+                translated = _translate(error)
+                status = getattr(error, "status_code", None)
+                if isinstance(translated, (Conflict, NotFound)) or status in (404, 412):
+                    raise Conflict(str(error)) from error
+                raise
 
     def get_entity(self, table: str, partition_key: str, row_key: str) -> Entity:
         client = self._table(table)

@@ -8,9 +8,13 @@ from collections import Counter
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 
+from azure.storage.queue import BinaryBase64EncodePolicy, QueueClient
+
+from shared.jobs import FIRST_STEP, conversion_message
+from shared.settings import CONVERSION_QUEUE
 from tests import book_corpus as corpus
 from tests.pipeline_support import follow, upload
-from tests.support import Supervisor
+from tests.support import Azurite, Supervisor
 
 UPLOADS = 150
 STALL_SECONDS = 30
@@ -68,3 +72,30 @@ def test_a_step_slower_than_the_stall_bound_is_not_run_twice(workers: Callable[.
     assert plan_seconds > 2, "the step must outlast the stall bound for this test to mean anything"
     assert "stalled since" not in logs  # seen running, so never re-driven
     assert len(re.findall(r"Executing 'Functions\.convert'", logs)) == job["progress"]["steps_total"]
+
+
+def test_other_deliveries_of_a_running_step_are_dropped_not_run_beside_it(
+    workers: Callable[..., Supervisor], storage_emulator: Azurite
+) -> None:
+    from tests.hostile_corpus import _prose
+    from tests.pipeline_support import http_json
+
+    host = workers()
+    chapters = "".join(f"# Chapter {n}\n\n{_prose(400_000, seed=n)}\n\n" for n in range(50))  # 20 MB: a long plan
+    job_id = upload(host.host.base_url, corpus.zip_of({"book.md": chapters.encode()}), "slow.zip")
+    deadline = time.monotonic() + 60
+    while http_json("GET", f"{host.host.base_url}/api/manuscripts/{job_id}")[1]["status"] != "running":
+        assert time.monotonic() < deadline, "the plan step never started"
+        time.sleep(0.1)
+    # Three more deliveries of the plan while it runs: a re-drive, a duplicate, a repeated fan-out.
+    queue = QueueClient.from_connection_string(
+        storage_emulator.connection_string, CONVERSION_QUEUE, message_encode_policy=BinaryBase64EncodePolicy()
+    )
+    for _ in range(3):
+        queue.send_message(conversion_message(job_id, FIRST_STEP).encode())
+    job = follow(host.host.base_url, job_id, timeout=300, interval=1)
+    assert job["status"] == "succeeded", job
+    logs = host.logs()
+    assert logs.count(f"claimed job={job_id} step=plan ") == 1
+    assert logs.count(f"job {job_id}: plan is running for another message; dropping duplicate") == 3
+    assert logs.count(f"commit job={job_id} step=plan ") == 1

@@ -9,6 +9,7 @@ backwards or skips, and each step of each job is committed exactly once.
 from __future__ import annotations
 
 import base64
+import contextlib
 import json
 import re
 import time
@@ -17,11 +18,12 @@ from collections.abc import Callable
 from pathlib import Path
 
 import pytest
+from azure.core.exceptions import ResourceExistsError
 from azure.storage.queue import QueueClient
 
 from shared.jobs import JOB_ROW_KEY, Job, conversion_message
 from shared.settings import CONVERSION_QUEUE, JOB_TABLE
-from shared.storage import Storage
+from shared.storage import NotFound, Storage
 from tests import book_corpus as corpus
 from tests.pipeline_support import follow, golden, http_json, no_work_left, published, upload
 from tests.support import Azurite, Supervisor
@@ -168,6 +170,103 @@ def test_a_step_that_always_fails_ends_failed_and_blocks_no_one(
     assert follow(worker.host.base_url, doomed, timeout=5) == failed
 
 
+def test_a_step_whose_workers_were_stopped_under_it_is_redriven_not_failed(
+    workers: Callable[..., Supervisor], storage_emulator: Azurite
+) -> None:
+    from shared.pipeline import MAX_REDRIVES
+
+    # The state after maxDequeueCount deliveries of a plan message that each ended with their
+    # worker (killed, recycled): the message is in the poison queue, and no run of it failed.
+    web = workers(["upload_manuscript", "get_manuscript", "health", "convert_poison"])
+    conversions = QueueClient.from_connection_string(storage_emulator.connection_string, CONVERSION_QUEUE)
+    poison = QueueClient.from_connection_string(storage_emulator.connection_string, f"{CONVERSION_QUEUE}-poison")
+    with contextlib.suppress(ResourceExistsError):
+        poison.create_queue()
+    storage = Storage(storage_emulator.connection_string)
+    data = corpus.small_book_zip(3)
+    job_id = upload(web.host.base_url, data, "interrupted.zip")
+    conversions.clear_messages()
+    poison.send_message(base64.b64encode(conversion_message(job_id).encode()).decode())
+    deadline = time.monotonic() + 20
+    while not conversions.peek_messages() and time.monotonic() < deadline:
+        time.sleep(0.2)
+    (redriven,) = conversions.peek_messages()
+    assert json.loads(base64.b64decode(redriven.content))["step"] == "plan"
+    row = Job.from_entity(storage.get_entity(JOB_TABLE, job_id, JOB_ROW_KEY).properties)
+    assert row.status.value == "queued" and row.redrives == 1
+    worker = workers()  # a worker comes back: the job converts, as if nothing had happened
+    check_job(storage_emulator.connection_string, web.host.base_url, job_id, data, [])
+    worker.stop()
+
+    # Stopped under it again and again: after MAX_REDRIVES re-drives, the job fails and says why.
+    stopped = upload(web.host.base_url, data, "stopped.zip")
+    for _ in range(MAX_REDRIVES + 1):
+        poison.send_message(base64.b64encode(conversion_message(stopped).encode()).decode())
+    failed = follow(web.host.base_url, stopped, timeout=60)
+    assert failed["status"] == "failed" and "interrupted again and again" in failed["error"], failed
+    assert conversions.get_queue_properties().approximate_message_count == 1 + MAX_REDRIVES
+
+
+def test_an_upload_whose_request_died_before_its_job_was_recorded_leaves_nothing(
+    workers: Callable[..., Supervisor], storage_emulator: Azurite
+) -> None:
+    from datetime import UTC, datetime, timedelta
+
+    from shared.intake import manuscript_blob_name
+    from shared.jobs import UPLOAD_ROW_KEY, new_job_id
+    from shared.settings import MANUSCRIPT_CONTAINER
+
+    storage = Storage(storage_emulator.connection_string)
+    web = workers(["upload_manuscript", "get_manuscript", "health"])
+    answered = upload(web.host.base_url, corpus.PLAIN_TEXT.encode(), "plain.txt")
+    # What a host killed between writing the manuscript and recording its job leaves: the upload's
+    # marker and the blob. One request died 20 minutes ago; one is still sending (a second ago).
+    now = datetime.now(UTC)
+    died, sending = new_job_id(), new_job_id()
+    for job_id, started in ((died, now - timedelta(minutes=20)), (sending, now - timedelta(seconds=1))):
+        marker = {"PartitionKey": job_id, "RowKey": UPLOAD_ROW_KEY, "started": started}
+        storage.create_entity(JOB_TABLE, marker | {"manuscript_blob": manuscript_blob_name(job_id)})
+        storage.create_blob(MANUSCRIPT_CONTAINER, manuscript_blob_name(job_id), b"# Half", content_type="text/plain")
+    workers(["reconcile"], RECONCILE_SCHEDULE="* * * * * *", ABANDONED_UPLOAD_SECONDS="600")
+    deadline = time.monotonic() + 20
+    while storage.list_blob_names(MANUSCRIPT_CONTAINER, f"{died}/") and time.monotonic() < deadline:
+        time.sleep(0.2)
+    assert storage.list_blob_names(MANUSCRIPT_CONTAINER, f"{died}/") == []
+    with pytest.raises(NotFound):
+        storage.get_entity(JOB_TABLE, died, UPLOAD_ROW_KEY)
+    # The upload still in flight, and the upload that was answered, keep their manuscripts.
+    assert storage.list_blob_names(MANUSCRIPT_CONTAINER, f"{sending}/") == [manuscript_blob_name(sending)]
+    assert storage.list_blob_names(MANUSCRIPT_CONTAINER, f"{answered}/") == [manuscript_blob_name(answered)]
+    with pytest.raises(NotFound):  # an answered upload left no marker: its job replaced it
+        storage.get_entity(JOB_TABLE, answered, UPLOAD_ROW_KEY)
+
+
+def test_an_upload_given_up_by_the_sweeper_cannot_record_its_job(storage_emulator: Azurite) -> None:
+    from datetime import UTC, datetime
+
+    from shared.jobs import UPLOAD_ROW_KEY, new_job_id
+    from shared.storage import Conflict
+
+    storage = Storage(storage_emulator.connection_string)
+    job_id = new_job_id()
+    marker = {"PartitionKey": job_id, "RowKey": UPLOAD_ROW_KEY, "started": datetime.now(UTC)}
+    etag = storage.create_entity(JOB_TABLE, marker)
+    storage.create_entity(JOB_TABLE, {"PartitionKey": "x", "RowKey": "y"})  # the table exists, other rows too
+    # The sweeper marks the marker abandoned; the slow upload's transaction then fails as a whole.
+    storage.merge_entity(JOB_TABLE, {"PartitionKey": job_id, "RowKey": UPLOAD_ROW_KEY, "abandoned": True}, etag=etag)
+    with pytest.raises(Conflict):
+        storage.create_replacing(JOB_TABLE, {"PartitionKey": job_id, "RowKey": JOB_ROW_KEY}, UPLOAD_ROW_KEY, etag)
+    with pytest.raises(NotFound):
+        storage.get_entity(JOB_TABLE, job_id, JOB_ROW_KEY)
+    # Unchanged, the marker is replaced by the job in one step.
+    other = new_job_id()
+    etag = storage.create_entity(JOB_TABLE, {"PartitionKey": other, "RowKey": UPLOAD_ROW_KEY})
+    storage.create_replacing(JOB_TABLE, {"PartitionKey": other, "RowKey": JOB_ROW_KEY}, UPLOAD_ROW_KEY, etag)
+    storage.get_entity(JOB_TABLE, other, JOB_ROW_KEY)
+    with pytest.raises(NotFound):
+        storage.get_entity(JOB_TABLE, other, UPLOAD_ROW_KEY)
+
+
 def test_the_reconciler_redrives_a_deleted_message_and_a_job_never_sent(
     workers: Callable[..., Supervisor], storage_emulator: Azurite
 ) -> None:
@@ -216,11 +315,11 @@ def test_two_reconcilers_at_once_redrive_each_job_once_and_give_up_eventually(st
         store_manuscript(storage, identify(Upload(filename="a.md", data=b"# A\n")), job_id, old)
     later = datetime.now(UTC)
     with ThreadPoolExecutor(2) as pool:
-        first, second = pool.map(lambda _: reconcile(storage, 60, now=later), range(2))
+        first, second = pool.map(lambda _: reconcile(storage, 60, 900, now=later), range(2))
     redriven = [json.loads(m)["job"] for m in first + second]
     assert sorted(redriven) == sorted(job_ids)  # each once, whichever reconciler claimed it
     for round_ in range(MAX_REDRIVES):
-        reconcile(storage, 60, now=later + timedelta(hours=round_ + 1))
+        reconcile(storage, 60, 900, now=later + timedelta(hours=round_ + 1))
     for job_id in job_ids:
         row = storage.get_entity(JOB_TABLE, job_id, JOB_ROW_KEY).properties
         assert row["status"] == "failed" and "restarted several times" in row["error"]

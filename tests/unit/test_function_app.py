@@ -97,6 +97,7 @@ def test_every_function_and_its_binding() -> None:
     assert outputs == {
         "upload_manuscript": ["quire-conversions"],
         "convert": ["quire-conversions"],
+        "convert_poison": ["quire-conversions"],
         "reconcile": ["quire-conversions"],
         "refresh": ["quire-feeds"],
         "refresh_feeds": ["quire-feeds"],
