@@ -23,9 +23,9 @@ from dataclasses import dataclass
 from datetime import datetime
 from urllib.parse import unquote
 
-from shared.jobs import UPLOAD_ROW_KEY, Job, JobStatus
+from shared.jobs import JOB_ROW_KEY, UPLOAD_ROW_KEY, Job, JobStatus
 from shared.settings import JOB_TABLE, MANUSCRIPT_CONTAINER
-from shared.storage import AlreadyExists, Conflict, Storage, StorageUnavailable
+from shared.storage import AlreadyExists, Conflict, NotFound, Storage, StorageUnavailable
 
 # Multipart framing (boundaries, part headers, metadata fields) on top of the file itself.
 MULTIPART_OVERHEAD_BYTES = 64 * 1024
@@ -409,10 +409,8 @@ def store_manuscript(storage: Storage, manuscript: Manuscript, job_id: str, now:
     both once the upload is abandoned (shared/pipeline.sweep_abandoned_uploads)."""
     blob_name = manuscript_blob_name(job_id)
     marker = {"PartitionKey": job_id, "RowKey": UPLOAD_ROW_KEY, "started": now, "manuscript_blob": blob_name}
-    try:
-        marker_etag = storage.create_entity(JOB_TABLE, marker)
-    except AlreadyExists:
-        raise RuntimeError("job id collision") from None
+    # The id is 128 random bits, so nothing else has this row: a retryable PUT, not a create.
+    marker_etag = storage.put_entity(JOB_TABLE, marker)
     try:
         storage.create_blob(
             MANUSCRIPT_CONTAINER,
@@ -426,7 +424,15 @@ def store_manuscript(storage: Storage, manuscript: Manuscript, job_id: str, now:
         raise
     job = _job_for(manuscript, job_id, blob_name, now)
     try:
-        storage.create_replacing(JOB_TABLE, job.to_entity(), UPLOAD_ROW_KEY, marker_etag)
+        try:
+            storage.create_replacing(JOB_TABLE, job.to_entity(), UPLOAD_ROW_KEY, marker_etag)
+        except StorageUnavailable:
+            # A transaction is a POST, which the SDK does not retry: a dropped keep-alive
+            # connection ends it at once. Look before trying once more, as its reply may have
+            # been lost after it committed.
+            if _job_recorded(storage, job_id):
+                return job
+            storage.create_replacing(JOB_TABLE, job.to_entity(), UPLOAD_ROW_KEY, marker_etag)
     except AlreadyExists:
         _discard(storage, job_id, blob_name)
         raise RuntimeError("job id collision") from None  # 128 random bits collided
@@ -436,6 +442,14 @@ def store_manuscript(storage: Storage, manuscript: Manuscript, job_id: str, now:
     # Any other failure leaves both: the job may have been recorded with the answer lost. The
     # marker is gone exactly when it was, and the sweeper acts only on a marker.
     return job
+
+
+def _job_recorded(storage: Storage, job_id: str) -> bool:
+    try:
+        storage.get_entity(JOB_TABLE, job_id, JOB_ROW_KEY)
+    except NotFound:
+        return False
+    return True
 
 
 def _discard(storage: Storage, job_id: str, blob_name: str) -> None:

@@ -304,6 +304,15 @@ class Storage:
         with _translated():
             return str(client.create_entity(properties)["etag"])
 
+    def put_entity(self, table: str, properties: dict[str, Any]) -> str:
+        """Insert or replace (a PUT, which the SDK retries after a dropped connection, unlike a
+        create's POST). Returns its ETag."""
+        from azure.data.tables import UpdateMode
+
+        client = self._table(table)
+        with _translated():
+            return str(client.upsert_entity(properties, mode=UpdateMode.REPLACE)["etag"])
+
     def create_replacing(self, table: str, properties: dict[str, Any], row_key: str, etag: str) -> None:
         """In one transaction: insert an entity, and delete another row of its partition as it was
         at `etag`. Raises Conflict (nothing written) when that row changed or is gone."""
