@@ -384,6 +384,9 @@ def _plan(storage: Storage, job: Job, message_id: str, images_in_plan_bytes: int
     if FIRST_STEP in job.completed:
         # A repeated plan message: the worker that committed the plan may have died before its
         # fan-out went out. Sending the pending steps nobody runs is harmless; losing them is not.
+        log.info(
+            "job %s: %s is already committed (a duplicate delivery); re-sending what nobody runs", job.id, FIRST_STEP
+        )
         return messages_to_redrive(job, _now())
     crash_point("after_claim", FIRST_STEP)
 

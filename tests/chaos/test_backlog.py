@@ -36,9 +36,18 @@ def test_a_backlog_longer_than_the_stall_bound_ends_with_every_job_succeeded_onc
     logs = host.logs()
     assert "stalled since" not in logs  # waited in the backlog: never re-driven
     assert logs.count("Executed 'Functions.reconcile'") >= 3  # the reconciler did look, several times
-    # Each step ran once: as many conversion runs as the jobs' steps, no copies of any.
-    runs = len(re.findall(r"Executed 'Functions\.convert' \(Succeeded", logs))
-    assert runs == sum(job["progress"]["steps_total"] for job in jobs)
+    # Each step's work ran once: as many claimed runs as the jobs' steps, no copies of any. (A
+    # queue may still deliver a message twice; such a delivery finds its step held or committed and
+    # ends without doing the work again.)
+    claimed_runs = len(re.findall(r"claimed job=", logs))
+    deliveries = len(re.findall(r"Executed 'Functions\.convert' \(Succeeded", logs))
+    repeated = re.findall(r".*(?:dropping duplicate|already committed|nothing to do|by another).*", logs)
+    # A run that failed (storage slow under this load) is retried by the queue: a later run, not a
+    # copy beside it.
+    failed_runs = re.findall(r".*Executed 'Functions\.convert' \(Failed.*", logs)
+    steps = sum(job["progress"]["steps_total"] for job in jobs)
+    assert steps <= claimed_runs <= steps + len(failed_runs), (repeated, failed_runs)
+    assert deliveries == steps + len(repeated), repeated  # each other delivery did nothing
 
 
 def test_a_queued_job_shows_the_backlog_it_waits_behind(workers: Callable[..., Supervisor]) -> None:
