@@ -4,7 +4,7 @@ PYTHON ?=
 VENV := .venv
 PY := $(VENV)/bin/python
 
-.PHONY: setup system-deps run test lint bench chaos example-feed clean
+.PHONY: setup system-deps run test lint bench chaos soak example-feed clean
 
 $(VENV)/.installed: requirements.txt requirements-dev.txt
 	@python=$$(PYTHON="$(PYTHON)" scripts/find-python.sh) || exit 1; \
@@ -34,7 +34,7 @@ lint: $(VENV)/.installed
 	$(VENV)/bin/mypy
 
 test: setup system-deps lint
-	$(PY) -m pytest
+	$(PY) -m pytest --durations=15
 
 bench: setup
 	$(PY) bench/upload.py
@@ -49,6 +49,11 @@ example-feed:
 
 chaos: setup
 	$(PY) -m tests.chaos.random_kills --jobs 100
+
+# Uploads to two hosts for SOAK_MINUTES while hosts, workers and storage fail (tests/chaos/soak.py).
+SOAK_MINUTES ?= 20
+soak: setup
+	$(PY) -m tests.chaos.soak --minutes $(SOAK_MINUTES)
 
 clean:
 	rm -rf $(VENV) node_modules .azurite .pytest_cache

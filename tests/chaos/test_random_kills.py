@@ -1,11 +1,12 @@
-"""30 mixed conversions under random SIGKILLs of the worker (see random_kills.py)."""
+"""10 mixed conversions under random SIGKILLs of the worker (see random_kills.py; `make chaos` runs
+100, and the soak kills workers and hosts under steady load)."""
 
 from __future__ import annotations
 
 from tests.chaos.random_kills import run
 
 
-def test_random_kills_across_thirty_conversions_lose_nothing() -> None:
-    result = run(jobs=30, seed=11)
+def test_random_kills_across_ten_conversions_lose_nothing() -> None:
+    result = run(jobs=10, seed=11)
     assert result["kills"] >= 5, result  # the run really was disturbed
     assert result["problems"] == [], result
