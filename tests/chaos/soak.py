@@ -310,7 +310,7 @@ class Soak:
                 if count.approximate_message_count:
                     problems.append(f"{count.approximate_message_count} messages left in {name}")
         logs = "".join(p.read_text(errors="replace") for p in sorted(self.logs.glob("host*/host-*.log")))
-        commits = Counter(re.findall(r"commit job=(\S+) step=(\S+) ", logs))
+        commits = Counter(re.findall(r"commit job=([A-Za-z0-9_-]+) step=(\S+) done=", logs))
         duplicate_commits = sum(count - 1 for count in commits.values() if count > 1)
         if duplicate_commits:
             problems.append(f"{duplicate_commits} steps committed more than once")
