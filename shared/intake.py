@@ -424,15 +424,7 @@ def store_manuscript(storage: Storage, manuscript: Manuscript, job_id: str, now:
         raise
     job = _job_for(manuscript, job_id, blob_name, now)
     try:
-        try:
-            storage.create_replacing(JOB_TABLE, job.to_entity(), UPLOAD_ROW_KEY, marker_etag)
-        except StorageUnavailable:
-            # A transaction is a POST, which the SDK does not retry: a dropped keep-alive
-            # connection ends it at once. Look before trying once more, as its reply may have
-            # been lost after it committed.
-            if _job_recorded(storage, job_id):
-                return job
-            storage.create_replacing(JOB_TABLE, job.to_entity(), UPLOAD_ROW_KEY, marker_etag)
+        _record_job(storage, job, marker_etag)
     except AlreadyExists:
         _discard(storage, job_id, blob_name)
         raise RuntimeError("job id collision") from None  # 128 random bits collided
@@ -444,12 +436,18 @@ def store_manuscript(storage: Storage, manuscript: Manuscript, job_id: str, now:
     return job
 
 
-def _job_recorded(storage: Storage, job_id: str) -> bool:
+def _record_job(storage: Storage, job: Job, marker_etag: str) -> None:
+    """The job row in, the upload's marker out, in one transaction. A transaction is a POST, which
+    the SDK does not retry: a dropped keep-alive connection ends it at once. Its reply may have
+    been lost after it committed, so look before trying once more."""
     try:
-        storage.get_entity(JOB_TABLE, job_id, JOB_ROW_KEY)
-    except NotFound:
-        return False
-    return True
+        storage.create_replacing(JOB_TABLE, job.to_entity(), UPLOAD_ROW_KEY, marker_etag)
+    except StorageUnavailable:
+        try:
+            storage.get_entity(JOB_TABLE, job.id, JOB_ROW_KEY)
+            return  # it was recorded
+        except NotFound:
+            storage.create_replacing(JOB_TABLE, job.to_entity(), UPLOAD_ROW_KEY, marker_etag)
 
 
 def _discard(storage: Storage, job_id: str, blob_name: str) -> None:

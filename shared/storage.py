@@ -298,12 +298,6 @@ class Storage:
 
     # -- tables ---------------------------------------------------------------------------------
 
-    def create_entity(self, table: str, properties: dict[str, Any]) -> str:
-        """Insert an entity (raises AlreadyExists when its keys are taken). Returns its ETag."""
-        client = self._table(table)
-        with _translated():
-            return str(client.create_entity(properties)["etag"])
-
     def put_entity(self, table: str, properties: dict[str, Any]) -> str:
         """Insert or replace (a PUT, which the SDK retries after a dropped connection, unlike a
         create's POST). Returns its ETag."""

@@ -54,7 +54,7 @@ from shared.settings import (
     WORK_CONTAINER,
 )
 from tests.chaos.random_kills import manuscripts, worker_processes
-from tests.pipeline_support import golden, http_json, published
+from tests.pipeline_support import commits, golden, http_json, published
 from tests.support import ACCOUNT, ACCOUNT_KEY, ROOT, Azurite, Supervisor, free_port, start_azurite
 
 FAULTS = ("worker", "host", "freeze", "refuse")
@@ -310,8 +310,7 @@ class Soak:
                 if count.approximate_message_count:
                     problems.append(f"{count.approximate_message_count} messages left in {name}")
         logs = "".join(p.read_text(errors="replace") for p in sorted(self.logs.glob("host*/host-*.log")))
-        commits = Counter(re.findall(r"commit job=([A-Za-z0-9_-]+) step=(\S+) done=", logs))
-        duplicate_commits = sum(count - 1 for count in commits.values() if count > 1)
+        duplicate_commits = sum(count - 1 for count in commits(logs).values() if count > 1)
         if duplicate_commits:
             problems.append(f"{duplicate_commits} steps committed more than once")
         needed = sum(int(row["steps_total"]) for row in rows.values())

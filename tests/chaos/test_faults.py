@@ -11,9 +11,7 @@ from __future__ import annotations
 import base64
 import contextlib
 import json
-import re
 import time
-from collections import Counter
 from collections.abc import Callable
 from pathlib import Path
 
@@ -25,8 +23,8 @@ from shared.jobs import JOB_ROW_KEY, Job, conversion_message
 from shared.settings import CONVERSION_QUEUE, JOB_TABLE
 from shared.storage import NotFound, Storage
 from tests import book_corpus as corpus
-from tests.pipeline_support import follow, golden, http_json, no_work_left, published, upload
-from tests.support import Azurite, Supervisor
+from tests.pipeline_support import commits, follow, golden, http_json, no_work_left, published, upload
+from tests.support import Azurite, Supervisor, wait_for
 
 POINTS = {
     "plan": ["after_claim", "after_output_write", "before_commit", "after_commit"],
@@ -40,10 +38,6 @@ CASES = [pytest.param(crash, {}, id=crash) for crash in CRASHES] + [
     pytest.param(crash, IN_PLAN_IMAGES, id=f"{crash}-images-in-plan")
     for crash in ("plan:after_output_write", "plan:after_commit")
 ]
-
-
-def commits(logs: str) -> Counter[tuple[str, str]]:
-    return Counter(re.findall(r"commit job=(\S+) step=(\S+) done=", logs))
 
 
 def check_job(connection: str, base_url: str, job_id: str, data: bytes, seen: list[int]) -> dict:
@@ -91,11 +85,8 @@ def test_a_kill_at_each_crash_point_loses_nothing(
     # retried the step.
     # A kill after the last commit can land after the job already reads succeeded: wait for it.
     killed = "the step's process ended without an answer (exit code -9)"
-    deadline = time.monotonic() + 15
-    while killed not in worker.logs() and time.monotonic() < deadline:
-        time.sleep(0.2)
+    wait_for(lambda: killed in worker.logs(), 15, "the step's process to be killed")
     assert worker.restarts == 0
-    assert killed in worker.logs()
     assert final is not None and final["status"] == "succeeded", final
     assert seen == sorted(seen), f"progress went backwards: {seen}"
     expected = golden(data, "zip", final)
@@ -202,9 +193,9 @@ def test_a_step_whose_workers_were_stopped_under_it_is_redriven_not_failed(
     worker = workers()  # a worker comes back: the job converts, as if nothing had happened
     check_job(storage_emulator.connection_string, web.host.base_url, job_id, data, [])
     # The last step's message is deleted only after its job reads succeeded: wait for that.
-    deadline = time.monotonic() + 20
-    while conversions.get_queue_properties().approximate_message_count and time.monotonic() < deadline:
-        time.sleep(0.2)
+    wait_for(
+        lambda: conversions.get_queue_properties().approximate_message_count == 0, 20, "the last message's deletion"
+    )
     worker.stop()
 
     # Stopped under it again and again: after MAX_REDRIVES re-drives, the job fails and says why.
@@ -234,7 +225,7 @@ def test_an_upload_whose_request_died_before_its_job_was_recorded_leaves_nothing
     died, sending = new_job_id(), new_job_id()
     for job_id, started in ((died, now - timedelta(minutes=20)), (sending, now - timedelta(seconds=1))):
         marker = {"PartitionKey": job_id, "RowKey": UPLOAD_ROW_KEY, "started": started}
-        storage.create_entity(JOB_TABLE, marker | {"manuscript_blob": manuscript_blob_name(job_id)})
+        storage.put_entity(JOB_TABLE, marker | {"manuscript_blob": manuscript_blob_name(job_id)})
         storage.create_blob(MANUSCRIPT_CONTAINER, manuscript_blob_name(job_id), b"# Half", content_type="text/plain")
     workers(["reconcile"], RECONCILE_SCHEDULE="* * * * * *", ABANDONED_UPLOAD_SECONDS="600")
     deadline = time.monotonic() + 20
@@ -259,8 +250,8 @@ def test_an_upload_given_up_by_the_sweeper_cannot_record_its_job(storage_emulato
     storage = Storage(storage_emulator.connection_string)
     job_id = new_job_id()
     marker = {"PartitionKey": job_id, "RowKey": UPLOAD_ROW_KEY, "started": datetime.now(UTC)}
-    etag = storage.create_entity(JOB_TABLE, marker)
-    storage.create_entity(JOB_TABLE, {"PartitionKey": "x", "RowKey": "y"})  # the table exists, other rows too
+    etag = storage.put_entity(JOB_TABLE, marker)
+    storage.put_entity(JOB_TABLE, {"PartitionKey": "x", "RowKey": "y"})  # the table exists, other rows too
     # The sweeper marks the marker abandoned; the slow upload's transaction then fails as a whole.
     storage.merge_entity(JOB_TABLE, {"PartitionKey": job_id, "RowKey": UPLOAD_ROW_KEY, "abandoned": True}, etag=etag)
     with pytest.raises(Conflict):
@@ -269,7 +260,7 @@ def test_an_upload_given_up_by_the_sweeper_cannot_record_its_job(storage_emulato
         storage.get_entity(JOB_TABLE, job_id, JOB_ROW_KEY)
     # Unchanged, the marker is replaced by the job in one step.
     other = new_job_id()
-    etag = storage.create_entity(JOB_TABLE, {"PartitionKey": other, "RowKey": UPLOAD_ROW_KEY})
+    etag = storage.put_entity(JOB_TABLE, {"PartitionKey": other, "RowKey": UPLOAD_ROW_KEY})
     storage.create_replacing(JOB_TABLE, {"PartitionKey": other, "RowKey": JOB_ROW_KEY}, UPLOAD_ROW_KEY, etag)
     storage.get_entity(JOB_TABLE, other, JOB_ROW_KEY)
     with pytest.raises(NotFound):

@@ -18,7 +18,7 @@ import pytest
 from azure.storage.blob import BlobServiceClient
 from azure.storage.queue import QueueClient, TextBase64EncodePolicy
 
-from tests.support import ROOT, AppHost, Azurite, http, start_azurite, start_host
+from tests.support import ROOT, AppHost, Azurite, http, start_azurite, start_host, wait_for
 
 APP = ROOT / "tests" / "devhost_app"
 WORK_QUEUE = "devhost-work"
@@ -27,16 +27,6 @@ WORK_QUEUE = "devhost-work"
 def records(folder: Path, name: str) -> list[dict[str, Any]]:
     path = folder / f"{name}.jsonl"
     return [json.loads(line) for line in path.read_text().splitlines()] if path.exists() else []
-
-
-def wait_for(check: Callable[[], Any], timeout: float, what: str) -> Any:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        value = check()
-        if value:
-            return value
-        time.sleep(0.05)
-    pytest.fail(f"timed out after {timeout}s waiting for {what}")
 
 
 @pytest.fixture
