@@ -753,10 +753,13 @@ def is_stalled(job: Job, now: datetime, stall_seconds: int, queue_front_inserted
     however long, and sending its messages again would only lengthen the backlog. Once the queue
     has moved past that moment (or is empty) and the job has neither moved nor had a step seen
     running (`alive`, renewed while a step runs) for `stall_seconds`, its messages were lost or its
-    step died: it is stalled."""
+    step died: it is stalled. Its messages are sent just after its row moved (the step's function
+    returns, then the host sends them), so the queue counts as past it only once its front was sent
+    more than `stall_seconds` after that moment."""
     if job.is_terminal or job.last_seen > now - timedelta(seconds=stall_seconds):
         return False
-    return queue_front_inserted is None or queue_front_inserted > job.updated
+    bound = timedelta(seconds=stall_seconds)
+    return queue_front_inserted is None or queue_front_inserted > job.updated + bound
 
 
 def sweep_abandoned_uploads(storage: Storage, now: datetime, abandoned_seconds: int) -> int:

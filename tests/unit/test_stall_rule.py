@@ -40,11 +40,13 @@ def test_a_job_behind_an_older_front_message_is_waiting_however_long() -> None:
     # Its messages went out 25 minutes ago; the queue still serves messages from 26 minutes ago.
     assert not is_stalled(job(25 * 60), NOW, STALL, ago(26 * 60))
     assert not is_stalled(job(25 * 60), NOW, STALL, ago(25 * 60))  # its own message is the front
+    # Its own message, sent by the host a moment after its step committed, at the front.
+    assert not is_stalled(job(60), NOW, STALL, ago(59))
 
 
 def test_a_job_the_queue_has_moved_past_is_stalled() -> None:
     assert is_stalled(job(60), NOW, STALL, None)  # an empty queue: its message is gone
-    assert is_stalled(job(60), NOW, STALL, ago(20))  # the front was sent after it last moved
+    assert is_stalled(job(60), NOW, STALL, ago(20))  # the front was sent well after it last moved
 
 
 def test_a_finished_job_is_never_stalled() -> None:
