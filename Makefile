@@ -4,7 +4,7 @@ PYTHON ?=
 VENV := .venv
 PY := $(VENV)/bin/python
 
-.PHONY: setup system-deps run test lint bench chaos soak example-feed clean
+.PHONY: setup system-deps run check test lint bench chaos soak example-feed clean
 
 $(VENV)/.installed: requirements.txt requirements-dev.txt
 	@python=$$(PYTHON="$(PYTHON)" scripts/find-python.sh) || exit 1; \
@@ -32,6 +32,12 @@ lint: $(VENV)/.installed
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
 	$(VENV)/bin/mypy
+
+# The quick tier: lint, types and the tests that need no storage, browser or EPUBCheck (well under a minute).
+QUICK_TESTS := tests/unit tests/feeds/test_parse.py tests/book/test_conversion.py tests/book/test_limits.py \
+	tests/book/test_webapp.py tests/book/test_cli.py
+check: $(VENV)/.installed lint
+	$(PY) -m pytest -q $(QUICK_TESTS)
 
 test: setup system-deps lint
 	$(PY) -m pytest --durations=15

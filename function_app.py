@@ -6,9 +6,11 @@ from typing import List  # noqa: UP035 - see QueueMessages
 
 import azure.functions as func
 
-from shared import api, pages, pipeline, serving
+from shared import logs
 from shared.services import get_feed_client, get_services
 from shared.settings import CONVERSION_POISON_QUEUE, CONVERSION_QUEUE, FEED_QUEUE
+from shared.web import books, pages, status, upload
+from shared.worker import protocol, recovery
 
 app = func.FunctionApp(http_auth_level=func.AuthLevel.FUNCTION)
 
@@ -20,113 +22,129 @@ QueueMessages = func.Out[List[str]]  # noqa: UP006
 @app.function_name("upload_manuscript")
 @app.route(route="manuscripts", methods=["POST"], auth_level=func.AuthLevel.FUNCTION)
 @app.queue_output(arg_name="conversion", queue_name=CONVERSION_QUEUE, connection="AzureWebJobsStorage")
-def upload_manuscript(req: func.HttpRequest, conversion: func.Out[str]) -> func.HttpResponse:
-    response, message = api.submit_manuscript(req, get_services())
-    if message is not None:
-        conversion.set(message)
-    return response
+def upload_manuscript(req: func.HttpRequest, conversion: func.Out[str], context: func.Context) -> func.HttpResponse:
+    with logs.bound(invocation=context.invocation_id):
+        response, message = upload.submit_manuscript(req, get_services())
+        if message is not None:
+            conversion.set(message)
+        return response
 
 
 @app.function_name("get_manuscript")
 @app.route(route="manuscripts/{id}", methods=["GET", "HEAD"], auth_level=func.AuthLevel.ANONYMOUS)
-def get_manuscript(req: func.HttpRequest) -> func.HttpResponse:
-    return api.get_job(req, get_services())
+def get_manuscript(req: func.HttpRequest, context: func.Context) -> func.HttpResponse:
+    with logs.bound(invocation=context.invocation_id):
+        return status.get_job(req, get_services())
 
 
 @app.function_name("health")
 @app.route(route="health", methods=["GET", "HEAD"], auth_level=func.AuthLevel.ANONYMOUS)
-def health(req: func.HttpRequest) -> func.HttpResponse:
-    return api.health(get_services())
+def health(req: func.HttpRequest, context: func.Context) -> func.HttpResponse:
+    with logs.bound(invocation=context.invocation_id):
+        return status.health(get_services())
 
 
 @app.function_name("download_epub")
 @app.route(route="manuscripts/{id}/book.epub", methods=["GET", "HEAD"], auth_level=func.AuthLevel.ANONYMOUS)
-def download_epub(req: func.HttpRequest) -> func.HttpResponse:
-    return serving.download_epub(req, get_services())
+def download_epub(req: func.HttpRequest, context: func.Context) -> func.HttpResponse:
+    with logs.bound(invocation=context.invocation_id):
+        return books.download_epub(req, get_services())
 
 
 @app.function_name("serve_app")
 @app.route(route="books/{id}/app/{*path}", methods=["GET", "HEAD"], auth_level=func.AuthLevel.ANONYMOUS)
-def serve_app(req: func.HttpRequest) -> func.HttpResponse:
-    return serving.serve_app_file(req, get_services())
+def serve_app(req: func.HttpRequest, context: func.Context) -> func.HttpResponse:
+    with logs.bound(invocation=context.invocation_id):
+        return books.serve_app_file(req, get_services())
 
 
 @app.function_name("convert")
 @app.queue_trigger(arg_name="msg", queue_name=CONVERSION_QUEUE, connection="AzureWebJobsStorage")
 @app.queue_output(arg_name="next_steps", queue_name=CONVERSION_QUEUE, connection="AzureWebJobsStorage")
-def convert(msg: func.QueueMessage, next_steps: QueueMessages) -> None:
-    services = get_services()
-    messages = pipeline.run_conversion_message(services.settings, services.storage, msg.get_body(), msg.id or "")
-    if messages:
-        next_steps.set(messages)
+def convert(msg: func.QueueMessage, next_steps: QueueMessages, context: func.Context) -> None:
+    with logs.bound(invocation=context.invocation_id):
+        services = get_services()
+        messages = protocol.run_conversion_message(services, msg.get_body(), msg.id or "")
+        if messages:
+            next_steps.set(messages)
 
 
 @app.function_name("convert_poison")
 @app.queue_trigger(arg_name="msg", queue_name=CONVERSION_POISON_QUEUE, connection="AzureWebJobsStorage")
 @app.queue_output(arg_name="redrive", queue_name=CONVERSION_QUEUE, connection="AzureWebJobsStorage")
-def convert_poison(msg: func.QueueMessage, redrive: QueueMessages) -> None:
-    messages = pipeline.handle_poison_message(get_services().storage, msg.get_body())
-    if messages:
-        redrive.set(messages)
+def convert_poison(msg: func.QueueMessage, redrive: QueueMessages, context: func.Context) -> None:
+    with logs.bound(invocation=context.invocation_id):
+        messages = recovery.handle_poison_message(get_services().storage, msg.get_body())
+        if messages:
+            redrive.set(messages)
 
 
 @app.function_name("reconcile")
 @app.timer_trigger(arg_name="timer", schedule="%RECONCILE_SCHEDULE%", run_on_startup=False, use_monitor=True)
 @app.queue_output(arg_name="redrive", queue_name=CONVERSION_QUEUE, connection="AzureWebJobsStorage")
-def reconcile(timer: func.TimerRequest, redrive: QueueMessages) -> None:
-    services = get_services()
-    settings = services.settings
-    messages = pipeline.reconcile(services.storage, settings.job_stall_seconds, settings.abandoned_upload_seconds)
-    if messages:
-        redrive.set(messages)
+def reconcile(timer: func.TimerRequest, redrive: QueueMessages, context: func.Context) -> None:
+    with logs.bound(invocation=context.invocation_id):
+        services = get_services()
+        settings = services.settings
+        messages = recovery.reconcile(services.storage, settings.job_stall_seconds, settings.abandoned_upload_seconds)
+        if messages:
+            redrive.set(messages)
 
 
 @app.function_name("book_feeds")
 @app.route(route="books/{id}/feeds", methods=["GET", "HEAD", "PUT"], auth_level=func.AuthLevel.FUNCTION)
-def book_feeds(req: func.HttpRequest) -> func.HttpResponse:
-    from shared.feeds import endpoints  # loaded on first use: keeps the app's cold start short
+def book_feeds(req: func.HttpRequest, context: func.Context) -> func.HttpResponse:
+    with logs.bound(invocation=context.invocation_id):
+        from shared.web import feeds  # loaded on first use: keeps the app's cold start short
 
-    return endpoints.book_feeds(req, get_services())
+        return feeds.book_feeds(req, get_services())
 
 
 @app.function_name("book_updates")
 @app.route(route="books/{id}/updates", methods=["GET", "HEAD"], auth_level=func.AuthLevel.ANONYMOUS)
-def book_updates(req: func.HttpRequest) -> func.HttpResponse:
-    from shared.feeds import endpoints
+def book_updates(req: func.HttpRequest, context: func.Context) -> func.HttpResponse:
+    with logs.bound(invocation=context.invocation_id):
+        from shared.web import feeds
 
-    return endpoints.book_updates(req, get_services())
+        return feeds.book_updates(req, get_services())
 
 
 @app.function_name("refresh")
 @app.timer_trigger(arg_name="timer", schedule="%REFRESH_SCHEDULE%", run_on_startup=False, use_monitor=True)
 @app.queue_output(arg_name="work", queue_name=FEED_QUEUE, connection="AzureWebJobsStorage")
-def refresh(timer: func.TimerRequest, work: QueueMessages) -> None:
-    from shared.feeds import refresh as feeds
+def refresh(timer: func.TimerRequest, work: QueueMessages, context: func.Context) -> None:
+    with logs.bound(invocation=context.invocation_id):
+        from shared.feeds import refresh as feeds
 
-    messages = feeds.start_from_timer(get_services().storage, timer.schedule_status)  # type: ignore[attr-defined]
-    if messages:
-        work.set(messages)
+        messages = feeds.start_from_timer(get_services().storage, timer.schedule_status)  # type: ignore[attr-defined]
+        if messages:
+            work.set(messages)
 
 
 @app.function_name("refresh_feeds")
 @app.queue_trigger(arg_name="msg", queue_name=FEED_QUEUE, connection="AzureWebJobsStorage")
 @app.queue_output(arg_name="more", queue_name=FEED_QUEUE, connection="AzureWebJobsStorage")
-async def refresh_feeds(msg: func.QueueMessage, more: QueueMessages) -> None:
-    from shared.feeds import refresh as feeds
+async def refresh_feeds(msg: func.QueueMessage, more: QueueMessages, context: func.Context) -> None:
+    with logs.bound(invocation=context.invocation_id):
+        from shared.feeds import refresh as feeds
 
-    services = get_services()
-    messages = await feeds.handle_queue_message(services.storage, services.settings, get_feed_client(), msg.get_body())
-    if messages:
-        more.set(messages)
+        services = get_services()
+        messages = await feeds.handle_queue_message(
+            services.storage, services.settings, get_feed_client(), msg.get_body()
+        )
+        if messages:
+            more.set(messages)
 
 
 @app.function_name("upload_page")
 @app.route(route="{page?}", methods=["GET", "HEAD"], auth_level=func.AuthLevel.ANONYMOUS)
-def upload_page(req: func.HttpRequest) -> func.HttpResponse:
-    return pages.upload_page(req)
+def upload_page(req: func.HttpRequest, context: func.Context) -> func.HttpResponse:
+    with logs.bound(invocation=context.invocation_id):
+        return pages.upload_page(req)
 
 
 @app.function_name("static_files")
 @app.route(route="static/{name}", methods=["GET", "HEAD"], auth_level=func.AuthLevel.ANONYMOUS)
-def static_files(req: func.HttpRequest) -> func.HttpResponse:
-    return pages.static_file(req)
+def static_files(req: func.HttpRequest, context: func.Context) -> func.HttpResponse:
+    with logs.bound(invocation=context.invocation_id):
+        return pages.static_file(req)

@@ -1,4 +1,4 @@
-"""Conversion benchmark: `python -m shared.convert` against pandoc, on the same input, in the same run.
+"""Conversion benchmark: `python -m shared.cli` against pandoc, on the same input, in the same run.
 
 Generates a ~1 MB Markdown book with ~10 MB of camera-sized images, and a ~5 MB book with the same
 images, then times `pandoc book.md -o book.epub` and the CLI on each (median of --runs), with the
@@ -167,7 +167,7 @@ def compare(label: str, folder: Path, runs: int) -> dict[str, float]:
     cli = [
         sys.executable,
         "-m",
-        "shared.convert",
+        "shared.cli",
         str(folder / "book.zip"),
         "--out",
         str(folder / "quire"),

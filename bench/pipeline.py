@@ -1,7 +1,7 @@
 """Pipeline benchmark: upload to `succeeded` through the local host, against the CLI on the same input.
 
 Prints, for the 1 MB and 5 MB books of bench/convert.py:
-- one job on one worker, as a ratio of `python -m shared.convert` (target ≤ 1.3×);
+- one job on one worker, as a ratio of `python -m shared.cli` (target ≤ 1.3×);
 - one job with its steps fanned out over two workers (two host processes), ratio (target ≤ 1.0×);
 and the throughput of 20 concurrent uploads of small mixed books on two workers. The CLI and the
 pipeline run turn about, five times each, and the medians are compared: this machine's speed drifts
@@ -52,7 +52,7 @@ def _children_cpu() -> float:
 def cli_once(book: Path) -> Run:
     started, cpu = time.perf_counter(), _children_cpu()
     subprocess.run(
-        [sys.executable, "-m", "shared.convert", str(book), "--out", str(book.parent / "cli"), "--modified", "2026-11-21T00:00:00Z"],
+        [sys.executable, "-m", "shared.cli", str(book), "--out", str(book.parent / "cli"), "--modified", "2026-11-21T00:00:00Z"],
         cwd=ROOT, check=True, capture_output=True,
     )  # fmt: skip
     return time.perf_counter() - started, _children_cpu() - cpu

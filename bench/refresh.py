@@ -29,7 +29,9 @@ sys.path.insert(0, str(ROOT))
 
 import psutil  # noqa: E402
 
-from shared.feeds import refresh  # noqa: E402
+from shared.feeds import batch as feed_batch  # noqa: E402
+from shared.feeds import slots  # noqa: E402
+from shared.feeds import sources as feed_sources  # noqa: E402
 from shared.feeds.fetch import make_client  # noqa: E402
 from shared.settings import FEED_TABLE, Settings  # noqa: E402
 from shared.storage import Storage  # noqa: E402
@@ -49,7 +51,7 @@ def neighbours_cpu() -> float:
 def seed(storage: Storage, server: RemoteFeedServer, count: int, tag: str, now: datetime, per_book: int) -> None:
     for index in range(count):
         book = f"{tag}{index // per_book:05d}".ljust(22, "x")[:22]
-        source = refresh.new_source(book, server.url(f"/rss?n={index}"), now - timedelta(minutes=1))
+        source = feed_sources.new_source(book, server.url(f"/rss?n={index}"), now - timedelta(minutes=1))
         source["etag"] = '"v1"' if index % 2 else ""  # every other source answers 304
         storage.upsert_entity(FEED_TABLE, source)
 
@@ -61,12 +63,12 @@ def host_messages_in_flight() -> int:
 
 
 def scan_all(storage: Storage, slot: str, now: datetime) -> list[dict[str, Any]]:
-    pending = refresh.start_refresh(storage, slot)
+    pending = slots.start_refresh(storage, slot)
     batches: list[dict[str, Any]] = []
     while pending:
         message = json.loads(pending.pop(0))
         if message["kind"] == "scan":
-            pending.extend(refresh.scan(storage, message["slot"], message["continuation"], now))
+            pending.extend(slots.scan(storage, message["slot"], message["continuation"], now))
         else:
             batches.append(message)
     return batches
@@ -98,7 +100,7 @@ async def fetch_all(
 
         async def one(batch: dict[str, Any]) -> None:
             async with in_flight:
-                counts = await refresh.fetch_batch(storage, client, batch, settings, now)
+                counts = await feed_batch.fetch_batch(storage, client, batch, settings, now)
             for key, value in counts.items():
                 totals[key] += value
 

@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import threading
-from dataclasses import dataclass
+from collections.abc import Callable
+from dataclasses import dataclass, field
 
 from shared.settings import Settings
 from shared.storage import Storage
@@ -13,6 +14,9 @@ from shared.storage import Storage
 class Services:
     settings: Settings
     storage: Storage
+    # How a conversion step's child process opens storage from the connection setting: passed to
+    # it by reference (a module-level callable), as the child builds clients of its own.
+    step_storage: Callable[[str], Storage] = field(default=Storage)
 
     @classmethod
     def from_settings(cls, settings: Settings) -> Services:
@@ -39,5 +43,5 @@ def get_feed_client() -> object:
     if _feed_client is None:
         from shared.feeds.fetch import make_client
 
-        _feed_client = make_client(allow_private=get_services().settings.feeds_allow_private_addresses)
+        _feed_client = make_client(get_services().settings.feeds_allow_private_addresses)
     return _feed_client

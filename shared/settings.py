@@ -25,14 +25,16 @@ FEED_QUEUE = "quire-feeds"  # scan pages and fetch batches
 
 DEFAULT_MAX_UPLOAD_BYTES = 50 * 1024 * 1024
 DEFAULT_REFRESH_SCHEDULE = "0 */15 * * * *"
-DEFAULT_RECONCILE_SCHEDULE = "0 */2 * * * *"
+DEFAULT_FEEDS_MAX_ITEMS = 50
+DEFAULT_FEEDS_INTERVAL_SECONDS = 14 * 60  # a source fetched now is due again at the next slot
+DEFAULT_FEEDS_FETCH_DEADLINE_SECONDS = 20  # the whole of one fetch, redirects included
 # A running job whose row has not moved for this long is re-driven. Steps take seconds; a
 # message that is being retried comes back within maxDequeueCount × visibilityTimeout ≈ 75 s.
 DEFAULT_JOB_STALL_SECONDS = 300
 # Image bytes the plan step processes itself, on the core the renderer leaves idle; the rest fan
 # out to any worker. 0 fans out every image (an instance with one core gains nothing in-process).
 DEFAULT_IMAGES_IN_PLAN_BYTES = 16 * 1024 * 1024
-# Each conversion step runs in a child process within these (shared/budget.py). A 5 MB book's
+# Each conversion step runs in a child process within these (shared/budget/). A 5 MB book's
 # heaviest step takes about 2 s and 300 MB; hostile inputs are stopped here, and three steps at
 # once (host.json: batchSize 2 + newBatchThreshold 1) fit a 2,048 MB Flex Consumption instance.
 DEFAULT_STEP_CPU_SECONDS = 20
@@ -105,9 +107,9 @@ class Settings:
     refresh_schedule: str = DEFAULT_REFRESH_SCHEDULE
     feeds_allow_private_addresses: bool = False
     job_stall_seconds: int = DEFAULT_JOB_STALL_SECONDS
-    feeds_max_items: int = 50
-    feeds_interval_seconds: int = 14 * 60  # a source fetched now is due again at the next slot
-    feeds_fetch_deadline_seconds: int = 20  # the whole of one fetch, redirects included
+    feeds_max_items: int = DEFAULT_FEEDS_MAX_ITEMS
+    feeds_interval_seconds: int = DEFAULT_FEEDS_INTERVAL_SECONDS
+    feeds_fetch_deadline_seconds: int = DEFAULT_FEEDS_FETCH_DEADLINE_SECONDS
     images_in_plan_bytes: int = DEFAULT_IMAGES_IN_PLAN_BYTES
     step_cpu_seconds: int = DEFAULT_STEP_CPU_SECONDS
     step_memory_mb: int = DEFAULT_STEP_MEMORY_MB
@@ -122,9 +124,11 @@ class Settings:
             refresh_schedule=_schedule(env, "REFRESH_SCHEDULE", DEFAULT_REFRESH_SCHEDULE),
             feeds_allow_private_addresses=_boolean(env, "FEEDS_ALLOW_PRIVATE_ADDRESSES", False),
             job_stall_seconds=_positive_int(env, "JOB_STALL_SECONDS", DEFAULT_JOB_STALL_SECONDS),
-            feeds_max_items=_positive_int(env, "FEEDS_MAX_ITEMS", 50),
-            feeds_interval_seconds=_positive_int(env, "FEEDS_INTERVAL_SECONDS", 14 * 60),
-            feeds_fetch_deadline_seconds=_positive_int(env, "FEEDS_FETCH_DEADLINE_SECONDS", 20),
+            feeds_max_items=_positive_int(env, "FEEDS_MAX_ITEMS", DEFAULT_FEEDS_MAX_ITEMS),
+            feeds_interval_seconds=_positive_int(env, "FEEDS_INTERVAL_SECONDS", DEFAULT_FEEDS_INTERVAL_SECONDS),
+            feeds_fetch_deadline_seconds=_positive_int(
+                env, "FEEDS_FETCH_DEADLINE_SECONDS", DEFAULT_FEEDS_FETCH_DEADLINE_SECONDS
+            ),
             images_in_plan_bytes=_positive_int(env, "IMAGES_IN_PLAN_BYTES", DEFAULT_IMAGES_IN_PLAN_BYTES, minimum=0),
             step_cpu_seconds=_positive_int(env, "STEP_CPU_SECONDS", DEFAULT_STEP_CPU_SECONDS),
             step_memory_mb=_positive_int(env, "STEP_MEMORY_MB", DEFAULT_STEP_MEMORY_MB, minimum=64),

@@ -10,6 +10,7 @@ from collections import Counter
 from datetime import datetime
 from typing import Any
 
+from azure.core.exceptions import ResourceNotFoundError
 from azure.storage.blob import BlobServiceClient
 
 from shared.book import Conversion, ConvertOptions, convert
@@ -49,7 +50,7 @@ def follow(
 
 
 def golden(data: bytes, kind: str, job: dict[str, Any]) -> Conversion:
-    """What `python -m shared.convert` makes of the same input with the job's parameters."""
+    """What `python -m shared.cli` makes of the same input with the job's parameters."""
     created = datetime.fromisoformat(job["created"].replace("Z", "+00:00"))
     meta = job["metadata"]
     options = ConvertOptions(
@@ -76,7 +77,7 @@ def work_blobs(connection: str, job_id: str | None = None) -> list[str]:
     container = BlobServiceClient.from_connection_string(connection).get_container_client(WORK_CONTAINER)
     try:
         return [b.name for b in container.list_blobs(name_starts_with=f"{job_id}/" if job_id else None)]
-    except Exception:
+    except ResourceNotFoundError:  # no step ever wrote a checkpoint: the container does not exist
         return []
 
 

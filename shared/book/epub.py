@@ -151,7 +151,7 @@ def write_epub(parts: BookParts) -> bytes:
     chapters = parts.chapters
     used_keys = [key for chapter in chapters for key in chapter.image_keys]
     image_list = [parts.images[key] for key in dict.fromkeys(used_keys)]
-    all_alt = not any("has no alt text" in w for c in chapters for w in c.warnings)
+    all_alt = not any(chapter.images_without_alt for chapter in chapters)
     cover = parts.cover
 
     files: list[tuple[str, bytes, bool]] = []  # (name, data, compress)

@@ -1,4 +1,5 @@
-"""The one error type the conversion raises for a manuscript it cannot use.
+"""The one error type the conversion raises for a manuscript it cannot use (shared/errors.py
+draws where it sits among the others).
 
     ManuscriptError            the manuscript is unusable as uploaded (permanent: do not retry)
 
@@ -8,6 +9,8 @@ conversion is a bug or a resource problem, not the author's fault.
 
 from __future__ import annotations
 
+from shared.errors import PermanentError
 
-class ManuscriptError(Exception):
+
+class ManuscriptError(PermanentError):
     """The manuscript cannot be converted; `str(error)` tells the author why and what to do."""

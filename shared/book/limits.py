@@ -1,6 +1,6 @@
 """Cheap refusals: what makes the parsers super-linear, measured before parsing, with a cap each.
 
-Every conversion step also runs within a CPU and memory budget (shared/budget.py), which stops
+Every conversion step also runs within a CPU and memory budget (shared/budget/), which stops
 anything these caps miss; the caps exist so that the common pathological shapes fail in
 milliseconds with a reason that names what to change, instead of at the budget. Each cap sits far
 above what a real book has, and far below what was measured to hurt (issue #13's corpus).

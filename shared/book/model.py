@@ -63,6 +63,7 @@ class RenderedChapter:
     headings: list[Heading]  # h2/h3 (and deeper up to the nav depth) inside the chapter
     image_keys: list[str]
     warnings: list[str] = field(default_factory=list)
+    images_without_alt: int = 0  # the package decides the accessibility summary from it
 
     @property
     def file_stem(self) -> str:
@@ -117,3 +118,37 @@ def unpack_images(packed: bytes) -> list[ProcessedImage]:
     if offset != len(data):
         raise ValueError("a packed image checkpoint does not match its header")
     return images
+
+
+@dataclass
+class ParsedBook:
+    metadata: Metadata
+    chapters: list[ChapterSource]
+    image_refs: dict[str, str]  # normalised reference → image key
+    image_sources: dict[str, bytes] = field(repr=False, default_factory=dict)  # key → original bytes
+    image_names: dict[str, str] = field(default_factory=dict)  # key → the name the author used
+    cover_key: str = ""
+    warnings: list[str] = field(default_factory=list)
+
+    def plain_meta(self) -> dict[str, Any]:
+        """Everything but the chapters and the image bytes, as JSON-able data: what the image and
+        package steps need from the parse (a checkpoint; the chapters travel rendered)."""
+        return {
+            "metadata": self.metadata.to_dict(),
+            "image_refs": self.image_refs,
+            "image_names": self.image_names,
+            "cover_key": self.cover_key,
+            "warnings": self.warnings,
+        }
+
+    @classmethod
+    def from_plain_meta(cls, data: dict[str, Any], image_sources: dict[str, bytes] | None = None) -> ParsedBook:
+        return cls(
+            metadata=Metadata.from_dict(data["metadata"]),
+            chapters=[],
+            image_refs=data["image_refs"],
+            image_sources=image_sources or {},
+            image_names=data["image_names"],
+            cover_key=data["cover_key"],
+            warnings=list(data["warnings"]),
+        )

@@ -64,13 +64,14 @@ def render_chapter(source: ChapterSource, image_refs: dict[str, str], split_leve
         _docx_note_refs(root, chapter, note_numbers)
 
     headings = _number_headings(root, chapter, split_level)
-    image_keys = _resolve_images(root, image_refs, source.title, warnings)
+    without_alt: list[str] = []
+    image_keys = _resolve_images(root, image_refs, source.title, warnings, without_alt)
     for ref in root.iter("a"):
         if ref.get("class") == "quire-noteref":
             ref.set(EPUB_TYPE, "noteref")
             ref.set("role", "doc-noteref")
 
-    notes_html = _footnotes(source, env, image_refs, image_keys, warnings) if source.footnotes else ""
+    notes_html = _footnotes(source, env, image_refs, image_keys, warnings, without_alt) if source.footnotes else ""
     body = _xhtml(_check_links(root, notes_html, chapter, warnings))
     body = _restore_epub_types(body + notes_html)
     return RenderedChapter(
@@ -80,6 +81,7 @@ def render_chapter(source: ChapterSource, image_refs: dict[str, str], split_leve
         headings=headings,
         image_keys=image_keys,
         warnings=warnings,
+        images_without_alt=len(without_alt),
     )
 
 
@@ -115,7 +117,9 @@ def _number_headings(root: Any, chapter: int, split_level: int) -> list[Heading]
     return headings
 
 
-def _resolve_images(root: Any, image_refs: dict[str, str], title: str, warnings: list[str]) -> list[str]:
+def _resolve_images(
+    root: Any, image_refs: dict[str, str], title: str, warnings: list[str], without_alt: list[str]
+) -> list[str]:
     keys: list[str] = []
     for img in list(root.iter("img")):
         src = img.get("src", "")
@@ -127,6 +131,7 @@ def _resolve_images(root: Any, image_refs: dict[str, str], title: str, warnings:
                 keys.append(key)
             if not (alt or "").strip():
                 img.set("alt", "")
+                without_alt.append(src)
                 warnings.append(f"The image '{src}' in '{title}' has no alt text; screen readers will skip it.")
             continue
         if re.match(r"^https?:", src, re.I):
@@ -149,14 +154,19 @@ def _replace_with_text(element: Any, text: str) -> None:
 
 
 def _footnotes(
-    source: ChapterSource, env: dict[str, Any], image_refs: dict[str, str], image_keys: list[str], warnings: list[str]
+    source: ChapterSource,
+    env: dict[str, Any],
+    image_refs: dict[str, str],
+    image_keys: list[str],
+    warnings: list[str],
+    without_alt: list[str],
 ) -> str:
     chapter = source.number
     parts = ['<section class="footnotes" role="doc-endnotes">']
     for number, note in enumerate(source.footnotes, start=1):
         html = _markdown_html(note["body"], env) if source.format == "tokens" else note["body"]
         fragment = sanitized_fragment(html)
-        for key in _resolve_images(fragment, image_refs, source.title, warnings):
+        for key in _resolve_images(fragment, image_refs, source.title, warnings, without_alt):
             if key not in image_keys:
                 image_keys.append(key)
         for element in fragment.iter():

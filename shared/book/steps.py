@@ -3,7 +3,7 @@
     parse           manuscript bytes → ParsedBook (metadata, chapter sources, image sources)
     render          chapter sources → RenderedChapters
     process_image   one image's bytes → ProcessedImage (also the cover)
-    package         rendered chapters + processed images → EPUB bytes and web-app files
+    assemble        rendered chapters + processed images → EPUB bytes and web-app files
 
 Rendered chapters and processed images are plain data, so a worker can checkpoint them and run
 independent steps (batches of images) in parallel. Running the steps one by one gives the same
@@ -21,8 +21,8 @@ from datetime import datetime
 
 from shared.book.epub import BookParts, write_epub
 from shared.book.images import generate_cover, process_image
-from shared.book.model import ProcessedImage, RenderedChapter
-from shared.book.readers import ParsedBook, parse_manuscript
+from shared.book.model import ParsedBook, ProcessedImage, RenderedChapter
+from shared.book.readers import parse_manuscript
 from shared.book.render import render_chapter
 from shared.book.webapp import write_webapp
 
@@ -41,21 +41,6 @@ class ConvertOptions:
     language: str = ""
     split_level: int = 1
     updates_url: str = ""
-
-    def to_dict(self) -> dict[str, object]:
-        return {
-            "kind": self.kind,
-            "modified": self.modified.isoformat(),
-            "title": self.title,
-            "author": self.author,
-            "language": self.language,
-            "split_level": self.split_level,
-            "updates_url": self.updates_url,
-        }
-
-    @classmethod
-    def from_dict(cls, data: dict[str, object]) -> ConvertOptions:
-        return cls(**{**data, "modified": datetime.fromisoformat(str(data["modified"]))})  # type: ignore[arg-type]
 
 
 @dataclass
@@ -138,7 +123,7 @@ def book_parts(
     )
 
 
-def package(
+def assemble(
     book: ParsedBook,
     chapters: list[RenderedChapter],
     images: dict[str, ProcessedImage],
@@ -162,7 +147,7 @@ def finish(book: ParsedBook, options: ConvertOptions, workers: int = 2) -> Conve
     """Every step after parsing. Callers that own the manuscript bytes can free them first."""
     keys = sorted(book.image_sources)
     chapters, processed = render_while_processing(book, keys, options.split_level, workers)
-    return package(book, chapters, dict(zip(keys, processed, strict=True)), options)
+    return assemble(book, chapters, dict(zip(keys, processed, strict=True)), options)
 
 
 def render_while_processing(

@@ -3,5 +3,9 @@
 guard.py     the SSRF policy: which URLs and addresses may be fetched, checked at connect time
 fetch.py     one shared httpx client: conditional GET, total deadline, decoded-byte cap, redirects
 parse.py     RSS, Atom and JSON Feed into sanitised items (pure)
-refresh.py   sources in Table Storage, slot claiming, fan-out, fetch batches, updates.json
+sources.py   a book's feeds and their fetch state, in Table Storage
+slots.py     the timer's slot claim, and scanning due sources into fetch batches
+batch.py     one fetch batch: claim, fetch, record states (group commit), merge items
+updates.py   each book's updates.json
+refresh.py   the entry points: the timer, and the feeds queue's scan and fetch messages
 """

@@ -25,6 +25,7 @@ import httpcore
 import httpx
 
 from shared.feeds.guard import (
+    ALLOWED_PORTS,
     BlockedURL,
     FetchPolicy,
     Resolver,
@@ -33,9 +34,10 @@ from shared.feeds.guard import (
     check_url,
     literal_address,
 )
+from shared.settings import DEFAULT_FEEDS_FETCH_DEADLINE_SECONDS
 
 USER_AGENT = "QuireFeedRefresher/1.0 (+https://github.com/quire-books; refreshes book news feeds every 15 minutes)"
-TOTAL_DEADLINE_SECONDS = 20.0
+TOTAL_DEADLINE_SECONDS = float(DEFAULT_FEEDS_FETCH_DEADLINE_SECONDS)  # FEEDS_FETCH_DEADLINE_SECONDS
 MAX_DECODED_BYTES = 2 * 1024 * 1024
 MAX_REDIRECTS = 5
 ACCEPT = "application/feed+json, application/atom+xml, application/rss+xml, application/json;q=0.9, application/xml;q=0.8, */*;q=0.1"
@@ -98,12 +100,20 @@ class _SocketCachingStream(httpcore.AsyncNetworkStream):
 
 
 class GuardedBackend(httpcore.AsyncNetworkBackend):
-    """httpcore's network backend, with every resolved address checked before connecting."""
+    """A network backend (httpcore's own by default) with every resolved address checked before
+    connecting. The resolver and the network under the guard can be given, as httpx lets a
+    transport be given: the guard's checks stay the same whatever answers the names and carries
+    the bytes."""
 
-    def __init__(self, policy: FetchPolicy | bool = False, resolver: Resolver | None = None) -> None:
+    def __init__(
+        self,
+        policy: FetchPolicy | bool = False,
+        resolver: Resolver | None = None,
+        network: httpcore.AsyncNetworkBackend | None = None,
+    ) -> None:
         self.policy = as_policy(policy)
         self.resolver = resolver or system_resolver
-        self.inner = httpcore.AnyIOBackend()
+        self.inner = network or httpcore.AnyIOBackend()
 
     async def connect_tcp(
         self,
@@ -113,7 +123,7 @@ class GuardedBackend(httpcore.AsyncNetworkBackend):
         local_address: str | None = None,
         socket_options: Iterable[Any] | None = None,
     ) -> httpcore.AsyncNetworkStream:
-        if not self.policy.allow_private and port not in self.policy.ports:
+        if not self.policy.allow_private and port not in ALLOWED_PORTS:
             raise BlockedURL(f"only ports 80 and 443 are fetched, not {port}")
         literal = literal_address(host)
         try:
@@ -153,7 +163,7 @@ class _GuardedTransport(httpx.AsyncHTTPTransport):
     """httpx's transport with its connection pool built on the guarded backend.
 
     httpx 0.28 takes no network backend, so the pool it built is replaced; tests fail loudly if
-    httpx's internals change (tests/unit/test_feeds_guard.py).
+    httpx's internals change (tests/feeds/test_fetch.py, test_the_guarded_transport_still_uses_the_guard).
     """
 
     def __init__(self, backend: GuardedBackend, max_connections: int) -> None:
@@ -224,10 +234,13 @@ class _ShardedTransport(httpx.AsyncBaseTransport):
 
 
 def make_client(
-    allow_private: bool = False, resolver: Resolver | None = None, concurrency: int = 100
+    policy: FetchPolicy | bool = False,
+    resolver: Resolver | None = None,
+    concurrency: int = 100,
+    network: httpcore.AsyncNetworkBackend | None = None,
 ) -> httpx.AsyncClient:
     return httpx.AsyncClient(
-        transport=_ShardedTransport(GuardedBackend(allow_private, resolver), concurrency),
+        transport=_ShardedTransport(GuardedBackend(policy, resolver, network), concurrency),
         # Feeds need no cookies; a shared jar would carry one site's cookies between fetches and
         # grow with every site that sets one.
         cookies=http.cookiejar.CookieJar(policy=http.cookiejar.DefaultCookiePolicy(allowed_domains=[])),

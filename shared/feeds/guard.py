@@ -19,8 +19,7 @@ from dataclasses import dataclass
 from urllib.parse import urlsplit
 
 ALLOWED_SCHEMES = {"http", "https"}
-ALLOWED_PORTS = {80, 443}
-ALLOWED_PORT_SET = frozenset(ALLOWED_PORTS)
+ALLOWED_PORTS = frozenset({80, 443})
 MAX_URL_LENGTH = 2048
 _ALWAYS_BLOCKED = [
     ipaddress.ip_network("168.63.129.16/32"),  # Azure wireserver / DNS: a public address
@@ -36,12 +35,9 @@ Resolver = Callable[[str, int], Awaitable[list[str]]]
 
 @dataclass(frozen=True)
 class FetchPolicy:
-    """What may be fetched. The defaults are the production rules; tests may name loopback aliases
-    that stand in for public hosts (`treat_as_public`) and the port their server uses."""
+    """What may be fetched: the rules above, or (`allow_private`) any address and port."""
 
     allow_private: bool = False
-    ports: frozenset[int] = ALLOWED_PORT_SET
-    treat_as_public: frozenset[str] = frozenset()
 
 
 class BlockedURL(ValueError):
@@ -72,7 +68,7 @@ def check_url(url: str, policy: FetchPolicy | bool = False) -> str:
     if parts.username is not None or parts.password is not None:
         raise BlockedURL("addresses with a user name or password are not fetched")
     effective = port or (443 if parts.scheme.lower() == "https" else 80)
-    if not allow_private and effective not in policy.ports:
+    if not allow_private and effective not in ALLOWED_PORTS:
         raise BlockedURL(f"only ports 80 and 443 are fetched, not {effective}")
     if not allow_private:
         literal = literal_address(parts.hostname)
@@ -102,7 +98,7 @@ def check_address(
     ip = ipaddress.ip_address(address) if isinstance(address, str) else address
     if isinstance(ip, ipaddress.IPv6Address) and ip.ipv4_mapped is not None:
         raise BlockedURL(f"{ip} is an IPv4-mapped IPv6 address")
-    if policy.allow_private or str(ip) in policy.treat_as_public:
+    if policy.allow_private:
         return
     if any(ip in network for network in _ALWAYS_BLOCKED):
         raise BlockedURL(f"{ip} is a reserved or cloud-internal address")

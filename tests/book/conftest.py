@@ -16,7 +16,7 @@ UPLOAD_TIME = datetime(2026, 11, 21, 9, 30, tzinfo=UTC)
 
 
 def options(kind: str, **extra: object) -> ConvertOptions:
-    return ConvertOptions(**{"kind": kind, "modified": UPLOAD_TIME, **extra})  # type: ignore[arg-type]
+    return ConvertOptions(**{"kind": kind, "modified": UPLOAD_TIME, **extra})
 
 
 GOOD_BOOKS: dict[str, Callable[[], tuple[bytes, str]]] = {

@@ -1,4 +1,4 @@
-"""`python -m shared.convert`: outputs on disk, warnings, and clean failures under a memory cap."""
+"""`python -m shared.cli`: outputs on disk, warnings, and clean failures under a memory cap."""
 
 from __future__ import annotations
 
@@ -20,7 +20,7 @@ def run_cli(*args: str) -> subprocess.CompletedProcess[str]:
         resource.setrlimit(resource.RLIMIT_AS, (MEMORY_CAP, MEMORY_CAP))
 
     return subprocess.run(
-        [sys.executable, "-m", "shared.convert", *args],
+        [sys.executable, "-m", "shared.cli", *args],
         cwd=ROOT,
         capture_output=True,
         text=True,

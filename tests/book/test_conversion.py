@@ -10,7 +10,7 @@ import zipfile
 import pytest
 
 from shared.book import Conversion, ManuscriptError, convert
-from shared.book.steps import image_batches, package, parse, process, render
+from shared.book.steps import assemble, image_batches, parse, process, render
 from tests import book_corpus as corpus
 from tests.book.conftest import options
 
@@ -31,7 +31,9 @@ def text(result: Conversion, name: str) -> str:
 
 def image_file(chapter: str, alt: str) -> str:
     tag = next(t for t in re.findall(r"<img [^>]*>", chapter) if f'alt="{alt}"' in t)
-    return re.search(r'src="../images/([^"]+)"', tag).group(1)
+    match = re.search(r'src="../images/([^"]+)"', tag)
+    assert match is not None, tag
+    return match.group(1)
 
 
 def test_ocf_container_rules(converted: dict[str, Conversion]) -> None:
@@ -224,8 +226,7 @@ def test_stepwise_conversion_matches_whole_conversion() -> None:
     """Steps run one at a time, through JSON checkpoints and in shuffled order, give the same bytes."""
     import random
 
-    from shared.book.model import RenderedChapter, pack_images, unpack_images
-    from shared.book.readers import ParsedBook
+    from shared.book.model import ParsedBook, RenderedChapter, pack_images, unpack_images
 
     data = corpus.full_markdown_zip()
     opts = options("zip", updates_url="../updates")
@@ -241,7 +242,7 @@ def test_stepwise_conversion_matches_whole_conversion() -> None:
         for image in unpack_images(pack_images([process(restored, key) for key in batch])):
             images[image.key] = image
     random.Random(5).shuffle(rendered)
-    stepwise = package(restored, rendered, images, opts)
+    stepwise = assemble(restored, rendered, images, opts)
     assert stepwise.epub == whole.epub
     assert stepwise.app_files == whole.app_files
 
@@ -260,7 +261,7 @@ def test_a_packed_image_checkpoint_round_trips_and_refuses_a_truncated_one() -> 
 
 
 def test_image_batches_cover_every_image_once_in_bounded_steps() -> None:
-    from shared.book.readers import ParsedBook
+    from shared.book.model import ParsedBook
     from shared.book.steps import IMAGE_BATCH_BYTES
 
     sizes = {"a": 10, "b": IMAGE_BATCH_BYTES - 5, "c": 4, "d": IMAGE_BATCH_BYTES * 2, "e": 1}

@@ -6,7 +6,7 @@ import pytest
 
 from shared.book import limits
 from shared.book.errors import ManuscriptError
-from shared.book.readers import markdown_parser
+from shared.book.readers.markdown import markdown_parser
 
 
 def refused(text: str) -> bool:

@@ -9,6 +9,13 @@ import re
 from shared.book import Conversion
 
 
+def found(pattern: str, text: str) -> str:
+    """The first group of `pattern` in `text`, which must match."""
+    match = re.search(pattern, text)
+    assert match is not None, pattern
+    return match.group(1)
+
+
 def test_files_and_pages(converted: dict[str, Conversion]) -> None:
     files = converted["markdown-zip-every-feature"].app_files
     for path in ("index.html", "updates.html", "sw.js", "manifest.webmanifest", "css/app.css", "js/app.js",
@@ -55,12 +62,12 @@ def test_manifest_meets_install_criteria(converted: dict[str, Conversion]) -> No
 def test_service_worker_precaches_every_file_under_a_content_hash(converted: dict[str, Conversion]) -> None:
     files = converted["markdown-zip-every-feature"].app_files
     worker = files["sw.js"].decode()
-    precache = json.loads(re.search(r"var PRECACHE = (\[.*?\]);", worker).group(1))
+    precache = json.loads(found(r"var PRECACHE = (\[.*?\]);", worker))
     assert set(precache) == {"./", *(p for p in files if p != "sw.js")}
     assert re.search(r"var CACHE = PREFIX \+ '[0-9a-f]{12}'", worker)
     assert 'var UPDATES = "../updates"' in worker
     other = converted["plain-text"].app_files["sw.js"].decode()
-    assert re.search(r"'quire-([0-9a-f]{12})-", worker).group(1) != re.search(r"'quire-([0-9a-f]{12})-", other).group(1)
+    assert found(r"'quire-([0-9a-f]{12})-", worker) != found(r"'quire-([0-9a-f]{12})-", other)
 
 
 def test_updates_url_is_given_at_build_time(converted: dict[str, Conversion]) -> None:

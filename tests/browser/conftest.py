@@ -50,14 +50,14 @@ def playwright() -> Iterator[object]:
 
 
 @pytest.fixture(scope="module")
-def browser(playwright) -> Iterator[object]:  # type: ignore[no-untyped-def]
+def browser(playwright) -> Iterator[object]:
     launched = playwright.chromium.launch(executable_path=chromium_path(), args=CHROMIUM_ARGS)
     yield launched
     launched.close()
 
 
 @pytest.fixture
-def profile_browser(playwright, tmp_path: Path) -> Iterator[object]:  # type: ignore[no-untyped-def]
+def profile_browser(playwright, tmp_path: Path) -> Iterator[object]:
     """A browser with a real (persistent) profile: install checks refuse incognito ones."""
     context = playwright.chromium.launch_persistent_context(
         str(tmp_path / "profile"), executable_path=chromium_path(), args=CHROMIUM_ARGS, viewport=PHONE

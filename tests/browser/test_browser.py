@@ -40,7 +40,7 @@ def published_book(site: tuple[AppHost, FeedServer], data: bytes, name: str = "b
     return job
 
 
-def test_upload_page_makes_a_book_and_downloads_the_epub(site, browser, artifacts: Path) -> None:  # type: ignore[no-untyped-def]
+def test_upload_page_makes_a_book_and_downloads_the_epub(site, browser, artifacts: Path) -> None:
     host, _ = site
     page = browser.new_page(viewport=PHONE)
     console: list[str] = []
@@ -72,7 +72,7 @@ def test_upload_page_makes_a_book_and_downloads_the_epub(site, browser, artifact
     page.close()
 
 
-def test_upload_page_shows_the_problem_detail(site, browser) -> None:  # type: ignore[no-untyped-def]
+def test_upload_page_shows_the_problem_detail(site, browser) -> None:
     host, _ = site
     page = browser.new_page(viewport=PHONE)
     page.goto(f"{host.base_url}/api/upload")
@@ -83,7 +83,7 @@ def test_upload_page_shows_the_problem_detail(site, browser) -> None:  # type: i
     page.close()
 
 
-def test_reading_the_web_app_book(site, browser, artifacts: Path) -> None:  # type: ignore[no-untyped-def]
+def test_reading_the_web_app_book(site, browser, artifacts: Path) -> None:
     host, feeds = site
     job = published_book(site, example_with_feed(feeds.url("/rss")))
     page = browser.new_page(viewport=PHONE)
@@ -124,7 +124,7 @@ def test_reading_the_web_app_book(site, browser, artifacts: Path) -> None:  # ty
     page.close()
 
 
-def test_the_book_reads_offline_after_the_first_visit(site, browser) -> None:  # type: ignore[no-untyped-def]
+def test_the_book_reads_offline_after_the_first_visit(site, browser) -> None:
     host, feeds = site
     job = published_book(site, example_with_feed(feeds.url("/rss")))
     book = job["id"]
@@ -158,7 +158,7 @@ def test_the_book_reads_offline_after_the_first_visit(site, browser) -> None:  #
     context.close()
 
 
-def test_manifest_service_worker_and_install_criteria(site, profile_browser) -> None:  # type: ignore[no-untyped-def]
+def test_manifest_service_worker_and_install_criteria(site, profile_browser) -> None:
     host, feeds = site
     job = published_book(site, example_with_feed(feeds.url("/rss")))
     page = profile_browser.new_page()
@@ -183,14 +183,19 @@ def test_manifest_service_worker_and_install_criteria(site, profile_browser) -> 
     page.close()
 
 
-def test_xss_manuscript_runs_no_script_and_every_page_has_a_csp(site, browser) -> None:  # type: ignore[no-untyped-def]
+def test_xss_manuscript_runs_no_script_and_every_page_has_a_csp(site, browser) -> None:
     host, _ = site
     job = published_book(site, corpus.XSS_MARKDOWN.encode(), "attacks.md")
     page = browser.new_page(viewport=PHONE)
     dialogs: list[str] = []
     console: list[str] = []
     missing_csp: list[str] = []
-    page.on("dialog", lambda dialog: (dialogs.append(dialog.message), dialog.dismiss()))
+
+    def on_dialog(dialog: Any) -> None:
+        dialogs.append(dialog.message)
+        dialog.dismiss()
+
+    page.on("dialog", on_dialog)
     page.on("console", lambda message: console.append(message.text))
 
     def check(response: Any) -> None:

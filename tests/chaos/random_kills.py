@@ -20,6 +20,7 @@ import tempfile
 import threading
 import time
 from pathlib import Path
+from typing import Any
 
 from azure.storage.queue import QueueClient
 
@@ -101,7 +102,7 @@ def run(jobs: int, seed: int, mean_interval: float = 1.2) -> dict[str, object]:
                 except (OSError, AssertionError):
                     time.sleep(0.2)  # the host was just killed; try again once it is back
         threading.Thread(target=killer, daemon=True).start()
-        finals = {}
+        finals: dict[str, dict[str, Any]] = {}
         deadline = time.monotonic() + 60 + jobs * 10
         while len(finals) < len(submitted) and time.monotonic() < deadline:
             for job_id in submitted.keys() - finals.keys():

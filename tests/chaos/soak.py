@@ -45,7 +45,7 @@ from azure.data.tables import TableServiceClient
 from azure.storage.blob import BlobServiceClient
 from azure.storage.queue import QueueClient
 
-from shared.jobs import UPLOAD_ROW_KEY
+from shared.jobs.record import UPLOAD_ROW_KEY
 from shared.settings import (
     CONVERSION_POISON_QUEUE,
     CONVERSION_QUEUE,
@@ -53,8 +53,9 @@ from shared.settings import (
     MANUSCRIPT_CONTAINER,
     WORK_CONTAINER,
 )
+from tests.chaos.faults import FAULT_APP, commits_recorded
 from tests.chaos.random_kills import manuscripts, worker_processes
-from tests.pipeline_support import commits, golden, http_json, published
+from tests.pipeline_support import golden, http_json, published
 from tests.support import ACCOUNT, ACCOUNT_KEY, ROOT, Azurite, Supervisor, free_port, start_azurite
 
 FAULTS = ("worker", "host", "freeze", "refuse")
@@ -156,12 +157,13 @@ class Soak:
             "JOB_STALL_SECONDS": "60",
             "RECONCILE_SCHEDULE": "*/15 * * * * *",
             "ABANDONED_UPLOAD_SECONDS": "60",
+            "FAULT_EVENTS_FILE": str(self.logs / "commits.jsonl"),  # observed only: no fault is set
         }
         self.hosts = []
         for index in range(2):
             folder = self.logs / f"host{index}"
             folder.mkdir()
-            self.hosts.append(Supervisor(ROOT, env, folder, []))
+            self.hosts.append(Supervisor(FAULT_APP, env, folder, []))
         started = time.monotonic()
         try:
             threads = [threading.Thread(target=self._uploader, args=(n,), daemon=True) for n in range(self.uploaders)]
@@ -310,7 +312,9 @@ class Soak:
                 if count.approximate_message_count:
                     problems.append(f"{count.approximate_message_count} messages left in {name}")
         logs = "".join(p.read_text(errors="replace") for p in sorted(self.logs.glob("host*/host-*.log")))
-        duplicate_commits = sum(count - 1 for count in commits(logs).values() if count > 1)
+        duplicate_commits = sum(
+            count - 1 for count in commits_recorded(self.logs / "commits.jsonl").values() if count > 1
+        )
         if duplicate_commits:
             problems.append(f"{duplicate_commits} steps committed more than once")
         needed = sum(int(row["steps_total"]) for row in rows.values())
@@ -334,7 +338,7 @@ class Soak:
             "unanswered_jobs": len(unanswered),
             "duplicate_commits": duplicate_commits,
             "convert_runs": len(re.findall(r"Executing 'Functions\.convert'", logs)),
-            "claimed_runs": len(re.findall(r"claimed job=", logs)),
+            "claimed_runs": logs.count("step claimed by message"),
             "steps_needed": needed,
             "faults": recoveries,
             "longest_recovery": max((r["recovered_after"] or 0 for r in recoveries), default=0),

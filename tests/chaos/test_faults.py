@@ -19,11 +19,11 @@ import pytest
 from azure.core.exceptions import ResourceExistsError
 from azure.storage.queue import QueueClient
 
-from shared.jobs import JOB_ROW_KEY, Job, conversion_message
+from shared.jobs.record import JOB_ROW_KEY, Job, conversion_message
 from shared.settings import CONVERSION_QUEUE, JOB_TABLE
 from shared.storage import NotFound, Storage
 from tests import book_corpus as corpus
-from tests.pipeline_support import commits, follow, golden, http_json, no_work_left, published, upload
+from tests.pipeline_support import follow, golden, http_json, no_work_left, published, upload
 from tests.support import Azurite, Supervisor, wait_for
 
 POINTS = {
@@ -35,8 +35,8 @@ CRASHES = [f"{kind}:{point}" for kind, points in POINTS.items() for point in poi
 # With the default budget the plan step processes the images itself: kill it around those writes too.
 IN_PLAN_IMAGES = {"IMAGES_IN_PLAN_BYTES": "16777216"}
 CASES = [pytest.param(crash, {}, id=crash) for crash in CRASHES] + [
-    pytest.param(crash, IN_PLAN_IMAGES, id=f"{crash}-images-in-plan")
-    for crash in ("plan:after_output_write", "plan:after_commit")
+    pytest.param("plan:after_output_write=images/", IN_PLAN_IMAGES, id="plan:after_image_write-images-in-plan"),
+    pytest.param("plan:after_commit", IN_PLAN_IMAGES, id="plan:after_commit-images-in-plan"),
 ]
 
 
@@ -60,9 +60,10 @@ def test_a_kill_at_each_crash_point_loses_nothing(
     workers: Callable[..., Supervisor],
     storage_emulator: Azurite,
     tmp_path: Path,
+    commit_counts: Callable[[], dict[tuple[str, str], int]],
 ) -> None:
     marker = tmp_path / "crashed"
-    worker = workers(QUIRE_CRASH_AT=crash, QUIRE_CRASH_ONCE_FILE=str(marker), **settings)
+    worker = workers(FAULT_CRASH_AT=crash, FAULT_ONCE_FILE=str(marker), **settings)
     data = corpus.small_book_zip()
     job_id = upload(worker.host.base_url, data, "small.zip")
     seen: list[int] = []
@@ -93,10 +94,10 @@ def test_a_kill_at_each_crash_point_loses_nothing(
     epub, app = published(storage_emulator.connection_string, job_id)
     assert epub == expected.epub and app == expected.app_files
     assert no_work_left(storage_emulator.connection_string, job_id)
-    counted = commits(worker.logs())
+    counted = commit_counts()
     assert all(n == 1 for n in counted.values()), f"a step was committed twice: {counted}"
-    # Completeness comes from the job row: a kill can land between another thread's commit and
-    # its log line, so the log may miss a commit, but never shows one twice.
+    # Completeness comes from the job row: a kill can land between a commit and its event, so the
+    # events may miss a commit, but never show one twice.
     row = Job.from_entity(
         Storage(storage_emulator.connection_string).get_entity(JOB_TABLE, job_id, JOB_ROW_KEY).properties
     )
@@ -110,7 +111,9 @@ def send_raw(connection: str, body: str, copies: int = 1) -> None:
 
 
 def test_the_same_messages_delivered_to_several_workers_commit_once(
-    workers: Callable[..., Supervisor], storage_emulator: Azurite
+    workers: Callable[..., Supervisor],
+    storage_emulator: Azurite,
+    commit_counts: Callable[[], dict[tuple[str, str], int]],
 ) -> None:
     first = workers()
     second = workers()
@@ -120,11 +123,11 @@ def test_the_same_messages_delivered_to_several_workers_commit_once(
         send_raw(storage_emulator.connection_string, conversion_message(job_id), copies=3)
     for job_id, data in jobs.items():
         check_job(storage_emulator.connection_string, second.host.base_url, job_id, data, [])
-    counted = commits(first.logs() + second.logs())
+    counted = commit_counts()
     assert all(n == 1 for n in counted.values()), f"a step was committed twice: {counted}"
     assert {job for job, _ in counted} == set(jobs)
     duplicates = (first.logs() + second.logs()).count("already committed") + (first.logs() + second.logs()).count(
-        "committed by another worker"
+        "committed by another delivery"
     )
     assert duplicates > 0, "the test did not actually deliver duplicates"
 
@@ -133,7 +136,7 @@ def test_a_dependency_that_fails_twice_then_recovers(
     workers: Callable[..., Supervisor], storage_emulator: Azurite, tmp_path: Path
 ) -> None:
     counter = tmp_path / "failures"
-    worker = workers(QUIRE_FAIL_AT="images:after_claim", QUIRE_FAIL_TIMES="2", QUIRE_FAIL_COUNT_FILE=str(counter))
+    worker = workers(FAULT_FAIL_AT="images:after_claim", FAULT_FAIL_TIMES="2", FAULT_COUNT_FILE=str(counter))
     data = corpus.small_book_zip()
     job_id = upload(worker.host.base_url, data, "small.zip")
     check_job(storage_emulator.connection_string, worker.host.base_url, job_id, data, [])
@@ -145,9 +148,7 @@ def test_a_dependency_that_fails_twice_then_recovers(
 def test_a_step_that_always_fails_ends_failed_and_blocks_no_one(
     workers: Callable[..., Supervisor], storage_emulator: Azurite, tmp_path: Path
 ) -> None:
-    worker = workers(
-        QUIRE_FAIL_AT="images:after_claim", QUIRE_FAIL_TIMES="1000", QUIRE_FAIL_COUNT_FILE=str(tmp_path / "n")
-    )
+    worker = workers(FAULT_FAIL_AT="images:after_claim", FAULT_FAIL_TIMES="1000", FAULT_COUNT_FILE=str(tmp_path / "n"))
     doomed = upload(worker.host.base_url, corpus.docx(), "word.docx")  # has an image: its image step always fails
     fine = upload(worker.host.base_url, corpus.PLAIN_TEXT.encode(), "plain.txt")  # no images
     assert follow(worker.host.base_url, fine, timeout=30)["status"] == "succeeded"
@@ -162,14 +163,16 @@ def test_a_step_that_always_fails_ends_failed_and_blocks_no_one(
     # The poison handler is idempotent: a second copy changes nothing.
     poison = QueueClient.from_connection_string(storage_emulator.connection_string, f"{CONVERSION_QUEUE}-poison")
     poison.send_message(base64.b64encode(conversion_message(doomed, "images:0").encode()).decode())
-    time.sleep(3)
+    # Handled: the first poisoned message, and this copy.
+    wait_for(lambda: worker.logs().count("Executed 'Functions.convert_poison' (Succeeded") >= 2, 20, "the copy's run")
+    wait_for(lambda: poison.get_queue_properties().approximate_message_count == 0, 20, "the copy's deletion")
     assert follow(worker.host.base_url, doomed, timeout=5) == failed
 
 
 def test_a_step_whose_workers_were_stopped_under_it_is_redriven_not_failed(
     workers: Callable[..., Supervisor], storage_emulator: Azurite
 ) -> None:
-    from shared.pipeline import MAX_REDRIVES
+    from shared.worker.recovery import MAX_REDRIVES
 
     # The state after maxDequeueCount deliveries of a plan message that each ended with their
     # worker (killed, recycled): the message is in the poison queue, and no run of it failed.
@@ -212,8 +215,8 @@ def test_an_upload_whose_request_died_before_its_job_was_recorded_leaves_nothing
 ) -> None:
     from datetime import UTC, datetime, timedelta
 
-    from shared.intake import manuscript_blob_name
-    from shared.jobs import UPLOAD_ROW_KEY, new_job_id
+    from shared.jobs.record import UPLOAD_ROW_KEY, new_job_id
+    from shared.jobs.uploads import manuscript_blob_name
     from shared.settings import MANUSCRIPT_CONTAINER
 
     storage = Storage(storage_emulator.connection_string)
@@ -244,7 +247,7 @@ def test_an_upload_whose_request_died_before_its_job_was_recorded_leaves_nothing
 def test_an_upload_given_up_by_the_sweeper_cannot_record_its_job(storage_emulator: Azurite) -> None:
     from datetime import UTC, datetime
 
-    from shared.jobs import UPLOAD_ROW_KEY, new_job_id
+    from shared.jobs.record import UPLOAD_ROW_KEY, new_job_id
     from shared.storage import Conflict
 
     storage = Storage(storage_emulator.connection_string)
@@ -272,8 +275,9 @@ def test_the_reconciler_redrives_a_deleted_message_and_a_job_never_sent(
 ) -> None:
     from datetime import UTC, datetime
 
-    from shared.intake import Upload, identify, store_manuscript
-    from shared.jobs import new_job_id
+    from shared.intake import Upload, identify
+    from shared.jobs.record import new_job_id
+    from shared.jobs.uploads import store_manuscript
     from shared.storage import Storage
 
     web = workers(["upload_manuscript", "get_manuscript", "health"])
@@ -302,11 +306,12 @@ def test_two_reconcilers_at_once_redrive_each_job_once_and_give_up_eventually(st
     from concurrent.futures import ThreadPoolExecutor
     from datetime import UTC, datetime, timedelta
 
-    from shared.intake import Upload, identify, store_manuscript
-    from shared.jobs import JOB_ROW_KEY, new_job_id
-    from shared.pipeline import MAX_REDRIVES, reconcile
+    from shared.intake import Upload, identify
+    from shared.jobs.record import JOB_ROW_KEY, new_job_id
+    from shared.jobs.uploads import store_manuscript
     from shared.settings import JOB_TABLE
     from shared.storage import Storage
+    from shared.worker.recovery import MAX_REDRIVES, reconcile
 
     storage = Storage(storage_emulator.connection_string)
     old = datetime.now(UTC) - timedelta(hours=1)
@@ -332,7 +337,7 @@ def test_a_job_that_fails_while_publishing_leaves_no_book_files(
 
     # The package step fails every time just after the EPUB is published, until the job is poisoned.
     worker = workers(
-        QUIRE_FAIL_AT="package:during_publish", QUIRE_FAIL_TIMES="1000", QUIRE_FAIL_COUNT_FILE=str(tmp_path / "n")
+        FAULT_FAIL_AT="package:during_publish", FAULT_FAIL_TIMES="1000", FAULT_COUNT_FILE=str(tmp_path / "n")
     )
     doomed = upload(worker.host.base_url, corpus.PLAIN_TEXT.encode(), "plain.txt")
     failed = follow(worker.host.base_url, doomed, timeout=90)

@@ -94,7 +94,7 @@ def enqueue(req: func.HttpRequest, out: func.Out[str]) -> func.HttpResponse:
 
 
 @app.queue_trigger(arg_name="msg", queue_name="devhost-work", connection="AzureWebJobsStorage")
-def work(msg: func.QueueMessage):  # type: ignore[no-untyped-def]  # returns a value when asked to
+def work(msg: func.QueueMessage):  # returns a value when asked to
     body = json.loads(msg.get_body())
     record(
         "work",
@@ -106,7 +106,7 @@ def work(msg: func.QueueMessage):  # type: ignore[no-untyped-def]  # returns a v
         next_visible=str(msg.time_next_visible),
     )
     logging.info("working on %s", body.get("tag"))
-    if body.get("sleep") and not (body.get("sleep_once") and msg.dequeue_count > 1):
+    if body.get("sleep") and not (body.get("sleep_once") and (msg.dequeue_count or 0) > 1):
         time.sleep(float(body["sleep"]))
         record("work_done", id=msg.id, body=body)
     if body.get("fail"):
@@ -117,4 +117,4 @@ def work(msg: func.QueueMessage):  # type: ignore[no-untyped-def]  # returns a v
 
 @app.schedule(schedule="%TICK_SCHEDULE%", arg_name="timer", run_on_startup=False, use_monitor=True)
 def tick(timer: func.TimerRequest) -> None:
-    record("tick", past_due=timer.past_due, status=timer.schedule_status)
+    record("tick", past_due=timer.past_due, status=getattr(timer, "schedule_status", None))

@@ -8,6 +8,7 @@ import json
 from typing import Any
 
 import pytest
+from azure.core.exceptions import ResourceNotFoundError
 from azure.data.tables import TableServiceClient
 from azure.storage.blob import BlobServiceClient
 from azure.storage.queue import QueueClient
@@ -39,11 +40,11 @@ def stored_state(azurite: Azurite) -> tuple[int, int]:
     table = TableServiceClient.from_connection_string(azurite.connection_string).get_table_client(JOB_TABLE)
     try:
         blob_count = sum(1 for _ in blobs.list_blobs())
-    except Exception:
+    except ResourceNotFoundError:  # the container was never created: nothing stored
         blob_count = 0
     try:
         entity_count = sum(1 for _ in table.list_entities())
-    except Exception:
+    except ResourceNotFoundError:
         entity_count = 0
     return blob_count, entity_count
 
@@ -77,7 +78,7 @@ def test_multipart_upload_stores_blob_record_and_message(web_app: AppHost, azuri
     )
     assert blob.readall() == manuscript
     assert blob.properties.metadata["sha256"] == hashlib.sha256(manuscript).hexdigest()
-    assert blob.properties.content_settings.content_type.startswith("text/markdown")
+    assert (blob.properties.content_settings.content_type or "").startswith("text/markdown")
     assert {"v": 1, "job": job["id"], "step": "plan"} in queued_messages(azurite)
 
     status, _, raw = http("GET", f"{web_app.base_url}{response_headers['Location']}")

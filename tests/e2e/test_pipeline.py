@@ -6,6 +6,7 @@ import io
 import subprocess
 import zipfile
 
+from shared.jobs.record import JobStatus
 from tests import book_corpus as corpus
 from tests.book.conftest import epubcheck_jar, message_counts
 from tests.pipeline_support import follow, golden, http_json, published, upload, work_blobs
@@ -74,11 +75,30 @@ def test_web_app_book_is_served_with_types_caching_and_csp(app: AppHost) -> None
     assert status == 200 and headers["Content-Type"].startswith("text/html")
 
 
-def test_nothing_is_served_before_the_job_succeeds(app: AppHost) -> None:
+def test_nothing_is_served_before_the_job_succeeds(app: AppHost, azurite: Azurite) -> None:
+    from datetime import UTC, datetime
+
+    from shared.intake import Upload, identify
+    from shared.jobs.store import book_blob, update_job
+    from shared.jobs.uploads import store_manuscript
+    from shared.settings import BOOK_CONTAINER
+    from shared.storage import Storage
+
     unknown = "A" * 22
     assert fetch(f"{app.base_url}/api/manuscripts/{unknown}/book.epub")[0] == 404
     assert fetch(f"{app.base_url}/api/books/{unknown}/app/")[0] == 404
     assert fetch(f"{app.base_url}/api/books/not-an-id/app/")[0] == 400
+    # A running job whose package step has written its files but not yet committed: none served.
+    storage = Storage(azurite.connection_string)
+    running = "R" * 22  # no conversion message is sent for it: it stays as written here
+    store_manuscript(storage, identify(Upload(filename="a.md", data=b"# A\n")), running, datetime.now(UTC))
+    update_job(storage, running, lambda job: job.with_changes(status=JobStatus.RUNNING))
+    storage.put_blob(BOOK_CONTAINER, book_blob(running, "book.epub"), b"PK", content_type="application/epub+zip")
+    storage.put_blob(BOOK_CONTAINER, book_blob(running, "app/index.html"), b"<p>", content_type="text/html")
+    for path in (f"manuscripts/{running}/book.epub", f"books/{running}/app/", f"books/{running}/app/index.html"):
+        status, headers, body = fetch(f"{app.base_url}/api/{path}")
+        assert status == 404 and b"still being made" in body, (path, status, body)
+        assert {name.lower(): value for name, value in headers.items()}["retry-after"] == "5"
 
 
 def test_a_bad_manuscript_fails_with_a_reason_and_does_not_block_others(app: AppHost, azurite: Azurite) -> None:

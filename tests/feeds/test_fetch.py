@@ -5,7 +5,9 @@ from __future__ import annotations
 import asyncio
 import time
 from collections.abc import Iterator
+from typing import Any
 
+import httpcore
 import pytest
 
 from shared.feeds.fetch import fetch_feed, make_client
@@ -22,8 +24,8 @@ def server() -> Iterator[FeedServer]:
     feed_server.stop()
 
 
-def fetch(url: str, policy: FetchPolicy = LOCAL, resolver=None, **kwargs):  # type: ignore[no-untyped-def]
-    async def go():  # type: ignore[no-untyped-def]
+def fetch(url: str, policy: FetchPolicy = LOCAL, resolver=None, **kwargs):
+    async def go():
         async with make_client(policy, resolver) as client:
             return await fetch_feed(client, url, policy=policy, **kwargs)
 
@@ -118,20 +120,47 @@ def test_ssrf_corpus_is_refused_before_any_connection(url: str, server: FeedServ
     assert sum(server.hits.values()) == before
 
 
+class PublicServerNetwork(httpcore.AsyncNetworkBackend):
+    """The network under the guard, for a test: connections to the public address PUBLIC:80 reach
+    a local server instead. Every other connection is made as asked (and recorded)."""
+
+    PUBLIC = "93.184.216.34"
+
+    def __init__(self, public_server: FeedServer) -> None:
+        self.public_server = public_server
+        self.inner = httpcore.AnyIOBackend()
+        self.connections: list[tuple[str, int]] = []
+
+    async def connect_tcp(self, host: str, port: int, *args: Any, **kwargs: Any) -> httpcore.AsyncNetworkStream:
+        self.connections.append((host, port))
+        if (host, port) == (self.PUBLIC, 80):
+            host, port = self.public_server.host, self.public_server.port
+        return await self.inner.connect_tcp(host, port, *args, **kwargs)
+
+    async def sleep(self, seconds: float) -> None:
+        await self.inner.sleep(seconds)
+
+
 def test_a_public_to_internal_redirect_is_refused_at_the_second_hop() -> None:
-    """A 'public' server (a loopback alias the test declares public) redirects to an internal one."""
+    """A public server redirects to a name that resolves inside the network: the guard lets the
+    first hop connect and refuses the second when it resolves, before any connection."""
     internal = FeedServer("127.0.0.1").start()
-    public = FeedServer("127.0.0.2").redirect("/feed", internal.url("/rss")).start()
+    public = FeedServer("127.0.0.2").redirect("/feed", "http://internal.test/rss").start()
+    network = PublicServerNetwork(public)
+
+    async def resolver(host: str, port: int) -> list[str]:
+        return [PublicServerNetwork.PUBLIC] if host == "public.test" else ["127.0.0.1"]
+
+    async def go() -> Any:
+        async with make_client(FetchPolicy(), resolver, network=network) as client:  # the production policy
+            return await fetch_feed(client, "http://public.test/feed", policy=FetchPolicy())
+
     try:
-        policy = FetchPolicy(ports=frozenset({80, 443, public.port}), treat_as_public=frozenset({"127.0.0.2"}))
-
-        async def resolver(host: str, port: int) -> list[str]:
-            return ["127.0.0.2"] if host == "public.test" else ["127.0.0.1"]
-
-        result = fetch(f"http://public.test:{public.port}/feed", policy, resolver)
+        result = asyncio.run(go())
         assert public.hits["/feed"] == 1  # the first hop was allowed and made
         assert result.status == "error" and result.error.startswith("refused:"), result.error
-        assert internal.hits["/rss"] == 0  # the second hop never connected
+        assert network.connections == [(PublicServerNetwork.PUBLIC, 80)]  # the second hop never connected
+        assert internal.hits["/rss"] == 0
     finally:
         public.stop()
         internal.stop()

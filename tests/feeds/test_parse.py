@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
 import pytest
 
+from shared.feeds.batch import next_state
 from shared.feeds.fetch import FetchResult
 from shared.feeds.parse import FeedError, merge_items, parse_feed
-from shared.feeds.refresh import next_state, slot_for
+from shared.feeds.slots import slot_for
 from tests.feeds.servers import ATOM, BILLION_LAUGHS, JSON_FEED, RSS
 
 NOW = datetime(2026, 11, 21, 10, 7, tzinfo=UTC)
@@ -59,7 +61,7 @@ def test_merge_dedupes_by_guid_and_link_and_keeps_the_newest() -> None:
 def test_back_off_grows_and_retry_after_is_respected() -> None:
     source = {"url": "u", "failures": 0}
     failed = FetchResult(url="u", status="error", error="boom")
-    states = [source]
+    states: list[dict[str, Any]] = [source]
     for _ in range(4):
         states.append(next_state(states[-1], failed, NOW, 900))
     delays = [s["next_due"] - NOW for s in states[1:]]

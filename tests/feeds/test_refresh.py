@@ -12,9 +12,13 @@ from typing import Any
 
 import pytest
 
-from shared.feeds import refresh
+from shared.feeds import batch as feed_batch
+from shared.feeds import slots
+from shared.feeds import sources as feed_sources
+from shared.feeds import updates as feed_updates
 from shared.feeds.fetch import make_client
-from shared.jobs import new_job_id
+from shared.formats import utc_timestamp
+from shared.jobs.record import new_job_id
 from shared.settings import BOOK_CONTAINER, FEED_CONTAINER, FEED_TABLE, Settings
 from shared.storage import Storage
 from tests.feeds.servers import FeedServer
@@ -41,19 +45,19 @@ def settings(azurite: Azurite) -> Settings:
 
 def run_all(storage: Storage, azurite: Azurite, slot: str, now: datetime) -> list[dict[str, int]]:
     """Run a refresh the way the queue would: the scan pages, then every fetch batch."""
-    pending = refresh.start_refresh(storage, slot)
+    pending = slots.start_refresh(storage, slot)
     counts = []
 
     async def batches(batch_list: list[dict[str, Any]]) -> None:
         async with make_client(True) as client:
             for batch in batch_list:
-                counts.append(await refresh.fetch_batch(storage, client, batch, settings(azurite), now))
+                counts.append(await feed_batch.fetch_batch(storage, client, batch, settings(azurite), now))
 
     fetches = []
     while pending:
         message = json.loads(pending.pop(0))
         if message["kind"] == "scan":
-            pending.extend(refresh.scan(storage, message["slot"], message["continuation"], now))
+            pending.extend(slots.scan(storage, message["slot"], message["continuation"], now))
         else:
             fetches.append(message)
     asyncio.run(batches(fetches))
@@ -63,7 +67,7 @@ def run_all(storage: Storage, azurite: Azurite, slot: str, now: datetime) -> lis
 def test_two_firings_for_one_slot_start_one_refresh(storage: Storage) -> None:
     slot = f"2026-11-21T10:{new_job_id()}"
     with ThreadPoolExecutor(2) as pool:
-        results = list(pool.map(lambda _: refresh.start_refresh(storage, slot), range(2)))
+        results = list(pool.map(lambda _: slots.start_refresh(storage, slot), range(2)))
     assert sorted(len(r) for r in results) == [0, 1]
 
 
@@ -71,15 +75,15 @@ def test_refresh_fetches_merges_dedupes_and_backs_off(storage: Storage, azurite:
     book = new_job_id()
     now = datetime.now(UTC)
     urls = [server.url(p) for p in ("/rss", "/atom", "/json", "/malformed", "/broken")]
-    refresh.set_sources(storage, book, urls, now, replace=True)
+    feed_sources.set_sources(storage, book, urls, now, replace=True)
     run_all(storage, azurite, f"slot-a-{book}", now)
 
-    updates = json.loads(storage.read_blob(BOOK_CONTAINER, refresh.updates_blob(book)))
+    updates = json.loads(storage.read_blob(BOOK_CONTAINER, feed_updates.updates_blob(book)))
     titles = [i["title"] for i in updates["items"]]
     assert titles[:2] == ["Signed copies", "Tour dates"]  # newest first, across three formats
     assert len([t for t in titles if t.startswith("Errata")]) == 1  # same link in RSS and Atom: once
     assert "Come along" in [i["summary"] for i in updates["items"]]
-    sources = {p["url"]: p for p in refresh.list_sources(storage, book)}
+    sources = {p["url"]: p for p in feed_sources.list_sources(storage, book)}
     assert sources[server.url("/rss")]["etag"] == '"v1"'
     for bad in ("/malformed", "/broken"):
         state = sources[server.url(bad)]
@@ -92,9 +96,9 @@ def test_refresh_fetches_merges_dedupes_and_backs_off(storage: Storage, azurite:
     # Only the malformed feed (whose ETag was never kept, since it failed) sends its body again.
     assert server.bytes_sent - sent == len(b"<rss><channel><title>broken")
     assert sum(c["not_modified"] for c in counts) == 3
-    again = json.loads(storage.read_blob(BOOK_CONTAINER, refresh.updates_blob(book)))
+    again = json.loads(storage.read_blob(BOOK_CONTAINER, feed_updates.updates_blob(book)))
     assert [i["key"] for i in again["items"]] == [i["key"] for i in updates["items"]]
-    broken = {p["url"]: p for p in refresh.list_sources(storage, book)}[server.url("/broken")]
+    broken = {p["url"]: p for p in feed_sources.list_sources(storage, book)}[server.url("/broken")]
     assert broken["failures"] == 2
     assert broken["next_due"] - later == timedelta(
         seconds=2 * Settings.from_env({"AzureWebJobsStorage": "x"}).feeds_interval_seconds
@@ -104,7 +108,7 @@ def test_refresh_fetches_merges_dedupes_and_backs_off(storage: Storage, azurite:
 def test_a_slow_feed_does_not_hold_up_the_others(storage: Storage, azurite: Azurite, server: FeedServer) -> None:
     book = new_job_id()
     now = datetime.now(UTC)
-    refresh.set_sources(storage, book, [server.url("/slow"), server.url("/rss")], now, replace=True)
+    feed_sources.set_sources(storage, book, [server.url("/slow"), server.url("/rss")], now, replace=True)
 
     quick = Settings.from_env(
         {
@@ -118,17 +122,17 @@ def test_a_slow_feed_does_not_hold_up_the_others(storage: Storage, azurite: Azur
         started = time.monotonic()
         sources = [
             s
-            for m in refresh.scan(storage, f"slow-{book}", None, now)
+            for m in slots.scan(storage, f"slow-{book}", None, now)
             for s in json.loads(m)["sources"]
             if s["book"] == book
         ]
         batch = {"slot": f"slow-{book}", "batch": "0", "sources": sources}
         async with make_client(True) as client:
-            await refresh.fetch_batch(storage, client, batch, quick, now)
+            await feed_batch.fetch_batch(storage, client, batch, quick, now)
         return time.monotonic() - started
 
     elapsed = asyncio.run(go())
-    states = {p["url"]: p for p in refresh.list_sources(storage, book)}
+    states = {p["url"]: p for p in feed_sources.list_sources(storage, book)}
     assert states[server.url("/rss")]["last_status"] == "ok"
     assert states[server.url("/slow")]["last_status"] == "error"
     assert elapsed < 6
@@ -137,19 +141,21 @@ def test_a_slow_feed_does_not_hold_up_the_others(storage: Storage, azurite: Azur
 def test_scan_pages_through_many_sources(storage: Storage) -> None:
     now = datetime.now(UTC)
     book = new_job_id()
-    entities = [refresh.new_source(book, f"https://example.com/{i}", now - timedelta(minutes=1)) for i in range(1100)]
+    entities = [
+        feed_sources.new_source(book, f"https://example.com/{i}", now - timedelta(minutes=1)) for i in range(1100)
+    ]
     for entity in entities:
         storage.upsert_entity(FEED_TABLE, entity)
-    pending = [refresh.scan_message(f"scan-{book}")]
+    pending = [slots.scan_message(f"scan-{book}")]
     seen: list[str] = []
     scans = 0
     while pending:
         message = json.loads(pending.pop())
         if message["kind"] == "scan":
             scans += 1
-            pending.extend(refresh.scan(storage, message["slot"], message["continuation"], now))
+            pending.extend(slots.scan(storage, message["slot"], message["continuation"], now))
         else:
-            assert len(message["sources"]) <= refresh.FETCH_BATCH
+            assert len(message["sources"]) <= slots.FETCH_BATCH
             seen.extend(s["key"] for s in message["sources"] if s["book"] == book)
     assert sorted(seen) == sorted(e["RowKey"] for e in entities)
     assert scans >= 3  # one page per scan: no single run does unbounded work
@@ -160,11 +166,11 @@ def due_batches(
 ) -> list[dict[str, Any]]:
     """Every fetch message a whole scan of `slot` sends, narrowed to one book's sources (or these books')."""
     books = books or {book}
-    pending, batches = [refresh.scan_message(slot)], []
+    pending, batches = [slots.scan_message(slot)], []
     while pending:
         message = json.loads(pending.pop())
         if message["kind"] == "scan":
-            pending.extend(refresh.scan(storage, message["slot"], message["continuation"], now))
+            pending.extend(slots.scan(storage, message["slot"], message["continuation"], now))
         else:
             mine = [s for s in message["sources"] if s["book"] in books]
             if mine:
@@ -179,7 +185,7 @@ def test_a_fetch_message_delivered_twice_fetches_each_feed_once(
     book = new_job_id()
     now = datetime.now(UTC)
     path = f"/rss?twice={book}"
-    refresh.set_sources(storage, book, [server.url(path)], now, replace=True)
+    feed_sources.set_sources(storage, book, [server.url(path)], now, replace=True)
     slot = f"twice-{book}"
     (batch,) = due_batches(storage, slot, book, now)
 
@@ -187,14 +193,14 @@ def test_a_fetch_message_delivered_twice_fetches_each_feed_once(
         async with make_client(True) as client:
             return list(
                 await asyncio.gather(
-                    *(refresh.fetch_batch(storage, client, batch, settings(azurite), now) for _ in range(times))
+                    *(feed_batch.fetch_batch(storage, client, batch, settings(azurite), now) for _ in range(times))
                 )
             )
 
     counts = asyncio.run(deliver(2)) + asyncio.run(deliver(1))
     assert server.hits_with_query[path] == 1
     assert sorted(c["fetched"] for c in counts) == [0, 0, 1]
-    assert [i["title"] for i in json.loads(storage.read_blob(BOOK_CONTAINER, refresh.updates_blob(book)))["items"]]
+    assert [i["title"] for i in json.loads(storage.read_blob(BOOK_CONTAINER, feed_updates.updates_blob(book)))["items"]]
 
 
 def test_a_scan_delivered_twice_answers_the_same_batches(storage: Storage) -> None:
@@ -202,12 +208,12 @@ def test_a_scan_delivered_twice_answers_the_same_batches(storage: Storage) -> No
     what it answered first, so the batch claims still hold."""
     book = new_job_id()
     now = datetime.now(UTC)
-    refresh.set_sources(storage, book, [f"https://example.com/{i}.xml" for i in range(5)], now, replace=True)
+    feed_sources.set_sources(storage, book, [f"https://example.com/{i}.xml" for i in range(5)], now, replace=True)
     slot = f"rescan-{book}"
-    first = refresh.scan(storage, slot, None, now)
-    for source in refresh.list_sources(storage, book)[:2]:  # as if a batch had recorded them
+    first = slots.scan(storage, slot, None, now)
+    for source in feed_sources.list_sources(storage, book)[:2]:  # as if a batch had recorded them
         storage.merge_entity(FEED_TABLE, {**source, "next_due": now + timedelta(minutes=15)})
-    assert refresh.scan(storage, slot, None, now) == first
+    assert slots.scan(storage, slot, None, now) == first
     assert sum(len(b["sources"]) for b in due_batches(storage, f"{slot}-next", book, now)) == 3
 
 
@@ -217,31 +223,33 @@ def test_a_feed_the_author_replaced_during_the_fetch_keeps_the_authors_row(
     book = new_job_id()
     now = datetime.now(UTC)
     kept, dropped = server.url(f"/rss?kept={book}"), server.url(f"/atom?dropped={book}")
-    refresh.set_sources(storage, book, [kept, dropped], now, replace=True)
+    feed_sources.set_sources(storage, book, [kept, dropped], now, replace=True)
     (batch,) = due_batches(storage, f"edit-{book}", book, now)
-    refresh.set_sources(storage, book, [kept], now, replace=True)  # the author drops one meanwhile
-    refresh.set_sources(storage, book, [dropped], now, replace=False)  # ... and adds it back: a new row
+    feed_sources.set_sources(storage, book, [kept], now, replace=True)  # the author drops one meanwhile
+    feed_sources.set_sources(storage, book, [dropped], now, replace=False)  # ... and adds it back: a new row
 
     async def go() -> dict[str, int]:
         async with make_client(True) as client:
-            return await refresh.fetch_batch(storage, client, batch, settings(azurite), now)
+            return await feed_batch.fetch_batch(storage, client, batch, settings(azurite), now)
 
     assert asyncio.run(go())["fetched"] == 1  # the re-added feed's stale fetch is not recorded
-    rows = {p["url"]: p for p in refresh.list_sources(storage, book)}
+    rows = {p["url"]: p for p in feed_sources.list_sources(storage, book)}
     assert rows[kept]["last_status"] == "ok"
     assert rows[dropped]["last_status"] == "new"
-    titles = [i["title"] for i in json.loads(storage.read_blob(BOOK_CONTAINER, refresh.updates_blob(book)))["items"]]
+    titles = [
+        i["title"] for i in json.loads(storage.read_blob(BOOK_CONTAINER, feed_updates.updates_blob(book)))["items"]
+    ]
     assert "Tour dates" not in titles  # the Atom feed's items came from the unrecorded fetch
 
 
 def test_records_of_old_slots_are_pruned(storage: Storage) -> None:
     now = datetime.now(UTC)
-    old, recent = "2001-01-01T00:00:00Z", refresh._iso(now.replace(microsecond=0) - timedelta(hours=1))
+    old, recent = "2001-01-01T00:00:00Z", utc_timestamp(now.replace(microsecond=0) - timedelta(hours=1))
     for slot in (old, recent):
         storage.create_blob(FEED_CONTAINER, f"slots/{slot}", b"", content_type="text/plain")
         storage.create_blob(FEED_CONTAINER, f"claims/{slot}/a-0", b"", content_type="text/plain")
         storage.create_blob(FEED_CONTAINER, f"scans/{slot}/a.json", b"[]", content_type="application/json")
-    assert refresh.start_refresh(storage, f"manual-{refresh._iso(now.replace(microsecond=0))}", now)
+    assert slots.start_refresh(storage, f"manual-{utc_timestamp(now.replace(microsecond=0))}", now)
     names = set(storage.list_blob_names(FEED_CONTAINER))
     assert not any(old in name for name in names)
     assert {f"slots/{recent}", f"claims/{recent}/a-0", f"scans/{recent}/a.json"} <= names
@@ -271,27 +279,27 @@ def test_a_batch_of_books_is_recorded_in_one_transaction_per_partition(azurite: 
     now = datetime.now(UTC)
     books = [new_job_id() for _ in range(24)]
     for book in books:
-        refresh.set_sources(storage, book, [server.url(f"/rss?one={book}")], now, replace=True)
+        feed_sources.set_sources(storage, book, [server.url(f"/rss?one={book}")], now, replace=True)
     gone = books[0]
     batch = one_batch(storage, f"group-{gone}", books, now)
-    refresh.set_sources(storage, gone, [], now, replace=True)  # one author drops the feed meanwhile
+    feed_sources.set_sources(storage, gone, [], now, replace=True)  # one author drops the feed meanwhile
 
     async def go() -> dict[str, int]:
         async with make_client(True) as client:
-            return await refresh.fetch_batch(storage, client, batch, settings(azurite), now)
+            return await feed_batch.fetch_batch(storage, client, batch, settings(azurite), now)
 
     storage.transactions = 0
     counts = asyncio.run(go())
-    partitions = {refresh.source_partition(book) for book in books}
+    partitions = {feed_sources.source_partition(book) for book in books}
     assert len(partitions) < len(books)
     # One per partition; the partition whose row vanished falls back to one merge at a time.
     assert storage.transactions == len(partitions)
     assert counts["fetched"] == len(books) - 1
-    assert refresh.list_sources(storage, gone) == []  # the dropped feed is not brought back
+    assert feed_sources.list_sources(storage, gone) == []  # the dropped feed is not brought back
     for book in books[1:]:
-        (row,) = refresh.list_sources(storage, book)
+        (row,) = feed_sources.list_sources(storage, book)
         assert row["last_status"] == "ok" and row["etag"] == '"v1"'
-        assert json.loads(storage.read_blob(BOOK_CONTAINER, refresh.updates_blob(book)))["items"]
+        assert json.loads(storage.read_blob(BOOK_CONTAINER, feed_updates.updates_blob(book)))["items"]
 
 
 def test_a_slow_feed_does_not_hold_up_the_records_of_other_books(
@@ -299,8 +307,8 @@ def test_a_slow_feed_does_not_hold_up_the_records_of_other_books(
 ) -> None:
     fast, slow = new_job_id(), new_job_id()
     now = datetime.now(UTC)
-    refresh.set_sources(storage, fast, [server.url(f"/rss?fast={fast}")], now, replace=True)
-    refresh.set_sources(storage, slow, [server.url(f"/slow?book={slow}")], now, replace=True)
+    feed_sources.set_sources(storage, fast, [server.url(f"/rss?fast={fast}")], now, replace=True)
+    feed_sources.set_sources(storage, slow, [server.url(f"/slow?book={slow}")], now, replace=True)
     batch = one_batch(storage, f"linger-{fast}", [fast, slow], now)
     quick = Settings.from_env(
         {
@@ -312,16 +320,16 @@ def test_a_slow_feed_does_not_hold_up_the_records_of_other_books(
 
     async def go() -> tuple[str, str]:
         async with make_client(True) as client:
-            running = asyncio.create_task(refresh.fetch_batch(storage, client, batch, quick, now))
-            await asyncio.sleep(refresh.STATE_LINGER_SECONDS + 1.5)
-            (fast_row,) = await asyncio.to_thread(refresh.list_sources, storage, fast)
-            (slow_row,) = await asyncio.to_thread(refresh.list_sources, storage, slow)
+            running = asyncio.create_task(feed_batch.fetch_batch(storage, client, batch, quick, now))
+            await asyncio.sleep(feed_batch.STATE_LINGER_SECONDS + 1.5)
+            (fast_row,) = await asyncio.to_thread(feed_sources.list_sources, storage, fast)
+            (slow_row,) = await asyncio.to_thread(feed_sources.list_sources, storage, slow)
             assert not running.done()  # the slow feed is still dripping
             await running
             return fast_row["last_status"], slow_row["last_status"]
 
     assert asyncio.run(go()) == ("ok", "new")
-    (slow_row,) = refresh.list_sources(storage, slow)
+    (slow_row,) = feed_sources.list_sources(storage, slow)
     assert slow_row["last_status"] == "error"
 
 
@@ -354,7 +362,7 @@ def test_every_kind_of_feed_failure_is_recorded_with_back_off_and_the_books_othe
     }
     book = new_job_id()
     now = datetime.now(UTC)
-    refresh.set_sources(storage, book, [*failing, server.url("/rss")], now, replace=True)
+    feed_sources.set_sources(storage, book, [*failing, server.url("/rss")], now, replace=True)
     short_deadline = Settings.from_env(
         {
             "AzureWebJobsStorage": azurite.connection_string,
@@ -364,22 +372,24 @@ def test_every_kind_of_feed_failure_is_recorded_with_back_off_and_the_books_othe
     )
 
     async def go() -> set[asyncio.Task[Any]]:
-        sources, pending = [], refresh.scan(storage, f"failures-{book}", None, now)
+        sources, pending = [], slots.scan(storage, f"failures-{book}", None, now)
         while pending:  # every page of the scan (earlier tests left many sources): this book's
             message = json.loads(pending.pop())
             if message["kind"] == "scan":
-                pending.extend(refresh.scan(storage, message["slot"], message["continuation"], now))
+                pending.extend(slots.scan(storage, message["slot"], message["continuation"], now))
             else:
                 sources += [source for source in message["sources"] if source["book"] == book]
         batch = {"slot": f"failures-{book}", "batch": "0", "sources": sources}
         async with make_client(True, resolver=resolver) as client:
-            await refresh.fetch_batch(storage, client, batch, short_deadline, now)
-        return asyncio.all_tasks() - {asyncio.current_task()}  # type: ignore[operator]
+            await feed_batch.fetch_batch(storage, client, batch, short_deadline, now)
+        return asyncio.all_tasks() - {asyncio.current_task()}
 
     assert asyncio.run(go()) == set()  # the batch did not fail, and no fetch outlived it
-    titles = [i["title"] for i in json.loads(storage.read_blob(BOOK_CONTAINER, refresh.updates_blob(book)))["items"]]
+    titles = [
+        i["title"] for i in json.loads(storage.read_blob(BOOK_CONTAINER, feed_updates.updates_blob(book)))["items"]
+    ]
     assert "Launch party" in titles  # the good feed refreshed
-    sources = {p["url"]: p for p in refresh.list_sources(storage, book)}
+    sources = {p["url"]: p for p in feed_sources.list_sources(storage, book)}
     for url, reason in failing.items():
         state = sources[url]
         assert state["failures"] == 1 and state["last_status"] == "error", state

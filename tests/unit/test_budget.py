@@ -1,4 +1,4 @@
-"""A step's child process within its CPU and memory budget (shared/budget.py), no storage needed."""
+"""A step's child process within its CPU and memory budget (shared/budget/), no storage needed."""
 
 from __future__ import annotations
 
@@ -26,7 +26,7 @@ def allocate(megabytes: int) -> int:
 
 def fill_then_fail(limit: int) -> None:
     """Fill memory to just under the limit, then fail the way a refused thread does."""
-    from shared.budget import _peak_data_bytes
+    from shared.budget.process import _peak_data_bytes
 
     blocks = []
     while _peak_data_bytes() < limit - 16 * 1024 * 1024:

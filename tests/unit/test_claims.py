@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 
-from shared import claims
-from shared.claims import ClaimOutcome
-from shared.jobs import Job, JobStatus
+from shared.jobs.record import Job, JobStatus
+from shared.worker import claims
+from shared.worker.claims import ClaimOutcome
 
 NOW = datetime(2026, 12, 1, 12, 0, tzinfo=UTC)
 LEASE = 300

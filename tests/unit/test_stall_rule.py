@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 
-from shared.jobs import Job, JobStatus
-from shared.pipeline import is_stalled
+from shared.jobs.record import Job, JobStatus
+from shared.worker.recovery import is_stalled
 
 NOW = datetime(2026, 12, 1, 12, 0, tzinfo=UTC)
 STALL = 30
@@ -55,7 +55,7 @@ def test_a_finished_job_is_never_stalled() -> None:
 
 
 def test_only_a_queued_job_shows_its_backlog() -> None:
-    from shared.jobs import QueueBacklog
+    from shared.jobs.record import QueueBacklog
 
     backlog = QueueBacklog(messages=40, front_waited_seconds=95.4)
     assert job(5, JobStatus.QUEUED).to_public("/api", backlog)["queue"] == {"messages": 40, "front_waited_seconds": 95}

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import os
 from typing import Any
 
 import azure.functions as func
@@ -11,8 +10,13 @@ import azure.functions as func
 # Must match `extensions.http.routePrefix` in host.json; links in responses are built on it.
 API_BASE = "/api"
 RETRY_AFTER_SECONDS = 10
-# On every JSON answer too: a browser must never sniff an API response into HTML.
-JSON_HEADERS = {"Cache-Control": "no-store", "X-Content-Type-Options": "nosniff"}
+# On every answer: a browser must never sniff a response into another type (an API answer into HTML).
+NOSNIFF = {"X-Content-Type-Options": "nosniff"}
+# Pages and their files: no referrer carries a book's address to another site.
+PAGE_HEADERS = {**NOSNIFF, "Referrer-Policy": "no-referrer"}
+# A book's files: and no other site may embed them.
+BOOK_FILE_HEADERS = {**PAGE_HEADERS, "Cross-Origin-Resource-Policy": "same-origin"}
+JSON_HEADERS = {"Cache-Control": "no-store", **NOSNIFF}
 
 
 def json_response(body: Any, status: int = 200, headers: dict[str, str] | None = None) -> func.HttpResponse:
@@ -45,19 +49,3 @@ def storage_unavailable() -> func.HttpResponse:
         "Quire cannot reach its storage right now. Nothing was saved; try again in a few seconds.",
         headers={"Retry-After": str(RETRY_AFTER_SECONDS)},
     )
-
-
-def content_type_for(path: str) -> str:
-    """The Content-Type to serve a file of the books or the upload page with, by its extension."""
-    return {
-        ".html": "text/html; charset=utf-8",
-        ".css": "text/css; charset=utf-8",
-        ".js": "text/javascript; charset=utf-8",
-        ".json": "application/json",
-        ".webmanifest": "application/manifest+json",
-        ".png": "image/png",
-        ".jpg": "image/jpeg",
-        ".gif": "image/gif",
-        ".webp": "image/webp",
-        ".svg": "image/svg+xml",
-    }.get(os.path.splitext(path)[1].lower(), "application/octet-stream")

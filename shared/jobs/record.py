@@ -1,4 +1,4 @@
-"""Jobs: the conversion job record, its status words, and the conversion message format.
+"""The job record: the row, its status words, its steps, and the conversion message format.
 
 A job is one table entity (PartitionKey = job id, RowKey = "job"). It is the source of truth;
 a queue message only wakes a worker up to look at it. The web tier and the worker share this
@@ -15,12 +15,17 @@ from datetime import datetime
 from enum import StrEnum
 from typing import Any
 
+from shared.formats import utc_timestamp
+
 JOB_ROW_KEY = "job"
 # The row an upload writes before its manuscript blob, replaced by the job row in one transaction:
 # a marker left behind names a manuscript whose request died before its job was recorded.
 UPLOAD_ROW_KEY = "upload"
 MESSAGE_VERSION = 1
+# A job's steps: "plan" first, then "images:<batch>" for each image batch the plan fanned out
+# (in any order, anywhere), then "package", which publishes the book.
 FIRST_STEP = "plan"
+PACKAGE_STEP = "package"
 
 # A table property holds at most 64 KiB; a handful of warnings is what an author reads anyway.
 MAX_STORED_WARNINGS = 50
@@ -188,8 +193,8 @@ class Job:
                 "steps_total": self.steps_total,
                 "fraction": self.progress_fraction,
             },
-            "created": _iso(self.created),
-            "updated": _iso(self.updated),
+            "created": utc_timestamp(self.created),
+            "updated": utc_timestamp(self.updated),
             "manuscript": {
                 "filename": self.filename,
                 "type": self.kind,
@@ -210,8 +215,18 @@ class Job:
         return body
 
 
-def _iso(moment: datetime) -> str:
-    return moment.isoformat().replace("+00:00", "Z")
+def parallel_steps(job: Job) -> list[str]:
+    """The steps the plan fanned out, which run side by side between the plan and the package."""
+    plan = job.plan
+    return [f"images:{i}" for i in range(plan.get("images_in_plan", 0), len(plan.get("images", [])))]
+
+
+def pending_steps(job: Job) -> list[str]:
+    """What must run next, from the row alone: the plan, else the fanned-out steps not committed,
+    else the package."""
+    if not job.plan or FIRST_STEP not in job.completed:
+        return [FIRST_STEP]
+    return [s for s in parallel_steps(job) if s not in job.completed] or [PACKAGE_STEP]
 
 
 def conversion_message(job_id: str, step: str = FIRST_STEP) -> str:

@@ -17,7 +17,7 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 from enum import StrEnum
 
-from shared.jobs import FIRST_STEP, Job, JobStatus
+from shared.jobs.record import FIRST_STEP, Job, JobStatus
 
 
 class ClaimOutcome(StrEnum):

@@ -14,31 +14,27 @@ from urllib.parse import quote
 
 import azure.functions as func
 
-from shared.api import find_job
-from shared.jobs import Job, JobStatus
-from shared.pipeline import book_blob
+from shared.formats import content_type_for
+from shared.jobs.record import Job, JobStatus
+from shared.jobs.store import book_blob
 from shared.services import Services
 from shared.settings import BOOK_CONTAINER
 from shared.storage import NotFound, StorageUnavailable
-from shared.web import API_BASE, content_type_for, problem, storage_unavailable
+from shared.web.responses import API_BASE, BOOK_FILE_HEADERS, problem, storage_unavailable
+from shared.web.status import job_or_problem
 
 APP_CSP = (
     "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self'; connect-src 'self'; "
     "manifest-src 'self'; worker-src 'self'; font-src 'self'; base-uri 'none'; form-action 'none'; "
     "frame-ancestors 'none'; object-src 'none'"
 )
-SECURITY_HEADERS = {
-    "X-Content-Type-Options": "nosniff",
-    "Referrer-Policy": "no-referrer",
-    "Cross-Origin-Resource-Policy": "same-origin",
-}
 REVALIDATE = "no-cache"  # pages, manifest and service worker: always ask, a 304 is cheap
 IMMUTABLE = "public, max-age=31536000, immutable"  # a finished book's assets never change
 _SAFE_PATH = re.compile(r"^[A-Za-z0-9._-]+(/[A-Za-z0-9._-]+)*$")
 
 
 def _finished_job(services: Services, job_id: str) -> Job | func.HttpResponse:
-    job = find_job(services, job_id)
+    job = job_or_problem(services, job_id)
     if isinstance(job, func.HttpResponse):
         return job
     if job.status is JobStatus.FAILED:
@@ -85,7 +81,7 @@ def download_epub(req: func.HttpRequest, services: Services) -> func.HttpRespons
             "Content-Disposition": f"attachment; filename=\"{download_filename(title)}\"; filename*=UTF-8''{utf8_name}",
             "Cache-Control": "private, max-age=3600",
             "ETag": etag,
-            **SECURITY_HEADERS,
+            **BOOK_FILE_HEADERS,
         },
     )
 
@@ -100,7 +96,7 @@ def serve_app_file(req: func.HttpRequest, services: Services) -> func.HttpRespon
     if not path and not req.url.split("?", 1)[0].endswith("/"):
         # The book's pages use relative links: the folder must be addressed with its slash.
         return func.HttpResponse(
-            status_code=301, headers={"Location": f"{API_BASE}/books/{job_id}/app/", **SECURITY_HEADERS}
+            status_code=301, headers={"Location": f"{API_BASE}/books/{job_id}/app/", **BOOK_FILE_HEADERS}
         )
     path = path or "index.html"
     if path.endswith("/"):
@@ -124,7 +120,7 @@ def serve_app_file(req: func.HttpRequest, services: Services) -> func.HttpRespon
         "Cache-Control": cache,
         "ETag": etag,
         "Content-Security-Policy": APP_CSP,
-        **SECURITY_HEADERS,
+        **BOOK_FILE_HEADERS,
     }
     if req.headers.get("if-none-match") == etag:
         return func.HttpResponse(status_code=304, headers=headers)

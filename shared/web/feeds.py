@@ -7,20 +7,21 @@ from datetime import UTC, datetime
 
 import azure.functions as func
 
-from shared.api import find_job
 from shared.feeds.guard import BlockedURL
-from shared.feeds.refresh import list_sources, public_source, set_sources, updates_blob, validate_feed_urls
-from shared.jobs import Job, JobStatus
+from shared.feeds.sources import list_sources, public_source, set_sources, validate_feed_urls
+from shared.feeds.updates import updates_blob
+from shared.jobs.record import Job, JobStatus
 from shared.services import Services
 from shared.settings import BOOK_CONTAINER
 from shared.storage import NotFound, StorageUnavailable
-from shared.web import json_response, problem, storage_unavailable
+from shared.web.responses import NOSNIFF, json_response, problem, storage_unavailable
+from shared.web.status import job_or_problem
 
 CORS = {"Access-Control-Allow-Origin": "*", "Access-Control-Expose-Headers": "ETag"}
 
 
 def _book(services: Services, book_id: str) -> Job | func.HttpResponse:
-    job = find_job(services, book_id)
+    job = job_or_problem(services, book_id)
     if isinstance(job, func.HttpResponse):
         return job
     if job.status is JobStatus.FAILED:
@@ -68,7 +69,7 @@ def book_updates(req: func.HttpRequest, services: Services) -> func.HttpResponse
     headers = {
         "ETag": etag,
         "Cache-Control": "no-cache",
-        "X-Content-Type-Options": "nosniff",
+        **NOSNIFF,
         "Content-Security-Policy": "default-src 'none'; frame-ancestors 'none'",  # data, never a page
         **CORS,
     }

@@ -1,4 +1,4 @@
-"""Command line: `python -m shared.convert MANUSCRIPT --out DIR` writes DIR/book.epub and DIR/app/.
+"""Command line: `python -m shared.cli MANUSCRIPT --out DIR` writes DIR/book.epub and DIR/app/.
 
 Warnings go to stderr; a manuscript that cannot be converted exits 1 with the reason, no traceback.
 """
@@ -6,14 +6,13 @@ Warnings go to stderr; a manuscript that cannot be converted exits 1 with the re
 from __future__ import annotations
 
 import argparse
-import os
 import sys
 from datetime import UTC, datetime
 from pathlib import Path
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m shared.convert", description=__doc__)
+    parser = argparse.ArgumentParser(prog="python -m shared.cli", description=__doc__)
     parser.add_argument("manuscript", type=Path, help="a .md, .txt, .html, .docx or .zip manuscript")
     parser.add_argument("--out", type=Path, required=True, help="output folder")
     parser.add_argument("--title", default="")
@@ -79,5 +78,4 @@ def main(argv: list[str] | None = None) -> int:
 
 
 if __name__ == "__main__":
-    os.environ.setdefault("PYTHONHASHSEED", "0")
     sys.exit(main())

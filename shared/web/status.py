@@ -1,52 +1,28 @@
-"""The web tier: upload, status and health endpoints.
-
-Each function takes the request and the app's services and returns the response, plus, for the
-upload, the first conversion message for `function_app.py` to send through its output binding.
-"""
+"""Status endpoints: a job's status (with the backlog a queued job waits behind) and health."""
 
 from __future__ import annotations
 
-import logging
 from datetime import UTC, datetime
 
 import azure.functions as func
 
-from shared.intake import UploadRejected, check_declared_size, identify, read_upload, store_manuscript
-from shared.jobs import JOB_ROW_KEY, Job, JobStatus, QueueBacklog, conversion_message, is_valid_job_id, new_job_id
+from shared import logs
+from shared.jobs.record import (
+    JOB_ROW_KEY,
+    Job,
+    JobStatus,
+    QueueBacklog,
+    is_valid_job_id,
+)
 from shared.services import Services
 from shared.settings import CONVERSION_QUEUE, JOB_TABLE
 from shared.storage import NotFound, StorageUnavailable
-from shared.web import API_BASE, json_response, problem, storage_unavailable
+from shared.web.responses import API_BASE, json_response, problem, storage_unavailable
 
-log = logging.getLogger(__name__)
-
-
-def submit_manuscript(req: func.HttpRequest, services: Services) -> tuple[func.HttpResponse, str | None]:
-    """Accept an upload. Returns the response and the conversion message to send (None if rejected)."""
-    limit = services.settings.max_upload_bytes
-    try:
-        check_declared_size(req.headers, limit)
-        upload = read_upload(req.headers, req.params, req.get_body(), limit)
-        manuscript = identify(upload)
-    except UploadRejected as rejection:
-        log.info("upload rejected: %s %s", rejection.status, rejection.title)
-        accepted = ["markdown", "text", "html", "docx", "zip"] if rejection.status == 415 else None
-        extra = {"accepted": accepted} if accepted else {}
-        return problem(rejection.status, rejection.title, rejection.detail, None, **extra), None
-
-    job_id = new_job_id()
-    try:
-        job = store_manuscript(services.storage, manuscript, job_id, _now())
-    except StorageUnavailable:
-        log.warning("upload not stored: storage unavailable")
-        return storage_unavailable(), None
-    log.info("job %s queued: %s, %d bytes, %s", job.id, job.kind, job.size, job.sha256[:12])
-    location = f"{API_BASE}/manuscripts/{job.id}"
-    response = json_response(job.to_public(API_BASE), status=202, headers={"Location": location})
-    return response, conversion_message(job.id)
+log = logs.get_logger(__name__)
 
 
-def find_job(services: Services, job_id: str) -> Job | func.HttpResponse:
+def job_or_problem(services: Services, job_id: str) -> Job | func.HttpResponse:
     """The job with this id, or the problem response that says why there is none."""
     if not is_valid_job_id(job_id):
         return problem(
@@ -62,7 +38,7 @@ def find_job(services: Services, job_id: str) -> Job | func.HttpResponse:
 
 
 def get_job(req: func.HttpRequest, services: Services) -> func.HttpResponse:
-    found = find_job(services, req.route_params.get("id", ""))
+    found = job_or_problem(services, req.route_params.get("id", ""))
     if isinstance(found, func.HttpResponse):
         return found
     backlog = _backlog(services, found.id) if found.status is JobStatus.QUEUED else None

@@ -1,4 +1,4 @@
-"""The upload page and its static files, shipped in shared/static/ (no build step)."""
+"""The upload page and its static files, shipped in shared/web/static/ (no build step)."""
 
 from __future__ import annotations
 
@@ -7,19 +7,15 @@ from pathlib import Path
 
 import azure.functions as func
 
-from shared.web import content_type_for, problem
+from shared.formats import content_type_for
+from shared.web.responses import PAGE_HEADERS, problem
 
 STATIC = Path(__file__).parent / "static"
 PAGE_CSP = (
     "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self'; connect-src 'self'; "
     "form-action 'self'; base-uri 'none'; frame-ancestors 'none'; object-src 'none'"
 )
-HEADERS = {
-    "Content-Security-Policy": PAGE_CSP,
-    "X-Content-Type-Options": "nosniff",
-    "Referrer-Policy": "no-referrer",
-    "Cache-Control": "no-cache",
-}
+HEADERS = {"Content-Security-Policy": PAGE_CSP, **PAGE_HEADERS, "Cache-Control": "no-cache"}
 ASSETS = {"upload.css", "upload.js", "favicon.svg"}
 
 

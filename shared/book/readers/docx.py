@@ -1,0 +1,137 @@
+"""Word (.docx) through mammoth: styles mapped to HTML, footnotes and images taken out, then read as HTML."""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+from shared.book.archive import ArchiveLimits, read_archive
+from shared.book.errors import ManuscriptError
+from shared.book.limits import check_docx_part
+from shared.book.model import ParsedBook
+from shared.book.readers.html import escape_text, read_html
+
+DOCX_LIMITS = ArchiveLimits(max_entries=5000)
+DOCX_STYLE_MAP = """
+p[style-name='Title'] => p.doc-title:fresh
+p[style-name='Subtitle'] => p.subtitle:fresh
+p[style-name='Quote'] => blockquote > p:fresh
+p[style-name='Intense Quote'] => blockquote > p:fresh
+p[style-name='Block Text'] => blockquote > p:fresh
+p[style-name='Block Quote'] => blockquote > p:fresh
+p[style-name='Source Code'] => pre:separator('\\n')
+p[style-name='Code'] => pre:separator('\\n')
+p[style-name='HTML Preformatted'] => pre:separator('\\n')
+r[style-name='Source Code'] => code
+r[style-name='Verbatim Char'] => code
+r[style-name='Code Char'] => code
+p[style-name='Caption'] => p.caption:fresh
+p[style-name='Image Caption'] => p.caption:fresh
+"""
+
+
+def read_docx(data: bytes, split_level: int) -> tuple[ParsedBook, dict[str, bytes]]:
+    import io
+
+    files = read_archive(data, "Word document", DOCX_LIMITS)
+    if "word/document.xml" not in files:
+        raise ManuscriptError("The Word document has no body (word/document.xml). Save it again as .docx.")
+    for name, content in files.items():
+        if name.endswith((".xml", ".rels")):
+            check_docx_part(name, len(content))
+            # The whole part is searched: a declaration can hide behind any amount of comment or text.
+            if re.search(rb"<!(DOCTYPE|ENTITY)", content, re.I):
+                raise ManuscriptError(
+                    "The Word document contains XML declarations (DTD or entities) that Word never writes. "
+                    "Open it in Word or LibreOffice and save it again as .docx."
+                )
+        if name.endswith(".rels") and re.search(rb'TargetMode="External"[^>]*Target="file:|Target="file:', content):
+            raise ManuscriptError(
+                "The Word document links to files on a computer. Embed the images instead of linking them."
+            )
+    import mammoth
+
+    images: dict[str, bytes] = {}
+
+    def keep_image(image: Any) -> dict[str, str]:
+        with image.open() as stream:
+            content = stream.read(64 * 1024 * 1024 + 1)
+        name = f"docx-images/image{len(images) + 1:03d}{_extension_for(image.content_type)}"
+        images[name] = content
+        return {"src": name, "alt": image.alt_text or ""}
+
+    try:
+        result = mammoth.convert_to_html(
+            io.BytesIO(data),
+            style_map=DOCX_STYLE_MAP,
+            convert_image=mammoth.images.img_element(keep_image),
+            external_file_access=False,
+        )
+    except (ManuscriptError, MemoryError):
+        raise
+    except Exception as error:
+        raise ManuscriptError(
+            f"The Word document cannot be read ({type(error).__name__}). Save it again as .docx."
+        ) from None
+    html, notes = _take_docx_footnotes(result.value)
+    titles = re.findall(r'<p class="doc-title">(.*?)</p>', html, flags=re.S)
+    html = re.sub(r'<p class="doc-title">.*?</p>', "", html, flags=re.S)  # it belongs on the title page
+    book = read_html(f"<html><body>{html}</body></html>", split_level)
+    if titles:
+        from shared.book.sanitize import plain_text
+
+        book.metadata.title = plain_text(titles[0])
+    for chapter in book.chapters:
+        cited = re.findall(
+            r'class="quire-docx-noteref"[^>]*title="([^"]+)"|title="([^"]+)"[^>]*class="quire-docx-noteref"',
+            chapter.body,
+        )
+        seen: list[str] = []
+        for first, second in cited:
+            key = first or second
+            if key in notes and key not in seen:
+                seen.append(key)
+        chapter.footnotes = [{"id": key, "label": key, "body": notes[key]} for key in seen]
+    book.warnings.extend(f"Word document: {m.message}" for m in result.messages if "Unrecognised" in m.message)
+    props = files.get("docProps/core.xml", b"")
+    title = re.search(rb"<dc:title>([^<]+)</dc:title>", props)
+    creator = re.search(rb"<dc:creator>([^<]+)</dc:creator>", props)
+    if title:
+        book.metadata.title = title.group(1).decode("utf-8", "replace").strip()
+    if creator:
+        book.metadata.authors = [creator.group(1).decode("utf-8", "replace").strip()]
+    return book, images
+
+
+def _extension_for(content_type: str | None) -> str:
+    return {"image/png": ".png", "image/gif": ".gif", "image/webp": ".webp"}.get(content_type or "", ".jpg")
+
+
+def _take_docx_footnotes(html: str) -> tuple[str, dict[str, str]]:
+    """mammoth lists every note at the end; take them out and mark their references."""
+    from lxml import etree
+    from lxml import html as lxml_html
+
+    if 'id="footnote-' not in html and 'id="endnote-' not in html:
+        return html, {}
+    root = lxml_html.fragment_fromstring(html, create_parent="div")
+    notes: dict[str, str] = {}
+    for item in list(root.iter("li")):
+        note_id = item.get("id", "")
+        if note_id.startswith(("footnote-", "endnote-")):
+            for back in item.xpath(".//a[starts-with(@href, '#footnote-ref-') or starts-with(@href, '#endnote-ref-')]"):
+                back.drop_tree()
+            notes[note_id] = "".join(
+                etree.tostring(child, encoding="unicode", method="html") for child in item
+            ) or escape_text(item.text_content())
+            parent = item.getparent()
+            parent.remove(item)
+            if len(parent) == 0 and parent.tag == "ol":
+                parent.drop_tree()
+    for ref in root.xpath("//a[starts-with(@href, '#footnote-') or starts-with(@href, '#endnote-')]"):
+        target = ref.get("href", "")[1:]
+        if target in notes:
+            ref.set("class", "quire-docx-noteref")
+            ref.set("title", target)
+    body = "".join(etree.tostring(child, encoding="unicode", method="html") for child in root)
+    return escape_text(root.text or "") + body, notes

@@ -1,0 +1,68 @@
+"""The images a manuscript references: each must be in the upload; each gets a content key."""
+
+from __future__ import annotations
+
+import posixpath
+import re
+
+from shared.book.archive import normalise_reference
+from shared.book.errors import ManuscriptError
+from shared.book.images import image_key
+from shared.book.model import ParsedBook
+from shared.formats import IMAGE_EXTENSIONS
+
+
+def attach_images(book: ParsedBook, files: dict[str, bytes], base_dir: str) -> None:
+    """Find every image the text references, check it is in the upload, give it a key."""
+    references = _image_references(book)
+    cover_ref = book.metadata.cover_image
+    if cover_ref:
+        references.append(cover_ref)
+    missing: list[str] = []
+    for reference in references:
+        if re.match(r"^[a-z][a-z0-9+.-]*:", reference, re.I) and not reference.lower().startswith("file:"):
+            continue  # remote or data URLs: the render step drops them with a warning
+        path = normalise_reference(reference, base_dir) if not reference.startswith("docx-images/") else reference
+        if path is None or path not in files:
+            missing.append(reference)
+            continue
+        if posixpath.splitext(path.lower())[1] not in IMAGE_EXTENSIONS and not path.startswith("docx-images/"):
+            raise ManuscriptError(f"'{reference}' is not an image Quire can use (JPEG, PNG, GIF or WebP).")
+        key = image_key(files[path])
+        book.image_refs[reference] = key
+        book.image_sources[key] = files[path]
+        book.image_names.setdefault(key, reference)
+    if missing:
+        listed = ", ".join(f"'{m}'" for m in sorted(set(missing))[:10])
+        raise ManuscriptError(
+            f"The manuscript refers to images that are not in the upload: {listed}. "
+            "Upload a zip holding the manuscript and its images, with the paths the text uses."
+        )
+    if cover_ref:
+        book.cover_key = book.image_refs[cover_ref]
+
+
+def _image_references(book: ParsedBook) -> list[str]:
+    references: list[str] = []
+    for chapter in book.chapters:
+        if chapter.format == "tokens":
+            for tokens in [chapter.body] + [note["body"] for note in chapter.footnotes]:
+                for token in tokens:
+                    for child in token.children or ():
+                        if child.type == "image":
+                            references.append(str(child.attrs.get("src", "")))
+                        elif child.type == "html_inline":
+                            references.extend(html_image_sources(child.content))
+                    if token.type == "html_block":
+                        references.extend(html_image_sources(token.content))
+        else:
+            references.extend(html_image_sources(chapter.body))
+    return [r for r in references if r]
+
+
+def html_image_sources(html: str) -> list[str]:
+    if "<img" not in html.lower():
+        return []
+    from shared.book.sanitize import sanitized_fragment
+
+    return [img.get("src", "") for img in sanitized_fragment(html).iter("img")]

@@ -1,0 +1,280 @@
+"""One fetch batch: claim it, fetch its sources all at once over the shared client, record their
+state, merge fresh items into each book's updates.json.
+
+The claim is a create-only blob, so a batch delivered twice is fetched once. Each book's sources
+go fetch → record → merge on their own, so one slow feed or book holds up nobody else. States are
+recorded If-Match the row as scanned (an author's change wins), a batch's states of one partition
+in one transaction (`_StateCommits`).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from concurrent.futures import ThreadPoolExecutor
+from datetime import datetime, timedelta
+from functools import partial
+from typing import TYPE_CHECKING, Any
+
+from shared import logs
+from shared.feeds.parse import FeedError, parse_feed
+from shared.feeds.sources import source_key
+from shared.feeds.updates import rebuild_updates
+from shared.settings import FEED_CONTAINER, FEED_TABLE, Settings
+from shared.storage import AlreadyExists, Conflict, NotFound, Storage
+
+if TYPE_CHECKING:
+    from shared.feeds.fetch import FetchResult
+
+log = logs.get_logger(__name__)
+
+MAX_BACKOFF = timedelta(hours=24)
+MAX_RETRY_AFTER = timedelta(hours=24)
+
+
+def next_state(
+    source: dict[str, Any], result: FetchResult, now: datetime, interval: int, error: str = ""
+) -> dict[str, Any]:
+    """Pure: the source's state after a fetch (back-off after failures, Retry-After respected)."""
+    state = dict(source)
+    state["last_status"] = "error" if error or result.status == "error" else result.status
+    if state["last_status"] == "error":
+        failures = int(source.get("failures", 0)) + 1
+        delay = min(timedelta(seconds=interval) * (2 ** min(failures - 1, 10)), MAX_BACKOFF)
+        state.update(failures=failures, last_error=(error or result.error)[:500])
+    else:
+        delay = timedelta(seconds=interval)
+        state.update(failures=0, last_error="", last_success=now)
+        if result.status == "ok":
+            state.update(etag=result.etag, last_modified=result.last_modified)
+    if result.retry_after is not None:
+        delay = max(delay, min(timedelta(seconds=result.retry_after), MAX_RETRY_AFTER))
+    state["next_due"] = now + delay
+    return state
+
+
+# Storage calls are blocking SDK calls; they get their own threads so a batch's fifty state
+# updates run side by side (the default executor has only cpu+4 threads).
+_STORAGE_THREADS = ThreadPoolExecutor(max_workers=32, thread_name_prefix="feed-storage")
+
+
+async def _blocking(function: Any, *args: Any, **kwargs: Any) -> Any:
+    return await asyncio.get_running_loop().run_in_executor(_STORAGE_THREADS, partial(function, *args, **kwargs))
+
+
+def _outcome(
+    source: dict[str, Any], result: FetchResult, settings: Settings, now: datetime
+) -> tuple[dict[str, Any], list[dict[str, Any]] | None]:
+    """Pure: the source's new state, and its items when the feed was fetched and could be read."""
+    error = ""
+    items = None
+    if result.status == "ok":
+        try:
+            _, parsed = parse_feed(result.body, source["url"])
+            items = [{**item.to_dict(), "feed": source_key(source["url"])} for item in parsed]
+        except FeedError as problem:
+            error = f"not a feed: {problem}"
+        except Exception as problem:  # a parser fault on this feed's bytes fails this feed only
+            log.exception("feed %s: the parser failed", source["url"])
+            error = f"could not be read ({type(problem).__name__})"
+    previous = {
+        "failures": source.get("failures", 0),
+        "etag": source.get("etag", ""),
+        "last_modified": source.get("last_modified", ""),
+    }
+    state = next_state(previous, result, now, settings.feeds_interval_seconds, error)
+    state.update(PartitionKey=source["partition"], RowKey=source["key"], url=source["url"])
+    return state, items
+
+
+def _store_states(storage: Storage, sources: list[dict[str, Any]], states: list[dict[str, Any]]) -> list[str]:
+    """New source states of one partition in one transaction, each If-Match the row as scanned.
+
+    A row the author changed or removed since the scan keeps what the author wrote; the others are
+    still stored, one by one. Returns the keys whose state was stored.
+    """
+    merges = [(state, source["row_etag"]) for source, state in zip(sources, states, strict=True)]
+    try:
+        storage.merge_entities(FEED_TABLE, merges)
+        return [state["RowKey"] for state in states]
+    except (Conflict, NotFound):
+        pass
+    stored = []
+    for state, etag in merges:
+        try:
+            storage.merge_entity(FEED_TABLE, state, etag=etag)
+            stored.append(state["RowKey"])
+        except (Conflict, NotFound):
+            log.info("feed %s changed since the scan: its fetch is not recorded", state["url"])
+    return stored
+
+
+# How long a batch's finished states wait for the rest of its books before they are committed
+# anyway: a slow feed delays the recording of the others (and their items) by this much at most.
+STATE_LINGER_SECONDS = 0.5
+MAX_TRANSACTION = 100  # Table Storage's limit on the operations of one transaction
+
+
+class _StateCommits:
+    """Group commit of one fetch batch's source states.
+
+    Each book hands in its states once its feeds are done. They wait until every book of the batch
+    has reported, or STATE_LINGER_SECONDS have passed, then go out as one transaction per
+    partition. A book learns which of its states were stored (a row the author changed meanwhile
+    keeps the author's version).
+    """
+
+    def __init__(self, storage: Storage, books: int) -> None:
+        self.storage = storage
+        self.unreported = books
+        self.pending: list[tuple[list[dict[str, Any]], list[dict[str, Any]], asyncio.Future[set[str]]]] = []
+        self.arrived = asyncio.Event()
+        self.committer: asyncio.Task[None] | None = None
+
+    async def store(self, sources: list[dict[str, Any]], states: list[dict[str, Any]]) -> set[str]:
+        stored: asyncio.Future[set[str]] = asyncio.get_running_loop().create_future()
+        self.pending.append((sources, states, stored))
+        self.unreported -= 1
+        self.arrived.set()
+        if self.committer is None or self.committer.done():
+            self.committer = asyncio.create_task(self._commit_pending())
+        return await stored
+
+    async def _commit_pending(self) -> None:
+        loop = asyncio.get_running_loop()
+        while self.pending:
+            until = loop.time() + STATE_LINGER_SECONDS
+            while self.unreported > 0 and sum(len(p[0]) for p in self.pending) < MAX_TRANSACTION:
+                self.arrived.clear()
+                try:
+                    await asyncio.wait_for(self.arrived.wait(), until - loop.time())
+                except TimeoutError:
+                    break
+            taken, self.pending = self.pending, []
+            groups: dict[str, list[tuple[dict[str, Any], dict[str, Any]]]] = {}
+            for sources, states, _ in taken:
+                for source, state in zip(sources, states, strict=True):
+                    groups.setdefault(source["partition"], []).append((source, state))
+            chunks = [
+                group[i : i + MAX_TRANSACTION]
+                for group in groups.values()
+                for i in range(0, len(group), MAX_TRANSACTION)
+            ]
+            try:
+                results = await asyncio.gather(
+                    *(_blocking(_store_states, self.storage, [s for s, _ in c], [t for _, t in c]) for c in chunks)
+                )
+            except Exception as error:  # storage trouble: the batch fails; its sources stay due for the next slot
+                for _, _, stored in taken:
+                    if not stored.done():  # a book whose invocation was cancelled no longer waits
+                        stored.set_exception(error)
+                continue
+            keys = {key for result in results for key in result}
+            for _, _, stored in taken:
+                if not stored.done():
+                    stored.set_result(keys)
+
+
+def _by_book(sources: list[dict[str, Any]]) -> dict[str, list[dict[str, Any]]]:
+    books: dict[str, list[dict[str, Any]]] = {}
+    for source in sources:
+        books.setdefault(source["book"], []).append(source)
+    return books
+
+
+async def fetch_batch(
+    storage: Storage, client: Any, batch: dict[str, Any], settings: Settings, now: datetime
+) -> dict[str, int]:
+    """Claim a batch, then fetch it: every book's sources go through fetch → record → merge on their
+    own, so one slow feed or book holds up nobody else. A batch claimed before does nothing."""
+    counts = {"fetched": 0, "not_modified": 0, "errors": 0}
+    slot, sources = batch["slot"], batch["sources"]
+    try:
+        await _blocking(
+            storage.create_blob, FEED_CONTAINER, f"claims/{slot}/{batch['batch']}", b"", content_type="text/plain"
+        )
+    except AlreadyExists:
+        log.info("refresh %s: batch %s was already claimed: nothing to do", slot, batch["batch"])
+        return counts
+    books = _by_book(sources)
+    commits = _StateCommits(storage, len(books))
+    try:
+        # A task group: every fetch of the batch ends within this run, none is left running after it.
+        async with asyncio.TaskGroup() as group:
+            tasks = [
+                group.create_task(_refresh_book_or_log(storage, client, commits, book, settings, now))
+                for book in books.values()
+            ]
+    finally:
+        if commits.committer is not None and not commits.committer.done():
+            commits.committer.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await commits.committer
+    for task in tasks:
+        for key, value in task.result().items():
+            counts[key] += value
+    return counts
+
+
+async def _refresh_book_or_log(
+    storage: Storage,
+    client: Any,
+    commits: _StateCommits,
+    sources: list[dict[str, Any]],
+    settings: Settings,
+    now: datetime,
+) -> dict[str, int]:
+    """One book's refresh; storage trouble with it is logged and leaves the other books' refresh
+    running (its sources stay due, and the next slot takes them)."""
+    try:
+        return await _refresh_book(storage, client, commits, sources, settings, now)
+    except Exception as error:
+        log.warning("refresh of book %s failed: %s: %s", sources[0]["book"], type(error).__name__, error)
+        return {"fetched": 0, "not_modified": 0, "errors": len(sources)}
+
+
+async def _refresh_book(
+    storage: Storage,
+    client: Any,
+    commits: _StateCommits,
+    sources: list[dict[str, Any]],
+    settings: Settings,
+    now: datetime,
+) -> dict[str, int]:
+    from shared.feeds.fetch import FetchResult, fetch_feed  # httpx: only where feeds are fetched
+
+    async def fetch(source: dict[str, Any]) -> FetchResult:
+        try:
+            return await fetch_feed(
+                client,
+                source["url"],
+                etag=source.get("etag", ""),
+                last_modified=source.get("last_modified", ""),
+                policy=settings.feeds_allow_private_addresses,
+                deadline=settings.feeds_fetch_deadline_seconds,
+                now=now,
+            )
+        except Exception as error:  # a fault nobody foresaw is still this feed's, not its book's
+            log.exception("feed %s of book %s: unexpected fetch failure", source["url"], source["book"])
+            return FetchResult(
+                url=source["url"], status="error", error=f"could not be fetched ({type(error).__name__})"
+            )
+
+    results = await asyncio.gather(*(fetch(source) for source in sources))
+    outcomes = [_outcome(source, result, settings, now) for source, result in zip(sources, results, strict=True)]
+    counts = {"fetched": 0, "not_modified": 0, "errors": 0}
+    stored = await commits.store(sources, [state for state, _ in outcomes])
+    fresh = {
+        source_key(state["url"]): items for state, items in outcomes if items is not None and state["RowKey"] in stored
+    }
+    if fresh:
+        await _blocking(rebuild_updates, storage, sources[0]["book"], settings.feeds_max_items, now, fresh=fresh)
+    for (state, _), result in zip(outcomes, results, strict=True):
+        if state["RowKey"] not in stored:
+            continue
+        if state["last_status"] == "error":
+            counts["errors"] += 1
+            log.info("feed %s failed (%d in a row): %s", state["url"], state["failures"], state["last_error"])
+        else:
+            counts["fetched" if result.status == "ok" else "not_modified"] += 1
+    return counts

@@ -1,0 +1,149 @@
+"""The refresh schedule's side: a slot per timer occurrence, scanned page by page into fetch batches.
+
+timer  → claim the schedule slot (create-only blob; a second firing for it does nothing)
+       → one `scan` message
+scan   → one page of due sources → `fetch` messages of FETCH_BATCH sources each (with what the
+         fetch needs and the row's ETag), and the next scan. The page's messages are kept, so a
+         scan delivered twice answers the same batches.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from shared import logs
+from shared.formats import utc_timestamp
+from shared.settings import FEED_CONTAINER, FEED_TABLE
+from shared.storage import AlreadyExists, NotFound, Storage
+
+log = logs.get_logger(__name__)
+
+MESSAGE_VERSION = 3
+SCAN_PAGE = 500
+FETCH_BATCH = 50
+# A slot's claim, kept scan pages and batch claims. Twin firings and redeliveries come within
+# minutes; the pages hold every due source's fetch state, so they are not kept for long.
+SLOT_RECORDS_KEPT = timedelta(hours=6)
+PRUNED_PER_RUN = 8
+
+
+def scan_message(slot: str, continuation: dict[str, Any] | None = None) -> str:
+    return json.dumps({"v": MESSAGE_VERSION, "kind": "scan", "slot": slot, "continuation": continuation})
+
+
+def fetch_message(slot: str, batch: str, sources: list[dict[str, Any]]) -> str:
+    return json.dumps({"v": MESSAGE_VERSION, "kind": "fetch", "slot": slot, "batch": batch, "sources": sources})
+
+
+def slot_for(schedule_status: dict[str, Any], now: datetime) -> str:
+    """The schedule occurrence this run is for; a manual run (no schedule status) gets its own slot."""
+    scheduled = (schedule_status or {}).get("Next")
+    if scheduled:
+        try:
+            moment = datetime.fromisoformat(str(scheduled).replace("Z", "+00:00"))
+            if moment.year > 1 and moment <= now.astimezone(moment.tzinfo) + timedelta(minutes=1):
+                return utc_timestamp(moment.replace(microsecond=0))
+        except ValueError:
+            pass
+    return "manual-" + utc_timestamp(now.replace(microsecond=0))
+
+
+def start_refresh(storage: Storage, slot: str, now: datetime | None = None) -> list[str]:
+    """Claim the slot (create-only); the winner starts the scan. A second firing gets nothing."""
+    try:
+        storage.create_blob(FEED_CONTAINER, f"slots/{slot}", b"", content_type="text/plain")
+    except AlreadyExists:
+        log.info("refresh slot %s was already claimed: nothing to do", slot)
+        return []
+    log.info("refresh slot %s claimed", slot)
+    prune_old_slots(storage, now or datetime.now(UTC))
+    return [scan_message(slot)]
+
+
+def slot_time(slot: str) -> datetime | None:
+    try:
+        moment = datetime.fromisoformat(slot.removeprefix("manual-").replace("Z", "+00:00"))
+    except ValueError:
+        return None
+    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
+
+
+def prune_old_slots(storage: Storage, now: datetime) -> int:
+    """Forget the records of slots older than SLOT_RECORDS_KEPT: their batch claims and kept pages first, the slot
+    claim last (so an interrupted prune is finished by the next run). A few slots per run at most."""
+    pruned = 0
+    for name in storage.list_blob_names(FEED_CONTAINER, "slots/"):
+        slot = name.removeprefix("slots/")
+        moment = slot_time(slot)
+        if moment is None or now - moment < SLOT_RECORDS_KEPT:
+            continue
+        storage.delete_prefix(FEED_CONTAINER, f"claims/{slot}/")
+        storage.delete_prefix(FEED_CONTAINER, f"scans/{slot}/")
+        storage.delete_blob(FEED_CONTAINER, name)
+        pruned += 1
+        if pruned == PRUNED_PER_RUN:
+            break
+    return pruned
+
+
+def _digest(value: Any) -> str:
+    return hashlib.sha256(json.dumps(value, sort_keys=True).encode()).hexdigest()[:24]
+
+
+def scan(storage: Storage, slot: str, continuation: dict[str, Any] | None, now: datetime) -> list[str]:
+    """One page of due sources as fetch messages, and the next scan.
+
+    The first answer for a page is kept: a scan delivered twice, even after some of its batches ran,
+    answers the same batches, so each batch's claim still covers its sources exactly once.
+    """
+    page_id = _digest(continuation)
+    page = f"scans/{slot}/{page_id}.json"
+    try:
+        return list(json.loads(storage.read_blob(FEED_CONTAINER, page)))
+    except NotFound:
+        pass
+    messages = _scan_page(storage, slot, continuation, now, batch_prefix=page_id)
+    try:
+        storage.create_blob(FEED_CONTAINER, page, json.dumps(messages).encode(), content_type="application/json")
+    except AlreadyExists:  # a twin delivery of this scan kept its answer first: that one stands
+        return list(json.loads(storage.read_blob(FEED_CONTAINER, page)))
+    return messages
+
+
+def _scan_page(
+    storage: Storage, slot: str, continuation: dict[str, Any] | None, now: datetime, batch_prefix: str
+) -> list[str]:
+    # OData datetimes here have whole seconds: round up, so a source due this very second is found.
+    bound = (now + timedelta(seconds=1)).astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+    odata = f"next_due le datetime'{bound}'"
+    entities, token = storage.query_page(FEED_TABLE, odata, SCAN_PAGE, continuation)
+    # Each source travels with what its fetch needs, and the row's ETag its new state is stored If-Match.
+    # Sorted by row, so a batch holds few partitions and its states go out in few transactions.
+    due = sorted(
+        (
+            {
+                "book": e.properties["book"],
+                "partition": e.properties["PartitionKey"],
+                "key": e.properties["RowKey"],
+                "row_etag": e.etag,
+                "url": e.properties["url"],
+                "etag": e.properties.get("etag", ""),
+                "last_modified": e.properties.get("last_modified", ""),
+                "failures": int(e.properties.get("failures", 0)),
+            }
+            for e in entities
+            if isinstance(e.properties.get("book"), str) and isinstance(e.properties.get("url"), str)
+        ),
+        key=lambda source: (source["partition"], source["key"]),
+    )
+    messages = [
+        fetch_message(slot, f"{batch_prefix}-{i // FETCH_BATCH}", due[i : i + FETCH_BATCH])
+        for i in range(0, len(due), FETCH_BATCH)
+    ]
+    log.info("refresh %s: %d due sources on this page, %d fetch batches", slot, len(due), len(messages))
+    if token:
+        messages.append(scan_message(slot, token))
+    return messages

@@ -1,0 +1,233 @@
+"""Intake: from an HTTP upload's parts to a Manuscript of a known type. Pure: no I/O.
+
+It reads the upload (multipart field `file`, or a raw body named by `Content-Disposition` or
+`?filename=`), checks its size and metadata, and decides its type by sniffing its bytes (a zip is
+opened to see that it holds exactly one manuscript; zip safety itself is the book core's,
+shared/book/archive.py). Storing it is shared/jobs/uploads.py's.
+
+Every rejection is an `UploadRejected` carrying the HTTP status and a message an author can act on.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import io
+import posixpath
+import unicodedata
+import zipfile
+from collections.abc import Mapping
+from dataclasses import dataclass
+
+from shared.formats import (
+    DOCX,
+    HTML,
+    MANUSCRIPT_TYPES,
+    MARKDOWN,
+    TEXT,
+    ZIP,
+    ManuscriptType,
+    decode_text,
+    is_language_tag,
+    manuscripts_in_zip,
+)
+from shared.intake.multipart import filename_from_disposition, read_multipart
+from shared.intake.rejections import UploadRejected, too_large
+
+# Multipart framing (boundaries, part headers, metadata fields) on top of the file itself.
+MULTIPART_OVERHEAD_BYTES = 64 * 1024
+MAX_METADATA_CHARS = 300
+MAX_FILENAME_CHARS = 200
+
+ACCEPTED_TYPES_TEXT = (
+    "Markdown (.md), plain text (.txt), HTML (.html), Word (.docx), "
+    "or a .zip holding one manuscript plus the images it uses"
+)
+
+
+# Signatures of common files that are not manuscripts, so the error can say what was sent.
+_KNOWN_BINARIES = (
+    (b"%PDF-", "a PDF"),
+    (b"\x89PNG\r\n\x1a\n", "a PNG image"),
+    (b"\xff\xd8\xff", "a JPEG image"),
+    (b"GIF8", "a GIF image"),
+    (b"\x1f\x8b", "a gzip archive"),
+    (b"Rar!", "a RAR archive"),
+    (b"7z\xbc\xaf\x27\x1c", "a 7-Zip archive"),
+    (b"\xd0\xcf\x11\xe0", "an old Word (.doc) or other Office 97 file"),
+    (b"{\\rtf", "an RTF document"),
+    (b"MZ", "a Windows program"),
+    (b"\x7fELF", "a program"),
+    (b"PK\x05\x06", "an empty zip archive"),
+)
+
+
+@dataclass(frozen=True)
+class Upload:
+    filename: str
+    data: bytes
+    title: str = ""
+    author: str = ""
+    language: str = ""
+
+
+@dataclass(frozen=True)
+class Manuscript:
+    upload: Upload
+    type: ManuscriptType
+    sha256: str
+
+
+# -- reading the request --------------------------------------------------------------------------
+
+
+def check_declared_size(headers: Mapping[str, str], max_upload_bytes: int) -> None:
+    """Reject by Content-Length before the body is read."""
+    raw = headers.get("content-length", "").strip()
+    if raw.isdigit() and int(raw) > max_upload_bytes + MULTIPART_OVERHEAD_BYTES:
+        raise too_large(max_upload_bytes)
+
+
+def read_upload(headers: Mapping[str, str], params: Mapping[str, str], body: bytes, max_upload_bytes: int) -> Upload:
+    """Turn the request into an Upload: multipart field `file`, or the raw body."""
+    content_type = headers.get("content-type", "")
+    fields: dict[str, str] = {}
+    if not body and "chunked" in headers.get("transfer-encoding", "").lower():
+        # The Functions host hands a function only bodies with a Content-Length.
+        raise UploadRejected(
+            411,
+            "Length required",
+            "The upload was sent in chunks, without a Content-Length, and such bodies do not reach Quire. "
+            "Send the file with its length: a browser form, curl -F file=@book.md, or curl --data-binary @book.md.",
+        )
+    if content_type.lower().startswith("multipart/form-data"):
+        filename, data, fields = read_multipart(content_type, body, max_upload_bytes)
+    else:
+        if len(body) > max_upload_bytes:
+            raise too_large(max_upload_bytes)
+        data = body
+        filename = filename_from_disposition(headers.get("content-disposition", "")) or params.get("filename", "")
+    if not data:
+        raise UploadRejected(
+            400,
+            "Empty upload",
+            "The upload was empty. Attach your manuscript as the form field 'file', "
+            "or send the file itself as the request body.",
+        )
+    return Upload(
+        filename=_clean_filename(filename),
+        data=data,
+        title=_metadata(fields, params, "title"),
+        author=_metadata(fields, params, "author"),
+        language=_language(_metadata(fields, params, "language")),
+    )
+
+
+def _clean_filename(name: str) -> str:
+    """Keep only the last path segment, printable characters, and a bounded length."""
+    name = name.replace("\\", "/").rsplit("/", 1)[-1]
+    name = "".join(ch for ch in unicodedata.normalize("NFC", name) if ch.isprintable())
+    return name.strip().strip(".")[:MAX_FILENAME_CHARS]
+
+
+def _metadata(fields: Mapping[str, str], params: Mapping[str, str], name: str) -> str:
+    value = fields.get(name) or params.get(name) or ""
+    value = " ".join("".join(ch for ch in value if ch.isprintable()).split())
+    if len(value) > MAX_METADATA_CHARS:
+        raise UploadRejected(
+            400,
+            f"{name.capitalize()} too long",
+            f"The {name} is longer than {MAX_METADATA_CHARS} characters. Shorten it.",
+        )
+    return value
+
+
+def _language(value: str) -> str:
+    if value and not is_language_tag(value):
+        raise UploadRejected(
+            400,
+            "Unknown language",
+            f"'{value}' is not a language tag. Use a BCP 47 tag such as 'en', 'fr' or 'pt-BR'.",
+        )
+    return value
+
+
+# -- sniffing -------------------------------------------------------------------------------------
+
+
+def identify(upload: Upload) -> Manuscript:
+    """Decide the manuscript's type from its bytes; the name only separates Markdown from text."""
+    sniffed = _sniff(upload.data)
+    extension = posixpath.splitext(upload.filename.lower())[1]
+    named = next((t for t in MANUSCRIPT_TYPES if extension in t.extensions), None)
+    if extension and named is None:
+        raise _unsupported(f"Files ending in '{extension}' are not manuscripts Quire can read.")
+    chosen = sniffed
+    if named is not None and named is not sniffed:
+        text_kinds = (MARKDOWN, TEXT, HTML)
+        if named in (MARKDOWN, TEXT) and sniffed in (MARKDOWN, TEXT):
+            chosen = named  # both are plain text; the author's name for it decides
+        elif named is HTML and sniffed in text_kinds and b"<" in upload.data:
+            chosen = HTML  # an HTML fragment without <html>
+        elif named is MARKDOWN and sniffed is HTML:
+            chosen = MARKDOWN  # Markdown may open with raw HTML
+        else:
+            raise _unsupported(
+                f"The file is named '{upload.filename}' but its content is {_describe(sniffed)}. "
+                "Check that you picked the right file, or rename it to match its content."
+            )
+    return Manuscript(upload=upload, type=chosen, sha256=hashlib.sha256(upload.data).hexdigest())
+
+
+def _describe(kind: ManuscriptType) -> str:
+    return {
+        "markdown": "plain text or Markdown",
+        "text": "plain text",
+        "html": "HTML",
+        "docx": "a Word document",
+        "zip": "a zip archive",
+    }[kind.kind]
+
+
+def _unsupported(reason: str) -> UploadRejected:
+    return UploadRejected(415, "Unsupported manuscript type", f"{reason} Quire accepts {ACCEPTED_TYPES_TEXT}.")
+
+
+def _sniff(data: bytes) -> ManuscriptType:
+    if data.startswith(b"PK\x03\x04"):
+        return _sniff_zip(data)
+    for signature, description in _KNOWN_BINARIES:
+        if data.startswith(signature):
+            raise _unsupported(f"This file is {description}, not a manuscript.")
+    text = _decode_text(data)
+    if text is None:
+        raise _unsupported("This file is not text Quire can read (it is binary, or not UTF-8 or UTF-16).")
+    head = text.lstrip("\ufeff \t\r\n")[:1024].lower()
+    if head.startswith(("<!doctype html", "<html")) or (head.startswith("<?xml") and "<html" in head):
+        return HTML
+    return MARKDOWN
+
+
+def _decode_text(data: bytes) -> str | None:
+    if b"\x00" in data and not data.startswith((b"\xff\xfe", b"\xfe\xff")):
+        return None  # binary, whatever else it decodes as
+    return decode_text(data)
+
+
+def _sniff_zip(data: bytes) -> ManuscriptType:
+    try:
+        with zipfile.ZipFile(io.BytesIO(data)) as archive:
+            names = archive.namelist()
+    except (zipfile.BadZipFile, ValueError):
+        raise _unsupported("This zip archive is damaged and cannot be opened.") from None
+    if "word/document.xml" in names and "[Content_Types].xml" in names:
+        return DOCX
+    manuscripts = manuscripts_in_zip(names)
+    if not manuscripts:
+        raise _unsupported("The zip archive holds no manuscript (.md, .txt, .html or .docx).")
+    if len(manuscripts) > 1:
+        listed = ", ".join(sorted(manuscripts)[:5])
+        raise _unsupported(
+            f"The zip archive holds {len(manuscripts)} manuscripts ({listed}); put exactly one in it, "
+            "next to its images."
+        )
+    return ZIP

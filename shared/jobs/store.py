@@ -1,0 +1,105 @@
+"""The job store: a job's row and the blobs it owns.
+
+The row changes only by compare-and-swap (`update_job`): read it with its ETag, apply a pure change,
+write it with If-Match, and on a lost race read again. A finished job's checkpoints are deleted,
+and a failed job's published files too; the row records that they are gone (`cleaned`), so a clean-up
+cut short is finished by whoever next sees the row.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import random
+import time
+from collections.abc import Callable
+from datetime import UTC, datetime
+
+from shared.jobs.record import JOB_ROW_KEY, Job, JobStatus
+from shared.settings import BOOK_CONTAINER, JOB_TABLE, WORK_CONTAINER
+from shared.storage import Conflict, NotFound, Storage
+
+# Commits to one row form a chain; this many lost races in a row means something is wrong.
+MAX_COMMIT_ATTEMPTS = 50
+
+
+def book_blob(job_id: str, path: str) -> str:
+    """A published file of the job's book, in the book container."""
+    return f"{job_id}/{path}"
+
+
+def work_blob(job_id: str, name: str) -> str:
+    """A checkpoint of the job's conversion, in the work container."""
+    return f"{job_id}/{name}"
+
+
+def read_job(storage: Storage, job_id: str) -> tuple[Job, str]:
+    """The job and its row's ETag; NotFound if there is no such job."""
+    entity = storage.get_entity(JOB_TABLE, job_id, JOB_ROW_KEY)
+    return Job.from_entity(entity.properties), entity.etag
+
+
+def update_job(storage: Storage, job_id: str, change: Callable[[Job], Job | None]) -> Job | None:
+    """Apply `change` to the current row with If-Match, re-reading after each lost race.
+
+    `change` returns the new job, or None when there is nothing (left) to do; then nothing is
+    written and None is returned. It must be pure: it may run several times.
+    """
+    for attempt in range(MAX_COMMIT_ATTEMPTS):
+        job, etag = read_job(storage, job_id)
+        changed = change(job)
+        if changed is None:
+            return None
+        try:
+            storage.update_entity(JOB_TABLE, changed.to_entity(), etag=etag)
+            return changed
+        except Conflict:
+            time.sleep(random.uniform(0, 0.02 * (attempt + 1)))  # another worker committed first
+    raise Conflict(f"job {job_id}: gave up after {MAX_COMMIT_ATTEMPTS} lost races")
+
+
+def fail_job(storage: Storage, job_id: str, reason: str) -> bool:
+    """Mark a job failed with a reason an author can act on, then delete its files. Idempotent;
+    returns whether this call changed it."""
+
+    def fail(current: Job) -> Job | None:
+        if current.is_terminal:
+            return None
+        return current.with_changes(status=JobStatus.FAILED, error=reason, claims={}, updated=datetime.now(UTC))
+
+    try:
+        changed = update_job(storage, job_id, fail) is not None
+    except NotFound:
+        return False
+    if changed:
+        clean_failed(storage, job_id)
+    return changed
+
+
+def clean_work(storage: Storage, job_id: str) -> None:
+    """Delete a finished job's checkpoints, then record that they are gone."""
+    storage.delete_prefix(WORK_CONTAINER, work_blob(job_id, ""))
+
+    def mark(current: Job) -> Job | None:
+        return None if current.cleaned else current.with_changes(cleaned=True)
+
+    update_job(storage, job_id, mark)
+
+
+def clean_failed(storage: Storage, job_id: str) -> None:
+    """Delete a failed job's files: its checkpoints, and any book files a package step published
+    before it failed (nothing serves them, and nothing else would ever delete them)."""
+    storage.delete_prefix(BOOK_CONTAINER, book_blob(job_id, ""))
+    clean_work(storage, job_id)
+
+
+def clean_finished(storage: Storage, job: Job) -> None:
+    """The clean-up of a finished job whose row says it has not happened yet."""
+    if job.is_terminal and not job.cleaned:
+        (clean_failed if job.status is JobStatus.FAILED else clean_work)(storage, job.id)
+
+
+def finish_clean_up(storage: Storage, job_id: str) -> None:
+    """A finished job's clean-up, if a crash interrupted it."""
+    with contextlib.suppress(NotFound):
+        job, _ = read_job(storage, job_id)
+        clean_finished(storage, job)

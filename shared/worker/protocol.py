@@ -1,0 +1,213 @@
+"""One conversion message, handled safely under at-least-once delivery.
+
+The job row in Table Storage is the source of truth; a message only wakes a worker up to look at
+it. For each message the worker claims its step in the row (shared/worker/claims.py), then runs
+the step (shared/worker/steps.py) in a child process within a CPU-time and memory budget
+(shared/budget/), renewing the claim while it runs, and returns the messages to send next.
+
+What happens to an error (shared/errors.py draws the whole tree):
+- a ManuscriptError, or a step over its budget: the job fails with its reason, the message is
+  consumed (permanent: every retry would fail the same way);
+- anything else: the failure is counted on the row and re-raised, so the queue retries with
+  back-off; after maxDequeueCount the poison handler decides (shared/worker/recovery.py);
+- a lost race (another delivery holds or took over the step): the message stops quietly.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import functools
+import threading
+from collections.abc import Callable, Iterator, Mapping
+from datetime import UTC, datetime
+
+from shared import logs
+from shared.book.errors import ManuscriptError
+from shared.budget import BudgetExceeded, StepBudget, run_within_budget
+from shared.jobs.record import FIRST_STEP, PACKAGE_STEP, Job, conversion_message, parse_conversion_message
+from shared.jobs.store import fail_job, finish_clean_up, read_job, update_job
+from shared.services import Services
+from shared.storage import NotFound, Storage
+from shared.worker import claims, steps
+
+log = logs.get_logger(__name__)
+
+
+def _now() -> datetime:
+    return datetime.now(UTC)
+
+
+def run_conversion_message(services: Services, body: bytes | str, message_id: str) -> list[str]:
+    """Handle one conversion message (`message_id`: the queue's id for it, the same on every
+    delivery of it): claim its step, run it in a child process within the step budget. Returns
+    the messages to send next (through the output binding)."""
+    try:
+        job_id, step = parse_conversion_message(body)
+    except ValueError as error:
+        log.warning("ignoring a malformed conversion message: %s", error)
+        return []
+    with logs.bound(job=job_id, step=step):
+        return _run(services, job_id, step, message_id)
+
+
+def _run(services: Services, job_id: str, step: str, message_id: str) -> list[str]:
+    settings, storage = services.settings, services.storage
+    lease_seconds = settings.job_stall_seconds
+    outcome = _claim(storage, job_id, step, message_id, lease_seconds)
+    if outcome is claims.ClaimOutcome.HELD_ELSEWHERE:
+        log.info("the step is running for another message: dropping duplicate %s", message_id)
+        return []
+    if outcome is claims.ClaimOutcome.TAKEN:
+        log.info("step claimed by message %s", message_id)
+    budget = StepBudget(cpu_seconds=settings.step_cpu_seconds, memory_bytes=settings.step_memory_mb * 1024 * 1024)
+    arguments = (
+        services.step_storage,
+        settings.storage_connection,
+        job_id,
+        step,
+        message_id,
+        settings.images_in_plan_bytes,
+        storage.known_to_exist(),
+        dict(logs.current_ids()),
+    )
+    try:
+        with _reporting_alive(storage, job_id, step, message_id, lease_seconds):
+            messages, existing = run_within_budget(run_step_in_child, arguments, budget)
+    except BudgetExceeded as error:
+        log.warning("the job failed: the step went over its %s budget", error.resource_name)
+        fail_job(storage, job_id, str(error))
+        return []
+    except Exception as error:
+        _record_failure(storage, job_id, step, error)
+        raise  # transient: the queue retries the step
+    storage.remember_existing(existing)  # so the next step's process need not create them again
+    return list(messages)
+
+
+def _record_failure(storage: Storage, job_id: str, step: str, error: Exception) -> None:
+    """Count a failed run of `step` on the row (best effort), so that giving up on it rests on
+    evidence that it fails, not only on how often its message was delivered."""
+    description = f"{step}: {type(error).__name__}: {error}"[:500]
+
+    def count(current: Job) -> Job | None:
+        if current.is_terminal:
+            return None
+        failures = {**current.failures, step: current.failures.get(step, 0) + 1}
+        return current.with_changes(failures=failures, last_failure=description)
+
+    try:
+        update_job(storage, job_id, count)
+    except Exception as trouble:  # storage trouble too: the queue's retry still happens
+        log.warning("could not record the step's failure: %s", trouble)
+
+
+def _claim(storage: Storage, job_id: str, step: str, message_id: str, lease_seconds: float) -> claims.ClaimOutcome:
+    outcome = claims.ClaimOutcome.NOT_NEEDED
+
+    def take(current: Job) -> Job | None:
+        nonlocal outcome
+        now = _now()
+        outcome = claims.decide(current, step, message_id, now)
+        if outcome is not claims.ClaimOutcome.TAKEN:
+            return None
+        return claims.with_claim(current, step, message_id, now, lease_seconds)
+
+    try:
+        update_job(storage, job_id, take)
+    except NotFound:
+        return claims.ClaimOutcome.NOT_NEEDED  # the step itself reports the missing job
+    return outcome
+
+
+@contextlib.contextmanager
+def _reporting_alive(storage: Storage, job_id: str, step: str, message_id: str, lease_seconds: float) -> Iterator[None]:
+    """While the step runs, renew its claim every third of its lease, which also records that it
+    runs: the reconciler never re-drives a step that is only slow, and no other delivery runs it
+    beside this one. A step shorter than that writes nothing."""
+    stop = threading.Event()
+
+    def seen(current: Job) -> Job | None:
+        if current.is_terminal:
+            return None
+        now = _now()
+        if step in current.claims and claims.holds(current, step, message_id):
+            return claims.with_claim(current, step, message_id, now, lease_seconds)
+        return current.with_changes(alive=now)
+
+    @logs.carrying_ids
+    def report() -> None:
+        while not stop.wait(lease_seconds / 3):
+            try:
+                update_job(storage, job_id, seen)
+            except Exception as error:  # the step goes on; its lease may lapse early
+                log.warning("could not renew the claim: %s", error)
+
+    reporter = threading.Thread(target=report, name=f"alive-{job_id}", daemon=True)
+    reporter.start()
+    try:
+        yield
+    finally:
+        stop.set()
+        reporter.join()
+
+
+def run_step_in_child(
+    open_storage: Callable[[str], Storage],
+    connection: str,
+    job_id: str,
+    step: str,
+    message_id: str,
+    images_in_plan_bytes: int,
+    known_to_exist: frozenset[str],
+    log_ids: Mapping[str, str],
+) -> tuple[list[str], frozenset[str]]:
+    """One step in its budgeted child process, with storage clients of its own. A manuscript
+    error fails the job; anything else fails the step, which the queue retries. Returns the next
+    messages, and the containers and tables the step found existing."""
+    storage = _step_process_storage(open_storage, connection)
+    storage.remember_existing(known_to_exist)
+    with logs.bound(**log_ids):
+        try:
+            messages = run_step(storage, job_id, step, message_id, images_in_plan_bytes)
+        except ManuscriptError as error:
+            log.info("the job failed: %s", error)
+            fail_job(storage, job_id, str(error))
+            messages = []
+    return messages, storage.known_to_exist()
+
+
+@functools.cache
+def _step_process_storage(open_storage: Callable[[str], Storage], connection: str) -> Storage:
+    """A step process's storage clients, kept with their connections for the next steps it runs."""
+    return open_storage(connection)
+
+
+def run_step(storage: Storage, job_id: str, step: str, message_id: str, images_in_plan_bytes: int) -> list[str]:
+    """Run `step` of the job if this delivery still holds its claim; returns the messages to send."""
+    try:
+        job, _ = read_job(storage, job_id)
+    except NotFound:
+        log.warning("the job does not exist: dropping the message")
+        return []
+    if job.is_terminal:
+        log.info("the job is already %s: nothing to do", job.status.value)
+        if not job.cleaned:  # a crash came between the last commit and the clean-up
+            finish_clean_up(storage, job_id)
+        return []
+    if not claims.holds(job, step, message_id):
+        log.info("the step was taken over by another delivery: message %s stops", message_id)
+        return []
+    if step == FIRST_STEP:
+        return steps.plan(storage, job, message_id, images_in_plan_bytes)
+    if not job.plan:
+        return [conversion_message(job_id, FIRST_STEP)]  # a step before its plan: plan first
+    if step in job.completed:
+        log.info("the step is already committed (a duplicate delivery)")
+        return steps.follow_up(job)
+    kind, _, argument = step.partition(":")
+    if kind == "images" and argument.isdigit():
+        return steps.images(storage, job, step, message_id, int(argument))
+    if step == PACKAGE_STEP:
+        return steps.package(storage, job, message_id)
+    log.warning("unknown step %r", step)
+    return []

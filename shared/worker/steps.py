@@ -1,0 +1,296 @@
+"""The conversion steps a job runs: plan, images:<i>, package. Each runs in a step process
+(shared/worker/protocol.py) holding the step's claim, writes its checkpoints create-only, then
+commits by adding itself to the row's `completed` set with If-Match.
+
+    plan        parse the manuscript and render its chapters while threads process the first
+                images; checkpoint them; decide the parallel steps
+    images:<i>  process one batch of the remaining images: fanned out as separate messages, run by
+                any worker, in any order
+    package     write the EPUB and the web-app book to their final names, then succeed
+
+Chapters are rendered in the plan step, not fanned out: Markdown is parsed as one document
+(reference links and footnotes reach across chapters), and checkpointing the parsed tokens for
+separate render steps cost three times the rendering itself (5 MB book: 1.3 s to save and load
+them against 0.4 s to render). Rendered chapters are plain strings, cheap to checkpoint. Images are
+where parallelism pays, as Pillow works outside the GIL: the plan step processes the first
+IMAGES_IN_PLAN_BYTES of them (a setting) on the core the renderer leaves idle, and a book with more
+fans the rest out to any worker.
+
+Commits form one linear chain per job; a step already committed is never committed again, and a
+commit by a delivery whose claim was taken over is refused (the other delivery commits the same
+bytes). Exactly one commit completes the parallel set, and that one sends `package`. Publishing is
+last: the book's files are written, then the job turns `succeeded` in the same step.
+
+Each step returns the conversion messages to send next.
+"""
+
+from __future__ import annotations
+
+import json
+from datetime import UTC, datetime
+from typing import TYPE_CHECKING, Any
+
+from shared import logs
+from shared.formats import content_type_for
+from shared.jobs.record import (
+    FIRST_STEP,
+    PACKAGE_STEP,
+    Job,
+    JobStatus,
+    conversion_message,
+    parallel_steps,
+    pending_steps,
+)
+from shared.jobs.store import book_blob, clean_work, update_job
+from shared.settings import BOOK_CONTAINER, MANUSCRIPT_CONTAINER
+from shared.storage import Storage
+from shared.worker import checkpoints, claims
+
+if TYPE_CHECKING:
+    from shared.book.model import RenderedChapter
+    from shared.book.steps import ConvertOptions
+
+log = logs.get_logger(__name__)
+
+# The web-app book is served at /api/books/{id}/app/, its news at /api/books/{id}/updates.
+UPDATES_URL = "../updates"
+# The public addresses of a succeeded job's outputs, under the API's base.
+OUTPUT_PATHS = {"epub": "manuscripts/{id}/book.epub", "app": "books/{id}/app/"}
+
+
+def _now() -> datetime:
+    return datetime.now(UTC)
+
+
+def options_for(job: Job) -> ConvertOptions:
+    from shared.book.steps import ConvertOptions
+
+    return ConvertOptions(
+        kind=job.kind,
+        modified=job.created,
+        title=job.title,
+        author=job.author,
+        language=job.language,
+        updates_url=UPDATES_URL,
+    )
+
+
+def redrive_plan(job: Job, now: datetime) -> list[str]:
+    """What a job needs sent again, from its row alone: its next steps that no delivery runs now."""
+    return [conversion_message(job.id, step) for step in claims.unclaimed(job, pending_steps(job), now)]
+
+
+def follow_up(job: Job) -> list[str]:
+    """After a duplicate of a parallel step: make sure the fan-in is not lost."""
+    if all(s in job.completed for s in parallel_steps(job)) and PACKAGE_STEP not in job.completed:
+        return [conversion_message(job.id, PACKAGE_STEP)]
+    return []
+
+
+def batches_within(batches: list[list[str]], sources: dict[str, bytes], budget: int) -> int:
+    """How many leading batches fit in `budget` bytes of image sources."""
+    used = 0
+    for count, batch in enumerate(batches):
+        used += sum(len(sources[key]) for key in batch)
+        if used > budget:
+            return count
+    return len(batches)
+
+
+def plan(storage: Storage, job: Job, message_id: str, images_in_plan_bytes: int) -> list[str]:
+    from shared.book.steps import image_batches, parse, render_while_processing
+
+    if FIRST_STEP in job.completed:
+        # A repeated plan message: the worker that committed the plan may have died before its
+        # fan-out went out. Sending the pending steps nobody runs is harmless; losing them is not.
+        log.info("the plan is already committed (a duplicate delivery): re-sending what nobody runs")
+        return redrive_plan(job, _now())
+
+    options = options_for(job)
+    manuscript = storage.read_blob(MANUSCRIPT_CONTAINER, job.manuscript_blob)
+    book = parse(manuscript, options)
+    del manuscript
+    batches = image_batches(book)
+    in_plan = batches_within(batches, book.image_sources, images_in_plan_bytes)
+    keys = [key for batch in batches[:in_plan] for key in batch]
+
+    @logs.carrying_ids
+    def write(item: tuple[str, bytes, str]) -> None:
+        checkpoints.write_once(storage, job.id, *item)
+
+    with checkpoints.storage_pool() as writer:
+        # The parse and the chapters go out while the images are still being processed.
+        fanned_out = [key for batch in batches[in_plan:] for key in batch]
+        sources = [
+            (checkpoints.source_name(key), book.image_sources[key], "application/octet-stream") for key in fanned_out
+        ]
+        writes = [
+            writer.submit(write, (checkpoints.PARSED, checkpoints.json_bytes(book.plain_meta()), "application/json")),
+            *(writer.submit(write, source) for source in sources),
+        ]
+
+        def write_chapters(rendered: list[RenderedChapter]) -> None:
+            chapters_json = checkpoints.json_bytes([c.to_dict() for c in rendered])
+            writes.append(writer.submit(write, (checkpoints.CHAPTERS, chapters_json, "application/json")))
+
+        chapters, images = render_while_processing(book, keys, options.split_level, on_rendered=write_chapters)
+        by_key = {image.key: image for image in images}
+        writes += [
+            writer.submit(write, checkpoints.packed_image_batch(index, [by_key[key] for key in batch]))
+            for index, batch in enumerate(batches[:in_plan])
+        ]
+        for pending in writes:
+            pending.result()  # a failed write fails the step, which the queue retries
+    warnings = list(dict.fromkeys([*book.warnings, *(w for c in chapters for w in c.warnings)]))
+    step_plan: dict[str, Any] = {"images": batches, "images_in_plan": in_plan, "title": book.metadata.title}
+    total = 1 + len(batches) - in_plan + 1
+
+    def commit(current: Job) -> Job | None:
+        if current.is_terminal or FIRST_STEP in current.completed:
+            return None
+        if not claims.holds(current, FIRST_STEP, message_id):
+            return None  # another delivery took the step over; it commits the same plan
+        return current.with_changes(
+            status=JobStatus.RUNNING,
+            plan=step_plan,
+            claims=claims.without_claim(current, FIRST_STEP),
+            completed=[FIRST_STEP],
+            steps_done=1,
+            steps_total=total,
+            warnings=warnings,
+            updated=_now(),
+        )
+
+    committed = update_job(storage, job.id, commit)
+    if committed is None:
+        log.info("the plan was committed by another delivery")
+        return []
+    _log_commit(committed)
+    log.info(
+        "planned: %d chapters rendered, %d images processed, %d image batches fanned out",
+        len(chapters),
+        len(images),
+        len(batches) - in_plan,
+    )
+    return [conversion_message(job.id, step) for step in parallel_steps(committed)] or [
+        conversion_message(job.id, PACKAGE_STEP)
+    ]
+
+
+def _log_commit(committed: Job) -> None:
+    log.info("step committed (%d/%d done)", committed.steps_done, committed.steps_total)
+
+
+def images(storage: Storage, job: Job, step: str, message_id: str, index: int) -> list[str]:
+    from shared.book.steps import process_in_parallel
+
+    batches = job.plan["images"]
+    if not 0 <= index < len(batches):
+        log.warning("the plan has no image batch %d", index)
+        return []
+    keys: list[str] = batches[index]
+    book = checkpoints.load_parsed(storage, job.id)
+    sources = checkpoints.in_parallel(lambda key: checkpoints.read(storage, job.id, checkpoints.source_name(key)), keys)
+    book.image_sources = dict(zip(keys, sources, strict=True))
+    checkpoints.write_once(storage, job.id, *checkpoints.packed_image_batch(index, process_in_parallel(book, keys)))
+
+    def commit(current: Job) -> Job | None:
+        if current.is_terminal or step in current.completed or not claims.holds(current, step, message_id):
+            return None
+        return current.with_changes(
+            claims=claims.without_claim(current, step),
+            completed=[*current.completed, step],
+            steps_done=current.steps_done + 1,
+            updated=_now(),
+        )
+
+    committed = update_job(storage, job.id, commit)
+    if committed is None:
+        log.info("the step was committed by another delivery")
+        return []
+    _log_commit(committed)
+    if all(s in committed.completed for s in parallel_steps(job)):
+        return [conversion_message(job.id, PACKAGE_STEP)]  # this commit completed the set: fan in
+    return []
+
+
+def package(storage: Storage, job: Job, message_id: str) -> list[str]:
+    from shared.book.epub import write_epub
+    from shared.book.model import RenderedChapter, unpack_images
+    from shared.book.steps import book_parts
+    from shared.book.webapp import write_webapp
+
+    missing = [s for s in parallel_steps(job) if s not in job.completed]
+    if missing:
+        log.info("package waits for %d steps", len(missing))
+        release(storage, job.id, PACKAGE_STEP, message_id)  # the last of them sends package again
+        return []
+    book = checkpoints.load_parsed(storage, job.id)
+    names = [checkpoints.CHAPTERS] + [checkpoints.image_batch_name(i) for i in range(len(job.plan["images"]))]
+    chapters_json, *packed = checkpoints.in_parallel(lambda name: checkpoints.read(storage, job.id, name), names)
+    chapters = [RenderedChapter.from_dict(data) for data in json.loads(chapters_json)]
+    images = {image.key: image for batch in packed for image in unpack_images(batch)}
+    options = options_for(job)
+    parts = book_parts(book, chapters, images, options)
+
+    # Publish: the files first (same bytes on any rerun), then the job turns succeeded. The web
+    # app's files go out while the EPUB is being compressed: uploads wait on storage, not the CPU.
+    @logs.carrying_ids
+    def publish(name: str, data: bytes, content_type: str) -> None:
+        storage.put_blob(BOOK_CONTAINER, book_blob(job.id, name), data, content_type=content_type)
+
+    app_files = write_webapp(parts, options.updates_url)
+    with checkpoints.storage_pool() as pool:
+        uploads = [
+            pool.submit(publish, f"app/{name}", data, content_type_for(name)) for name, data in app_files.items()
+        ]
+        epub = write_epub(parts)
+        publish("book.epub", epub, "application/epub+zip")
+        for upload in uploads:
+            upload.result()  # a failed upload fails the step, which the queue retries
+    if book.metadata.feeds:
+        _register_feeds(storage, job.id, book.metadata.feeds)
+
+    def succeed(current: Job) -> Job | None:
+        if current.is_terminal or not claims.holds(current, PACKAGE_STEP, message_id):
+            return None
+        return current.with_changes(
+            status=JobStatus.SUCCEEDED,
+            claims={},
+            completed=[*current.completed, PACKAGE_STEP],
+            steps_done=current.steps_total,
+            outputs={name: path.format(id=job.id) for name, path in OUTPUT_PATHS.items()},
+            updated=_now(),
+        )
+
+    committed = update_job(storage, job.id, succeed)
+    if committed is not None:
+        _log_commit(committed)
+        log.info("succeeded: EPUB %d bytes, web app %d files", len(epub), len(app_files))
+        clean_work(storage, job.id)
+    return []
+
+
+def release(storage: Storage, job_id: str, step: str, message_id: str) -> None:
+    """Give up a claim on a step that ended without committing."""
+
+    def release(current: Job) -> Job | None:
+        if step not in current.claims or not claims.holds(current, step, message_id):
+            return None
+        return current.with_changes(claims=claims.without_claim(current, step))
+
+    update_job(storage, job_id, release)
+
+
+def _register_feeds(storage: Storage, job_id: str, urls: list[str]) -> None:
+    """The front matter's `feeds:` become the book's sources (form checked here, addresses at fetch)."""
+    from shared.feeds.guard import BlockedURL
+    from shared.feeds.sources import MAX_FEEDS_PER_BOOK, set_sources, validate_feed_urls
+
+    good = []
+    for url in urls:
+        try:
+            good.extend(validate_feed_urls([url], allow_private=True))
+        except BlockedURL as error:
+            log.info("feed not registered: %s", error)
+    set_sources(storage, job_id, good[:MAX_FEEDS_PER_BOOK], _now(), replace=False)

@@ -1,0 +1,109 @@
+"""The house rules, checked on the source: which package may import which, and where the
+environment is read. Every import counts, also those inside functions."""
+
+from __future__ import annotations
+
+import ast
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[2]
+SHARED = ROOT / "shared"
+
+
+def module_name(path: Path) -> str:
+    parts = path.relative_to(ROOT).with_suffix("").parts
+    return ".".join(parts[:-1] if parts[-1] == "__init__" else parts)
+
+
+def app_imports(path: Path) -> set[str]:
+    """The app modules (shared.*, function_app, devhost, tests) that `path` imports."""
+    found: set[str] = set()
+    for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+        if isinstance(node, ast.Import):
+            found.update(alias.name for alias in node.names)
+        elif isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
+            found.add(node.module)
+            found.update(f"{node.module}.{alias.name}" for alias in node.names)
+    # `from shared import logs` names shared.logs; the bare package itself holds nothing.
+    return {name for name in found if name.split(".")[0] in ("shared", "function_app", "devhost", "tests")} - {"shared"}
+
+
+MODULES = {module_name(path): app_imports(path) for path in SHARED.rglob("*.py") if path != SHARED / "__init__.py"}
+
+# What each part of the app may import from the app, besides itself. The book core and the
+# storage adapter sit at the bottom; the web tier and the worker at the top, beside each other.
+BASE = ("shared.errors", "shared.formats", "shared.logs")
+ALLOWED = {
+    "shared.errors": (),
+    "shared.formats": (),
+    "shared.logs": (),
+    "shared.settings": BASE,
+    "shared.storage": BASE,
+    "shared.book": BASE,
+    "shared.intake": (*BASE, "shared.book"),
+    "shared.budget": (*BASE, "shared.book"),
+    "shared.cli": (*BASE, "shared.book", "shared.intake"),
+    "shared.feeds": (*BASE, "shared.settings", "shared.storage", "shared.book.sanitize"),
+    "shared.jobs": (*BASE, "shared.settings", "shared.storage", "shared.intake"),
+    "shared.services": (*BASE, "shared.settings", "shared.storage", "shared.feeds"),
+    "shared.worker": (
+        *BASE,
+        "shared.settings",
+        "shared.storage",
+        "shared.book",
+        "shared.budget",
+        "shared.jobs",
+        "shared.services",
+        "shared.feeds",
+    ),
+    "shared.web": (
+        *BASE,
+        "shared.settings",
+        "shared.storage",
+        "shared.intake",
+        "shared.jobs",
+        "shared.services",
+        "shared.feeds",
+    ),
+}
+
+
+def part_of(module: str) -> str:
+    return next(part for part in sorted(ALLOWED, key=len, reverse=True) if module.startswith(part))
+
+
+@pytest.mark.parametrize("module", sorted(MODULES))
+def test_each_module_imports_only_from_the_layers_below_it(module: str) -> None:
+    part = part_of(module)
+    allowed = (part, *ALLOWED[part])
+    reaching = sorted(
+        name for name in MODULES[module] if not any(name == a or name.startswith(f"{a}.") for a in allowed)
+    )
+    assert reaching == [], f"{module} ({part}) imports {reaching}"
+
+
+def test_the_environment_is_read_in_one_place() -> None:
+    readers = sorted(
+        str(path.relative_to(ROOT))
+        for path in [*SHARED.rglob("*.py"), ROOT / "function_app.py"]
+        if "os.environ" in path.read_text(encoding="utf-8") or "getenv(" in path.read_text(encoding="utf-8")
+    )
+    assert readers == ["shared/settings.py"]
+
+
+def test_production_code_has_no_fault_switches() -> None:
+    for path in [*SHARED.rglob("*.py"), ROOT / "function_app.py"]:
+        text = path.read_text(encoding="utf-8")
+        for word in ("crash_point", "QUIRE_CRASH", "QUIRE_FAIL", "os.kill(os.getpid()", "treat_as_public"):
+            assert word not in text, f"{path.relative_to(ROOT)} mentions {word}"
+
+
+def test_no_module_is_too_long_to_read() -> None:
+    long = {
+        str(path.relative_to(ROOT)): lines
+        for path in [*SHARED.rglob("*.py"), *(ROOT / "devhost").rglob("*.py"), ROOT / "function_app.py"]
+        if (lines := len(path.read_text(encoding="utf-8").splitlines())) > 350
+    }
+    assert long == {}
