@@ -33,6 +33,7 @@ from shared.feeds import batch as feed_batch  # noqa: E402
 from shared.feeds import slots  # noqa: E402
 from shared.feeds import sources as feed_sources  # noqa: E402
 from shared.feeds.fetch import make_client  # noqa: E402
+from shared.feeds.messages import FetchBatch, ScanPage, parse_feed_message  # noqa: E402
 from shared.settings import FEED_TABLE, Settings  # noqa: E402
 from shared.storage import Storage  # noqa: E402
 from tests.feeds.servers import RSS  # noqa: E402
@@ -62,20 +63,20 @@ def host_messages_in_flight() -> int:
     return int(queues["batchSize"]) + int(queues["newBatchThreshold"])
 
 
-def scan_all(storage: Storage, slot: str, now: datetime) -> list[dict[str, Any]]:
+def scan_all(storage: Storage, slot: str, now: datetime) -> list[FetchBatch]:
     pending = slots.start_refresh(storage, slot)
-    batches: list[dict[str, Any]] = []
+    batches: list[FetchBatch] = []
     while pending:
-        message = json.loads(pending.pop(0))
-        if message["kind"] == "scan":
-            pending.extend(slots.scan(storage, message["slot"], message["continuation"], now))
-        else:
+        message = parse_feed_message(pending.pop(0))
+        if isinstance(message, ScanPage):
+            pending.extend(slots.scan(storage, message.slot, message.continuation, now))
+        elif isinstance(message, FetchBatch):
             batches.append(message)
     return batches
 
 
 def worker_fetch(
-    connection: str, batches: list[dict[str, Any]], now: datetime, concurrency: int
+    connection: str, batches: list[FetchBatch], now: datetime, concurrency: int
 ) -> tuple[dict[str, int], float, int]:
     """One worker process's share of the batches: its totals, CPU seconds and peak memory (MiB)."""
     storage = Storage(connection)
@@ -92,7 +93,7 @@ def warm_up() -> None:
 
 
 async def fetch_all(
-    storage: Storage, settings: Settings, batches: list[dict[str, Any]], now: datetime, concurrency: int
+    storage: Storage, settings: Settings, batches: list[FetchBatch], now: datetime, concurrency: int
 ) -> dict[str, int]:
     totals = {"fetched": 0, "not_modified": 0, "errors": 0}
     in_flight = asyncio.Semaphore(host_messages_in_flight())  # as the host hands one worker messages

@@ -5,6 +5,7 @@ fetch.py     one shared httpx client: conditional GET, total deadline, decoded-b
 parse.py     RSS, Atom and JSON Feed into sanitised items (pure)
 sources.py   a book's feeds and their fetch state, in Table Storage
 slots.py     the timer's slot claim, and scanning due sources into fetch batches
+messages.py  the queue's two messages, typed: ScanPage and FetchBatch (with its DueSources)
 batch.py     one fetch batch: claim, fetch, record states (group commit), merge items
 updates.py   each book's updates.json
 refresh.py   the entry points: the timer, and the feeds queue's scan and fetch messages

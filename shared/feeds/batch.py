@@ -17,6 +17,7 @@ from functools import partial
 from typing import TYPE_CHECKING, Any
 
 from shared import logs
+from shared.feeds.messages import DueSource, FetchBatch
 from shared.feeds.parse import FeedError, parse_feed
 from shared.feeds.sources import source_key
 from shared.feeds.updates import rebuild_updates
@@ -63,7 +64,7 @@ async def _blocking(function: Any, *args: Any, **kwargs: Any) -> Any:
 
 
 def _outcome(
-    source: dict[str, Any], result: FetchResult, settings: Settings, now: datetime
+    source: DueSource, result: FetchResult, settings: Settings, now: datetime
 ) -> tuple[dict[str, Any], list[dict[str, Any]] | None]:
     """Pure: the source's new state, and its items when the feed was fetched and could be read."""
     error = ""
@@ -87,13 +88,15 @@ def _outcome(
     return state, items
 
 
-def _store_states(storage: Storage, sources: list[dict[str, Any]], states: list[dict[str, Any]]) -> list[str]:
+def _store_states(storage: Storage, sources: list[DueSource], states: list[dict[str, Any]]) -> list[str]:
     """New source states of one partition in one transaction, each If-Match the row as scanned.
 
     A row the author changed or removed since the scan keeps what the author wrote; the others are
     still stored, one by one. Returns the keys whose state was stored.
     """
-    merges = [(state, source["row_etag"]) for source, state in zip(sources, states, strict=True)]
+    merges: list[tuple[dict[str, Any], str | None]] = [
+        (state, source["row_etag"]) for source, state in zip(sources, states, strict=True)
+    ]
     try:
         storage.merge_entities(FEED_TABLE, merges)
         return [state["RowKey"] for state in states]
@@ -127,11 +130,11 @@ class _StateCommits:
     def __init__(self, storage: Storage, books: int) -> None:
         self.storage = storage
         self.unreported = books
-        self.pending: list[tuple[list[dict[str, Any]], list[dict[str, Any]], asyncio.Future[set[str]]]] = []
+        self.pending: list[tuple[list[DueSource], list[dict[str, Any]], asyncio.Future[set[str]]]] = []
         self.arrived = asyncio.Event()
         self.committer: asyncio.Task[None] | None = None
 
-    async def store(self, sources: list[dict[str, Any]], states: list[dict[str, Any]]) -> set[str]:
+    async def store(self, sources: list[DueSource], states: list[dict[str, Any]]) -> set[str]:
         stored: asyncio.Future[set[str]] = asyncio.get_running_loop().create_future()
         self.pending.append((sources, states, stored))
         self.unreported -= 1
@@ -151,7 +154,7 @@ class _StateCommits:
                 except TimeoutError:
                     break
             taken, self.pending = self.pending, []
-            groups: dict[str, list[tuple[dict[str, Any], dict[str, Any]]]] = {}
+            groups: dict[str, list[tuple[DueSource, dict[str, Any]]]] = {}
             for sources, states, _ in taken:
                 for source, state in zip(sources, states, strict=True):
                     groups.setdefault(source["partition"], []).append((source, state))
@@ -175,26 +178,26 @@ class _StateCommits:
                     stored.set_result(keys)
 
 
-def _by_book(sources: list[dict[str, Any]]) -> dict[str, list[dict[str, Any]]]:
-    books: dict[str, list[dict[str, Any]]] = {}
+def _by_book(sources: list[DueSource]) -> dict[str, list[DueSource]]:
+    books: dict[str, list[DueSource]] = {}
     for source in sources:
         books.setdefault(source["book"], []).append(source)
     return books
 
 
 async def fetch_batch(
-    storage: Storage, client: Any, batch: dict[str, Any], settings: Settings, now: datetime
+    storage: Storage, client: Any, batch: FetchBatch, settings: Settings, now: datetime
 ) -> dict[str, int]:
     """Claim a batch, then fetch it: every book's sources go through fetch → record → merge on their
     own, so one slow feed or book holds up nobody else. A batch claimed before does nothing."""
     counts = {"fetched": 0, "not_modified": 0, "errors": 0}
-    slot, sources = batch["slot"], batch["sources"]
+    slot, sources = batch.slot, batch.sources
     try:
         await _blocking(
-            storage.create_blob, FEED_CONTAINER, f"claims/{slot}/{batch['batch']}", b"", content_type="text/plain"
+            storage.create_blob, FEED_CONTAINER, f"claims/{slot}/{batch.batch}", b"", content_type="text/plain"
         )
     except AlreadyExists:
-        log.info("refresh %s: batch %s was already claimed: nothing to do", slot, batch["batch"])
+        log.info("refresh %s: batch %s was already claimed: nothing to do", slot, batch.batch)
         return counts
     books = _by_book(sources)
     commits = _StateCommits(storage, len(books))
@@ -220,7 +223,7 @@ async def _refresh_book_or_log(
     storage: Storage,
     client: Any,
     commits: _StateCommits,
-    sources: list[dict[str, Any]],
+    sources: list[DueSource],
     settings: Settings,
     now: datetime,
 ) -> dict[str, int]:
@@ -237,13 +240,13 @@ async def _refresh_book(
     storage: Storage,
     client: Any,
     commits: _StateCommits,
-    sources: list[dict[str, Any]],
+    sources: list[DueSource],
     settings: Settings,
     now: datetime,
 ) -> dict[str, int]:
     from shared.feeds.fetch import FetchResult, fetch_feed  # httpx: only where feeds are fetched
 
-    async def fetch(source: dict[str, Any]) -> FetchResult:
+    async def fetch(source: DueSource) -> FetchResult:
         try:
             return await fetch_feed(
                 client,

@@ -2,6 +2,7 @@
 
     shared/feeds/sources.py   a book's feeds and their fetch state (table rows)
     shared/feeds/slots.py     timer → slot claim → scan pages → fetch batches
+    shared/feeds/messages.py  the two messages, typed: ScanPage and FetchBatch
     shared/feeds/batch.py     one batch: claim, fetch, record states, merge items
     shared/feeds/updates.py   each book's updates.json
 
@@ -27,43 +28,24 @@ slot takes them. No single invocation does unbounded work, however many sources 
 from __future__ import annotations
 
 import asyncio
-import json
 from datetime import UTC, datetime
 from typing import Any
 
 from shared.feeds.batch import fetch_batch
-from shared.feeds.slots import MESSAGE_VERSION, scan, slot_for, start_refresh
+from shared.feeds.messages import FetchBatch, ScanPage, parse_feed_message
+from shared.feeds.slots import scan, slot_for, start_refresh
 from shared.settings import Settings
 from shared.storage import Storage
-
-
-def handle_feed_message(storage: Storage, body: bytes, settings: Settings, now: datetime) -> tuple[str, Any]:
-    """Decode a feeds-queue message: ("scan", messages) or ("fetch", sources)."""
-    try:
-        data = json.loads(body)
-    except ValueError:
-        return "ignore", None
-    if not isinstance(data, dict) or data.get("v") != MESSAGE_VERSION:
-        return "ignore", None
-    if data.get("kind") == "scan":
-        return "scan", scan(storage, str(data.get("slot", "")), data.get("continuation"), now)
-    if data.get("kind") == "fetch":
-        needed = {"book", "partition", "key", "row_etag", "url"}
-        sources = [s for s in data.get("sources", []) if isinstance(s, dict) and needed <= s.keys()]
-        if not isinstance(data.get("slot"), str) or not isinstance(data.get("batch"), str):
-            return "ignore", None
-        return "fetch", {"slot": data["slot"], "batch": data["batch"], "sources": sources}
-    return "ignore", None
 
 
 async def handle_queue_message(storage: Storage, settings: Settings, client: Any, body: bytes) -> list[str]:
     """One message on the feeds queue: a scan page (returns the messages to send) or a fetch batch."""
     now = datetime.now(UTC)
-    kind, payload = await asyncio.to_thread(handle_feed_message, storage, body, settings, now)
-    if kind == "scan":
-        return list(payload or [])
-    if kind == "fetch":
-        await fetch_batch(storage, client, payload, settings, now)
+    message = parse_feed_message(body)
+    if isinstance(message, ScanPage):
+        return await asyncio.to_thread(scan, storage, message.slot, message.continuation, now)
+    if isinstance(message, FetchBatch):
+        await fetch_batch(storage, client, message, settings, now)
     return []
 
 

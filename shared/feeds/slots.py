@@ -15,27 +15,19 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from shared import logs
+from shared.feeds.messages import DueSource, FetchBatch, ScanPage
 from shared.formats import utc_timestamp
 from shared.settings import FEED_CONTAINER, FEED_TABLE
 from shared.storage import AlreadyExists, NotFound, Storage
 
 log = logs.get_logger(__name__)
 
-MESSAGE_VERSION = 3
 SCAN_PAGE = 500
 FETCH_BATCH = 50
 # A slot's claim, kept scan pages and batch claims. Twin firings and redeliveries come within
 # minutes; the pages hold every due source's fetch state, so they are not kept for long.
 SLOT_RECORDS_KEPT = timedelta(hours=6)
 PRUNED_PER_RUN = 8
-
-
-def scan_message(slot: str, continuation: dict[str, Any] | None = None) -> str:
-    return json.dumps({"v": MESSAGE_VERSION, "kind": "scan", "slot": slot, "continuation": continuation})
-
-
-def fetch_message(slot: str, batch: str, sources: list[dict[str, Any]]) -> str:
-    return json.dumps({"v": MESSAGE_VERSION, "kind": "fetch", "slot": slot, "batch": batch, "sources": sources})
 
 
 def slot_for(schedule_status: dict[str, Any], now: datetime) -> str:
@@ -60,7 +52,7 @@ def start_refresh(storage: Storage, slot: str, now: datetime | None = None) -> l
         return []
     log.info("refresh slot %s claimed", slot)
     prune_old_slots(storage, now or datetime.now(UTC))
-    return [scan_message(slot)]
+    return [ScanPage(slot).to_message()]
 
 
 def slot_time(slot: str) -> datetime | None:
@@ -122,7 +114,7 @@ def _scan_page(
     entities, token = storage.query_page(FEED_TABLE, odata, SCAN_PAGE, continuation)
     # Each source travels with what its fetch needs, and the row's ETag its new state is stored If-Match.
     # Sorted by row, so a batch holds few partitions and its states go out in few transactions.
-    due = sorted(
+    due: list[DueSource] = sorted(
         (
             {
                 "book": e.properties["book"],
@@ -140,10 +132,10 @@ def _scan_page(
         key=lambda source: (source["partition"], source["key"]),
     )
     messages = [
-        fetch_message(slot, f"{batch_prefix}-{i // FETCH_BATCH}", due[i : i + FETCH_BATCH])
+        FetchBatch(slot, f"{batch_prefix}-{i // FETCH_BATCH}", due[i : i + FETCH_BATCH]).to_message()
         for i in range(0, len(due), FETCH_BATCH)
     ]
     log.info("refresh %s: %d due sources on this page, %d fetch batches", slot, len(due), len(messages))
     if token:
-        messages.append(scan_message(slot, token))
+        messages.append(ScanPage(slot, token).to_message())
     return messages

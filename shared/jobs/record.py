@@ -51,6 +51,34 @@ def is_valid_job_id(value: str) -> bool:
 
 
 @dataclass(frozen=True)
+class Plan:
+    """What the plan step decided, from which every later step knows its work: the image batches
+    (image keys, in order), how many leading batches the plan step processed itself (the rest are
+    fanned out as images:<i>), and the book's title as parsed."""
+
+    images: list[list[str]]
+    images_in_plan: int
+    title: str
+
+    def to_json(self) -> str:
+        return json.dumps(
+            {"images": self.images, "images_in_plan": self.images_in_plan, "title": self.title}, sort_keys=True
+        )
+
+    @classmethod
+    def from_json(cls, text: str) -> Plan | None:
+        data = json.loads(text)
+        if not data:
+            return None
+        # Rows written before a field existed read with its default.
+        return cls(
+            images=data.get("images", []),
+            images_in_plan=int(data.get("images_in_plan", 0)),
+            title=str(data.get("title", "")),
+        )
+
+
+@dataclass(frozen=True)
 class QueueBacklog:
     """What a queued job waits behind: the conversion queue's approximate length (every job's
     steps, its own included) and how long its front message has been waiting."""
@@ -81,9 +109,9 @@ class Job:
     steps_total: int = 1
     error: str = ""
     outputs: dict[str, str] = field(default_factory=dict)
-    # The worker's state: its plan (render batches, image keys), the steps committed so far, how
-    # often the reconciler re-drove it, whether its work files are gone, and the book's warnings.
-    plan: dict[str, Any] = field(default_factory=dict)
+    # The worker's state: its plan (None until the plan step commits), the steps committed so far,
+    # how often the reconciler re-drove it, whether its work files are gone, and the book's warnings.
+    plan: Plan | None = None
     completed: list[str] = field(default_factory=list)
     redrives: int = 0
     cleaned: bool = False
@@ -137,7 +165,7 @@ class Job:
             "steps_total": self.steps_total,
             "error": self.error,
             "outputs": json.dumps(self.outputs, sort_keys=True),
-            "plan": json.dumps(self.plan, sort_keys=True),
+            "plan": self.plan.to_json() if self.plan else "{}",
             "completed": json.dumps(self.completed),
             "redrives": self.redrives,
             "cleaned": self.cleaned,
@@ -168,7 +196,7 @@ class Job:
             steps_total=int(entity.get("steps_total", 1)),
             error=entity.get("error", ""),
             outputs=json.loads(entity.get("outputs") or "{}"),
-            plan=json.loads(entity.get("plan") or "{}"),
+            plan=Plan.from_json(entity.get("plan") or "{}"),
             completed=json.loads(entity.get("completed") or "[]"),
             redrives=int(entity.get("redrives", 0)),
             cleaned=bool(entity.get("cleaned", False)),
@@ -217,8 +245,9 @@ class Job:
 
 def parallel_steps(job: Job) -> list[str]:
     """The steps the plan fanned out, which run side by side between the plan and the package."""
-    plan = job.plan
-    return [f"images:{i}" for i in range(plan.get("images_in_plan", 0), len(plan.get("images", [])))]
+    if job.plan is None:
+        return []
+    return [f"images:{i}" for i in range(job.plan.images_in_plan, len(job.plan.images))]
 
 
 def pending_steps(job: Job) -> list[str]:

@@ -69,7 +69,7 @@ def download_epub(req: func.HttpRequest, services: Services) -> func.HttpRespons
         return storage_unavailable()
     if req.headers.get("if-none-match") == etag:
         return func.HttpResponse(status_code=304, headers={"ETag": etag})
-    title = job.title or str(job.plan.get("title") or "") or _title_from_filename(job.filename)
+    title = job.title or (job.plan.title if job.plan else "") or _title_from_filename(job.filename)
     utf8_name = quote(f"{title or 'book'}.epub", safe="")
     return func.HttpResponse(
         data,

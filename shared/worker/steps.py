@@ -28,7 +28,7 @@ from __future__ import annotations
 
 import json
 from datetime import UTC, datetime
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from shared import logs
 from shared.formats import content_type_for
@@ -37,6 +37,7 @@ from shared.jobs.record import (
     PACKAGE_STEP,
     Job,
     JobStatus,
+    Plan,
     conversion_message,
     parallel_steps,
     pending_steps,
@@ -142,7 +143,7 @@ def plan(storage: Storage, job: Job, message_id: str, images_in_plan_bytes: int)
         for pending in writes:
             pending.result()  # a failed write fails the step, which the queue retries
     warnings = list(dict.fromkeys([*book.warnings, *(w for c in chapters for w in c.warnings)]))
-    step_plan: dict[str, Any] = {"images": batches, "images_in_plan": in_plan, "title": book.metadata.title}
+    step_plan = Plan(images=batches, images_in_plan=in_plan, title=book.metadata.title)
     total = 1 + len(batches) - in_plan + 1
 
     def commit(current: Job) -> Job | None:
@@ -184,7 +185,8 @@ def _log_commit(committed: Job) -> None:
 def images(storage: Storage, job: Job, step: str, message_id: str, index: int) -> list[str]:
     from shared.book.steps import process_in_parallel
 
-    batches = job.plan["images"]
+    assert job.plan is not None  # run_step plans a job first
+    batches = job.plan.images
     if not 0 <= index < len(batches):
         log.warning("the plan has no image batch %d", index)
         return []
@@ -226,7 +228,8 @@ def package(storage: Storage, job: Job, message_id: str) -> list[str]:
         release(storage, job.id, PACKAGE_STEP, message_id)  # the last of them sends package again
         return []
     book = checkpoints.load_parsed(storage, job.id)
-    names = [checkpoints.CHAPTERS] + [checkpoints.image_batch_name(i) for i in range(len(job.plan["images"]))]
+    assert job.plan is not None  # run_step plans a job first
+    names = [checkpoints.CHAPTERS] + [checkpoints.image_batch_name(i) for i in range(len(job.plan.images))]
     chapters_json, *packed = checkpoints.in_parallel(lambda name: checkpoints.read(storage, job.id, name), names)
     chapters = [RenderedChapter.from_dict(data) for data in json.loads(chapters_json)]
     images = {image.key: image for batch in packed for image in unpack_images(batch)}

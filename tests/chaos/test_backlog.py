@@ -16,7 +16,7 @@ from tests import book_corpus as corpus
 from tests.pipeline_support import follow, upload
 from tests.support import Azurite, Supervisor
 
-UPLOADS = 150
+UPLOADS = 120
 STALL_SECONDS = 30
 
 

@@ -8,7 +8,7 @@ from tests.chaos.soak import FAULTS, run
 
 
 def test_a_short_soak_through_every_kind_of_fault_loses_nothing() -> None:
-    result = run(minutes=1.5, seed=5, gap=(5, 8), outage=(10, 15))
+    result = run(minutes=1.25, seed=5, gap=(5, 8), outage=(10, 15))
     assert [fault["kind"] for fault in result["faults"]][: len(FAULTS)] == list(FAULTS), result
-    assert result["accepted"] >= 30, result  # the load was real
+    assert result["accepted"] >= 25, result  # the load was real
     assert result["problems"] == [], result

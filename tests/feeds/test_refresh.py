@@ -17,6 +17,7 @@ from shared.feeds import slots
 from shared.feeds import sources as feed_sources
 from shared.feeds import updates as feed_updates
 from shared.feeds.fetch import make_client
+from shared.feeds.messages import FetchBatch, ScanPage, parse_feed_message
 from shared.formats import utc_timestamp
 from shared.jobs.record import new_job_id
 from shared.settings import BOOK_CONTAINER, FEED_CONTAINER, FEED_TABLE, Settings
@@ -43,24 +44,30 @@ def settings(azurite: Azurite) -> Settings:
     )
 
 
+def scan_through(storage: Storage, pending: list[str], now: datetime) -> list[FetchBatch]:
+    """Every fetch batch that scanning from these messages sends, as the queue would run the scans."""
+    fetches = []
+    while pending:
+        message = parse_feed_message(pending.pop(0))
+        if isinstance(message, ScanPage):
+            pending.extend(slots.scan(storage, message.slot, message.continuation, now))
+        else:
+            assert isinstance(message, FetchBatch), message
+            fetches.append(message)
+    return fetches
+
+
 def run_all(storage: Storage, azurite: Azurite, slot: str, now: datetime) -> list[dict[str, int]]:
     """Run a refresh the way the queue would: the scan pages, then every fetch batch."""
     pending = slots.start_refresh(storage, slot)
     counts = []
 
-    async def batches(batch_list: list[dict[str, Any]]) -> None:
+    async def batches(batch_list: list[FetchBatch]) -> None:
         async with make_client(True) as client:
             for batch in batch_list:
                 counts.append(await feed_batch.fetch_batch(storage, client, batch, settings(azurite), now))
 
-    fetches = []
-    while pending:
-        message = json.loads(pending.pop(0))
-        if message["kind"] == "scan":
-            pending.extend(slots.scan(storage, message["slot"], message["continuation"], now))
-        else:
-            fetches.append(message)
-    asyncio.run(batches(fetches))
+    asyncio.run(batches(scan_through(storage, pending, now)))
     return counts
 
 
@@ -120,13 +127,8 @@ def test_a_slow_feed_does_not_hold_up_the_others(storage: Storage, azurite: Azur
 
     async def go() -> float:
         started = time.monotonic()
-        sources = [
-            s
-            for m in slots.scan(storage, f"slow-{book}", None, now)
-            for s in json.loads(m)["sources"]
-            if s["book"] == book
-        ]
-        batch = {"slot": f"slow-{book}", "batch": "0", "sources": sources}
+        sources = [s for b in scan_through(storage, [ScanPage(f"slow-{book}").to_message()], now) for s in b.sources]
+        batch = FetchBatch(f"slow-{book}", "0", [s for s in sources if s["book"] == book])
         async with make_client(True) as client:
             await feed_batch.fetch_batch(storage, client, batch, quick, now)
         return time.monotonic() - started
@@ -146,35 +148,32 @@ def test_scan_pages_through_many_sources(storage: Storage) -> None:
     ]
     for entity in entities:
         storage.upsert_entity(FEED_TABLE, entity)
-    pending = [slots.scan_message(f"scan-{book}")]
+    pending = [ScanPage(f"scan-{book}").to_message()]
     seen: list[str] = []
     scans = 0
     while pending:
-        message = json.loads(pending.pop())
-        if message["kind"] == "scan":
+        message = parse_feed_message(pending.pop())
+        if isinstance(message, ScanPage):
             scans += 1
-            pending.extend(slots.scan(storage, message["slot"], message["continuation"], now))
+            pending.extend(slots.scan(storage, message.slot, message.continuation, now))
         else:
-            assert len(message["sources"]) <= slots.FETCH_BATCH
-            seen.extend(s["key"] for s in message["sources"] if s["book"] == book)
+            assert isinstance(message, FetchBatch), message
+            assert len(message.sources) <= slots.FETCH_BATCH
+            seen.extend(s["key"] for s in message.sources if s["book"] == book)
     assert sorted(seen) == sorted(e["RowKey"] for e in entities)
     assert scans >= 3  # one page per scan: no single run does unbounded work
 
 
 def due_batches(
     storage: Storage, slot: str, book: str, now: datetime, books: set[str] | None = None
-) -> list[dict[str, Any]]:
+) -> list[FetchBatch]:
     """Every fetch message a whole scan of `slot` sends, narrowed to one book's sources (or these books')."""
     books = books or {book}
-    pending, batches = [slots.scan_message(slot)], []
-    while pending:
-        message = json.loads(pending.pop())
-        if message["kind"] == "scan":
-            pending.extend(slots.scan(storage, message["slot"], message["continuation"], now))
-        else:
-            mine = [s for s in message["sources"] if s["book"] in books]
-            if mine:
-                batches.append({**message, "sources": mine})
+    batches = []
+    for batch in scan_through(storage, [ScanPage(slot).to_message()], now):
+        mine = [s for s in batch.sources if s["book"] in books]
+        if mine:
+            batches.append(FetchBatch(batch.slot, batch.batch, mine))
     return batches
 
 
@@ -214,7 +213,7 @@ def test_a_scan_delivered_twice_answers_the_same_batches(storage: Storage) -> No
     for source in feed_sources.list_sources(storage, book)[:2]:  # as if a batch had recorded them
         storage.merge_entity(FEED_TABLE, {**source, "next_due": now + timedelta(minutes=15)})
     assert slots.scan(storage, slot, None, now) == first
-    assert sum(len(b["sources"]) for b in due_batches(storage, f"{slot}-next", book, now)) == 3
+    assert sum(len(b.sources) for b in due_batches(storage, f"{slot}-next", book, now)) == 3
 
 
 def test_a_feed_the_author_replaced_during_the_fetch_keeps_the_authors_row(
@@ -267,10 +266,10 @@ class CountingStorage(Storage):
         super().merge_entities(table, merges)
 
 
-def one_batch(storage: Storage, slot: str, books: list[str], now: datetime) -> dict[str, Any]:
+def one_batch(storage: Storage, slot: str, books: list[str], now: datetime) -> FetchBatch:
     """These books' due sources, as one fetch batch (other tests' sources left out)."""
-    sources = [s for message in due_batches(storage, slot, "", now, books=set(books)) for s in message["sources"]]
-    return {"slot": slot, "batch": "0", "sources": sources}
+    sources = [s for message in due_batches(storage, slot, "", now, books=set(books)) for s in message.sources]
+    return FetchBatch(slot, "0", sources)
 
 
 def test_a_batch_of_books_is_recorded_in_one_transaction_per_partition(azurite: Azurite, server: FeedServer) -> None:
@@ -372,14 +371,9 @@ def test_every_kind_of_feed_failure_is_recorded_with_back_off_and_the_books_othe
     )
 
     async def go() -> set[asyncio.Task[Any]]:
-        sources, pending = [], slots.scan(storage, f"failures-{book}", None, now)
-        while pending:  # every page of the scan (earlier tests left many sources): this book's
-            message = json.loads(pending.pop())
-            if message["kind"] == "scan":
-                pending.extend(slots.scan(storage, message["slot"], message["continuation"], now))
-            else:
-                sources += [source for source in message["sources"] if source["book"] == book]
-        batch = {"slot": f"failures-{book}", "batch": "0", "sources": sources}
+        # Every page of the scan (earlier tests left many sources): this book's.
+        scanned = scan_through(storage, [ScanPage(f"failures-{book}").to_message()], now)
+        batch = FetchBatch(f"failures-{book}", "0", [s for b in scanned for s in b.sources if s["book"] == book])
         async with make_client(True, resolver=resolver) as client:
             await feed_batch.fetch_batch(storage, client, batch, short_deadline, now)
         return asyncio.all_tasks() - {asyncio.current_task()}

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 
-from shared.jobs.record import Job, JobStatus
+from shared.jobs.record import Job, JobStatus, Plan
 from shared.worker import claims
 from shared.worker.claims import ClaimOutcome
 
@@ -27,7 +27,7 @@ def job(**changes: object) -> Job:
     ).with_changes(**changes)
 
 
-PLANNED = {"images": [["a"], ["b"]], "images_in_plan": 0}
+PLANNED = Plan(images=[["a"], ["b"]], images_in_plan=0, title="A")
 
 
 def test_the_first_delivery_takes_the_step_and_the_job_shows_running() -> None:
@@ -77,3 +77,18 @@ def test_claims_survive_the_table_row() -> None:
     entity = claimed.to_entity()
     entity["created"] = entity["updated"] = NOW
     assert Job.from_entity(entity).claims == claimed.claims
+
+
+def test_the_plan_and_the_claims_survive_the_row_and_steps_follow_from_them() -> None:
+    from shared.jobs.record import parallel_steps, pending_steps
+
+    claimed = claims.with_claim(
+        job(status=JobStatus.RUNNING, plan=PLANNED, completed=["plan"]), "images:1", "m1", NOW, 1
+    )
+    stored = Job.from_entity(claimed.to_entity())
+    assert stored.plan == PLANNED and stored.claims == claimed.claims
+    assert parallel_steps(stored) == ["images:0", "images:1"]
+    assert pending_steps(stored) == ["images:0", "images:1"]
+    assert pending_steps(stored.with_changes(completed=["plan", "images:0", "images:1"])) == ["package"]
+    unplanned = Job.from_entity(job().to_entity())
+    assert unplanned.plan is None and parallel_steps(unplanned) == [] and pending_steps(unplanned) == ["plan"]
