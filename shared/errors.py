@@ -20,7 +20,7 @@
 Outside the tree, each caught where it arises:
 
     NotFound                    shared/storage.py: no such blob or row (an unknown job: 404)
-    UploadRejected              shared/intake/: an upload refused, with its HTTP status (problem+json)
+    UploadRejected              shared/intake/: an upload refused, with its kind (web/upload.py: status)
     BlockedURL, FeedError       shared/feeds/: a feed that must not be fetched, or cannot be read:
                                 recorded on that feed, with back-off; never fails a book
     SettingError                shared/settings.py: a setting missing or malformed: the app does not start

@@ -5,7 +5,8 @@ It reads the upload (multipart field `file`, or a raw body named by `Content-Dis
 opened to see that it holds exactly one manuscript; zip safety itself is the book core's,
 shared/book/archive.py). Storing it is shared/jobs/uploads.py's.
 
-Every rejection is an `UploadRejected` carrying the HTTP status and a message an author can act on.
+Every rejection is an `UploadRejected`: the kind of refusal (the web tier maps it to an HTTP status)
+and a message an author can act on.
 """
 
 from __future__ import annotations
@@ -31,7 +32,7 @@ from shared.formats import (
     manuscripts_in_zip,
 )
 from shared.intake.multipart import filename_from_disposition, read_multipart
-from shared.intake.rejections import UploadRejected, too_large
+from shared.intake.rejections import Refusal, UploadRejected, too_large
 
 # Multipart framing (boundaries, part headers, metadata fields) on top of the file itself.
 MULTIPART_OVERHEAD_BYTES = 64 * 1024
@@ -94,7 +95,7 @@ def read_upload(headers: Mapping[str, str], params: Mapping[str, str], body: byt
     if not body and "chunked" in headers.get("transfer-encoding", "").lower():
         # The Functions host hands a function only bodies with a Content-Length.
         raise UploadRejected(
-            411,
+            Refusal.LENGTH_REQUIRED,
             "Length required",
             "The upload was sent in chunks, without a Content-Length, and such bodies do not reach Quire. "
             "Send the file with its length: a browser form, curl -F file=@book.md, or curl --data-binary @book.md.",
@@ -108,7 +109,7 @@ def read_upload(headers: Mapping[str, str], params: Mapping[str, str], body: byt
         filename = filename_from_disposition(headers.get("content-disposition", "")) or params.get("filename", "")
     if not data:
         raise UploadRejected(
-            400,
+            Refusal.MALFORMED,
             "Empty upload",
             "The upload was empty. Attach your manuscript as the form field 'file', "
             "or send the file itself as the request body.",
@@ -134,7 +135,7 @@ def _metadata(fields: Mapping[str, str], params: Mapping[str, str], name: str) -
     value = " ".join("".join(ch for ch in value if ch.isprintable()).split())
     if len(value) > MAX_METADATA_CHARS:
         raise UploadRejected(
-            400,
+            Refusal.MALFORMED,
             f"{name.capitalize()} too long",
             f"The {name} is longer than {MAX_METADATA_CHARS} characters. Shorten it.",
         )
@@ -144,7 +145,7 @@ def _metadata(fields: Mapping[str, str], params: Mapping[str, str], name: str) -
 def _language(value: str) -> str:
     if value and not is_language_tag(value):
         raise UploadRejected(
-            400,
+            Refusal.MALFORMED,
             "Unknown language",
             f"'{value}' is not a language tag. Use a BCP 47 tag such as 'en', 'fr' or 'pt-BR'.",
         )
@@ -189,7 +190,9 @@ def _describe(kind: ManuscriptType) -> str:
 
 
 def _unsupported(reason: str) -> UploadRejected:
-    return UploadRejected(415, "Unsupported manuscript type", f"{reason} Quire accepts {ACCEPTED_TYPES_TEXT}.")
+    return UploadRejected(
+        Refusal.UNSUPPORTED_TYPE, "Unsupported manuscript type", f"{reason} Quire accepts {ACCEPTED_TYPES_TEXT}."
+    )
 
 
 def _sniff(data: bytes) -> ManuscriptType:

@@ -6,7 +6,7 @@ from __future__ import annotations
 import re
 from urllib.parse import unquote
 
-from shared.intake.rejections import UploadRejected, too_large
+from shared.intake.rejections import Refusal, UploadRejected, too_large
 
 
 def read_multipart(content_type: str, body: bytes, max_upload_bytes: int) -> tuple[str, bytes, dict[str, str]]:
@@ -16,7 +16,9 @@ def read_multipart(content_type: str, body: bytes, max_upload_bytes: int) -> tup
     boundary = options.get(b"boundary")
     if not boundary:
         raise UploadRejected(
-            400, "Malformed form", "The form upload has no boundary. Let your browser or curl -F build it."
+            Refusal.MALFORMED,
+            "Malformed form",
+            "The form upload has no boundary. Let your browser or curl -F build it.",
         )
     parts: list[dict[str, object]] = []
     header_field = bytearray()
@@ -66,7 +68,9 @@ def read_multipart(content_type: str, body: bytes, max_upload_bytes: int) -> tup
         raise
     except Exception:
         raise UploadRejected(
-            400, "Malformed form", "The form upload could not be read. Send it again with curl -F or a browser."
+            Refusal.MALFORMED,
+            "Malformed form",
+            "The form upload could not be read. Send it again with curl -F or a browser.",
         ) from None
 
     fields: dict[str, str] = {}
@@ -88,7 +92,7 @@ def read_multipart(content_type: str, body: bytes, max_upload_bytes: int) -> tup
             fields[name] = data.decode("utf-8", "replace")
     if not found_file:
         raise UploadRejected(
-            400,
+            Refusal.MALFORMED,
             "No file in the form",
             "The form has no field named 'file'. Attach your manuscript as 'file' (curl -F file=@book.md).",
         )

@@ -1,21 +1,33 @@
-"""Why an upload is refused: the HTTP status and a message an author can act on."""
+"""Why an upload is refused: the kind of refusal, a title, and a message an author can act on.
+
+Intake knows nothing of HTTP; the web tier maps each kind to its status (shared/web/upload.py).
+"""
 
 from __future__ import annotations
 
+from enum import StrEnum
+
+
+class Refusal(StrEnum):
+    MALFORMED = "malformed"  # not a readable upload: no file, an empty one, a broken form, bad metadata
+    LENGTH_REQUIRED = "length_required"  # sent in chunks without a length, which never reaches the app
+    TOO_LARGE = "too_large"  # larger than MAX_UPLOAD_BYTES
+    UNSUPPORTED_TYPE = "unsupported_type"  # not a manuscript Quire reads, or named as another type
+
 
 class UploadRejected(Exception):
-    """An upload that cannot be accepted. `status` is the HTTP status; the message is for authors."""
+    """An upload that cannot be accepted: which kind of refusal, and the message for its author."""
 
-    def __init__(self, status: int, title: str, detail: str) -> None:
+    def __init__(self, refusal: Refusal, title: str, detail: str) -> None:
         super().__init__(detail)
-        self.status = status
+        self.refusal = refusal
         self.title = title
         self.detail = detail
 
 
 def too_large(max_upload_bytes: int) -> UploadRejected:
     return UploadRejected(
-        413,
+        Refusal.TOO_LARGE,
         "Manuscript too large",
         f"The manuscript is larger than {human_size(max_upload_bytes)}. "
         "Shrink its images or split the book, then upload again.",

@@ -108,7 +108,6 @@ class Job:
     steps_done: int = 0
     steps_total: int = 1
     error: str = ""
-    outputs: dict[str, str] = field(default_factory=dict)
     # The worker's state: its plan (None until the plan step commits), the steps committed so far,
     # how often the reconciler re-drove it, whether its work files are gone, and the book's warnings.
     plan: Plan | None = None
@@ -164,7 +163,6 @@ class Job:
             "steps_done": self.steps_done,
             "steps_total": self.steps_total,
             "error": self.error,
-            "outputs": json.dumps(self.outputs, sort_keys=True),
             "plan": self.plan.to_json() if self.plan else "{}",
             "completed": json.dumps(self.completed),
             "redrives": self.redrives,
@@ -195,7 +193,6 @@ class Job:
             steps_done=int(entity.get("steps_done", 0)),
             steps_total=int(entity.get("steps_total", 1)),
             error=entity.get("error", ""),
-            outputs=json.loads(entity.get("outputs") or "{}"),
             plan=Plan.from_json(entity.get("plan") or "{}"),
             completed=json.loads(entity.get("completed") or "[]"),
             redrives=int(entity.get("redrives", 0)),
@@ -238,8 +235,6 @@ class Job:
             body["error"] = self.error
         if self.warnings:
             body["warnings"] = self.warnings
-        for name, path in sorted(self.outputs.items()):
-            body["links"][name] = f"{api_base}/{path}"
         return body
 
 

@@ -17,10 +17,11 @@ import azure.functions as func
 from shared.formats import content_type_for
 from shared.jobs.record import Job, JobStatus
 from shared.jobs.store import book_blob
+from shared.routes import API_BASE
 from shared.services import Services
 from shared.settings import BOOK_CONTAINER
 from shared.storage import NotFound, StorageUnavailable
-from shared.web.responses import API_BASE, BOOK_FILE_HEADERS, problem, storage_unavailable
+from shared.web.responses import BOOK_FILE_HEADERS, problem, storage_unavailable
 from shared.web.status import job_or_problem
 
 APP_CSP = (

@@ -7,8 +7,6 @@ from typing import Any
 
 import azure.functions as func
 
-# Must match `extensions.http.routePrefix` in host.json; links in responses are built on it.
-API_BASE = "/api"
 RETRY_AFTER_SECONDS = 10
 # On every answer: a browser must never sniff a response into another type (an API answer into HTML).
 NOSNIFF = {"X-Content-Type-Options": "nosniff"}

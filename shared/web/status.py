@@ -14,10 +14,11 @@ from shared.jobs.record import (
     QueueBacklog,
     is_valid_job_id,
 )
+from shared.routes import API_BASE, book_links
 from shared.services import Services
 from shared.settings import CONVERSION_QUEUE, JOB_TABLE
 from shared.storage import NotFound, StorageUnavailable
-from shared.web.responses import API_BASE, json_response, problem, storage_unavailable
+from shared.web.responses import json_response, problem, storage_unavailable
 
 log = logs.get_logger(__name__)
 
@@ -42,7 +43,10 @@ def get_job(req: func.HttpRequest, services: Services) -> func.HttpResponse:
     if isinstance(found, func.HttpResponse):
         return found
     backlog = _backlog(services, found.id) if found.status is JobStatus.QUEUED else None
-    return json_response(found.to_public(API_BASE, backlog))
+    body = found.to_public(API_BASE, backlog)
+    if found.status is JobStatus.SUCCEEDED:
+        body["links"].update(book_links(found.id))
+    return json_response(body)
 
 
 def _backlog(services: Services, job_id: str) -> QueueBacklog | None:

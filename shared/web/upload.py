@@ -11,14 +11,24 @@ from datetime import UTC, datetime
 import azure.functions as func
 
 from shared import logs
+from shared.formats import MANUSCRIPT_TYPES
 from shared.intake import UploadRejected, check_declared_size, identify, read_upload
+from shared.intake.rejections import Refusal
 from shared.jobs.record import conversion_message, new_job_id
 from shared.jobs.uploads import store_manuscript
+from shared.routes import API_BASE
 from shared.services import Services
 from shared.storage import StorageUnavailable
-from shared.web.responses import API_BASE, json_response, problem, storage_unavailable
+from shared.web.responses import json_response, problem, storage_unavailable
 
 log = logs.get_logger(__name__)
+
+HTTP_STATUS = {
+    Refusal.MALFORMED: 400,
+    Refusal.LENGTH_REQUIRED: 411,
+    Refusal.TOO_LARGE: 413,
+    Refusal.UNSUPPORTED_TYPE: 415,
+}
 
 
 def submit_manuscript(req: func.HttpRequest, services: Services) -> tuple[func.HttpResponse, str | None]:
@@ -29,10 +39,11 @@ def submit_manuscript(req: func.HttpRequest, services: Services) -> tuple[func.H
         upload = read_upload(req.headers, req.params, req.get_body(), limit)
         manuscript = identify(upload)
     except UploadRejected as rejection:
-        log.info("upload rejected: %s %s", rejection.status, rejection.title)
-        accepted = ["markdown", "text", "html", "docx", "zip"] if rejection.status == 415 else None
-        extra = {"accepted": accepted} if accepted else {}
-        return problem(rejection.status, rejection.title, rejection.detail, None, **extra), None
+        status = HTTP_STATUS[rejection.refusal]
+        log.info("upload rejected: %s %s", status, rejection.title)
+        unsupported = rejection.refusal is Refusal.UNSUPPORTED_TYPE
+        extra = {"accepted": [t.kind for t in MANUSCRIPT_TYPES]} if unsupported else {}
+        return problem(status, rejection.title, rejection.detail, None, **extra), None
 
     job_id = new_job_id()
     try:

@@ -43,6 +43,7 @@ from shared.jobs.record import (
     pending_steps,
 )
 from shared.jobs.store import book_blob, clean_work, update_job
+from shared.routes import UPDATES_FROM_APP
 from shared.settings import BOOK_CONTAINER, MANUSCRIPT_CONTAINER
 from shared.storage import Storage
 from shared.worker import checkpoints, claims
@@ -52,11 +53,6 @@ if TYPE_CHECKING:
     from shared.book.steps import ConvertOptions
 
 log = logs.get_logger(__name__)
-
-# The web-app book is served at /api/books/{id}/app/, its news at /api/books/{id}/updates.
-UPDATES_URL = "../updates"
-# The public addresses of a succeeded job's outputs, under the API's base.
-OUTPUT_PATHS = {"epub": "manuscripts/{id}/book.epub", "app": "books/{id}/app/"}
 
 
 def _now() -> datetime:
@@ -72,7 +68,7 @@ def options_for(job: Job) -> ConvertOptions:
         title=job.title,
         author=job.author,
         language=job.language,
-        updates_url=UPDATES_URL,
+        updates_url=UPDATES_FROM_APP,
     )
 
 
@@ -262,7 +258,6 @@ def package(storage: Storage, job: Job, message_id: str) -> list[str]:
             claims={},
             completed=[*current.completed, PACKAGE_STEP],
             steps_done=current.steps_total,
-            outputs={name: path.format(id=job.id) for name, path in OUTPUT_PATHS.items()},
             updated=_now(),
         )
 

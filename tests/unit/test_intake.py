@@ -8,6 +8,7 @@ import zipfile
 import pytest
 
 from shared.intake import Upload, UploadRejected, check_declared_size, identify, read_upload
+from shared.intake.rejections import Refusal
 
 LIMIT = 1024 * 1024
 
@@ -61,18 +62,19 @@ def test_filename_is_reduced_to_its_last_segment() -> None:
 
 
 @pytest.mark.parametrize(
-    ("headers", "body", "status"),
+    ("headers", "body", "refusal"),
     [
-        ({}, b"", 400),
-        (_multipart({"title": "x"}, None)[0], _multipart({"title": "x"}, None)[1], 400),
-        ({"content-type": "multipart/form-data"}, b"--x\r\n", 400),
-        ({}, b"x" * (LIMIT + 1), 413),
+        ({}, b"", Refusal.MALFORMED),
+        (_multipart({"title": "x"}, None)[0], _multipart({"title": "x"}, None)[1], Refusal.MALFORMED),
+        ({"content-type": "multipart/form-data"}, b"--x\r\n", Refusal.MALFORMED),
+        ({}, b"x" * (LIMIT + 1), Refusal.TOO_LARGE),
+        ({"transfer-encoding": "chunked"}, b"", Refusal.LENGTH_REQUIRED),
     ],
 )
-def test_bad_requests_are_rejected_with_their_status(headers: dict[str, str], body: bytes, status: int) -> None:
+def test_bad_requests_are_rejected_with_their_kind(headers: dict[str, str], body: bytes, refusal: Refusal) -> None:
     with pytest.raises(UploadRejected) as caught:
         read_upload(headers, {}, body, LIMIT)
-    assert caught.value.status == status
+    assert caught.value.refusal is refusal
     assert caught.value.detail
 
 
@@ -80,13 +82,13 @@ def test_oversized_multipart_file_is_rejected() -> None:
     headers, body = _multipart({}, ("big.md", b"x" * (LIMIT + 1)))
     with pytest.raises(UploadRejected) as caught:
         read_upload(headers, {}, body, LIMIT)
-    assert caught.value.status == 413
+    assert caught.value.refusal is Refusal.TOO_LARGE
 
 
 def test_declared_size_is_checked_before_reading() -> None:
     with pytest.raises(UploadRejected) as caught:
         check_declared_size({"content-length": str(LIMIT * 2)}, LIMIT)
-    assert caught.value.status == 413
+    assert caught.value.refusal is Refusal.TOO_LARGE
     check_declared_size({"content-length": str(LIMIT)}, LIMIT)
 
 
@@ -139,6 +141,6 @@ def test_types_are_decided_by_content(filename: str, data: bytes, kind: str) -> 
 def test_unsupported_or_mismatched_types_are_415(filename: str, data: bytes, reason: str) -> None:
     with pytest.raises(UploadRejected) as caught:
         identify(Upload(filename=filename, data=data))
-    assert caught.value.status == 415
+    assert caught.value.refusal is Refusal.UNSUPPORTED_TYPE
     assert reason in caught.value.detail
     assert "Quire accepts" in caught.value.detail

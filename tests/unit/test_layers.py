@@ -34,11 +34,12 @@ MODULES = {module_name(path): app_imports(path) for path in SHARED.rglob("*.py")
 
 # What each part of the app may import from the app, besides itself. The book core and the
 # storage adapter sit at the bottom; the web tier and the worker at the top, beside each other.
-BASE = ("shared.errors", "shared.formats", "shared.logs")
+BASE = ("shared.errors", "shared.formats", "shared.logs", "shared.routes")
 ALLOWED = {
     "shared.errors": (),
     "shared.formats": (),
     "shared.logs": (),
+    "shared.routes": (),
     "shared.settings": BASE,
     "shared.storage": BASE,
     "shared.book": BASE,

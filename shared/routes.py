@@ -1,0 +1,17 @@
+"""The app's public addresses: what `function_app.py` routes, under host.json's routePrefix.
+
+The web tier links to them; the worker gives the web-app book the address of its news, relative
+to where the book is served, so the book works under any host name.
+"""
+
+from __future__ import annotations
+
+# Must match `extensions.http.routePrefix` in host.json; links in responses are built on it.
+API_BASE = "/api"
+# The web-app book is served at /api/books/{id}/app/, its news at /api/books/{id}/updates.
+UPDATES_FROM_APP = "../updates"
+
+
+def book_links(job_id: str) -> dict[str, str]:
+    """Where a succeeded job's book is read: the EPUB download and the web-app book."""
+    return {"app": f"{API_BASE}/books/{job_id}/app/", "epub": f"{API_BASE}/manuscripts/{job_id}/book.epub"}
