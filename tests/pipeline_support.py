@@ -3,10 +3,8 @@
 from __future__ import annotations
 
 import json
-import re
 import time
 import urllib.parse
-from collections import Counter
 from datetime import datetime
 from typing import Any
 
@@ -89,9 +87,3 @@ def no_work_left(connection: str, job_id: str, timeout: float = 15) -> bool:
             return False
         time.sleep(0.2)
     return True
-
-
-def commits(logs: str) -> Counter[tuple[str, str]]:
-    """How often each (job, step) commit was logged. Only formatted lines count: a logging error's
-    traceback repeats the format string itself."""
-    return Counter(re.findall(r"commit job=([A-Za-z0-9_-]+) step=(\S+) done=", logs))

@@ -47,16 +47,7 @@ class TableOperations:
                 {"etag": etag, "match_condition": MatchConditions.IfNotModified},
             ),
         ]
-        client = self._table(table)
-        with errors_translated():
-            try:
-                client.submit_transaction(operations)
-            except Exception as error:
-                translated = translate_error(error)
-                status = getattr(error, "status_code", None)
-                if isinstance(translated, (Conflict, NotFound)) or status in (404, 412):
-                    raise Conflict(str(error)) from error
-                raise
+        self._submit_all_or_none(table, operations, conflicting=(404, 412))
 
     def get_entity(self, table: str, partition_key: str, row_key: str) -> Entity:
         client = self._table(table)
@@ -110,16 +101,7 @@ class TableOperations:
             if etag:
                 options.update(etag=etag, match_condition=MatchConditions.IfNotModified)
             operations.append(("update", properties, options))
-        client = self._table(table)
-        with errors_translated():
-            try:
-                client.submit_transaction(operations)
-            except Exception as error:
-                translated = translate_error(error)
-                status = getattr(error, "status_code", None)
-                if isinstance(translated, (Conflict, NotFound)) or status in (404, 409, 412):
-                    raise Conflict(str(error)) from error
-                raise
+        self._submit_all_or_none(table, operations, conflicting=(404, 409, 412))
 
     def upsert_entity(self, table: str, properties: dict[str, Any]) -> None:
         """Insert or merge (unconditional): for rows with one writer, such as an author's feed list."""
@@ -149,3 +131,16 @@ class TableOperations:
         client = self._table(table)
         with errors_translated():
             client.delete_entity(partition_key, row_key)
+
+    def _submit_all_or_none(self, table: str, operations: list[Any], conflicting: tuple[int, ...]) -> None:
+        """One transaction. A failed condition, or a status in `conflicting`, raises Conflict:
+        nothing was written."""
+        client = self._table(table)
+        with errors_translated():
+            try:
+                client.submit_transaction(operations)
+            except Exception as error:
+                translated = translate_error(error)
+                if isinstance(translated, (Conflict, NotFound)) or getattr(error, "status_code", None) in conflicting:
+                    raise Conflict(str(error)) from error
+                raise

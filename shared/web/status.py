@@ -58,7 +58,7 @@ def _backlog(services: Services, job_id: str) -> QueueBacklog | None:
     except (StorageUnavailable, NotFound) as error:
         log.info("job %s: the queue's length is unknown: %s", job_id, type(error).__name__)
         return None
-    waited = max(0.0, (_now() - front).total_seconds()) if front else 0.0
+    waited = max(0.0, (datetime.now(UTC) - front).total_seconds()) if front else 0.0
     return QueueBacklog(messages=messages, front_waited_seconds=waited)
 
 
@@ -76,7 +76,3 @@ def health(services: Services) -> func.HttpResponse:
         log.warning("health check failed: %s", type(error).__name__)
         return problem(503, "Storage unavailable", "Quire's storage account rejected the health check.")
     return json_response({"status": "healthy", "storage": "reachable"})
-
-
-def _now() -> datetime:
-    return datetime.now(UTC)

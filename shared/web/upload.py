@@ -47,7 +47,7 @@ def submit_manuscript(req: func.HttpRequest, services: Services) -> tuple[func.H
 
     job_id = new_job_id()
     try:
-        job = store_manuscript(services.storage, manuscript, job_id, _now())
+        job = store_manuscript(services.storage, manuscript, job_id, datetime.now(UTC))
     except StorageUnavailable:
         log.warning("upload not stored: storage unavailable")
         return storage_unavailable(), None
@@ -56,7 +56,3 @@ def submit_manuscript(req: func.HttpRequest, services: Services) -> tuple[func.H
     location = f"{API_BASE}/manuscripts/{job.id}"
     response = json_response(job.to_public(API_BASE), status=202, headers={"Location": location})
     return response, conversion_message(job.id)
-
-
-def _now() -> datetime:
-    return datetime.now(UTC)

@@ -33,10 +33,6 @@ from shared.worker import claims, steps
 log = logs.get_logger(__name__)
 
 
-def _now() -> datetime:
-    return datetime.now(UTC)
-
-
 def run_conversion_message(services: Services, body: bytes | str, message_id: str) -> list[str]:
     """Handle one conversion message (`message_id`: the queue's id for it, the same on every
     delivery of it): claim its step, run it in a child process within the step budget. Returns
@@ -106,7 +102,7 @@ def _claim(storage: Storage, job_id: str, step: str, message_id: str, lease_seco
 
     def take(current: Job) -> Job | None:
         nonlocal outcome
-        now = _now()
+        now = datetime.now(UTC)
         outcome = claims.decide(current, step, message_id, now)
         if outcome is not claims.ClaimOutcome.TAKEN:
             return None
@@ -129,7 +125,7 @@ def _reporting_alive(storage: Storage, job_id: str, step: str, message_id: str, 
     def seen(current: Job) -> Job | None:
         if current.is_terminal:
             return None
-        now = _now()
+        now = datetime.now(UTC)
         if step in current.claims and claims.holds(current, step, message_id):
             return claims.with_claim(current, step, message_id, now, lease_seconds)
         return current.with_changes(alive=now)

@@ -39,10 +39,6 @@ STALLED_REASON = (
 )
 
 
-def _now() -> datetime:
-    return datetime.now(UTC)
-
-
 def handle_poison_message(storage: Storage, body: bytes | str) -> list[str]:
     """A conversion message the host gave up on after maxDequeueCount deliveries.
 
@@ -61,7 +57,7 @@ def handle_poison_message(storage: Storage, body: bytes | str) -> list[str]:
 
 
 def _settle_poisoned(storage: Storage, job_id: str, step: str) -> list[str]:
-    now = _now()
+    now = datetime.now(UTC)
     outcome = ""
 
     def settle(current: Job) -> Job | None:
@@ -99,7 +95,7 @@ def _settle_poisoned(storage: Storage, job_id: str, step: str) -> list[str]:
         return []
     log.warning("every delivery of the step ended with its worker: re-driving it")
     if step in settled.completed:
-        return steps.redrive_plan(settled, now)  # the step is done: send what follows it
+        return steps.messages_to_redrive(settled, now)  # the step is done: send what follows it
     return [conversion_message(job_id, step)]
 
 
@@ -161,7 +157,7 @@ def reconcile(
 
     Safe to run twice at once: each re-drive is claimed with a conditional update of the row.
     """
-    now = now or _now()
+    now = now or datetime.now(UTC)
     sweep_abandoned_uploads(storage, now, abandoned_upload_seconds)
     cutoff = now - timedelta(seconds=stall_seconds)
     messages: list[str] = []
@@ -200,6 +196,6 @@ def _redrive_stalled(
         log.warning("the job failed: stalled %d times", job.redrives)
         clean_failed(storage, job.id)
         return []
-    redrive = steps.redrive_plan(claimed, now)
+    redrive = steps.messages_to_redrive(claimed, now)
     log.info("stalled since %s: re-driving %d messages", job.updated.isoformat(), len(redrive))
     return redrive

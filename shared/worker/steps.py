@@ -55,10 +55,6 @@ if TYPE_CHECKING:
 log = logs.get_logger(__name__)
 
 
-def _now() -> datetime:
-    return datetime.now(UTC)
-
-
 def options_for(job: Job) -> ConvertOptions:
     from shared.book.steps import ConvertOptions
 
@@ -72,7 +68,7 @@ def options_for(job: Job) -> ConvertOptions:
     )
 
 
-def redrive_plan(job: Job, now: datetime) -> list[str]:
+def messages_to_redrive(job: Job, now: datetime) -> list[str]:
     """What a job needs sent again, from its row alone: its next steps that no delivery runs now."""
     return [conversion_message(job.id, step) for step in claims.unclaimed(job, pending_steps(job), now)]
 
@@ -101,7 +97,7 @@ def plan(storage: Storage, job: Job, message_id: str, images_in_plan_bytes: int)
         # A repeated plan message: the worker that committed the plan may have died before its
         # fan-out went out. Sending the pending steps nobody runs is harmless; losing them is not.
         log.info("the plan is already committed (a duplicate delivery): re-sending what nobody runs")
-        return redrive_plan(job, _now())
+        return messages_to_redrive(job, datetime.now(UTC))
 
     options = options_for(job)
     manuscript = storage.read_blob(MANUSCRIPT_CONTAINER, job.manuscript_blob)
@@ -155,7 +151,7 @@ def plan(storage: Storage, job: Job, message_id: str, images_in_plan_bytes: int)
             steps_done=1,
             steps_total=total,
             warnings=warnings,
-            updated=_now(),
+            updated=datetime.now(UTC),
         )
 
     committed = update_job(storage, job.id, commit)
@@ -199,7 +195,7 @@ def images(storage: Storage, job: Job, step: str, message_id: str, index: int) -
             claims=claims.without_claim(current, step),
             completed=[*current.completed, step],
             steps_done=current.steps_done + 1,
-            updated=_now(),
+            updated=datetime.now(UTC),
         )
 
     committed = update_job(storage, job.id, commit)
@@ -258,7 +254,7 @@ def package(storage: Storage, job: Job, message_id: str) -> list[str]:
             claims={},
             completed=[*current.completed, PACKAGE_STEP],
             steps_done=current.steps_total,
-            updated=_now(),
+            updated=datetime.now(UTC),
         )
 
     committed = update_job(storage, job.id, succeed)
@@ -291,4 +287,4 @@ def _register_feeds(storage: Storage, job_id: str, urls: list[str]) -> None:
             good.extend(validate_feed_urls([url], allow_private=True))
         except BlockedURL as error:
             log.info("feed not registered: %s", error)
-    set_sources(storage, job_id, good[:MAX_FEEDS_PER_BOOK], _now(), replace=False)
+    set_sources(storage, job_id, good[:MAX_FEEDS_PER_BOOK], datetime.now(UTC), replace=False)
