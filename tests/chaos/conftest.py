@@ -5,7 +5,10 @@ from pathlib import Path
 
 import pytest
 
-from tests.chaos.faults import FAULT_APP, commits_recorded
+from shared.jobs.record import JOB_ROW_KEY, Job
+from shared.settings import JOB_TABLE
+from shared.storage import Storage
+from tests.chaos.faults import FAULT_APP, claimants_recorded, commits_recorded
 from tests.support import Azurite, Supervisor, start_azurite
 
 # Short receive visibility so a killed worker's message comes back in seconds, not 10 minutes.
@@ -25,19 +28,32 @@ def storage_emulator() -> Iterator[Azurite]:
 
 
 @pytest.fixture
-def commit_events(tmp_path: Path) -> Path:
-    """Where the hosts of a test record each commit of a step (a JSON line each)."""
-    return tmp_path / "commits.jsonl"
+def storage_events(tmp_path: Path) -> Path:
+    """Where the hosts of a test record each claim and commit of a step (a JSON line each)."""
+    return tmp_path / "events.jsonl"
 
 
 @pytest.fixture
-def commit_counts(commit_events: Path) -> Callable[[], dict[tuple[str, str], int]]:
+def commit_counts(storage_events: Path) -> Callable[[], dict[tuple[str, str], int]]:
     """How often each (job, step) was committed so far, in all of a test's hosts."""
-    return lambda: commits_recorded(commit_events)
+    return lambda: commits_recorded(storage_events)
 
 
 @pytest.fixture
-def workers(storage_emulator: Azurite, tmp_path: Path, commit_events: Path) -> Iterator[Callable[..., Supervisor]]:
+def claimants(storage_events: Path) -> Callable[[], dict[tuple[str, str], set[str]]]:
+    """The messages that took each (job, step)'s claim so far, in all of a test's hosts."""
+    return lambda: claimants_recorded(storage_events)
+
+
+@pytest.fixture
+def job_row(storage_emulator: Azurite) -> Callable[[str], Job]:
+    """A job's row as stored (what the status endpoint does not show: re-drives, claims)."""
+    storage = Storage(storage_emulator.connection_string)
+    return lambda job_id: Job.from_entity(storage.get_entity(JOB_TABLE, job_id, JOB_ROW_KEY).properties)
+
+
+@pytest.fixture
+def workers(storage_emulator: Azurite, tmp_path: Path, storage_events: Path) -> Iterator[Callable[..., Supervisor]]:
     started: list[Supervisor] = []
 
     def start(functions: list[str] | None = None, **settings: str) -> Supervisor:
@@ -48,7 +64,7 @@ def workers(storage_emulator: Azurite, tmp_path: Path, commit_events: Path) -> I
             "AzureFunctionsJobHost__extensions__queues__visibilityTimeout": "00:00:01",
             **FAST_RECOVERY,
             "IMAGES_IN_PLAN_BYTES": "0",  # fan every image batch out, so image steps run and can fail
-            "FAULT_EVENTS_FILE": str(commit_events),
+            "FAULT_EVENTS_FILE": str(storage_events),
             **settings,
         }
         args = ["--functions", *functions] if functions else []

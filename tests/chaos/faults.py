@@ -19,8 +19,12 @@ the worker binds (`step=`). The fault is chosen by the test through the host's e
     before_commit        the step is about to write the row that commits it
     after_commit         the step wrote the row that commits it
 
-Every commit it sees is also appended to FAULT_EVENTS_FILE as a JSON line {"job", "step"}, so the
-tests count commits from events, not from log text.
+The tests observe the work through storage events, not log text. `EventRecordingStorage` (the
+host's own storage in the fault app; `FaultInjectingStorage` builds on it) appends to
+FAULT_EVENTS_FILE a JSON line for each
+
+    {"event": "claim", "job", "step", "message"}   a message took a step's claim (not a renewal)
+    {"event": "commit", "job", "step"}              a step's commit was written
 """
 
 from __future__ import annotations
@@ -28,6 +32,7 @@ from __future__ import annotations
 import json
 import os
 import signal
+import threading
 from pathlib import Path
 from typing import Any
 
@@ -45,17 +50,71 @@ class InjectedFault(RuntimeError):
     """A transient failure a fault test asked for."""
 
 
-class FaultInjectingStorage(Storage):
+class EventRecordingStorage(Storage):
+    """The app's Storage, recording each claim and commit of a step that it writes."""
+
     def __init__(self, connection_string: str, known_to_exist: Any = ()) -> None:
         super().__init__(connection_string, known_to_exist)
-        self._completed_when_read: dict[str, list[str]] = {}
+        # The job row as this thread last read it (a compare-and-swap reads, then writes, in one
+        # thread), so that a write can tell what it changed.
+        self._read = threading.local()
 
-    # -- the events --------------------------------------------------------------------------
+    def _as_read(self, job_id: str) -> Job | None:
+        return getattr(self._read, "jobs", {}).get(job_id)
 
     def get_entity(self, table: str, partition_key: str, row_key: str) -> Entity:
         entity = super().get_entity(table, partition_key, row_key)
         if table == JOB_TABLE and row_key == JOB_ROW_KEY:
-            self._completed_when_read[partition_key] = Job.from_entity(entity.properties).completed
+            if not hasattr(self._read, "jobs"):
+                self._read.jobs = {}
+            self._read.jobs[partition_key] = Job.from_entity(entity.properties)
+        return entity
+
+    def _commits(self, table: str, properties: dict[str, Any]) -> bool:
+        step = logs.current_ids().get("step", "")
+        if table != JOB_TABLE or properties.get("RowKey") != JOB_ROW_KEY or not step:
+            return False
+        before = self._as_read(properties["PartitionKey"])
+        return step in Job.from_entity(properties).completed and (before is None or step not in before.completed)
+
+    def _claimant(self, table: str, properties: dict[str, Any]) -> str | None:
+        """The message whose claim on the bound step this write takes, if it takes one."""
+        step = logs.current_ids().get("step", "")
+        if table != JOB_TABLE or properties.get("RowKey") != JOB_ROW_KEY or not step:
+            return None
+        claim = Job.from_entity(properties).claims.get(step)
+        before = self._as_read(properties["PartitionKey"])
+        held_before = before.claims.get(step) if before else None
+        if claim is None or (held_before is not None and held_before["message"] == claim["message"]):
+            return None
+        return str(claim["message"])
+
+    def update_entity(self, table: str, properties: dict[str, Any], *, etag: str) -> str:
+        commits, claimant = self._commits(table, properties), self._claimant(table, properties)
+        if commits:
+            self._before_commit()
+        new_etag = super().update_entity(table, properties, etag=etag)
+        step = logs.current_ids().get("step", "")
+        if claimant:
+            _record("claim", properties["PartitionKey"], step, message=claimant)
+        if commits:
+            _record("commit", properties["PartitionKey"], step)
+            self._after_commit()
+        return new_etag
+
+    def _before_commit(self) -> None:
+        pass
+
+    def _after_commit(self) -> None:
+        pass
+
+
+class FaultInjectingStorage(EventRecordingStorage):
+    """The storage of a step's process, with the tripwires the test set."""
+
+    def get_entity(self, table: str, partition_key: str, row_key: str) -> Entity:
+        entity = super().get_entity(table, partition_key, row_key)
+        if table == JOB_TABLE and row_key == JOB_ROW_KEY:
             _reached("after_claim")
         return entity
 
@@ -69,21 +128,11 @@ class FaultInjectingStorage(Storage):
         if container == BOOK_CONTAINER and name.endswith("/book.epub"):
             _reached("during_publish")
 
-    def update_entity(self, table: str, properties: dict[str, Any], *, etag: str) -> str:
-        step = logs.current_ids().get("step", "")
-        commits = (
-            table == JOB_TABLE
-            and properties.get("RowKey") == JOB_ROW_KEY
-            and step in Job.from_entity(properties).completed
-            and step not in self._completed_when_read.get(properties["PartitionKey"], [])
-        )
-        if commits:
-            _reached("before_commit")
-        new_etag = super().update_entity(table, properties, etag=etag)
-        if commits:
-            _record_commit(properties["PartitionKey"], step)
-            _reached("after_commit")
-        return new_etag
+    def _before_commit(self) -> None:
+        _reached("before_commit")
+
+    def _after_commit(self) -> None:
+        _reached("after_commit")
 
 
 def _reached(point: str, written: str = "") -> None:
@@ -122,18 +171,31 @@ def _fail(where: str) -> None:
         raise InjectedFault(f"injected transient failure {failures + 1} at {where}")
 
 
-def _record_commit(job_id: str, step: str) -> None:
+def _record(event: str, job_id: str, step: str, **details: str) -> None:
     events = os.environ.get("FAULT_EVENTS_FILE")
     if events:
         with open(events, "a", encoding="utf-8") as out:  # one short write: whole lines, whatever process
-            out.write(json.dumps({"job": job_id, "step": step}) + "\n")
+            out.write(json.dumps({"event": event, "job": job_id, "step": step, **details}) + "\n")
+
+
+def _events(events_file: Path, kind: str) -> list[dict[str, str]]:
+    if not events_file.exists():
+        return []
+    recorded = (json.loads(line) for line in events_file.read_text(encoding="utf-8").splitlines())
+    return [event for event in recorded if event["event"] == kind]
 
 
 def commits_recorded(events_file: Path) -> dict[tuple[str, str], int]:
-    """How many times each (job, step) was committed, from the events the fault storage wrote."""
+    """How many times each (job, step) was committed, from the events the storage wrote."""
     counted: dict[tuple[str, str], int] = {}
-    if events_file.exists():
-        for line in events_file.read_text(encoding="utf-8").splitlines():
-            event = json.loads(line)
-            counted[event["job"], event["step"]] = counted.get((event["job"], event["step"]), 0) + 1
+    for event in _events(events_file, "commit"):
+        counted[event["job"], event["step"]] = counted.get((event["job"], event["step"]), 0) + 1
     return counted
+
+
+def claimants_recorded(events_file: Path) -> dict[tuple[str, str], set[str]]:
+    """The messages that took each (job, step)'s claim: one each when no step ran twice."""
+    claimants: dict[tuple[str, str], set[str]] = {}
+    for event in _events(events_file, "claim"):
+        claimants.setdefault((event["job"], event["step"]), set()).add(event["message"])
+    return claimants
