@@ -53,6 +53,7 @@ def main(argv: list[str] | None = None) -> int:
             language=args.language,
             split_level=args.split_level,
             updates_url=args.updates_url,
+            file_name=args.manuscript.name,
         )
         book = parse(data, options)
         del data  # the manuscript (a zip of photos, say) is not needed past parsing

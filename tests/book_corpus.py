@@ -127,7 +127,7 @@ def harbour():
 
 ### Deeper Still
 
-Back to [the section](#c2-h2) and a scene break:
+Back to [the section](#a-section) and a scene break:
 
 ---
 
@@ -475,3 +475,55 @@ def small_book_zip(variant: int = 0) -> bytes:
             "img/plate.jpg": cmyk_jpeg(),
         }
     )
+
+
+# A README-shaped book: a table of contents of links to headings in later chapters, written as
+# GitHub slugs, as BUILDING.md files are.
+LINKED_MARKDOWN = """\
+# Building Quay
+
+## Contents
+
+- [Requirements](#requirements)
+- [Installing on Linux](#installing-on-linux), [its notes](#notes) and [more notes](#notes-1)
+- [Ünïcode names](#ünïcode-names) and [the same, in ASCII](#unicode-names)
+- [A place that is not there](#no-such-place)
+- [Contributing](CONTRIBUTING.md)
+
+# Requirements
+
+Back to [the contents](#contents); a note[^deps].
+
+[^deps]: Installed as in [installing](#installing-on-linux); [nowhere](#nowhere-in-notes).
+
+# Installing on Linux
+
+## Notes
+
+First notes.
+
+## Notes
+
+More notes; see [the requirements](#Requirements).
+
+# Ünïcode names
+
+The end.
+"""
+
+# An HTML manuscript that links to itself by its own file name and names its own anchors.
+LINKED_HTML = """\
+<!DOCTYPE html>
+<html lang="en"><head><title>The Guide</title></head><body>
+<h1>Guide</h1>
+<p>See <a href="guide.html#later">later</a>, <a href="./guide.html#fig-1">the figure</a>,
+<a href="#1st">the first</a>, <a href="guide.html">the start</a> and <a href="other.html#x">elsewhere</a>.</p>
+<h2 id="intro-custom">Intro</h2>
+<p id="1st">A paragraph whose id is not an XML name.</p>
+<h1>Second</h1>
+<p id="later">Later.</p>
+<div id="fig-1"><p>A figure.</p></div>
+<p id="later">The same id again.</p>
+<p><a href="#intro-custom">Back to the intro</a>.</p>
+</body></html>
+"""

@@ -58,6 +58,7 @@ def golden(data: bytes, kind: str, job: dict[str, Any]) -> Conversion:
         author=meta["author"],
         language=meta["language"],
         updates_url="../updates",
+        file_name=job["manuscript"]["filename"],
     )
     return convert(data, options)
 

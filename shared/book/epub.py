@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from html import escape
 
+from shared.book.links import chapter_hrefs
 from shared.book.model import Metadata, ProcessedImage, RenderedChapter
 from shared.book.render import IMAGE_PLACEHOLDER
 from shared.book.styles import EPUB_CSS
@@ -42,7 +43,7 @@ def _iso(moment: datetime) -> str:
 
 
 def _body(chapter: RenderedChapter, images: dict[str, ProcessedImage]) -> str:
-    body = chapter.body
+    body = chapter_hrefs(chapter.body, "xhtml")
     for key in chapter.image_keys:
         body = body.replace(f'src="{IMAGE_PLACEHOLDER}{key}"', f'src="../images/{images[key].file_name}"')
     return body

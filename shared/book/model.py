@@ -129,6 +129,9 @@ class ParsedBook:
     image_names: dict[str, str] = field(default_factory=dict)  # key → the name the author used
     cover_key: str = ""
     warnings: list[str] = field(default_factory=list)
+    # The manuscript's own file names (its path in a zip, its base name): links that use them
+    # point inside the book.
+    own_names: frozenset[str] = frozenset()
 
     def plain_meta(self) -> dict[str, Any]:
         """Everything but the chapters and the image bytes, as JSON-able data: what the image and

@@ -1,10 +1,11 @@
 """The render step: a chapter source becomes sanitised XHTML with the structure the books need.
 
 All HTML goes through the one sanitiser first. Only then does this module add its own structure:
-ids on headings (for the table of contents), note references and per-chapter footnotes as
-`<aside epub:type="footnote">` with back links, and image placeholders `quire-image:<key>` that
-the writers resolve to file names. Links that cannot work inside a book (to other files, or to
-ids that do not exist) are unwrapped, with a warning.
+readable ids on headings (for the table of contents and for links), note references and
+per-chapter footnotes as `<aside epub:type="footnote">` with back links, and image placeholders
+`quire-image:<key>` that the writers resolve to file names. Internal links become placeholders
+that shared/book/links.py settles once every chapter is rendered; links to other files lose
+their `href`, with a warning.
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ from functools import lru_cache
 from typing import Any
 
 from shared.book.errors import ManuscriptError
+from shared.book.links import BookAnchors, internal_target, placeholder
 from shared.book.model import ChapterSource, Heading, RenderedChapter
 from shared.book.sanitize import fragment_to_xhtml, sanitized_fragment
 
@@ -22,6 +24,7 @@ IMAGE_PLACEHOLDER = "quire-image:"
 # and turned into `epub:type` when serialised.
 EPUB_TYPE = "data-quire-epubtype"
 NAV_DEPTH = 3
+HEADING_TAGS = {"h1", "h2", "h3", "h4", "h5", "h6"}
 VOID_ELEMENTS = {"br", "hr", "img", "col", "wbr", "area", "base", "embed", "input", "link", "meta", "source"}
 
 
@@ -51,8 +54,18 @@ def _markdown_html(tokens: list[Any], env: dict[str, Any]) -> str:
     return str(md.renderer.render(tokens, md.options, env))
 
 
-def render_chapter(source: ChapterSource, image_refs: dict[str, str], split_level: int = 1) -> RenderedChapter:
-    """Render one chapter. Pure: same source and images give the same XHTML."""
+def render_chapter(
+    source: ChapterSource,
+    image_refs: dict[str, str],
+    split_level: int = 1,
+    anchors: BookAnchors | None = None,
+    own_names: frozenset[str] = frozenset(),
+) -> RenderedChapter:
+    """Render one chapter, its ids made unique among `anchors` (the book's so far), its internal
+    links left as placeholders for `links.resolve_links`. `own_names`: the manuscript's own file
+    names, which links may use to point inside the book. Pure: the same sources in the same order
+    give the same XHTML."""
+    anchors = anchors if anchors is not None else BookAnchors()
     chapter = source.number
     warnings: list[str] = []
     note_numbers = {note["id"]: index for index, note in enumerate(source.footnotes, start=1)}
@@ -63,7 +76,7 @@ def render_chapter(source: ChapterSource, image_refs: dict[str, str], split_leve
     if source.format == "html":
         _docx_note_refs(root, chapter, note_numbers)
 
-    headings = _number_headings(root, chapter, split_level)
+    headings = _name_elements(root, chapter, split_level, anchors)
     without_alt: list[str] = []
     image_keys = _resolve_images(root, image_refs, source.title, warnings, without_alt)
     for ref in root.iter("a"):
@@ -71,8 +84,10 @@ def render_chapter(source: ChapterSource, image_refs: dict[str, str], split_leve
             ref.set(EPUB_TYPE, "noteref")
             ref.set("role", "doc-noteref")
 
-    notes_html = _footnotes(source, env, image_refs, image_keys, warnings, without_alt) if source.footnotes else ""
-    body = _xhtml(_check_links(root, notes_html, chapter, warnings))
+    notes_html = (
+        _footnotes(source, env, image_refs, image_keys, warnings, without_alt, own_names) if source.footnotes else ""
+    )
+    body = _xhtml(_mark_links(root, own_names, source.title, warnings))
     body = _restore_epub_types(body + notes_html)
     return RenderedChapter(
         number=chapter,
@@ -106,14 +121,26 @@ def _docx_note_refs(root: Any, chapter: int, note_numbers: dict[Any, int]) -> No
                 sup.append(ref)
 
 
-def _number_headings(root: Any, chapter: int, split_level: int) -> list[Heading]:
+def _name_elements(root: Any, chapter: int, split_level: int, anchors: BookAnchors) -> list[Heading]:
+    """Give every heading an id and keep the author's ids, unique in the book; the headings the
+    navigation lists."""
     headings: list[Heading] = []
-    for count, element in enumerate(root.iter("h1", "h2", "h3", "h4", "h5", "h6"), start=1):
-        level = int(element.tag[1])
-        element.set("id", f"c{chapter}-h{count}")
-        text = " ".join(element.text_content().split())
-        if split_level < level <= NAV_DEPTH and text:
-            headings.append(Heading(level=level, id=element.get("id"), text=text))
+    for element in root.iter():
+        if not isinstance(element.tag, str) or element.get("class") == "quire-noteref":
+            continue
+        author_id = element.get("id")
+        if element.tag in HEADING_TAGS:
+            text = " ".join(element.text_content().split())
+            element.set("id", anchors.heading(chapter, text, author_id))
+            level = int(element.tag[1])
+            if split_level < level <= NAV_DEPTH and text:
+                headings.append(Heading(level=level, id=element.get("id"), text=text))
+        elif author_id is not None:
+            kept = anchors.keep(chapter, author_id)
+            if kept is None:
+                del element.attrib["id"]
+            else:
+                element.set("id", kept)
     return headings
 
 
@@ -160,6 +187,7 @@ def _footnotes(
     image_keys: list[str],
     warnings: list[str],
     without_alt: list[str],
+    own_names: frozenset[str],
 ) -> str:
     chapter = source.number
     parts = ['<section class="footnotes" role="doc-endnotes">']
@@ -172,6 +200,7 @@ def _footnotes(
         for element in fragment.iter():
             if isinstance(element.tag, str) and element.get("id"):
                 del element.attrib["id"]  # ids inside notes could clash with the chapter's
+        _mark_links(fragment, own_names, source.title, warnings)
         back = f'<a href="#c{chapter}-fnref{number}" role="doc-backlink">{number}.</a> '
         content = _xhtml(fragment)
         content = "<p>" + back + content[3:] if content.startswith("<p>") else f"<p>{back}</p>{content}"
@@ -180,27 +209,24 @@ def _footnotes(
     return "".join(parts)
 
 
-def _check_links(root: Any, notes_html: str, chapter: int, warnings: list[str]) -> Any:
-    ids = {e.get("id") for e in root.iter() if isinstance(e.tag, str) and e.get("id")}
-    ids.update(re.findall(r'id="([^"]+)"', notes_html))
-    for link in list(root.iter("a")):
+def _mark_links(root: Any, own_names: frozenset[str], title: str, warnings: list[str]) -> Any:
+    """Internal links become placeholders for the book-wide pass; links to files outside the book
+    lose their `href` (their text stays)."""
+    for link in root.iter("a"):
         href = link.get("href")
         if href is None:
             link.attrib.pop("rel", None)  # the sanitiser removed its URL; rel without href is invalid
             continue
-        if href.startswith("#"):
-            if href[1:] in ids:
-                link.attrib.pop("rel", None)  # rel=noopener only matters for links leaving the book
-                continue
-            warnings.append(f"A link to '{href}' in chapter {chapter} points nowhere in its chapter; it was removed.")
-        elif re.match(r"^(https?:|mailto:)", href, re.I):
-            continue
-        else:
-            warnings.append(
-                f"A link to '{href}' in chapter {chapter} points at a file outside the book; it was removed."
-            )
-        link.attrib.pop("href", None)
-        link.attrib.pop("rel", None)
+        if link.get("class") == "quire-noteref":
+            continue  # made by this module, for a note of this chapter
+        target = internal_target(href, own_names)
+        if target is not None:
+            link.set("href", placeholder(target))
+            link.attrib.pop("rel", None)  # rel=noopener only matters for links leaving the book
+        elif not re.match(r"^(https?:|mailto:)", href, re.I):
+            warnings.append(f"A link to '{href}' in '{title}' points at a file outside the book; its text was kept.")
+            link.attrib.pop("href", None)
+            link.attrib.pop("rel", None)
     return root
 
 

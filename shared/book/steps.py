@@ -21,6 +21,7 @@ from datetime import datetime
 
 from shared.book.epub import BookParts, write_epub
 from shared.book.images import generate_cover, process_image
+from shared.book.links import BookAnchors, resolve_links
 from shared.book.model import ParsedBook, ProcessedImage, RenderedChapter
 from shared.book.readers import parse_manuscript
 from shared.book.render import render_chapter
@@ -41,6 +42,7 @@ class ConvertOptions:
     language: str = ""
     split_level: int = 1
     updates_url: str = ""
+    file_name: str = ""  # as uploaded: the manuscript's links may use it to point inside the book
 
 
 @dataclass
@@ -59,6 +61,7 @@ def parse(manuscript: bytes, options: ConvertOptions) -> ParsedBook:
             author=options.author,
             language=options.language,
             split_level=options.split_level,
+            file_name=options.file_name,
         )
 
 
@@ -82,7 +85,10 @@ def cycle_collector_paused() -> Iterator[None]:
 
 
 def render(book: ParsedBook, split_level: int = 1) -> list[RenderedChapter]:
-    return [render_chapter(c, book.image_refs, split_level) for c in book.chapters]
+    """Every chapter, in order (ids are unique in the book), with links settled across chapters."""
+    anchors = BookAnchors()
+    chapters = [render_chapter(c, book.image_refs, split_level, anchors, book.own_names) for c in book.chapters]
+    return resolve_links(chapters, anchors)
 
 
 def image_batches(book: ParsedBook) -> list[list[str]]:

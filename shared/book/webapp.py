@@ -16,6 +16,7 @@ from html import escape
 
 from shared.book.epub import BookParts, OutlineEntry, outline
 from shared.book.images import make_icons
+from shared.book.links import chapter_hrefs
 from shared.book.model import RenderedChapter
 from shared.book.render import IMAGE_PLACEHOLDER
 from shared.book.styles import APP_CSS
@@ -59,7 +60,7 @@ def _toc(entries: list[OutlineEntry], prefix: str) -> str:
 
 
 def _chapter_html(chapter: RenderedChapter, parts: BookParts) -> str:
-    body = re.sub(r' epub:type="[^"]*"', "", chapter.body)
+    body = chapter_hrefs(re.sub(r' epub:type="[^"]*"', "", chapter.body), "html")
     for key in chapter.image_keys:
         body = body.replace(
             f'src="{IMAGE_PLACEHOLDER}{key}"', f'src="../images/{parts.images[key].file_name}" loading="lazy"'

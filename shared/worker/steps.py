@@ -65,6 +65,7 @@ def options_for(job: Job) -> ConvertOptions:
         author=job.author,
         language=job.language,
         updates_url=UPDATES_FROM_APP,
+        file_name=job.filename,
     )
 
 

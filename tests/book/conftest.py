@@ -28,7 +28,10 @@ GOOD_BOOKS: dict[str, Callable[[], tuple[bytes, str]]] = {
     "right-to-left": lambda: (corpus.RTL_MARKDOWN.encode(), "markdown"),
     "xss-markdown": lambda: (corpus.XSS_MARKDOWN.encode(), "markdown"),
     "xss-html": lambda: (corpus.XSS_HTML.encode(), "html"),
+    "linked-markdown": lambda: (corpus.LINKED_MARKDOWN.encode(), "markdown"),
+    "linked-html": lambda: (corpus.LINKED_HTML.encode(), "html"),
 }
+UPLOAD_NAMES = {"linked-html": "guide.html"}  # the others' links do not use their file names
 
 
 @pytest.fixture(scope="session")
@@ -36,7 +39,7 @@ def converted() -> dict[str, Conversion]:
     books = {}
     for name, make in GOOD_BOOKS.items():
         data, kind = make()
-        books[name] = convert(data, options(kind, updates_url="../updates"))
+        books[name] = convert(data, options(kind, updates_url="../updates", file_name=UPLOAD_NAMES.get(name, "")))
     return books
 
 

@@ -94,7 +94,7 @@ def test_markdown_features_render(converted: dict[str, Conversion]) -> None:
     assert "<blockquote>" in chapter and "<ol>" in chapter and "<pre><code" in chapter
     assert "“quoted”" in text(converted["markdown-zip-every-feature"], "OEBPS/text/ch001.xhtml")  # smart quotes
     assert "…" in text(converted["markdown-zip-every-feature"], "OEBPS/text/ch001.xhtml")
-    assert '<a href="#c2-h2">the section</a>' in chapter  # an in-chapter link is kept
+    assert '<a href="#a-section">the section</a>' in chapter  # an in-chapter link is kept
 
 
 def test_footnotes_are_asides_in_their_own_chapter(converted: dict[str, Conversion]) -> None:

@@ -22,7 +22,7 @@ def test_files_and_pages(converted: dict[str, Conversion]) -> None:
                  "icons/icon-192.png", "icons/icon-512.png", "chapters/ch001.html", "chapters/ch003.html"):  # fmt: skip
         assert path in files, path
     index = files["index.html"].decode()
-    assert 'href="chapters/ch002.html"' in index and 'href="chapters/ch002.html#c2-h2"' in index
+    assert 'href="chapters/ch002.html"' in index and 'href="chapters/ch002.html#a-section"' in index
     chapter = files["chapters/ch002.html"].decode()
     assert 'rel="prev"' in chapter and 'rel="next"' in chapter
     assert 'src="../images/' in chapter and "quire-image:" not in chapter

@@ -37,17 +37,21 @@ def parse_manuscript(
     author: str = "",
     language: str = "",
     split_level: int = 1,
+    file_name: str = "",
 ) -> ParsedBook:
-    """The parse step: manuscript bytes of a known kind → ParsedBook."""
+    """The parse step: manuscript bytes of a known kind → ParsedBook. `file_name`: the name the
+    manuscript was uploaded as, which its own links may use."""
     if not 1 <= split_level <= 3:
         raise ValueError("split_level must be 1, 2 or 3")
     files: dict[str, bytes] = {}
     base_dir = ""
+    own_names = {posixpath.basename(file_name.replace("\\", "/"))} - {""}
     if kind == "zip":
         files = read_archive(data, "zip archive")
         name, kind = _manuscript_in(files)
         data = files[name]
         base_dir = posixpath.dirname(name)
+        own_names = {name, posixpath.basename(name)}
     if kind == "markdown":
         book = read_markdown(_decode(data), split_level)
     elif kind == "text":
@@ -72,6 +76,7 @@ def parse_manuscript(
     check_chapters(len(book.chapters))
     for chapter in book.chapters:
         chapter.title = chapter.title or meta.title
+    book.own_names = frozenset(own_names)
     attach_images(book, files, base_dir)
     check_book_pixels({key: declared_size(data) for key, data in book.image_sources.items()})
     return book

@@ -1,0 +1,162 @@
+"""Anchors and internal links, across the whole book. Pure.
+
+Chapters are rendered one by one, but a link may point at any chapter, so links are settled in two
+passes:
+
+1. While a chapter renders, `BookAnchors.claim` gives every heading a readable id (its slug, made
+   unique in the book) and keeps the author's own ids; each internal link (`#target`, or the
+   manuscript's own file name with or without `#target`) becomes `quire-link:<target>`.
+2. `resolve_links` then rewrites each placeholder to the element that holds its target: `#id` in
+   the same chapter, `quire-chapter:chNNN#id` in another (each writer turns that into its own file
+   name). A target that exists nowhere loses its `href` (the text stays) and is named in a warning.
+
+Authors write targets as the ids they gave, or as the slug a Markdown tool (GitHub, GitLab,
+pandoc) makes of a heading's text; both reach the heading.
+"""
+
+from __future__ import annotations
+
+import html
+import posixpath
+import re
+import unicodedata
+from dataclasses import dataclass, field, replace
+from urllib.parse import unquote, urlsplit
+
+from shared.book.model import RenderedChapter
+
+LINK_PLACEHOLDER = "quire-link:"
+CHAPTER_PLACEHOLDER = "quire-chapter:"
+_NCNAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_.-]*$")
+# Ids this module never hands out: the render step's own note ids (`c3-fn1`, `c3-fnref1-2`).
+_RESERVED = re.compile(r"^c\d+-fn")
+_PLACEHOLDER_HREF = re.compile(r' href="' + re.escape(LINK_PLACEHOLDER) + r'([^"]*)"')
+_EXTERNAL = re.compile(r"^(https?:|mailto:)", re.I)
+
+
+def slug(text: str) -> str:
+    """An ASCII id from a heading's text: 'Ünïcode & Co.' → 'unicode-co'."""
+    ascii_text = unicodedata.normalize("NFKD", text).encode("ascii", "ignore").decode()
+    made = re.sub(r"[^a-z0-9]+", "-", ascii_text.lower()).strip("-")
+    if not made:
+        return "section"
+    return made if made[0].isalpha() else f"s-{made}"
+
+
+def markdown_slug(text: str) -> str:
+    """The id GitHub, GitLab and markdown-it-anchor give a heading: lower case, punctuation
+    dropped, spaces to hyphens, letters of any script kept."""
+    kept = "".join(ch for ch in text.strip().lower() if ch.isalnum() or ch in " -_")
+    return kept.replace(" ", "-")
+
+
+@dataclass
+class BookAnchors:
+    """Every id of the book so far (id → chapter number), and the other names authors use for them."""
+
+    ids: dict[str, int] = field(default_factory=dict)
+    aliases: dict[str, str] = field(default_factory=dict)
+    _alias_counts: dict[str, int] = field(default_factory=dict)
+
+    def claim(self, chapter: int, wanted: str) -> str:
+        """A unique id for an element, as close to `wanted` as ids allow."""
+        candidate = wanted if _NCNAME.match(wanted) else slug(wanted)
+        if _RESERVED.match(candidate):
+            candidate = f"id-{candidate}"
+        unique, suffix = candidate, 1
+        while unique in self.ids:
+            unique, suffix = f"{candidate}-{suffix}", suffix + 1
+        self.ids[unique] = chapter
+        if unique != wanted:
+            self.alias(wanted, unique)
+        return unique
+
+    def keep(self, chapter: int, author_id: str) -> str | None:
+        """The author's id if the book can keep it as written, else a valid one that links to it
+        still reach; None for a duplicate (the first element with an id keeps it)."""
+        if author_id in self.ids or author_id in self.aliases:
+            return None
+        return self.claim(chapter, author_id)
+
+    def heading(self, chapter: int, text: str, author_id: str | None) -> str:
+        """The id of a heading, recording the slug that Markdown tools would give it."""
+        kept = self.keep(chapter, author_id) if author_id else None
+        heading_id = kept or self.claim(chapter, slug(text))
+        # Markdown tools number repeated headings: 'notes', 'notes-1', 'notes-2'.
+        base = markdown_slug(text)
+        seen = self._alias_counts.get(base, 0)
+        self._alias_counts[base] = seen + 1
+        self.alias(base if seen == 0 else f"{base}-{seen}", heading_id)
+        return heading_id
+
+    def alias(self, name: str, target: str) -> None:
+        if name and name not in self.ids:
+            self.aliases.setdefault(name, target)
+
+    def find(self, target: str) -> str | None:
+        """The id a link's target names, if the book has it."""
+        for name in (target, target.lower()):
+            if name in self.ids:
+                return name
+            if name in self.aliases:
+                return self.aliases[name]
+        return None
+
+
+def internal_target(href: str, own_names: frozenset[str]) -> str | None:
+    """The target an internal link names ('' for the start of the book), or None for a link that
+    leaves the book (the web, mail, or another file)."""
+    if href.startswith("#"):
+        return unquote(href[1:])
+    if _EXTERNAL.match(href):
+        return None
+    parts = urlsplit(href)
+    if parts.scheme or parts.netloc or parts.query:
+        return None
+    path = posixpath.normpath(unquote(parts.path)).lstrip("./") if parts.path else ""
+    if path and path not in own_names and posixpath.basename(path) not in own_names:
+        return None
+    return unquote(parts.fragment)
+
+
+def placeholder(target: str) -> str:
+    return LINK_PLACEHOLDER + target
+
+
+def resolve_links(chapters: list[RenderedChapter], anchors: BookAnchors) -> list[RenderedChapter]:
+    """Each chapter with its internal links pointing at the file and id that hold their targets."""
+    first = min((c.number for c in chapters), default=1)
+    resolved: list[RenderedChapter] = []
+    for chapter in chapters:
+        warnings = list(chapter.warnings)
+
+        def rewrite(match: re.Match[str], chapter: RenderedChapter = chapter, warnings: list[str] = warnings) -> str:
+            target = html.unescape(match.group(1))
+            if not target:
+                return f' href="{CHAPTER_PLACEHOLDER}ch{first:03d}"'
+            found = anchors.find(target)
+            if found is None:
+                warnings.append(
+                    f"A link to '#{target}' in '{chapter.title}' points at nothing in the book; its text was kept."
+                )
+                return ""
+            holder = anchors.ids[found]
+            if holder == chapter.number:
+                return f' href="#{found}"'
+            return f' href="{CHAPTER_PLACEHOLDER}ch{holder:03d}#{found}"'
+
+        if LINK_PLACEHOLDER in chapter.body:
+            body = _PLACEHOLDER_HREF.sub(rewrite, chapter.body)
+            resolved.append(replace(chapter, body=body, warnings=warnings))
+        else:
+            resolved.append(chapter)
+    return resolved
+
+
+def chapter_hrefs(body: str, extension: str) -> str:
+    """A chapter's links to other chapters as that writer's file names (`ch003.xhtml#id`)."""
+    return re.sub(
+        r'href="' + re.escape(CHAPTER_PLACEHOLDER) + r"(ch\d+)",
+        lambda match: f'href="{match.group(1)}.{extension}',
+        body,
+    )

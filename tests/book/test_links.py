@@ -1,0 +1,99 @@
+"""Links inside the book reach their targets, across chapters and in notes; the rest are named."""
+
+from __future__ import annotations
+
+import re
+
+from shared.book import convert
+from shared.book.links import BookAnchors, internal_target, markdown_slug, slug
+from tests import book_corpus as corpus
+from tests.book.conftest import options
+from tests.book.test_conversion import text
+
+
+def hrefs(xhtml: str) -> list[str]:
+    return re.findall(r'<a [^>]*?href="([^"]*)"', xhtml)
+
+
+def test_slugs_are_readable_ascii_xml_names() -> None:
+    assert slug("Chapter 1: The Quay — Zürich") == "chapter-1-the-quay-zurich"
+    assert slug("1. Getting started") == "s-1-getting-started"
+    assert slug("日本語") == "section"
+    assert markdown_slug("Chapter 1: The Quay — Zürich") == "chapter-1-the-quay--zürich"
+
+
+def test_ids_are_unique_in_the_book_and_authors_ids_are_kept() -> None:
+    anchors = BookAnchors()
+    assert anchors.heading(1, "Notes", None) == "notes"
+    assert anchors.heading(2, "Notes", None) == "notes-1"
+    assert anchors.keep(2, "custom") == "custom"
+    assert anchors.keep(3, "custom") is None  # a duplicate: the first keeps it
+    assert anchors.keep(3, "2nd place") == "s-2nd-place"
+    assert anchors.keep(3, "c2-fn1") == "id-c2-fn1"  # never one of the note ids
+    assert anchors.find("2nd place") == "s-2nd-place"
+    assert anchors.find("Notes") == "notes"
+    assert anchors.ids == {"notes": 1, "notes-1": 2, "custom": 2, "s-2nd-place": 3, "id-c2-fn1": 3}
+
+
+def test_own_file_names_are_internal_and_other_files_are_not() -> None:
+    own = frozenset({"book/guide.html", "guide.html"})
+    assert internal_target("#a%20b", own) == "a b"
+    assert internal_target("guide.html#later", own) == "later"
+    assert internal_target("./book/guide.html", own) == ""
+    assert internal_target("other.html#x", own) is None
+    assert internal_target("https://example.com/guide.html#x", own) is None
+    assert internal_target("guide.html?page=2", own) is None
+
+
+def test_a_table_of_contents_reaches_every_chapter_and_missing_targets_are_named() -> None:
+    result = convert(corpus.LINKED_MARKDOWN.encode(), options("markdown"))
+    contents = text(result, "OEBPS/text/ch001.xhtml")
+    assert hrefs(contents) == [
+        "ch002.xhtml#requirements",
+        "ch003.xhtml#installing-on-linux",
+        "ch003.xhtml#notes",
+        "ch003.xhtml#notes-1",
+        "ch004.xhtml#unicode-names",
+        "ch004.xhtml#unicode-names",
+    ]
+    assert '<h2 id="contents">' in contents
+    assert "A place that is not there</a>" in contents and "Contributing</a>" in contents  # text kept
+    requirements = text(result, "OEBPS/text/ch002.xhtml")
+    assert 'href="ch001.xhtml#contents"' in requirements
+    assert 'href="ch003.xhtml#installing-on-linux"' in requirements  # inside the footnote
+    assert 'href="ch002.xhtml#requirements"' in text(result, "OEBPS/text/ch003.xhtml")  # case differs
+    assert sorted(w for w in result.warnings if "link" in w) == [
+        "A link to '#no-such-place' in 'Building Quay' points at nothing in the book; its text was kept.",
+        "A link to '#nowhere-in-notes' in 'Requirements' points at nothing in the book; its text was kept.",
+        "A link to 'CONTRIBUTING.md' in 'Building Quay' points at a file outside the book; its text was kept.",
+    ]
+    # Every link to a target that exists reaches it: as many as the manuscript has, less the three named.
+    written = len(re.findall(r"\]\((?!https?:)[^)]*\)", corpus.LINKED_MARKDOWN))
+    kept = sum(len(hrefs(text(result, f"OEBPS/text/ch00{n}.xhtml"))) for n in range(1, 5))
+    notes = sum(text(result, f"OEBPS/text/ch00{n}.xhtml").count('role="doc-backlink"') * 2 for n in range(1, 5))
+    assert kept - notes == written - 3
+
+
+def test_the_web_app_book_links_to_its_own_pages() -> None:
+    result = convert(corpus.LINKED_MARKDOWN.encode(), options("markdown"))
+    page = result.app_files["chapters/ch001.html"].decode()
+    assert 'href="ch002.html#requirements"' in page and "xhtml" not in page
+
+
+def test_html_links_by_its_own_file_name_and_to_its_own_ids() -> None:
+    result = convert(corpus.LINKED_HTML.encode(), options("html", file_name="guide.html"))
+    first, second = text(result, "OEBPS/text/ch001.xhtml"), text(result, "OEBPS/text/ch002.xhtml")
+    assert hrefs(first) == ["ch002.xhtml#later", "ch002.xhtml#fig-1", "#s-1st", "ch001.xhtml"]
+    assert '<p id="s-1st">' in first and '<h2 id="intro-custom">' in first
+    assert '<p id="later">Later.</p>' in second and "<p>The same id again.</p>" in second
+    assert 'href="ch001.xhtml#intro-custom"' in second
+    assert result.warnings == [
+        "A link to 'other.html#x' in 'Guide' points at a file outside the book; its text was kept."
+    ]
+
+
+def test_without_its_file_name_a_link_to_the_manuscript_is_outside() -> None:
+    result = convert(corpus.LINKED_HTML.encode(), options("html"))
+    assert "A link to 'guide.html#later' in 'Guide' points at a file outside the book; its text was kept." in (
+        result.warnings
+    )
