@@ -14,3 +14,7 @@ from shared.errors import PermanentError
 
 class ManuscriptError(PermanentError):
     """The manuscript cannot be converted; `str(error)` tells the author why and what to do."""
+
+
+# What a warning about an image missing from the upload tells the author to do.
+ADD_IMAGES_ADVICE = "To include it, upload a zip holding the manuscript and its images, with the paths the text uses."

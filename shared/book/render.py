@@ -10,11 +10,12 @@ their `href`, with a warning.
 
 from __future__ import annotations
 
+import posixpath
 import re
 from functools import lru_cache
 from typing import Any
 
-from shared.book.errors import ManuscriptError
+from shared.book.errors import ADD_IMAGES_ADVICE
 from shared.book.links import BookAnchors, internal_target, placeholder
 from shared.book.model import ChapterSource, Heading, RenderedChapter
 from shared.book.sanitize import fragment_to_xhtml, sanitized_fragment
@@ -166,7 +167,11 @@ def _resolve_images(
                 f"The image '{src}' in '{title}' is on the web; books must carry their images, so it was replaced by its alt text."
             )
         elif src:
-            raise ManuscriptError(f"The image '{src}' in '{title}' is not in the upload.")
+            warnings.append(
+                f"The image '{src}' in '{title}' is not in the upload; its description stands in its place. "
+                + ADD_IMAGES_ADVICE
+            )
+            alt = alt or f"[{posixpath.basename(src)}]"
         _replace_with_text(img, alt or "")
     return keys
 

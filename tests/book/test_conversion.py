@@ -203,7 +203,6 @@ def test_script_laden_manuscripts_are_rendered_harmless(name: str, converted: di
         (corpus.image_bomb_zip, "zip", "far too large"),
         (corpus.xxe_docx, "docx", "DTD or entities"),
         (corpus.billion_laughs_docx, "docx", "DTD or entities"),
-        (corpus.missing_image_markdown, "markdown", "'charts/sales.png'"),
         (lambda: b"---\ntitle: [unclosed\n---\n# A\n", "markdown", "not valid YAML"),
         (lambda: b"\n\n   \n", "markdown", "no text"),
     ],
@@ -358,3 +357,17 @@ def test_the_cycle_collector_is_paused_only_while_a_parse_runs() -> None:
         assert not gc.isenabled()
     finally:
         gc.enable()
+
+
+def test_an_image_missing_from_the_upload_becomes_its_description_with_a_warning() -> None:
+    result = convert(corpus.missing_image_markdown(), options("markdown"))
+    chapter = text(result, "OEBPS/text/ch001.xhtml")
+    assert "<span>a chart</span>" in chapter and "<img" not in chapter
+    nameless = convert(b"# Missing\n\n![](charts/sales.png)\n", options("markdown"))
+    assert "<span>[sales.png]</span>" in text(nameless, "OEBPS/text/ch001.xhtml")
+    assert result.warnings == [
+        "The image 'charts/sales.png' in 'Missing' is not in the upload; its description stands in its place. "
+        "To include it, upload a zip holding the manuscript and its images, with the paths the text uses."
+    ]
+    covered = convert(b"---\ncover-image: cover.jpg\n---\n# A\n\nText.\n", options("markdown"))
+    assert any("The cover image 'cover.jpg' is not in the upload" in w for w in covered.warnings)

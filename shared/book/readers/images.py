@@ -1,4 +1,5 @@
-"""The images a manuscript references: each must be in the upload; each gets a content key."""
+"""The images a manuscript references: each one in the upload gets a content key. One that is not
+stays out of the book: the render step puts its description in its place, with a warning."""
 
 from __future__ import annotations
 
@@ -6,25 +7,23 @@ import posixpath
 import re
 
 from shared.book.archive import normalise_reference
-from shared.book.errors import ManuscriptError
+from shared.book.errors import ADD_IMAGES_ADVICE, ManuscriptError
 from shared.book.images import image_key
 from shared.book.model import ParsedBook
 from shared.formats import IMAGE_EXTENSIONS
 
 
 def attach_images(book: ParsedBook, files: dict[str, bytes], base_dir: str) -> None:
-    """Find every image the text references, check it is in the upload, give it a key."""
+    """Find every image the text references and give each one in the upload a key."""
     references = _image_references(book)
     cover_ref = book.metadata.cover_image
     if cover_ref:
         references.append(cover_ref)
-    missing: list[str] = []
     for reference in references:
         if re.match(r"^[a-z][a-z0-9+.-]*:", reference, re.I) and not reference.lower().startswith("file:"):
             continue  # remote or data URLs: the render step drops them with a warning
         path = normalise_reference(reference, base_dir) if not reference.startswith("docx-images/") else reference
         if path is None or path not in files:
-            missing.append(reference)
             continue
         if posixpath.splitext(path.lower())[1] not in IMAGE_EXTENSIONS and not path.startswith("docx-images/"):
             raise ManuscriptError(f"'{reference}' is not an image Quire can use (JPEG, PNG, GIF or WebP).")
@@ -32,14 +31,12 @@ def attach_images(book: ParsedBook, files: dict[str, bytes], base_dir: str) -> N
         book.image_refs[reference] = key
         book.image_sources[key] = files[path]
         book.image_names.setdefault(key, reference)
-    if missing:
-        listed = ", ".join(f"'{m}'" for m in sorted(set(missing))[:10])
-        raise ManuscriptError(
-            f"The manuscript refers to images that are not in the upload: {listed}. "
-            "Upload a zip holding the manuscript and its images, with the paths the text uses."
-        )
-    if cover_ref:
+    if cover_ref in book.image_refs:
         book.cover_key = book.image_refs[cover_ref]
+    elif cover_ref:
+        book.warnings.append(
+            f"The cover image '{cover_ref}' is not in the upload, so the book has a generated cover. {ADD_IMAGES_ADVICE}"
+        )
 
 
 def _image_references(book: ParsedBook) -> list[str]:
