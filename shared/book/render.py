@@ -18,6 +18,7 @@ from typing import Any
 from shared.book.errors import ADD_IMAGES_ADVICE
 from shared.book.links import BookAnchors, internal_target, placeholder
 from shared.book.model import ChapterSource, Heading, RenderedChapter
+from shared.book.repair import repair
 from shared.book.sanitize import fragment_to_xhtml, sanitized_fragment
 
 IMAGE_PLACEHOLDER = "quire-image:"
@@ -72,7 +73,7 @@ def render_chapter(
     note_numbers = {note["id"]: index for index, note in enumerate(source.footnotes, start=1)}
     env = {"chapter": chapter, "note_numbers": note_numbers}
     html = _markdown_html(source.body, env) if source.format == "tokens" else source.body
-    root = sanitized_fragment(html)
+    root = repair(sanitized_fragment(html))
 
     if source.format == "html":
         _docx_note_refs(root, chapter, note_numbers)
@@ -198,7 +199,7 @@ def _footnotes(
     parts = ['<section class="footnotes" role="doc-endnotes">']
     for number, note in enumerate(source.footnotes, start=1):
         html = _markdown_html(note["body"], env) if source.format == "tokens" else note["body"]
-        fragment = sanitized_fragment(html)
+        fragment = repair(sanitized_fragment(html))
         for key in _resolve_images(fragment, image_refs, source.title, warnings, without_alt):
             if key not in image_keys:
                 image_keys.append(key)

@@ -16,7 +16,7 @@ img { max-width: 100%; height: auto; }
 figure { margin: 1em 0; text-align: center; }
 table { border-collapse: collapse; margin: 1em 0; }
 th, td { border: 1px solid #888; padding: 0.2em 0.5em; }
-.align-left { text-align: left; } .align-right { text-align: right; } .align-center { text-align: center; }
+.align-left { text-align: left; } .align-right { text-align: right; } .align-center { text-align: center; } .align-justify { text-align: justify; }
 hr { border: 0; text-align: center; margin: 1.5em 0; }
 hr::after { content: "* * *"; }
 sup a { text-decoration: none; }
@@ -56,7 +56,7 @@ blockquote { margin: 1em 0; padding-left: 1em; border-left: 3px solid var(--rule
 pre { overflow-x: auto; padding: 0.8em; background: color-mix(in srgb, var(--fg) 6%, transparent); font-size: 0.85em; }
 table { border-collapse: collapse; display: block; overflow-x: auto; }
 th, td { border: 1px solid var(--rule); padding: 0.25em 0.6em; }
-.align-left { text-align: left; } .align-right { text-align: right; } .align-center { text-align: center; }
+.align-left { text-align: left; } .align-right { text-align: right; } .align-center { text-align: center; } .align-justify { text-align: justify; }
 hr { border: 0; text-align: center; } hr::after { content: "* * *"; color: var(--muted); }
 section.footnotes { margin-top: 2.5rem; border-top: 1px solid var(--rule); font-size: 0.9em; }
 aside[role="doc-footnote"]:target { background: color-mix(in srgb, var(--accent) 15%, transparent); }

@@ -11,6 +11,7 @@ import pytest
 
 from shared.book import Conversion, ConvertOptions, convert
 from tests import book_corpus as corpus
+from tests import real_world_corpus as real_world
 
 UPLOAD_TIME = datetime(2026, 11, 21, 9, 30, tzinfo=UTC)
 
@@ -30,8 +31,14 @@ GOOD_BOOKS: dict[str, Callable[[], tuple[bytes, str]]] = {
     "xss-html": lambda: (corpus.XSS_HTML.encode(), "html"),
     "linked-markdown": lambda: (corpus.LINKED_MARKDOWN.encode(), "markdown"),
     "linked-html": lambda: (corpus.LINKED_HTML.encode(), "html"),
+    "docbook-chapter": lambda: (real_world.docbook_zip(), "zip"),
+    "texinfo-manual": lambda: (real_world.TEXINFO_MANUAL.encode(), "html"),
+    "raw-html-in-markdown": lambda: (real_world.RAW_HTML_MARKDOWN.encode(), "markdown"),
 }
-UPLOAD_NAMES = {"linked-html": "guide.html"}  # the others' links do not use their file names
+UPLOAD_NAMES = {
+    "linked-html": "guide.html",
+    "texinfo-manual": "harbour.html",
+}  # the others' links do not use their file names
 
 
 @pytest.fixture(scope="session")
