@@ -103,12 +103,17 @@ class BookAnchors:
         return None
 
 
+def leaves_the_book(href: str) -> bool:
+    """Whether a link goes to the web or to mail (kept as written)."""
+    return bool(_EXTERNAL.match(href))
+
+
 def internal_target(href: str, own_names: frozenset[str]) -> str | None:
     """The target an internal link names ('' for the start of the book), or None for a link that
     leaves the book (the web, mail, or another file)."""
     if href.startswith("#"):
         return unquote(href[1:])
-    if _EXTERNAL.match(href):
+    if leaves_the_book(href):
         return None
     parts = urlsplit(href)
     if parts.scheme or parts.netloc or parts.query:

@@ -16,7 +16,7 @@ from functools import lru_cache
 from typing import Any
 
 from shared.book.errors import ADD_IMAGES_ADVICE
-from shared.book.links import BookAnchors, internal_target, placeholder
+from shared.book.links import BookAnchors, internal_target, leaves_the_book, placeholder
 from shared.book.model import ChapterSource, Heading, RenderedChapter
 from shared.book.repair import repair
 from shared.book.sanitize import fragment_to_xhtml, sanitized_fragment
@@ -229,7 +229,7 @@ def _mark_links(root: Any, own_names: frozenset[str], title: str, warnings: list
         if target is not None:
             link.set("href", placeholder(target))
             link.attrib.pop("rel", None)  # rel=noopener only matters for links leaving the book
-        elif not re.match(r"^(https?:|mailto:)", href, re.I):
+        elif not leaves_the_book(href):
             warnings.append(f"A link to '{href}' in '{title}' points at a file outside the book; its text was kept.")
             link.attrib.pop("href", None)
             link.attrib.pop("rel", None)
