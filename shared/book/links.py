@@ -73,8 +73,9 @@ class BookAnchors:
 
     def keep(self, chapter: int, author_id: str) -> str | None:
         """The author's id if the book can keep it as written, else a valid one that links to it
-        still reach; None for a duplicate (the first element with an id keeps it)."""
-        if author_id in self.ids or author_id in self.aliases:
+        still reach; None for a duplicate (the first element with an id keeps it). An id the author
+        wrote wins over a slug that only Markdown tools would give a heading."""
+        if author_id in self.ids:
             return None
         return self.claim(chapter, author_id)
 

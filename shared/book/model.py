@@ -132,6 +132,8 @@ class ParsedBook:
     # The manuscript's own file names (its path in a zip, its base name): links that use them
     # point inside the book.
     own_names: frozenset[str] = frozenset()
+    # The heading level chapters begin at: the one asked for, or deeper (readers/outline.py).
+    split_level: int = 1
 
     def plain_meta(self) -> dict[str, Any]:
         """Everything but the chapters and the image bytes, as JSON-able data: what the image and

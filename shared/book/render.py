@@ -25,7 +25,7 @@ IMAGE_PLACEHOLDER = "quire-image:"
 # Set by this module after sanitising (the sanitiser drops every data-* attribute authors write),
 # and turned into `epub:type` when serialised.
 EPUB_TYPE = "data-quire-epubtype"
-NAV_DEPTH = 3
+NAV_LEVELS_BELOW_CHAPTERS = 2  # the table of contents lists sections and subsections
 HEADING_TAGS = {"h1", "h2", "h3", "h4", "h5", "h6"}
 VOID_ELEMENTS = {"br", "hr", "img", "col", "wbr", "area", "base", "embed", "input", "link", "meta", "source"}
 
@@ -135,7 +135,7 @@ def _name_elements(root: Any, chapter: int, split_level: int, anchors: BookAncho
             text = " ".join(element.text_content().split())
             element.set("id", anchors.heading(chapter, text, author_id))
             level = int(element.tag[1])
-            if split_level < level <= NAV_DEPTH and text:
+            if split_level < level <= split_level + NAV_LEVELS_BELOW_CHAPTERS and text:
                 headings.append(Heading(level=level, id=element.get("id"), text=text))
         elif author_id is not None:
             kept = anchors.keep(chapter, author_id)

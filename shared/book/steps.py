@@ -84,10 +84,10 @@ def cycle_collector_paused() -> Iterator[None]:
             gc.enable()
 
 
-def render(book: ParsedBook, split_level: int = 1) -> list[RenderedChapter]:
+def render(book: ParsedBook) -> list[RenderedChapter]:
     """Every chapter, in order (ids are unique in the book), with links settled across chapters."""
     anchors = BookAnchors()
-    chapters = [render_chapter(c, book.image_refs, split_level, anchors, book.own_names) for c in book.chapters]
+    chapters = [render_chapter(c, book.image_refs, book.split_level, anchors, book.own_names) for c in book.chapters]
     return resolve_links(chapters, anchors)
 
 
@@ -152,14 +152,13 @@ def convert(manuscript: bytes, options: ConvertOptions, workers: int = 2) -> Con
 def finish(book: ParsedBook, options: ConvertOptions, workers: int = 2) -> Conversion:
     """Every step after parsing. Callers that own the manuscript bytes can free them first."""
     keys = sorted(book.image_sources)
-    chapters, processed = render_while_processing(book, keys, options.split_level, workers)
+    chapters, processed = render_while_processing(book, keys, workers)
     return assemble(book, chapters, dict(zip(keys, processed, strict=True)), options)
 
 
 def render_while_processing(
     book: ParsedBook,
     keys: list[str],
-    split_level: int = 1,
     workers: int = 2,
     on_rendered: Callable[[list[RenderedChapter]], object] | None = None,
 ) -> tuple[list[RenderedChapter], list[ProcessedImage]]:
@@ -170,7 +169,7 @@ def render_while_processing(
     """
 
     def rendered() -> list[RenderedChapter]:
-        chapters = render(book, split_level)
+        chapters = render(book)
         if on_rendered is not None:
             on_rendered(chapters)
         return chapters

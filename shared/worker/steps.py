@@ -127,7 +127,7 @@ def plan(storage: Storage, job: Job, message_id: str, images_in_plan_bytes: int)
             chapters_json = checkpoints.json_bytes([c.to_dict() for c in rendered])
             writes.append(writer.submit(write, (checkpoints.CHAPTERS, chapters_json, "application/json")))
 
-        chapters, images = render_while_processing(book, keys, options.split_level, on_rendered=write_chapters)
+        chapters, images = render_while_processing(book, keys, on_rendered=write_chapters)
         by_key = {image.key: image for image in images}
         writes += [
             writer.submit(write, checkpoints.packed_image_batch(index, [by_key[key] for key in batch]))

@@ -38,7 +38,8 @@ GOOD_BOOKS: dict[str, Callable[[], tuple[bytes, str]]] = {
 UPLOAD_NAMES = {
     "linked-html": "guide.html",
     "texinfo-manual": "harbour.html",
-}  # the others' links do not use their file names
+    "plain-text": "sea_notes.txt",
+}  # the others neither link to nor are named after their file names
 
 
 @pytest.fixture(scope="session")

@@ -73,8 +73,8 @@ def test_chapters_nav_and_titles(converted: dict[str, Conversion]) -> None:
     result = converted["markdown-zip-every-feature"]
     files = entries(result)
     chapters = sorted(n for n in files if re.match(r"OEBPS/text/ch\d+\.xhtml", n))
-    assert len(chapters) == 3  # the text before the first heading is kept as front matter
-    assert "<title>Front matter</title>" in files[chapters[0]].decode()
+    assert len(chapters) == 3  # the text before the first heading is kept, under the book's title
+    assert "<title>The Harbour: a Novel</title>" in files[chapters[0]].decode()
     assert "<title>Chapter 1: The Quay — Zürich</title>" in files[chapters[1]].decode()
     nav = text(result, "OEBPS/nav.xhtml")
     assert nav.count('epub:type="toc"') == 2  # the toc nav, and its landmark
@@ -137,8 +137,10 @@ def test_generated_cover_when_none_given(converted: dict[str, Conversion]) -> No
 
 def test_plain_text_headings_and_paragraphs(converted: dict[str, Conversion]) -> None:
     nav = text(converted["plain-text"], "OEBPS/nav.xhtml")
+    # The first line is a sentence, not a title: the book is named after its file.
+    assert "<dc:title>sea notes</dc:title>" in text(converted["plain-text"], "OEBPS/content.opf")
     assert re.findall(r'<a href="text/ch\d+\.xhtml">([^<]+)</a>', nav) == [
-        "Front matter",
+        "sea notes",
         "Chapter 1",
         "CHAPTER IV",
         "Part One",

@@ -1,11 +1,12 @@
 """Readers: each manuscript format becomes one ParsedBook (metadata, chapter sources, images).
 
     markdown.py, front_matter.py, text.py, html.py, docx.py   one module per format
+    outline.py                                                 where chapters begin; fallback titles
     images.py                                                  the images the text references
 
 This is the parse step. It splits the book into chapters but renders nothing: chapters are
-rendered (and sanitised) by the render step, in batches. Every image the text references must be
-in the upload; the parse step checks that, so a missing image fails the job at once, naming it.
+rendered (and sanitised) by the render step. The book is always called something: its metadata,
+else its first heading or line, else its file name.
 """
 
 from __future__ import annotations
@@ -13,16 +14,18 @@ from __future__ import annotations
 import hashlib
 import posixpath
 import uuid
+from typing import Any
 
 from shared.book.archive import read_archive
 from shared.book.errors import ManuscriptError
 from shared.book.images import declared_size
 from shared.book.limits import check_book_pixels, check_chapters
-from shared.book.model import ParsedBook
+from shared.book.model import ChapterSource, ParsedBook
 from shared.book.readers.docx import read_docx
-from shared.book.readers.html import read_html
+from shared.book.readers.html import html_parser, read_html
 from shared.book.readers.images import attach_images
-from shared.book.readers.markdown import read_markdown
+from shared.book.readers.markdown import inline_text, read_markdown
+from shared.book.readers.outline import title_from_file_name, title_from_first_line
 from shared.book.readers.text import read_text
 from shared.formats import decode_text, kind_in_zip, manuscripts_in_zip
 
@@ -65,7 +68,14 @@ def parse_manuscript(
         raise ManuscriptError(f"Quire cannot read '{kind}' manuscripts.")
 
     meta = book.metadata
-    meta.title = title or meta.title or (book.chapters[0].title if book.chapters else "") or "Untitled"
+    _merge_empty_opening(book.chapters)
+    meta.title = (
+        title
+        or meta.title
+        or (_opening_line(book.chapters[0]) if book.chapters else "")
+        or title_from_file_name(file_name)
+        or "Untitled"
+    )
     if author:
         meta.authors = [a.strip() for a in author.split(";") if a.strip()] or [author]
     meta.language = language or meta.language or "en"
@@ -80,6 +90,49 @@ def parse_manuscript(
     attach_images(book, files, base_dir)
     check_book_pixels({key: declared_size(data) for key, data in book.image_sources.items()})
     return book
+
+
+def _merge_empty_opening(chapters: list[ChapterSource]) -> None:
+    """Text before the first heading that shows nothing (a Word bookmark, an empty anchor) is not a
+    chapter: it joins the next one, so the ids in it still lead somewhere."""
+    if len(chapters) < 2 or chapters[0].title or chapters[0].format != "html" or _shows_anything(chapters[0].body):
+        return
+    opening, following = chapters.pop(0), chapters[0]
+    following.body = opening.body + following.body
+    following.footnotes = opening.footnotes + following.footnotes
+    for number, chapter in enumerate(chapters, start=1):
+        chapter.number = number
+
+
+def _shows_anything(html: str) -> bool:
+    root = _fragment(html)
+    return bool(root.text_content().strip()) or any(True for _ in root.iter("img", "table", "hr", "pre"))
+
+
+def _opening_line(chapter: ChapterSource) -> str:
+    """The chapter's title, or the first line of its text: what a reader takes for the book's title
+    when nothing names it."""
+    if chapter.title:
+        return chapter.title
+    if chapter.format == "tokens":
+        return next((title_from_first_line(inline_text(t)) for t in chapter.body if t.type == "inline"), "")
+    root = _fragment(chapter.body)
+    for line_break in root.iter("br"):
+        line_break.tail = "\n" + (line_break.tail or "")
+    for block in root.iter(*_BLOCKS_WITH_TEXT):
+        line = title_from_first_line(block.text_content())
+        if line:
+            return line
+    return title_from_first_line(root.text_content())
+
+
+_BLOCKS_WITH_TEXT = ("p", "h1", "h2", "h3", "h4", "h5", "h6", "li", "dt", "th", "td", "pre", "blockquote")
+
+
+def _fragment(html: str) -> Any:
+    from lxml import html as lxml_html
+
+    return lxml_html.fragment_fromstring(html or "<p></p>", create_parent="div", parser=html_parser())
 
 
 def _decode(data: bytes) -> str:

@@ -1,11 +1,13 @@
-"""HTML: the body, sanitised later, split into chapters at headings; metadata from <head>."""
+"""HTML: the body, sanitised later, split into chapters at headings (nested ones too); metadata from <head>."""
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from typing import Any
 
 from shared.book.errors import ManuscriptError
 from shared.book.model import ChapterSource, Metadata, ParsedBook
+from shared.book.readers.outline import split_level_for
 from shared.formats import is_language_tag
 
 
@@ -32,7 +34,8 @@ def read_html(text: str, split_level: int) -> ParsedBook:
     body = document.find("body")
     if body is None:
         body = document
-    return ParsedBook(metadata=metadata, chapters=split_html(body, split_level), image_refs={})
+    chapters, level = split_html(body, split_level)
+    return ParsedBook(metadata=metadata, chapters=chapters, image_refs={}, split_level=level)
 
 
 def html_parser() -> Any:
@@ -42,52 +45,109 @@ def html_parser() -> Any:
     return lxml_html.HTMLParser(no_network=True, remove_comments=True, remove_pis=True, encoding="utf-8")
 
 
-def split_html(body: Any, split_level: int) -> list[ChapterSource]:
+def split_html(body: Any, split_level: int) -> tuple[list[ChapterSource], int]:
+    """The body's chapters, and the level it was split at (see outline.split_level_for).
+
+    Headings nested in wrappers (DocBook's div.section, texinfo's div.chapter-level-extent,
+    <section>, <article>) start chapters too: the wrappers around them are taken away, their ids
+    kept on the spot where they began.
+    """
     from lxml import etree
 
-    split_tags = {f"h{level}" for level in range(1, split_level + 1)}
-    container = body
-    # Descend through single wrappers (<main>, <article>, <div>) that hold the whole text.
-    while True:
-        children = [c for c in container if isinstance(c.tag, str)]
-        if (
-            len(children) == 1
-            and children[0].tag in ("main", "article", "div", "section")
-            and not (container.text or "").strip()
-        ):
-            container = children[0]
-        else:
-            break
+    _take_navigation_chrome(body)
+    _name_anchors(body)
+    level = split_level_for([int(h.tag[1]) for h in _chapter_headings(body)], split_level)
+    split_tags = {f"h{n}" for n in range(1, level + 1)}
+    _unwrap_around(body, split_tags)
+
     groups: list[list[str]] = [[]]
     titles: list[str] = [""]
-    lead = (container.text or "").strip()
+    lead = (body.text or "").strip()
     if lead:
         groups[0].append(f"<p>{escape_text(lead)}</p>")
-    for child in container:
+    for child in body:
         if not isinstance(child.tag, str):
             continue
         if child.tag in split_tags:
             groups.append([])
             titles.append(" ".join(child.text_content().split()))
-        html = etree.tostring(child, encoding="unicode", method="html", with_tail=False)
-        groups[-1].append(html)
+        groups[-1].append(etree.tostring(child, encoding="unicode", method="html", with_tail=False))
         tail = (child.tail or "").strip()
         if tail:
             groups[-1].append(f"<p>{escape_text(tail)}</p>")
-    chapters: list[ChapterSource] = []
-    for title, parts in zip(titles, groups, strict=True):
-        if not parts:
+    chapters = [
+        ChapterSource(number=0, title=title, format="html", body="".join(parts))
+        for title, parts in zip(titles, groups, strict=True)
+        if parts
+    ]
+    for number, chapter in enumerate(chapters, start=1):
+        chapter.number = number
+    return chapters, level
+
+
+# Page furniture of generated HTML that means nothing in a book: DocBook's Prev/Up/Next tables,
+# texinfo's node panels, the "¶" links beside headings that Sphinx and texinfo add.
+_CHROME_CLASSES = {"navheader", "navfooter", "nav-panel", "copiable-link", "headerlink"}
+_WRAPPERS = {"div", "section", "article", "main", "header", "footer", "hgroup", "body"}
+_HEADINGS = {f"h{n}" for n in range(1, 7)}
+
+
+def _take_navigation_chrome(body: Any) -> None:
+    for element in list(body.iter()):
+        if isinstance(element.tag, str) and _CHROME_CLASSES & set((element.get("class") or "").split()):
+            element.drop_tree()  # keeps its tail text
+
+
+def _name_anchors(body: Any) -> None:
+    """Old-style `<a name="x">` targets become ids, so links to them keep working."""
+    for anchor in body.iter("a"):
+        name = anchor.get("name")
+        if name is not None:
+            del anchor.attrib["name"]
+            if not anchor.get("id"):
+                anchor.set("id", name)
+
+
+def _chapter_headings(element: Any) -> Iterator[Any]:
+    """Headings at the top of the text or inside wrappers only (not in lists, tables, quotes)."""
+    for child in element:
+        if not isinstance(child.tag, str):
             continue
-        body = "".join(parts)
-        chapters.append(
-            ChapterSource(
-                number=len(chapters) + 1,
-                title=title or ("Front matter" if len(groups) > 1 else ""),
-                format="html",
-                body=body,
-            )
-        )
-    return chapters
+        if child.tag in _HEADINGS:
+            yield child
+        elif child.tag in _WRAPPERS:
+            yield from _chapter_headings(child)
+
+
+def _unwrap_around(element: Any, split_tags: set[str]) -> None:
+    """Take away every wrapper that holds a heading of `split_tags`, innermost first, so those
+    headings stand at the top where the text is cut."""
+    for child in list(element):
+        if not isinstance(child.tag, str) or child.tag not in _WRAPPERS - {"body"}:
+            continue
+        if not any(h.tag in split_tags for h in _chapter_headings(child)):
+            continue
+        _unwrap_around(child, split_tags)
+        wrapper_id = child.get("id")
+        if wrapper_id:
+            _keep_id_at_start(child, wrapper_id)
+        child.drop_tag()
+
+
+def _keep_id_at_start(wrapper: Any, wrapper_id: str) -> None:
+    from lxml import etree
+
+    first: Any = next((c for c in wrapper if isinstance(c.tag, str)), None)
+    holder = wrapper
+    if first is not None and first.tag in _HEADINGS and not (wrapper.text or "").strip():
+        if not first.get("id"):
+            first.set("id", wrapper_id)
+            return
+        holder = first  # the heading has its own id: the wrapper's goes inside it
+    marker = etree.Element("span", id=wrapper_id)
+    marker.tail = holder.text
+    holder.text = None
+    holder.insert(0, marker)
 
 
 def escape_text(text: str) -> str:

@@ -9,6 +9,7 @@ from typing import Any
 from shared.book.limits import check_markdown
 from shared.book.model import ChapterSource, Metadata, ParsedBook
 from shared.book.readers.front_matter import front_matter
+from shared.book.readers.outline import split_level_for
 
 
 @lru_cache(maxsize=1)
@@ -59,7 +60,9 @@ def read_markdown(text: str, split_level: int) -> ParsedBook:
         body.append(token)
         index += 1
 
-    split_tags = {f"h{level}" for level in range(1, split_level + 1)}
+    top_levels = [int(t.tag[1]) for t in body if t.type == "heading_open" and t.level == 0]
+    chapter_level = split_level_for(top_levels, split_level)
+    split_tags = {f"h{level}" for level in range(1, chapter_level + 1)}
     groups: list[list[Any]] = [[]]
     for token in body:
         if token.type == "heading_open" and token.level == 0 and token.tag in split_tags and groups[-1]:
@@ -74,7 +77,7 @@ def read_markdown(text: str, split_level: int) -> ParsedBook:
         ):
             continue
         starts_with_heading = group[0].type == "heading_open" and group[0].tag in split_tags
-        title = _inline_text(group[1]) if starts_with_heading and len(group) > 1 else ""
+        title = inline_text(group[1]) if starts_with_heading and len(group) > 1 else ""
         note_ids: list[int] = []
         for token in group:
             for child in token.children or ():
@@ -98,12 +101,10 @@ def read_markdown(text: str, split_level: int) -> ParsedBook:
                 footnotes=notes,
             )
         )
-    if len(chapters) > 1 and not chapters[0].title:
-        chapters[0].title = "Front matter"  # text before the first heading is kept, not lost
-    return ParsedBook(metadata=metadata, chapters=chapters, image_refs={})
+    return ParsedBook(metadata=metadata, chapters=chapters, image_refs={}, split_level=chapter_level)
 
 
-def _inline_text(token: Any) -> str:
+def inline_text(token: Any) -> str:
     if token.type != "inline":
         return ""
     parts = []

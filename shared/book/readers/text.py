@@ -44,6 +44,4 @@ def read_text(text: str) -> ParsedBook:
             continue
         current.append(f"<p>{escape(' '.join(block.split()))}</p>")
     flush()
-    if len(chapters) > 1 and not chapters[0].title:
-        chapters[0].title = "Front matter"
     return ParsedBook(metadata=Metadata(), chapters=chapters, image_refs={})

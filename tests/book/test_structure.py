@@ -1,0 +1,110 @@
+"""Where chapters begin and what the book is called, for every kind of manuscript."""
+
+from __future__ import annotations
+
+import pytest
+
+from shared.book.model import ParsedBook
+from shared.book.readers import parse_manuscript
+from shared.book.readers.outline import split_level_for, title_from_file_name, title_from_first_line
+from shared.book.steps import render
+from tests import real_world_corpus as real_world
+
+
+def test_split_level_goes_deeper_only_past_a_lone_title() -> None:
+    assert split_level_for([1, 2, 1, 2], 1) == 1
+    assert split_level_for([1, 2, 2, 3], 1) == 2  # one top heading: the title
+    assert split_level_for([2, 3, 3], 1) == 3  # no h1, one h2: DocBook's chapter page
+    assert split_level_for([1, 3, 3], 1) == 3  # a skipped level does not matter
+    assert split_level_for([1], 1) == 1  # nothing deeper to split at
+    assert split_level_for([], 2) == 2
+    assert split_level_for([1, 2, 2], 2) == 2  # asked for 2 already
+
+
+def test_titles_from_the_first_line_only_when_it_reads_like_one() -> None:
+    assert title_from_first_line("\n  The Harbour   Standards \nBy A. Writer") == "The Harbour Standards"
+    assert title_from_first_line("Who Goes There?\n") == "Who Goes There?"
+    assert title_from_first_line("This is the first sentence of the text.") == ""
+    assert title_from_first_line("x " * 100) == ""
+    assert title_from_file_name("drafts/the-harbour_standards.v2.html") == "the harbour standards.v2"
+
+
+def parse_html(html: str, split_level: int = 1, file_name: str = "book.html") -> ParsedBook:
+    return parse_manuscript(html.encode(), "html", split_level=split_level, file_name=file_name)
+
+
+def test_headings_inside_wrappers_start_chapters_and_wrapper_ids_still_lead_there() -> None:
+    book = parse_html(
+        "<html><body><h1>Guide</h1><p>Intro.</p>"
+        '<section id="one"><h2>One</h2><p>First, see <a href="#two-detail">the detail</a>.</p></section>'
+        '<div class="chapter" id="two"><div class="titlepage"><h2 id="t2">Two</h2></div>'
+        '<p>Second.</p><div class="section"><h3><a name="two-detail"></a>Detail</h3><p>Deep.</p></div></div>'
+        '<article id="three"><p>Before its heading.</p><h2>Three</h2><p>Third, <a href="#two">back to two</a>.</p>'
+        "</article></body></html>"
+    )
+    assert book.split_level == 2
+    assert [c.title for c in book.chapters] == ["Guide", "One", "Two", "Three"]
+    chapters = render(book)
+    assert 'id="one"' in chapters[1].body  # moved onto its heading
+    assert '<h2 id="t2"><span id="two"></span>Two</h2>' in chapters[2].body  # inside the heading that has an id
+    assert '<span id="three"></span>' in chapters[2].body  # where the article began, before its heading
+    assert [(h.level, h.text) for h in chapters[2].headings] == [(3, "Detail")]
+    assert 'href="quire-chapter:ch003#two-detail"' in chapters[1].body
+    assert 'href="quire-chapter:ch003#two"' in chapters[3].body
+    assert not [w for c in chapters for w in c.warnings]
+
+
+def test_headings_inside_lists_and_quotes_do_not_cut_the_text() -> None:
+    book = parse_html(
+        "<body><h2>A</h2><p>a</p><blockquote><h2>Quoted</h2></blockquote><ul><li><h2>Listed</h2></li></ul>"
+        "<h2>B</h2><p>b</p></body>",
+        split_level=2,
+    )
+    assert [c.title for c in book.chapters] == ["A", "B"]
+
+
+def test_navigation_chrome_is_dropped() -> None:
+    book = parse_html(real_world.TEXINFO_MANUAL, file_name="harbour.html")
+    bodies = "".join(c.body for c in book.chapters)
+    assert "nav-panel" not in bodies and "copiable-link" not in bodies and "¶" not in bodies
+    assert [c.title for c in book.chapters][:3] == [
+        "Harbour Standards",
+        "Table of Contents",
+        "1 About the Harbour Standards",
+    ]
+    assert "Prev" not in "".join(c.body for c in parse_manuscript(real_world.docbook_zip(), "zip").chapters)
+
+
+@pytest.mark.parametrize(
+    ("manuscript", "kind", "file_name", "title"),
+    [
+        (
+            "<html><head><title>From the head</title></head><body><h1>Heading</h1></body></html>",
+            "html",
+            "a.html",
+            "From the head",
+        ),
+        ("<body><h1>First heading</h1><p>Text.</p></body>", "html", "a.html", "First heading"),
+        (
+            "<body><p>The Harbour Standards</p><p>Text follows here.</p></body>",
+            "html",
+            "a.html",
+            "The Harbour Standards",
+        ),
+        ("The Harbour Standards\n=====\n\nText.\n", "markdown", "a.md", "The Harbour Standards"),
+        ("Just text that is a sentence.\n", "markdown", "sea-notes.md", "sea notes"),
+        ("The Harbour Standards\n\nThe text starts here.\n", "text", "a.txt", "The Harbour Standards"),
+    ],
+)
+def test_the_book_is_never_untitled(manuscript: str, kind: str, file_name: str, title: str) -> None:
+    book = parse_manuscript(manuscript.encode(), kind, file_name=file_name)
+    assert book.metadata.title == title
+
+
+def test_an_opening_that_shows_nothing_joins_the_first_chapter() -> None:
+    # What Word's bookmarks leave before the first heading.
+    book = parse_html('<body><p><a name="_GoBack"></a></p><h1>One</h1><p>a</p><h1>Two</h1><p>b</p></body>')
+    assert [c.title for c in book.chapters] == ["One", "Two"]
+    assert [c.number for c in book.chapters] == [1, 2]
+    assert 'id="_GoBack"' in book.chapters[0].body
+    assert book.metadata.title == "One"
