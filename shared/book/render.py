@@ -25,6 +25,9 @@ IMAGE_PLACEHOLDER = "quire-image:"
 # Set by this module after sanitising (the sanitiser drops every data-* attribute authors write),
 # and turned into `epub:type` when serialised.
 EPUB_TYPE = "data-quire-epubtype"
+# Reading systems lay out a whole chapter file at once; above about 300 KB of XHTML they page
+# slowly on phones (the figure publishers' guidelines give).
+LONG_CHAPTER_BYTES = 300_000
 NAV_LEVELS_BELOW_CHAPTERS = 2  # the table of contents lists sections and subsections
 HEADING_TAGS = {"h1", "h2", "h3", "h4", "h5", "h6"}
 VOID_ELEMENTS = {"br", "hr", "img", "col", "wbr", "area", "base", "embed", "input", "link", "meta", "source"}
@@ -91,6 +94,11 @@ def render_chapter(
     )
     body = _xhtml(_mark_links(root, own_names, source.title, warnings))
     body = _restore_epub_types(body + notes_html)
+    if len(body.encode()) > LONG_CHAPTER_BYTES:
+        warnings.append(
+            f"The chapter '{source.title}' is {len(body.encode()) // 1000} KB; reading systems turn its pages slowly "
+            f"above {LONG_CHAPTER_BYTES // 1000} KB. Give it headings, or split the book at a deeper heading level."
+        )
     return RenderedChapter(
         number=chapter,
         title=source.title,

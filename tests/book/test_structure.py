@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 import pytest
 
 from shared.book.model import ParsedBook
@@ -108,3 +110,10 @@ def test_an_opening_that_shows_nothing_joins_the_first_chapter() -> None:
     assert [c.number for c in book.chapters] == [1, 2]
     assert 'id="_GoBack"' in book.chapters[0].body
     assert book.metadata.title == "One"
+
+
+def test_a_chapter_too_long_for_phones_is_named_in_a_warning() -> None:
+    paragraphs = "\n\n".join(f"Paragraph {n} of a long chapter with no headings at all in it." for n in range(6000))
+    chapters = render(parse_manuscript(f"# One\n\n{paragraphs}\n\n# Two\n\nShort.\n".encode(), "markdown"))
+    assert [w for w in chapters[0].warnings if re.search(r"'One' is 4\d\d KB.* above 300 KB", w)]
+    assert not chapters[1].warnings

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from html import unescape
 from typing import Any
 
 from shared.book.archive import ArchiveLimits, read_archive
@@ -96,10 +97,10 @@ def read_docx(data: bytes, split_level: int) -> tuple[ParsedBook, dict[str, byte
     props = files.get("docProps/core.xml", b"")
     title = re.search(rb"<dc:title>([^<]+)</dc:title>", props)
     creator = re.search(rb"<dc:creator>([^<]+)</dc:creator>", props)
-    if title:
-        book.metadata.title = title.group(1).decode("utf-8", "replace").strip()
-    if creator:
-        book.metadata.authors = [creator.group(1).decode("utf-8", "replace").strip()]
+    if title and title.group(1).strip():
+        book.metadata.title = " ".join(unescape(title.group(1).decode("utf-8", "replace")).split())
+    if creator and creator.group(1).strip():
+        book.metadata.authors = [" ".join(unescape(creator.group(1).decode("utf-8", "replace")).split())]
     return book, images
 
 
