@@ -114,6 +114,62 @@ RAW_HTML_MARKDOWN = """\
 Text with <span><div>a block inside inline</div></span> and <em><p>a paragraph in emphasis</p></em>.
 """
 
+# texinfo's plain-text output (makeinfo --plaintext), as GNU manuals ship: the title underlined
+# with *, chapters numbered and underlined with *, sections with =, examples indented five spaces,
+# a quotation indented, an ASCII table, a line in capitals, and verse inside a chapter.
+TEXINFO_PLAIN_TEXT = """\
+Harbour Standards
+*****************
+
+The Harbour Standards document was written by the harbour masters so that
+every crew that visits knows how to moor, how to leave, and what to expect
+from the tides.  Read it before you arrive.
+
+1 About the Harbour Standards
+*****************************
+
+Run these commands before you moor:
+
+     moor --ship aurora --berth 4
+     tide --check > tide.log
+
+     Any ship that moors here agrees to these standards, and to the fees
+     that go with them.
+
+2 Ships
+*******
+
+2.1 Moorings
+============
+
+   +--------+-------+--------+
+   | Ship   | Berth | Length |
+   +--------+-------+--------+
+   | Aurora |     4 |   30 m |
+   +--------+-------+--------+
+
+2.2 Lanterns
+============
+
+The keeper's rhyme, as the harbour children say it:
+
+The first for the master,
+the next for the quay,
+the last for the boats
+still out on the sea.
+
+SAFETY AT NIGHT
+
+   * Keep a lantern lit on every mooring line that
+     crosses a walkway.
+   * Ring the bell twice before you leave.
+
+3 Tides
+*******
+
+High water twice a day.  Low water between.
+"""
+
 
 def docbook_zip() -> bytes:
     return corpus.zip_of({"ch02.html": DOCBOOK_CHAPTER.encode(), "images/screen.png": corpus.line_art_png()})

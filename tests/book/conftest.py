@@ -34,6 +34,7 @@ GOOD_BOOKS: dict[str, Callable[[], tuple[bytes, str]]] = {
     "docbook-chapter": lambda: (real_world.docbook_zip(), "zip"),
     "texinfo-manual": lambda: (real_world.TEXINFO_MANUAL.encode(), "html"),
     "raw-html-in-markdown": lambda: (real_world.RAW_HTML_MARKDOWN.encode(), "markdown"),
+    "texinfo-plain-text": lambda: (real_world.TEXINFO_PLAIN_TEXT.encode(), "text"),
 }
 UPLOAD_NAMES = {
     "linked-html": "guide.html",

@@ -117,3 +117,32 @@ def test_a_chapter_too_long_for_phones_is_named_in_a_warning() -> None:
     chapters = render(parse_manuscript(f"# One\n\n{paragraphs}\n\n# Two\n\nShort.\n".encode(), "markdown"))
     assert [w for w in chapters[0].warnings if re.search(r"'One' is 4\d\d KB.* above 300 KB", w)]
     assert not chapters[1].warnings
+
+
+def test_plain_text_keeps_its_line_structure_and_finds_its_headings() -> None:
+    book = parse_manuscript(real_world.TEXINFO_PLAIN_TEXT.encode(), "text", file_name="harbour.txt")
+    assert book.metadata.title == "Harbour Standards"
+    assert [c.title for c in book.chapters] == [
+        "Harbour Standards",
+        "1 About the Harbour Standards",
+        "2 Ships",
+        "3 Tides",
+    ]
+    about, ships = book.chapters[1].body, book.chapters[2].body
+    assert "<pre>moor --ship aurora --berth 4\ntide --check &gt; tide.log</pre>" in about
+    assert "<blockquote><p>Any ship that moors here agrees to these standards, and to the fees that go" in about
+    assert "<h2>2.1 Moorings</h2><pre>+--------+" in ships
+    assert "<p>The first for the master,<br/>the next for the quay,<br/>the last for the boats<br/>still out" in ships
+    assert "<h3>SAFETY AT NIGHT</h3>" in ships  # below the section before it
+    assert "<ul><li>Keep a lantern lit on every mooring line that crosses a walkway.</li><li>Ring" in ships
+    # Wrapped prose is one paragraph again.
+    assert "how to moor, how to leave, and what to expect from the tides." in book.chapters[0].body
+    nav = [(h.level, h.text) for h in render(book)[2].headings]
+    assert nav == [(2, "2.1 Moorings"), (2, "2.2 Lanterns"), (3, "SAFETY AT NIGHT")]
+
+
+def test_numbered_and_capital_lines_alone_are_headings_but_sentences_are_not() -> None:
+    book = parse_manuscript(
+        b"PROLOGUE\n\nIt began.\n\n1. Departure\n\nThey left.\n\n2. This line is a sentence.\n\nMore.\n", "text"
+    )
+    assert [c.title for c in book.chapters] == ["PROLOGUE", "1. Departure"]

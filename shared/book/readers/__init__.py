@@ -58,7 +58,7 @@ def parse_manuscript(
     if kind == "markdown":
         book = read_markdown(_decode(data), split_level)
     elif kind == "text":
-        book = read_text(_decode(data))
+        book = read_text(_decode(data), split_level)
     elif kind == "html":
         book = read_html(_decode(data), split_level)
     elif kind == "docx":
