@@ -527,3 +527,18 @@ LINKED_HTML = """\
 <p><a href="#intro-custom">Back to the intro</a>.</p>
 </body></html>
 """
+
+
+def described_image_zip(markdown: str) -> bytes:
+    """A Markdown book with one 600 × 400 photo, quay.jpg."""
+    return zip_of({"book.md": markdown.encode(), "quay.jpg": photo_jpeg(600, 400)})
+
+
+UNDESCRIBED_IMAGE_MARKDOWN = "# One\n\n![](quay.jpg)\n\n```\ncode\n```\n\n| a | b |\n|---|---|\n| 1 | 2 |\n"
+CAPTIONED_FIGURE_HTML = (
+    '<body><h1>One</h1><figure><img src="quay.jpg"><figcaption>Boats at the quay</figcaption></figure></body>'
+)
+
+
+def captioned_figure_zip() -> bytes:
+    return zip_of({"book.html": CAPTIONED_FIGURE_HTML.encode(), "quay.jpg": photo_jpeg(600, 400)})

@@ -17,7 +17,7 @@ from typing import Any
 
 from shared.book.errors import ADD_IMAGES_ADVICE
 from shared.book.links import BookAnchors, internal_target, leaves_the_book, placeholder
-from shared.book.model import ChapterSource, Heading, RenderedChapter
+from shared.book.model import ChapterSource, Heading, ProcessedImage, RenderedChapter
 from shared.book.repair import repair
 from shared.book.sanitize import fragment_to_xhtml, sanitized_fragment
 
@@ -84,6 +84,8 @@ def render_chapter(
     headings = _name_elements(root, chapter, split_level, anchors)
     without_alt: list[str] = []
     image_keys = _resolve_images(root, image_refs, source.title, warnings, without_alt)
+    for scrolling in root.iter("pre", "table"):
+        scrolling.set("tabindex", "0")  # on a phone they scroll sideways: keyboards must reach them
     for ref in root.iter("a"):
         if ref.get("class") == "quire-noteref":
             ref.set(EPUB_TYPE, "noteref")
@@ -166,10 +168,14 @@ def _resolve_images(
             img.set("src", IMAGE_PLACEHOLDER + key)
             if key not in keys:
                 keys.append(key)
-            if not (alt or "").strip():
-                img.set("alt", "")
+            if not (alt or "").strip() and not _captioned(img):
+                # alt="" would declare the image decorative: say honestly that it is not described.
+                img.set("alt", f"An image with no description ({posixpath.basename(src)})")
                 without_alt.append(src)
-                warnings.append(f"The image '{src}' in '{title}' has no alt text; screen readers will skip it.")
+                warnings.append(
+                    f"The image '{src}' in '{title}' has no alt text; readers who cannot see it are told only "
+                    "its file name. Describe it in the alt text (![description](file) in Markdown)."
+                )
             continue
         if re.match(r"^https?:", src, re.I):
             warnings.append(
@@ -183,6 +189,33 @@ def _resolve_images(
             alt = alt or f"[{posixpath.basename(src)}]"
         _replace_with_text(img, alt or "")
     return keys
+
+
+def _captioned(img: Any) -> bool:
+    """An image whose figure's caption describes it: alt="" (nothing more to say) is honest."""
+    figure = next((a for a in img.iterancestors("figure")), None)
+    if figure is None:
+        return False
+    caption = figure.find("figcaption")
+    if caption is None or not caption.text_content().strip():
+        return False
+    img.set("alt", "")
+    return True
+
+
+def image_files(body: str, images: dict[str, ProcessedImage], extra: str = "") -> str:
+    """Image placeholders → the images' files, with their sizes unless the author gave one, so a
+    page keeps their shape while they load and a table cell cannot squeeze them to nothing."""
+
+    def resolved(tag: re.Match[str]) -> str:
+        markup = tag.group(0)
+        image = images[tag.group(1)]
+        size = "" if re.search(r"\s(width|height)=", markup) else f' width="{image.width}" height="{image.height}"'
+        return markup.replace(
+            f'src="{IMAGE_PLACEHOLDER}{tag.group(1)}"', f'src="../images/{image.file_name}"{size}{extra}'
+        )
+
+    return re.sub(rf'<img [^>]*?src="{IMAGE_PLACEHOLDER}([^"]+)"[^>]*>', resolved, body)
 
 
 def _replace_with_text(element: Any, text: str) -> None:

@@ -11,8 +11,10 @@ p { margin: 0; text-indent: 1.2em; }
 h1 + p, h2 + p, h3 + p, blockquote p, aside p, .titlepage p, li p, hr + p { text-indent: 0; }
 blockquote { margin: 1em 1.5em; font-style: italic; }
 pre { white-space: pre-wrap; font-size: 0.85em; margin: 1em 0; }
-code { font-family: monospace; }
+code { font-family: monospace, monospace; font-size: 0.9em; }
+pre code { font-size: 1em; }
 img { max-width: 100%; height: auto; }
+td img, th img { max-width: 90vw; }
 figure { margin: 1em 0; text-align: center; }
 table { border-collapse: collapse; margin: 1em 0; }
 th, td { border: 1px solid #888; padding: 0.2em 0.5em; }
@@ -51,11 +53,21 @@ nav.pager { border-top: 1px solid var(--rule); margin-top: 2rem; }
 nav.pager a { padding: 0.6rem 0.2rem; min-width: 44px; }
 main { max-width: 38rem; margin: 0 auto; padding: 1rem 1.25rem 3rem; }
 h1, h2, h3 { line-height: 1.25; font-family: system-ui, sans-serif; }
+/* Long words, URLs and headings held together by no-break spaces wrap instead of widening the page. */
+main { overflow-wrap: anywhere; }
+main pre, main table { overflow-wrap: normal; }
+/* Monospace twice keeps browsers from shrinking it to their own 13px default. */
+code, kbd, samp { font-family: ui-monospace, "SF Mono", Menlo, Consolas, monospace, monospace; font-size: 0.88em; }
+pre code { font-size: 1em; }
 img { max-width: 100%; height: auto; }
+/* A percentage max-width lets auto table layout squeeze an image in a cell to a few pixels. */
+td img, th img { max-width: 80vw; }
 blockquote { margin: 1em 0; padding-left: 1em; border-left: 3px solid var(--rule); font-style: italic; }
 pre { overflow-x: auto; padding: 0.8em; background: color-mix(in srgb, var(--fg) 6%, transparent); font-size: 0.85em; }
-table { border-collapse: collapse; display: block; overflow-x: auto; }
-th, td { border: 1px solid var(--rule); padding: 0.25em 0.6em; }
+table { border-collapse: collapse; display: block; overflow-x: auto; max-width: 100%; margin: 1em 0; font-size: 0.95em; }
+th, td { border: 1px solid var(--rule); padding: 0.4em 0.7em; vertical-align: top; text-align: start; }
+th { background: color-mix(in srgb, var(--fg) 5%, transparent); }
+pre:focus-visible, table:focus-visible { outline: 3px solid var(--accent); outline-offset: 2px; }
 .align-left { text-align: left; } .align-right { text-align: right; } .align-center { text-align: center; } .align-justify { text-align: justify; }
 hr { border: 0; text-align: center; } hr::after { content: "* * *"; color: var(--muted); }
 section.footnotes { margin-top: 2.5rem; border-top: 1px solid var(--rule); font-size: 0.9em; }

@@ -18,7 +18,7 @@ from shared.book.epub import BookParts, OutlineEntry, outline
 from shared.book.images import make_icons
 from shared.book.links import chapter_hrefs
 from shared.book.model import RenderedChapter
-from shared.book.render import IMAGE_PLACEHOLDER
+from shared.book.render import image_files
 from shared.book.styles import APP_CSS
 from shared.book.webapp_script import APP_JS, SERVICE_WORKER_JS
 
@@ -61,11 +61,7 @@ def _toc(entries: list[OutlineEntry], prefix: str) -> str:
 
 def _chapter_html(chapter: RenderedChapter, parts: BookParts) -> str:
     body = chapter_hrefs(re.sub(r' epub:type="[^"]*"', "", chapter.body), "html")
-    for key in chapter.image_keys:
-        body = body.replace(
-            f'src="{IMAGE_PLACEHOLDER}{key}"', f'src="../images/{parts.images[key].file_name}" loading="lazy"'
-        )
-    return body
+    return image_files(body, parts.images, ' loading="lazy"')
 
 
 def write_webapp(parts: BookParts, updates_url: str = "") -> dict[str, bytes]:

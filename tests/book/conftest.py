@@ -35,6 +35,8 @@ GOOD_BOOKS: dict[str, Callable[[], tuple[bytes, str]]] = {
     "texinfo-manual": lambda: (real_world.TEXINFO_MANUAL.encode(), "html"),
     "raw-html-in-markdown": lambda: (real_world.RAW_HTML_MARKDOWN.encode(), "markdown"),
     "texinfo-plain-text": lambda: (real_world.TEXINFO_PLAIN_TEXT.encode(), "text"),
+    "undescribed-image": lambda: (corpus.described_image_zip(corpus.UNDESCRIBED_IMAGE_MARKDOWN), "zip"),
+    "captioned-figure": lambda: (corpus.captioned_figure_zip(), "zip"),
 }
 UPLOAD_NAMES = {
     "linked-html": "guide.html",

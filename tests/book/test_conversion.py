@@ -91,7 +91,7 @@ def test_markdown_features_render(converted: dict[str, Conversion]) -> None:
     chapter = text(converted["markdown-zip-every-feature"], "OEBPS/text/ch002.xhtml")
     assert "<em>dark</em>" in chapter and "<strong>stormy</strong>" in chapter and "<s>sunny</s>" in chapter
     assert '<th class="align-right">Tons</th>' in chapter
-    assert "<blockquote>" in chapter and "<ol>" in chapter and "<pre><code" in chapter
+    assert "<blockquote>" in chapter and "<ol>" in chapter and '<pre tabindex="0"><code' in chapter
     assert "“quoted”" in text(converted["markdown-zip-every-feature"], "OEBPS/text/ch001.xhtml")  # smart quotes
     assert "…" in text(converted["markdown-zip-every-feature"], "OEBPS/text/ch001.xhtml")
     assert '<a href="#a-section">the section</a>' in chapter  # an in-chapter link is kept
@@ -159,7 +159,7 @@ def test_html_and_docx_structure(converted: dict[str, Conversion]) -> None:
     one = docx["OEBPS/text/ch001.xhtml"].decode()
     assert "<title>Chapter One</title>" in one
     assert "<blockquote><p>A wise quotation.</p></blockquote>" in one
-    assert "<pre>print('code')</pre>" in one
+    assert "<pre tabindex=\"0\">print('code')</pre>" in one
     assert '<img alt="A photo of the quay" src="../images/' in one
     assert 'epub:type="footnote"' in one and "The first footnote." in one
     assert "The second footnote." in docx["OEBPS/text/ch002.xhtml"].decode()
