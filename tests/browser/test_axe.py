@@ -1,0 +1,59 @@
+"""axe-core, in Chromium at phone size, finds nothing serious on the upload page or in a web-app book."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+from tests import book_corpus as corpus
+from tests.browser.conftest import PHONE
+from tests.browser.test_browser import published_book
+from tests.support import ROOT
+
+AXE = ROOT / "node_modules" / "axe-core" / "axe.min.js"
+WCAG_TAGS = ["wcag2a", "wcag2aa", "wcag21a", "wcag21aa", "wcag22aa", "best-practice"]
+
+
+def serious_violations(page: Any) -> list[str]:
+    page.evaluate(AXE.read_text(encoding="utf-8"))
+    result = page.evaluate("tags => axe.run(document, {runOnly: {type: 'tag', values: tags}})", WCAG_TAGS)
+    return [
+        f"{violation['id']} ({violation['impact']}): {[node['target'] for node in violation['nodes']][:3]}"
+        for violation in result["violations"]
+        if violation["impact"] in ("serious", "critical")
+    ]
+
+
+@pytest.mark.parametrize("scheme", ["light", "dark"])
+def test_axe_finds_nothing_serious_at_phone_size(site, browser, scheme: str) -> None:
+    host, _ = site
+    # The every-feature book: code blocks and a table wider than a phone, footnotes, images.
+    job = published_book(site, corpus.full_markdown_zip(), "harbour.zip")
+    # axe is injected by the test, not by the pages, whose CSP allows no script but their own.
+    context = browser.new_context(viewport=PHONE, bypass_csp=True, color_scheme=scheme)
+    page = context.new_page()
+    base = host.base_url + job["links"]["app"]
+    found: dict[str, list[str]] = {}
+    for url in (f"{host.base_url}/api/", base, base + "chapters/ch002.html", base + "chapters/ch003.html"):
+        page.goto(url)
+        page.wait_for_load_state("load")
+        found[url] = serious_violations(page)
+    context.close()
+    assert found == {url: [] for url in found}
+
+
+def test_axe_does_report_what_it_should(site, browser) -> None:
+    """A page with a scrolling block nobody can reach by keyboard fails: the check above can fail."""
+    host, _ = site
+    context = browser.new_context(viewport=PHONE, bypass_csp=True)
+    page = context.new_page()
+    page.goto(f"{host.base_url}/api/")
+    page.evaluate(
+        "document.body.insertAdjacentHTML('beforeend', "
+        "'<pre style=\"overflow-x:auto;width:100px\">' + 'x'.repeat(400) + '</pre><img src=\"a.png\">')"
+    )
+    found = serious_violations(page)
+    context.close()
+    assert any(v.startswith("scrollable-region-focusable") for v in found), found
+    assert any(v.startswith("image-alt") for v in found), found
