@@ -542,3 +542,46 @@ CAPTIONED_FIGURE_HTML = (
 
 def captioned_figure_zip() -> bytes:
     return zip_of({"book.html": CAPTIONED_FIGURE_HTML.encode(), "quay.jpg": photo_jpeg(600, 400)})
+
+
+MATH_MARKDOWN = r"""# Areas and sums
+
+A circle's area is $\pi r^2$; a ticket costs $5 and a meal $10, which is not mathematics.
+
+$$
+\sum_{i=1}^{n} i = \frac{n(n+1)}{2}
+$$
+
+Written as MathML: <math><mi>E</mi><mo>=</mo><mi>m</mi><msup><mi>c</mi><mn>2</mn></msup></math>.
+
+Not TeX that converts: $\frac{a}{$ stays as written.[^note]
+
+[^note]: Even in a note: $e^{i\pi} + 1 = 0$.
+"""
+
+# MathML as sites and converters write it, with what an attacker would add.
+MATH_HTML = """<html><body><h1>Formulas</h1>
+<p>Inline <math xmlns="http://www.w3.org/1998/Math/MathML" alttext="a over b"><mfrac><mi>a</mi><mi>b</mi></mfrac></math>.</p>
+<math display="block" onclick="alert(1)"><semantics><mrow><msqrt><mi href="javascript:alert(2)">x</mi></msqrt></mrow>
+<annotation-xml encoding="text/html"><img src="x" onerror="alert(3)"></annotation-xml>
+<annotation encoding="application/x-tex">\\sqrt{x}</annotation></semantics></math>
+<p>After <math><mstyle style="color:red" mathvariant="weird"><mi>y</mi></mstyle><script>alert(4)</script></math>.</p>
+</body></html>
+"""
+
+
+def docx_with_comments_and_an_equation() -> bytes:
+    """The docx() book with a reviewer's comment and a Word equation."""
+    equation = (
+        '<w:p><m:oMath xmlns:m="http://schemas.openxmlformats.org/officeDocument/2006/math">'
+        "<m:r><m:t>x=1</m:t></m:r></m:oMath></w:p>"
+    )
+    comments = (
+        f'<?xml version="1.0" encoding="UTF-8"?><w:comments {_W}>'
+        '<w:comment w:id="0" w:author="Editor"><w:p><w:r><w:t>Cut this?</w:t></w:r></w:p></w:comment>'
+        '<w:comment w:id="1" w:author="Editor"><w:p><w:r><w:t>And this.</w:t></w:r></w:p></w:comment>'
+        "</w:comments>"
+    )
+    with zipfile.ZipFile(io.BytesIO(docx(extra_body=equation))) as source:
+        files = {name: source.read(name) for name in source.namelist()}
+    return zip_of({**files, "word/comments.xml": comments.encode()})

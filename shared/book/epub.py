@@ -189,7 +189,8 @@ def write_epub(parts: BookParts) -> bytes:
         '<item id="titlepage" href="text/title.xhtml" media-type="application/xhtml+xml"/>',
     ]
     manifest += [
-        f'<item id="ch{c.number:03d}" href="text/{c.file_stem}.xhtml" media-type="application/xhtml+xml"/>'
+        f'<item id="ch{c.number:03d}" href="text/{c.file_stem}.xhtml" media-type="application/xhtml+xml"'
+        + (' properties="mathml"/>' if "<math " in c.body else "/>")
         for c in chapters
     ]
     manifest += [

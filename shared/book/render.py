@@ -13,10 +13,13 @@ from __future__ import annotations
 import posixpath
 import re
 from functools import lru_cache
+from html import escape
 from typing import Any
 
 from shared.book.errors import ADD_IMAGES_ADVICE
+from shared.book.highlight import highlight_code_blocks
 from shared.book.links import BookAnchors, internal_target, leaves_the_book, placeholder
+from shared.book.mathml import tex_to_mathml
 from shared.book.model import ChapterSource, Heading, ProcessedImage, RenderedChapter
 from shared.book.repair import repair
 from shared.book.sanitize import fragment_to_xhtml, sanitized_fragment
@@ -50,7 +53,22 @@ def _chapter_renderer() -> Any:
         ref_id = f"c{chapter}-fnref{number}" + (f"-{sub}" if sub else "")
         return f'<sup><a class="quire-noteref" href="#c{chapter}-fn{number}" id="{ref_id}">{number}</a></sup>'
 
+    def formula(self: Any, tokens: list[Any], idx: int, options: Any, env: dict[str, Any]) -> str:
+        display = tokens[idx].type == "math_block"
+        tex = tokens[idx].content.strip()
+        markup, problem = tex_to_mathml(tex, display)
+        if problem:
+            env["warnings"].append(
+                f"The formula '{tex[:80]}' in '{env['title']}' is not TeX that Quire can convert fully ({problem}); "
+                + ("it is shown as written." if not markup else "those parts are shown as written.")
+            )
+        if not markup:
+            return f"<pre><code>{escape(tex)}</code></pre>" if display else f"<code>{escape(tex)}</code>"
+        return f'<div class="math-display">{markup}</div>' if display else markup
+
     md.add_render_rule("footnote_ref", footnote_ref)
+    md.add_render_rule("math_inline", formula)
+    md.add_render_rule("math_block", formula)
     return md
 
 
@@ -74,9 +92,10 @@ def render_chapter(
     chapter = source.number
     warnings: list[str] = []
     note_numbers = {note["id"]: index for index, note in enumerate(source.footnotes, start=1)}
-    env = {"chapter": chapter, "note_numbers": note_numbers}
+    env = {"chapter": chapter, "note_numbers": note_numbers, "warnings": warnings, "title": source.title}
     html = _markdown_html(source.body, env) if source.format == "tokens" else source.body
     root = repair(sanitized_fragment(html))
+    highlight_code_blocks(root)
 
     if source.format == "html":
         _docx_note_refs(root, chapter, note_numbers)
@@ -84,8 +103,9 @@ def render_chapter(
     headings = _name_elements(root, chapter, split_level, anchors)
     without_alt: list[str] = []
     image_keys = _resolve_images(root, image_refs, source.title, warnings, without_alt)
-    for scrolling in root.iter("pre", "table"):
-        scrolling.set("tabindex", "0")  # on a phone they scroll sideways: keyboards must reach them
+    for scrolling in root.iter("pre", "table", "div"):
+        if scrolling.tag != "div" or scrolling.get("class") == "math-display":
+            scrolling.set("tabindex", "0")  # on a phone they scroll sideways: keyboards must reach them
     for ref in root.iter("a"):
         if ref.get("class") == "quire-noteref":
             ref.set(EPUB_TYPE, "noteref")

@@ -11,6 +11,8 @@ import re
 from functools import lru_cache
 from typing import Any
 
+from shared.book.mathml import MATHML_NAMESPACE
+
 ALLOWED_TAGS = {
     "a", "abbr", "b", "bdi", "bdo", "blockquote", "br", "caption", "cite", "code", "col", "colgroup",
     "dd", "del", "details", "dfn", "div", "dl", "dt", "em", "figcaption", "figure", "h1", "h2", "h3",
@@ -43,7 +45,7 @@ def _cleaner() -> Any:
 
     return nh3.Cleaner(
         tags=ALLOWED_TAGS,
-        clean_content_tags={"script", "style", "template", "noscript", "iframe", "object", "embed", "svg", "math"},
+        clean_content_tags={"script", "style", "template", "noscript", "iframe", "object", "embed", "svg"},
         attributes=ALLOWED_ATTRIBUTES,
         url_schemes=URL_SCHEMES,
         strip_comments=True,
@@ -57,10 +59,58 @@ def sanitize_html(html: str) -> str:
 
 
 def sanitized_fragment(html: str) -> Any:
-    """Sanitise HTML and return it parsed as an lxml element (a <div> holding the fragment)."""
+    """Sanitise HTML and return it parsed as an lxml element (a <div> holding the fragment).
+    Formulas (<math>) are set aside, cleaned by shared/book/mathml.py, and put back."""
     from lxml import html as lxml_html
 
-    return lxml_html.fragment_fromstring(sanitize_html(html) or "", create_parent="div")
+    formulas: list[str] = []
+
+    def set_aside(match: re.Match[str]) -> str:
+        formulas.append(match.group(0))
+        return f"\ue000{len(formulas) - 1}\ue001"
+
+    if "<math" in html or "<MATH" in html:
+        html = _FORMULA.sub(set_aside, html)
+    root = lxml_html.fragment_fromstring(sanitize_html(html) or "", create_parent="div")
+    if formulas:
+        _put_back(root, [_cleaned_formula(formula) for formula in formulas])
+    return root
+
+
+_FORMULA = re.compile(r"<math\b.*?</math\s*>", re.IGNORECASE | re.DOTALL)
+_FORMULA_MARK = re.compile(r"\ue000(\d+)\ue001")
+
+
+def _cleaned_formula(markup: str) -> Any:
+    from lxml import html as lxml_html
+
+    from shared.book.mathml import clean_math
+
+    return clean_math(lxml_html.fragment_fromstring(markup))
+
+
+def _put_back(root: Any, formulas: list[Any]) -> None:
+    """Each formula where its mark stands in the sanitised text (marks nh3 moved into attributes, or
+    that the author typed, stay text)."""
+
+    def pieces(text: str) -> tuple[str, list[tuple[Any, str]]]:
+        parts = _FORMULA_MARK.split(text)
+        return parts[0], [(formulas[int(parts[i])], parts[i + 1]) for i in range(1, len(parts), 2)]
+
+    for element in list(root.iter()):
+        if not isinstance(element.tag, str):
+            continue
+        if element.text and _FORMULA_MARK.search(element.text):
+            element.text, placed = pieces(element.text)
+            for index, (formula, after) in enumerate(placed):
+                formula.tail = after
+                element.insert(index, formula)
+        if element is not root and element.tail and _FORMULA_MARK.search(element.tail):
+            element.tail, placed = pieces(element.tail)
+            position = element.getparent().index(element)
+            for offset, (formula, after) in enumerate(placed, start=1):
+                formula.tail = after
+                element.getparent().insert(position + offset, formula)
 
 
 def fragment_to_xhtml(container: Any) -> str:
@@ -69,7 +119,11 @@ def fragment_to_xhtml(container: Any) -> str:
     _fix_ids(container)
     parts = [_escape_text(container.text or "")]
     parts.extend(etree.tostring(child, encoding="unicode", method="xml") for child in container)
-    return "".join(parts)
+    # Formulas are built without namespaces; one declaration on each <math> covers its content.
+    return _MATH_START.sub(f'<math xmlns="{MATHML_NAMESPACE}"', "".join(parts))
+
+
+_MATH_START = re.compile(r"<math(?=[\s/>])")
 
 
 def _fix_ids(container: Any) -> None:

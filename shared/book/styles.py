@@ -13,9 +13,12 @@ blockquote { margin: 1em 1.5em; font-style: italic; }
 pre { white-space: pre-wrap; font-size: 0.85em; margin: 1em 0; }
 code { font-family: monospace, monospace; font-size: 0.9em; }
 pre code { font-size: 1em; }
+/* Highlighted code: shapes, not colours, so the reader's own themes stay readable. */
+.tok-k, .tok-f { font-weight: bold; } .tok-c { font-style: italic; }
 img { max-width: 100%; height: auto; }
 td img, th img { max-width: 90vw; }
 figure { margin: 1em 0; text-align: center; }
+.math-display { margin: 1em 0; text-align: center; }
 table { border-collapse: collapse; margin: 1em 0; }
 th, td { border: 1px solid #888; padding: 0.2em 0.5em; }
 .align-left { text-align: left; } .align-right { text-align: right; } .align-center { text-align: center; } .align-justify { text-align: justify; }
@@ -34,9 +37,12 @@ section.cover img { max-height: 98vh; }
 
 # For the web-app book: phone first, dark mode, comfortable measure.
 APP_CSS = """\
-:root { color-scheme: light dark; --fg: #1d1b18; --bg: #fbf8f2; --muted: #6b645a; --accent: #8a4b14; --rule: #d8d0c4; }
+:root { color-scheme: light dark; --fg: #1d1b18; --bg: #fbf8f2; --muted: #6b645a; --accent: #8a4b14; --rule: #d8d0c4;
+  /* Code colours: each at least 4.5:1 against the code background, light and dark (WCAG AA). */
+  --tok-k: #a0213a; --tok-s: #0a4a1f; --tok-c: #5c5549; --tok-n: #0b4f8a; --tok-f: #6a2fb0; --tok-b: #8a3b00; }
 @media (prefers-color-scheme: dark) {
-  :root { --fg: #e9e4da; --bg: #161514; --muted: #a79f93; --accent: #e0a96d; --rule: #3a3733; }
+  :root { --fg: #e9e4da; --bg: #161514; --muted: #a79f93; --accent: #e0a96d; --rule: #3a3733;
+    --tok-k: #ff8f87; --tok-s: #9fdca8; --tok-c: #a39a8c; --tok-n: #8cc8ff; --tok-f: #d7b4ff; --tok-b: #ffb36b; }
 }
 * { box-sizing: border-box; }
 html { -webkit-text-size-adjust: 100%; }
@@ -67,7 +73,12 @@ pre { overflow-x: auto; padding: 0.8em; background: color-mix(in srgb, var(--fg)
 table { border-collapse: collapse; display: block; overflow-x: auto; max-width: 100%; margin: 1em 0; font-size: 0.95em; }
 th, td { border: 1px solid var(--rule); padding: 0.4em 0.7em; vertical-align: top; text-align: start; }
 th { background: color-mix(in srgb, var(--fg) 5%, transparent); }
-pre:focus-visible, table:focus-visible { outline: 3px solid var(--accent); outline-offset: 2px; }
+.math-display { margin: 1em 0; overflow-x: auto; text-align: center; }
+.tok-k { color: var(--tok-k); } .tok-s { color: var(--tok-s); } .tok-c { color: var(--tok-c); font-style: italic; }
+.tok-n { color: var(--tok-n); } .tok-f { color: var(--tok-f); } .tok-b { color: var(--tok-b); }
+.tok-del { color: var(--tok-k); } .tok-ins { color: var(--tok-s); }
+math { font-family: "STIX Two Math", "Latin Modern Math", "Noto Sans Math", math; }
+pre:focus-visible, table:focus-visible, .math-display:focus-visible { outline: 3px solid var(--accent); outline-offset: 2px; }
 .align-left { text-align: left; } .align-right { text-align: right; } .align-center { text-align: center; } .align-justify { text-align: justify; }
 hr { border: 0; text-align: center; } hr::after { content: "* * *"; color: var(--muted); }
 section.footnotes { margin-top: 2.5rem; border-top: 1px solid var(--rule); font-size: 0.9em; }

@@ -37,6 +37,8 @@ GOOD_BOOKS: dict[str, Callable[[], tuple[bytes, str]]] = {
     "texinfo-plain-text": lambda: (real_world.TEXINFO_PLAIN_TEXT.encode(), "text"),
     "undescribed-image": lambda: (corpus.described_image_zip(corpus.UNDESCRIBED_IMAGE_MARKDOWN), "zip"),
     "captioned-figure": lambda: (corpus.captioned_figure_zip(), "zip"),
+    "math-markdown": lambda: (corpus.MATH_MARKDOWN.encode(), "markdown"),
+    "math-html": lambda: (corpus.MATH_HTML.encode(), "html"),
 }
 UPLOAD_NAMES = {
     "linked-html": "guide.html",

@@ -36,6 +36,7 @@ ACE_BOOKS = (
     "raw-html-in-markdown",
     "right-to-left",
     "undescribed-image",
+    "math-markdown",
 )
 
 

@@ -94,6 +94,7 @@ def read_docx(data: bytes, split_level: int) -> tuple[ParsedBook, dict[str, byte
                 seen.append(key)
         chapter.footnotes = [{"id": key, "label": key, "body": notes[key]} for key in seen]
     book.warnings.extend(f"Word document: {m.message}" for m in result.messages if "Unrecognised" in m.message)
+    book.warnings.extend(_left_out(files))
     props = files.get("docProps/core.xml", b"")
     title = re.search(rb"<dc:title>([^<]+)</dc:title>", props)
     creator = re.search(rb"<dc:creator>([^<]+)</dc:creator>", props)
@@ -102,6 +103,24 @@ def read_docx(data: bytes, split_level: int) -> tuple[ParsedBook, dict[str, byte
     if creator and creator.group(1).strip():
         book.metadata.authors = [" ".join(unescape(creator.group(1).decode("utf-8", "replace")).split())]
     return book, images
+
+
+def _left_out(files: dict[str, bytes]) -> list[str]:
+    """What the book will not show, said aloud: reviewers' comments and Word's own equations."""
+    warnings = []
+    comments = len(re.findall(rb"<w:comment\b", files.get("word/comments.xml", b"")))
+    if comments:
+        warnings.append(
+            f"Word document: its {comments} comment{'s are' if comments > 1 else ' is'} not part of the book. "
+            "Resolve or delete them in Word if their text belongs in it."
+        )
+    equations = len(re.findall(rb"<m:oMath\b", files["word/document.xml"]))
+    if equations:
+        warnings.append(
+            f"Word document: {equations} equation{'s' if equations > 1 else ''} written with Word's equation editor "
+            "cannot be converted and are left out. Write them in Markdown as TeX ($...$) or in HTML as MathML."
+        )
+    return warnings
 
 
 def _extension_for(content_type: str | None) -> str:

@@ -15,12 +15,16 @@ from shared.book.readers.outline import split_level_for
 @lru_cache(maxsize=1)
 def markdown_parser() -> Any:
     from markdown_it import MarkdownIt
+    from mdit_py_plugins.dollarmath import dollarmath_plugin
     from mdit_py_plugins.footnote import footnote_plugin
     from mdit_py_plugins.front_matter import front_matter_plugin
 
     md = MarkdownIt("commonmark", {"typographer": True})
     md.enable(["table", "strikethrough", "replacements", "smartquotes"])
     md.use(footnote_plugin).use(front_matter_plugin)
+    # TeX between dollars, as pandoc reads it: no space inside the dollars and no digit after the
+    # closing one, so "$5 and $10" stays text.
+    md.use(dollarmath_plugin, allow_space=False, allow_digits=False, allow_labels=False)
     return md
 
 

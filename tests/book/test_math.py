@@ -1,0 +1,50 @@
+"""Mathematics reaches the books as MathML: TeX converted, MathML cleaned, nothing lost silently."""
+
+from __future__ import annotations
+
+import re
+
+from shared.book import convert
+from shared.book.readers import parse_manuscript
+from shared.book.steps import render
+from tests import book_corpus as corpus
+from tests.book.conftest import options
+from tests.book.test_conversion import text
+
+MATHML = 'xmlns="http://www.w3.org/1998/Math/MathML"'
+
+
+def test_tex_between_dollars_becomes_mathml_with_its_source_as_alt_text() -> None:
+    chapter = render(parse_manuscript(corpus.MATH_MARKDOWN.encode(), "markdown"))[0]
+    assert f'<math {MATHML} alttext="\\pi r^2" display="inline">' in chapter.body
+    assert "costs $5 and a meal $10, which" in chapter.body  # prices are not formulas
+    assert re.search(
+        r'<div class="math-display" tabindex="0"><math [^>]*display="block"[^>]*>.*<munderover>', chapter.body
+    )
+    assert f"<math {MATHML}><mi>E</mi>" in chapter.body  # raw MathML in Markdown
+    assert 'alttext="e^{i\\pi} + 1 = 0"' in chapter.body  # in the note too
+    assert "<code>\\frac{a}{</code>" in chapter.body
+    assert [w for w in chapter.warnings if "'\\frac{a}{'" in w and "shown as written" in w]
+
+
+def test_mathml_from_html_keeps_the_mathematics_and_loses_everything_else() -> None:
+    body = render(parse_manuscript(corpus.MATH_HTML.encode(), "html"))[0].body
+    assert f'<math {MATHML} alttext="a over b"><mfrac><mi>a</mi><mi>b</mi></mfrac></math>' in body
+    assert "<msqrt><mi>x</mi></msqrt>" in body
+    assert '<annotation encoding="application/x-tex">\\sqrt{x}</annotation>' in body
+    for gone in ("alert", "onclick", "onerror", "javascript", "style=", "weird", "<img", "annotation-xml", "<script"):
+        assert gone not in body
+    assert "<mstyle><mi>y</mi></mstyle>" in body
+
+
+def test_chapters_with_mathml_are_declared_in_the_package() -> None:
+    result = convert(corpus.MATH_MARKDOWN.encode(), options("markdown"))
+    assert re.search(r'<item id="ch001" [^>]*properties="mathml"/>', text(result, "OEBPS/content.opf"))
+    assert "<math " in result.app_files["chapters/ch001.html"].decode()
+
+
+def test_word_comments_and_equations_are_named_not_dropped_silently() -> None:
+    book = parse_manuscript(corpus.docx_with_comments_and_an_equation(), "docx")
+    assert [w for w in book.warnings if "2 comments are not part of the book" in w]
+    assert [w for w in book.warnings if "1 equation written with Word's equation editor" in w]
+    assert not [w for w in parse_manuscript(corpus.docx(), "docx").warnings if "comment" in w or "equation" in w]
