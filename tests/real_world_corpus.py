@@ -4,6 +4,8 @@ files as Word and pandoc write them, a plain-text manual, raw HTML inside Markdo
 
 from __future__ import annotations
 
+from pathlib import Path
+
 from tests import book_corpus as corpus
 
 # DocBook XSL 1.79 "chunked" output: a navigation header and footer, a mini table of contents as a
@@ -169,6 +171,14 @@ SAFETY AT NIGHT
 
 High water twice a day.  Low water between.
 """
+
+
+FIXTURES = Path(__file__).parent / "fixtures"
+
+
+def pandoc_docx() -> bytes:
+    """A Word file written by pandoc's DOCX writer (tests/fixtures/README.md says how)."""
+    return (FIXTURES / "pandoc-writer.docx").read_bytes()
 
 
 def docbook_zip() -> bytes:

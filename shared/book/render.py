@@ -22,7 +22,7 @@ from shared.book.links import BookAnchors, internal_target, leaves_the_book, pla
 from shared.book.mathml import tex_to_mathml
 from shared.book.model import ChapterSource, Heading, ProcessedImage, RenderedChapter
 from shared.book.repair import repair
-from shared.book.sanitize import fragment_to_xhtml, sanitized_fragment
+from shared.book.sanitize import LEFT_OUT_KINDS, fragment_to_xhtml, left_out, sanitized_fragment
 
 IMAGE_PLACEHOLDER = "quire-image:"
 # Set by this module after sanitising (the sanitiser drops every data-* attribute authors write),
@@ -94,6 +94,12 @@ def render_chapter(
     note_numbers = {note["id"]: index for index, note in enumerate(source.footnotes, start=1)}
     env = {"chapter": chapter, "note_numbers": note_numbers, "warnings": warnings, "title": source.title}
     html = _markdown_html(source.body, env) if source.format == "tokens" else source.body
+    warnings.extend(
+        f"'{source.title}' contains {count} <{tag}> element{'s' if count > 1 else ''} ({LEFT_OUT_KINDS[tag]}), "
+        "which books cannot carry; left out."
+        + ("" if tag in ("script", "form") else " Use an image, or a link to it on the web, instead.")
+        for tag, count in left_out(html).items()
+    )
     root = repair(sanitized_fragment(html))
     highlight_code_blocks(root)
 

@@ -53,6 +53,29 @@ def _cleaner() -> Any:
     )
 
 
+# What the allow-list removes that an author meant to show: named in warnings, not lost silently.
+LEFT_OUT_KINDS = {
+    "svg": "a drawing",
+    "iframe": "an embedded page",
+    "object": "an embedded object",
+    "embed": "an embedded object",
+    "video": "a video",
+    "audio": "an audio clip",
+    "canvas": "a canvas",
+    "form": "a form",
+    "script": "a script",
+}
+_LEFT_OUT_TAG = re.compile(rf"<({'|'.join(LEFT_OUT_KINDS)})\b", re.IGNORECASE)
+
+
+def left_out(html: str) -> dict[str, int]:
+    """The elements sanitising `html` removes although an author meant them to show, by tag."""
+    counts: dict[str, int] = {}
+    for tag in _LEFT_OUT_TAG.findall(html):
+        counts[tag.lower()] = counts.get(tag.lower(), 0) + 1
+    return counts
+
+
 def sanitize_html(html: str) -> str:
     """Allow-listed HTML (still HTML syntax)."""
     return str(_cleaner().clean(html))

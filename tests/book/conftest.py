@@ -39,6 +39,7 @@ GOOD_BOOKS: dict[str, Callable[[], tuple[bytes, str]]] = {
     "captioned-figure": lambda: (corpus.captioned_figure_zip(), "zip"),
     "math-markdown": lambda: (corpus.MATH_MARKDOWN.encode(), "markdown"),
     "math-html": lambda: (corpus.MATH_HTML.encode(), "html"),
+    "pandoc-docx": lambda: (real_world.pandoc_docx(), "docx"),
 }
 UPLOAD_NAMES = {
     "linked-html": "guide.html",

@@ -37,6 +37,7 @@ ACE_BOOKS = (
     "right-to-left",
     "undescribed-image",
     "math-markdown",
+    "pandoc-docx",
 )
 
 

@@ -1,4 +1,4 @@
-"""Mathematics reaches the books as MathML: TeX converted, MathML cleaned, nothing lost silently."""
+"""Mathematics reaches the books as MathML, and nothing an author meant to show is lost silently."""
 
 from __future__ import annotations
 
@@ -48,3 +48,13 @@ def test_word_comments_and_equations_are_named_not_dropped_silently() -> None:
     assert [w for w in book.warnings if "2 comments are not part of the book" in w]
     assert [w for w in book.warnings if "1 equation written with Word's equation editor" in w]
     assert not [w for w in parse_manuscript(corpus.docx(), "docx").warnings if "comment" in w or "equation" in w]
+
+
+def test_content_books_cannot_carry_is_named() -> None:
+    chapter = render(parse_manuscript(corpus.XSS_HTML.encode(), "html"))[0]
+    assert [w for w in chapter.warnings if "1 <script> element (a script)" in w and "left out." in w]
+    assert [w for w in chapter.warnings if "1 <object> element (an embedded object)" in w and "Use an image" in w]
+    svg = b"# Art\n\n<svg><circle r='4'/></svg>\n\n<svg></svg>\n\n<iframe src='https://example.com'></iframe>\n"
+    warnings = render(parse_manuscript(svg, "markdown"))[0].warnings
+    assert [w for w in warnings if "'Art' contains 2 <svg> elements (a drawing)" in w]
+    assert [w for w in warnings if "1 <iframe> element (an embedded page)" in w]

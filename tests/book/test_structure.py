@@ -146,3 +146,17 @@ def test_numbered_and_capital_lines_alone_are_headings_but_sentences_are_not() -
         b"PROLOGUE\n\nIt began.\n\n1. Departure\n\nThey left.\n\n2. This line is a sentence.\n\nMore.\n", "text"
     )
     assert [c.title for c in book.chapters] == ["PROLOGUE", "1. Departure"]
+
+
+def test_a_word_file_written_by_pandoc() -> None:
+    book = parse_manuscript(real_world.pandoc_docx(), "docx", file_name="pandoc-writer.docx")
+    assert (book.metadata.title, book.metadata.authors) == ("The Pilot’s Handbook", ["Ada Writer"])
+    assert [c.title for c in book.chapters] == ["The Pilot’s Handbook", "Coming into Harbour", "Leaving Harbour"]
+    # Only what is really lost is reported, not pandoc's own paragraph and highlighting styles.
+    assert book.warnings == [w for w in book.warnings if "equation" in w] and len(book.warnings) == 1
+    chapters = render(book)
+    # Word's bookmarks sit just before their headings: they become the headings' ids, in their chapters.
+    assert chapters[1].body.startswith('<h1 id="coming-into-harbour">')
+    assert chapters[2].body.startswith('<h1 id="leaving-harbour">')
+    assert 'href="quire-chapter:ch003#leaving-harbour"' in chapters[1].body
+    assert not [w for c in chapters for w in c.warnings]

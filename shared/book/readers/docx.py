@@ -27,6 +27,15 @@ r[style-name='Source Code'] => code
 r[style-name='Verbatim Char'] => code
 r[style-name='Code Char'] => code
 p[style-name='Caption'] => p.caption:fresh
+p[style-name='Author'] => p.author:fresh
+p[style-name='Date'] => p.date:fresh
+p[style-name='Abstract'] => p.abstract:fresh
+p[style-name='First Paragraph'] => p:fresh
+p[style-name='Body Text'] => p:fresh
+p[style-name='Compact'] => p:fresh
+p[style-name='Captioned Figure'] => p:fresh
+p[style-name='Figure'] => p:fresh
+p[style-name='Table Caption'] => p.caption:fresh
 p[style-name='Image Caption'] => p.caption:fresh
 """
 
@@ -93,7 +102,12 @@ def read_docx(data: bytes, split_level: int) -> tuple[ParsedBook, dict[str, byte
             if key in notes and key not in seen:
                 seen.append(key)
         chapter.footnotes = [{"id": key, "label": key, "body": notes[key]} for key in seen]
-    book.warnings.extend(f"Word document: {m.message}" for m in result.messages if "Unrecognised" in m.message)
+    book.warnings.extend(
+        f"Word document: {m.message}"
+        for m in result.messages
+        # pandoc's highlighting run styles (KeywordTok, StringTok…) carry colour only.
+        if "Unrecognised" in m.message and not re.search(r"run style: \w+Tok ", m.message)
+    )
     book.warnings.extend(_left_out(files))
     props = files.get("docProps/core.xml", b"")
     title = re.search(rb"<dc:title>([^<]+)</dc:title>", props)
@@ -118,7 +132,8 @@ def _left_out(files: dict[str, bytes]) -> list[str]:
     if equations:
         warnings.append(
             f"Word document: {equations} equation{'s' if equations > 1 else ''} written with Word's equation editor "
-            "cannot be converted and are left out. Write them in Markdown as TeX ($...$) or in HTML as MathML."
+            f"{'are' if equations > 1 else 'is'} left out: Quire cannot convert them. "
+            "Write formulas in Markdown as TeX ($...$) or in HTML as MathML."
         )
     return warnings
 

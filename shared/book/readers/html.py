@@ -99,13 +99,31 @@ def _take_navigation_chrome(body: Any) -> None:
 
 
 def _name_anchors(body: Any) -> None:
-    """Old-style `<a name="x">` targets become ids, so links to them keep working."""
-    for anchor in body.iter("a"):
+    """Old-style `<a name="x">` targets become ids, so links to them keep working. An empty target
+    just before a heading (Word's bookmarks, as mammoth and pandoc write them) moves into the
+    heading, so it lands in the heading's chapter and not at the end of the one before."""
+    for anchor in list(body.iter("a")):
         name = anchor.get("name")
         if name is not None:
             del anchor.attrib["name"]
             if not anchor.get("id"):
                 anchor.set("id", name)
+        heading = anchor.getnext()
+        if (
+            heading is not None
+            and heading.tag in _HEADINGS
+            and anchor.get("id")
+            and anchor.get("href") is None
+            and not anchor.text_content().strip()
+            and not (anchor.tail or "").strip()
+        ):
+            anchor.drop_tree()
+            if heading.get("id"):
+                anchor.tail = heading.text
+                heading.text = None
+                heading.insert(0, anchor)
+            else:
+                heading.set("id", anchor.get("id"))
 
 
 def _chapter_headings(element: Any) -> Iterator[Any]:
