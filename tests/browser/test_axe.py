@@ -1,4 +1,5 @@
-"""axe-core, in Chromium at phone size, finds nothing serious on the upload page or in a web-app book."""
+"""axe-core, in Chromium, finds nothing serious on the upload page or in a web-app book: every page,
+phone and desktop, light and dark."""
 
 from __future__ import annotations
 
@@ -25,17 +26,26 @@ def serious_violations(page: Any) -> list[str]:
     ]
 
 
+DESKTOP = {"width": 1280, "height": 800}
+
+
+@pytest.fixture(scope="module")
+def every_feature_book(site) -> dict[str, Any]:
+    # Code blocks and a table wider than a phone, footnotes, images, mathematics-free.
+    return published_book(site, corpus.full_markdown_zip(), "harbour.zip")
+
+
+@pytest.mark.parametrize("viewport", [PHONE, DESKTOP], ids=["phone", "desktop"])
 @pytest.mark.parametrize("scheme", ["light", "dark"])
-def test_axe_finds_nothing_serious_at_phone_size(site, browser, scheme: str) -> None:
+def test_axe_finds_nothing_serious(site, browser, every_feature_book, scheme: str, viewport: dict[str, int]) -> None:
     host, _ = site
-    # The every-feature book: code blocks and a table wider than a phone, footnotes, images.
-    job = published_book(site, corpus.full_markdown_zip(), "harbour.zip")
     # axe is injected by the test, not by the pages, whose CSP allows no script but their own.
-    context = browser.new_context(viewport=PHONE, bypass_csp=True, color_scheme=scheme)
+    context = browser.new_context(viewport=viewport, bypass_csp=True, color_scheme=scheme)
     page = context.new_page()
-    base = host.base_url + job["links"]["app"]
+    base = host.base_url + every_feature_book["links"]["app"]
+    pages = ("", "chapters/ch001.html", "chapters/ch002.html", "chapters/ch003.html", "updates.html")
     found: dict[str, list[str]] = {}
-    for url in (f"{host.base_url}/api/", base, base + "chapters/ch002.html", base + "chapters/ch003.html"):
+    for url in (f"{host.base_url}/api/", *(base + path for path in pages)):
         page.goto(url)
         page.wait_for_load_state("load")
         found[url] = serious_violations(page)
