@@ -109,9 +109,7 @@ def render_chapter(
     headings = _name_elements(root, chapter, split_level, anchors)
     without_alt: list[str] = []
     image_keys = _resolve_images(root, image_refs, source.title, warnings, without_alt)
-    for scrolling in root.iter("pre", "table", "div"):
-        if scrolling.tag != "div" or scrolling.get("class") == "math-display":
-            scrolling.set("tabindex", "0")  # on a phone they scroll sideways: keyboards must reach them
+    _scrollable(root)
     for ref in root.iter("a"):
         if ref.get("class") == "quire-noteref":
             ref.set(EPUB_TYPE, "noteref")
@@ -136,6 +134,25 @@ def render_chapter(
         warnings=warnings,
         images_without_alt=len(without_alt),
     )
+
+
+def _scrollable(root: Any) -> None:
+    """What may be wider than a phone scrolls sideways, and keyboards must reach it: code blocks,
+    display formulas, and tables, which go into a labelled scrolling region (a table itself keeps
+    display: table, or screen readers stop reading it as one)."""
+    from lxml import etree
+
+    for element in list(root.iter("pre", "div", "table")):
+        if element.tag == "pre" or element.get("class") == "math-display":
+            element.set("tabindex", "0")
+        elif element.tag == "table" and next(element.iterancestors("table"), None) is None:
+            caption = element.find("caption")
+            label = " ".join(caption.text_content().split()) if caption is not None else ""
+            region = etree.Element("div", {"class": "table-scroll", "tabindex": "0", "role": "region"})
+            region.set("aria-label", label or "Table")
+            element.addprevious(region)
+            region.tail, element.tail = element.tail, None
+            region.append(element)
 
 
 def _docx_note_refs(root: Any, chapter: int, note_numbers: dict[Any, int]) -> None:

@@ -70,7 +70,8 @@ img { max-width: 100%; height: auto; }
 td img, th img { max-width: 80vw; }
 blockquote { margin: 1em 0; padding-left: 1em; border-left: 3px solid var(--rule); font-style: italic; }
 pre { overflow-x: auto; padding: 0.8em; background: color-mix(in srgb, var(--fg) 6%, transparent); font-size: 0.85em; }
-table { border-collapse: collapse; display: block; overflow-x: auto; max-width: 100%; margin: 1em 0; font-size: 0.95em; }
+.table-scroll { overflow-x: auto; max-width: 100%; margin: 1em 0; }
+table { border-collapse: collapse; font-size: 0.95em; }
 th, td { border: 1px solid var(--rule); padding: 0.4em 0.7em; vertical-align: top; text-align: start; }
 th { background: color-mix(in srgb, var(--fg) 5%, transparent); }
 .math-display { margin: 1em 0; overflow-x: auto; text-align: center; }
@@ -78,7 +79,7 @@ th { background: color-mix(in srgb, var(--fg) 5%, transparent); }
 .tok-n { color: var(--tok-n); } .tok-f { color: var(--tok-f); } .tok-b { color: var(--tok-b); }
 .tok-del { color: var(--tok-k); } .tok-ins { color: var(--tok-s); }
 math { font-family: "STIX Two Math", "Latin Modern Math", "Noto Sans Math", math; }
-pre:focus-visible, table:focus-visible, .math-display:focus-visible { outline: 3px solid var(--accent); outline-offset: 2px; }
+pre:focus-visible, .table-scroll:focus-visible, .math-display:focus-visible { outline: 3px solid var(--accent); outline-offset: 2px; }
 .align-left { text-align: left; } .align-right { text-align: right; } .align-center { text-align: center; } .align-justify { text-align: justify; }
 hr { border: 0; text-align: center; } hr::after { content: "* * *"; color: var(--muted); }
 section.footnotes { margin-top: 2.5rem; border-top: 1px solid var(--rule); font-size: 0.9em; }
