@@ -8,7 +8,7 @@ import zipfile
 
 from shared.jobs.record import JobStatus
 from tests import book_corpus as corpus
-from tests.book.conftest import epubcheck_jar, message_counts
+from tests.book.conftest import epubcheck_command, message_counts
 from tests.pipeline_support import follow, golden, http_json, published, upload, work_blobs
 from tests.support import AppHost, Azurite, http
 
@@ -34,7 +34,7 @@ def test_upload_converts_to_a_valid_epub_and_web_app(app: AppHost, azurite: Azur
     assert 'filename="small-fine.epub"' in headers["Content-Disposition"]
     path = tmp_path / "book.epub"
     path.write_bytes(epub)
-    report = subprocess.run(["java", "-jar", str(epubcheck_jar()), str(path)], capture_output=True, text=True).stdout
+    report = subprocess.run(epubcheck_command(path), capture_output=True, text=True).stdout
     assert message_counts(report) == (0, 0, 0), report
 
     expected = golden(data, "zip", job)
