@@ -71,8 +71,8 @@ def tex_to_mathml(tex: str, display: bool) -> tuple[str, str]:
 
     try:
         markup = latex2mathml.converter.convert(tex, display="block" if display else "inline")
-    except Exception as error:  # the converter raises many kinds, all meaning "not TeX it knows"
-        return "", f"{type(error).__name__}"
+    except Exception:  # the converter raises many kinds, all meaning "not TeX it knows"
+        return "", "it is incomplete, or its braces or environments do not match"
     unknown = sorted(set(re.findall(r"<mi>(\\[A-Za-z]+)</mi>", markup)))
     alttext = tex.replace("&", "&amp;").replace('"', "&quot;").replace("<", "&lt;")
     markup = markup.replace("<math ", f'<math alttext="{alttext}" ', 1)

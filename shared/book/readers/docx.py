@@ -132,7 +132,7 @@ def _left_out(files: dict[str, bytes]) -> list[str]:
     if equations:
         warnings.append(
             f"Word document: {equations} equation{'s' if equations > 1 else ''} written with Word's equation editor "
-            f"{'are' if equations > 1 else 'is'} left out: Quire cannot convert them. "
+            f"{'are' if equations > 1 else 'is'} left out: Quire cannot convert Word equations. "
             "Write formulas in Markdown as TeX ($...$) or in HTML as MathML."
         )
     return warnings
