@@ -211,7 +211,10 @@ def _resolve_images(
             img.set("src", IMAGE_PLACEHOLDER + key)
             if key not in keys:
                 keys.append(key)
-            if not (alt or "").strip() and not _captioned(img):
+            described = bool((alt or "").strip())
+            if not described and _captioned(img):
+                img.set("alt", "")  # the caption says what it shows
+            elif not described:
                 # alt="" would declare the image decorative: say honestly that it is not described.
                 img.set("alt", f"An image with no description ({posixpath.basename(src)})")
                 without_alt.append(src)
@@ -236,14 +239,11 @@ def _resolve_images(
 
 def _captioned(img: Any) -> bool:
     """An image whose figure's caption describes it: alt="" (nothing more to say) is honest."""
-    figure = next((a for a in img.iterancestors("figure")), None)
+    figure = next(img.iterancestors("figure"), None)
     if figure is None:
         return False
     caption = figure.find("figcaption")
-    if caption is None or not caption.text_content().strip():
-        return False
-    img.set("alt", "")
-    return True
+    return caption is not None and bool(caption.text_content().strip())
 
 
 def image_files(body: str, images: dict[str, ProcessedImage], extra: str = "") -> str:

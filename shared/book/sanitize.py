@@ -92,8 +92,7 @@ def sanitized_fragment(html: str) -> Any:
         formulas.append(match.group(0))
         return f"\ue000{len(formulas) - 1}\ue001"
 
-    if "<math" in html or "<MATH" in html:
-        html = _FORMULA.sub(set_aside, html)
+    html = _FORMULA.sub(set_aside, html)
     root = lxml_html.fragment_fromstring(sanitize_html(html) or "", create_parent="div")
     if formulas:
         _put_back(root, [_cleaned_formula(formula) for formula in formulas])
