@@ -147,20 +147,22 @@ def make_images(folder: Path) -> list[str]:
     return names
 
 
-def measure(command: list[str], cwd: Path) -> tuple[float, int]:
-    """Wall time and peak RSS (bytes) of one run of `command`, measured by a small parent process."""
+def measure(command: list[str], cwd: Path) -> tuple[float, int, float]:
+    """Wall time, peak RSS (bytes) and CPU seconds (user + system) of one run of `command`,
+    measured by a small parent process."""
     probe = (
         "import resource, subprocess, sys, time\n"
         "start = time.perf_counter()\n"
         "done = subprocess.run(sys.argv[1:], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)\n"
         "elapsed = time.perf_counter() - start\n"
-        "print(done.returncode, elapsed, resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss)\n"
+        "used = resource.getrusage(resource.RUSAGE_CHILDREN)\n"
+        "print(done.returncode, elapsed, used.ru_maxrss, used.ru_utime + used.ru_stime)\n"
     )
     out = subprocess.run([sys.executable, "-c", probe, *command], cwd=cwd, capture_output=True, text=True, check=True)
-    code, elapsed, rss_kib = out.stdout.split()
+    code, elapsed, rss_kib, cpu = out.stdout.split()
     if code != "0":
         raise RuntimeError(f"{command[0]} failed with {code}")
-    return float(elapsed), int(rss_kib) * 1024
+    return float(elapsed), int(rss_kib) * 1024, float(cpu)
 
 
 def compare(label: str, folder: Path, runs: int) -> dict[str, float]:
@@ -175,26 +177,33 @@ def compare(label: str, folder: Path, runs: int) -> dict[str, float]:
         "2026-11-21T00:00:00Z",
     ]
     pandoc = ["pandoc", "book.md", "-o", "pandoc.epub"]
-    results: dict[str, list[tuple[float, int]]] = {"pandoc": [], "quire": []}
+    results: dict[str, list[tuple[float, int, float]]] = {"pandoc": [], "quire": []}
     for _ in range(runs):
         results["pandoc"].append(measure(pandoc, folder))
         results["quire"].append(measure([*cli[:3], *cli[3:]], ROOT))
     summary = {}
+    spread = {}
     for tool, samples in results.items():
         summary[f"{tool}_time"] = statistics.median(s[0] for s in samples)
         summary[f"{tool}_rss"] = statistics.median(s[1] for s in samples)
+        summary[f"{tool}_cpu"] = statistics.median(s[2] for s in samples)
+        spread[tool] = (
+            f"(time {min(s[0] for s in samples):.2f}–{max(s[0] for s in samples):.2f} s, "
+            f"{min(s[1] for s in samples) / 2**20:.0f}–{max(s[1] for s in samples) / 2**20:.0f} MiB, "
+            f"CPU {min(s[2] for s in samples):.2f}–{max(s[2] for s in samples):.2f} s)"
+        )
     text_mb = (folder / "book.md").stat().st_size / 1e6
     print(
         f"\n{label}: {text_mb:.2f} MB of Markdown + {sum(f.stat().st_size for f in (folder / 'images').iterdir()) / 1e6:.1f} MB of images, median of {runs}"
     )
     print(
-        f"  pandoc : {summary['pandoc_time']:6.2f} s  {summary['pandoc_rss'] / 2**20:6.0f} MiB  EPUB {(folder / 'pandoc.epub').stat().st_size / 1e6:5.1f} MB"
+        f"  pandoc : {summary['pandoc_time']:6.2f} s  {summary['pandoc_rss'] / 2**20:6.0f} MiB  CPU {summary['pandoc_cpu']:5.2f} s  EPUB {(folder / 'pandoc.epub').stat().st_size / 1e6:5.1f} MB  {spread['pandoc']}"
     )
     print(
-        f"  quire  : {summary['quire_time']:6.2f} s  {summary['quire_rss'] / 2**20:6.0f} MiB  EPUB {(folder / 'quire' / 'book.epub').stat().st_size / 1e6:5.1f} MB  (+ web-app book)"
+        f"  quire  : {summary['quire_time']:6.2f} s  {summary['quire_rss'] / 2**20:6.0f} MiB  CPU {summary['quire_cpu']:5.2f} s  EPUB {(folder / 'quire' / 'book.epub').stat().st_size / 1e6:5.1f} MB  (+ web-app book)  {spread['quire']}"
     )
     print(
-        f"  ratio  : time {summary['quire_time'] / summary['pandoc_time']:.2f}×   memory {summary['quire_rss'] / summary['pandoc_rss']:.2f}×"
+        f"  ratio  : time {summary['quire_time'] / summary['pandoc_time']:.2f}×   memory {summary['quire_rss'] / summary['pandoc_rss']:.2f}×   CPU {summary['quire_cpu'] / summary['pandoc_cpu']:.2f}×"
     )
     summary["text_mb"] = text_mb
     return summary

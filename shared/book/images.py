@@ -24,6 +24,11 @@ MAX_PIXELS_OUT = 5_600_000
 MAX_PIXELS_IN = 64_000_000
 ACCEPTED_FORMATS = ("JPEG", "PNG", "GIF", "WEBP")
 JPEG_QUALITY = 80
+# A JPEG whose 1/2, 1/4 or 1/8 DCT scale is at least this share of the capped size is decoded at
+# that scale and not resampled: a 6000×4000 photo becomes 1500×1000 straight from the decoder
+# (0.2 s, 14 MiB) where decoding at 3000×2000 and resampling to 1600 took 0.4 s and 46 MiB. Either
+# is wider than a phone's screen in device pixels.
+DRAFT_SHORTFALL = 0.9
 COVER_SIZE = (1600, 2400)
 ICON_SIZES = (192, 512)
 
@@ -82,9 +87,11 @@ def process_image(data: bytes, reference: str, key: str | None = None) -> Proces
     try:
         source_format = image.format
         if source_format == "JPEG":
-            # Decode at a reduced DCT scale that still leaves at least the target size: far faster,
-            # and a 24 Mpx photo never exists in memory at full size.
-            image.draft("RGB", _target_size(image.width, image.height))
+            # Decode at a reduced DCT scale: far faster, and a 24 Mpx photo never exists in memory
+            # at full size. A scale that lands a little under the cap is kept as it is (see
+            # DRAFT_SHORTFALL).
+            width, height = _target_size(image.width, image.height)
+            image.draft("RGB", (int(width * DRAFT_SHORTFALL), int(height * DRAFT_SHORTFALL)))
         with warnings.catch_warnings():
             warnings.simplefilter("error", Image.DecompressionBombWarning)
             image.load()

@@ -144,27 +144,30 @@ def assemble(
     )
 
 
-def convert(manuscript: bytes, options: ConvertOptions, workers: int = 2) -> Conversion:
-    """The whole conversion in one call: every step, in order (images in parallel threads)."""
-    return finish(parse(manuscript, options), options, workers)
+def convert(manuscript: bytes, options: ConvertOptions, image_threads: int = 1) -> Conversion:
+    """The whole conversion in one call: every step, in order (images in a thread beside the render)."""
+    return finish(parse(manuscript, options), options, image_threads)
 
 
-def finish(book: ParsedBook, options: ConvertOptions, workers: int = 2) -> Conversion:
+def finish(book: ParsedBook, options: ConvertOptions, image_threads: int = 1) -> Conversion:
     """Every step after parsing. Callers that own the manuscript bytes can free them first."""
     keys = sorted(book.image_sources)
-    chapters, processed = render_while_processing(book, keys, workers)
+    chapters, processed = render_while_processing(book, keys, image_threads)
     return assemble(book, chapters, dict(zip(keys, processed, strict=True)), options)
 
 
 def render_while_processing(
     book: ParsedBook,
     keys: list[str],
-    workers: int = 2,
+    image_threads: int = 1,
     on_rendered: Callable[[list[RenderedChapter]], object] | None = None,
 ) -> tuple[list[RenderedChapter], list[ProcessedImage]]:
-    """Render every chapter while threads process the images `keys`.
+    """Render every chapter while `image_threads` threads process the images `keys` (0: this
+    thread processes them after rendering).
 
-    Rendering holds the GIL; Pillow mostly does not, so the images use the core rendering leaves idle.
+    Rendering holds the GIL; Pillow mostly does not, so one image thread uses the core rendering
+    leaves idle. A second thread only gains once rendering is done, and doubles the decoded pixels
+    held at once: the 1 MB benchmark book peaked at 140 MiB with two, 104 MiB with one, 0.4 s slower.
     `on_rendered` gets the chapters as soon as they are rendered, while the images may still be going.
     """
 
@@ -174,9 +177,9 @@ def render_while_processing(
             on_rendered(chapters)
         return chapters
 
-    if workers <= 1 or not keys:
+    if image_threads < 1 or not keys:
         return rendered(), [process(book, key) for key in keys]
-    with ThreadPoolExecutor(max_workers=workers) as pool:
+    with ThreadPoolExecutor(max_workers=image_threads) as pool:
         pending = [pool.submit(process, book, key) for key in keys]
         return rendered(), [future.result() for future in pending]
 

@@ -259,7 +259,7 @@ def _warm_up() -> None:
 
     try:
         convert(
-            b"# Warm\n\nUp *here*.\n", ConvertOptions(kind="markdown", modified=datetime(2026, 1, 1, tzinfo=UTC)), 1
+            b"# Warm\n\nUp *here*.\n", ConvertOptions(kind="markdown", modified=datetime(2026, 1, 1, tzinfo=UTC)), 0
         )
     except Exception:
         log.exception("warming up the step processes' zygote failed; steps will warm up themselves")

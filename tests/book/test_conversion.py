@@ -127,6 +127,21 @@ def test_images_are_resized_oriented_and_converted(converted: dict[str, Conversi
     assert sum(len(d) for d in images.values()) < len(corpus.full_markdown_zip()) / 2
 
 
+@pytest.mark.parametrize(
+    ("source", "stored"),
+    [
+        ((3000, 2000), (1500, 1000)),  # half scale is 94 % of the 1600 px cap: kept as decoded
+        ((2400, 1600), (1599, 1066)),  # half scale is 75 %: decoded whole, resampled to the cap
+        ((1200, 800), (1200, 800)),  # under the cap: untouched
+    ],
+)
+def test_photos_are_decoded_at_the_scale_nearest_the_cap(source: tuple[int, int], stored: tuple[int, int]) -> None:
+    from shared.book.images import process_image
+
+    image = process_image(corpus.photo_jpeg(*source), "photo.jpg")
+    assert (image.width, image.height) == stored
+
+
 def test_generated_cover_when_none_given(converted: dict[str, Conversion]) -> None:
     from PIL import Image
 
@@ -220,9 +235,10 @@ def test_hostile_and_broken_manuscripts_are_rejected_clearly(make, kind: str, re
 def test_two_runs_give_identical_bytes() -> None:
     data = corpus.full_markdown_zip()
     first = convert(data, options("zip"))
-    second = convert(data, options("zip"), workers=1)
-    assert first.epub == second.epub
-    assert first.app_files == second.app_files
+    for image_threads in (0, 2):
+        again = convert(data, options("zip"), image_threads=image_threads)
+        assert first.epub == again.epub
+        assert first.app_files == again.app_files
 
 
 def test_stepwise_conversion_matches_whole_conversion() -> None:
