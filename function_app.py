@@ -9,7 +9,7 @@ import azure.functions as func
 from shared import logs
 from shared.services import get_feed_client, get_services
 from shared.settings import CONVERSION_POISON_QUEUE, CONVERSION_QUEUE, FEED_QUEUE
-from shared.web import books, pages, status, upload
+from shared.web import books, editions, pages, status
 from shared.worker import protocol, recovery
 
 app = func.FunctionApp(http_auth_level=func.AuthLevel.FUNCTION)
@@ -23,11 +23,61 @@ QueueMessages = func.Out[List[str]]  # noqa: UP006
 @app.route(route="manuscripts", methods=["POST"], auth_level=func.AuthLevel.FUNCTION)
 @app.queue_output(arg_name="conversion", queue_name=CONVERSION_QUEUE, connection="AzureWebJobsStorage")
 def upload_manuscript(req: func.HttpRequest, conversion: func.Out[str], context: func.Context) -> func.HttpResponse:
+    """The first upload's address before books had editions: creates a book, as POST /books does."""
     with logs.bound(invocation=context.invocation_id):
-        response, message = upload.submit_manuscript(req, get_services())
+        response, message = editions.create(req, get_services())
         if message is not None:
             conversion.set(message)
         return response
+
+
+@app.function_name("create_book")
+@app.route(route="books", methods=["POST"], auth_level=func.AuthLevel.FUNCTION)
+@app.queue_output(arg_name="conversion", queue_name=CONVERSION_QUEUE, connection="AzureWebJobsStorage")
+def create_book(req: func.HttpRequest, conversion: func.Out[str], context: func.Context) -> func.HttpResponse:
+    with logs.bound(invocation=context.invocation_id):
+        response, message = editions.create(req, get_services())
+        if message is not None:
+            conversion.set(message)
+        return response
+
+
+@app.function_name("publish_edition")
+@app.route(route="books/{id}/editions", methods=["POST"], auth_level=func.AuthLevel.ANONYMOUS)
+@app.queue_output(arg_name="conversion", queue_name=CONVERSION_QUEUE, connection="AzureWebJobsStorage")
+def publish_edition(req: func.HttpRequest, conversion: func.Out[str], context: func.Context) -> func.HttpResponse:
+    # Anonymous to the host: the book's owner key guards it (shared/web/editions.py).
+    with logs.bound(invocation=context.invocation_id):
+        response, message = editions.publish_edition(req, get_services())
+        if message is not None:
+            conversion.set(message)
+        return response
+
+
+@app.function_name("book")
+@app.route(route="books/{id}", methods=["GET", "HEAD", "DELETE"], auth_level=func.AuthLevel.ANONYMOUS)
+@app.queue_output(arg_name="erasure", queue_name=CONVERSION_QUEUE, connection="AzureWebJobsStorage")
+def book(req: func.HttpRequest, erasure: func.Out[str], context: func.Context) -> func.HttpResponse:
+    # Reading is anonymous (the id is the capability); DELETE needs the owner key.
+    with logs.bound(invocation=context.invocation_id):
+        response, message = editions.book(req, get_services())
+        if message is not None:
+            erasure.set(message)
+        return response
+
+
+@app.function_name("rotate_owner_key")
+@app.route(route="books/{id}/owner-key", methods=["POST"], auth_level=func.AuthLevel.ANONYMOUS)
+def rotate_owner_key(req: func.HttpRequest, context: func.Context) -> func.HttpResponse:
+    with logs.bound(invocation=context.invocation_id):
+        return editions.rotate_key(req, get_services())
+
+
+@app.function_name("download_book_epub")
+@app.route(route="books/{id}/book.epub", methods=["GET", "HEAD"], auth_level=func.AuthLevel.ANONYMOUS)
+def download_book_epub(req: func.HttpRequest, context: func.Context) -> func.HttpResponse:
+    with logs.bound(invocation=context.invocation_id):
+        return books.download_epub(req, get_services())
 
 
 @app.function_name("get_manuscript")
@@ -48,7 +98,7 @@ def health(req: func.HttpRequest, context: func.Context) -> func.HttpResponse:
 @app.route(route="manuscripts/{id}/book.epub", methods=["GET", "HEAD"], auth_level=func.AuthLevel.ANONYMOUS)
 def download_epub(req: func.HttpRequest, context: func.Context) -> func.HttpResponse:
     with logs.bound(invocation=context.invocation_id):
-        return books.download_epub(req, get_services())
+        return books.download_edition_epub(req, get_services())
 
 
 @app.function_name("serve_app")
@@ -92,8 +142,9 @@ def reconcile(timer: func.TimerRequest, redrive: QueueMessages, context: func.Co
 
 
 @app.function_name("book_feeds")
-@app.route(route="books/{id}/feeds", methods=["GET", "HEAD", "PUT"], auth_level=func.AuthLevel.FUNCTION)
+@app.route(route="books/{id}/feeds", methods=["GET", "HEAD", "PUT"], auth_level=func.AuthLevel.ANONYMOUS)
 def book_feeds(req: func.HttpRequest, context: func.Context) -> func.HttpResponse:
+    # Reading is anonymous; PUT needs the book's owner key (shared/web/feeds.py).
     with logs.bound(invocation=context.invocation_id):
         from shared.web import feeds  # loaded on first use: keeps the app's cold start short
 

@@ -12,6 +12,7 @@ API_BASE = "/api"
 UPDATES_FROM_APP = "../updates"
 
 
-def book_links(job_id: str) -> dict[str, str]:
-    """Where a succeeded job's book is read: the EPUB download and the web-app book."""
-    return {"app": f"{API_BASE}/books/{job_id}/app/", "epub": f"{API_BASE}/manuscripts/{job_id}/book.epub"}
+def book_links(job_id: str, book_id: str) -> dict[str, str]:
+    """Where a succeeded job's book is read: this edition's EPUB, and the book's web-app book
+    (which serves its published edition)."""
+    return {"app": f"{API_BASE}/books/{book_id}/app/", "epub": f"{API_BASE}/manuscripts/{job_id}/book.epub"}

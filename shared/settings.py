@@ -19,6 +19,7 @@ MANUSCRIPT_CONTAINER = "quire-manuscripts"
 WORK_CONTAINER = "quire-work"  # checkpoints between steps; deleted when a job ends
 BOOK_CONTAINER = "quire-books"  # published books: {job}/book.epub and {job}/app/...
 JOB_TABLE = "quireJobs"
+BOOK_TABLE = "quireBooks"  # PK = book id, RK = "book"; an erased book: PK = a hash of its id, RK = "erased"
 FEED_TABLE = "quireFeedSources"  # PK = one of 16 shards of the book id, RK = "{book}:{hash of the feed URL}"
 FEED_CONTAINER = "quire-feeds"  # slots/{slot}, scans/{slot}/{page}.json, claims/{slot}/{batch}
 FEED_QUEUE = "quire-feeds"  # scan pages and fetch batches
@@ -43,6 +44,9 @@ DEFAULT_STEP_MEMORY_MB = 512
 # died): its manuscript is deleted. Longer than host.json's functionTimeout (10 minutes), so no
 # live request is ever refused by it.
 DEFAULT_ABANDONED_UPLOAD_SECONDS = 900
+# A book keeps the files of its published edition and of the editions published before it, up to
+# this many in all: a reader whose installed book has not yet moved on still reads a whole edition.
+DEFAULT_EDITIONS_KEPT = 3
 
 
 class SettingError(ValueError):
@@ -114,6 +118,7 @@ class Settings:
     step_cpu_seconds: int = DEFAULT_STEP_CPU_SECONDS
     step_memory_mb: int = DEFAULT_STEP_MEMORY_MB
     abandoned_upload_seconds: int = DEFAULT_ABANDONED_UPLOAD_SECONDS
+    editions_kept: int = DEFAULT_EDITIONS_KEPT
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:
@@ -133,4 +138,5 @@ class Settings:
             step_cpu_seconds=_positive_int(env, "STEP_CPU_SECONDS", DEFAULT_STEP_CPU_SECONDS),
             step_memory_mb=_positive_int(env, "STEP_MEMORY_MB", DEFAULT_STEP_MEMORY_MB, minimum=64),
             abandoned_upload_seconds=_positive_int(env, "ABANDONED_UPLOAD_SECONDS", DEFAULT_ABANDONED_UPLOAD_SECONDS),
+            editions_kept=_positive_int(env, "EDITIONS_KEPT", DEFAULT_EDITIONS_KEPT),
         )

@@ -130,7 +130,8 @@ CASES = [
     ),
     Case("DOCX with a huge document.xml", "huge.docx", _huge_document_docx, "holds 40 MB of XML"),
     Case("DOCX with a DTD behind 6 KB of comment", "padded.docx", _padded_dtd_docx, "XML declarations"),
-    Case("zip of eight 63-megapixel PNGs", "pngs.zip", _big_pngs_zip(8), "more than 512 MB of memory"),
+    # Each image is decoded alone beside the render, so eight at the pixel cap fit the step's 512 MB.
+    Case("zip of eight 63-megapixel PNGs", "pngs.zip", _big_pngs_zip(8), "succeeded"),
     Case("zip of twenty 63-megapixel PNGs", "pngs20.zip", _big_pngs_zip(20), "1,260 megapixels"),
     Case("63 MiB of Markdown in a zip", "large.zip", _large_markdown_zip, "succeeded"),
 ]

@@ -30,6 +30,24 @@ def upload(base_url: str, data: bytes, filename: str, **params: str) -> str:
     return str(job["id"])
 
 
+def create_book(base_url: str, data: bytes, filename: str, **params: str) -> tuple[str, str]:
+    """A new book over HTTP: its id (its first edition's job id) and its owner key."""
+    query = "&".join(f"{k}={urllib.parse.quote(v)}" for k, v in {"filename": filename, **params}.items())
+    status, job = http_json("POST", f"{base_url}/api/books?{query}", data)
+    assert status == 202, job
+    return str(job["book"]), str(job["owner_key"])
+
+
+def publish_edition(base_url: str, book: str, owner_key: str, data: bytes, filename: str) -> str:
+    """A new edition over HTTP; returns its job id."""
+    query = urllib.parse.urlencode({"filename": filename})
+    status, job = http_json(
+        "POST", f"{base_url}/api/books/{book}/editions?{query}", data, {"Authorization": f"Bearer {owner_key}"}
+    )
+    assert status == 202, job
+    return str(job["id"])
+
+
 def follow(
     base_url: str, job_id: str, timeout: float, seen: list[int] | None = None, interval: float = 0.1
 ) -> dict[str, Any]:

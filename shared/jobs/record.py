@@ -105,6 +105,9 @@ class Job:
     title: str = ""
     author: str = ""
     language: str = ""
+    # The book this job makes an edition of, and which edition (a book's id is its first job's id).
+    book: str = ""
+    edition: int = 1
     steps_done: int = 0
     steps_total: int = 1
     error: str = ""
@@ -160,6 +163,8 @@ class Job:
             "title": self.title,
             "author": self.author,
             "language": self.language,
+            "book": self.book,
+            "edition": self.edition,
             "steps_done": self.steps_done,
             "steps_total": self.steps_total,
             "error": self.error,
@@ -190,6 +195,8 @@ class Job:
             title=entity.get("title", ""),
             author=entity.get("author", ""),
             language=entity.get("language", ""),
+            book=entity.get("book") or entity["PartitionKey"],
+            edition=int(entity.get("edition", 1)),
             steps_done=int(entity.get("steps_done", 0)),
             steps_total=int(entity.get("steps_total", 1)),
             error=entity.get("error", ""),
@@ -227,7 +234,9 @@ class Job:
                 "sha256": self.sha256,
             },
             "metadata": {"title": self.title, "author": self.author, "language": self.language},
-            "links": {"self": f"{api_base}/manuscripts/{self.id}"},
+            "book": self.book,
+            "edition": self.edition,
+            "links": {"self": f"{api_base}/manuscripts/{self.id}", "book": f"{api_base}/books/{self.book}"},
         }
         if self.status is JobStatus.QUEUED and backlog is not None:
             body["queue"] = backlog.to_public()

@@ -9,22 +9,24 @@ cut short is finished by whoever next sees the row.
 from __future__ import annotations
 
 import contextlib
-import random
-import time
 from collections.abc import Callable
 from datetime import UTC, datetime
 
 from shared.jobs.record import JOB_ROW_KEY, Job, JobStatus
 from shared.settings import BOOK_CONTAINER, JOB_TABLE, WORK_CONTAINER
-from shared.storage import Conflict, NotFound, Storage
-
-# Commits to one row form a chain; this many lost races in a row means something is wrong.
-MAX_COMMIT_ATTEMPTS = 50
+from shared.storage import NotFound, Storage
+from shared.storage.rows import changed_row
 
 
 def book_blob(job_id: str, path: str) -> str:
     """A published file of the job's book, in the book container."""
     return f"{job_id}/{path}"
+
+
+def book_file_prefixes(job_id: str) -> list[str]:
+    """The prefixes of the job's published files. Not the whole "{job}/" folder: a book's first
+    job's id is the book's id, and its news (updates.json) lives there too."""
+    return [book_blob(job_id, "book.epub"), book_blob(job_id, "app/")]
 
 
 def work_blob(job_id: str, name: str) -> str:
@@ -44,17 +46,7 @@ def update_job(storage: Storage, job_id: str, change: Callable[[Job], Job | None
     `change` returns the new job, or None when there is nothing (left) to do; then nothing is
     written and None is returned. It must be pure: it may run several times.
     """
-    for attempt in range(MAX_COMMIT_ATTEMPTS):
-        job, etag = read_job(storage, job_id)
-        changed = change(job)
-        if changed is None:
-            return None
-        try:
-            storage.update_entity(JOB_TABLE, changed.to_entity(), etag=etag)
-            return changed
-        except Conflict:
-            time.sleep(random.uniform(0, 0.02 * (attempt + 1)))  # another worker committed first
-    raise Conflict(f"job {job_id}: gave up after {MAX_COMMIT_ATTEMPTS} lost races")
+    return changed_row(storage, JOB_TABLE, (job_id, JOB_ROW_KEY), Job.from_entity, Job.to_entity, change)
 
 
 def fail_job(storage: Storage, job_id: str, reason: str) -> bool:
@@ -88,8 +80,19 @@ def clean_work(storage: Storage, job_id: str) -> None:
 def clean_failed(storage: Storage, job_id: str) -> None:
     """Delete a failed job's files: its checkpoints, and any book files a package step published
     before it failed (nothing serves them, and nothing else would ever delete them)."""
-    storage.delete_prefix(BOOK_CONTAINER, book_blob(job_id, ""))
+    delete_book_files(storage, job_id)
     clean_work(storage, job_id)
+
+
+def delete_book_files(storage: Storage, job_id: str) -> None:
+    for prefix in book_file_prefixes(job_id):
+        storage.delete_prefix(BOOK_CONTAINER, prefix)
+
+
+def delete_job_files(storage: Storage, job_id: str) -> None:
+    """Every file a job's steps write (published files and checkpoints), with no row to update."""
+    delete_book_files(storage, job_id)
+    storage.delete_prefix(WORK_CONTAINER, work_blob(job_id, ""))
 
 
 def clean_finished(storage: Storage, job: Job) -> None:

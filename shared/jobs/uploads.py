@@ -22,7 +22,9 @@ def manuscript_blob_name(job_id: str) -> str:
     return f"{job_id}/original"
 
 
-def store_manuscript(storage: Storage, manuscript: Manuscript, job_id: str, now: datetime) -> Job:
+def store_manuscript(
+    storage: Storage, manuscript: Manuscript, job_id: str, now: datetime, book_id: str, edition: int
+) -> Job:
     """Record that the upload started, write the blob, then the queued job record in the same
     transaction that removes the upload's marker. Nothing is left behind: on failure here it is
     deleted at once; if the process dies, the marker names the blob, and the reconciler deletes
@@ -42,7 +44,7 @@ def store_manuscript(storage: Storage, manuscript: Manuscript, job_id: str, now:
     except BaseException:
         _discard(storage, job_id, blob_name)  # no job can be recorded yet: safe to delete now
         raise
-    job = _job_for(manuscript, job_id, blob_name, now)
+    job = _job_for(manuscript, job_id, blob_name, now).with_changes(book=book_id, edition=edition)
     try:
         _record_job(storage, job, marker_etag)
     except AlreadyExists:

@@ -1,4 +1,4 @@
-"""HTTP side of feeds: an author's feed list (GET/PUT, function key), and a book's updates (anonymous)."""
+"""HTTP side of feeds: a book's feed list (GET anonymous, PUT with the owner key), and its updates (anonymous)."""
 
 from __future__ import annotations
 
@@ -10,32 +10,25 @@ import azure.functions as func
 from shared.feeds.guard import BlockedURL
 from shared.feeds.sources import list_sources, public_source, set_sources, validate_feed_urls
 from shared.feeds.updates import updates_blob
-from shared.jobs.record import Job, JobStatus
+from shared.library.erasure import erase_feeds
+from shared.library.record import Book
+from shared.library.store import read_book
 from shared.services import Services
 from shared.settings import BOOK_CONTAINER
 from shared.storage import NotFound, StorageUnavailable
+from shared.web.editions import owned_book, readable_book
 from shared.web.responses import NOSNIFF, json_response, problem, storage_unavailable
-from shared.web.status import job_or_problem
 
 CORS = {"Access-Control-Allow-Origin": "*", "Access-Control-Expose-Headers": "ETag"}
-
-
-def _book(services: Services, book_id: str) -> Job | func.HttpResponse:
-    job = job_or_problem(services, book_id)
-    if isinstance(job, func.HttpResponse):
-        return job
-    if job.status is JobStatus.FAILED:
-        return problem(404, "No book", "This manuscript could not be converted, so it has no book to follow feeds for.")
-    return job
 
 
 def book_feeds(req: func.HttpRequest, services: Services) -> func.HttpResponse:
     book_id = req.route_params.get("id", "")
     try:
-        found = _book(services, book_id)
-        if isinstance(found, func.HttpResponse):
-            return found
         if req.method.upper() == "PUT":
+            owned = owned_book(req, services, book_id)
+            if isinstance(owned, func.HttpResponse):
+                return owned
             try:
                 body = req.get_json()
             except ValueError:
@@ -48,16 +41,31 @@ def book_feeds(req: func.HttpRequest, services: Services) -> func.HttpResponse:
             except BlockedURL as error:
                 return problem(400, "Feed not accepted", f"This feed list was not accepted: {error}.")
             set_sources(services.storage, book_id, cleaned, datetime.now(UTC), replace=True)
+            _undo_if_erased(services, book_id)
+        else:
+            found = readable_book(services, book_id)
+            if isinstance(found, func.HttpResponse):
+                return found
         sources = [public_source(p) for p in list_sources(services.storage, book_id)]
     except StorageUnavailable:
         return storage_unavailable()
     return json_response({"book": book_id, "feeds": sources})
 
 
+def _undo_if_erased(services: Services, book_id: str) -> None:
+    """An erasure that began while the feeds were being written may have swept before they landed."""
+    try:
+        book: Book | None = read_book(services.storage, book_id)
+    except NotFound:
+        book = None
+    if book is None or book.erasing:
+        erase_feeds(services.storage, book_id)
+
+
 def book_updates(req: func.HttpRequest, services: Services) -> func.HttpResponse:
     book_id = req.route_params.get("id", "")
     try:
-        found = _book(services, book_id)
+        found = readable_book(services, book_id)
         if isinstance(found, func.HttpResponse):
             return found
         try:

@@ -45,7 +45,7 @@ def get_job(req: func.HttpRequest, services: Services) -> func.HttpResponse:
     backlog = _backlog(services, found.id) if found.status is JobStatus.QUEUED else None
     body = found.to_public(API_BASE, backlog)
     if found.status is JobStatus.SUCCEEDED:
-        body["links"].update(book_links(found.id))
+        body["links"].update(book_links(found.id, found.book))
     return json_response(body)
 
 

@@ -24,8 +24,16 @@ from datetime import UTC, datetime
 from shared import logs
 from shared.book.errors import ManuscriptError
 from shared.budget import BudgetExceeded, StepBudget, run_within_budget
-from shared.jobs.record import FIRST_STEP, PACKAGE_STEP, Job, conversion_message, parse_conversion_message
-from shared.jobs.store import fail_job, finish_clean_up, read_job, update_job
+from shared.jobs.record import (
+    FIRST_STEP,
+    PACKAGE_STEP,
+    Job,
+    JobStatus,
+    conversion_message,
+    parse_conversion_message,
+)
+from shared.jobs.store import delete_job_files, fail_job, finish_clean_up, read_job, update_job
+from shared.library.erasure import erase_book, erasure_message_book
 from shared.services import Services
 from shared.storage import NotFound, Storage
 from shared.worker import claims, steps
@@ -37,6 +45,11 @@ def run_conversion_message(services: Services, body: bytes | str, message_id: st
     """Handle one conversion message (`message_id`: the queue's id for it, the same on every
     delivery of it): claim its step, run it in a child process within the step budget. Returns
     the messages to send next (through the output binding)."""
+    erased_book = erasure_message_book(body)
+    if erased_book is not None:
+        with logs.bound(book=erased_book):
+            erase_book(services.storage, erased_book, datetime.now(UTC))
+        return []
     try:
         job_id, step = parse_conversion_message(body)
     except ValueError as error:
@@ -63,6 +76,7 @@ def _run(services: Services, job_id: str, step: str, message_id: str) -> list[st
         step,
         message_id,
         settings.images_in_plan_bytes,
+        settings.editions_kept,
         storage.known_to_exist(),
         dict(logs.current_ids()),
     )
@@ -154,6 +168,7 @@ def run_step_in_child(
     step: str,
     message_id: str,
     images_in_plan_bytes: int,
+    editions_kept: int,
     known_to_exist: frozenset[str],
     log_ids: Mapping[str, str],
 ) -> tuple[list[str], frozenset[str]]:
@@ -164,12 +179,25 @@ def run_step_in_child(
     storage.remember_existing(known_to_exist)
     with logs.bound(**log_ids):
         try:
-            messages = run_step(storage, job_id, step, message_id, images_in_plan_bytes)
+            messages = run_step(storage, job_id, step, message_id, images_in_plan_bytes, editions_kept)
         except ManuscriptError as error:
             log.info("the job failed: %s", error)
             fail_job(storage, job_id, str(error))
             messages = []
+        _sweep_if_stopped(storage, job_id)
     return messages, storage.known_to_exist()
+
+
+def _sweep_if_stopped(storage: Storage, job_id: str) -> None:
+    """A job failed or erased while this step ran may have had its files deleted before the step
+    wrote its own: look at the job after the writes, and delete them again if so. (Writes before
+    this read are caught by it; a failure or erasure after it deletes them itself.)"""
+    try:
+        stopped = read_job(storage, job_id)[0].status is JobStatus.FAILED
+    except NotFound:
+        stopped = True  # erased: its row is gone
+    if stopped:
+        delete_job_files(storage, job_id)
 
 
 @functools.cache
@@ -178,7 +206,9 @@ def _step_process_storage(open_storage: Callable[[str], Storage], connection: st
     return open_storage(connection)
 
 
-def run_step(storage: Storage, job_id: str, step: str, message_id: str, images_in_plan_bytes: int) -> list[str]:
+def run_step(
+    storage: Storage, job_id: str, step: str, message_id: str, images_in_plan_bytes: int, editions_kept: int
+) -> list[str]:
     """Run `step` of the job if this delivery still holds its claim; returns the messages to send."""
     try:
         job, _ = read_job(storage, job_id)
@@ -204,6 +234,6 @@ def run_step(storage: Storage, job_id: str, step: str, message_id: str, images_i
     if kind == "images" and argument.isdigit():
         return steps.images(storage, job, step, message_id, int(argument))
     if step == PACKAGE_STEP:
-        return steps.package(storage, job, message_id)
+        return steps.package(storage, job, message_id, editions_kept)
     log.warning("unknown step %r", step)
     return []

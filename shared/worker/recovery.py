@@ -18,6 +18,7 @@ from datetime import UTC, datetime, timedelta
 from shared import logs
 from shared.jobs.record import UPLOAD_ROW_KEY, Job, JobStatus, conversion_message, parse_conversion_message
 from shared.jobs.store import clean_failed, clean_finished, finish_clean_up, update_job
+from shared.library.erasure import erasure_message, stalled_erasures
 from shared.settings import CONVERSION_QUEUE, JOB_TABLE, MANUSCRIPT_CONTAINER
 from shared.storage import Conflict, NotFound, Storage
 from shared.worker import claims, steps
@@ -152,8 +153,8 @@ def sweep_abandoned_uploads(storage: Storage, now: datetime, abandoned_seconds: 
 def reconcile(
     storage: Storage, stall_seconds: int, abandoned_upload_seconds: int, now: datetime | None = None
 ) -> list[str]:
-    """Re-drive jobs that stopped moving (not those waiting in a backlog); fail those re-driven too
-    often; sweep finished jobs' work files and abandoned uploads' manuscripts.
+    """Re-drive jobs that stopped moving (not those waiting in a backlog) and erasures that stalled;
+    fail jobs re-driven too often; sweep finished jobs' work files and abandoned uploads' manuscripts.
 
     Safe to run twice at once: each re-drive is claimed with a conditional update of the row.
     """
@@ -174,6 +175,10 @@ def reconcile(
                 clean_finished(storage, job)
             elif is_stalled(job, now, stall_seconds, queue_front_inserted):
                 messages.extend(_redrive_stalled(storage, job, now, stall_seconds, queue_front_inserted))
+    for book_id in stalled_erasures(storage, stall_seconds, now):
+        with logs.bound(book=book_id):
+            log.info("re-driving an erasure that stalled")
+        messages.append(erasure_message(book_id))
     return messages
 
 

@@ -6,7 +6,8 @@ commits by adding itself to the row's `completed` set with If-Match.
                 images; checkpoint them; decide the parallel steps
     images:<i>  process one batch of the remaining images: fanned out as separate messages, run by
                 any worker, in any order
-    package     write the EPUB and the web-app book to their final names, then succeed
+    package     write the edition's EPUB and web-app book under its job's names, publish it (one
+                write of the book's row points the book's addresses at it), then succeed
 
 Chapters are rendered in the plan step, not fanned out: Markdown is parsed as one document
 (reference links and footnotes reach across chapters), and checkpointing the parsed tokens for
@@ -19,7 +20,8 @@ fans the rest out to any worker.
 Commits form one linear chain per job; a step already committed is never committed again, and a
 commit by a delivery whose claim was taken over is refused (the other delivery commits the same
 bytes). Exactly one commit completes the parallel set, and that one sends `package`. Publishing is
-last: the book's files are written, then the job turns `succeeded` in the same step.
+last: the edition's files are written, the book's row points at them, then the job turns
+`succeeded` in the same step; editions the book no longer keeps are deleted after.
 
 Each step returns the conversion messages to send next.
 """
@@ -42,10 +44,12 @@ from shared.jobs.record import (
     parallel_steps,
     pending_steps,
 )
-from shared.jobs.store import book_blob, clean_work, update_job
+from shared.jobs.store import book_blob, clean_work, fail_job, update_job
+from shared.library.erasure import erase_feeds
+from shared.library.store import ERASED_REASON, Publication, drop_superseded_editions, publish, read_book
 from shared.routes import UPDATES_FROM_APP
 from shared.settings import BOOK_CONTAINER, MANUSCRIPT_CONTAINER
-from shared.storage import Storage
+from shared.storage import NotFound, Storage
 from shared.worker import checkpoints, claims
 
 if TYPE_CHECKING:
@@ -209,7 +213,7 @@ def images(storage: Storage, job: Job, step: str, message_id: str, index: int) -
     return []
 
 
-def package(storage: Storage, job: Job, message_id: str) -> list[str]:
+def package(storage: Storage, job: Job, message_id: str, editions_kept: int) -> list[str]:
     from shared.book.epub import write_epub
     from shared.book.model import RenderedChapter, unpack_images
     from shared.book.steps import book_parts
@@ -232,20 +236,27 @@ def package(storage: Storage, job: Job, message_id: str) -> list[str]:
     # Publish: the files first (same bytes on any rerun), then the job turns succeeded. The web
     # app's files go out while the EPUB is being compressed: uploads wait on storage, not the CPU.
     @logs.carrying_ids
-    def publish(name: str, data: bytes, content_type: str) -> None:
+    def put_file(name: str, data: bytes, content_type: str) -> None:
         storage.put_blob(BOOK_CONTAINER, book_blob(job.id, name), data, content_type=content_type)
 
     app_files = write_webapp(parts, options.updates_url)
     with checkpoints.storage_pool() as pool:
         uploads = [
-            pool.submit(publish, f"app/{name}", data, content_type_for(name)) for name, data in app_files.items()
+            pool.submit(put_file, f"app/{name}", data, content_type_for(name)) for name, data in app_files.items()
         ]
         epub = write_epub(parts)
-        publish("book.epub", epub, "application/epub+zip")
+        put_file("book.epub", epub, "application/epub+zip")
         for upload in uploads:
             upload.result()  # a failed upload fails the step, which the queue retries
-    if book.metadata.feeds:
-        _register_feeds(storage, job.id, book.metadata.feeds)
+    # The book's addresses switch to this edition in one write, before the job says it succeeded:
+    # a crash in between reruns this step, and publishing the same edition again changes nothing.
+    publication = publish(storage, job, book.metadata.title, datetime.now(UTC))
+    if publication is Publication.BOOK_GONE:
+        log.info("the book was deleted while this edition was being made: its files are deleted")
+        fail_job(storage, job.id, ERASED_REASON)
+        return []
+    if publication is Publication.PUBLISHED and book.metadata.feeds:
+        _register_feeds(storage, job.book, book.metadata.feeds)
 
     def succeed(current: Job) -> Job | None:
         if current.is_terminal or not claims.holds(current, PACKAGE_STEP, message_id):
@@ -261,8 +272,17 @@ def package(storage: Storage, job: Job, message_id: str) -> list[str]:
     committed = update_job(storage, job.id, succeed)
     if committed is not None:
         _log_commit(committed)
-        log.info("succeeded: EPUB %d bytes, web app %d files", len(epub), len(app_files))
+        log.info(
+            "succeeded: EPUB %d bytes, web app %d files; edition %d %s",
+            len(epub),
+            len(app_files),
+            job.edition,
+            publication.value,
+        )
         clean_work(storage, job.id)
+    dropped = drop_superseded_editions(storage, job.book, editions_kept, datetime.now(UTC))
+    if dropped:
+        log.info("editions no longer kept, deleted: %s", dropped)
     return []
 
 
@@ -277,7 +297,7 @@ def release(storage: Storage, job_id: str, step: str, message_id: str) -> None:
     update_job(storage, job_id, release)
 
 
-def _register_feeds(storage: Storage, job_id: str, urls: list[str]) -> None:
+def _register_feeds(storage: Storage, book_id: str, urls: list[str]) -> None:
     """The front matter's `feeds:` become the book's sources (form checked here, addresses at fetch)."""
     from shared.feeds.guard import BlockedURL
     from shared.feeds.sources import MAX_FEEDS_PER_BOOK, set_sources, validate_feed_urls
@@ -288,4 +308,10 @@ def _register_feeds(storage: Storage, job_id: str, urls: list[str]) -> None:
             good.extend(validate_feed_urls([url], allow_private=True))
         except BlockedURL as error:
             log.info("feed not registered: %s", error)
-    set_sources(storage, job_id, good[:MAX_FEEDS_PER_BOOK], datetime.now(UTC), replace=False)
+    set_sources(storage, book_id, good[:MAX_FEEDS_PER_BOOK], datetime.now(UTC), replace=False)
+    try:
+        erasing = read_book(storage, book_id).erasing
+    except NotFound:
+        erasing = True
+    if erasing:  # an erasure that began meanwhile may have swept before these landed
+        erase_feeds(storage, book_id)

@@ -273,21 +273,20 @@ def test_the_reconciler_redrives_a_deleted_message_and_a_job_never_sent(
     from datetime import UTC, datetime
 
     from shared.intake import Upload, identify
-    from shared.jobs.record import new_job_id
-    from shared.jobs.uploads import store_manuscript
+    from shared.library.store import create_book
     from shared.storage import Storage
 
     web = workers(["upload_manuscript", "get_manuscript", "health"])
     data = corpus.small_book_zip(7)
     lost = upload(web.host.base_url, data, "lost.zip")
     QueueClient.from_connection_string(storage_emulator.connection_string, CONVERSION_QUEUE).clear_messages()
-    never_sent = new_job_id()  # a record whose first message never went out (a crash after the write)
-    store_manuscript(
+    # A book whose first message never went out (a crash after the writes).
+    _, never_sent_job, _ = create_book(
         Storage(storage_emulator.connection_string),
         identify(Upload(filename="never.zip", data=data)),
-        never_sent,
         datetime.now(UTC),
     )
+    never_sent = never_sent_job.id
     worker = workers(JOB_STALL_SECONDS="1")
     time.sleep(1.5)
     for job_id in (lost, never_sent):
@@ -314,7 +313,7 @@ def test_two_reconcilers_at_once_redrive_each_job_once_and_give_up_eventually(st
     old = datetime.now(UTC) - timedelta(hours=1)
     job_ids = [new_job_id() for _ in range(5)]
     for job_id in job_ids:
-        store_manuscript(storage, identify(Upload(filename="a.md", data=b"# A\n")), job_id, old)
+        store_manuscript(storage, identify(Upload(filename="a.md", data=b"# A\n")), job_id, old, job_id, 1)
     later = datetime.now(UTC)
     with ThreadPoolExecutor(2) as pool:
         first, second = pool.map(lambda _: reconcile(storage, 60, 900, now=later), range(2))

@@ -9,7 +9,7 @@ from collections.abc import Iterator
 import pytest
 
 from tests.feeds.servers import FeedServer
-from tests.pipeline_support import follow, http_json, upload
+from tests.pipeline_support import create_book, follow, http_json, upload
 from tests.support import AppHost, http, local_site
 
 
@@ -56,9 +56,18 @@ def test_front_matter_feed_appears_in_updates_after_refresh(local_feeds_app: tup
 
 def test_feed_list_can_be_replaced_and_bad_urls_are_refused(local_feeds_app: tuple[AppHost, FeedServer]) -> None:
     host, server = local_feeds_app
-    book = upload(host.base_url, b"# One\n\nText.\n", "book.md")
+    book, owner_key = create_book(host.base_url, b"# One\n\nText.\n", "book.md")
     follow(host.base_url, book, timeout=60)
     url = f"{host.base_url}/api/books/{book}/feeds"
+    key = {"Authorization": f"Bearer {owner_key}"}
+    wanted = json.dumps({"feeds": [server.url("/atom")]}).encode()
+    # Only the owner key changes a book's feeds: without it, or with another, nothing changes.
+    status, problem = http_json("PUT", url, wanted)
+    assert status == 401 and "owner key" in problem["detail"], problem
+    for wrong in (f"Bearer {owner_key}x", "Bearer", f"Basic {owner_key}", f"Bearer {owner_key} {owner_key}"):
+        status, problem = http_json("PUT", url, wanted, {"Authorization": wrong})
+        assert status in (401, 403) and problem["title"] in ("Owner key required", "Wrong owner key"), (wrong, problem)
+    assert http_json("GET", url)[1]["feeds"] == []
     for bad, reason in (
         ("file:///etc/passwd", "only http and https"),
         ("https://u:p@example.com/f", "user name"),
@@ -66,21 +75,21 @@ def test_feed_list_can_be_replaced_and_bad_urls_are_refused(local_feeds_app: tup
         ("https://example.com/\u202efeed", "control characters"),
     ):
         status, problem = http_json(
-            "PUT", url, json.dumps({"feeds": [bad]}).encode(), {"Content-Type": "application/json"}
+            "PUT", url, json.dumps({"feeds": [bad]}).encode(), {"Content-Type": "application/json", **key}
         )
         assert status == 400 and reason in problem["detail"], problem
         assert problem["detail"].startswith("This feed list was not accepted:")
-    assert http_json("PUT", url, b"not json")[0] == 400
-    status, listing = http_json("PUT", url, json.dumps({"feeds": [server.url("/atom")]}).encode())
+    assert http_json("PUT", url, b"not json", key)[0] == 400
+    status, listing = http_json("PUT", url, wanted, key)
     assert status == 200 and [f["url"] for f in listing["feeds"]] == [server.url("/atom")]
-    status, listing = http_json("PUT", url, json.dumps({"feeds": []}).encode())
+    status, listing = http_json("PUT", url, json.dumps({"feeds": []}).encode(), key)
     assert listing["feeds"] == []
     assert http_json("GET", f"{host.base_url}/api/books/{'Z' * 22}/feeds")[0] == 404
 
 
 def test_private_addresses_are_refused_when_not_allowed(app: AppHost) -> None:
     """The session's app runs with the default FEEDS_ALLOW_PRIVATE_ADDRESSES=false."""
-    book = upload(app.base_url, b"# One\n\nText.\n", "book.md")
+    book, owner_key = create_book(app.base_url, b"# One\n\nText.\n", "book.md")
     follow(app.base_url, book, timeout=60)
     for url, reason in (
         ("http://127.0.0.1/feed", "not a public internet address"),
@@ -88,6 +97,9 @@ def test_private_addresses_are_refused_when_not_allowed(app: AppHost) -> None:
         ("http://example.com:8080/feed", "only ports 80 and 443"),
     ):
         status, problem = http_json(
-            "PUT", f"{app.base_url}/api/books/{book}/feeds", json.dumps({"feeds": [url]}).encode()
+            "PUT",
+            f"{app.base_url}/api/books/{book}/feeds",
+            json.dumps({"feeds": [url]}).encode(),
+            {"Authorization": f"Bearer {owner_key}"},
         )
         assert status == 400 and reason in problem["detail"], problem

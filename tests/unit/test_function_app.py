@@ -68,11 +68,16 @@ def test_every_function_and_its_binding() -> None:
     }
     assert routes == {
         "upload_manuscript": ("manuscripts", ("POST",), "FUNCTION"),
+        "create_book": ("books", ("POST",), "FUNCTION"),
+        "publish_edition": ("books/{id}/editions", ("POST",), "ANONYMOUS"),
+        "book": ("books/{id}", ("GET", "HEAD", "DELETE"), "ANONYMOUS"),
+        "rotate_owner_key": ("books/{id}/owner-key", ("POST",), "ANONYMOUS"),
+        "download_book_epub": ("books/{id}/book.epub", ("GET", "HEAD"), "ANONYMOUS"),
         "get_manuscript": ("manuscripts/{id}", ("GET", "HEAD"), "ANONYMOUS"),
         "health": ("health", ("GET", "HEAD"), "ANONYMOUS"),
         "download_epub": ("manuscripts/{id}/book.epub", ("GET", "HEAD"), "ANONYMOUS"),
         "serve_app": ("books/{id}/app/{*path}", ("GET", "HEAD"), "ANONYMOUS"),
-        "book_feeds": ("books/{id}/feeds", ("GET", "HEAD", "PUT"), "FUNCTION"),
+        "book_feeds": ("books/{id}/feeds", ("GET", "HEAD", "PUT"), "ANONYMOUS"),
         "book_updates": ("books/{id}/updates", ("GET", "HEAD"), "ANONYMOUS"),
         "upload_page": ("{page?}", ("GET", "HEAD"), "ANONYMOUS"),
         "static_files": ("static/{name}", ("GET", "HEAD"), "ANONYMOUS"),
@@ -96,6 +101,9 @@ def test_every_function_and_its_binding() -> None:
     }
     assert outputs == {
         "upload_manuscript": ["quire-conversions"],
+        "create_book": ["quire-conversions"],
+        "publish_edition": ["quire-conversions"],
+        "book": ["quire-conversions"],
         "convert": ["quire-conversions"],
         "convert_poison": ["quire-conversions"],
         "reconcile": ["quire-conversions"],

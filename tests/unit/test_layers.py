@@ -48,6 +48,7 @@ ALLOWED = {
     "shared.cli": (*BASE, "shared.book", "shared.intake"),
     "shared.feeds": (*BASE, "shared.settings", "shared.storage", "shared.book.sanitize"),
     "shared.jobs": (*BASE, "shared.settings", "shared.storage", "shared.intake"),
+    "shared.library": (*BASE, "shared.settings", "shared.storage", "shared.intake", "shared.jobs", "shared.feeds"),
     "shared.services": (*BASE, "shared.settings", "shared.storage", "shared.feeds"),
     "shared.worker": (
         *BASE,
@@ -56,6 +57,7 @@ ALLOWED = {
         "shared.book",
         "shared.budget",
         "shared.jobs",
+        "shared.library",
         "shared.services",
         "shared.feeds",
     ),
@@ -65,6 +67,7 @@ ALLOWED = {
         "shared.storage",
         "shared.intake",
         "shared.jobs",
+        "shared.library",
         "shared.services",
         "shared.feeds",
     ),

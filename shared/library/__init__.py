@@ -1,0 +1,1 @@
+"""Books with editions: the book record, its store, and erasure."""

@@ -1,0 +1,167 @@
+"""A book: its owner key's hash, its editions, the edition it publishes, and whether it is being erased.
+
+One table entity per book (PartitionKey = book id, RowKey = "book"), so each book's reads and
+writes have a partition of their own: thousands of new books an hour spread over the table. The
+row changes only by compare-and-swap, like a job's.
+
+Editions are numbered from 1. Each is a conversion job with its own status and its own files
+(quire-books/{job}/...). Publishing an edition is one write of this row (`published`), so the
+book's public addresses move from one whole edition to the next at once. A book's id is its first
+edition's job id; later editions get ids of their own.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import json
+import secrets
+from dataclasses import dataclass, field, replace
+from datetime import datetime
+from typing import Any
+
+from shared.formats import utc_timestamp
+
+BOOK_ROW_KEY = "book"
+# What is left of an erased book: a row keyed by a hash of its id, so that its addresses can
+# answer 410 Gone while nothing in storage names the book any more.
+ERASED_ROW_KEY = "erased"
+# 32 random bytes: the key is a secret of its own, not a password, so one SHA-256 is enough to
+# store it (nobody can search 2^256 keys), and no salt or slow hash is needed.
+_OWNER_KEY_BYTES = 32
+OWNER_KEY_PREFIX = "quire_owner_"
+
+
+def new_owner_key() -> str:
+    return OWNER_KEY_PREFIX + secrets.token_urlsafe(_OWNER_KEY_BYTES)
+
+
+def owner_key_hash(key: str) -> str:
+    return hashlib.sha256(key.encode("utf-8")).hexdigest()
+
+
+def erased_partition(book_id: str) -> str:
+    return hashlib.sha256(f"quire-erased:{book_id}".encode()).hexdigest()
+
+
+@dataclass(frozen=True)
+class Edition:
+    number: int
+    job: str
+    created: datetime
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"n": self.number, "job": self.job, "created": self.created.isoformat()}
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> Edition:
+        return cls(number=int(data["n"]), job=str(data["job"]), created=datetime.fromisoformat(data["created"]))
+
+
+@dataclass(frozen=True)
+class Book:
+    id: str
+    owner_key_sha256: str
+    created: datetime
+    updated: datetime
+    editions: list[Edition] = field(default_factory=list)  # the kept ones, oldest first
+    published: int = 0  # the edition the public addresses serve; 0 before the first succeeds
+    title: str = ""  # the published edition's
+    erasing: bool = False
+
+    def owner_key_matches(self, presented: str) -> bool:
+        """Constant-time: the comparison takes as long whatever the presented key shares with the real one."""
+        return hmac.compare_digest(owner_key_hash(presented), self.owner_key_sha256)
+
+    def edition(self, number: int) -> Edition | None:
+        return next((e for e in self.editions if e.number == number), None)
+
+    def edition_of_job(self, job_id: str) -> Edition | None:
+        return next((e for e in self.editions if e.job == job_id), None)
+
+    @property
+    def published_edition(self) -> Edition | None:
+        return self.edition(self.published) if self.published else None
+
+    @property
+    def next_edition_number(self) -> int:
+        # Only editions older than the published one are ever dropped, so the newest is always kept.
+        return max((e.number for e in self.editions), default=0) + 1
+
+    def with_new_edition(self, job_id: str, now: datetime) -> Book:
+        edition = Edition(number=self.next_edition_number, job=job_id, created=now)
+        return replace(self, editions=[*self.editions, edition], updated=now)
+
+    def publishing(self, job_id: str, title: str, now: datetime) -> Book | None:
+        """The book with this edition published, or None when it must not be: the book is being
+        erased, the edition is not the book's, or a later edition is already published (editions
+        that finish out of order never step the book back)."""
+        edition = self.edition_of_job(job_id)
+        if self.erasing or edition is None or edition.number <= self.published:
+            return None
+        return replace(self, published=edition.number, title=title, updated=now)
+
+    def superseded(self, kept: int) -> list[Edition]:
+        """Editions older than the published one beyond the `kept` newest editions up to it: their
+        files may go (a reader's service worker has had `kept - 1` editions' time to move on)."""
+        older = [e for e in self.editions if e.number < self.published]
+        return older[: max(0, len(older) - (kept - 1))]
+
+    def without(self, gone: list[Edition], now: datetime) -> Book:
+        numbers = {e.number for e in gone}
+        return replace(self, editions=[e for e in self.editions if e.number not in numbers], updated=now)
+
+    def to_entity(self) -> dict[str, Any]:
+        return {
+            "PartitionKey": self.id,
+            "RowKey": BOOK_ROW_KEY,
+            "owner_key_sha256": self.owner_key_sha256,
+            "created": self.created,
+            "updated": self.updated,
+            "editions": json.dumps([e.to_dict() for e in self.editions]),
+            "published": self.published,
+            "title": self.title,
+            "erasing": self.erasing,
+        }
+
+    @classmethod
+    def from_entity(cls, entity: dict[str, Any]) -> Book:
+        return cls(
+            id=entity["PartitionKey"],
+            owner_key_sha256=entity["owner_key_sha256"],
+            created=entity["created"],
+            updated=entity["updated"],
+            editions=[Edition.from_dict(e) for e in json.loads(entity.get("editions") or "[]")],
+            published=int(entity.get("published", 0)),
+            title=entity.get("title", ""),
+            erasing=bool(entity.get("erasing", False)),
+        )
+
+    def to_public(self, api_base: str) -> dict[str, Any]:
+        """The book as `GET /books/{id}` shows it (never the owner key's hash)."""
+        book_base = f"{api_base}/books/{self.id}"
+        published = self.published_edition
+        return {
+            "id": self.id,
+            "title": self.title,
+            "created": utc_timestamp(self.created),
+            "updated": utc_timestamp(self.updated),
+            "published_edition": published.number if published else None,
+            "editions": [
+                {
+                    "edition": e.number,
+                    "created": utc_timestamp(e.created),
+                    "published": e.number == self.published,
+                    "links": {"status": f"{api_base}/manuscripts/{e.job}"},
+                }
+                for e in self.editions
+            ],
+            "links": {
+                "self": book_base,
+                "app": f"{book_base}/app/",
+                "epub": f"{book_base}/book.epub",
+                "editions": f"{book_base}/editions",
+                "feeds": f"{book_base}/feeds",
+                "updates": f"{book_base}/updates",
+            },
+        }

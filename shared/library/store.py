@@ -1,0 +1,210 @@
+"""The book store: creating a book, adding editions, publishing one, rotating the owner key.
+
+Every change to a book's row is a compare-and-swap that checks, in the same write, what the
+change rests on (the owner key, the book not being erased), so a key that was rotated or a book
+that is being erased can never be acted on by a request that read the row a moment before.
+"""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import Callable
+from dataclasses import replace
+from datetime import datetime
+from enum import StrEnum
+
+from shared import logs
+from shared.intake import Manuscript
+from shared.jobs.record import JOB_ROW_KEY, UPLOAD_ROW_KEY, Job, new_job_id
+from shared.jobs.store import delete_job_files, fail_job, read_job
+from shared.jobs.uploads import manuscript_blob_name, store_manuscript
+from shared.library.record import (
+    BOOK_ROW_KEY,
+    ERASED_ROW_KEY,
+    Book,
+    Edition,
+    erased_partition,
+    new_owner_key,
+    owner_key_hash,
+)
+from shared.settings import BOOK_TABLE, JOB_TABLE, MANUSCRIPT_CONTAINER
+from shared.storage import NotFound, Storage
+from shared.storage.rows import changed_row
+
+log = logs.get_logger(__name__)
+
+ERASED_REASON = "The book was deleted."
+
+
+class BookState(StrEnum):
+    """Why a book cannot be acted on."""
+
+    UNKNOWN = "unknown"
+    ERASED = "erased"  # being erased, or erased
+    WRONG_KEY = "wrong-key"
+
+
+class BookRefused(Exception):
+    def __init__(self, state: BookState) -> None:
+        super().__init__(state.value)
+        self.state = state
+
+
+def read_book(storage: Storage, book_id: str) -> Book:
+    """The book; NotFound if there is none (see `was_erased`)."""
+    return Book.from_entity(storage.get_entity(BOOK_TABLE, book_id, BOOK_ROW_KEY).properties)
+
+
+def was_erased(storage: Storage, book_id: str) -> bool:
+    try:
+        storage.get_entity(BOOK_TABLE, erased_partition(book_id), ERASED_ROW_KEY)
+        return True
+    except NotFound:
+        return False
+
+
+def update_book(storage: Storage, book_id: str, change: Callable[[Book], Book | None]) -> Book | None:
+    return changed_row(storage, BOOK_TABLE, (book_id, BOOK_ROW_KEY), Book.from_entity, Book.to_entity, change)
+
+
+def refusal(book: Book, owner_key: str | None) -> BookState | None:
+    """What stops the holder of `owner_key` (None: no key needed) from changing the book, if anything."""
+    if book.erasing:
+        return BookState.ERASED
+    if owner_key is not None and not book.owner_key_matches(owner_key):
+        return BookState.WRONG_KEY
+    return None
+
+
+def guarded_update(
+    storage: Storage, book_id: str, owner_key: str | None, change: Callable[[Book], Book | None]
+) -> Book | None:
+    """`change` applied only while the book stands and `owner_key` opens it; BookRefused otherwise."""
+    refused: list[BookState] = []
+
+    def guarded(current: Book) -> Book | None:
+        refused.clear()
+        state = refusal(current, owner_key)
+        if state is not None:
+            refused.append(state)
+            return None
+        return change(current)
+
+    try:
+        changed = update_book(storage, book_id, guarded)
+    except NotFound:
+        raise BookRefused(BookState.ERASED if was_erased(storage, book_id) else BookState.UNKNOWN) from None
+    if refused:
+        raise BookRefused(refused[0])
+    return changed
+
+
+def create_book(storage: Storage, manuscript: Manuscript, now: datetime) -> tuple[Book, Job, str]:
+    """A new book with its first edition's job queued. Returns the book, the job and the owner key
+    (shown once: only its hash is stored). The job goes first: a request that dies before the
+    book row leaves a job whose package step finds no book, fails it and deletes its files."""
+    book_id = new_job_id()
+    job = store_manuscript(storage, manuscript, book_id, now, book_id=book_id, edition=1)
+    owner_key = new_owner_key()
+    book = Book(
+        id=book_id,
+        owner_key_sha256=owner_key_hash(owner_key),
+        created=now,
+        updated=now,
+        editions=[Edition(number=1, job=job.id, created=now)],
+    )
+    storage.put_entity(BOOK_TABLE, book.to_entity())  # 128 random bits: nothing else has this row
+    return book, job, owner_key
+
+
+def add_edition(storage: Storage, book_id: str, owner_key: str, manuscript: Manuscript, now: datetime) -> Job:
+    """A new edition's job, queued. The edition is numbered in the book's row first, so an erasure
+    that starts meanwhile finds its job; if one did, what this stored is deleted again."""
+    job_id = new_job_id()
+    reserved = guarded_update(storage, book_id, owner_key, lambda book: book.with_new_edition(job_id, now))
+    assert reserved is not None
+    edition = reserved.edition_of_job(job_id)
+    assert edition is not None
+    job = store_manuscript(storage, manuscript, job_id, now, book_id=book_id, edition=edition.number)
+    try:
+        still = read_book(storage, book_id)
+    except NotFound:
+        still = None
+    if still is None or still.erasing:
+        erase_job(storage, job_id)
+        raise BookRefused(BookState.ERASED)
+    return job
+
+
+def rotate_owner_key(storage: Storage, book_id: str, owner_key: str, now: datetime) -> str:
+    """A new owner key; the old one stops working with this write."""
+    new_key = new_owner_key()
+    guarded_update(
+        storage,
+        book_id,
+        owner_key,
+        lambda book: replace(book, owner_key_sha256=owner_key_hash(new_key), updated=now),
+    )
+    return new_key
+
+
+class Publication(StrEnum):
+    PUBLISHED = "published"
+    SUPERSEDED = "superseded"  # a later edition was published first: this one stays unpublished
+    BOOK_GONE = "book-gone"  # the book is being erased, or was never recorded
+
+
+def publish(storage: Storage, job: Job, title: str, now: datetime) -> Publication:
+    """Point the book's public addresses at this edition, in one write of its row."""
+    try:
+        book = read_book(storage, job.book)
+    except NotFound:
+        return Publication.BOOK_GONE
+    if book.erasing or book.edition_of_job(job.id) is None:
+        return Publication.BOOK_GONE
+    try:
+        changed = update_book(storage, job.book, lambda current: current.publishing(job.id, title, now))
+    except NotFound:
+        return Publication.BOOK_GONE
+    if changed is not None:
+        return Publication.PUBLISHED
+    current = read_book(storage, job.book)
+    if current.erasing:
+        return Publication.BOOK_GONE
+    return (
+        Publication.PUBLISHED if current.published_edition == current.edition_of_job(job.id) else Publication.SUPERSEDED
+    )
+
+
+def drop_superseded_editions(storage: Storage, book_id: str, kept: int, now: datetime) -> list[int]:
+    """Delete the editions the book no longer keeps (files, checkpoints, manuscript, job rows),
+    then strike them from its row. Files go first: a crash in between leaves them listed, and the
+    next publication deletes them again. Editions still converting are left to finish."""
+    try:
+        book = read_book(storage, book_id)
+    except NotFound:
+        return []
+    gone = []
+    for edition in book.superseded(kept):
+        try:
+            job, _ = read_job(storage, edition.job)
+        except NotFound:
+            job = None
+        if job is not None and not job.is_terminal:
+            continue
+        erase_job(storage, edition.job)
+        gone.append(edition)
+    if gone:
+        update_book(storage, book_id, lambda current: current.without(gone, now) if not current.erasing else None)
+    return [e.number for e in gone]
+
+
+def erase_job(storage: Storage, job_id: str) -> None:
+    """Everything one job owns: stopped first (a failed job commits no more steps), then its
+    published files, checkpoints, manuscript and rows. Idempotent."""
+    fail_job(storage, job_id, ERASED_REASON)
+    delete_job_files(storage, job_id)
+    storage.delete_prefix(MANUSCRIPT_CONTAINER, manuscript_blob_name(job_id))
+    for row_key in (JOB_ROW_KEY, UPLOAD_ROW_KEY):
+        with contextlib.suppress(NotFound):
+            storage.delete_entity(JOB_TABLE, job_id, row_key)
