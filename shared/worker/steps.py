@@ -257,6 +257,10 @@ def package(storage: Storage, job: Job, message_id: str, editions_kept: int) -> 
         return []
     if publication is Publication.PUBLISHED and book.metadata.feeds:
         _register_feeds(storage, job.book, book.metadata.feeds)
+    # Before the job says it succeeded, so that an author who sees it finds the book as it stays.
+    dropped = drop_superseded_editions(storage, job.book, editions_kept, datetime.now(UTC))
+    if dropped:
+        log.info("editions the book no longer keeps were deleted: %s", dropped)
 
     def succeed(current: Job) -> Job | None:
         if current.is_terminal or not claims.holds(current, PACKAGE_STEP, message_id):
@@ -280,9 +284,6 @@ def package(storage: Storage, job: Job, message_id: str, editions_kept: int) -> 
             publication.value,
         )
         clean_work(storage, job.id)
-    dropped = drop_superseded_editions(storage, job.book, editions_kept, datetime.now(UTC))
-    if dropped:
-        log.info("editions no longer kept, deleted: %s", dropped)
     return []
 
 

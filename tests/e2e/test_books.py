@@ -1,0 +1,163 @@
+"""Books with editions through the running app: create, publish in place, keys, erasure to nothing."""
+
+from __future__ import annotations
+
+import base64
+import contextlib
+import io
+import zipfile
+from concurrent.futures import ThreadPoolExecutor
+
+from azure.core.exceptions import ResourceNotFoundError
+from azure.data.tables import TableServiceClient
+from azure.storage.blob import BlobServiceClient
+from azure.storage.queue import QueueServiceClient
+
+from tests import book_corpus as corpus
+from tests.pipeline_support import create_book, follow, http_json, publish_edition
+from tests.support import AppHost, Azurite, http, wait_for
+
+
+def manuscript(words: str) -> bytes:
+    return f"---\ntitle: Tides\n---\n# One\n\n{words} in the first chapter.\n\n# Two\n\nMore.\n".encode()
+
+
+def chapter_one(base_url: str, book: str, query: str = "") -> str:
+    status, _, body = http("GET", f"{base_url}/api/books/{book}/app/chapters/ch001.html{query}")
+    assert status == 200, body
+    return body.decode()
+
+
+def bearer(key: str) -> dict[str, str]:
+    return {"Authorization": f"Bearer {key}"}
+
+
+def storage_naming(connection: str, names: list[str]) -> list[str]:
+    """Everything in the storage account that names any of `names`: blob names and JSON bodies,
+    table entities (keys and properties), queue messages (as sent, and base64-decoded)."""
+    found: list[str] = []
+    blobs = BlobServiceClient.from_connection_string(connection)
+    for container in blobs.list_containers():
+        client = blobs.get_container_client(container.name)
+        for blob in client.list_blobs():
+            text = blob.name
+            if blob.name.endswith(".json") and (blob.size or 0) < 1_000_000:
+                with contextlib.suppress(ResourceNotFoundError):  # deleted since it was listed
+                    text += client.download_blob(blob.name).readall().decode("utf-8", "replace")
+            found += [f"blob {container.name}/{blob.name}" for name in names if name in text]
+    tables = TableServiceClient.from_connection_string(connection)
+    for table in tables.list_tables():
+        for entity in tables.get_table_client(table.name).list_entities():
+            found += [
+                f"entity {table.name} {entity['PartitionKey']}/{entity['RowKey']}" for n in names if n in str(entity)
+            ]
+    queues = QueueServiceClient.from_connection_string(connection)
+    for queue in queues.list_queues():
+        for message in queues.get_queue_client(queue.name).peek_messages(max_messages=32):
+            content = str(message.content)
+            with contextlib.suppress(ValueError):
+                content += base64.b64decode(content).decode("utf-8", "replace")
+            found += [f"message {queue.name}" for name in names if name in content]
+    return found
+
+
+def test_a_book_publishes_editions_in_place_and_erases_to_nothing(app: AppHost, azurite: Azurite) -> None:
+    base = app.base_url
+    book, key = create_book(base, manuscript("Harbour lights"), "tides.md")
+    assert follow(base, book, timeout=60)["status"] == "succeeded"
+    status, record = http_json("GET", f"{base}/api/books/{book}")
+    assert status == 200 and record["published_edition"] == 1 and record["title"] == "Tides"
+    assert "Harbour lights" in chapter_one(base, book)
+
+    second = publish_edition(base, book, key, manuscript("Morning fog"), "tides.md")
+    edition = follow(base, second, timeout=60)
+    assert edition["status"] == "succeeded" and edition["edition"] == 2 and edition["book"] == book
+    assert http_json("GET", f"{base}/api/books/{book}")[1]["published_edition"] == 2
+    # The same addresses now serve edition 2, whole; edition 1 is still kept for readers moving on.
+    assert "Morning fog" in chapter_one(base, book) and "Harbour lights" not in chapter_one(base, book)
+    assert "Harbour lights" in chapter_one(base, book, "?edition=1")
+    status, _, epub = http("GET", f"{base}/api/books/{book}/book.epub")
+    with zipfile.ZipFile(io.BytesIO(epub)) as archive:
+        assert "Morning fog" in archive.read("OEBPS/text/ch001.xhtml").decode()
+    assert http("GET", f"{base}/api/books/{book}/app/index.html?edition=3")[0] == 404
+
+    # An edition that fails leaves the published one in place.
+    broken = publish_edition(base, book, key, b"\n\n   \n", "tides.md")
+    assert follow(base, broken, timeout=60)["status"] == "failed"
+    assert http_json("GET", f"{base}/api/books/{book}")[1]["published_edition"] == 2
+    assert "Morning fog" in chapter_one(base, book)
+
+    ids = [book, second, broken]
+    assert storage_naming(azurite.connection_string, ids)  # the scan below would see what is left
+    url = f"{base}/api/books/{book}"
+    assert http_json("DELETE", url)[0] == 401
+    assert http_json("DELETE", url, None, bearer(key + "x"))[0] == 403
+    assert "Morning fog" in chapter_one(base, book)  # refused deletions changed nothing
+    status, answer = http_json("DELETE", url, None, bearer(key))
+    assert status == 202 and answer["status"] == "erasing", answer
+    for address in ("", "/app/", "/app/index.html", "/book.epub", "/feeds", "/updates"):
+        status, problem = http_json("GET", url + address)
+        assert status == 410 and problem["title"] == "Book deleted", (address, status, problem)
+    assert http_json("DELETE", url, None, bearer(key))[0] == 410
+    status, _ = http_json("POST", f"{url}/editions?filename=a.md", b"# A\n\nB.\n", bearer(key))
+    assert status == 410
+    wait_for(lambda: not storage_naming(azurite.connection_string, ids), 60, "the book to be erased")
+    assert http_json("GET", f"{base}/api/manuscripts/{second}")[0] == 404
+    assert http_json("GET", url)[0] == 410
+
+
+def test_the_owner_key_guards_every_change_and_rotates(app: AppHost) -> None:
+    base = app.base_url
+    book, key = create_book(base, manuscript("Salt"), "salt.md")
+    editions = f"{base}/api/books/{book}/editions?filename=salt.md"
+    status, problem = http_json("POST", editions, manuscript("Rope"))
+    assert status == 401 and "Authorization: Bearer" in problem["detail"]
+    for header in ("Bearer", f"Basic {key}", f"Bearer {key} {key}", f"bearer  {key}x"):
+        status, problem = http_json("POST", editions, manuscript("Rope"), {"Authorization": header})
+        assert status in (401, 403) and problem["status"] == status, header
+    assert http_json("POST", f"{base}/api/books/{'Q' * 22}/editions", manuscript("Rope"), bearer(key))[0] == 404
+    assert http_json("POST", f"{base}/api/books/not-a-book/editions", manuscript("Rope"), bearer(key))[0] == 400
+    assert len(http_json("GET", f"{base}/api/books/{book}")[1]["editions"]) == 1  # nothing was started
+
+    status, rotated = http_json("POST", f"{base}/api/books/{book}/owner-key", None, bearer(key))
+    assert status == 200 and rotated["owner_key"] != key
+    assert http_json("POST", editions, manuscript("Rope"), bearer(key))[0] == 403  # the old key stopped at once
+    assert http_json("POST", f"{base}/api/books/{book}/owner-key", None, bearer(key))[0] == 403
+    status, job = http_json("POST", editions, manuscript("Rope"), bearer(rotated["owner_key"]))
+    assert status == 202 and job["edition"] == 2
+    assert follow(base, job["id"], timeout=60)["status"] == "succeeded"
+
+
+def test_editions_published_at_once_end_in_order_and_old_ones_are_dropped(app: AppHost, azurite: Azurite) -> None:
+    base = app.base_url
+    book, key = create_book(base, manuscript("Edition one"), "e.md")
+    follow(base, book, timeout=60)
+    with ThreadPoolExecutor(3) as pool:
+        jobs = list(pool.map(lambda n: publish_edition(base, book, key, manuscript(f"Edition {n}"), "e.md"), (2, 3, 4)))
+    # Editions are numbered as their uploads arrive: which text became which number is the race's.
+    text_of = {}
+    for job, words in zip(jobs, ("Edition 2", "Edition 3", "Edition 4"), strict=True):
+        finished = follow(base, job, timeout=90)
+        assert finished["status"] == "succeeded"
+        text_of[finished["edition"]] = words
+    assert sorted(text_of) == [2, 3, 4]
+    record = http_json("GET", f"{base}/api/books/{book}")[1]
+    assert record["published_edition"] == 4  # whichever finished last, the newest is published
+    assert text_of[4] in chapter_one(base, book)
+    # EDITIONS_KEPT (3): edition 1 is gone, with its files and its job; the news folder stays the book's.
+    assert [e["edition"] for e in record["editions"]] == [2, 3, 4]
+    assert http("GET", f"{base}/api/books/{book}/app/index.html?edition=1")[0] == 404
+    assert http_json("GET", f"{base}/api/manuscripts/{book}")[0] == 404
+    books = BlobServiceClient.from_connection_string(azurite.connection_string).get_container_client("quire-books")
+    assert not list(books.list_blobs(name_starts_with=f"{book}/"))
+    assert text_of[3] in chapter_one(base, book, "?edition=3")
+
+
+def test_a_deletion_during_a_conversion_leaves_nothing(app: AppHost, azurite: Azurite) -> None:
+    base = app.base_url
+    book, key = create_book(base, corpus.small_book_zip(41), "racing.zip")
+    status, _ = http_json("DELETE", f"{base}/api/books/{book}", None, bearer(key))
+    assert status == 202
+    wait_for(lambda: not storage_naming(azurite.connection_string, [book]), 90, "the racing book to be erased")
+    assert http_json("GET", f"{base}/api/manuscripts/{book}")[0] == 404
+    assert http_json("GET", f"{base}/api/books/{book}/app/")[0] == 410
