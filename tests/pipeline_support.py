@@ -76,6 +76,7 @@ def golden(data: bytes, kind: str, job: dict[str, Any]) -> Conversion:
         author=meta["author"],
         language=meta["language"],
         updates_url="../updates",
+        edition=int(job["edition"]),
         file_name=job["manuscript"]["filename"],
     )
     return convert(data, options)

@@ -43,6 +43,9 @@ class ConvertOptions:
     split_level: int = 1
     updates_url: str = ""
     file_name: str = ""  # as uploaded: the manuscript's links may use it to point inside the book
+    # The edition of the book these files are (0: not part of a served book, as from the CLI). The
+    # web-app book's service worker asks for exactly its own edition's files by this number.
+    edition: int = 0
 
 
 @dataclass
@@ -139,7 +142,7 @@ def assemble(
     warnings = list(book.warnings) + [w for c in parts.chapters for w in c.warnings]
     return Conversion(
         epub=write_epub(parts),
-        app_files=write_webapp(parts, options.updates_url),
+        app_files=write_webapp(parts, options.updates_url, options.edition),
         warnings=warnings,
     )
 

@@ -92,4 +92,8 @@ aside[role="doc-footnote"]:target { background: color-mix(in srgb, var(--accent)
 .resume[hidden] { display: none; }
 .updates article { border-bottom: 1px solid var(--rule); padding: 0.8rem 0; }
 .updates time, .status { color: var(--muted); font: 0.85rem system-ui, sans-serif; }
+.edition-offer { position: fixed; inset: auto 0.75rem 0.75rem; z-index: 20; display: flex; gap: 1rem; align-items: center;
+  justify-content: space-between; padding: 0.75rem 1rem; background: var(--fg); color: var(--bg); border-radius: 0.5rem;
+  font: 1rem system-ui, sans-serif; box-shadow: 0 2px 12px rgb(0 0 0 / 30%); }
+.edition-offer button { font: inherit; padding: 0.4rem 1rem; border: 0; border-radius: 0.35rem; background: var(--bg); color: var(--fg); }
 """

@@ -64,7 +64,7 @@ def _chapter_html(chapter: RenderedChapter, parts: BookParts) -> str:
     return image_files(body, parts.images, ' loading="lazy"')
 
 
-def write_webapp(parts: BookParts, updates_url: str = "") -> dict[str, bytes]:
+def write_webapp(parts: BookParts, updates_url: str = "", edition: int = 0) -> dict[str, bytes]:
     """All files of the web-app book, by path relative to its root folder."""
     meta = parts.metadata
     chapters = parts.chapters
@@ -156,6 +156,7 @@ def write_webapp(parts: BookParts, updates_url: str = "") -> dict[str, bytes]:
         .replace("__VERSION__", digest.hexdigest()[:12])
         .replace("__PRECACHE__", json.dumps(precache))
         .replace("__UPDATES__", json.dumps(updates_url))
+        .replace("__EDITION__", str(edition))
     )
     files["sw.js"] = worker.encode("utf-8")
     return dict(sorted(files.items()))

@@ -8,8 +8,53 @@ APP_JS = r"""'use strict';
   var book = html.dataset.book, root = html.dataset.root || '', page = html.dataset.page;
   var positionKey = 'quire:' + book + ':position';
 
+  // A newer edition of the book is looked for on launch and every quarter of an hour while the
+  // book is open; its service worker caches it whole, then the reader is offered it.
+  var EDITION_CHECK_MS = 15 * 60 * 1000;
+  var switching = false;
+
+  function offerNewEdition(waiting) {
+    if (document.getElementById('edition-offer')) { return; }
+    var offer = document.createElement('div');
+    offer.id = 'edition-offer';
+    offer.className = 'edition-offer';
+    offer.setAttribute('role', 'status');
+    var text = document.createElement('span');
+    text.textContent = 'A new edition is available.';
+    var button = document.createElement('button');
+    button.type = 'button';
+    button.textContent = 'Reload';
+    button.addEventListener('click', function () {
+      switching = true;
+      button.disabled = true;
+      waiting.postMessage({ type: 'quire:take-new-edition' });
+    });
+    offer.appendChild(text);
+    offer.appendChild(button);
+    document.body.appendChild(offer);
+  }
+
   if ('serviceWorker' in navigator) {
-    navigator.serviceWorker.register(root + 'sw.js', { scope: root || './' }).catch(function () {});
+    navigator.serviceWorker.addEventListener('controllerchange', function () {
+      // Only when the reader asked for it: the first visit's worker takes over silently.
+      if (switching) { location.reload(); }
+    });
+    navigator.serviceWorker.register(root + 'sw.js', { scope: root || './', updateViaCache: 'none' })
+      .then(function (registration) {
+        var watch = function (worker) {
+          worker.addEventListener('statechange', function () {
+            if (worker.state === 'installed' && navigator.serviceWorker.controller) { offerNewEdition(worker); }
+          });
+        };
+        if (registration.waiting && navigator.serviceWorker.controller) { offerNewEdition(registration.waiting); }
+        if (registration.installing) { watch(registration.installing); }
+        registration.addEventListener('updatefound', function () {
+          if (registration.installing) { watch(registration.installing); }
+        });
+        var check = function () { registration.update().catch(function () { /* offline: later */ }); };
+        check();
+        setInterval(check, EDITION_CHECK_MS);
+      }).catch(function () {});
   }
 
   function here() { return location.pathname; }
@@ -101,11 +146,44 @@ var CACHE = PREFIX + '__VERSION__';
 var UPDATES_CACHE = PREFIX + 'updates';
 var PRECACHE = __PRECACHE__;
 var UPDATES = __UPDATES__;
+var EDITION = __EDITION__;
+
+// Every file is asked for by this worker's edition number, so a newer edition published while it
+// installs cannot slip into its cache: the cache holds one whole edition or nothing.
+function pinned(path) {
+  return EDITION ? path + (path.indexOf('?') < 0 ? '?' : '&') + 'edition=' + EDITION : path;
+}
 
 self.addEventListener('install', function (event) {
-  event.waitUntil(caches.open(CACHE).then(function (cache) { return cache.addAll(PRECACHE); })
-    .then(function () { return self.skipWaiting(); }));
+  event.waitUntil(caches.open(CACHE).then(function (cache) {
+    return Promise.all(PRECACHE.map(function (path) {
+      return fetch(pinned(path), { cache: 'no-cache' }).then(function (response) {
+        if (!response.ok) { throw new Error(path + ': HTTP ' + response.status); }
+        return cache.put(path, response);
+      });
+    }));
+  }).then(function () {
+    // A reader's first edition starts at once; a later one waits until the reader takes it.
+    if (!self.registration.active) { return self.skipWaiting(); }
+  }));
 });
+
+self.addEventListener('message', function (event) {
+  if (event.data && event.data.type === 'quire:take-new-edition') { self.skipWaiting(); }
+});
+
+// A chapter this edition does not have (the author removed or merged it): the nearest earlier one.
+function nearestChapter(url) {
+  var wanted = /chapters\/ch(\d+)\.html$/.exec(url.pathname);
+  if (!wanted) { return null; }
+  var best = null, bestNumber = 0;
+  PRECACHE.forEach(function (path) {
+    var found = /^chapters\/ch(\d+)\.html$/.exec(path);
+    var number = found ? parseInt(found[1], 10) : 0;
+    if (found && number <= parseInt(wanted[1], 10) && number > bestNumber) { best = path; bestNumber = number; }
+  });
+  return best ? new URL(best, self.registration.scope).href : null;
+}
 
 self.addEventListener('activate', function (event) {
   event.waitUntil(caches.keys().then(function (keys) {
@@ -144,7 +222,9 @@ self.addEventListener('fetch', function (event) {
   if (url.origin !== self.location.origin || url.href.indexOf(self.registration.scope) !== 0) { return; }
   event.respondWith(caches.open(CACHE).then(function (cache) {
     return cache.match(request, { ignoreSearch: true }).then(function (hit) {
-      return hit || fetch(request);
+      if (hit) { return hit; }
+      var earlier = request.mode === 'navigate' ? nearestChapter(url) : null;
+      return earlier ? Response.redirect(earlier, 302) : fetch(request);
     });
   }));
 });

@@ -1,0 +1,71 @@
+"""An installed web-app book moves to a new edition in Chromium: offered, cached whole, read offline,
+the reader's place kept."""
+
+from __future__ import annotations
+
+from tests.browser.conftest import PHONE
+from tests.pipeline_support import create_book, follow, publish_edition
+
+LONG = "\n\n".join(f"Paragraph {n} of the quay, where the ropes creak and the gulls wait." for n in range(80))
+
+
+def manuscript(edition: str, with_third_chapter: bool) -> bytes:
+    text = (
+        f"---\ntitle: Quay Book\n---\n# Arrival\n\nThe {edition} begins here.\n\n"
+        f"# The Long Quay\n\nThe {edition} of the quay.\n\n{LONG}\n"
+    )
+    if with_third_chapter:
+        text += "\n# Departure\n\nThe boats leave.\n"
+    return text.encode()
+
+
+def test_an_installed_book_offers_the_new_edition_and_keeps_the_readers_place(site, browser) -> None:
+    host, _ = site
+    book, key = create_book(host.base_url, manuscript("first edition", with_third_chapter=True), "quay.md")
+    assert follow(host.base_url, book, timeout=60)["status"] == "succeeded"
+    base = f"{host.base_url}/api/books/{book}/app/"
+
+    context = browser.new_context(viewport=PHONE)
+    page = context.new_page()
+    page.goto(base)
+    page.evaluate("navigator.serviceWorker.ready.then(() => true)")
+    page.goto(base + "chapters/ch002.html")
+    assert page.evaluate("navigator.serviceWorker.controller !== null")
+
+    # Offline, edition 1 reads from the device.
+    context.set_offline(True)
+    page.goto(base + "chapters/ch003.html")
+    assert "The boats leave." in page.inner_text("main")
+    page.goto(base + "chapters/ch002.html")
+    assert "The first edition of the quay." in page.inner_text("main")
+    page.evaluate("window.scrollTo(0, (document.documentElement.scrollHeight - innerHeight) / 2)")
+    page.wait_for_timeout(400)  # the page saves the reader's place a moment after scrolling
+    context.set_offline(False)
+
+    # The author publishes edition 2: the second chapter changed, the third is gone.
+    second = publish_edition(
+        host.base_url, book, key, manuscript("second edition", with_third_chapter=False), "quay.md"
+    )
+    assert follow(host.base_url, second, timeout=60)["status"] == "succeeded"
+    # The book's regular check (on launch, then every 15 minutes while open), run now.
+    page.evaluate("navigator.serviceWorker.getRegistration().then(r => r.update())")
+    offer = page.wait_for_selector("#edition-offer", timeout=30_000)
+    assert "A new edition is available" in offer.inner_text()
+    assert "The first edition of the quay." in page.inner_text("main")  # nothing changes until the reader says
+
+    with page.expect_navigation():
+        page.click("#edition-offer button")
+    page.wait_for_load_state("load")
+    assert page.url == base + "chapters/ch002.html"
+    assert "The second edition of the quay." in page.inner_text("main")
+    fraction = page.evaluate("scrollY / (document.documentElement.scrollHeight - innerHeight)")
+    assert 0.3 < fraction < 0.7, fraction  # the same place in the chapter
+
+    # Offline again: edition 2 reads whole from the device, and the removed chapter leads to the one before.
+    context.set_offline(True)
+    page.goto(base + "chapters/ch001.html")
+    assert "The second edition begins here." in page.inner_text("main")
+    page.goto(base + "chapters/ch003.html")
+    assert page.url == base + "chapters/ch002.html"
+    assert "The second edition of the quay." in page.inner_text("main")
+    context.close()
