@@ -69,3 +69,53 @@ def test_an_installed_book_offers_the_new_edition_and_keeps_the_readers_place(si
     assert page.url == base + "chapters/ch002.html"
     assert "The second edition of the quay." in page.inner_text("main")
     context.close()
+
+
+def test_the_upload_page_creates_a_book_publishes_an_edition_and_deletes_it(site, browser, tmp_path) -> None:
+    host, _ = site
+    context = browser.new_context(viewport=PHONE)
+    page = context.new_page()
+    console: list[str] = []
+    page.on("console", lambda message: console.append(message.text))
+    page.goto(f"{host.base_url}/api/")
+    assert page.is_hidden("#my-books")
+
+    first = tmp_path / "quay.md"
+    first.write_bytes(manuscript("first edition", with_third_chapter=True))
+    page.set_input_files("#file", str(first))
+    page.click("#submit")
+    page.wait_for_selector("#done:not([hidden])", timeout=60_000)
+    owner_key = page.inner_text("#owner-key")
+    assert owner_key.startswith("quire_owner_") and page.is_visible("#owner-key-box")
+    with page.expect_download() as download:
+        page.click("#download-key")
+    assert owner_key in download.value.path().read_text()
+    app_link = page.get_attribute("#open-app", "href")
+    assert app_link and app_link.endswith("/app/")
+    book = app_link.split("/")[3]
+    assert page.inner_text("#my-books-list").startswith("Quay Book")  # the title, once converted
+
+    # A new edition of the same book, from this device: the key goes with it, and no new key is shown.
+    page.reload()
+    page.select_option("#book", book)
+    second = tmp_path / "quay-2.md"
+    second.write_bytes(manuscript("second edition", with_third_chapter=False))
+    page.set_input_files("#file", str(second))
+    page.click("#submit")
+    page.wait_for_selector("#done:not([hidden])", timeout=60_000)
+    assert page.is_hidden("#owner-key-box")
+    assert page.get_attribute("#open-app", "href") == app_link  # the same address, now edition 2
+    chapter = page.context.request.get(f"{host.base_url}{app_link}chapters/ch002.html").text()
+    assert "The second edition of the quay." in chapter
+
+    # Deleting asks first; dismissing keeps the book.
+    page.once("dialog", lambda dialog: dialog.dismiss())
+    page.click("#my-books-list button.danger")
+    assert page.context.request.get(f"{host.base_url}{app_link}").status == 200
+    page.once("dialog", lambda dialog: dialog.accept())
+    page.click("#my-books-list button.danger")
+    page.wait_for_selector("#my-books", state="hidden")
+    assert page.is_visible("#my-books-status") and "was deleted" in page.inner_text("#my-books-status")
+    assert page.context.request.get(f"{host.base_url}{app_link}").status == 410
+    assert console == [], console
+    context.close()

@@ -1,5 +1,7 @@
 'use strict';
-// The upload page: send the manuscript with a progress bar, then follow the conversion job.
+// The upload page: create a book or publish a new edition of one (a progress bar, then the
+// conversion job followed), and the books made on this device: their owner keys are kept in this
+// browser's storage and sent only with that book's own changes.
 (function () {
   var form = document.getElementById('upload-form');
   var fileInput = document.getElementById('file');
@@ -13,6 +15,95 @@
   var done = document.getElementById('done');
   // In Azure the upload needs the function key: open this page as …/api/?code=<key>.
   var key = new URLSearchParams(location.search).get('code') || '';
+  var BOOKS_KEY = 'quire:my-books';
+  var bookSelect = document.getElementById('book');
+
+  function myBooks() {
+    try { return JSON.parse(localStorage.getItem(BOOKS_KEY) || '[]'); } catch (e) { return []; }
+  }
+  function saveBooks(books) {
+    try { localStorage.setItem(BOOKS_KEY, JSON.stringify(books)); } catch (e) { /* private mode: this visit only */ }
+  }
+  function findBook(id) {
+    return myBooks().filter(function (book) { return book.id === id; })[0] || null;
+  }
+  function rememberBook(entry) {
+    saveBooks([entry].concat(myBooks().filter(function (book) { return book.id !== entry.id; })));
+    renderBooks();
+  }
+  function forgetBook(id) {
+    saveBooks(myBooks().filter(function (book) { return book.id !== id; }));
+    renderBooks();
+  }
+
+  function renderBooks() {
+    var books = myBooks();
+    var chosen = bookSelect.value;
+    bookSelect.textContent = '';
+    var fresh = document.createElement('option');
+    fresh.value = '';
+    fresh.textContent = 'A new book';
+    bookSelect.appendChild(fresh);
+    var list = document.getElementById('my-books-list');
+    list.textContent = '';
+    books.forEach(function (book) {
+      var option = document.createElement('option');
+      option.value = book.id;
+      option.textContent = 'A new edition of “' + book.title + '”';
+      bookSelect.appendChild(option);
+      var item = document.createElement('li');
+      var open = document.createElement('a');
+      open.href = '/api/books/' + encodeURIComponent(book.id) + '/app/';
+      open.textContent = book.title;
+      var remove = document.createElement('button');
+      remove.type = 'button';
+      remove.className = 'danger';
+      remove.textContent = 'Delete…';
+      remove.setAttribute('aria-label', 'Delete “' + book.title + '”');
+      remove.addEventListener('click', function () { deleteBook(book); });
+      item.appendChild(open);
+      item.appendChild(remove);
+      list.appendChild(item);
+    });
+    bookSelect.value = findBook(chosen) ? chosen : '';
+    document.getElementById('my-books').hidden = books.length === 0;
+  }
+
+  function deleteBook(book) {
+    var sure = window.confirm('Delete “' + book.title + '” for good? Its EPUB, its web-app book and every ' +
+      'edition are erased, and readers’ links stop working. This cannot be undone.');
+    if (!sure) { return; }
+    var status = document.getElementById('my-books-status');
+    fetch('/api/books/' + encodeURIComponent(book.id), {
+      method: 'DELETE', headers: { Authorization: 'Bearer ' + book.key }
+    }).then(function (response) {
+      if (response.status === 202 || response.status === 410) {
+        forgetBook(book.id);
+        status.textContent = '“' + book.title + '” was deleted.';
+        return;
+      }
+      return response.json().then(function (body) {
+        status.textContent = problemDetail(body, 'The book was not deleted (HTTP ' + response.status + ').');
+      });
+    }).catch(function () { status.textContent = 'Quire could not be reached; the book was not deleted.'; });
+  }
+
+  function showOwnerKey(ownerKey) {
+    document.getElementById('owner-key').textContent = ownerKey;
+    var download = document.getElementById('download-key');
+    download.href = 'data:text/plain;charset=utf-8,' + encodeURIComponent(
+      'Quire owner key (keep it secret; send it as "Authorization: Bearer <key>"):\n' + ownerKey + '\n');
+    document.getElementById('copy-key').onclick = function () {
+      var copied = document.getElementById('key-status');
+      if (navigator.clipboard) {
+        navigator.clipboard.writeText(ownerKey).then(function () { copied.textContent = 'Key copied.'; },
+          function () { copied.textContent = 'Select the key above and copy it.'; });
+      } else {
+        copied.textContent = 'Select the key above and copy it.';
+      }
+    };
+    document.getElementById('owner-key-box').hidden = false;
+  }
 
   function setBar(bar, label, fraction) {
     var pct = Math.round(Math.max(0, Math.min(1, fraction)) * 100);
@@ -93,6 +184,14 @@
 
   function finished(job) {
     setBar(convertBar, 'convert-pct', 1);
+    var mine = findBook(job.book);
+    if (mine && job.metadata && job.metadata.title) {
+      rememberBook({ id: mine.id, key: mine.key, title: job.metadata.title });
+    } else if (mine) {
+      fetch('/api/books/' + encodeURIComponent(mine.id)).then(function (r) { return r.json(); }).then(function (book) {
+        if (book.title) { rememberBook({ id: mine.id, key: mine.key, title: book.title }); }
+      }).catch(function () { /* the file name stays as the title */ });
+    }
     statusLine.textContent = 'Done: your book is ready.';
     var appUrl = new URL(job.links.app, location.href).href;
     document.getElementById('download-epub').href = job.links.epub;
@@ -123,6 +222,8 @@
     event.preventDefault();
     errorBox.hidden = true;
     done.hidden = true;
+    document.getElementById('owner-key-box').hidden = true;
+    var edition = findBook(bookSelect.value);
     var file = fileInput.files && fileInput.files[0];
     if (!file) { showError('Choose a manuscript file first.'); fileInput.focus(); return; }
     var data = new FormData();
@@ -137,16 +238,26 @@
     setBar(convertBar, 'convert-pct', 0);
     statusLine.textContent = 'Uploading ' + file.name + '…';
     var request = new XMLHttpRequest();
-    request.open('POST', '/api/manuscripts');
-    if (key) { request.setRequestHeader('x-functions-key', key); }
+    if (edition) {
+      request.open('POST', '/api/books/' + encodeURIComponent(edition.id) + '/editions');
+      request.setRequestHeader('Authorization', 'Bearer ' + edition.key);
+    } else {
+      request.open('POST', '/api/books');
+      if (key) { request.setRequestHeader('x-functions-key', key); }
+    }
     request.upload.onprogress = function (e) { if (e.lengthComputable) { setBar(uploadBar, 'upload-pct', e.loaded / e.total); } };
     request.onerror = function () { showError('The upload did not reach Quire. Check your connection and try again.'); };
     request.onload = function () {
       if (request.status === 202) {
+        var accepted = JSON.parse(request.responseText);
         setBar(uploadBar, 'upload-pct', 1);
-        statusLine.textContent = 'Uploaded. Converting…';
-        follow(request.getResponseHeader('Location') || JSON.parse(request.responseText).links.self);
-      } else if (request.status === 401) {
+        if (accepted.owner_key) {
+          rememberBook({ id: accepted.book, key: accepted.owner_key, title: file.name });
+          showOwnerKey(accepted.owner_key);
+        }
+        statusLine.textContent = edition ? 'Uploaded edition ' + accepted.edition + '. Converting…' : 'Uploaded. Converting…';
+        follow(request.getResponseHeader('Location') || accepted.links.self);
+      } else if (request.status === 401 && !edition) {
         showError('Quire needs its function key: open this page with ?code=<your function key> at the end of its address.');
       } else {
         showError(problemDetail(request.responseText, 'The upload was refused (HTTP ' + request.status + ').'));
@@ -155,4 +266,5 @@
     request.send(data);
   });
   document.getElementById('done-title').tabIndex = -1;
+  renderBooks();
 })();
