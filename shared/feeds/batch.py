@@ -19,9 +19,9 @@ from typing import TYPE_CHECKING, Any
 from shared import logs
 from shared.feeds.messages import DueSource, FetchBatch
 from shared.feeds.parse import FeedError, parse_feed
-from shared.feeds.sources import source_key
-from shared.feeds.updates import rebuild_updates
-from shared.settings import FEED_CONTAINER, FEED_TABLE, Settings
+from shared.feeds.sources import list_sources, source_key
+from shared.feeds.updates import rebuild_updates, updates_blob
+from shared.settings import BOOK_CONTAINER, FEED_CONTAINER, FEED_TABLE, Settings
 from shared.storage import AlreadyExists, Conflict, NotFound, Storage
 
 if TYPE_CHECKING:
@@ -271,7 +271,12 @@ async def _refresh_book(
         source_key(state["url"]): items for state, items in outcomes if items is not None and state["RowKey"] in stored
     }
     if fresh:
-        await _blocking(rebuild_updates, storage, sources[0]["book"], settings.feeds_max_items, now, fresh=fresh)
+        book_id = sources[0]["book"]
+        await _blocking(rebuild_updates, storage, book_id, settings.feeds_max_items, now, fresh=fresh)
+        # A book erased while this batch fetched lost its sources and news before the write above:
+        # a book that follows no feed has no news, so the write is taken back.
+        if not await _blocking(list_sources, storage, book_id):
+            await _blocking(storage.delete_blob, BOOK_CONTAINER, updates_blob(book_id))
     for (state, _), result in zip(outcomes, results, strict=True):
         if state["RowKey"] not in stored:
             continue

@@ -19,6 +19,12 @@ the worker binds (`step=`). The fault is chosen by the test through the host's e
     before_commit        the step is about to write the row that commits it
     after_commit         the step wrote the row that commits it
 
+or <kind> is erase (a book's erasure, which runs in the worker process itself: the kill takes the
+worker down, and the host replaces it) and <point> one of:
+
+    after_edition        one edition's job was erased (its row deleted)
+    after_tombstone      the erased-book marker was written; the book's row is not yet deleted
+
 The tests observe the work through storage events, not log text. `EventRecordingStorage` (the
 host's own storage in the fault app; `FaultInjectingStorage` builds on it) appends to
 FAULT_EVENTS_FILE a JSON line for each
@@ -38,7 +44,8 @@ from typing import Any
 
 from shared import logs
 from shared.jobs.record import JOB_ROW_KEY, Job
-from shared.settings import BOOK_CONTAINER, JOB_TABLE, WORK_CONTAINER
+from shared.library.record import ERASED_ROW_KEY
+from shared.settings import BOOK_CONTAINER, BOOK_TABLE, JOB_TABLE, WORK_CONTAINER
 from shared.storage import Entity, Storage
 
 # The folder the stand-in host runs the fault app from.
@@ -102,6 +109,17 @@ class EventRecordingStorage(Storage):
             self._after_commit()
         return new_etag
 
+    def delete_entity(self, table: str, partition_key: str, row_key: str) -> None:
+        super().delete_entity(table, partition_key, row_key)
+        if table == JOB_TABLE and row_key == JOB_ROW_KEY:
+            _reached_in_erasure("after_edition")
+
+    def put_entity(self, table: str, properties: dict[str, Any]) -> str:
+        etag = super().put_entity(table, properties)
+        if table == BOOK_TABLE and properties.get("RowKey") == ERASED_ROW_KEY:
+            _reached_in_erasure("after_tombstone")
+        return etag
+
     def _before_commit(self) -> None:
         pass
 
@@ -144,6 +162,12 @@ def _reached(point: str, written: str = "") -> None:
             act(f"{kind}:{point}")
 
 
+def _reached_in_erasure(point: str) -> None:
+    ids = logs.current_ids()
+    if ids.get("book") and not ids.get("step") and os.environ.get("FAULT_CRASH_AT") == f"erase:{point}":
+        _crash(f"erase:{point}")
+
+
 def _matches(wanted: str, kind: str, point: str, written: str) -> bool:
     wanted_kind, _, wanted_point = wanted.partition(":")
     wanted_point, _, wanted_output = wanted_point.partition("=")
@@ -159,7 +183,7 @@ def _crash(where: str) -> None:
         Path(os.environ["FAULT_ONCE_FILE"]).touch(exist_ok=False)
     except FileExistsError:
         return
-    logs.get_logger(__name__).warning("fault injected at %s: killing the step's process", where)
+    logs.get_logger(__name__).warning("fault injected at %s: killing the process", where)
     os.kill(os.getpid(), signal.SIGKILL)
 
 

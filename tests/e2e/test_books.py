@@ -2,19 +2,14 @@
 
 from __future__ import annotations
 
-import base64
-import contextlib
 import io
 import zipfile
 from concurrent.futures import ThreadPoolExecutor
 
-from azure.core.exceptions import ResourceNotFoundError
-from azure.data.tables import TableServiceClient
 from azure.storage.blob import BlobServiceClient
-from azure.storage.queue import QueueServiceClient
 
 from tests import book_corpus as corpus
-from tests.pipeline_support import create_book, follow, http_json, publish_edition
+from tests.pipeline_support import create_book, follow, http_json, publish_edition, storage_naming
 from tests.support import AppHost, Azurite, http, wait_for
 
 
@@ -30,35 +25,6 @@ def chapter_one(base_url: str, book: str, query: str = "") -> str:
 
 def bearer(key: str) -> dict[str, str]:
     return {"Authorization": f"Bearer {key}"}
-
-
-def storage_naming(connection: str, names: list[str]) -> list[str]:
-    """Everything in the storage account that names any of `names`: blob names and JSON bodies,
-    table entities (keys and properties), queue messages (as sent, and base64-decoded)."""
-    found: list[str] = []
-    blobs = BlobServiceClient.from_connection_string(connection)
-    for container in blobs.list_containers():
-        client = blobs.get_container_client(container.name)
-        for blob in client.list_blobs():
-            text = blob.name
-            if blob.name.endswith(".json") and (blob.size or 0) < 1_000_000:
-                with contextlib.suppress(ResourceNotFoundError):  # deleted since it was listed
-                    text += client.download_blob(blob.name).readall().decode("utf-8", "replace")
-            found += [f"blob {container.name}/{blob.name}" for name in names if name in text]
-    tables = TableServiceClient.from_connection_string(connection)
-    for table in tables.list_tables():
-        for entity in tables.get_table_client(table.name).list_entities():
-            found += [
-                f"entity {table.name} {entity['PartitionKey']}/{entity['RowKey']}" for n in names if n in str(entity)
-            ]
-    queues = QueueServiceClient.from_connection_string(connection)
-    for queue in queues.list_queues():
-        for message in queues.get_queue_client(queue.name).peek_messages(max_messages=32):
-            content = str(message.content)
-            with contextlib.suppress(ValueError):
-                content += base64.b64decode(content).decode("utf-8", "replace")
-            found += [f"message {queue.name}" for name in names if name in content]
-    return found
 
 
 def test_a_book_publishes_editions_in_place_and_erases_to_nothing(app: AppHost, azurite: Azurite) -> None:
