@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import io
+import random
 import zipfile
 from concurrent.futures import ThreadPoolExecutor
 
@@ -121,9 +122,34 @@ def test_editions_published_at_once_end_in_order_and_old_ones_are_dropped(app: A
 
 def test_a_deletion_during_a_conversion_leaves_nothing(app: AppHost, azurite: Azurite) -> None:
     base = app.base_url
-    book, key = create_book(base, corpus.small_book_zip(41), "racing.zip")
+    # Long enough to still be converting when the deletion lands (its plan step parses 3 MB).
+    words = random.Random(7).choices(
+        ["waves", "breakwater", "gull", "tide", "rope", "lantern", "keel", "salt"], k=400_000
+    )
+    long_text = "".join(f"# Part {n}\n\n" + " ".join(words[n * 20_000 : (n + 1) * 20_000]) + "\n\n" for n in range(20))
+    book, key = create_book(base, corpus.zip_of({"book.md": long_text.encode()}), "racing.zip")
+    wait_for(lambda: http_json("GET", f"{base}/api/manuscripts/{book}")[1]["status"] == "running", 30, "the conversion")
     status, _ = http_json("DELETE", f"{base}/api/books/{book}", None, bearer(key))
     assert status == 202
     wait_for(lambda: not storage_naming(azurite.connection_string, [book]), 90, "the racing book to be erased")
     assert http_json("GET", f"{base}/api/manuscripts/{book}")[0] == 404
     assert http_json("GET", f"{base}/api/books/{book}/app/")[0] == 410
+
+
+def test_the_reconciler_finishes_an_erasure_whose_message_was_lost(app: AppHost, azurite: Azurite) -> None:
+    from dataclasses import replace
+    from datetime import UTC, datetime, timedelta
+
+    from shared.library.store import update_book
+    from shared.storage import Storage
+
+    base = app.base_url
+    book, _ = create_book(base, manuscript("Lost"), "lost.md")
+    assert follow(base, book, timeout=60)["status"] == "succeeded"
+    # What a DELETE leaves when its message never went out: the row marked, an hour ago.
+    an_hour_ago = datetime.now(UTC) - timedelta(hours=1)
+    update_book(Storage(azurite.connection_string), book, lambda b: replace(b, erasing=True, updated=an_hour_ago))
+    assert http_json("GET", f"{base}/api/books/{book}")[0] == 410
+    assert storage_naming(azurite.connection_string, [book])
+    assert http_json("POST", f"{base}/admin/functions/reconcile", b'{"input": ""}')[0] == 202
+    wait_for(lambda: not storage_naming(azurite.connection_string, [book]), 60, "the re-driven erasure")
