@@ -125,7 +125,13 @@ def add_edition(storage: Storage, book_id: str, owner_key: str, manuscript: Manu
     assert reserved is not None
     edition = reserved.edition_of_job(job_id)
     assert edition is not None
-    job = store_manuscript(storage, manuscript, job_id, now, book_id=book_id, edition=edition.number)
+    try:
+        job = store_manuscript(storage, manuscript, job_id, now, book_id=book_id, edition=edition.number)
+    except Exception:
+        # Nothing was recorded under the reserved number: strike it off the list (it may be reused).
+        with contextlib.suppress(Exception):
+            update_book(storage, book_id, lambda book: book.without([edition], now))
+        raise
     try:
         still = read_book(storage, book_id)
     except NotFound:
