@@ -1,0 +1,136 @@
+"""infra/ (Bicep, for `azd up`), checked offline with a Bicep parser: storage without shared keys,
+a managed identity with exactly its roles, and the same application settings as the app knows."""
+
+from __future__ import annotations
+
+import ast
+import json
+from pathlib import Path
+from typing import Any
+
+import pytest
+from pycep import BicepParser
+
+from shared import settings
+from tests.unit.test_function_app import _index
+
+ROOT = Path(__file__).resolve().parents[2]
+# The host's own settings, not the app's: the connection's identity-based form and telemetry.
+HOST_SETTINGS = {
+    "AzureWebJobsStorage__blobServiceUri",
+    "AzureWebJobsStorage__queueServiceUri",
+    "AzureWebJobsStorage__tableServiceUri",
+    "AzureWebJobsStorage__credential",
+    "AzureWebJobsStorage__clientId",
+    "APPLICATIONINSIGHTS_CONNECTION_STRING",
+    "APPLICATIONINSIGHTS_AUTHENTICATION_STRING",
+    "FUNCTIONS_REQUEST_BODY_SIZE_LIMIT",
+}
+# Local development only: in Azure its default (false) is the only right value.
+DEVELOPMENT_ONLY = {"FEEDS_ALLOW_PRIVATE_ADDRESSES"}
+ROLES = {
+    "storageBlobDataOwner": "b7e6dc6d-f1e8-4753-8033-0f276bb0955b",
+    "storageQueueDataContributor": "974c5e8b-45b9-4653-ba55-5f855dd0fb88",
+    "storageTableDataContributor": "0a9a7e1f-b9d0-4cc4-a60d-0319b160aaa3",
+}
+
+
+@pytest.fixture(scope="module")
+def bicep() -> dict[str, Any]:
+    return BicepParser().parse(file_path=ROOT / "infra" / "main.bicep")
+
+
+def settings_the_app_reads() -> set[str]:
+    """Every name shared/settings.py reads, and every %NAME% a trigger binds."""
+    tree = ast.parse((ROOT / "shared" / "settings.py").read_text(encoding="utf-8"))
+    readers = {"_required", "_positive_int", "_boolean", "_schedule"}
+    names = {
+        node.args[1].value
+        for node in ast.walk(tree)
+        if isinstance(node, ast.Call)
+        and isinstance(node.func, ast.Name)
+        and node.func.id in readers
+        and len(node.args) > 1
+        and isinstance(node.args[1], ast.Constant)
+    }
+    for function in _index().values():
+        for binding in function["bindings"]:
+            for value in binding.values():
+                if isinstance(value, str) and value.startswith("%") and value.endswith("%"):
+                    names.add(value.strip("%"))
+    return names
+
+
+def test_every_setting_the_app_reads_is_declared_and_nothing_else(bicep: dict[str, Any]) -> None:
+    app_settings = bicep["resources"]["app"]["config"]["properties"]["siteConfig"]["appSettings"]
+    declared = {entry["name"] for entry in app_settings}
+    known = settings_the_app_reads()
+    assert "JOB_STALL_SECONDS" in known and "RECONCILE_SCHEDULE" in known  # the reader above finds them
+    # The storage connection is declared in its identity-based form, as the host reads it.
+    assert known - DEVELOPMENT_ONLY - {"AzureWebJobsStorage"} == declared - HOST_SETTINGS
+    assert not any(name.startswith("AzureWebJobsStorage") and "__" not in name for name in declared)
+    by_name = {entry["name"]: entry["value"] for entry in app_settings}
+    assert by_name["AzureWebJobsStorage__credential"] == "managedidentity"
+
+
+def test_storage_allows_no_shared_key_and_no_public_blobs(bicep: dict[str, Any]) -> None:
+    properties = bicep["resources"]["storage"]["config"]["properties"]
+    assert properties["allowSharedKeyAccess"] is False
+    assert properties["allowBlobPublicAccess"] is False
+    assert properties["minimumTlsVersion"] == "TLS1_2"
+    containers = bicep["resources"]["containers"]["config"]
+    assert json.dumps(containers).count('"publicAccess": "None"') == 1
+
+
+def test_the_storage_the_app_uses_is_created(bicep: dict[str, Any]) -> None:
+    variables = {name: value["value"] for name, value in bicep["variables"].items()}
+    assert set(variables["queueNames"]) == {
+        settings.CONVERSION_QUEUE,
+        settings.CONVERSION_POISON_QUEUE,
+        settings.FEED_QUEUE,
+    }
+    assert set(variables["tableNames"]) == {settings.JOB_TABLE, settings.BOOK_TABLE, settings.FEED_TABLE}
+    containers = {
+        settings.MANUSCRIPT_CONTAINER,
+        settings.WORK_CONTAINER,
+        settings.BOOK_CONTAINER,
+        settings.FEED_CONTAINER,
+    }
+    assert containers <= set(variables["blobContainers"])
+
+
+def test_one_user_assigned_identity_with_exactly_its_roles(bicep: dict[str, Any]) -> None:
+    resources = bicep["resources"]
+    app = resources["app"]["config"]
+    assert app["identity"]["type"] == "UserAssigned"
+    assignments = {
+        name: resource["config"]
+        for name, resource in resources.items()
+        if resource["type"] == "Microsoft.Authorization/roleAssignments"
+    }
+    on_storage = {
+        json.dumps(a["properties"]["roleDefinitionId"]) for a in assignments.values() if a["scope"] == "storage"
+    }
+    assert len(on_storage) == len(ROLES) == 3
+    for role in ROLES:
+        assert any(role in text for text in on_storage), role
+    variables = {name: value["value"] for name, value in bicep["variables"].items()}
+    assert {variables[role] for role in ROLES} == set(ROLES.values())
+    for assignment in assignments.values():
+        assert "identity" in json.dumps(assignment["properties"]["principalId"])
+        assert assignment["properties"]["principalType"] == "ServicePrincipal"
+
+
+def test_flex_consumption_python_313_with_identity_based_telemetry(bicep: dict[str, Any]) -> None:
+    resources = bicep["resources"]
+    assert resources["plan"]["config"]["sku"] == {"tier": "FlexConsumption", "name": "FC1"}
+    runtime = resources["app"]["config"]["properties"]["functionAppConfig"]["runtime"]
+    assert runtime == {"name": "python", "version": "3.13"}
+    assert resources["insights"]["config"]["properties"]["DisableLocalAuth"] is True
+    parameters = bicep["parameters"]
+    assert {"instanceMemoryMB", "maximumInstanceCount", "vnetEnabled"} <= set(parameters)
+
+
+def test_the_deployment_package_leaves_out_the_stand_in_host_and_tests() -> None:
+    ignored = (ROOT / ".funcignore").read_text().split()
+    assert {"devhost", "tests", "bench", "local.settings.json", "infra"} <= set(ignored)
