@@ -37,15 +37,16 @@ ROLES = {
 
 @pytest.fixture(scope="module")
 def bicep() -> dict[str, Any]:
-    return BicepParser().parse(file_path=ROOT / "infra" / "main.bicep")
+    parsed: dict[str, Any] = dict(BicepParser().parse(file_path=ROOT / "infra" / "main.bicep"))
+    return parsed
 
 
 def settings_the_app_reads() -> set[str]:
     """Every name shared/settings.py reads, and every %NAME% a trigger binds."""
     tree = ast.parse((ROOT / "shared" / "settings.py").read_text(encoding="utf-8"))
     readers = {"_required", "_positive_int", "_boolean", "_schedule"}
-    names = {
-        node.args[1].value
+    names: set[str] = {
+        str(node.args[1].value)
         for node in ast.walk(tree)
         if isinstance(node, ast.Call)
         and isinstance(node.func, ast.Name)
