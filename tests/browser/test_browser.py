@@ -94,7 +94,7 @@ def test_reading_the_web_app_book(site, browser, artifacts: Path) -> None:
     assert page.inner_text("h1") == "The Quay"
     # The page's load event can come before a lazy image has decoded: wait for it, then check.
     with contextlib.suppress(PlaywrightTimeout):
-        page.wait_for_function("Array.from(document.images).every(i => i.complete)", timeout=10_000)
+        page.wait_for_function("() => Array.from(document.images).every(i => i.complete)", timeout=10_000)
     images = page.eval_on_selector_all("img", "els => els.map(e => [e.complete, e.naturalWidth])")
     assert images and all(done and width > 0 for done, width in images)
     page.screenshot(path=str(artifacts / "chapter-phone.png"))
@@ -118,7 +118,7 @@ def test_reading_the_web_app_book(site, browser, artifacts: Path) -> None:
     saved = page.evaluate("scrollY")
     page.reload()
     page.wait_for_load_state("load")
-    page.wait_for_function(f"Math.abs(scrollY - {saved}) <= 2", timeout=5_000)
+    page.wait_for_function(f"() => Math.abs(scrollY - {saved}) <= 2", timeout=5_000)
     page.goto(host.base_url + job["links"]["app"])
     assert "Continue reading" in page.inner_text("#resume")
     page.close()
