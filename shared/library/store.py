@@ -161,25 +161,26 @@ class Publication(StrEnum):
 
 
 def publish(storage: Storage, job: Job, title: str, now: datetime) -> Publication:
-    """Point the book's public addresses at this edition, in one write of its row."""
+    """Point the book's public addresses at this edition, in one write of its row (none when it
+    is already published, superseded, or the book is going)."""
+    outcome = Publication.PUBLISHED
+
+    def decide(current: Book) -> Book | None:
+        nonlocal outcome
+        edition = current.edition_of_job(job.id)
+        if current.erasing or edition is None:
+            outcome = Publication.BOOK_GONE
+        elif edition.number < current.published:
+            outcome = Publication.SUPERSEDED
+        else:
+            outcome = Publication.PUBLISHED  # a rerun finds it published already: nothing to write
+        return current.publishing(job.id, title, now)
+
     try:
-        book = read_book(storage, job.book)
+        update_book(storage, job.book, decide)
     except NotFound:
         return Publication.BOOK_GONE
-    if book.erasing or book.edition_of_job(job.id) is None:
-        return Publication.BOOK_GONE
-    try:
-        changed = update_book(storage, job.book, lambda current: current.publishing(job.id, title, now))
-    except NotFound:
-        return Publication.BOOK_GONE
-    if changed is not None:
-        return Publication.PUBLISHED
-    current = read_book(storage, job.book)
-    if current.erasing:
-        return Publication.BOOK_GONE
-    return (
-        Publication.PUBLISHED if current.published_edition == current.edition_of_job(job.id) else Publication.SUPERSEDED
-    )
+    return outcome
 
 
 def drop_superseded_editions(storage: Storage, book_id: str, kept: int, now: datetime) -> list[int]:
