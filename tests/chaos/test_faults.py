@@ -287,10 +287,12 @@ def test_the_reconciler_redrives_a_deleted_message_and_a_job_never_sent(
         datetime.now(UTC),
     )
     never_sent = never_sent_job.id
+    # Both wait with no message to wake a worker (asked before any worker and reconciler runs: with a
+    # one-second stall bound, the reconciler may already have re-driven them a moment later).
+    for job_id in (lost, never_sent):
+        assert http_json("GET", f"{web.host.base_url}/api/manuscripts/{job_id}")[1]["status"] == "queued"
     worker = workers(JOB_STALL_SECONDS="1")
     time.sleep(1.5)
-    for job_id in (lost, never_sent):
-        assert http_json("GET", f"{worker.host.base_url}/api/manuscripts/{job_id}")[1]["status"] == "queued"
     status, _ = http_json("POST", f"{worker.host.base_url}/admin/functions/reconcile", b'{"input": ""}')
     assert status == 202
     for job_id in (lost, never_sent):
