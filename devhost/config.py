@@ -149,8 +149,30 @@ def function_timeout(config: dict[str, Any]) -> timedelta | None:
     return value
 
 
-def resolve_connection(name: str, environ: MutableMapping[str, str]) -> str:
-    """The connection string for a binding's `connection`: AzureWebJobs<X>, then <X>."""
+@dataclass(frozen=True)
+class IdentityConnection:
+    """An identity-based connection: `<name>__<service>ServiceUri` (or `__accountName`), signed with
+    a token from `__credential` (`managedidentity`: the platform's identity endpoint; absent: the
+    default credential chain) and `__clientId` (a user-assigned identity)."""
+
+    name: str
+    service_uris: tuple[tuple[str, str], ...]
+    credential: str
+    client_id: str
+
+    def service_uri(self, service: str) -> str:
+        uri = dict(self.service_uris).get(service)
+        if not uri:
+            raise ConfigError(
+                f"The connection '{self.name}' has no '{self.name}__{service}ServiceUri' "
+                f"(nor '{self.name}__accountName'), and a {service} binding or trigger uses it."
+            )
+        return uri
+
+
+def resolve_connection(name: str, environ: MutableMapping[str, str]) -> str | IdentityConnection:
+    """A binding's `connection`: AzureWebJobs<X>, then <X>; each a connection string or, failing
+    that, a configuration section (`__` in environment names is the section separator `:`)."""
     name = name or "AzureWebJobsStorage"
     candidates = [f"AzureWebJobs{name}", name] if not name.startswith("AzureWebJobs") else [name]
     for candidate in candidates:
@@ -158,8 +180,42 @@ def resolve_connection(name: str, environ: MutableMapping[str, str]) -> str:
             value = environ.get(key, "")
             if value:
                 return expand_development_storage(value)
+    for candidate in candidates:
+        section = _section(candidate, environ)
+        if section:
+            return _identity_connection(candidate, section)
     raise ConfigError(
-        f"The connection '{name}' is not set. Add 'AzureWebJobs{name}' or '{name}' to local.settings.json."
+        f"The connection '{name}' is not set. Add 'AzureWebJobs{name}' or '{name}' to local.settings.json, "
+        f"or its identity-based form ('AzureWebJobs{name}__queueServiceUri', ...)."
+    )
+
+
+def _section(name: str, environ: MutableMapping[str, str]) -> dict[str, str]:
+    prefixes = (f"{name}__".lower(), f"{name}:".lower())
+    return {
+        key[len(prefix) :].lower(): value.strip()
+        for key, value in environ.items()
+        for prefix in prefixes
+        if key.lower().startswith(prefix) and value.strip()
+    }
+
+
+def _identity_connection(name: str, section: dict[str, str]) -> IdentityConnection:
+    account = section.get("accountname", "")
+    uris: dict[str, str] = {}
+    for service in ("blob", "queue", "table"):
+        uri = section.get(f"{service}serviceuri") or (section.get("serviceuri") if service == "blob" else None)
+        if not uri and account:
+            uri = f"https://{account}.{service}.core.windows.net"
+        if uri:
+            uris[service] = uri.rstrip("/")
+    if not uris:
+        raise ConfigError(
+            f"The connection '{name}' has settings ({', '.join(sorted(section))}) but no service URI: "
+            f"add '{name}__blobServiceUri', '{name}__queueServiceUri' (or '{name}__accountName')."
+        )
+    return IdentityConnection(
+        name, tuple(sorted(uris.items())), section.get("credential", "").lower(), section.get("clientid", "")
     )
 
 

@@ -17,49 +17,64 @@ from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any
 
-from devhost.config import resolve_connection
+from devhost.config import IdentityConnection, resolve_connection
 
 QueueNotifier = Callable[[str], None]
 
 
 class StorageClients:
-    """Async storage clients, one set per connection string, built on first use."""
+    """Async storage clients, one set per connection, built on first use. An identity-based
+    connection gets one token credential for its three services, as the host's client factory does."""
 
     def __init__(self, environ: Any) -> None:
         self.environ = environ
-        self._queue_services: dict[str, Any] = {}
-        self._blob_services: dict[str, Any] = {}
-        self._table_services: dict[str, Any] = {}
+        self._clients: dict[tuple[str, str | IdentityConnection], Any] = {}
+        self._credentials: dict[IdentityConnection, Any] = {}
+
+    def _client(self, service: str, connection: str, client_type: Any) -> Any:
+        conn = resolve_connection(connection, self.environ)
+        key = (service, conn)
+        if key not in self._clients:
+            if isinstance(conn, IdentityConnection):
+                self._clients[key] = client_type(conn.service_uri(service), credential=self._credential(conn))
+            else:
+                self._clients[key] = client_type.from_connection_string(conn)
+        return self._clients[key]
+
+    def _credential(self, conn: IdentityConnection) -> Any:
+        if conn not in self._credentials:
+            if conn.credential == "managedidentity":
+                from azure.identity.aio import ManagedIdentityCredential
+
+                self._credentials[conn] = ManagedIdentityCredential(client_id=conn.client_id or None)
+            else:
+                from azure.identity.aio import DefaultAzureCredential
+
+                self._credentials[conn] = DefaultAzureCredential(managed_identity_client_id=conn.client_id or None)
+        return self._credentials[conn]
 
     def queue_service(self, connection: str) -> Any:
         from azure.storage.queue.aio import QueueServiceClient
 
-        conn = resolve_connection(connection, self.environ)
-        if conn not in self._queue_services:
-            self._queue_services[conn] = QueueServiceClient.from_connection_string(conn)
-        return self._queue_services[conn]
+        return self._client("queue", connection, QueueServiceClient)
 
     def blob_service(self, connection: str) -> Any:
         from azure.storage.blob.aio import BlobServiceClient
 
-        conn = resolve_connection(connection, self.environ)
-        if conn not in self._blob_services:
-            self._blob_services[conn] = BlobServiceClient.from_connection_string(conn)
-        return self._blob_services[conn]
+        return self._client("blob", connection, BlobServiceClient)
 
     def table_service(self, connection: str) -> Any:
         from azure.data.tables.aio import TableServiceClient
 
-        conn = resolve_connection(connection, self.environ)
-        if conn not in self._table_services:
-            self._table_services[conn] = TableServiceClient.from_connection_string(conn)
-        return self._table_services[conn]
+        return self._client("table", connection, TableServiceClient)
 
     async def close(self) -> None:
-        for clients in (self._queue_services, self._blob_services, self._table_services):
-            for client in clients.values():
-                await client.close()
-            clients.clear()
+        for client in self._clients.values():
+            await client.close()
+        self._clients.clear()
+        for credential in self._credentials.values():
+            await credential.close()
+        self._credentials.clear()
 
 
 def datum_value(datum: Any) -> str | bytes:

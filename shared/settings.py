@@ -10,6 +10,9 @@ from __future__ import annotations
 import os
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from urllib.parse import urlsplit
+
+from shared.storage.connection import MANAGED_IDENTITY, SERVICES, StorageConnection
 
 # Names of storage resources. Fixed here because the web tier and the worker must agree on them,
 # and because `function_app.py` needs the queue name at import time for its bindings.
@@ -60,16 +63,6 @@ class Secret(str):
         return "Secret('**********')"
 
 
-def _required(env: Mapping[str, str], name: str) -> str:
-    value = env.get(name, "")
-    if not value.strip():
-        raise SettingError(
-            f"Setting '{name}' is missing. Set it in local.settings.json (locally) "
-            f"or in the function app's application settings (in Azure)."
-        )
-    return value
-
-
 def _positive_int(env: Mapping[str, str], name: str, default: int, minimum: int = 1) -> int:
     raw = env.get(name, "").strip()
     if not raw:
@@ -104,9 +97,79 @@ def _schedule(env: Mapping[str, str], name: str, default: str) -> str:
     return raw
 
 
+STORAGE_SETTING = "AzureWebJobsStorage"
+
+
+def _storage_connection(env: Mapping[str, str], name: str) -> StorageConnection:
+    """The host's two forms of a storage connection: `<name>` holding a connection string, or the
+    identity-based `<name>__blobServiceUri`, `__queueServiceUri`, `__tableServiceUri` (or
+    `__accountName` for all three), `__credential` and `__clientId`. As in the host's configuration,
+    `__` and `:` both separate the parts and names are not case-sensitive."""
+    value = env.get(name, "")
+    if value.strip():
+        return StorageConnection(setting=name, connection_string=Secret(value))
+    prefixes = (f"{name}__".lower(), f"{name}:".lower())
+    section = {
+        key[len(prefix) :].lower(): raw.strip()
+        for key, raw in env.items()
+        for prefix in prefixes
+        if key.lower().startswith(prefix) and raw.strip()
+    }
+    if not section:
+        raise SettingError(
+            f"Setting '{name}' is missing. Set it in local.settings.json (locally) or in the function app's "
+            f"application settings (in Azure): a connection string, or the identity-based "
+            f"'{name}__blobServiceUri', '{name}__queueServiceUri' and '{name}__tableServiceUri'."
+        )
+    account = section.get("accountname", "")
+    uris: dict[str, str] = {}
+    for service in SERVICES:
+        setting = f"{name}__{service}ServiceUri"
+        uri = section.get(f"{service}serviceuri", "").rstrip("/")
+        if not uri and account:
+            uri = f"https://{account}.{service}.core.windows.net"
+        if not uri:
+            raise SettingError(
+                f"Setting '{setting}' is missing. Quire uses the account's blob, queue and table services, "
+                f"so an identity-based connection names all three (or '{name}__accountName' for an account "
+                f"in Azure's public cloud)."
+            )
+        parts = urlsplit(uri)
+        if parts.scheme != "https" or not parts.hostname:
+            raise SettingError(
+                f"Setting '{setting}' must be an https:// URI (storage accepts tokens only over TLS), got {uri!r}."
+            )
+        uris[service] = uri
+    credential = section.get("credential", "").lower()
+    if credential not in ("", MANAGED_IDENTITY):
+        raise SettingError(
+            f"Setting '{name}__credential' must be 'managedidentity' (or absent, for the default Azure "
+            f"credential chain), got {section['credential']!r}."
+        )
+    if credential == MANAGED_IDENTITY:
+        endpoint = env.get("IDENTITY_ENDPOINT", "").strip()
+        if not endpoint:
+            raise SettingError(
+                f"Setting '{name}__credential' is 'managedidentity' but IDENTITY_ENDPOINT is not set: a managed "
+                f"identity exists only where Azure Functions provides one. Locally, use a connection string "
+                f"(UseDevelopmentStorage=true), or drop '{name}__credential' to sign in with the Azure CLI."
+            )
+        parts = urlsplit(endpoint)
+        if parts.scheme not in ("http", "https") or not parts.hostname:
+            raise SettingError(f"Setting 'IDENTITY_ENDPOINT' must be an http(s) URL, got {endpoint!r}.")
+    return StorageConnection(
+        setting=name,
+        blob_uri=uris["blob"],
+        queue_uri=uris["queue"],
+        table_uri=uris["table"],
+        credential=credential,
+        client_id=section.get("clientid", ""),
+    )
+
+
 @dataclass(frozen=True)
 class Settings:
-    storage_connection: Secret = field(repr=False)
+    storage_connection: StorageConnection = field(repr=False)
     max_upload_bytes: int = DEFAULT_MAX_UPLOAD_BYTES
     refresh_schedule: str = DEFAULT_REFRESH_SCHEDULE
     feeds_allow_private_addresses: bool = False
@@ -124,7 +187,7 @@ class Settings:
     def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:
         env = os.environ if env is None else env
         return cls(
-            storage_connection=Secret(_required(env, "AzureWebJobsStorage")),
+            storage_connection=_storage_connection(env, STORAGE_SETTING),
             max_upload_bytes=_positive_int(env, "MAX_UPLOAD_BYTES", DEFAULT_MAX_UPLOAD_BYTES),
             refresh_schedule=_schedule(env, "REFRESH_SCHEDULE", DEFAULT_REFRESH_SCHEDULE),
             feeds_allow_private_addresses=_boolean(env, "FEEDS_ALLOW_PRIVATE_ADDRESSES", False),

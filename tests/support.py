@@ -32,15 +32,21 @@ class Azurite:
     blob_port: int
     queue_port: int
     table_port: int
+    scheme: str = "http"
 
     @property
     def connection_string(self) -> str:
-        base = "http://127.0.0.1"
+        base = f"{self.scheme}://127.0.0.1"
         return (
-            f"DefaultEndpointsProtocol=http;AccountName={ACCOUNT};AccountKey={ACCOUNT_KEY};"
+            f"DefaultEndpointsProtocol={self.scheme};AccountName={ACCOUNT};AccountKey={ACCOUNT_KEY};"
             f"BlobEndpoint={base}:{self.blob_port}/{ACCOUNT};QueueEndpoint={base}:{self.queue_port}/{ACCOUNT};"
             f"TableEndpoint={base}:{self.table_port}/{ACCOUNT};"
         )
+
+    def service_uri(self, service: str) -> str:
+        """The account's endpoint for "blob", "queue" or "table", as an identity-based setting names it."""
+        port = {"blob": self.blob_port, "queue": self.queue_port, "table": self.table_port}[service]
+        return f"{self.scheme}://127.0.0.1:{port}/{ACCOUNT}"
 
     def stop(self) -> None:
         # In-memory, nothing to save; and Azurite's table service never finishes a graceful close.
@@ -48,9 +54,12 @@ class Azurite:
         self.process.wait()
 
 
-def start_azurite() -> Azurite:
+def start_azurite(tls: tuple[Path, Path] | None = None) -> Azurite:
+    """Azurite on free ports. With `tls` (certificate and key files) it serves HTTPS and checks
+    OAuth bearer tokens (`--oauth basic`), as Azure Storage does for identity-based connections."""
     if not AZURITE.exists():
         pytest.fail("Azurite is not installed: run `make test` (it runs `npm ci`).")
+    secure = ["--cert", str(tls[0]), "--key", str(tls[1]), "--oauth", "basic"] if tls else []
     process = subprocess.Popen(
         [
             str(AZURITE),
@@ -58,6 +67,7 @@ def start_azurite() -> Azurite:
             "--skipApiVersionCheck",
             *("--blobHost", "127.0.0.1", "--queueHost", "127.0.0.1", "--tableHost", "127.0.0.1"),
             *("--blobPort", "0", "--queuePort", "0", "--tablePort", "0"),
+            *secure,
         ],
         stdout=subprocess.PIPE,
         stderr=subprocess.STDOUT,
@@ -70,7 +80,7 @@ def start_azurite() -> Azurite:
         line = process.stdout.readline()
         if not line:
             break
-        found = re.search(r"(Blob|Queue|Table) service is successfully listening at http://[\d.]+:(\d+)", line)
+        found = re.search(r"(Blob|Queue|Table) service is successfully listening at https?://[\d.]+:(\d+)", line)
         if found:
             ports[found.group(1)] = int(found.group(2))
     if len(ports) < 3:
@@ -78,7 +88,7 @@ def start_azurite() -> Azurite:
         pytest.fail(f"Azurite did not start: {ports}")
     # Keep draining its output so a full pipe never blocks it.
     threading.Thread(target=lambda: [None for _ in process.stdout], daemon=True).start()  # type: ignore[union-attr]
-    return Azurite(process, ports["Blob"], ports["Queue"], ports["Table"])
+    return Azurite(process, ports["Blob"], ports["Queue"], ports["Table"], "https" if tls else "http")
 
 
 def http(

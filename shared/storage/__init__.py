@@ -19,10 +19,13 @@ from collections.abc import Callable, Iterable
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
+from shared.storage.connection import StorageConnection
 from shared.storage.errors import (
     AlreadyExists,
     Conflict,
+    IdentityUnavailable,
     NotFound,
+    StorageAccessDenied,
     StorageError,
     StorageUnavailable,
     errors_translated,
@@ -35,7 +38,18 @@ if TYPE_CHECKING:  # the SDKs are imported lazily to keep `import function_app` 
     from azure.storage.blob import BlobServiceClient, ContainerClient
     from azure.storage.queue import QueueClient, QueueServiceClient
 
-__all__ = ["AlreadyExists", "Conflict", "Entity", "NotFound", "Storage", "StorageError", "StorageUnavailable"]
+__all__ = [
+    "AlreadyExists",
+    "Conflict",
+    "Entity",
+    "IdentityUnavailable",
+    "NotFound",
+    "Storage",
+    "StorageAccessDenied",
+    "StorageConnection",
+    "StorageError",
+    "StorageUnavailable",
+]
 
 # Fail fast and retry briefly: an HTTP caller is waiting, and the queue retries whole steps anyway.
 _CLIENT_OPTIONS: dict[str, Any] = {
@@ -49,10 +63,15 @@ _TABLE_RETRY_OPTIONS: dict[str, Any] = {"retry_backoff_factor": 0.3}
 
 
 class Storage(TableOperations):
-    """The storage operations Quire uses, over one connection string."""
+    """The storage operations Quire uses, over one connection (a connection string or an identity)."""
 
-    def __init__(self, connection_string: str, known_to_exist: Iterable[str] = ()) -> None:
-        self._connection_string = connection_string
+    def __init__(self, connection: StorageConnection | str, known_to_exist: Iterable[str] = ()) -> None:
+        self._connection = (
+            connection
+            if isinstance(connection, StorageConnection)
+            else StorageConnection(setting="AzureWebJobsStorage", connection_string=connection)
+        )
+        self._credential: Any = None
         self._lock = threading.Lock()
         self._blob_service: BlobServiceClient | None = None
         self._queue_service: QueueServiceClient | None = None
@@ -72,14 +91,22 @@ class Storage(TableOperations):
 
     # -- clients, built once ------------------------------------------------------------------
 
+    def _service_client(self, client_type: Any, service: str, options: dict[str, Any]) -> Any:
+        """A service client from the connection string, or from the service's URI and the identity
+        (one credential for all three services, so one token serves them all)."""
+        connection = self._connection
+        if not connection.uses_identity:
+            return client_type.from_connection_string(connection.connection_string, **_CLIENT_OPTIONS, **options)
+        if self._credential is None:
+            self._credential = connection.token_credential()
+        return client_type(connection.service_uri(service), credential=self._credential, **_CLIENT_OPTIONS, **options)
+
     def _blobs(self) -> BlobServiceClient:
         with self._lock:
             if self._blob_service is None:
                 from azure.storage.blob import BlobServiceClient
 
-                self._blob_service = BlobServiceClient.from_connection_string(
-                    self._connection_string, **_CLIENT_OPTIONS, **_STORAGE_RETRY_OPTIONS
-                )
+                self._blob_service = self._service_client(BlobServiceClient, "blob", _STORAGE_RETRY_OPTIONS)
             return self._blob_service
 
     def _queues(self) -> QueueServiceClient:
@@ -87,9 +114,7 @@ class Storage(TableOperations):
             if self._queue_service is None:
                 from azure.storage.queue import QueueServiceClient
 
-                self._queue_service = QueueServiceClient.from_connection_string(
-                    self._connection_string, **_CLIENT_OPTIONS, **_STORAGE_RETRY_OPTIONS
-                )
+                self._queue_service = self._service_client(QueueServiceClient, "queue", _STORAGE_RETRY_OPTIONS)
             return self._queue_service
 
     def _tables(self) -> TableServiceClient:
@@ -97,9 +122,7 @@ class Storage(TableOperations):
             if self._table_service is None:
                 from azure.data.tables import TableServiceClient
 
-                self._table_service = TableServiceClient.from_connection_string(
-                    self._connection_string, **_CLIENT_OPTIONS, **_TABLE_RETRY_OPTIONS
-                )
+                self._table_service = self._service_client(TableServiceClient, "table", _TABLE_RETRY_OPTIONS)
             return self._table_service
 
     def _cached(self, key: str, build: Callable[[], Any]) -> Any:

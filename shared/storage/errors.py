@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 from shared.errors import LostRace, TransientError
@@ -14,6 +15,15 @@ class StorageError(Exception):
 
 class StorageUnavailable(StorageError, TransientError):
     """Storage could not be reached or answered with a server error: try again later."""
+
+
+class StorageAccessDenied(StorageUnavailable):
+    """Storage refused the app's credentials (403): a token for the wrong audience, an expired one,
+    or an identity without its role (role assignments take minutes to apply: worth retrying)."""
+
+
+class IdentityUnavailable(StorageAccessDenied):
+    """No token could be had from the app's identity (its endpoint unreachable or refusing)."""
 
 
 class NotFound(StorageError):
@@ -38,6 +48,10 @@ def translate_error(error: Exception) -> Exception:
         ServiceResponseError,
     )
 
+    if isinstance(error, StorageError):
+        return error
+    if isinstance(error, HttpResponseError) and error.status_code == 403:
+        return StorageAccessDenied(f"storage refused the app's credentials: {_refusal_reason(error)}")
     if isinstance(error, ResourceNotFoundError):
         return NotFound(str(error))
     if isinstance(error, ResourceModifiedError):
@@ -53,6 +67,15 @@ def translate_error(error: Exception) -> Exception:
     if isinstance(error, HttpResponseError) and (error.status_code or 0) >= 500:
         return StorageUnavailable(f"storage answered {error.status_code}")
     return error
+
+
+def _refusal_reason(error: Any) -> str:
+    """The service's code and its detail line ("Invalid token audience."), never the request."""
+    raw_code = getattr(error, "error_code", None)
+    code = str(getattr(raw_code, "value", raw_code) or "")
+    detail = re.search(r"AuthenticationErrorDetail:\s*(.+)", str(error), re.IGNORECASE)
+    reason = detail.group(1).strip() if detail else ""
+    return f"{code or 'Forbidden'}{f' ({reason})' if reason else ''}"
 
 
 class errors_translated:

@@ -17,7 +17,7 @@ from shared.jobs.record import (
 from shared.routes import API_BASE, book_links
 from shared.services import Services
 from shared.settings import CONVERSION_QUEUE, JOB_TABLE
-from shared.storage import NotFound, StorageUnavailable
+from shared.storage import NotFound, StorageAccessDenied, StorageUnavailable
 from shared.web.responses import json_response, problem, storage_unavailable
 
 log = logs.get_logger(__name__)
@@ -65,6 +65,17 @@ def _backlog(services: Services, job_id: str) -> QueueBacklog | None:
 def health(services: Services) -> func.HttpResponse:
     try:
         services.storage.ping()
+    except StorageAccessDenied as error:
+        # A deployment's configuration fault (identity, audience, role): the operator needs the reason,
+        # which names settings and the service's verdict, never a token or key.
+        log.error("health check: %s", error)
+        return problem(
+            503,
+            "Storage refused Quire's credentials",
+            f"Quire's storage account refused it: {error}. Check the AzureWebJobsStorage settings and the "
+            f"identity's role assignments.",
+            headers={"Retry-After": "10"},
+        )
     except StorageUnavailable:
         return problem(
             503,

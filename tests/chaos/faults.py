@@ -46,7 +46,7 @@ from shared import logs
 from shared.jobs.record import JOB_ROW_KEY, Job
 from shared.library.record import ERASED_ROW_KEY
 from shared.settings import BOOK_CONTAINER, BOOK_TABLE, JOB_TABLE, WORK_CONTAINER
-from shared.storage import Entity, Storage
+from shared.storage import Entity, Storage, StorageConnection
 
 # The folder the stand-in host runs the fault app from.
 FAULT_APP = Path(__file__).resolve().parent / "fault_app"
@@ -60,8 +60,8 @@ class InjectedFault(RuntimeError):
 class EventRecordingStorage(Storage):
     """The app's Storage, recording each claim and commit of a step that it writes."""
 
-    def __init__(self, connection_string: str, known_to_exist: Any = ()) -> None:
-        super().__init__(connection_string, known_to_exist)
+    def __init__(self, connection: StorageConnection | str, known_to_exist: Any = ()) -> None:
+        super().__init__(connection, known_to_exist)
         # The job row as this thread last read it (a compare-and-swap reads, then writes, in one
         # thread), so that a write can tell what it changed.
         self._read = threading.local()

@@ -10,6 +10,7 @@ import pytest
 
 from devhost.config import (
     ConfigError,
+    IdentityConnection,
     QueueOptions,
     expand_development_storage,
     host_id,
@@ -86,7 +87,9 @@ def test_connection_resolution_order() -> None:
     env = {"AzureWebJobsMine": "first", "Mine": "second", "Other": "only"}
     assert resolve_connection("Mine", env) == "first"
     assert resolve_connection("Other", env) == "only"
-    assert "127.0.0.1:10001" in resolve_connection("Storage", {"AzureWebJobsStorage": "UseDevelopmentStorage=true"})
+    assert "127.0.0.1:10001" in str(
+        resolve_connection("Storage", {"AzureWebJobsStorage": "UseDevelopmentStorage=true"})
+    )
     with pytest.raises(ConfigError, match="Missing"):
         resolve_connection("Missing", {})
     assert expand_development_storage("AccountName=x") == "AccountName=x"
@@ -148,3 +151,23 @@ def test_function_timeout_default_none_and_invalid() -> None:
     assert function_timeout({"functionTimeout": "-1"}) is None
     with pytest.raises(ConfigError):
         function_timeout({"functionTimeout": "ten minutes"})
+
+
+def test_identity_based_connections_resolve_as_the_host_resolves_them() -> None:
+    env = {
+        "AzureWebJobsStorage__queueServiceUri": "https://q.example/acct/",
+        "AzureWebJobsStorage__blobServiceUri": "https://b.example/acct",
+        "AzureWebJobsStorage__credential": "managedidentity",
+        "AzureWebJobsStorage__clientId": "abc",
+    }
+    connection = resolve_connection("Storage", env)
+    assert isinstance(connection, IdentityConnection)
+    assert connection.service_uri("queue") == "https://q.example/acct"
+    assert (connection.credential, connection.client_id) == ("managedidentity", "abc")
+    with pytest.raises(ConfigError, match="AzureWebJobsStorage__tableServiceUri"):
+        connection.service_uri("table")
+    by_account = resolve_connection("AzureWebJobsStorage", {"AzureWebJobsStorage__accountName": "quire"})
+    assert isinstance(by_account, IdentityConnection)
+    assert by_account.service_uri("table") == "https://quire.table.core.windows.net"
+    with pytest.raises(ConfigError, match="no service URI"):
+        resolve_connection("Storage", {"AzureWebJobsStorage__clientId": "abc"})

@@ -40,7 +40,7 @@ ALLOWED = {
     "shared.formats": (),
     "shared.logs": (),
     "shared.routes": (),
-    "shared.settings": BASE,
+    "shared.settings": (*BASE, "shared.storage.connection"),
     "shared.storage": BASE,
     "shared.book": BASE,
     "shared.intake": (*BASE, "shared.book"),

@@ -62,3 +62,56 @@ def test_committed_local_settings_are_strings_with_the_documented_defaults() -> 
     Settings.from_env(values)  # the committed values are themselves valid
     # The host's body limit leaves room for multipart framing, so the app can answer 413 itself.
     assert int(values["FUNCTIONS_REQUEST_BODY_SIZE_LIMIT"]) > int(values["MAX_UPLOAD_BYTES"])
+
+
+IDENTITY = {
+    "AzureWebJobsStorage__blobServiceUri": "https://quire.blob.core.windows.net/",
+    "AzureWebJobsStorage__queueServiceUri": "https://quire.queue.core.windows.net",
+    "AzureWebJobsStorage__tableServiceUri": "https://quire.table.core.windows.net",
+    "AzureWebJobsStorage__credential": "managedidentity",
+    "AzureWebJobsStorage__clientId": "4b9f1c2e-0000-4000-8000-000000000001",
+    "IDENTITY_ENDPOINT": "http://localhost:42356/msi/token",
+}
+
+
+def test_an_identity_based_connection_is_read_as_the_host_reads_it() -> None:
+    connection = Settings.from_env(IDENTITY).storage_connection
+    assert connection.uses_identity
+    assert connection.blob_uri == "https://quire.blob.core.windows.net"
+    assert connection.service_uri("table") == "https://quire.table.core.windows.net"
+    assert (connection.credential, connection.client_id) == (
+        "managedidentity",
+        IDENTITY["AzureWebJobsStorage__clientId"],
+    )
+    # The host's configuration: ':' is the same separator as '__', and names ignore case.
+    colon = {key.replace("__", ":").lower(): value for key, value in IDENTITY.items() if "__" in key}
+    colon["IDENTITY_ENDPOINT"] = IDENTITY["IDENTITY_ENDPOINT"]
+    assert Settings.from_env(colon).storage_connection == connection
+
+
+def test_an_account_name_stands_for_its_three_public_cloud_uris() -> None:
+    connection = Settings.from_env({"AzureWebJobsStorage__accountName": "quire"}).storage_connection
+    assert connection.queue_uri == "https://quire.queue.core.windows.net"
+    assert connection.credential == ""  # the default chain: an Azure CLI sign-in works locally
+
+
+def test_a_connection_string_wins_over_an_identity_section() -> None:
+    connection = Settings.from_env({**IDENTITY, "AzureWebJobsStorage": "UseDevelopmentStorage=true"}).storage_connection
+    assert not connection.uses_identity
+    assert "UseDevelopmentStorage" not in repr(connection)
+
+
+@pytest.mark.parametrize(
+    ("change", "named"),
+    [
+        ({"AzureWebJobsStorage__tableServiceUri": ""}, "AzureWebJobsStorage__tableServiceUri"),
+        ({"AzureWebJobsStorage__queueServiceUri": "http://quire.queue.core.windows.net"}, "__queueServiceUri"),
+        ({"AzureWebJobsStorage__blobServiceUri": "quire.blob"}, "AzureWebJobsStorage__blobServiceUri"),
+        ({"AzureWebJobsStorage__credential": "clientsecret"}, "AzureWebJobsStorage__credential"),
+        ({"IDENTITY_ENDPOINT": ""}, "IDENTITY_ENDPOINT"),
+        ({"IDENTITY_ENDPOINT": "localhost:42356"}, "IDENTITY_ENDPOINT"),
+    ],
+)
+def test_bad_identity_settings_fail_fast_naming_the_setting(change: dict[str, str], named: str) -> None:
+    with pytest.raises(SettingError, match=named):
+        Settings.from_env({**IDENTITY, **change})
