@@ -6,6 +6,7 @@ import threading
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
+from shared import telemetry
 from shared.settings import Settings
 from shared.storage import Storage
 
@@ -33,7 +34,9 @@ def get_services() -> Services:
     global _services
     with _lock:
         if _services is None:
-            _services = Services.from_settings(Settings.from_env())
+            settings = Settings.from_env()
+            telemetry.configure(settings)
+            _services = Services.from_settings(settings)
         return _services
 
 

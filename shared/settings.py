@@ -100,6 +100,38 @@ def _schedule(env: Mapping[str, str], name: str, default: str) -> str:
 STORAGE_SETTING = "AzureWebJobsStorage"
 
 
+def _otlp_endpoint(env: Mapping[str, str]) -> str:
+    """OTEL_EXPORTER_OTLP_ENDPOINT: the OTLP/HTTP receiver's base URL (traces go to /v1/traces)."""
+    raw = env.get("OTEL_EXPORTER_OTLP_ENDPOINT", "").strip()
+    if not raw:
+        return ""
+    parts = urlsplit(raw)
+    try:
+        port_ok = parts.port is None or parts.port > 0
+    except ValueError:
+        port_ok = False
+    if parts.scheme not in ("http", "https") or not parts.hostname or not port_ok:
+        raise SettingError(
+            f"Setting 'OTEL_EXPORTER_OTLP_ENDPOINT' must be an http(s) URL such as http://localhost:4318, got {raw!r}."
+        )
+    return raw.rstrip("/")
+
+
+def _app_insights_client_id(env: Mapping[str, str]) -> str:
+    """APPLICATIONINSIGHTS_AUTHENTICATION_STRING: `Authorization=AAD` (the system-assigned identity)
+    or `Authorization=AAD;ClientId=<id>` (a user-assigned one) for ingestion without the key."""
+    raw = env.get("APPLICATIONINSIGHTS_AUTHENTICATION_STRING", "").strip()
+    if not raw:
+        return ""
+    parts = {k.strip().lower(): v.strip() for k, _, v in (p.partition("=") for p in raw.split(";") if p.strip())}
+    if parts.get("authorization", "").upper() != "AAD":
+        raise SettingError(
+            "Setting 'APPLICATIONINSIGHTS_AUTHENTICATION_STRING' must be 'Authorization=AAD' or "
+            f"'Authorization=AAD;ClientId=<client id>', got {raw!r}."
+        )
+    return parts.get("clientid", "")
+
+
 def _storage_connection(env: Mapping[str, str], name: str) -> StorageConnection:
     """The host's two forms of a storage connection: `<name>` holding a connection string, or the
     identity-based `<name>__blobServiceUri`, `__queueServiceUri`, `__tableServiceUri` (or
@@ -182,6 +214,9 @@ class Settings:
     step_memory_mb: int = DEFAULT_STEP_MEMORY_MB
     abandoned_upload_seconds: int = DEFAULT_ABANDONED_UPLOAD_SECONDS
     editions_kept: int = DEFAULT_EDITIONS_KEPT
+    otlp_endpoint: str = ""
+    app_insights_connection: Secret = field(default=Secret(""), repr=False)
+    app_insights_client_id: str = ""
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:
@@ -202,4 +237,7 @@ class Settings:
             step_memory_mb=_positive_int(env, "STEP_MEMORY_MB", DEFAULT_STEP_MEMORY_MB, minimum=64),
             abandoned_upload_seconds=_positive_int(env, "ABANDONED_UPLOAD_SECONDS", DEFAULT_ABANDONED_UPLOAD_SECONDS),
             editions_kept=_positive_int(env, "EDITIONS_KEPT", DEFAULT_EDITIONS_KEPT),
+            otlp_endpoint=_otlp_endpoint(env),
+            app_insights_connection=Secret(env.get("APPLICATIONINSIGHTS_CONNECTION_STRING", "").strip()),
+            app_insights_client_id=_app_insights_client_id(env),
         )

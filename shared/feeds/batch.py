@@ -15,8 +15,9 @@ from concurrent.futures import ThreadPoolExecutor
 from datetime import datetime, timedelta
 from functools import partial
 from typing import TYPE_CHECKING, Any
+from urllib.parse import urlsplit
 
-from shared import logs
+from shared import logs, telemetry
 from shared.feeds.messages import DueSource, FetchBatch
 from shared.feeds.parse import FeedError, parse_feed
 from shared.feeds.sources import list_sources, source_key
@@ -247,6 +248,11 @@ async def _refresh_book(
     from shared.feeds.fetch import FetchResult, fetch_feed  # httpx: only where feeds are fetched
 
     async def fetch(source: DueSource) -> FetchResult:
+        # The host only: a feed's URL may carry its subscriber's token.
+        with telemetry.span("fetch feed", kind="client", book=source["book"], host=urlsplit(source["url"]).hostname):
+            return await fetch_guarded(source)
+
+    async def fetch_guarded(source: DueSource) -> FetchResult:
         try:
             return await fetch_feed(
                 client,

@@ -31,6 +31,7 @@ import asyncio
 from datetime import UTC, datetime
 from typing import Any
 
+from shared import telemetry
 from shared.feeds.batch import fetch_batch
 from shared.feeds.messages import FetchBatch, ScanPage, parse_feed_message
 from shared.feeds.slots import scan, slot_for, start_refresh
@@ -39,15 +40,29 @@ from shared.storage import Storage
 
 
 async def handle_queue_message(storage: Storage, settings: Settings, client: Any, body: bytes) -> list[str]:
-    """One message on the feeds queue: a scan page (returns the messages to send) or a fetch batch."""
+    """One message on the feeds queue: a scan page (returns the messages to send) or a fetch batch,
+    each a span of the slot's trace."""
     now = datetime.now(UTC)
     message = parse_feed_message(body)
+    parent = telemetry.message_traceparent(body)
     if isinstance(message, ScanPage):
-        return await asyncio.to_thread(scan, storage, message.slot, message.continuation, now)
+        with telemetry.span("refresh scan", parent=parent, kind="consumer", slot=message.slot):
+            scanned = await asyncio.to_thread(scan, storage, message.slot, message.continuation, now)
+            return telemetry.all_stamped(scanned)
     if isinstance(message, FetchBatch):
-        await fetch_batch(storage, client, message, settings, now)
+        with telemetry.span(
+            "refresh batch",
+            parent=parent,
+            kind="consumer",
+            slot=message.slot,
+            batch=message.batch,
+            sources=len(message.sources),
+        ):
+            await fetch_batch(storage, client, message, settings, now)
     return []
 
 
 def start_from_timer(storage: Storage, schedule_status: dict[str, Any]) -> list[str]:
-    return start_refresh(storage, slot_for(schedule_status, datetime.now(UTC)))
+    slot = slot_for(schedule_status, datetime.now(UTC))
+    with telemetry.span("refresh slot", kind="producer", slot=slot):
+        return telemetry.all_stamped(start_refresh(storage, slot))

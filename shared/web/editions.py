@@ -11,11 +11,12 @@ output binding (None when nothing starts).
 
 from __future__ import annotations
 
+import contextlib
 from datetime import UTC, datetime
 
 import azure.functions as func
 
-from shared import logs
+from shared import logs, telemetry
 from shared.formats import MANUSCRIPT_TYPES
 from shared.intake import Manuscript, UploadRejected, check_declared_size, identify, read_upload
 from shared.intake.rejections import Refusal
@@ -47,6 +48,13 @@ HTTP_STATUS = {
 Reply = tuple[func.HttpResponse, str | None]
 
 
+def request_span(req: func.HttpRequest, name: str) -> contextlib.AbstractContextManager[None]:
+    """The request's span: under the host's invocation span when the worker set one, else under
+    the caller's `traceparent` header, else the root of a new trace."""
+    parent = None if telemetry.current_traceparent() else req.headers.get("traceparent")
+    return telemetry.span(name, parent=parent, kind="server", route=req.url.split("?")[0].split("/api/", 1)[-1])
+
+
 def _manuscript(req: func.HttpRequest, services: Services) -> Manuscript | func.HttpResponse:
     limit = services.settings.max_upload_bytes
     try:
@@ -63,7 +71,13 @@ def _manuscript(req: func.HttpRequest, services: Services) -> Manuscript | func.
 
 def create(req: func.HttpRequest, services: Services) -> Reply:
     """A new book from its first manuscript: 202 with the edition's status, the book's links and
-    its owner key (shown this once)."""
+    its owner key (shown this once). The request's span starts the edition's trace."""
+    with request_span(req, "create book"):
+        response, message = _create(req, services)
+        return response, telemetry.stamped(message) if message else None
+
+
+def _create(req: func.HttpRequest, services: Services) -> Reply:
     manuscript = _manuscript(req, services)
     if isinstance(manuscript, func.HttpResponse):
         return manuscript, None
@@ -87,6 +101,12 @@ def create(req: func.HttpRequest, services: Services) -> Reply:
 
 def publish_edition(req: func.HttpRequest, services: Services) -> Reply:
     """A new edition of a book (owner key): 202 with the edition's status."""
+    with request_span(req, "publish edition"):
+        response, message = _publish_edition(req, services)
+        return response, telemetry.stamped(message) if message else None
+
+
+def _publish_edition(req: func.HttpRequest, services: Services) -> Reply:
     book_id = req.route_params.get("id", "")
     checked = owned_book(req, services, book_id)
     if isinstance(checked, func.HttpResponse):

@@ -21,7 +21,7 @@ import threading
 from collections.abc import Callable, Iterator, Mapping
 from datetime import UTC, datetime
 
-from shared import logs
+from shared import logs, telemetry
 from shared.book.errors import ManuscriptError
 from shared.budget import BudgetExceeded, StepBudget, run_within_budget
 from shared.jobs.record import (
@@ -45,9 +45,13 @@ def run_conversion_message(services: Services, body: bytes | str, message_id: st
     """Handle one conversion message (`message_id`: the queue's id for it, the same on every
     delivery of it): claim its step, run it in a child process within the step budget. Returns
     the messages to send next (through the output binding)."""
+    parent = telemetry.message_traceparent(body)
     erased_book = erasure_message_book(body)
     if erased_book is not None:
-        with logs.bound(book=erased_book):
+        with (
+            logs.bound(book=erased_book),
+            telemetry.span("erase book", parent=parent, kind="consumer", book=erased_book),
+        ):
             erase_book(services.storage, erased_book, datetime.now(UTC))
         return []
     try:
@@ -55,8 +59,13 @@ def run_conversion_message(services: Services, body: bytes | str, message_id: st
     except ValueError as error:
         log.warning("ignoring a malformed conversion message: %s", error)
         return []
-    with logs.bound(job=job_id, step=step):
-        return _run(services, job_id, step, message_id)
+    # One span per step, a child of the span that sent its message: the book's whole conversion is
+    # one trace, and the messages this step sends carry this span on.
+    with (
+        logs.bound(job=job_id, step=step),
+        telemetry.span(f"step {step.split(':')[0]}", parent=parent, kind="consumer", job=job_id, step=step),
+    ):
+        return telemetry.all_stamped(_run(services, job_id, step, message_id))
 
 
 def _run(services: Services, job_id: str, step: str, message_id: str) -> list[str]:

@@ -42,14 +42,15 @@ ALLOWED = {
     "shared.routes": (),
     "shared.settings": (*BASE, "shared.storage.connection"),
     "shared.storage": BASE,
+    "shared.telemetry": (*BASE, "shared.settings"),
     "shared.book": BASE,
     "shared.intake": (*BASE, "shared.book"),
     "shared.budget": (*BASE, "shared.book"),
     "shared.cli": (*BASE, "shared.book", "shared.intake"),
-    "shared.feeds": (*BASE, "shared.settings", "shared.storage", "shared.book.sanitize"),
+    "shared.feeds": (*BASE, "shared.settings", "shared.storage", "shared.book.sanitize", "shared.telemetry"),
     "shared.jobs": (*BASE, "shared.settings", "shared.storage", "shared.intake"),
     "shared.library": (*BASE, "shared.settings", "shared.storage", "shared.intake", "shared.jobs", "shared.feeds"),
-    "shared.services": (*BASE, "shared.settings", "shared.storage", "shared.feeds"),
+    "shared.services": (*BASE, "shared.settings", "shared.storage", "shared.feeds", "shared.telemetry"),
     "shared.worker": (
         *BASE,
         "shared.settings",
@@ -60,6 +61,7 @@ ALLOWED = {
         "shared.library",
         "shared.services",
         "shared.feeds",
+        "shared.telemetry",
     ),
     "shared.web": (
         *BASE,
@@ -70,6 +72,7 @@ ALLOWED = {
         "shared.library",
         "shared.services",
         "shared.feeds",
+        "shared.telemetry",
     ),
 }
 
