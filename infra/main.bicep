@@ -331,6 +331,12 @@ resource app 'Microsoft.Web/sites@2024-04-01' = {
           name: 'APPLICATIONINSIGHTS_AUTHENTICATION_STRING'
           value: 'ClientId=${identity.properties.clientId};Authorization=AAD'
         }
+        // host.json's telemetryMode is OpenTelemetry; this lets the Python worker hand each
+        // invocation the host's trace context, so the app's spans join the host's.
+        {
+          name: 'PYTHON_ENABLE_OPENTELEMETRY'
+          value: 'true'
+        }
         // The app's own settings (README "Settings").
         {
           name: 'MAX_UPLOAD_BYTES'

@@ -22,12 +22,14 @@ HOST_SETTINGS = {
     "AzureWebJobsStorage__tableServiceUri",
     "AzureWebJobsStorage__credential",
     "AzureWebJobsStorage__clientId",
-    "APPLICATIONINSIGHTS_CONNECTION_STRING",
-    "APPLICATIONINSIGHTS_AUTHENTICATION_STRING",
     "FUNCTIONS_REQUEST_BODY_SIZE_LIMIT",
+    "PYTHON_ENABLE_OPENTELEMETRY",
 }
-# Local development only: in Azure its default (false) is the only right value.
-DEVELOPMENT_ONLY = {"FEEDS_ALLOW_PRIVATE_ADDRESSES"}
+# Local development only: in Azure its default (false) is the only right value; and an OTLP
+# collector is optional beside Application Insights.
+DEVELOPMENT_ONLY = {"FEEDS_ALLOW_PRIVATE_ADDRESSES", "OTEL_EXPORTER_OTLP_ENDPOINT"}
+# Set by the platform on every instance, never by the deployment.
+PLATFORM = {"IDENTITY_ENDPOINT"}
 ROLES = {
     "storageBlobDataOwner": "b7e6dc6d-f1e8-4753-8033-0f276bb0955b",
     "storageQueueDataContributor": "974c5e8b-45b9-4653-ba55-5f855dd0fb88",
@@ -42,9 +44,9 @@ def bicep() -> dict[str, Any]:
 
 
 def settings_the_app_reads() -> set[str]:
-    """Every name shared/settings.py reads, and every %NAME% a trigger binds."""
+    """Every name shared/settings.py reads (through a reader, or `env.get`), and every %NAME% a trigger binds."""
     tree = ast.parse((ROOT / "shared" / "settings.py").read_text(encoding="utf-8"))
-    readers = {"_required", "_positive_int", "_boolean", "_schedule"}
+    readers = {"_positive_int", "_boolean", "_schedule"}
     names: set[str] = {
         str(node.args[1].value)
         for node in ast.walk(tree)
@@ -54,6 +56,19 @@ def settings_the_app_reads() -> set[str]:
         and len(node.args) > 1
         and isinstance(node.args[1], ast.Constant)
     }
+    names |= {
+        str(node.args[0].value)
+        for node in ast.walk(tree)
+        if isinstance(node, ast.Call)
+        and isinstance(node.func, ast.Attribute)
+        and node.func.attr == "get"
+        and isinstance(node.func.value, ast.Name)
+        and node.func.value.id == "env"
+        and node.args
+        and isinstance(node.args[0], ast.Constant)
+        and isinstance(node.args[0].value, str)
+    }
+    names.add(settings.STORAGE_SETTING)
     for function in _index().values():
         for binding in function["bindings"]:
             for value in binding.values():
@@ -66,12 +81,14 @@ def test_every_setting_the_app_reads_is_declared_and_nothing_else(bicep: dict[st
     app_settings = bicep["resources"]["app"]["config"]["properties"]["siteConfig"]["appSettings"]
     declared = {entry["name"] for entry in app_settings}
     known = settings_the_app_reads()
-    assert "JOB_STALL_SECONDS" in known and "RECONCILE_SCHEDULE" in known  # the reader above finds them
+    # The reader above finds each kind of read.
+    assert {"JOB_STALL_SECONDS", "RECONCILE_SCHEDULE", "APPLICATIONINSIGHTS_CONNECTION_STRING"} <= known
     # The storage connection is declared in its identity-based form, as the host reads it.
-    assert known - DEVELOPMENT_ONLY - {"AzureWebJobsStorage"} == declared - HOST_SETTINGS
+    assert known - DEVELOPMENT_ONLY - PLATFORM - {"AzureWebJobsStorage"} == declared - HOST_SETTINGS
     assert not any(name.startswith("AzureWebJobsStorage") and "__" not in name for name in declared)
     by_name = {entry["name"]: entry["value"] for entry in app_settings}
     assert by_name["AzureWebJobsStorage__credential"] == "managedidentity"
+    assert by_name["PYTHON_ENABLE_OPENTELEMETRY"] == "true"
 
 
 def test_storage_allows_no_shared_key_and_no_public_blobs(bicep: dict[str, Any]) -> None:

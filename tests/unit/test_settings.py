@@ -115,3 +115,25 @@ def test_a_connection_string_wins_over_an_identity_section() -> None:
 def test_bad_identity_settings_fail_fast_naming_the_setting(change: dict[str, str], named: str) -> None:
     with pytest.raises(SettingError, match=named):
         Settings.from_env({**IDENTITY, **change})
+
+
+@pytest.mark.parametrize("endpoint", ["localhost:4318", "grpc://collector:4317", "http://", "http://collector:99999"])
+def test_a_malformed_otlp_endpoint_names_the_setting(endpoint: str) -> None:
+    with pytest.raises(SettingError, match="OTEL_EXPORTER_OTLP_ENDPOINT"):
+        Settings.from_env({"AzureWebJobsStorage": "x", "OTEL_EXPORTER_OTLP_ENDPOINT": endpoint})
+
+
+def test_telemetry_settings_are_read_and_the_connection_string_hidden() -> None:
+    settings = Settings.from_env(
+        {
+            "AzureWebJobsStorage": "x",
+            "OTEL_EXPORTER_OTLP_ENDPOINT": "http://localhost:4318/",
+            "APPLICATIONINSIGHTS_CONNECTION_STRING": "InstrumentationKey=secret-ikey;IngestionEndpoint=https://x/",
+            "APPLICATIONINSIGHTS_AUTHENTICATION_STRING": "Authorization=AAD;ClientId=abc",
+        }
+    )
+    assert settings.otlp_endpoint == "http://localhost:4318"
+    assert settings.app_insights_client_id == "abc"
+    assert "secret-ikey" not in repr(settings)
+    with pytest.raises(SettingError, match="APPLICATIONINSIGHTS_AUTHENTICATION_STRING"):
+        Settings.from_env({"AzureWebJobsStorage": "x", "APPLICATIONINSIGHTS_AUTHENTICATION_STRING": "ClientId=abc"})
