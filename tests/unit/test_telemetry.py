@@ -63,7 +63,7 @@ def test_with_an_application_insights_connection_spans_reach_its_ingestion_endpo
     envelopes: list[dict[str, object]] = []
 
     class Track(BaseHTTPRequestHandler):
-        def do_POST(self) -> None:  # noqa: N802 (the stdlib's name)
+        def do_POST(self) -> None:
             body = self.rfile.read(int(self.headers.get("Content-Length", "0")))
             if self.headers.get("Content-Encoding") == "gzip":
                 body = gzip.decompress(body)
