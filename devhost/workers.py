@@ -102,7 +102,10 @@ class WorkerProcess:
     async def send(self, parts: list[bytes]) -> None:
         assert self.writer is not None
         async with self.write_lock:
-            self.writer.writelines(parts)
+            # No empty parts: Python 3.13.0's socket transport never drops an empty buffer left
+            # after a partial write, and then calls sendmsg with nothing forever (100 % of a core
+            # for the host's lifetime, once any frame with an empty payload met backpressure).
+            self.writer.writelines([part for part in parts if part])
             await self.writer.drain()
 
     def fail_pending(self, reason: str) -> None:

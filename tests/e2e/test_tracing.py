@@ -34,13 +34,14 @@ def traced(
         "IMAGES_IN_PLAN_BYTES": "0",  # every image fans out to a batch step of its own
         "FEEDS_ALLOW_PRIVATE_ADDRESSES": "true",  # the feed server is on this machine
     }
-    web = start_host(ROOT, settings, logs / "web.log", extra_args=WEB)
-    worker = start_host(ROOT, settings, logs / "worker.log", extra_args=WORKER, wait_path=None)
+    hosts: list[AppHost] = []
     try:
-        yield receiver, web, worker, feeds
+        hosts.append(start_host(ROOT, settings, logs / "web.log", extra_args=WEB))
+        hosts.append(start_host(ROOT, settings, logs / "worker.log", extra_args=WORKER, wait_path=None))
+        yield receiver, hosts[0], hosts[1], feeds
     finally:
-        worker.stop()
-        web.stop()
+        for host in reversed(hosts):
+            host.stop()
         feeds.stop()
         receiver.stop()
 
