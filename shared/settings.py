@@ -217,6 +217,7 @@ class Settings:
     otlp_endpoint: str = ""
     app_insights_connection: Secret = field(default=Secret(""), repr=False)
     app_insights_client_id: str = ""
+    otel_traces_sampler: str = ""
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:
@@ -240,4 +241,5 @@ class Settings:
             otlp_endpoint=_otlp_endpoint(env),
             app_insights_connection=Secret(env.get("APPLICATIONINSIGHTS_CONNECTION_STRING", "").strip()),
             app_insights_client_id=_app_insights_client_id(env),
+            otel_traces_sampler=env.get("OTEL_TRACES_SAMPLER", "").strip(),
         )

@@ -91,8 +91,13 @@ def _use_azure_monitor(settings: Settings) -> None:
         from azure.identity import ManagedIdentityCredential
 
         credential = ManagedIdentityCredential(client_id=settings.app_insights_client_id)
+    # The distribution's default samples 5 traces a second, each process on its own: a book's steps
+    # on other instances could keep spans whose parents were dropped. Sampling by trace id (ratio 1
+    # unless OTEL_TRACES_SAMPLER says otherwise, e.g. microsoft.fixed_percentage) decides alike in
+    # every process, so each trace is kept or dropped whole.
+    sampling = {} if settings.otel_traces_sampler else {"sampling_ratio": 1.0}
     configure_azure_monitor(
-        connection_string=settings.app_insights_connection, credential=credential, logger_name="shared"
+        connection_string=settings.app_insights_connection, credential=credential, logger_name="shared", **sampling
     )
 
 

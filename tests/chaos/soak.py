@@ -172,6 +172,10 @@ class Soak:
                 thread.start()
             self._inject_faults(started + self.seconds)
             self.stop_uploads.set()
+            # An upload still in flight is accepted or refused before the drain is judged: its job
+            # is one the check must find (a fresh-clone run once saw one land during the check).
+            for uploader in threads[: self.uploaders]:
+                uploader.join(timeout=60)
             drained = self._drain(timeout=600)
             self.checking.set()
             result = self._check(drained)

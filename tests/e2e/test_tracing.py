@@ -13,7 +13,7 @@ import pytest
 from tests.feeds.servers import FeedServer
 from tests.otlp_receiver import OtlpReceiver, ReceivedSpan
 from tests.pipeline_support import create_book, follow, http_json
-from tests.support import ROOT, AppHost, Azurite, start_host, wait_for
+from tests.support import ROOT, AppHost, start_azurite, start_host, wait_for
 
 WEB = ["--functions", "create_book", "get_manuscript", "health", "book_feeds", "book_updates"]
 WORKER = ["--functions", "convert", "convert_poison", "refresh", "refresh_feeds"]
@@ -21,9 +21,10 @@ SERVER, CLIENT, PRODUCER, CONSUMER = 2, 3, 4, 5  # OTLP span kinds
 
 
 @pytest.fixture(scope="module")
-def traced(
-    azurite: Azurite, tmp_path_factory: pytest.TempPathFactory
-) -> Iterator[tuple[OtlpReceiver, AppHost, AppHost, FeedServer]]:
+def traced(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[OtlpReceiver, AppHost, AppHost, FeedServer]]:
+    # An Azurite of its own: the session's has other hosts listening on its queues, whose steps
+    # would run untraced (and with their own settings).
+    azurite = start_azurite()
     receiver = OtlpReceiver().start()
     feeds = FeedServer().start()
     logs = tmp_path_factory.mktemp("tracing")
@@ -44,6 +45,7 @@ def traced(
             host.stop()
         feeds.stop()
         receiver.stop()
+        azurite.stop()
 
 
 def test_one_upload_is_one_trace_from_request_to_publish(

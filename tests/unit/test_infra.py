@@ -28,8 +28,9 @@ HOST_SETTINGS = {
 # Local development only: in Azure its default (false) is the only right value; and an OTLP
 # collector is optional beside Application Insights.
 DEVELOPMENT_ONLY = {"FEEDS_ALLOW_PRIVATE_ADDRESSES", "OTEL_EXPORTER_OTLP_ENDPOINT"}
-# Set by the platform on every instance, never by the deployment.
+# Set by the platform on every instance, never by the deployment; or an operator's optional tuning.
 PLATFORM = {"IDENTITY_ENDPOINT"}
+OPTIONAL = {"OTEL_TRACES_SAMPLER"}
 ROLES = {
     "storageBlobDataOwner": "b7e6dc6d-f1e8-4753-8033-0f276bb0955b",
     "storageQueueDataContributor": "974c5e8b-45b9-4653-ba55-5f855dd0fb88",
@@ -84,7 +85,7 @@ def test_every_setting_the_app_reads_is_declared_and_nothing_else(bicep: dict[st
     # The reader above finds each kind of read.
     assert {"JOB_STALL_SECONDS", "RECONCILE_SCHEDULE", "APPLICATIONINSIGHTS_CONNECTION_STRING"} <= known
     # The storage connection is declared in its identity-based form, as the host reads it.
-    assert known - DEVELOPMENT_ONLY - PLATFORM - {"AzureWebJobsStorage"} == declared - HOST_SETTINGS
+    assert known - DEVELOPMENT_ONLY - PLATFORM - OPTIONAL - {"AzureWebJobsStorage"} == declared - HOST_SETTINGS
     assert not any(name.startswith("AzureWebJobsStorage") and "__" not in name for name in declared)
     by_name = {entry["name"]: entry["value"] for entry in app_settings}
     assert by_name["AzureWebJobsStorage__credential"] == "managedidentity"
