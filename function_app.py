@@ -9,7 +9,7 @@ import azure.functions as func
 from shared import logs
 from shared.services import get_feed_client, get_services
 from shared.settings import CONVERSION_POISON_QUEUE, CONVERSION_QUEUE, FEED_QUEUE
-from shared.web import books, editions, pages, status
+from shared.web import books, editions, pages, status, uploads
 from shared.worker import protocol, recovery
 
 app = func.FunctionApp(http_auth_level=func.AuthLevel.FUNCTION)
@@ -49,6 +49,34 @@ def publish_edition(req: func.HttpRequest, conversion: func.Out[str], context: f
     # Anonymous to the host: the book's owner key guards it (shared/web/editions.py).
     with logs.bound(invocation=context.invocation_id):
         response, message = editions.publish_edition(req, get_services())
+        if message is not None:
+            conversion.set(message)
+        return response
+
+
+@app.function_name("request_upload")
+@app.route(route="uploads", methods=["POST"], auth_level=func.AuthLevel.FUNCTION)
+def request_upload(req: func.HttpRequest, context: func.Context) -> func.HttpResponse:
+    """A direct upload (valet key) for a new book: a SAS to write the manuscript straight to storage."""
+    with logs.bound(invocation=context.invocation_id):
+        return uploads.ask_for_new_book(req, get_services())
+
+
+@app.function_name("request_edition_upload")
+@app.route(route="books/{id}/uploads", methods=["POST"], auth_level=func.AuthLevel.ANONYMOUS)
+def request_edition_upload(req: func.HttpRequest, context: func.Context) -> func.HttpResponse:
+    # Anonymous to the host: the book's owner key guards it.
+    with logs.bound(invocation=context.invocation_id):
+        return uploads.ask_for_edition(req, get_services())
+
+
+@app.function_name("submit_upload")
+@app.route(route="uploads/{id}", methods=["POST"], auth_level=func.AuthLevel.ANONYMOUS)
+@app.queue_output(arg_name="conversion", queue_name=CONVERSION_QUEUE, connection="AzureWebJobsStorage")
+def submit_upload(req: func.HttpRequest, conversion: func.Out[str], context: func.Context) -> func.HttpResponse:
+    # Anonymous to the host: the owner key handed out with the upload guards it.
+    with logs.bound(invocation=context.invocation_id):
+        response, message = uploads.submit(req, get_services())
         if message is not None:
             conversion.set(message)
         return response
@@ -191,7 +219,7 @@ async def refresh_feeds(msg: func.QueueMessage, more: QueueMessages, context: fu
 @app.route(route="{page?}", methods=["GET", "HEAD"], auth_level=func.AuthLevel.ANONYMOUS)
 def upload_page(req: func.HttpRequest, context: func.Context) -> func.HttpResponse:
     with logs.bound(invocation=context.invocation_id):
-        return pages.upload_page(req)
+        return pages.upload_page(req, get_services())
 
 
 @app.function_name("static_files")

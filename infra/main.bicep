@@ -27,6 +27,9 @@ param vnetEnabled bool = false
 @description('Largest manuscript accepted, in bytes.')
 param maxUploadBytes int = 52428800
 
+@description('Largest manuscript sent straight to Blob Storage with a valet-key SAS (a zip), in bytes.')
+param directUploadMaxBytes int = 1073741824
+
 var token = toLower(uniqueString(subscription().id, resourceGroup().id, environmentName, location))
 var tags = { 'azd-env-name': environmentName }
 var deploymentContainer = 'app-package-${take(token, 7)}'
@@ -84,9 +87,26 @@ resource storage 'Microsoft.Storage/storageAccounts@2023-05-01' = {
   }
 }
 
+// The upload page sends large manuscripts from the browser straight to Blob Storage (a valet-key
+// SAS for one blob), so the blob endpoint answers the page's own origin, and only for writes.
+var appName = 'func-quire-${token}'
+
 resource blobService 'Microsoft.Storage/storageAccounts/blobServices@2023-05-01' = {
   parent: storage
   name: 'default'
+  properties: {
+    cors: {
+      corsRules: [
+        {
+          allowedOrigins: ['https://${appName}.azurewebsites.net']
+          allowedMethods: ['PUT', 'OPTIONS']
+          allowedHeaders: ['content-type', 'content-length', 'x-ms-*']
+          exposedHeaders: ['x-ms-request-id', 'x-ms-error-code']
+          maxAgeInSeconds: 3600
+        }
+      ]
+    }
+  }
 }
 
 resource containers 'Microsoft.Storage/storageAccounts/blobServices/containers@2023-05-01' = [
@@ -264,7 +284,7 @@ resource plan 'Microsoft.Web/serverfarms@2024-04-01' = {
 }
 
 resource app 'Microsoft.Web/sites@2024-04-01' = {
-  name: 'func-quire-${token}'
+  name: appName
   location: location
   tags: union(tags, { 'azd-service-name': 'app' })
   kind: 'functionapp,linux'
@@ -345,6 +365,22 @@ resource app 'Microsoft.Web/sites@2024-04-01' = {
         {
           name: 'FUNCTIONS_REQUEST_BODY_SIZE_LIMIT'
           value: string(maxUploadBytes + 2097152)
+        }
+        {
+          name: 'DIRECT_UPLOAD_MAX_BYTES'
+          value: string(directUploadMaxBytes)
+        }
+        {
+          name: 'DIRECT_UPLOAD_SAS_SECONDS'
+          value: '1800'
+        }
+        {
+          name: 'DIRECT_UPLOAD_BLOCK_BYTES'
+          value: '8388608'
+        }
+        {
+          name: 'DIRECT_UPLOAD_PAGE_THRESHOLD_BYTES'
+          value: '16777216'
         }
         {
           name: 'REFRESH_SCHEDULE'

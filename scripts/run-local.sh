@@ -35,6 +35,11 @@ else
   done
 fi
 
+# The upload page sends large manuscripts straight to the blob endpoint (direct uploads): let its
+# origin through CORS, as the Bicep does in Azure.
+.venv/bin/python scripts/azurite_cors.py "UseDevelopmentStorage=true" http://localhost:7071 http://127.0.0.1:7071 \
+  || echo "Could not set the emulator's CORS rules: the upload page's direct uploads will be refused."
+
 if command -v func >/dev/null 2>&1; then
   echo "Azure Functions Core Tools found: func start"
   source .venv/bin/activate

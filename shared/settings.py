@@ -28,6 +28,18 @@ FEED_CONTAINER = "quire-feeds"  # slots/{slot}, scans/{slot}/{page}.json, claims
 FEED_QUEUE = "quire-feeds"  # scan pages and fetch batches
 
 DEFAULT_MAX_UPLOAD_BYTES = 50 * 1024 * 1024
+# Direct uploads (the valet key): the client writes the manuscript straight to Blob Storage with a
+# short-lived, write-only SAS for one blob, so the web tier never carries its bytes. Only a zip (a
+# manuscript with its images) may exceed MAX_UPLOAD_BYTES this way: the worker reads a zip entry by
+# entry from disk, while the other kinds are parsed whole in memory.
+DEFAULT_DIRECT_UPLOAD_MAX_BYTES = 1024 * 1024 * 1024
+DEFAULT_DIRECT_UPLOAD_SAS_SECONDS = 30 * 60  # 1 GiB at 5 Mbit/s takes 28 minutes
+DEFAULT_DIRECT_UPLOAD_BLOCK_BYTES = 8 * 1024 * 1024
+# The upload page sends files at least this large through a direct upload, smaller ones in one request.
+DEFAULT_DIRECT_UPLOAD_PAGE_THRESHOLD_BYTES = 16 * 1024 * 1024
+# Put Block takes at most 4,000 MiB, and a blob at most 50,000 blocks.
+MAX_BLOCK_BYTES = 4000 * 1024 * 1024
+MAX_BLOCKS = 50_000
 DEFAULT_REFRESH_SCHEDULE = "0 */15 * * * *"
 DEFAULT_FEEDS_MAX_ITEMS = 50
 DEFAULT_FEEDS_INTERVAL_SECONDS = 14 * 60  # a source fetched now is due again at the next slot
@@ -132,6 +144,33 @@ def _app_insights_client_id(env: Mapping[str, str]) -> str:
     return parts.get("clientid", "")
 
 
+def _direct_upload(env: Mapping[str, str]) -> dict[str, int]:
+    max_bytes = _positive_int(env, "DIRECT_UPLOAD_MAX_BYTES", DEFAULT_DIRECT_UPLOAD_MAX_BYTES)
+    block_bytes = _positive_int(env, "DIRECT_UPLOAD_BLOCK_BYTES", DEFAULT_DIRECT_UPLOAD_BLOCK_BYTES, minimum=64 * 1024)
+    if block_bytes > MAX_BLOCK_BYTES:
+        raise SettingError(
+            f"Setting 'DIRECT_UPLOAD_BLOCK_BYTES' must be at most {MAX_BLOCK_BYTES} (Put Block's limit)."
+        )
+    if -(-max_bytes // block_bytes) > MAX_BLOCKS:
+        raise SettingError(
+            f"Settings 'DIRECT_UPLOAD_MAX_BYTES' and 'DIRECT_UPLOAD_BLOCK_BYTES' ask for more than {MAX_BLOCKS:,} "
+            "blocks, more than a blob can hold: raise the block size."
+        )
+    seconds = _positive_int(env, "DIRECT_UPLOAD_SAS_SECONDS", DEFAULT_DIRECT_UPLOAD_SAS_SECONDS)
+    if seconds > 7 * 24 * 3600:
+        raise SettingError(
+            "Setting 'DIRECT_UPLOAD_SAS_SECONDS' must be at most 604800 (a user delegation key's 7 days)."
+        )
+    return {
+        "direct_upload_max_bytes": max_bytes,
+        "direct_upload_sas_seconds": seconds,
+        "direct_upload_block_bytes": block_bytes,
+        "direct_upload_page_threshold_bytes": _positive_int(
+            env, "DIRECT_UPLOAD_PAGE_THRESHOLD_BYTES", DEFAULT_DIRECT_UPLOAD_PAGE_THRESHOLD_BYTES
+        ),
+    }
+
+
 def _storage_connection(env: Mapping[str, str], name: str) -> StorageConnection:
     """The host's two forms of a storage connection: `<name>` holding a connection string, or the
     identity-based `<name>__blobServiceUri`, `__queueServiceUri`, `__tableServiceUri` (or
@@ -213,6 +252,10 @@ class Settings:
     step_cpu_seconds: int = DEFAULT_STEP_CPU_SECONDS
     step_memory_mb: int = DEFAULT_STEP_MEMORY_MB
     abandoned_upload_seconds: int = DEFAULT_ABANDONED_UPLOAD_SECONDS
+    direct_upload_max_bytes: int = DEFAULT_DIRECT_UPLOAD_MAX_BYTES
+    direct_upload_sas_seconds: int = DEFAULT_DIRECT_UPLOAD_SAS_SECONDS
+    direct_upload_block_bytes: int = DEFAULT_DIRECT_UPLOAD_BLOCK_BYTES
+    direct_upload_page_threshold_bytes: int = DEFAULT_DIRECT_UPLOAD_PAGE_THRESHOLD_BYTES
     editions_kept: int = DEFAULT_EDITIONS_KEPT
     otlp_endpoint: str = ""
     app_insights_connection: Secret = field(default=Secret(""), repr=False)
@@ -237,6 +280,7 @@ class Settings:
             step_cpu_seconds=_positive_int(env, "STEP_CPU_SECONDS", DEFAULT_STEP_CPU_SECONDS),
             step_memory_mb=_positive_int(env, "STEP_MEMORY_MB", DEFAULT_STEP_MEMORY_MB, minimum=64),
             abandoned_upload_seconds=_positive_int(env, "ABANDONED_UPLOAD_SECONDS", DEFAULT_ABANDONED_UPLOAD_SECONDS),
+            **_direct_upload(env),
             editions_kept=_positive_int(env, "EDITIONS_KEPT", DEFAULT_EDITIONS_KEPT),
             otlp_endpoint=_otlp_endpoint(env),
             app_insights_connection=Secret(env.get("APPLICATIONINSIGHTS_CONNECTION_STRING", "").strip()),

@@ -14,7 +14,9 @@ import posixpath
 import stat
 import unicodedata
 import zipfile
-from dataclasses import dataclass
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass, replace
+from typing import BinaryIO
 
 from shared.book.errors import ManuscriptError
 
@@ -30,6 +32,9 @@ class ArchiveLimits:
 
 
 DEFAULT_LIMITS = ArchiveLimits()
+# An archive read from a file, entry by entry, never holds more than one entry in memory, so its
+# total is bounded by what a book's images can sensibly be (and by the pixel cap), not by memory.
+STREAMED_LIMITS = replace(DEFAULT_LIMITS, max_total_bytes=4 * 1024 * 1024 * 1024)
 
 
 def _open(data: bytes, what: str) -> zipfile.ZipFile:
@@ -100,6 +105,35 @@ def read_archive(data: bytes, what: str = "zip archive", limits: ArchiveLimits =
             total += len(content)
             files[info.filename] = content
         return files
+
+
+class ArchiveFiles(Mapping[str, bytes]):
+    """An archive's regular files by name, each read (bounded by the size it declares) only when
+    asked for: a 1 GiB zip of photos is never in memory at once. The file must stay open while
+    this is used."""
+
+    def __init__(self, file: BinaryIO, what: str = "zip archive", limits: ArchiveLimits = STREAMED_LIMITS) -> None:
+        try:
+            self._archive = zipfile.ZipFile(file)
+        except (zipfile.BadZipFile, ValueError, OSError):
+            raise ManuscriptError(f"The {what} is damaged and cannot be opened. Save or zip it again.") from None
+        infos = self._archive.infolist()
+        check_names(infos, what, limits)
+        self._infos = {info.filename: info for info in infos if not info.is_dir()}
+        self._what = what
+
+    def __getitem__(self, name: str) -> bytes:
+        info = self._infos[name]
+        return _read_bounded(self._archive, info, info.file_size, self._what)
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._infos)
+
+    def __len__(self) -> int:
+        return len(self._infos)
+
+    def __contains__(self, name: object) -> bool:
+        return name in self._infos
 
 
 def _read_bounded(archive: zipfile.ZipFile, info: zipfile.ZipInfo, budget: int, what: str) -> bytes:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Mapping
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
@@ -125,7 +126,9 @@ class ParsedBook:
     metadata: Metadata
     chapters: list[ChapterSource]
     image_refs: dict[str, str]  # normalised reference → image key
-    image_sources: dict[str, bytes] = field(repr=False, default_factory=dict)  # key → original bytes
+    # key → original bytes; read from the upload's files on each access (readers/images.py)
+    image_sources: Mapping[str, bytes] = field(repr=False, default_factory=dict)
+    image_sizes: dict[str, int] = field(default_factory=dict)  # key → bytes of the original
     image_names: dict[str, str] = field(default_factory=dict)  # key → the name the author used
     cover_key: str = ""
     warnings: list[str] = field(default_factory=list)
@@ -147,7 +150,7 @@ class ParsedBook:
         }
 
     @classmethod
-    def from_plain_meta(cls, data: dict[str, Any], image_sources: dict[str, bytes] | None = None) -> ParsedBook:
+    def from_plain_meta(cls, data: dict[str, Any], image_sources: Mapping[str, bytes] | None = None) -> ParsedBook:
         return cls(
             metadata=Metadata.from_dict(data["metadata"]),
             chapters=[],

@@ -18,6 +18,7 @@ from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from dataclasses import dataclass, field, replace
 from datetime import datetime
+from typing import BinaryIO
 
 from shared.book.epub import BookParts, write_epub
 from shared.book.images import generate_cover, process_image
@@ -55,7 +56,7 @@ class Conversion:
     warnings: list[str] = field(default_factory=list)
 
 
-def parse(manuscript: bytes, options: ConvertOptions) -> ParsedBook:
+def parse(manuscript: bytes | BinaryIO, options: ConvertOptions) -> ParsedBook:
     with cycle_collector_paused():
         return parse_manuscript(
             manuscript,
@@ -100,7 +101,7 @@ def image_batches(book: ParsedBook) -> list[list[str]]:
     batches: list[list[str]] = [[]]
     size = 0
     for key in sorted(book.image_sources):
-        weight = len(book.image_sources[key])
+        weight = book.image_sizes.get(key) or len(book.image_sources[key])
         if batches[-1] and size + weight > IMAGE_BATCH_BYTES:
             batches.append([])
             size = 0

@@ -115,22 +115,22 @@ def read_upload(headers: Mapping[str, str], params: Mapping[str, str], body: byt
             "or send the file itself as the request body.",
         )
     return Upload(
-        filename=_clean_filename(filename),
+        filename=clean_filename(filename),
         data=data,
-        title=_metadata(fields, params, "title"),
-        author=_metadata(fields, params, "author"),
-        language=_language(_metadata(fields, params, "language")),
+        title=metadata_value(fields, params, "title"),
+        author=metadata_value(fields, params, "author"),
+        language=checked_language(metadata_value(fields, params, "language")),
     )
 
 
-def _clean_filename(name: str) -> str:
+def clean_filename(name: str) -> str:
     """Keep only the last path segment, printable characters, and a bounded length."""
     name = name.replace("\\", "/").rsplit("/", 1)[-1]
     name = "".join(ch for ch in unicodedata.normalize("NFC", name) if ch.isprintable())
     return name.strip().strip(".")[:MAX_FILENAME_CHARS]
 
 
-def _metadata(fields: Mapping[str, str], params: Mapping[str, str], name: str) -> str:
+def metadata_value(fields: Mapping[str, str], params: Mapping[str, str], name: str) -> str:
     value = fields.get(name) or params.get(name) or ""
     value = " ".join("".join(ch for ch in value if ch.isprintable()).split())
     if len(value) > MAX_METADATA_CHARS:
@@ -142,7 +142,7 @@ def _metadata(fields: Mapping[str, str], params: Mapping[str, str], name: str) -
     return value
 
 
-def _language(value: str) -> str:
+def checked_language(value: str) -> str:
     if value and not is_language_tag(value):
         raise UploadRejected(
             Refusal.MALFORMED,
@@ -157,26 +157,32 @@ def _language(value: str) -> str:
 
 def identify(upload: Upload) -> Manuscript:
     """Decide the manuscript's type from its bytes; the name only separates Markdown from text."""
-    sniffed = _sniff(upload.data)
-    extension = posixpath.splitext(upload.filename.lower())[1]
+    chosen = named_type(_sniff(upload.data), upload.filename, b"<" in upload.data)
+    return Manuscript(upload=upload, type=chosen, sha256=hashlib.sha256(upload.data).hexdigest())
+
+
+def named_type(sniffed: ManuscriptType, filename: str, has_markup: bool) -> ManuscriptType:
+    """The type the bytes say, reconciled with the file's name: refused when they disagree, except
+    where plain text's name decides (Markdown or text) or HTML may pass for Markdown."""
+    extension = posixpath.splitext(filename.lower())[1]
     named = next((t for t in MANUSCRIPT_TYPES if extension in t.extensions), None)
     if extension and named is None:
-        raise _unsupported(f"Files ending in '{extension}' are not manuscripts Quire can read.")
+        raise unsupported(f"Files ending in '{extension}' are not manuscripts Quire can read.")
     chosen = sniffed
     if named is not None and named is not sniffed:
         text_kinds = (MARKDOWN, TEXT, HTML)
         if named in (MARKDOWN, TEXT) and sniffed in (MARKDOWN, TEXT):
             chosen = named  # both are plain text; the author's name for it decides
-        elif named is HTML and sniffed in text_kinds and b"<" in upload.data:
+        elif named is HTML and sniffed in text_kinds and has_markup:
             chosen = HTML  # an HTML fragment without <html>
         elif named is MARKDOWN and sniffed is HTML:
             chosen = MARKDOWN  # Markdown may open with raw HTML
         else:
-            raise _unsupported(
-                f"The file is named '{upload.filename}' but its content is {_describe(sniffed)}. "
+            raise unsupported(
+                f"The file is named '{filename}' but its content is {_describe(sniffed)}. "
                 "Check that you picked the right file, or rename it to match its content."
             )
-    return Manuscript(upload=upload, type=chosen, sha256=hashlib.sha256(upload.data).hexdigest())
+    return chosen
 
 
 def _describe(kind: ManuscriptType) -> str:
@@ -189,7 +195,7 @@ def _describe(kind: ManuscriptType) -> str:
     }[kind.kind]
 
 
-def _unsupported(reason: str) -> UploadRejected:
+def unsupported(reason: str) -> UploadRejected:
     return UploadRejected(
         Refusal.UNSUPPORTED_TYPE, "Unsupported manuscript type", f"{reason} Quire accepts {ACCEPTED_TYPES_TEXT}."
     )
@@ -200,10 +206,10 @@ def _sniff(data: bytes) -> ManuscriptType:
         return _sniff_zip(data)
     for signature, description in _KNOWN_BINARIES:
         if data.startswith(signature):
-            raise _unsupported(f"This file is {description}, not a manuscript.")
+            raise unsupported(f"This file is {description}, not a manuscript.")
     text = _decode_text(data)
     if text is None:
-        raise _unsupported("This file is not text Quire can read (it is binary, or not UTF-8 or UTF-16).")
+        raise unsupported("This file is not text Quire can read (it is binary, or not UTF-8 or UTF-16).")
     head = text.lstrip("\ufeff \t\r\n")[:1024].lower()
     if head.startswith(("<!doctype html", "<html")) or (head.startswith("<?xml") and "<html" in head):
         return HTML
@@ -221,15 +227,20 @@ def _sniff_zip(data: bytes) -> ManuscriptType:
         with zipfile.ZipFile(io.BytesIO(data)) as archive:
             names = archive.namelist()
     except (zipfile.BadZipFile, ValueError):
-        raise _unsupported("This zip archive is damaged and cannot be opened.") from None
+        raise unsupported("This zip archive is damaged and cannot be opened.") from None
+    return zip_type(names)
+
+
+def zip_type(names: list[str]) -> ManuscriptType:
+    """A Word document, or a zip holding exactly one manuscript (with its images), by its entries."""
     if "word/document.xml" in names and "[Content_Types].xml" in names:
         return DOCX
     manuscripts = manuscripts_in_zip(names)
     if not manuscripts:
-        raise _unsupported("The zip archive holds no manuscript (.md, .txt, .html or .docx).")
+        raise unsupported("The zip archive holds no manuscript (.md, .txt, .html or .docx).")
     if len(manuscripts) > 1:
         listed = ", ".join(sorted(manuscripts)[:5])
-        raise _unsupported(
+        raise unsupported(
             f"The zip archive holds {len(manuscripts)} manuscripts ({listed}); put exactly one in it, "
             "next to its images."
         )

@@ -13,6 +13,8 @@ class Refusal(StrEnum):
     LENGTH_REQUIRED = "length_required"  # sent in chunks without a length, which never reaches the app
     TOO_LARGE = "too_large"  # larger than MAX_UPLOAD_BYTES
     UNSUPPORTED_TYPE = "unsupported_type"  # not a manuscript Quire reads, or named as another type
+    UNSAFE_ARCHIVE = "unsafe_archive"  # a zip that could harm a worker: a bomb, unsafe names, encryption
+    INCOMPLETE = "incomplete"  # a direct upload submitted before all of it arrived
 
 
 class UploadRejected(Exception):

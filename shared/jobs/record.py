@@ -101,13 +101,16 @@ class Job:
     kind: str
     content_type: str
     size: int
-    sha256: str
+    sha256: str  # empty until the plan step reads a direct upload (the web tier never carries it)
     title: str = ""
     author: str = ""
     language: str = ""
     # The book this job makes an edition of, and which edition (a book's id is its first job's id).
     book: str = ""
     edition: int = 1
+    # A direct upload's manuscript as it was checked: the client's SAS could still write the blob,
+    # so the worker reads only this version of it.
+    manuscript_etag: str = ""
     steps_done: int = 0
     steps_total: int = 1
     error: str = ""
@@ -165,6 +168,7 @@ class Job:
             "language": self.language,
             "book": self.book,
             "edition": self.edition,
+            **({"manuscript_etag": self.manuscript_etag} if self.manuscript_etag else {}),
             "steps_done": self.steps_done,
             "steps_total": self.steps_total,
             "error": self.error,
@@ -197,6 +201,7 @@ class Job:
             language=entity.get("language", ""),
             book=entity.get("book") or entity["PartitionKey"],
             edition=int(entity.get("edition", 1)),
+            manuscript_etag=entity.get("manuscript_etag", ""),
             steps_done=int(entity.get("steps_done", 0)),
             steps_total=int(entity.get("steps_total", 1)),
             error=entity.get("error", ""),

@@ -46,7 +46,7 @@ def store_manuscript(
         raise
     job = _job_for(manuscript, job_id, blob_name, now).with_changes(book=book_id, edition=edition)
     try:
-        _record_job(storage, job, marker_etag)
+        record_job(storage, job, marker_etag)
     except AlreadyExists:
         _discard(storage, job_id, blob_name)
         raise RuntimeError("job id collision") from None  # 128 random bits collided
@@ -58,7 +58,7 @@ def store_manuscript(
     return job
 
 
-def _record_job(storage: Storage, job: Job, marker_etag: str) -> None:
+def record_job(storage: Storage, job: Job, marker_etag: str) -> None:
     """The job row in, the upload's marker out, in one transaction. A transaction is a POST, which
     the SDK does not retry: a dropped keep-alive connection ends it at once. Its reply may have
     been lost after it committed, so look before trying once more."""

@@ -106,31 +106,56 @@ def create_book(storage: Storage, manuscript: Manuscript, now: datetime) -> tupl
     book_id = new_job_id()
     job = store_manuscript(storage, manuscript, book_id, now, book_id=book_id, edition=1)
     owner_key = new_owner_key()
+    return open_book(storage, job, owner_key_hash(owner_key), now), job, owner_key
+
+
+def open_book(storage: Storage, first_job: Job, owner_key_sha256: str, now: datetime) -> Book:
+    """The row of a new book whose first edition's job is recorded (the book's id is that job's)."""
     book = Book(
-        id=book_id,
-        owner_key_sha256=owner_key_hash(owner_key),
+        id=first_job.id,
+        owner_key_sha256=owner_key_sha256,
         created=now,
         updated=now,
-        editions=[Edition(number=1, job=job.id, created=now)],
+        editions=[Edition(number=1, job=first_job.id, created=now)],
     )
     storage.put_entity(BOOK_TABLE, book.to_entity())  # 128 random bits: nothing else has this row
-    return book, job, owner_key
+    return book
 
 
 def add_edition(storage: Storage, book_id: str, owner_key: str, manuscript: Manuscript, now: datetime) -> Job:
-    """A new edition's job, queued. The edition is numbered in the book's row first, so an erasure
-    that starts meanwhile finds its job; if one did, what this stored is deleted again."""
+    """A new edition's job, queued, from a form upload."""
     job_id = new_job_id()
-    reserved = guarded_update(storage, book_id, owner_key, lambda book: book.with_new_edition(job_id, now))
-    assert reserved is not None
+
+    def store(edition: int) -> Job:
+        return store_manuscript(storage, manuscript, job_id, now, book_id=book_id, edition=edition)
+
+    return add_edition_with(storage, book_id, owner_key, job_id, now, store)
+
+
+def add_edition_with(
+    storage: Storage, book_id: str, owner_key: str, job_id: str, now: datetime, store: Callable[[int], Job]
+) -> Job:
+    """A new edition's job, queued by `store` under the edition's number. The edition is numbered
+    in the book's row first, so an erasure that starts meanwhile finds its job; if one did, what
+    was stored is deleted again."""
+    reserved_here = False
+
+    def reserve(book: Book) -> Book | None:
+        # Idempotent per job: a second submit of the same direct upload finds its number reserved.
+        nonlocal reserved_here
+        reserved_here = book.edition_of_job(job_id) is None
+        return book.with_new_edition(job_id, now) if reserved_here else None
+
+    reserved = guarded_update(storage, book_id, owner_key, reserve) or read_book(storage, book_id)
     edition = reserved.edition_of_job(job_id)
     assert edition is not None
     try:
-        job = store_manuscript(storage, manuscript, job_id, now, book_id=book_id, edition=edition.number)
+        job = store(edition.number)
     except Exception:
-        # Nothing was recorded under the reserved number: strike it off the list (it may be reused).
-        with contextlib.suppress(Exception):
-            update_book(storage, book_id, lambda book: book.without([edition], now))
+        if reserved_here:
+            # Nothing was recorded under the reserved number: strike it off the list (it may be reused).
+            with contextlib.suppress(Exception):
+                update_book(storage, book_id, lambda book: book.without([edition], now))
         raise
     try:
         still = read_book(storage, book_id)

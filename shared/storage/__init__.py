@@ -20,6 +20,7 @@ from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
 from shared.storage.connection import StorageConnection
+from shared.storage.direct import DirectUploadBlobs
 from shared.storage.errors import (
     AlreadyExists,
     Conflict,
@@ -62,7 +63,7 @@ _STORAGE_RETRY_OPTIONS: dict[str, Any] = {"initial_backoff": 0.2, "increment_bas
 _TABLE_RETRY_OPTIONS: dict[str, Any] = {"retry_backoff_factor": 0.3}
 
 
-class Storage(TableOperations):
+class Storage(TableOperations, DirectUploadBlobs):
     """The storage operations Quire uses, over one connection (a connection string or an identity)."""
 
     def __init__(self, connection: StorageConnection | str, known_to_exist: Iterable[str] = ()) -> None:

@@ -44,6 +44,8 @@ HTTP_STATUS = {
     Refusal.LENGTH_REQUIRED: 411,
     Refusal.TOO_LARGE: 413,
     Refusal.UNSUPPORTED_TYPE: 415,
+    Refusal.UNSAFE_ARCHIVE: 422,
+    Refusal.INCOMPLETE: 409,
 }
 Reply = tuple[func.HttpResponse, str | None]
 
@@ -62,11 +64,16 @@ def _manuscript(req: func.HttpRequest, services: Services) -> Manuscript | func.
         upload = read_upload(req.headers, req.params, req.get_body(), limit)
         return identify(upload)
     except UploadRejected as rejection:
-        status = HTTP_STATUS[rejection.refusal]
-        log.info("upload rejected: %s %s", status, rejection.title)
-        unsupported = rejection.refusal is Refusal.UNSUPPORTED_TYPE
-        extra = {"accepted": [t.kind for t in MANUSCRIPT_TYPES]} if unsupported else {}
-        return problem(status, rejection.title, rejection.detail, None, **extra)
+        return rejection_response(rejection)
+
+
+def rejection_response(rejection: UploadRejected) -> func.HttpResponse:
+    """The problem answer for a refused upload, form or direct: the status its kind maps to."""
+    status = HTTP_STATUS[rejection.refusal]
+    log.info("upload rejected: %s %s", status, rejection.title)
+    unsupported = rejection.refusal is Refusal.UNSUPPORTED_TYPE
+    extra = {"accepted": [t.kind for t in MANUSCRIPT_TYPES]} if unsupported else {}
+    return problem(status, rejection.title, rejection.detail, None, **extra)
 
 
 def create(req: func.HttpRequest, services: Services) -> Reply:
@@ -118,7 +125,7 @@ def _publish_edition(req: func.HttpRequest, services: Services) -> Reply:
     try:
         job = add_edition(services.storage, book.id, owner_key, manuscript, datetime.now(UTC))
     except BookRefused as refused:
-        return _refused(refused.state), None
+        return refusal_response(refused.state), None
     except StorageUnavailable:
         return storage_unavailable(), None
     with logs.bound(job=job.id, book=book.id):
@@ -148,7 +155,7 @@ def _delete(req: func.HttpRequest, services: Services, book_id: str) -> Reply:
     try:
         start_erasure(services.storage, book.id, owner_key, datetime.now(UTC))
     except BookRefused as refused:
-        return _refused(refused.state), None
+        return refusal_response(refused.state), None
     except StorageUnavailable:
         return storage_unavailable(), None
     with logs.bound(book=book.id):
@@ -167,7 +174,7 @@ def rotate_key(req: func.HttpRequest, services: Services) -> func.HttpResponse:
     try:
         new_key = rotate_owner_key(services.storage, book.id, owner_key, datetime.now(UTC))
     except BookRefused as refused:
-        return _refused(refused.state)
+        return refusal_response(refused.state)
     except StorageUnavailable:
         return storage_unavailable()
     with logs.bound(book=book.id):
@@ -185,11 +192,11 @@ def readable_book(services: Services, book_id: str) -> Book | func.HttpResponse:
         found = read_book(services.storage, book_id)
     except NotFound:
         erased = was_erased(services.storage, book_id)
-        return _refused(BookState.ERASED if erased else BookState.UNKNOWN)
+        return refusal_response(BookState.ERASED if erased else BookState.UNKNOWN)
     except StorageUnavailable:
         return storage_unavailable()
     if found.erasing:
-        return _refused(BookState.ERASED)
+        return refusal_response(BookState.ERASED)
     return found
 
 
@@ -218,11 +225,11 @@ def owned_book(req: func.HttpRequest, services: Services, book_id: str) -> tuple
     if not found.owner_key_matches(owner_key):
         with logs.bound(book=book_id):
             log.info("a change was refused: wrong owner key")
-        return _refused(BookState.WRONG_KEY)
+        return refusal_response(BookState.WRONG_KEY)
     return found, owner_key
 
 
-def _refused(state: BookState) -> func.HttpResponse:
+def refusal_response(state: BookState) -> func.HttpResponse:
     if state is BookState.WRONG_KEY:
         return problem(
             403,

@@ -122,7 +122,8 @@ def is_stalled(job: Job, now: datetime, stall_seconds: int, queue_front_inserted
 
 def sweep_abandoned_uploads(storage: Storage, now: datetime, abandoned_seconds: int) -> int:
     """Delete the manuscripts of uploads whose request died before recording their job (their
-    marker row is older than `abandoned_seconds`). Returns how many.
+    marker row is older than `abandoned_seconds`), and of direct uploads never submitted (their SAS
+    expired more than `abandoned_seconds` ago). Returns how many.
 
     The marker is first marked abandoned with If-Match, so an upload still alive can no longer
     record its job (its transaction removes the marker as it wrote it) and answers 503; then the
@@ -134,6 +135,9 @@ def sweep_abandoned_uploads(storage: Storage, now: datetime, abandoned_seconds: 
     swept = 0
     for marker in markers:
         job_id = marker.properties["PartitionKey"]
+        expires = marker.properties.get("expires")
+        if expires is not None and expires > now - timedelta(seconds=abandoned_seconds):
+            continue  # a direct upload: its client may write until its SAS expires, and submit a while after
         if not marker.properties.get("abandoned"):
             try:
                 storage.merge_entity(

@@ -29,6 +29,7 @@ Each step returns the conversion messages to send next.
 from __future__ import annotations
 
 import json
+import tempfile
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING
 
@@ -51,9 +52,9 @@ from shared.routes import UPDATES_FROM_APP
 from shared.settings import BOOK_CONTAINER, MANUSCRIPT_CONTAINER
 from shared.storage import NotFound, Storage
 from shared.worker import checkpoints, claims
+from shared.worker.parsing import parse_and_render, sha256_of
 
 if TYPE_CHECKING:
-    from shared.book.model import RenderedChapter
     from shared.book.steps import ConvertOptions
 
 log = logs.get_logger(__name__)
@@ -86,19 +87,7 @@ def follow_up(job: Job) -> list[str]:
     return []
 
 
-def batches_within(batches: list[list[str]], sources: dict[str, bytes], budget: int) -> int:
-    """How many leading batches fit in `budget` bytes of image sources."""
-    used = 0
-    for count, batch in enumerate(batches):
-        used += sum(len(sources[key]) for key in batch)
-        if used > budget:
-            return count
-    return len(batches)
-
-
 def plan(storage: Storage, job: Job, message_id: str, images_in_plan_bytes: int) -> list[str]:
-    from shared.book.steps import image_batches, parse, render_while_processing
-
     if FIRST_STEP in job.completed:
         # A repeated plan message: the worker that committed the plan may have died before its
         # fan-out went out. Sending the pending steps nobody runs is harmless; losing them is not.
@@ -106,40 +95,15 @@ def plan(storage: Storage, job: Job, message_id: str, images_in_plan_bytes: int)
         return messages_to_redrive(job, datetime.now(UTC))
 
     options = options_for(job)
-    manuscript = storage.read_blob(MANUSCRIPT_CONTAINER, job.manuscript_blob)
-    book = parse(manuscript, options)
-    del manuscript
-    batches = image_batches(book)
-    in_plan = batches_within(batches, book.image_sources, images_in_plan_bytes)
-    keys = [key for batch in batches[:in_plan] for key in batch]
-
-    @logs.carrying_ids
-    def write(item: tuple[str, bytes, str]) -> None:
-        checkpoints.write_once(storage, job.id, *item)
-
-    with checkpoints.storage_pool() as writer:
-        # The parse and the chapters go out while the images are still being processed.
-        fanned_out = [key for batch in batches[in_plan:] for key in batch]
-        sources = [
-            (checkpoints.source_name(key), book.image_sources[key], "application/octet-stream") for key in fanned_out
-        ]
-        writes = [
-            writer.submit(write, (checkpoints.PARSED, checkpoints.json_bytes(book.plain_meta()), "application/json")),
-            *(writer.submit(write, source) for source in sources),
-        ]
-
-        def write_chapters(rendered: list[RenderedChapter]) -> None:
-            chapters_json = checkpoints.json_bytes([c.to_dict() for c in rendered])
-            writes.append(writer.submit(write, (checkpoints.CHAPTERS, chapters_json, "application/json")))
-
-        chapters, images = render_while_processing(book, keys, on_rendered=write_chapters)
-        by_key = {image.key: image for image in images}
-        writes += [
-            writer.submit(write, checkpoints.packed_image_batch(index, [by_key[key] for key in batch]))
-            for index, batch in enumerate(batches[:in_plan])
-        ]
-        for pending in writes:
-            pending.result()  # a failed write fails the step, which the queue retries
+    # On disk, not in memory: a zip is then read entry by entry, its images only as they are
+    # processed or handed on, so a 1 GiB book of photos fits the step's memory budget.
+    with tempfile.TemporaryFile(prefix="quire-manuscript-") as manuscript:
+        storage.download_blob_into(MANUSCRIPT_CONTAINER, job.manuscript_blob, manuscript, job.manuscript_etag)
+        sha256 = job.sha256 or sha256_of(manuscript)
+        manuscript.seek(0)
+        chapters, images, book, batches, in_plan = parse_and_render(
+            storage, job, manuscript, options, images_in_plan_bytes
+        )
     warnings = list(dict.fromkeys([*book.warnings, *(w for c in chapters for w in c.warnings)]))
     step_plan = Plan(images=batches, images_in_plan=in_plan, title=book.metadata.title)
     total = 1 + len(batches) - in_plan + 1
@@ -154,6 +118,7 @@ def plan(storage: Storage, job: Job, message_id: str, images_in_plan_bytes: int)
             plan=step_plan,
             claims=claims.without_claim(current, FIRST_STEP),
             completed=[FIRST_STEP],
+            sha256=current.sha256 or sha256,
             steps_done=1,
             steps_total=total,
             warnings=warnings,

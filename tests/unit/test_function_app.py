@@ -81,6 +81,9 @@ def test_every_function_and_its_binding() -> None:
         "book_updates": ("books/{id}/updates", ("GET", "HEAD"), "ANONYMOUS"),
         "upload_page": ("{page?}", ("GET", "HEAD"), "ANONYMOUS"),
         "static_files": ("static/{name}", ("GET", "HEAD"), "ANONYMOUS"),
+        "request_upload": ("uploads", ("POST",), "FUNCTION"),
+        "request_edition_upload": ("books/{id}/uploads", ("POST",), "ANONYMOUS"),
+        "submit_upload": ("uploads/{id}", ("POST",), "ANONYMOUS"),
     }
     queues = {name: _trigger(f)["queueName"] for name, f in functions.items() if _trigger(f)["type"] == "queueTrigger"}
     assert queues == {
@@ -104,6 +107,7 @@ def test_every_function_and_its_binding() -> None:
         "create_book": ["quire-conversions"],
         "publish_edition": ["quire-conversions"],
         "book": ["quire-conversions"],
+        "submit_upload": ["quire-conversions"],
         "convert": ["quire-conversions"],
         "convert_poison": ["quire-conversions"],
         "reconcile": ["quire-conversions"],

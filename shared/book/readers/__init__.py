@@ -14,11 +14,12 @@ from __future__ import annotations
 import hashlib
 import posixpath
 import uuid
-from typing import Any
+from collections import ChainMap
+from collections.abc import Mapping
+from typing import Any, BinaryIO
 
-from shared.book.archive import read_archive
+from shared.book.archive import ArchiveFiles, read_archive
 from shared.book.errors import ManuscriptError
-from shared.book.images import declared_size
 from shared.book.limits import check_book_pixels, check_chapters
 from shared.book.model import ChapterSource, ParsedBook
 from shared.book.readers.docx import read_docx
@@ -33,7 +34,7 @@ ISBN_NAMESPACE = uuid.UUID("6f1d3c4e-7d47-4f2a-9a57-0c7bb3c0a001")  # Quire's na
 
 
 def parse_manuscript(
-    data: bytes,
+    manuscript: bytes | BinaryIO,
     kind: str,
     *,
     title: str = "",
@@ -42,15 +43,19 @@ def parse_manuscript(
     split_level: int = 1,
     file_name: str = "",
 ) -> ParsedBook:
-    """The parse step: manuscript bytes of a known kind → ParsedBook. `file_name`: the name the
-    manuscript was uploaded as, which its own links may use."""
+    """The parse step: a manuscript of a known kind → ParsedBook. `manuscript`: its bytes, or an
+    open file (a zip is then read entry by entry, its images only when processed). `file_name`: the
+    name the manuscript was uploaded as, which its own links may use."""
     if not 1 <= split_level <= 3:
         raise ValueError("split_level must be 1, 2 or 3")
-    files: dict[str, bytes] = {}
+    if kind != "zip" and not isinstance(manuscript, bytes):
+        manuscript = manuscript.read()
+    data = manuscript if isinstance(manuscript, bytes) else b""
+    files: Mapping[str, bytes] = {}
     base_dir = ""
     own_names = {posixpath.basename(file_name.replace("\\", "/"))} - {""}
     if kind == "zip":
-        files = read_archive(data, "zip archive")
+        files = read_archive(manuscript) if isinstance(manuscript, bytes) else ArchiveFiles(manuscript)
         name, kind = _manuscript_in(files)
         data = files[name]
         base_dir = posixpath.dirname(name)
@@ -63,7 +68,7 @@ def parse_manuscript(
         book = read_html(_decode(data), split_level)
     elif kind == "docx":
         book, docx_images = read_docx(data, split_level)
-        files.update(docx_images)
+        files = ChainMap(docx_images, files)  # type: ignore[arg-type]  # read-only use; not read whole
     else:
         raise ManuscriptError(f"Quire cannot read '{kind}' manuscripts.")
 
@@ -87,8 +92,7 @@ def parse_manuscript(
     for chapter in book.chapters:
         chapter.title = chapter.title or meta.title
     book.own_names = frozenset(own_names)
-    attach_images(book, files, base_dir)
-    check_book_pixels({key: declared_size(data) for key, data in book.image_sources.items()})
+    check_book_pixels(attach_images(book, files, base_dir))
     return book
 
 
@@ -142,7 +146,7 @@ def _decode(data: bytes) -> str:
     return text.replace("\r\n", "\n").replace("\r", "\n")
 
 
-def _manuscript_in(files: dict[str, bytes]) -> tuple[str, str]:
+def _manuscript_in(files: Mapping[str, bytes]) -> tuple[str, str]:
     candidates = manuscripts_in_zip(files)
     if len(candidates) != 1:
         found = ", ".join(sorted(candidates)[:5]) or "none"

@@ -5,16 +5,41 @@ from __future__ import annotations
 
 import posixpath
 import re
+from collections.abc import Iterator, Mapping
 
 from shared.book.archive import normalise_reference
 from shared.book.errors import ADD_IMAGES_ADVICE, ManuscriptError
-from shared.book.images import image_key
+from shared.book.images import declared_size, image_key
 from shared.book.model import ParsedBook
 from shared.formats import IMAGE_EXTENSIONS
 
 
-def attach_images(book: ParsedBook, files: dict[str, bytes], base_dir: str) -> None:
-    """Find every image the text references and give each one in the upload a key."""
+class FilesByKey(Mapping[str, bytes]):
+    """Image bytes by content key, a view over the upload's files: an archive read from disk is read
+    again on each access instead of being held (ArchiveFiles), so a book of large photos never sits
+    in memory whole."""
+
+    def __init__(self, files: Mapping[str, bytes], paths: dict[str, str]) -> None:
+        self._files = files
+        self._paths = paths
+
+    def __getitem__(self, key: str) -> bytes:
+        return self._files[self._paths[key]]
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._paths)
+
+    def __len__(self) -> int:
+        return len(self._paths)
+
+
+def attach_images(book: ParsedBook, files: Mapping[str, bytes], base_dir: str) -> dict[str, tuple[int, int]]:
+    """Find every image the text references and give each one in the upload a key. Returns each
+    image's size in pixels as its header declares it (read in the same pass as its key)."""
+    paths: dict[str, str] = {}  # key → the first path holding those bytes
+    keys: dict[str, str] = {}  # path → key
+    dimensions: dict[str, tuple[int, int]] = {}
+    book.image_sources = FilesByKey(files, paths)
     references = _image_references(book)
     cover_ref = book.metadata.cover_image
     if cover_ref:
@@ -27,9 +52,9 @@ def attach_images(book: ParsedBook, files: dict[str, bytes], base_dir: str) -> N
             continue
         if posixpath.splitext(path.lower())[1] not in IMAGE_EXTENSIONS and not path.startswith("docx-images/"):
             raise ManuscriptError(f"'{reference}' is not an image Quire can use (JPEG, PNG, GIF or WebP).")
-        key = image_key(files[path])
-        book.image_refs[reference] = key
-        book.image_sources[key] = files[path]
+        if path not in keys:
+            keys[path] = _read_key(book, paths, dimensions, files, path)
+        book.image_refs[reference] = key = keys[path]
         book.image_names.setdefault(key, reference)
     if cover_ref in book.image_refs:
         book.cover_key = book.image_refs[cover_ref]
@@ -37,6 +62,24 @@ def attach_images(book: ParsedBook, files: dict[str, bytes], base_dir: str) -> N
         book.warnings.append(
             f"The cover image '{cover_ref}' is not in the upload, so the book has a generated cover. {ADD_IMAGES_ADVICE}"
         )
+    return dimensions
+
+
+def _read_key(
+    book: ParsedBook,
+    paths: dict[str, str],
+    dimensions: dict[str, tuple[int, int]],
+    files: Mapping[str, bytes],
+    path: str,
+) -> str:
+    """The image's content key, its bytes read once for the key, the size and the declared dimensions."""
+    data = files[path]
+    key = image_key(data)
+    if key not in paths:
+        paths[key] = path
+        book.image_sizes[key] = len(data)
+        dimensions[key] = declared_size(data)
+    return key
 
 
 def _image_references(book: ParsedBook) -> list[str]:

@@ -17,6 +17,9 @@
   var key = new URLSearchParams(location.search).get('code') || '';
   var BOOKS_KEY = 'quire:my-books';
   var bookSelect = document.getElementById('book');
+  // Files at least this large go straight to Blob Storage (the server sets it; see directUpload).
+  var thresholdMeta = document.querySelector('meta[name="quire-direct-upload-threshold"]');
+  var directThreshold = Number(thresholdMeta && thresholdMeta.content) || Infinity;
 
   function myBooks() {
     try { return JSON.parse(localStorage.getItem(BOOKS_KEY) || '[]'); } catch (e) { return []; }
@@ -237,6 +240,42 @@
     setBar(uploadBar, 'upload-pct', 0);
     setBar(convertBar, 'convert-pct', 0);
     statusLine.textContent = 'Uploading ' + file.name + '…';
+    if (file.size >= directThreshold) {
+      directUpload(file, edition, metadata());
+    } else {
+      formUpload(file, edition, data);
+    }
+  });
+
+  function metadata() {
+    var fields = {};
+    ['title', 'author', 'language'].forEach(function (name) {
+      var value = document.getElementById(name).value.trim();
+      if (value) { fields[name] = value; }
+    });
+    return fields;
+  }
+
+  function accepted(body, location, edition, fileName) {
+    setBar(uploadBar, 'upload-pct', 1);
+    if (body.owner_key) {
+      rememberBook({ id: body.book, key: body.owner_key, title: fileName });
+      showOwnerKey(body.owner_key);
+    }
+    statusLine.textContent = edition ? 'Uploaded edition ' + body.edition + '. Converting…' : 'Uploaded. Converting…';
+    follow(location || body.links.self);
+  }
+
+  function refused(status, text, edition) {
+    if (status === 401 && !edition) {
+      showError('Quire needs its function key: open this page with ?code=<your function key> at the end of its address.');
+    } else {
+      showError(problemDetail(text, 'The upload was refused (HTTP ' + status + ').'));
+    }
+  }
+
+  // Small files: one request carries the file and its metadata.
+  function formUpload(file, edition, data) {
     var request = new XMLHttpRequest();
     if (edition) {
       request.open('POST', '/api/books/' + encodeURIComponent(edition.id) + '/editions');
@@ -249,22 +288,141 @@
     request.onerror = function () { showError('The upload did not reach Quire. Check your connection and try again.'); };
     request.onload = function () {
       if (request.status === 202) {
-        var accepted = JSON.parse(request.responseText);
-        setBar(uploadBar, 'upload-pct', 1);
-        if (accepted.owner_key) {
-          rememberBook({ id: accepted.book, key: accepted.owner_key, title: file.name });
-          showOwnerKey(accepted.owner_key);
-        }
-        statusLine.textContent = edition ? 'Uploaded edition ' + accepted.edition + '. Converting…' : 'Uploaded. Converting…';
-        follow(request.getResponseHeader('Location') || accepted.links.self);
-      } else if (request.status === 401 && !edition) {
-        showError('Quire needs its function key: open this page with ?code=<your function key> at the end of its address.');
+        accepted(JSON.parse(request.responseText), request.getResponseHeader('Location'), edition, file.name);
       } else {
-        showError(problemDetail(request.responseText, 'The upload was refused (HTTP ' + request.status + ').'));
+        refused(request.status, request.responseText, edition);
       }
     };
     request.send(data);
-  });
+  }
+
+  // Large files go straight to Blob Storage (a direct upload): Quire hands out a SAS that writes one
+  // blob, the file goes up in blocks (a few at a time; a block that fails is sent again after a
+  // pause, so a dropped connection resumes where it stopped), then the block list commits it and
+  // Quire checks what arrived before it starts the conversion.
+  function directUpload(file, edition, fields) {
+    fields.filename = file.name;
+    fields.size = file.size;
+    var headers = { 'Content-Type': 'application/json' };
+    var askUrl = '/api/uploads';
+    if (edition) {
+      askUrl = '/api/books/' + encodeURIComponent(edition.id) + '/uploads';
+      headers.Authorization = 'Bearer ' + edition.key;
+    } else if (key) {
+      headers['x-functions-key'] = key;
+    }
+    fetch(askUrl, { method: 'POST', headers: headers, body: JSON.stringify(fields) }).then(function (response) {
+      return response.text().then(function (text) {
+        if (response.status !== 201) { refused(response.status, text, edition); return; }
+        var grant = JSON.parse(text);
+        var ownerKey = edition ? edition.key : grant.owner_key;
+        if (!edition) {
+          // The key comes with the upload: keep it now, so a failed upload still leaves it here.
+          rememberBook({ id: grant.id, key: ownerKey, title: file.name });
+          showOwnerKey(ownerKey);
+        }
+        sendBlocks(file, grant.upload, function (ids) {
+          commitBlocks(file, grant.upload, ids, function () { submitUpload(grant, ownerKey, edition, file.name); });
+        });
+      });
+    }).catch(function () { showError('Quire could not be reached. Check your connection and try again.'); });
+  }
+
+  function blockId(index) {
+    return btoa('quire-block-' + ('000000' + index).slice(-6));
+  }
+
+  function sendBlocks(file, upload, finished) {
+    var size = upload.block_size;
+    var count = Math.max(1, Math.ceil(file.size / size));
+    var ids = [];
+    var loaded = [];
+    var next = 0;
+    var running = 0;
+    var completed = 0;
+    var failed = false;
+    for (var i = 0; i < count; i++) { ids.push(blockId(i)); loaded.push(0); }
+    function report() {
+      var sum = loaded.reduce(function (a, b) { return a + b; }, 0);
+      setBar(uploadBar, 'upload-pct', Math.min(0.99, sum / file.size));
+    }
+    function send(index, attempt) {
+      var request = new XMLHttpRequest();
+      request.open('PUT', upload.url + '&comp=block&blockid=' + encodeURIComponent(ids[index]));
+      request.upload.onprogress = function (e) { loaded[index] = e.loaded; report(); };
+      var retry = function () {
+        loaded[index] = 0;
+        report();
+        statusLine.textContent = 'Connection lost; resuming the upload…';
+        setTimeout(function () { send(index, attempt + 1); }, Math.min(30000, 1000 * Math.pow(2, attempt)));
+      };
+      request.onerror = retry;
+      request.onload = function () {
+        if (request.status === 201) {
+          loaded[index] = Math.min(size, file.size - index * size);
+          report();
+          statusLine.textContent = 'Uploading ' + file.name + '…';
+          running--;
+          completed++;
+          if (completed === count) { finished(ids); } else { pump(); }
+        } else if (request.status >= 500 || request.status === 408) {
+          retry();
+        } else if (!failed) {
+          failed = true;
+          showError(request.status === 403 ? 'The upload’s permission expired or was refused. Start the upload again.' :
+            'Storage refused a part of the upload (HTTP ' + request.status + '). Start the upload again.');
+        }
+      };
+      request.send(file.slice(index * size, Math.min(file.size, (index + 1) * size)));
+    }
+    function pump() {
+      while (!failed && running < 4 && next < count) {
+        running++;
+        send(next++, 0);
+      }
+    }
+    pump();
+  }
+
+  function commitBlocks(file, upload, ids, finished, attempt) {
+    attempt = attempt || 0;
+    var body = '<?xml version="1.0" encoding="utf-8"?><BlockList>' +
+      ids.map(function (id) { return '<Latest>' + id + '</Latest>'; }).join('') + '</BlockList>';
+    var request = new XMLHttpRequest();
+    request.open('PUT', upload.url + '&comp=blocklist');
+    request.setRequestHeader('Content-Type', 'application/xml');
+    if (file.type) { request.setRequestHeader('x-ms-blob-content-type', file.type); }
+    var retry = function () {
+      setTimeout(function () { commitBlocks(file, upload, ids, finished, attempt + 1); }, Math.min(30000, 1000 * Math.pow(2, attempt)));
+    };
+    request.onerror = retry;
+    request.onload = function () {
+      if (request.status === 201) { finished(); } else if (request.status >= 500) { retry(); } else {
+        showError('Storage did not accept the finished upload (HTTP ' + request.status + '). Start the upload again.');
+      }
+    };
+    request.send(body);
+  }
+
+  function submitUpload(grant, ownerKey, edition, fileName, attempt) {
+    attempt = attempt || 0;
+    statusLine.textContent = 'Checking the upload…';
+    fetch(grant.submit.url, { method: 'POST', headers: { Authorization: 'Bearer ' + ownerKey } }).then(function (response) {
+      return response.text().then(function (text) {
+        if (response.status === 202) {
+          accepted(JSON.parse(text), response.headers.get('Location'), edition, fileName);
+        } else if (response.status === 503) {
+          setTimeout(function () { submitUpload(grant, ownerKey, edition, fileName, attempt + 1); }, 2000);
+        } else {
+          refused(response.status, text, edition);
+        }
+      });
+    }).catch(function () {
+      // Submitting twice starts one job, so a submit whose answer was lost is simply sent again.
+      setTimeout(function () { submitUpload(grant, ownerKey, edition, fileName, attempt + 1); }, Math.min(30000, 1000 * Math.pow(2, attempt)));
+    });
+  }
+
   document.getElementById('done-title').tabIndex = -1;
   renderBooks();
 })();

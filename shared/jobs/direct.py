@@ -1,0 +1,132 @@
+"""Direct uploads' records: the upload's marker row, written when the client asks for its SAS, and
+the job that replaces it when the upload is submitted.
+
+The marker is the same row a form upload writes before its blob (shared/jobs/uploads.py), with
+what the client declared and when its SAS expires: the reconciler deletes the blob and the marker of
+an upload never submitted once its SAS has expired and ABANDONED_UPLOAD_SECONDS more have passed
+(shared/worker/recovery.sweep_abandoned_uploads). Submitting turns the marker into the job row in
+one transaction, conditional on the marker as it was read, so two submits record one job.
+"""
+
+from __future__ import annotations
+
+import contextlib
+from dataclasses import dataclass
+from datetime import datetime
+
+from shared.intake.direct import ArrivedManuscript, DirectUploadRequest
+from shared.jobs.record import UPLOAD_ROW_KEY, Job, JobStatus
+from shared.jobs.uploads import manuscript_blob_name, record_job
+from shared.settings import JOB_TABLE, MANUSCRIPT_CONTAINER
+from shared.storage import NotFound, Storage
+
+
+@dataclass(frozen=True)
+class DirectUpload:
+    """A direct upload asked for and not yet submitted (its marker row, as read at `etag`)."""
+
+    id: str
+    request: DirectUploadRequest
+    started: datetime
+    expires: datetime
+    book: str  # the book it makes a new edition of; "" for a new book
+    owner_key_sha256: str  # a new book's owner key, handed out with the SAS; "" for an edition
+    abandoned: bool
+    etag: str
+
+    @property
+    def blob_name(self) -> str:
+        return manuscript_blob_name(self.id)
+
+
+def reserve_direct_upload(
+    storage: Storage,
+    upload_id: str,
+    request: DirectUploadRequest,
+    now: datetime,
+    expires: datetime,
+    book: str = "",
+    owner_key_sha256: str = "",
+) -> None:
+    """The marker row of a direct upload about to be handed its SAS."""
+    storage.put_entity(  # the id is 128 random bits, so nothing else has this row
+        JOB_TABLE,
+        {
+            "PartitionKey": upload_id,
+            "RowKey": UPLOAD_ROW_KEY,
+            "started": now,
+            "manuscript_blob": manuscript_blob_name(upload_id),
+            "direct": True,
+            "expires": expires,
+            "filename": request.filename,
+            "size": request.size,
+            "title": request.title,
+            "author": request.author,
+            "language": request.language,
+            "book": book,
+            "owner_key_sha256": owner_key_sha256,
+        },
+    )
+
+
+def read_direct_upload(storage: Storage, upload_id: str) -> DirectUpload | None:
+    """The direct upload's marker; None when there is none (submitted, discarded, or never asked for)."""
+    try:
+        marker = storage.get_entity(JOB_TABLE, upload_id, UPLOAD_ROW_KEY)
+    except NotFound:
+        return None
+    row = marker.properties
+    if not row.get("direct"):
+        return None  # a form upload in flight: not for the submit endpoint
+    return DirectUpload(
+        id=upload_id,
+        request=DirectUploadRequest(
+            filename=row["filename"],
+            size=int(row["size"]),
+            title=row.get("title", ""),
+            author=row.get("author", ""),
+            language=row.get("language", ""),
+        ),
+        started=row["started"],
+        expires=row["expires"],
+        book=row.get("book", ""),
+        owner_key_sha256=row.get("owner_key_sha256", ""),
+        abandoned=bool(row.get("abandoned")),
+        etag=marker.etag,
+    )
+
+
+def record_direct_upload(
+    storage: Storage, upload: DirectUpload, arrived: ArrivedManuscript, blob_etag: str, now: datetime, edition: int
+) -> Job:
+    """The queued job, in place of the marker (Conflict when the marker changed or went: another
+    submit recorded it, or the sweeper gave the upload up). The job reads the blob only at
+    `blob_etag`, the version that was checked."""
+    request = arrived.request
+    job = Job(
+        id=upload.id,
+        status=JobStatus.QUEUED,
+        created=now,
+        updated=now,
+        manuscript_blob=upload.blob_name,
+        filename=request.filename,
+        kind=arrived.type.kind,
+        content_type=arrived.type.content_type,
+        size=request.size,
+        sha256=arrived.sha256,
+        title=request.title,
+        author=request.author,
+        language=request.language,
+        book=upload.book or upload.id,
+        edition=edition,
+        manuscript_etag=blob_etag,
+    )
+    record_job(storage, job, upload.etag)
+    return job
+
+
+def discard_direct_upload(storage: Storage, upload: DirectUpload) -> None:
+    """Delete a refused upload's blob, then its marker (best effort: the sweeper finishes the rest)."""
+    with contextlib.suppress(Exception):
+        storage.delete_blob(MANUSCRIPT_CONTAINER, upload.blob_name)
+        storage.delete_entity(JOB_TABLE, upload.id, UPLOAD_ROW_KEY)
