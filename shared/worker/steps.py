@@ -50,7 +50,7 @@ from shared.library.erasure import erase_feeds
 from shared.library.store import ERASED_REASON, Publication, drop_superseded_editions, publish, read_book
 from shared.routes import UPDATES_FROM_APP
 from shared.settings import BOOK_CONTAINER, MANUSCRIPT_CONTAINER
-from shared.storage import NotFound, Storage
+from shared.storage import Conflict, NotFound, Storage
 from shared.worker import checkpoints, claims
 from shared.worker.parsing import parse_and_render, sha256_of
 
@@ -58,6 +58,10 @@ if TYPE_CHECKING:
     from shared.book.steps import ConvertOptions
 
 log = logs.get_logger(__name__)
+
+MANUSCRIPT_CHANGED = (
+    "The manuscript was written again after Quire checked it, so it was not converted. Upload it again as a new upload."
+)
 
 
 def options_for(job: Job) -> ConvertOptions:
@@ -98,7 +102,13 @@ def plan(storage: Storage, job: Job, message_id: str, images_in_plan_bytes: int)
     # On disk, not in memory: a zip is then read entry by entry, its images only as they are
     # processed or handed on, so a 1 GiB book of photos fits the step's memory budget.
     with tempfile.TemporaryFile(prefix="quire-manuscript-") as manuscript:
-        storage.download_blob_into(MANUSCRIPT_CONTAINER, job.manuscript_blob, manuscript, job.manuscript_etag)
+        try:
+            storage.download_blob_into(MANUSCRIPT_CONTAINER, job.manuscript_blob, manuscript, job.manuscript_etag)
+        except Conflict:
+            # A direct upload's blob was written again after it was checked (its SAS still ran).
+            fail_job(storage, job.id, MANUSCRIPT_CHANGED)
+            log.warning("the manuscript changed after it was checked: the job is failed")
+            return []
         sha256 = job.sha256 or sha256_of(manuscript)
         manuscript.seek(0)
         chapters, images, book, batches, in_plan = parse_and_render(
