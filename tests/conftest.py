@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 
@@ -13,3 +14,13 @@ def azurite() -> Iterator[Azurite]:
     emulator = start_azurite()
     yield emulator
     emulator.stop()
+
+
+@pytest.fixture(scope="session")
+def photo_book_300mib(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A 300 MiB zip of Markdown and camera-sized photos, on disk (tests/large_book.py)."""
+    from tests.large_book import write_photo_book
+
+    path = tmp_path_factory.mktemp("large") / "photo-book.zip"
+    write_photo_book(path, 300 * 1024 * 1024)
+    return path

@@ -91,6 +91,16 @@ def start_azurite(tls: tuple[Path, Path] | None = None) -> Azurite:
     return Azurite(process, ports["Blob"], ports["Queue"], ports["Table"], "https" if tls else "http")
 
 
+def allow_page_origin(emulator: Azurite, origin: str) -> None:
+    """CORS on the emulator's blob endpoint for the upload page at `origin`, as `make run` sets it
+    (scripts/azurite_cors.py), so the page's direct uploads reach storage."""
+    subprocess.run(
+        [sys.executable, str(ROOT / "scripts" / "azurite_cors.py"), emulator.connection_string, origin],
+        check=True,
+        timeout=60,
+    )
+
+
 def http(
     method: str, url: str, body: bytes | None = None, headers: dict[str, str] | None = None
 ) -> tuple[int, dict[str, str], bytes]:
@@ -220,6 +230,7 @@ def local_site(log_dir: Path) -> Iterator[tuple[AppHost, Any]]:
             {"AzureWebJobsStorage": emulator.connection_string, "FEEDS_ALLOW_PRIVATE_ADDRESSES": "true"},
             log_dir / "host.log",
         )
+        allow_page_origin(emulator, host.base_url)
         try:
             yield host, feeds
         finally:
