@@ -66,7 +66,9 @@ class DirectUploadBlobs:
             credential = self._blobs().credential
             signing = {"account_key": credential.account_key}
         sas = generate_blob_sas(
-            blob.account_name or "",
+            # The service client's name: a blob client reached through a container client of a
+            # path-style URL (Azurite's, https://host:port/account) takes the container for part of it.
+            self._blobs().account_name or "",
             container,
             name,
             permission=permission,

@@ -193,3 +193,37 @@ def test_an_identity_connection_missing_a_service_uri_names_the_setting(site: Id
         assert wait_for(lambda: "AzureWebJobsStorage__tableServiceUri" in host.log(), 10, "the setting named")
     finally:
         host.stop()
+
+
+def test_a_direct_upload_gets_a_user_delegation_sas_and_converts(site: IdentitySite) -> None:
+    """With no account key, the valet key is a user delegation SAS signed with a key the identity
+    asked storage for; the client uploads with it over HTTPS and the book converts."""
+    import os
+    import subprocess
+    import sys
+    from urllib.parse import parse_qs, urlsplit
+
+    host = site.start("direct", site.identity_settings())
+    try:
+        wait_for(lambda: _health(host)[0] == 200, 30, "the app healthy on identity-based storage")
+        body = json.dumps({"filename": "harbour.zip", "size": 100}).encode()
+        status, grant = http_json("POST", f"{host.base_url}/api/uploads", body, {"Content-Type": "application/json"})
+        assert status == 201, grant
+        query = parse_qs(urlsplit(grant["upload"]["url"]).query)
+        assert query["sp"] == ["cw"] and query["sr"] == ["b"] and query["spr"] == ["https"]
+        assert query["skoid"] and query["sktid"]  # signed by a user delegation key, not an account key
+        result = subprocess.run(
+            [
+                *(sys.executable, str(ROOT / "scripts" / "quire_upload.py"), str(ROOT / "examples" / "harbour.zip")),
+                *("--url", host.base_url, "--wait", "--quiet"),
+            ],
+            capture_output=True,
+            text=True,
+            timeout=180,
+            env={**os.environ, "SSL_CERT_FILE": str(site.ca_file)},
+        )
+        assert result.returncode == 0, result.stderr
+        assert json.loads(result.stdout.splitlines()[-1]) == {"status": "succeeded", "error": ""}
+    finally:
+        host.stop()
+    assert "AccountKey" not in host.log()
