@@ -5,7 +5,10 @@ Prints:
   same number of raw blob uploads to the same Azurite take (target ≤ 1.5×);
 - the serving process's peak memory growth for one 50 MiB upload, as a multiple of the upload
   (target < 3×);
-- `import function_app` against a bare `import azure.functions` (target < 1.5×).
+- `import function_app` against a bare `import azure.functions` (target < 1.5×);
+- direct uploads (the valet key) of 50 MiB and 300 MiB photo books: the time from asking to the
+  accepted submit, against the raw floor of uploading the same file to the same Azurite with the
+  storage SDK, and what the web tier's memory and CPU did meanwhile (its bytes never reach it).
 
 It also prints the CPU Azurite spends per upload in each run. Azurite serves blobs, queues and
 tables from one single-threaded Node process, so its CPU per upload bounds the throughput: the API
@@ -35,7 +38,8 @@ import psutil
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from tests.support import start_azurite, start_host  # noqa: E402
+from tests.large_book import write_photo_book  # noqa: E402
+from tests.support import TreeSampler, start_azurite, start_host  # noqa: E402
 
 
 def manuscript(size: int, seed: int) -> bytes:
@@ -95,6 +99,34 @@ def peak_memory_growth(pid: int, base_url: str, size: int) -> tuple[int, int]:
     return baseline, peak
 
 
+def raw_file_floor(connection: str, path: Path) -> float:
+    """The same file straight to the same Azurite with the storage SDK: the floor."""
+    from azure.storage.blob import BlobServiceClient
+
+    container = BlobServiceClient.from_connection_string(connection).get_container_client("bench-floor")
+    started = time.perf_counter()
+    with path.open("rb") as data:
+        container.get_blob_client(path.name).upload_blob(data, overwrite=True, max_concurrency=4)
+    return time.perf_counter() - started
+
+
+def direct_upload(base_url: str, web_pid: int, path: Path) -> tuple[float, int, float]:
+    """scripts/quire_upload.py, as an author runs it: seconds to the accepted submit, and the web
+    tier's peak memory growth and CPU seconds meanwhile."""
+    with TreeSampler(web_pid) as idle:
+        time.sleep(0.5)
+    cpu_before = sum(idle.cpu.values())
+    started = time.perf_counter()
+    with TreeSampler(web_pid) as busy:
+        subprocess.run(
+            [sys.executable, str(ROOT / "scripts" / "quire_upload.py"), str(path), "--url", base_url, "--quiet"],
+            check=True,
+            capture_output=True,
+        )
+    elapsed = time.perf_counter() - started
+    return elapsed, busy.peak_rss - idle.peak_rss, sum(busy.cpu.values()) - cpu_before
+
+
 def import_time(statement: str, runs: int = 7) -> float:
     code = f"import time; t = time.perf_counter(); {statement}; print(time.perf_counter() - t)"
     times = [
@@ -114,6 +146,7 @@ def main() -> None:
     parser.add_argument("--concurrency", type=int, default=6)
     parser.add_argument("--size", type=int, default=1_000_000)
     parser.add_argument("--big", type=int, default=50 * 1024 * 1024 - 1024)
+    parser.add_argument("--direct", type=int, nargs="*", default=[50, 300], help="direct-upload book sizes, MiB")
     args = parser.parse_args()
 
     azurite = start_azurite()
@@ -123,8 +156,10 @@ def main() -> None:
         ROOT,
         {"AzureWebJobsStorage": azurite.connection_string},
         log,
-        extra_args=["--functions", "upload_manuscript", "get_manuscript", "health"],
+        extra_args=["--functions", "upload_manuscript", "request_upload", "submit_upload", "get_manuscript", "health"],
     )
+    books = Path(tempfile.mkdtemp())
+    direct: list[tuple[int, Path, float, tuple[float, int, float]]] = []
     try:
         payloads = [manuscript(args.size, i) for i in range(args.uploads)]
         api_uploads(host.base_url, payloads[:4], 2)  # warm up: containers, table, connections
@@ -135,6 +170,12 @@ def main() -> None:
         api = api_uploads(host.base_url, payloads, args.concurrency)
         cpu_after = emulator.cpu_times()
         baseline, peak = peak_memory_growth(host.process.pid, host.base_url, args.big)
+        direct_upload(host.base_url, host.process.pid, ROOT / "examples" / "harbour.zip")  # warm up
+        for mib in args.direct:
+            path = books / f"photo-book-{mib}.zip"
+            write_photo_book(path, mib * 1024 * 1024)
+            floor_s = raw_file_floor(azurite.connection_string, path)
+            direct.append((mib, path, floor_s, direct_upload(host.base_url, host.process.pid, path)))
     finally:
         host.stop()
         azurite.stop()
@@ -158,6 +199,13 @@ def main() -> None:
         f"+{growth / 2**20:.0f} MiB over {baseline / 2**20:.0f} MiB"
     )
     print(f"  growth / upload: {growth / args.big:6.2f}×   (target < 3×)")
+    for _mib, path, floor_s, (seconds, grown, cpu) in direct:
+        size = path.stat().st_size / 2**20
+        print(f"direct upload of a {size:.0f} MiB photo book (ask, 8 MiB blocks 4 at a time, block list, submit):")
+        print(f"  raw SDK upload floor : {floor_s:6.2f} s  ({size / floor_s:6.1f} MiB/s)")
+        print(f"  direct upload        : {seconds:6.2f} s  ({size / seconds:6.1f} MiB/s)")
+        print(f"  direct / floor       : {seconds / floor_s:6.2f}×")
+        print(f"  web tier meanwhile   : +{grown / 2**20:.1f} MiB peak memory, {cpu:.2f} s CPU")
     print(f"import function_app {app * 1000:.0f} ms vs import azure.functions {bare * 1000:.0f} ms")
     print(f"  ratio          : {app / bare:6.2f}×   (target < 1.5×)")
 
