@@ -391,3 +391,42 @@ def test_an_image_missing_from_the_upload_becomes_its_description_with_a_warning
     ]
     covered = convert(b"---\ncover-image: cover.jpg\n---\n# A\n\nText.\n", options("markdown"))
     assert any("The cover image 'cover.jpg' is not in the upload" in w for w in covered.warnings)
+
+
+def test_a_zip_read_from_a_file_converts_to_the_same_bytes_reading_each_image_when_needed(tmp_path) -> None:
+    """The worker parses a zip from a file on disk, entry by entry: the book is the same, and the
+    parse holds none of the images (each is read from the archive when processed)."""
+    from shared.book.archive import ArchiveFiles
+    from shared.book.readers.images import FilesByKey
+    from shared.book.steps import finish
+
+    data = corpus.full_markdown_zip()
+    opts = options("zip", updates_url="../updates")
+    path = tmp_path / "book.zip"
+    path.write_bytes(data)
+    with path.open("rb") as file:
+        parsed = parse(file, opts)
+        assert isinstance(parsed.image_sources, FilesByKey)
+        assert isinstance(parsed.image_sources._files, ArchiveFiles)
+        assert parsed.image_sizes == {key: len(parsed.image_sources[key]) for key in parsed.image_sources}
+        from_file = finish(parsed, opts)
+    whole = convert(data, opts)
+    assert from_file.epub == whole.epub and from_file.app_files == whole.app_files
+
+
+def test_an_entry_read_from_a_file_is_held_to_the_size_it_declares(tmp_path) -> None:
+    """A zip that lies about an entry's size in its central directory is stopped at that size."""
+    from shared.book.archive import ArchiveFiles
+
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED) as archive:
+        archive.writestr("book.md", b"# A\n\n" + b"text " * 20_000)
+    raw = bytearray(buffer.getvalue())
+    directory = raw.rindex(b"PK\x01\x02")
+    raw[directory + 24 : directory + 28] = (1000).to_bytes(4, "little")  # the declared size, shrunk
+    path = tmp_path / "liar.zip"
+    path.write_bytes(bytes(raw))
+    with path.open("rb") as file:
+        files = ArchiveFiles(file)
+        with pytest.raises(ManuscriptError, match=r"more than it declares|cannot be read"):
+            files["book.md"]

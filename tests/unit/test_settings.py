@@ -31,6 +31,11 @@ def test_missing_storage_names_the_setting() -> None:
         ("FEEDS_ALLOW_PRIVATE_ADDRESSES", "yes please"),
         ("REFRESH_SCHEDULE", "every 15 minutes"),
         ("IMAGES_IN_PLAN_BYTES", "-1"),
+        ("DIRECT_UPLOAD_MAX_BYTES", "0"),
+        ("DIRECT_UPLOAD_BLOCK_BYTES", "1024"),  # below 64 KiB
+        ("DIRECT_UPLOAD_BLOCK_BYTES", str(4001 * 1024 * 1024)),  # above Put Block's 4,000 MiB
+        ("DIRECT_UPLOAD_SAS_SECONDS", "604801"),  # beyond a user delegation key's 7 days
+        ("DIRECT_UPLOAD_PAGE_THRESHOLD_BYTES", "ten"),
     ],
 )
 def test_malformed_values_name_the_setting(name: str, value: str) -> None:
@@ -137,3 +142,21 @@ def test_telemetry_settings_are_read_and_the_connection_string_hidden() -> None:
     assert "secret-ikey" not in repr(settings)
     with pytest.raises(SettingError, match="APPLICATIONINSIGHTS_AUTHENTICATION_STRING"):
         Settings.from_env({"AzureWebJobsStorage": "x", "APPLICATIONINSIGHTS_AUTHENTICATION_STRING": "ClientId=abc"})
+
+
+def test_direct_uploads_default_to_1_gib_in_8_mib_blocks_for_30_minutes() -> None:
+    settings = Settings.from_env({"AzureWebJobsStorage": "x"})
+    assert settings.direct_upload_max_bytes == 2**30
+    assert settings.direct_upload_block_bytes == 8 * 2**20
+    assert settings.direct_upload_sas_seconds == 1800
+    assert settings.direct_upload_page_threshold_bytes == 16 * 2**20
+
+
+def test_a_direct_upload_limit_that_needs_more_blocks_than_a_blob_holds_is_refused() -> None:
+    env = {
+        "AzureWebJobsStorage": "x",
+        "DIRECT_UPLOAD_MAX_BYTES": str(500 * 2**30),
+        "DIRECT_UPLOAD_BLOCK_BYTES": "65536",
+    }
+    with pytest.raises(SettingError, match="50,000 blocks"):
+        Settings.from_env(env)
