@@ -10,6 +10,7 @@ import pytest
 
 from shared.formats import DOCX, MARKDOWN, ZIP
 from shared.intake.direct import (
+    ArrivedManuscript,
     DirectUploadRequest,
     check_arrived_size,
     identify_archive,
@@ -86,7 +87,7 @@ def test_what_arrived_must_be_exactly_what_was_declared() -> None:
     assert over.value.refusal is Refusal.TOO_LARGE
 
 
-def arrived_archive(name: str, data: bytes, size: int | None = None):  # type: ignore[no-untyped-def]
+def arrived_archive(name: str, data: bytes, size: int | None = None) -> ArrivedManuscript:
     declared = DirectUploadRequest(name, size or len(data))
     return identify_archive(declared, io.BytesIO(data), FORM_LIMIT)
 
