@@ -145,6 +145,8 @@ def _submit(req: func.HttpRequest, services: Services) -> Reply:
             return _already_submitted(services, upload_id, owner_key), None
         denied = _authorise(services, upload, owner_key)
         if denied is not None:
+            if denied.status_code in (404, 410):
+                discard_direct_upload(services.storage, upload)  # its book is gone: so is the upload
             return denied, None
         if upload.abandoned:
             return _expired(), None

@@ -144,7 +144,7 @@ def test_submitting_twice_starts_one_job_and_the_book_converts(app: AppHost) -> 
     assert status == 200 and [e["edition"] for e in book["editions"]] == [1]
 
 
-def test_a_new_edition_goes_through_a_direct_upload(app: AppHost) -> None:
+def test_a_new_edition_goes_through_a_direct_upload(app: AppHost, azurite: Azurite) -> None:
     base = app.base_url
     book, key = create_book(base, b"# One\n\nFirst edition.\n", "tides.md")
     assert follow(base, book, timeout=60)["status"] == "succeeded"
@@ -157,9 +157,15 @@ def test_a_new_edition_goes_through_a_direct_upload(app: AppHost) -> None:
     upload(grant, data)
     status, job = submit(base, grant, key)
     assert status == 202 and job["edition"] == 2 and job["book"] == book
+    # An edition asked for, then the book deleted before it was submitted: refused, and discarded.
+    orphan = granted(base, "tides.md", len(data), path=path, headers=bearer(key))
+    upload(orphan, data)
     assert follow(base, job["id"], timeout=60)["status"] == "succeeded"
     _, _, chapter = http("GET", f"{base}/api/books/{book}/app/chapters/ch001.html")
     assert b"sent straight to storage" in chapter
+    assert http_json("DELETE", f"{base}/api/books/{book}", None, bearer(key))[0] == 202
+    assert submit(base, orphan, key)[0] == 410
+    assert left_behind(azurite, orphan["id"]) == []
 
 
 def test_submitting_with_another_books_key_or_no_key_is_refused(app: AppHost, azurite: Azurite) -> None:
