@@ -91,6 +91,9 @@ resource storage 'Microsoft.Storage/storageAccounts@2023-05-01' = {
 // SAS for one blob), so the blob endpoint answers the page's own origin, and only for writes.
 var appName = 'func-quire-${token}'
 
+@description('Origins of the upload page allowed to write direct uploads to Blob Storage (CORS): the app\'s own address, and any custom domain it is served from.')
+param uploadPageOrigins array = []
+
 resource blobService 'Microsoft.Storage/storageAccounts/blobServices@2023-05-01' = {
   parent: storage
   name: 'default'
@@ -98,7 +101,7 @@ resource blobService 'Microsoft.Storage/storageAccounts/blobServices@2023-05-01'
     cors: {
       corsRules: [
         {
-          allowedOrigins: ['https://${appName}.azurewebsites.net']
+          allowedOrigins: union(['https://${appName}.azurewebsites.net'], uploadPageOrigins)
           allowedMethods: ['PUT', 'OPTIONS']
           allowedHeaders: ['content-type', 'content-length', 'x-ms-*']
           exposedHeaders: ['x-ms-request-id', 'x-ms-error-code']

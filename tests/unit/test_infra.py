@@ -153,3 +153,13 @@ def test_flex_consumption_python_313_with_identity_based_telemetry(bicep: dict[s
 def test_the_deployment_package_leaves_out_the_stand_in_host_and_tests() -> None:
     ignored = (ROOT / ".funcignore").read_text().split()
     assert {"devhost", "tests", "bench", "local.settings.json", "infra"} <= set(ignored)
+
+
+def test_the_blob_endpoint_lets_only_the_upload_page_write_direct_uploads(bicep: dict[str, Any]) -> None:
+    """CORS for the page's direct uploads: writes (and their preflight) only, from the app's own origin."""
+    rules = bicep["resources"]["blobService"]["config"]["properties"]["cors"]["corsRules"]
+    assert len(rules) == 1
+    rule = rules[0]
+    assert sorted(rule["allowedMethods"]) == ["OPTIONS", "PUT"]
+    assert "*" not in json.dumps(rule["allowedOrigins"])
+    assert "appName" in json.dumps(rule["allowedOrigins"]) and "azurewebsites.net" in json.dumps(rule["allowedOrigins"])
