@@ -3,7 +3,9 @@
 Half the sources already hold the server's ETag (so they get 304), half get a feed. The refresh
 runs as the queue runs it (scan pages, then fetch batches, as many at once as host.json lets one
 worker take, over one client of 100 connections) against Azurite. Prints the wall time as a ratio of the floor (sources × latency ÷
-concurrency), the bytes conditional GET saved, and the peak memory at 500 and 2,000 sources.
+concurrency), the bytes conditional GET saved, the peak memory at 500 and 2,000 sources, and the
+refresher's CPU per source against the floor of a bare client (aiohttp alone) fetching the same URLs
+with the same validators and concurrency in the same run.
 
 With `--processes N`, the fetch batches are shared out among N worker processes (as N hosts, or
 FUNCTIONS_WORKER_PROCESS_COUNT, would take them off the queue), each with 100/N connections.
@@ -55,6 +57,36 @@ def seed(storage: Storage, server: RemoteFeedServer, count: int, tag: str, now: 
         source = feed_sources.new_source(book, server.url(f"/rss?n={index}"), now - timedelta(minutes=1))
         source["etag"] = '"v1"' if index % 2 else ""  # every other source answers 304
         storage.upsert_entity(FEED_TABLE, source)
+
+
+async def bare_client_fetch(server: RemoteFeedServer, count: int, concurrency: int) -> int:
+    """The floor: a bare client (aiohttp's, which does little besides HTTP) fetching the same URLs
+    with the same validators (every other one answers 304), `concurrency` at a time, reading each
+    body and nothing else: no guard, no parsing, no storage. (httpx with one default pool is no
+    floor: its pool's CPU grows with the square of its size, shared/feeds/fetch.py.)"""
+    import aiohttp
+
+    connector = aiohttp.TCPConnector(limit=concurrency)
+    gate = asyncio.Semaphore(concurrency)
+    async with aiohttp.ClientSession(connector=connector) as session:
+
+        async def one(index: int) -> int:
+            headers = {"If-None-Match": '"v1"'} if index % 2 else {}
+            async with gate, session.get(server.url(f"/rss?n={index}"), headers=headers) as response:
+                await response.read()
+                return response.status
+
+        statuses = await asyncio.gather(*(one(index) for index in range(count)))
+    return sum(1 for status in statuses if status in (200, 304))
+
+
+def floor_cpu_per_source(server: RemoteFeedServer, count: int) -> tuple[float, float]:
+    """(CPU seconds per source, wall seconds) of the bare client over `count` sources."""
+    started, cpu_started = time.perf_counter(), time.process_time()
+    answered = asyncio.run(bare_client_fetch(server, count, CONCURRENCY))
+    cpu, elapsed = time.process_time() - cpu_started, time.perf_counter() - started
+    assert answered == count, f"the bare client got {answered} answers of {count}"
+    return cpu / count, elapsed
 
 
 def host_messages_in_flight() -> int:
@@ -212,6 +244,7 @@ def main() -> None:
                 args.sources, storage, server, azurite.connection_string, args.feeds_per_book, args.processes
             )
             memory = f"{rss_worker} MiB in the largest of {args.processes} worker processes"
+        floor_cpu, floor_wall = floor_cpu_per_source(server, args.sources)
     finally:
         server.stop()
         azurite.stop()
@@ -227,6 +260,11 @@ def main() -> None:
     print(
         f"  refresher CPU: {cpu:.2f} s ({cpu / args.sources * 1000:.1f} ms per source: fetch, parse, storage SDK),"
         f" so {args.processes} process(es) cannot go below {cpu / args.processes / floor:.2f}× the floor"
+    )
+    per_source = cpu / args.sources
+    print(
+        f"  bare client : {floor_cpu * 1000:.2f} ms CPU per source (aiohttp alone, same URLs, same concurrency,"
+        f" {floor_wall:.2f} s); refresher / bare client {per_source / floor_cpu:.2f}×  (target ≤ 2×)"
     )
     cores = os.cpu_count() or 1
     print(
