@@ -10,14 +10,13 @@ one transaction, conditional on the marker as it was read, so two submits record
 
 from __future__ import annotations
 
-import contextlib
 from dataclasses import dataclass
 from datetime import datetime
 
 from shared.intake.direct import ArrivedManuscript, DirectUploadRequest
 from shared.jobs.record import UPLOAD_ROW_KEY, Job, JobStatus
-from shared.jobs.uploads import manuscript_blob_name, record_job
-from shared.settings import JOB_TABLE, MANUSCRIPT_CONTAINER
+from shared.jobs.uploads import discard_upload, manuscript_blob_name, record_job
+from shared.settings import JOB_TABLE
 from shared.storage import NotFound, Storage
 
 
@@ -127,6 +126,4 @@ def record_direct_upload(
 
 def discard_direct_upload(storage: Storage, upload: DirectUpload) -> None:
     """Delete a refused upload's blob, then its marker (best effort: the sweeper finishes the rest)."""
-    with contextlib.suppress(Exception):
-        storage.delete_blob(MANUSCRIPT_CONTAINER, upload.blob_name)
-        storage.delete_entity(JOB_TABLE, upload.id, UPLOAD_ROW_KEY)
+    discard_upload(storage, upload.id, upload.blob_name)

@@ -42,16 +42,16 @@ def store_manuscript(
             metadata={"sha256": manuscript.sha256, "kind": manuscript.type.kind},
         )
     except BaseException:
-        _discard(storage, job_id, blob_name)  # no job can be recorded yet: safe to delete now
+        discard_upload(storage, job_id, blob_name)  # no job can be recorded yet: safe to delete now
         raise
     job = _job_for(manuscript, job_id, blob_name, now).with_changes(book=book_id, edition=edition)
     try:
         record_job(storage, job, marker_etag)
     except AlreadyExists:
-        _discard(storage, job_id, blob_name)
+        discard_upload(storage, job_id, blob_name)
         raise RuntimeError("job id collision") from None  # 128 random bits collided
     except Conflict:
-        _discard(storage, job_id, blob_name)  # the sweeper gave this upload up
+        discard_upload(storage, job_id, blob_name)  # the sweeper gave this upload up
         raise StorageUnavailable("the upload took so long that it was given up; send it again") from None
     # Any other failure leaves both: the job may have been recorded with the answer lost. The
     # marker is gone exactly when it was, and the sweeper acts only on a marker.
@@ -72,7 +72,7 @@ def record_job(storage: Storage, job: Job, marker_etag: str) -> None:
             storage.create_replacing(JOB_TABLE, job.to_entity(), UPLOAD_ROW_KEY, marker_etag)
 
 
-def _discard(storage: Storage, job_id: str, blob_name: str) -> None:
+def discard_upload(storage: Storage, job_id: str, blob_name: str) -> None:
     """Delete an upload that recorded no job (best effort: the sweeper finishes what fails here)."""
     with contextlib.suppress(Exception):
         storage.delete_blob(MANUSCRIPT_CONTAINER, blob_name)

@@ -40,6 +40,11 @@ def owner_key_hash(key: str) -> str:
     return hashlib.sha256(key.encode("utf-8")).hexdigest()
 
 
+def key_matches(presented: str, owner_key_sha256: str) -> bool:
+    """Constant-time: the comparison takes as long whatever the presented key shares with the real one."""
+    return hmac.compare_digest(owner_key_hash(presented), owner_key_sha256)
+
+
 def erased_partition(book_id: str) -> str:
     return hashlib.sha256(f"quire-erased:{book_id}".encode()).hexdigest()
 
@@ -70,8 +75,7 @@ class Book:
     erasing: bool = False
 
     def owner_key_matches(self, presented: str) -> bool:
-        """Constant-time: the comparison takes as long whatever the presented key shares with the real one."""
-        return hmac.compare_digest(owner_key_hash(presented), self.owner_key_sha256)
+        return key_matches(presented, self.owner_key_sha256)
 
     def edition(self, number: int) -> Edition | None:
         return next((e for e in self.editions if e.number == number), None)

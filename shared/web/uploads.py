@@ -14,7 +14,6 @@ second submit, or one racing the first, finds the job and starts nothing more.
 
 from __future__ import annotations
 
-import hmac
 from datetime import UTC, datetime, timedelta
 
 import azure.functions as func
@@ -39,7 +38,7 @@ from shared.jobs.direct import (
 from shared.jobs.record import Job, conversion_message, is_valid_job_id, new_job_id
 from shared.jobs.store import read_job
 from shared.jobs.uploads import manuscript_blob_name
-from shared.library.record import new_owner_key, owner_key_hash
+from shared.library.record import key_matches, new_owner_key, owner_key_hash
 from shared.library.store import BookRefused, add_edition_with, open_book
 from shared.routes import API_BASE
 from shared.services import Services
@@ -163,7 +162,7 @@ def _authorise(services: Services, upload: DirectUpload, owner_key: str) -> func
             return found
         matches = found.owner_key_matches(owner_key)
     else:
-        matches = hmac.compare_digest(owner_key_hash(owner_key), upload.owner_key_sha256)
+        matches = key_matches(owner_key, upload.owner_key_sha256)
     if not matches:
         log.info("a submit was refused: wrong owner key for upload %s", upload.id)
         return _refused_key()
