@@ -128,7 +128,7 @@ def worker_fetch(
 
 
 def warm_up() -> None:
-    import httpx  # noqa: F401
+    import aiohttp  # noqa: F401
 
     time.sleep(0.5)  # long enough that each worker process gets one of these
 

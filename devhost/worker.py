@@ -189,7 +189,7 @@ def main(argv: list[str] | None = None) -> int:
     root = logging.getLogger()
     root.handlers[:] = [ChannelLogHandler(channel)]
     root.setLevel(logging.INFO)
-    for noisy in ("azure", "urllib3", "httpx"):
+    for noisy in ("azure", "urllib3", "aiohttp"):
         logging.getLogger(noisy).setLevel(logging.WARNING)
 
     script_root = os.path.abspath(args.script_root)

@@ -41,7 +41,7 @@ def get_services() -> Services:
 
 
 def get_feed_client() -> object:
-    """The one httpx.AsyncClient all feed fetches share (made on the worker's event loop, on first use)."""
+    """The one aiohttp session all feed fetches share (made on the worker's event loop, on first use)."""
     global _feed_client
     if _feed_client is None:
         from shared.feeds.fetch import make_client

@@ -1,7 +1,7 @@
 """Feeds: each book's external news sources, refreshed on a schedule and shown in the web-app book.
 
 guard.py     the SSRF policy: which URLs and addresses may be fetched, checked at connect time
-fetch.py     one shared httpx client: conditional GET, total deadline, decoded-byte cap, redirects
+fetch.py     one shared aiohttp session: conditional GET, total deadline, decoded-byte cap, redirects
 parse.py     RSS, Atom and JSON Feed into sanitised items (pure)
 sources.py   a book's feeds and their fetch state, in Table Storage
 slots.py     the timer's slot claim, and scanning due sources into fetch batches

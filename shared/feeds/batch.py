@@ -245,7 +245,7 @@ async def _refresh_book(
     settings: Settings,
     now: datetime,
 ) -> dict[str, int]:
-    from shared.feeds.fetch import FetchResult, fetch_feed  # httpx: only where feeds are fetched
+    from shared.feeds.fetch import FetchResult, fetch_feed  # aiohttp: only where feeds are fetched
 
     async def fetch(source: DueSource) -> FetchResult:
         # The host only: a feed's URL may carry its subscriber's token.

@@ -1,4 +1,9 @@
-"""Feed items from RSS 2.0, Atom and JSON Feed bytes. Pure: bytes in, items out.
+"""Feed items from RSS 0.9x/1.0/2.0, Atom 0.3/1.0 and JSON Feed bytes. Pure: bytes in, items out.
+
+XML feeds are read by feedparser-rs (feedparser's API, about twenty times faster), and a document
+it cannot read at all (unescaped ampersands, unclosed tags) is given to feedparser's forgiving
+parser, so Quire still accepts what it accepted before. A body that claims UTF-8 but is not (a
+common fault of hand-made feeds) is read as Windows-1252, as feedparser reads it.
 
 Text goes through the books' sanitiser and is kept as plain text (the web-app book shows it with
 textContent). XML with a DTD or entity declarations is refused before any parser sees it: the
@@ -7,7 +12,9 @@ expat here predates its billion-laughs hardening, and feeds never need a DTD.
 
 from __future__ import annotations
 
+import codecs
 import hashlib
+import html
 import json
 import re
 from dataclasses import asdict, dataclass
@@ -36,11 +43,58 @@ class FeedItem:
         return asdict(self)
 
 
-def _text(html: str, limit: int) -> str:
+def _text(value: str, limit: int, is_html: bool = True) -> str:
     from shared.book.sanitize import plain_text
 
-    text = plain_text(html or "")
+    value = value or ""
+    if is_html and "<" not in value and "&" in value:
+        value = html.unescape(value)  # HTML with no tags: only its character references to read
+        text = " ".join(value.split())
+    else:
+        text = plain_text(value)
     return text if len(text) <= limit else text[: limit - 1].rstrip() + "…"
+
+
+def _is_html(detail: Any) -> bool:
+    """Whether a feed field's value is HTML (feedparser gives its type in a dict, feedparser-rs in
+    an object); a field without a type is HTML, as feed text mostly is."""
+    kind = detail.get("type") if isinstance(detail, dict) else getattr(detail, "type", None)
+    return not kind or "html" in str(kind)
+
+
+_DECLARED_ENCODING = re.compile(rb"""^\s*<\?xml[^>]*?encoding\s*=\s*["']([A-Za-z0-9._-]+)["']""")
+_WIDE_BOMS = (codecs.BOM_UTF32_LE, codecs.BOM_UTF32_BE, codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)
+
+
+def _readable_utf8(body: bytes) -> bytes:
+    """A body that is (or claims by default to be) UTF-8 but is not, re-encoded from Windows-1252
+    (Latin-1 for the five bytes Windows-1252 leaves undefined). Other bodies are left as they are."""
+    if body.startswith(_WIDE_BOMS):
+        return body
+    declared = _DECLARED_ENCODING.match(body[:256])
+    if declared and declared.group(1).lower() not in (b"utf-8", b"utf8"):
+        return body  # the parser decodes a declared encoding itself
+    try:
+        body.decode("utf-8")
+        return body
+    except UnicodeDecodeError:
+        pass
+    try:
+        text = body.decode("cp1252")
+    except UnicodeDecodeError:
+        text = body.decode("latin-1")
+    return text.encode("utf-8")
+
+
+def _parsed(body: bytes) -> Any:
+    import feedparser_rs
+
+    parsed = feedparser_rs.parse(_readable_utf8(body))
+    if parsed.bozo and not parsed.entries:
+        import feedparser  # the loose parser: slower, and needed only for broken documents
+
+        parsed = feedparser.parse(body, sanitize_html=False, resolve_relative_uris=False)
+    return parsed
 
 
 def _safe_link(link: str) -> str:
@@ -58,14 +112,16 @@ def parse_feed(body: bytes, feed_url: str) -> tuple[str, list[FeedItem]]:
         return _json_feed(body, feed_url)
     if re.search(rb"<!(DOCTYPE|ENTITY)", body[:65536], re.I):
         raise FeedError("the feed declares a DTD or entities, which feeds never need")
-    import feedparser
+    return _items(_parsed(body), feed_url)
 
-    parsed = feedparser.parse(body, sanitize_html=False, resolve_relative_uris=False)
+
+def _items(parsed: Any, feed_url: str) -> tuple[str, list[FeedItem]]:
+    """(feed title, items) from a parse result with feedparser's shape (feedparser's or feedparser-rs's)."""
     if parsed.bozo and not parsed.entries:
         raise FeedError(f"not a readable RSS or Atom feed ({type(parsed.bozo_exception).__name__})")
     if not parsed.version and not parsed.entries:
         raise FeedError("not an RSS, Atom or JSON feed")
-    source = _text(parsed.feed.get("title", ""), MAX_TITLE)
+    source = _text(parsed.feed.get("title", ""), MAX_TITLE, _is_html(parsed.feed.get("title_detail")))
     items = []
     for entry in parsed.entries[:MAX_ITEMS_PER_FEED]:
         link = _safe_link(entry.get("link", ""))
@@ -80,16 +136,17 @@ def parse_feed(body: bytes, feed_url: str) -> tuple[str, list[FeedItem]]:
             if moment
             else ""
         )
-        summary = entry.get("summary", "")
+        summary, summary_detail = entry.get("summary", ""), entry.get("summary_detail")
         if not summary and entry.get("content"):
-            summary = entry["content"][0].get("value", "")
+            summary_detail = entry["content"][0]
+            summary = summary_detail.get("value", "")
         items.append(
             FeedItem(
                 key=_key(feed_url, ident),
-                title=_text(entry.get("title", ""), MAX_TITLE),
+                title=_text(entry.get("title", ""), MAX_TITLE, _is_html(entry.get("title_detail"))),
                 link=link,
                 published=published,
-                summary=_text(summary, MAX_SUMMARY),
+                summary=_text(summary, MAX_SUMMARY, _is_html(summary_detail)),
                 source=source,
             )
         )

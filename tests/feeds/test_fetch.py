@@ -7,7 +7,6 @@ import time
 from collections.abc import Iterator
 from typing import Any
 
-import httpcore
 import pytest
 
 from shared.feeds.fetch import fetch_feed, make_client
@@ -120,25 +119,22 @@ def test_ssrf_corpus_is_refused_before_any_connection(url: str, server: FeedServ
     assert sum(server.hits.values()) == before
 
 
-class PublicServerNetwork(httpcore.AsyncNetworkBackend):
-    """The network under the guard, for a test: connections to the public address PUBLIC:80 reach
-    a local server instead. Every other connection is made as asked (and recorded)."""
+class PublicServerLoop(asyncio.SelectorEventLoop):
+    """The network under the guard, for a test: an event loop whose connections to the public
+    address PUBLIC:80 reach a local server instead. Every connection is recorded as asked."""
 
     PUBLIC = "93.184.216.34"
 
     def __init__(self, public_server: FeedServer) -> None:
+        super().__init__()
         self.public_server = public_server
-        self.inner = httpcore.AnyIOBackend()
         self.connections: list[tuple[str, int]] = []
 
-    async def connect_tcp(self, host: str, port: int, *args: Any, **kwargs: Any) -> httpcore.AsyncNetworkStream:
-        self.connections.append((host, port))
-        if (host, port) == (self.PUBLIC, 80):
-            host, port = self.public_server.host, self.public_server.port
-        return await self.inner.connect_tcp(host, port, *args, **kwargs)
-
-    async def sleep(self, seconds: float) -> None:
-        await self.inner.sleep(seconds)
+    async def sock_connect(self, sock: Any, address: Any) -> None:
+        self.connections.append((address[0], address[1]))
+        if (address[0], address[1]) == (self.PUBLIC, 80):
+            address = (self.public_server.host, self.public_server.port)
+        await super().sock_connect(sock, address)
 
 
 def test_a_public_to_internal_redirect_is_refused_at_the_second_hop() -> None:
@@ -146,59 +142,47 @@ def test_a_public_to_internal_redirect_is_refused_at_the_second_hop() -> None:
     first hop connect and refuses the second when it resolves, before any connection."""
     internal = FeedServer("127.0.0.1").start()
     public = FeedServer("127.0.0.2").redirect("/feed", "http://internal.test/rss").start()
-    network = PublicServerNetwork(public)
+    loop = PublicServerLoop(public)
 
     async def resolver(host: str, port: int) -> list[str]:
-        return [PublicServerNetwork.PUBLIC] if host == "public.test" else ["127.0.0.1"]
+        return [PublicServerLoop.PUBLIC] if host == "public.test" else ["127.0.0.1"]
 
     async def go() -> Any:
-        async with make_client(FetchPolicy(), resolver, network=network) as client:  # the production policy
+        async with make_client(FetchPolicy(), resolver) as client:  # the production policy
             return await fetch_feed(client, "http://public.test/feed", policy=FetchPolicy())
 
     try:
-        result = asyncio.run(go())
+        result = asyncio.run(go(), loop_factory=lambda: loop)
         assert public.hits["/feed"] == 1  # the first hop was allowed and made
         assert result.status == "error" and result.error.startswith("refused:"), result.error
-        assert network.connections == [(PublicServerNetwork.PUBLIC, 80)]  # the second hop never connected
+        assert loop.connections == [(PublicServerLoop.PUBLIC, 80)]  # the second hop never connected
         assert internal.hits["/rss"] == 0
     finally:
         public.stop()
         internal.stop()
 
 
-def test_the_guarded_transport_still_uses_the_guard() -> None:
-    """httpx 0.28 has no public network-backend option; fail loudly if its internals change."""
-    from shared.feeds.fetch import GuardedBackend
-
-    client = make_client(FetchPolicy())
-    shards = client._transport.shards  # type: ignore[attr-defined]
-    assert shards and all(isinstance(shard._pool._network_backend, GuardedBackend) for shard in shards)
-
-
 def test_one_client_runs_its_whole_concurrency_over_pooled_connections() -> None:
-    """The client's connections are split over several small pools; together they still run
-    `concurrency` requests at once, never more, and reuse their connections."""
+    """The client runs `concurrency` requests at once, never more, and reuses its connections."""
     slow = FeedServer(latency=0.3).start()
     try:
 
-        async def go() -> tuple[list[str], list[int]]:
+        async def go() -> list[str]:
             async with make_client(LOCAL, concurrency=45) as client:
                 results = await asyncio.gather(
                     *(fetch_feed(client, slow.url(f"/rss?n={i}"), policy=LOCAL) for i in range(135))
                 )
-                return [r.status for r in results], list(client._transport.busy)  # type: ignore[attr-defined]
+                return [r.status for r in results]
 
-        statuses, busy = asyncio.run(go())
-        assert statuses == ["ok"] * 135
+        assert asyncio.run(go()) == ["ok"] * 135
         assert slow.most_in_flight == 45
         assert len(slow.connections) <= 45  # three rounds over the same connections
-        assert busy == [0, 0, 0]  # every shard got its requests back
     finally:
         slow.stop()
 
 
 def test_a_connection_the_server_closed_while_idle_is_not_reused() -> None:
-    """The pool's "is this idle connection still good?" answer is cached for a moment only."""
+    """A kept-alive connection the server has closed is not used for the next fetch."""
     closing = FeedServer(keepalive_timeout=0.1).start()
     try:
 
@@ -220,7 +204,7 @@ def test_cookies_a_feed_sets_are_never_kept_or_sent(server: FeedServer) -> None:
         async with make_client(LOCAL) as client:
             for _ in range(2):
                 assert (await fetch_feed(client, server.url("/cookie"), policy=LOCAL)).status == "ok"
-            return len(client.cookies.jar)
+            return len(client.cookie_jar)
 
     assert asyncio.run(go()) == 0
     assert server.cookies_received[-2:] == ["", ""]
