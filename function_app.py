@@ -7,7 +7,7 @@ from typing import List  # noqa: UP035 - see QueueMessages
 import azure.functions as func
 
 from shared import logs
-from shared.services import get_feed_client, get_services
+from shared.services import get_feed_refresher, get_services
 from shared.settings import CONVERSION_POISON_QUEUE, CONVERSION_QUEUE, FEED_QUEUE
 from shared.web import books, editions, pages, status, uploads
 from shared.worker import protocol, recovery
@@ -209,7 +209,10 @@ async def refresh_feeds(msg: func.QueueMessage, more: QueueMessages, context: fu
 
         services = get_services()
         messages = await feeds.handle_queue_message(
-            services.storage, services.settings, get_feed_client(), msg.get_body()
+            services.storage,
+            services.settings,
+            get_feed_refresher(),
+            msg.get_body(),
         )
         if messages:
             more.set(messages)

@@ -24,7 +24,6 @@ import sys
 import time
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import Any
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
@@ -36,8 +35,10 @@ from shared.feeds import slots  # noqa: E402
 from shared.feeds import sources as feed_sources  # noqa: E402
 from shared.feeds.fetch import make_client  # noqa: E402
 from shared.feeds.messages import FetchBatch, ScanPage, parse_feed_message  # noqa: E402
+from shared.feeds.refresh import FeedRefresher  # noqa: E402
 from shared.settings import FEED_TABLE, Settings  # noqa: E402
 from shared.storage import Storage  # noqa: E402
+from shared.storage.aio import AsyncStorage  # noqa: E402
 from tests.feeds.servers import RSS  # noqa: E402
 from tests.support import start_azurite  # noqa: E402
 
@@ -120,10 +121,9 @@ def worker_fetch(
     connection: str, batches: list[FetchBatch], now: datetime, concurrency: int
 ) -> tuple[dict[str, int], float, int]:
     """One worker process's share of the batches: its totals, CPU seconds and peak memory (MiB)."""
-    storage = Storage(connection)
     settings = Settings.from_env({"AzureWebJobsStorage": connection, "FEEDS_ALLOW_PRIVATE_ADDRESSES": "true"})
     cpu = time.process_time()
-    totals = asyncio.run(fetch_all(storage, settings, batches, now, concurrency))
+    totals = asyncio.run(fetch_all(settings, batches, now, concurrency))
     return totals, time.process_time() - cpu, resource.getrusage(resource.RUSAGE_SELF).ru_maxrss // 1024
 
 
@@ -133,26 +133,28 @@ def warm_up() -> None:
     time.sleep(0.5)  # long enough that each worker process gets one of these
 
 
-async def fetch_all(
-    storage: Storage, settings: Settings, batches: list[FetchBatch], now: datetime, concurrency: int
-) -> dict[str, int]:
+async def fetch_all(settings: Settings, batches: list[FetchBatch], now: datetime, concurrency: int) -> dict[str, int]:
+    """The batches as one worker process runs them: its shared feed client and asyncio storage."""
     totals = {"fetched": 0, "not_modified": 0, "errors": 0}
     in_flight = asyncio.Semaphore(host_messages_in_flight())  # as the host hands one worker messages
-    async with make_client(True, concurrency=concurrency) as client:
+    refresher = FeedRefresher(make_client(True, concurrency=concurrency), AsyncStorage(settings.storage_connection))
+    try:
 
-        async def one(batch: dict[str, Any]) -> None:
+        async def one(batch: FetchBatch) -> None:
             async with in_flight:
-                counts = await feed_batch.fetch_batch(storage, client, batch, settings, now)
+                counts = await feed_batch.fetch_batch(refresher.storage, refresher.client, batch, settings, now)
             for key, value in counts.items():
                 totals[key] += value
 
         await asyncio.gather(*(one(b) for b in batches))
+    finally:
+        await refresher.close()
     return totals
 
 
 async def run_refresh(storage: Storage, settings: Settings, slot: str, now: datetime) -> dict[str, int]:
     batches = await asyncio.to_thread(scan_all, storage, slot, now)
-    return await fetch_all(storage, settings, batches, now, CONCURRENCY)
+    return await fetch_all(settings, batches, now, CONCURRENCY)
 
 
 def measure(

@@ -5,10 +5,14 @@ from __future__ import annotations
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 from shared import telemetry
 from shared.settings import Settings
 from shared.storage import Storage
+
+if TYPE_CHECKING:
+    from shared.feeds.refresh import FeedRefresher
 
 
 @dataclass(frozen=True)
@@ -26,7 +30,7 @@ class Services:
 
 _lock = threading.Lock()
 _services: Services | None = None
-_feed_client: object | None = None
+_feed_refresher: FeedRefresher | None = None
 
 
 def get_services() -> Services:
@@ -40,11 +44,17 @@ def get_services() -> Services:
         return _services
 
 
-def get_feed_client() -> object:
-    """The one aiohttp session all feed fetches share (made on the worker's event loop, on first use)."""
-    global _feed_client
-    if _feed_client is None:
+def get_feed_refresher() -> FeedRefresher:
+    """The feed client and asyncio storage all fetch batches of this process share (made on the
+    worker's event loop, on first use)."""
+    global _feed_refresher
+    if _feed_refresher is None:
         from shared.feeds.fetch import make_client
+        from shared.feeds.refresh import FeedRefresher
+        from shared.storage.aio import AsyncStorage
 
-        _feed_client = make_client(get_services().settings.feeds_allow_private_addresses)
-    return _feed_client
+        settings = get_services().settings
+        _feed_refresher = FeedRefresher(
+            make_client(settings.feeds_allow_private_addresses), AsyncStorage(settings.storage_connection)
+        )
+    return _feed_refresher

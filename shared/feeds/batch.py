@@ -1,32 +1,37 @@
-"""One fetch batch: claim it, fetch its sources all at once over the shared client, record their
-state, merge fresh items into each book's updates.json.
+"""One fetch batch: claim it, fetch its sources all at once over the shared client, merge fresh
+items into each book's updates.json, record the sources' states.
 
 The claim is a create-only blob, so a batch delivered twice is fetched once. Each book's sources
-go fetch → record → merge on their own, so one slow feed or book holds up nobody else. States are
+go fetch → merge → record on their own, so one slow feed or book holds up nobody else. States are
 recorded If-Match the row as scanned (an author's change wins), a batch's states of one partition
-in one transaction (`_StateCommits`).
+in one transaction (`_StateCommits`). Storage is the asyncio adapter (shared/storage/aio.py).
+
+The news is written before the states, so a state is only recorded for news that was kept (a
+failed write leaves the feed due, and the next slot fetches it again). A state that could not be
+recorded means the author dropped the feed or erased the book since the scan, perhaps after the
+news was written: the book's news is then brought back in line with the feeds it has now, and
+removed when it has none. That costs a query only in that race, never on the common path.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
-from concurrent.futures import ThreadPoolExecutor
 from datetime import datetime, timedelta
-from functools import partial
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
 from shared import logs, telemetry
 from shared.feeds.messages import DueSource, FetchBatch
 from shared.feeds.parse import FeedError, parse_feed
-from shared.feeds.sources import list_sources, source_key
-from shared.feeds.updates import rebuild_updates, updates_blob
+from shared.feeds.sources import book_sources_filter, source_key
+from shared.feeds.updates import rebuild_updates_async, updates_blob
 from shared.settings import BOOK_CONTAINER, FEED_CONTAINER, FEED_TABLE, Settings
-from shared.storage import AlreadyExists, Conflict, NotFound, Storage
+from shared.storage import AlreadyExists, Conflict, NotFound
 
 if TYPE_CHECKING:
     from shared.feeds.fetch import FetchResult
+    from shared.storage.aio import AsyncStorage
 
 log = logs.get_logger(__name__)
 
@@ -55,15 +60,6 @@ def next_state(
     return state
 
 
-# Storage calls are blocking SDK calls; they get their own threads so a batch's fifty state
-# updates run side by side (the default executor has only cpu+4 threads).
-_STORAGE_THREADS = ThreadPoolExecutor(max_workers=32, thread_name_prefix="feed-storage")
-
-
-async def _blocking(function: Any, *args: Any, **kwargs: Any) -> Any:
-    return await asyncio.get_running_loop().run_in_executor(_STORAGE_THREADS, partial(function, *args, **kwargs))
-
-
 def _outcome(
     source: DueSource, result: FetchResult, settings: Settings, now: datetime
 ) -> tuple[dict[str, Any], list[dict[str, Any]] | None]:
@@ -89,7 +85,7 @@ def _outcome(
     return state, items
 
 
-def _store_states(storage: Storage, sources: list[DueSource], states: list[dict[str, Any]]) -> list[str]:
+async def _store_states(storage: AsyncStorage, sources: list[DueSource], states: list[dict[str, Any]]) -> list[str]:
     """New source states of one partition in one transaction, each If-Match the row as scanned.
 
     A row the author changed or removed since the scan keeps what the author wrote; the others are
@@ -99,14 +95,14 @@ def _store_states(storage: Storage, sources: list[DueSource], states: list[dict[
         (state, source["row_etag"]) for source, state in zip(sources, states, strict=True)
     ]
     try:
-        storage.merge_entities(FEED_TABLE, merges)
+        await storage.merge_entities(FEED_TABLE, merges)
         return [state["RowKey"] for state in states]
     except (Conflict, NotFound):
         pass
     stored = []
     for state, etag in merges:
         try:
-            storage.merge_entity(FEED_TABLE, state, etag=etag)
+            await storage.merge_entity(FEED_TABLE, state, etag=etag)
             stored.append(state["RowKey"])
         except (Conflict, NotFound):
             log.info("feed %s changed since the scan: its fetch is not recorded", state["url"])
@@ -128,7 +124,7 @@ class _StateCommits:
     keeps the author's version).
     """
 
-    def __init__(self, storage: Storage, books: int) -> None:
+    def __init__(self, storage: AsyncStorage, books: int) -> None:
         self.storage = storage
         self.unreported = books
         self.pending: list[tuple[list[DueSource], list[dict[str, Any]], asyncio.Future[set[str]]]] = []
@@ -138,11 +134,15 @@ class _StateCommits:
     async def store(self, sources: list[DueSource], states: list[dict[str, Any]]) -> set[str]:
         stored: asyncio.Future[set[str]] = asyncio.get_running_loop().create_future()
         self.pending.append((sources, states, stored))
-        self.unreported -= 1
-        self.arrived.set()
+        self.withdraw()
         if self.committer is None or self.committer.done():
             self.committer = asyncio.create_task(self._commit_pending())
         return await stored
+
+    def withdraw(self) -> None:
+        """A book has reported: with its states (`store`), or without any (it failed)."""
+        self.unreported -= 1
+        self.arrived.set()
 
     async def _commit_pending(self) -> None:
         loop = asyncio.get_running_loop()
@@ -166,7 +166,7 @@ class _StateCommits:
             ]
             try:
                 results = await asyncio.gather(
-                    *(_blocking(_store_states, self.storage, [s for s, _ in c], [t for _, t in c]) for c in chunks)
+                    *(_store_states(self.storage, [s for s, _ in c], [t for _, t in c]) for c in chunks)
                 )
             except Exception as error:  # storage trouble: the batch fails; its sources stay due for the next slot
                 for _, _, stored in taken:
@@ -187,16 +187,14 @@ def _by_book(sources: list[DueSource]) -> dict[str, list[DueSource]]:
 
 
 async def fetch_batch(
-    storage: Storage, client: Any, batch: FetchBatch, settings: Settings, now: datetime
+    storage: AsyncStorage, client: Any, batch: FetchBatch, settings: Settings, now: datetime
 ) -> dict[str, int]:
-    """Claim a batch, then fetch it: every book's sources go through fetch → record → merge on their
+    """Claim a batch, then fetch it: every book's sources go through fetch → merge → record on their
     own, so one slow feed or book holds up nobody else. A batch claimed before does nothing."""
     counts = {"fetched": 0, "not_modified": 0, "errors": 0}
     slot, sources = batch.slot, batch.sources
     try:
-        await _blocking(
-            storage.create_blob, FEED_CONTAINER, f"claims/{slot}/{batch.batch}", b"", content_type="text/plain"
-        )
+        await storage.create_blob(FEED_CONTAINER, f"claims/{slot}/{batch.batch}", b"", content_type="text/plain")
     except AlreadyExists:
         log.info("refresh %s: batch %s was already claimed: nothing to do", slot, batch.batch)
         return counts
@@ -221,7 +219,7 @@ async def fetch_batch(
 
 
 async def _refresh_book_or_log(
-    storage: Storage,
+    storage: AsyncStorage,
     client: Any,
     commits: _StateCommits,
     sources: list[DueSource],
@@ -238,7 +236,7 @@ async def _refresh_book_or_log(
 
 
 async def _refresh_book(
-    storage: Storage,
+    storage: AsyncStorage,
     client: Any,
     commits: _StateCommits,
     sources: list[DueSource],
@@ -269,20 +267,20 @@ async def _refresh_book(
                 url=source["url"], status="error", error=f"could not be fetched ({type(error).__name__})"
             )
 
-    results = await asyncio.gather(*(fetch(source) for source in sources))
-    outcomes = [_outcome(source, result, settings, now) for source, result in zip(sources, results, strict=True)]
-    counts = {"fetched": 0, "not_modified": 0, "errors": 0}
+    book_id = sources[0]["book"]
+    try:
+        results = await asyncio.gather(*(fetch(source) for source in sources))
+        outcomes = [_outcome(source, result, settings, now) for source, result in zip(sources, results, strict=True)]
+        fresh = {source_key(state["url"]): items for state, items in outcomes if items is not None}
+        if fresh:
+            await rebuild_updates_async(storage, book_id, settings.feeds_max_items, now, fresh=fresh)
+    except BaseException:
+        commits.withdraw()  # no states without their news: these feeds stay due for the next slot
+        raise
     stored = await commits.store(sources, [state for state, _ in outcomes])
-    fresh = {
-        source_key(state["url"]): items for state, items in outcomes if items is not None and state["RowKey"] in stored
-    }
-    if fresh:
-        book_id = sources[0]["book"]
-        await _blocking(rebuild_updates, storage, book_id, settings.feeds_max_items, now, fresh=fresh)
-        # A book erased while this batch fetched lost its sources and news before the write above:
-        # a book that follows no feed has no news, so the write is taken back.
-        if not await _blocking(list_sources, storage, book_id):
-            await _blocking(storage.delete_blob, BOOK_CONTAINER, updates_blob(book_id))
+    if any(state["RowKey"] not in stored for state, items in outcomes if items is not None):
+        await _realign_news(storage, book_id, settings.feeds_max_items, now)
+    counts = {"fetched": 0, "not_modified": 0, "errors": 0}
     for (state, _), result in zip(outcomes, results, strict=True):
         if state["RowKey"] not in stored:
             continue
@@ -292,3 +290,15 @@ async def _refresh_book(
         else:
             counts["fetched" if result.status == "ok" else "not_modified"] += 1
     return counts
+
+
+async def _realign_news(storage: AsyncStorage, book_id: str, limit: int, now: datetime) -> None:
+    """A fetched feed's state was not recorded: its row changed or went since the scan (the author
+    dropped the feed, or erased the book), maybe after this batch wrote its news. The news keeps the
+    items of the feeds the book follows now, and goes when it follows none."""
+    rows = await storage.query_entities(FEED_TABLE, book_sources_filter(book_id), select=["url"])
+    if not rows:
+        await storage.delete_blob(BOOK_CONTAINER, updates_blob(book_id))
+        return
+    following = {source_key(row.properties["url"]) for row in rows}
+    await rebuild_updates_async(storage, book_id, limit, now, fresh={}, keep_feeds=following)

@@ -28,8 +28,9 @@ slot takes them. No single invocation does unbounded work, however many sources 
 from __future__ import annotations
 
 import asyncio
+from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from shared import telemetry
 from shared.feeds.batch import fetch_batch
@@ -38,10 +39,29 @@ from shared.feeds.slots import scan, slot_for, start_refresh
 from shared.settings import Settings
 from shared.storage import Storage
 
+if TYPE_CHECKING:
+    from shared.storage.aio import AsyncStorage
 
-async def handle_queue_message(storage: Storage, settings: Settings, client: Any, body: bytes) -> list[str]:
+
+@dataclass(frozen=True)
+class FeedRefresher:
+    """What fetch batches share in a process: the feed client and the asyncio storage, both made
+    on the event loop the batches run on."""
+
+    client: Any  # aiohttp.ClientSession (shared/feeds/fetch.py)
+    storage: AsyncStorage
+
+    async def close(self) -> None:
+        await self.client.close()
+        await self.storage.close()
+
+
+async def handle_queue_message(
+    storage: Storage, settings: Settings, refresher: FeedRefresher, body: bytes
+) -> list[str]:
     """One message on the feeds queue: a scan page (returns the messages to send) or a fetch batch,
-    each a span of the slot's trace."""
+    each a span of the slot's trace. A scan is one blocking query in a thread; a batch runs on the
+    refresher's asyncio storage and client."""
     now = datetime.now(UTC)
     message = parse_feed_message(body)
     parent = telemetry.message_traceparent(body)
@@ -58,7 +78,7 @@ async def handle_queue_message(storage: Storage, settings: Settings, client: Any
             batch=message.batch,
             sources=len(message.sources),
         ):
-            await fetch_batch(storage, client, message, settings, now)
+            await fetch_batch(refresher.storage, refresher.client, message, settings, now)
     return []
 
 

@@ -1,0 +1,249 @@
+"""The storage operations of the feed refresher, on the storage SDKs' asyncio clients.
+
+A fetch batch makes a dozen storage calls for every fifty feeds while a hundred fetches run on the
+same event loop. On the blocking clients each call took a thread and the requests stack (whose
+header parsing alone cost more than the feed fetch); here the calls are awaited on the loop, over
+one aiohttp session that ignores proxy settings and .netrc from the environment, as the feed client
+does. Errors leave as `shared.storage`'s four kinds, exactly as from `Storage`.
+
+Made on the event loop that uses it (aiohttp binds a session to its loop), on first use.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from typing import TYPE_CHECKING, Any
+
+from shared.storage.connection import StorageConnection, StorageTokenCredential
+from shared.storage.errors import AlreadyExists, Conflict, NotFound, errors_translated, translate_error
+from shared.storage.tables import Entity
+
+if TYPE_CHECKING:
+    import aiohttp
+    from azure.core.credentials import AccessToken
+    from azure.data.tables.aio import TableClient, TableServiceClient
+    from azure.storage.blob.aio import BlobClient, BlobServiceClient
+
+# As `Storage`'s clients: fail fast and retry briefly (the next slot takes whatever failed).
+_CLIENT_OPTIONS: dict[str, Any] = {"connection_timeout": 5, "read_timeout": 30, "retry_total": 2}
+_BLOB_RETRY_OPTIONS: dict[str, Any] = {"initial_backoff": 0.2, "increment_base": 1.5}
+_TABLE_RETRY_OPTIONS: dict[str, Any] = {"retry_backoff_factor": 0.3}
+CONNECTIONS = 64
+
+
+class AsyncTokenCredential:
+    """The app's identity for the asyncio clients: the same credential as `Storage`'s (and its
+    clear errors), asked from a thread. The clients keep each token until shortly before it
+    expires, so that happens about once an hour."""
+
+    def __init__(self, connection: StorageConnection) -> None:
+        self._sync = StorageTokenCredential(connection)
+
+    async def get_token(self, *scopes: str, **kwargs: Any) -> AccessToken:
+        return await asyncio.to_thread(self._sync.get_token, *scopes, **kwargs)
+
+    async def close(self) -> None:
+        await asyncio.to_thread(self._sync.close)
+
+    async def __aenter__(self) -> AsyncTokenCredential:
+        return self
+
+    async def __aexit__(self, *_: Any) -> None:
+        return None
+
+
+class AsyncStorage:
+    """Blobs and table entities, awaited: the subset the feed refresher uses."""
+
+    def __init__(self, connection: StorageConnection | str) -> None:
+        self._connection = (
+            connection
+            if isinstance(connection, StorageConnection)
+            else StorageConnection(setting="AzureWebJobsStorage", connection_string=connection)
+        )
+        self._session: aiohttp.ClientSession | None = None
+        self._credential: AsyncTokenCredential | None = None
+        self._blob_service: BlobServiceClient | None = None
+        self._table_service: TableServiceClient | None = None
+        self._ready: dict[str, asyncio.Future[None]] = {}
+
+    def _service_client(self, client_type: Any, service: str, options: dict[str, Any]) -> Any:
+        import aiohttp
+        from azure.core.pipeline.transport import AioHttpTransport
+
+        if self._session is None:
+            self._session = aiohttp.ClientSession(
+                connector=aiohttp.TCPConnector(limit=CONNECTIONS), trust_env=False, auto_decompress=False
+            )
+        transport = AioHttpTransport(session=self._session, session_owner=False)
+        connection = self._connection
+        if not connection.uses_identity:
+            return client_type.from_connection_string(
+                connection.connection_string, transport=transport, **_CLIENT_OPTIONS, **options
+            )
+        if self._credential is None:
+            self._credential = AsyncTokenCredential(connection)
+        return client_type(
+            connection.service_uri(service),
+            credential=self._credential,
+            transport=transport,
+            **_CLIENT_OPTIONS,
+            **options,
+        )
+
+    def _blobs(self) -> BlobServiceClient:
+        if self._blob_service is None:
+            from azure.storage.blob.aio import BlobServiceClient
+
+            self._blob_service = self._service_client(BlobServiceClient, "blob", _BLOB_RETRY_OPTIONS)
+        return self._blob_service
+
+    def _tables(self) -> TableServiceClient:
+        if self._table_service is None:
+            from azure.data.tables.aio import TableServiceClient
+
+            self._table_service = self._service_client(TableServiceClient, "table", _TABLE_RETRY_OPTIONS)
+        return self._table_service
+
+    async def _once(self, key: str, create: Any) -> None:
+        """Create a container or table the first time this storage touches it (concurrent first
+        uses wait for the one creation)."""
+        ready = self._ready.get(key)
+        if ready is None:
+            ready = self._ready[key] = asyncio.ensure_future(create())
+        try:
+            await asyncio.shield(ready)
+        except Exception:
+            self._ready.pop(key, None)  # the next use tries again
+            raise
+
+    async def _blob(self, container: str, name: str) -> BlobClient:
+        async def create() -> None:
+            from azure.core.exceptions import ResourceExistsError
+
+            with errors_translated(), contextlib.suppress(ResourceExistsError):
+                await self._blobs().get_container_client(container).create_container()
+
+        await self._once(f"container:{container}", create)
+        return self._blobs().get_blob_client(container, name)
+
+    async def _table(self, name: str) -> TableClient:
+        async def create() -> None:
+            with errors_translated():
+                await self._tables().create_table_if_not_exists(name)
+
+        await self._once(f"table:{name}", create)
+        return self._tables().get_table_client(name)
+
+    # -- blobs ----------------------------------------------------------------------------------
+
+    async def create_blob(self, container: str, name: str, data: bytes, *, content_type: str) -> None:
+        """Write a blob only if none exists at that name (raises AlreadyExists otherwise)."""
+        await self.put_blob_if(container, name, data, etag=None, content_type=content_type, exists=AlreadyExists)
+
+    async def put_blob_if(
+        self,
+        container: str,
+        name: str,
+        data: bytes,
+        *,
+        etag: str | None,
+        content_type: str,
+        exists: type[Exception] = Conflict,
+    ) -> str:
+        """Write only if the blob is unchanged since `etag` was read (None: only if it does not
+        exist). Raises Conflict (or `exists` for a create) when someone else wrote first."""
+        from azure.core import MatchConditions
+        from azure.storage.blob import ContentSettings
+
+        blob = await self._blob(container, name)
+        conditions: dict[str, Any] = (
+            {"overwrite": True, "etag": etag, "match_condition": MatchConditions.IfNotModified}
+            if etag
+            else {"overwrite": False}
+        )
+        try:
+            result = await blob.upload_blob(
+                data, content_settings=ContentSettings(content_type=content_type), **conditions
+            )
+        except Exception as error:
+            translated = translate_error(error)
+            if isinstance(translated, (AlreadyExists, Conflict)):
+                raise exists(str(error)) from error
+            if isinstance(translated, NotFound) and etag:
+                raise Conflict(str(error)) from error  # deleted since it was read: changed, too
+            if translated is error:
+                raise
+            raise translated from error
+        return str(result.get("etag", ""))
+
+    async def read_blob_with_etag(self, container: str, name: str) -> tuple[bytes, str]:
+        blob = await self._blob(container, name)
+        with errors_translated():
+            downloader = await blob.download_blob()
+            return await downloader.readall(), str(downloader.properties.etag)
+
+    async def delete_blob(self, container: str, name: str) -> None:
+        """Delete a blob; a blob that is already gone is not an error."""
+        blob = await self._blob(container, name)
+        try:
+            with errors_translated():
+                await blob.delete_blob()
+        except NotFound:
+            pass
+
+    # -- table entities -------------------------------------------------------------------------
+
+    async def merge_entities(self, table: str, merges: list[tuple[dict[str, Any], str | None]]) -> None:
+        """Merge several entities of one partition in one transaction: all or none, each If-Match
+        its ETag when one is given. Raises Conflict when any changed or is gone (nothing written)."""
+        from azure.core import MatchConditions
+
+        operations: list[Any] = []
+        for properties, etag in merges:
+            options: dict[str, Any] = {"mode": "merge"}
+            if etag:
+                options.update(etag=etag, match_condition=MatchConditions.IfNotModified)
+            operations.append(("update", properties, options))
+        client = await self._table(table)
+        try:
+            await client.submit_transaction(operations)
+        except Exception as error:
+            translated = translate_error(error)
+            if isinstance(translated, (Conflict, NotFound)) or getattr(error, "status_code", None) in (404, 409, 412):
+                raise Conflict(str(error)) from error
+            if translated is error:
+                raise
+            raise translated from error
+
+    async def merge_entity(self, table: str, properties: dict[str, Any], *, etag: str | None = None) -> None:
+        """Merge these properties into an entity; with `etag`, only if it is unchanged (else
+        Conflict; NotFound when it is gone)."""
+        from azure.core import MatchConditions
+        from azure.data.tables import UpdateMode
+
+        client = await self._table(table)
+        condition: dict[str, Any] = {"etag": etag, "match_condition": MatchConditions.IfNotModified} if etag else {}
+        with errors_translated():
+            await client.update_entity(properties, mode=UpdateMode.MERGE, **condition)
+
+    async def query_entities(self, table: str, odata_filter: str, select: list[str] | None = None) -> list[Entity]:
+        client = await self._table(table)
+        with errors_translated():
+            return [
+                Entity(properties=dict(e), etag=str(e.metadata["etag"]))
+                async for e in client.query_entities(odata_filter, select=select)
+            ]
+
+    async def close(self) -> None:
+        for client in (self._blob_service, self._table_service):
+            if client is not None:
+                await client.close()
+        if self._session is not None:
+            await self._session.close()
+        if self._credential is not None:
+            await self._credential.close()
+        self._blob_service = self._table_service = None
+        self._session = None
+        self._credential = None
