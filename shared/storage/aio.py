@@ -16,7 +16,16 @@ import contextlib
 from typing import TYPE_CHECKING, Any
 
 from shared.storage.connection import StorageConnection, StorageTokenCredential
-from shared.storage.errors import AlreadyExists, Conflict, NotFound, errors_translated, translate_error
+from shared.storage.errors import (
+    AlreadyExists,
+    Conflict,
+    NotFound,
+    StorageError,
+    StorageUnavailable,
+    errors_translated,
+    translate_error,
+)
+from shared.storage.table_batch import merge_transaction, transaction_failure
 from shared.storage.tables import Entity
 
 if TYPE_CHECKING:
@@ -197,25 +206,42 @@ class AsyncStorage:
 
     async def merge_entities(self, table: str, merges: list[tuple[dict[str, Any], str | None]]) -> None:
         """Merge several entities of one partition in one transaction: all or none, each If-Match
-        its ETag when one is given. Raises Conflict when any changed or is gone (nothing written)."""
-        from azure.core import MatchConditions
+        its ETag when one is given. Raises Conflict when any changed or is gone (nothing written).
 
-        operations: list[Any] = []
-        for properties, etag in merges:
-            options: dict[str, Any] = {"mode": "merge"}
-            if etag:
-                options.update(etag=etag, match_condition=MatchConditions.IfNotModified)
-            operations.append(("update", properties, options))
+        The body is written by shared/storage/table_batch.py and sent through the table client's
+        own pipeline (as the SDK sends its transactions): its signing, token and retries."""
+        from azure.core.exceptions import HttpResponseError
+        from azure.core.rest import HttpRequest
+
         client = await self._table(table)
-        try:
-            await client.submit_transaction(operations)
-        except Exception as error:
-            translated = translate_error(error)
-            if isinstance(translated, (Conflict, NotFound)) or getattr(error, "status_code", None) in (404, 409, 412):
-                raise Conflict(str(error)) from error
-            if translated is error:
-                raise
-            raise translated from error
+        content_type, body = merge_transaction(f"{client.url}/{client.table_name}", merges)
+        request = HttpRequest(
+            "POST",
+            f"{client.url}/$batch",
+            headers={
+                "x-ms-version": client.api_version,
+                "DataServiceVersion": "3.0",
+                "MaxDataServiceVersion": "3.0;NetFx",
+                "Content-Type": content_type,
+                "Accept": "application/json",
+            },
+            content=body,
+        )
+        with errors_translated():
+            # Streamed, as the SDK sends its own: a multipart answer is not for its JSON decoder.
+            response = await client._client.send_request(request, stream=True)
+            await response.read()
+            if response.status_code != 202:
+                raise HttpResponseError(response=response)
+        failure = transaction_failure(response.content, len(merges))
+        if failure is None:
+            return
+        status, message = failure
+        if status in (404, 409, 412):
+            raise Conflict(f"{status}: {message}")
+        if status == 0 or status >= 500:
+            raise StorageUnavailable(f"a table transaction failed: {status} {message}")
+        raise StorageError(f"a table transaction was refused: {status} {message}")
 
     async def merge_entity(self, table: str, properties: dict[str, Any], *, etag: str | None = None) -> None:
         """Merge these properties into an entity; with `etag`, only if it is unchanged (else

@@ -1,0 +1,108 @@
+"""A Table Storage transaction of entity merges, as the service's wire format. Pure: no I/O.
+
+The tables SDK builds a transaction by making one HTTP request object per entity, running
+policies over each, and writing the multipart body with the standard library's email package:
+about 1.1 ms of CPU per entity here, more than fetching a feed. The body is a documented format
+(an OData $batch holding one changeset), so it is written here directly, and sent through the
+SDK's own pipeline (its authentication, retries and error types): shared/storage/aio.py.
+
+Values are typed as the SDK types them: str (Edm.String), bool, int (Edm.Int32, Edm.Int64 past
+its range), float (Edm.Double), timezone-aware datetime (Edm.DateTime, UTC); None is left out.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import uuid
+from datetime import UTC, datetime
+from typing import Any
+from urllib.parse import quote
+
+_INT32 = range(-(2**31), 2**31)
+_STATUS_LINE = re.compile(rb"^HTTP/1\.[01] (\d{3})[^\r\n]*", re.MULTILINE)
+
+
+def entity_json(properties: dict[str, Any]) -> str:
+    """An entity's JSON body with the OData type of each value that needs one."""
+    body: dict[str, Any] = {}
+    for name, value in properties.items():
+        if value is None:
+            continue
+        if isinstance(value, (bool, str)):
+            body[name] = value
+        elif isinstance(value, int):
+            if value in _INT32:
+                body[name] = value
+            else:
+                body[name], body[f"{name}@odata.type"] = str(value), "Edm.Int64"
+        elif isinstance(value, float):
+            body[name], body[f"{name}@odata.type"] = value, "Edm.Double"
+        elif isinstance(value, datetime):
+            if value.tzinfo is None:
+                raise ValueError(f"{name}: a table datetime must carry its time zone")
+            moment = value.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+            body[name], body[f"{name}@odata.type"] = moment, "Edm.DateTime"
+        else:
+            raise TypeError(f"{name}: {type(value).__name__} is not stored in a table here")
+    return json.dumps(body, ensure_ascii=False, separators=(",", ":"))
+
+
+def _key(value: str) -> str:
+    return quote(value.replace("'", "''"), safe="")
+
+
+def merge_transaction(table_url: str, merges: list[tuple[dict[str, Any], str | None]]) -> tuple[str, bytes]:
+    """(Content-Type, body) of one transaction merging these entities, each If-Match its ETag
+    (or any version, `*`, without one). All must share a partition; at most 100."""
+    if not merges or len(merges) > 100:
+        raise ValueError("a transaction holds 1 to 100 operations")
+    if len({properties["PartitionKey"] for properties, _ in merges}) != 1:
+        raise ValueError("a transaction's entities share one partition")
+    batch, changeset = f"batch_{uuid.uuid4()}", f"changeset_{uuid.uuid4()}"
+    parts = [f"--{batch}\r\nContent-Type: multipart/mixed; boundary={changeset}\r\n\r\n"]
+    for index, (properties, etag) in enumerate(merges):
+        address = (
+            f"{table_url}(PartitionKey='{_key(properties['PartitionKey'])}',RowKey='{_key(properties['RowKey'])}')"
+        )
+        content = entity_json(properties).encode()
+        parts.append(
+            f"--{changeset}\r\n"
+            "Content-Type: application/http\r\n"
+            "Content-Transfer-Encoding: binary\r\n"
+            f"Content-ID: {index}\r\n\r\n"
+            f"PATCH {address} HTTP/1.1\r\n"
+            "Content-Type: application/json\r\n"
+            f"Content-Length: {len(content)}\r\n"
+            "DataServiceVersion: 3.0\r\n"
+            "Accept: application/json;odata=nometadata\r\n"
+            f"If-Match: {etag or '*'}\r\n\r\n"
+            f"{content.decode()}\r\n"
+        )
+    parts.append(f"--{changeset}--\r\n\r\n--{batch}--\r\n")
+    return f"multipart/mixed; boundary={batch}", "".join(parts).encode()
+
+
+def transaction_failure(body: bytes, operations: int) -> tuple[int, str] | None:
+    """The status and the service's message of the operation that failed a transaction (the
+    service answers a failed one with that operation's response alone), or None when every
+    operation succeeded. An answer that accounts for fewer operations is a failure (status 0)."""
+    succeeded = 0
+    for match in _STATUS_LINE.finditer(body):
+        status = int(match.group(1))
+        if not 200 <= status < 300:
+            return status, _error_message(body[match.end() :]) or match.group(0).decode(errors="replace")
+        succeeded += 1
+    if succeeded != operations:
+        return 0, f"the transaction's answer accounts for {succeeded} of {operations} operations"
+    return None
+
+
+def _error_message(rest: bytes) -> str:
+    found = re.search(rb'"message"\s*:\s*\{[^{}]*?"value"\s*:\s*("(?:[^"\\]|\\.)*")', rest)
+    if found is None:
+        return ""
+    try:
+        return str(json.loads(found.group(1)))
+    except ValueError:
+        return ""
