@@ -112,12 +112,18 @@ class TableOperations:
             client.upsert_entity(properties, mode=UpdateMode.MERGE)
 
     def query_page(
-        self, table: str, odata_filter: str, page_size: int, continuation: dict[str, Any] | None
+        self,
+        table: str,
+        odata_filter: str,
+        page_size: int,
+        continuation: dict[str, Any] | None,
+        select: list[str] | None = None,
     ) -> tuple[list[Entity], dict[str, Any] | None]:
-        """One page of a query, and the token for the next (None at the end)."""
+        """One page of a query (only the `select`ed properties, when given), and the token for the
+        next (None at the end)."""
         client = self._table(table)
         with errors_translated():
-            pager: Any = client.query_entities(odata_filter, results_per_page=page_size).by_page(
+            pager: Any = client.query_entities(odata_filter, results_per_page=page_size, select=select).by_page(
                 continuation_token=continuation  # type: ignore[arg-type]  # tables tokens are dicts
             )
             try:

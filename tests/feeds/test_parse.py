@@ -121,3 +121,38 @@ def test_encoding_faults_and_html_titles_read_as_text() -> None:
     assert journal[0].summary == "Long form text with a script."  # the script's text is gone
     assert journal[0].published == "2026-11-02T17:45:00Z"  # +0100 made UTC
     assert corpus["malformed-ampersand.xml"][1][0].title == "Fish & chips"  # the loose parser's reading
+
+
+PLAIN_TEXT = [
+    ("<p>Come <b>along</b><script>alert(1)</script><img src=x onerror=alert(2)></p>", "Come along"),
+    ("a &amp; b <i>c</i>", "a & b c"),
+    ("<p>a</p><p>b</p>", "ab"),
+    ("x<br>y", "xy"),
+    ("<!-- c -->t", "t"),
+    ("<svg><text>hid</text></svg>vis", "vis"),
+    ("<style>p{}</style>s", "s"),
+    ("&lt;not a tag&gt; <b>x", "<not a tag> x"),
+    ("1 < 2 and 3 > 2", "1 < 2 and 3 > 2"),
+    ("<a href='javascript:x'>l</a>", "l"),
+    ("<math><mi>x</mi></math> m", "m"),
+    ("<p>&nbsp;sp&#160;ace</p>", "sp ace"),
+    ("<textarea><b>t</b></textarea>", "<b>t</b>"),
+    ("<title>tt</title>body", "ttbody"),
+    ("<noscript><p>n</p></noscript>q", "q"),
+    ("<plaintext>p<b>q", "p<b>q"),
+    ("<![CDATA[x]]>y", "y"),
+    ("a<b", "a"),
+    ("<iframe src=x>in</iframe>after", "after"),
+    ("<ul><li>one<li>two</ul>", "onetwo"),
+    ("<img alt='alt text'>", ""),
+    ("no tags &amp; kept as written", "no tags &amp; kept as written"),
+]
+
+
+@pytest.mark.parametrize(("markup", "text"), PLAIN_TEXT)
+def test_plain_text_is_the_sanitised_fragments_text(markup: str, text: str) -> None:
+    """What lxml's text_content() of the sanitised fragment gave (the expectations were taken from
+    it), now from the sanitiser's own parse: scripts, styles and drawings say nothing."""
+    from shared.book.sanitize import plain_text
+
+    assert plain_text(markup) == text
