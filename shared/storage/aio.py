@@ -14,6 +14,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 from typing import TYPE_CHECKING, Any
+from urllib.parse import quote
 
 from shared.storage.connection import StorageConnection, StorageTokenCredential
 from shared.storage.errors import (
@@ -32,13 +33,20 @@ if TYPE_CHECKING:
     import aiohttp
     from azure.core.credentials import AccessToken
     from azure.data.tables.aio import TableClient, TableServiceClient
-    from azure.storage.blob.aio import BlobClient, BlobServiceClient
+    from azure.storage.blob.aio import BlobServiceClient, ContainerClient
 
 # As `Storage`'s clients: fail fast and retry briefly (the next slot takes whatever failed).
 _CLIENT_OPTIONS: dict[str, Any] = {"connection_timeout": 5, "read_timeout": 30, "retry_total": 2}
 _BLOB_RETRY_OPTIONS: dict[str, Any] = {"initial_backoff": 0.2, "increment_base": 1.5}
 _TABLE_RETRY_OPTIONS: dict[str, Any] = {"retry_backoff_factor": 0.3}
 CONNECTIONS = 64
+
+
+def _storage_error(response: Any) -> Exception:
+    """The adapter's error for an answer a blob request did not expect (403, 5xx, ...)."""
+    from azure.core.exceptions import HttpResponseError
+
+    return translate_error(HttpResponseError(response=response))
 
 
 class AsyncTokenCredential:
@@ -76,6 +84,7 @@ class AsyncStorage:
         self._blob_service: BlobServiceClient | None = None
         self._table_service: TableServiceClient | None = None
         self._ready: dict[str, asyncio.Future[None]] = {}
+        self._containers: dict[str, ContainerClient] = {}
 
     def _service_client(self, client_type: Any, service: str, options: dict[str, Any]) -> Any:
         import aiohttp
@@ -127,7 +136,10 @@ class AsyncStorage:
             self._ready.pop(key, None)  # the next use tries again
             raise
 
-    async def _blob(self, container: str, name: str) -> BlobClient:
+    async def _container(self, container: str) -> ContainerClient:
+        """The container's client (one per container: a client costs as much to build as a call),
+        the container created the first time."""
+
         async def create() -> None:
             from azure.core.exceptions import ResourceExistsError
 
@@ -135,7 +147,10 @@ class AsyncStorage:
                 await self._blobs().get_container_client(container).create_container()
 
         await self._once(f"container:{container}", create)
-        return self._blobs().get_blob_client(container, name)
+        client = self._containers.get(container)
+        if client is None:
+            client = self._containers[container] = self._blobs().get_container_client(container)
+        return client
 
     async def _table(self, name: str) -> TableClient:
         async def create() -> None:
@@ -162,43 +177,50 @@ class AsyncStorage:
         exists: type[Exception] = Conflict,
     ) -> str:
         """Write only if the blob is unchanged since `etag` was read (None: only if it does not
-        exist). Raises Conflict (or `exists` for a create) when someone else wrote first."""
-        from azure.core import MatchConditions
-        from azure.storage.blob import ContentSettings
-
-        blob = await self._blob(container, name)
-        conditions: dict[str, Any] = (
-            {"overwrite": True, "etag": etag, "match_condition": MatchConditions.IfNotModified}
-            if etag
-            else {"overwrite": False}
-        )
-        try:
-            result = await blob.upload_blob(
-                data, content_settings=ContentSettings(content_type=content_type), **conditions
-            )
-        except Exception as error:
-            translated = translate_error(error)
-            if isinstance(translated, (AlreadyExists, Conflict)):
-                raise exists(str(error)) from error
-            if isinstance(translated, NotFound) and etag:
-                raise Conflict(str(error)) from error  # deleted since it was read: changed, too
-            if translated is error:
-                raise
-            raise translated from error
-        return str(result.get("etag", ""))
+        exist). Raises Conflict (or `exists` for a create) when someone else wrote first; a blob
+        deleted since it was read has changed, too. Returns the new ETag."""
+        headers = {
+            "x-ms-blob-type": "BlockBlob",
+            "Content-Type": content_type,
+            "If-Match" if etag else "If-None-Match": etag or "*",
+        }
+        response = await self._blob_request(container, name, "PUT", headers, data)
+        if response.status_code == 201:
+            return str(response.headers.get("etag", ""))
+        if response.status_code in (409, 412) or (etag and response.status_code == 404):
+            raise exists(f"{container}/{name}: someone else wrote it first ({response.status_code})")
+        raise _storage_error(response)
 
     async def read_blob_with_etag(self, container: str, name: str) -> tuple[bytes, str]:
-        blob = await self._blob(container, name)
+        response = await self._blob_request(container, name, "GET", {})
+        if response.status_code == 200:
+            return response.content, str(response.headers.get("etag", ""))
+        if response.status_code == 404:
+            raise NotFound(f"{container}/{name}")
+        raise _storage_error(response)
+
+    async def _blob_request(
+        self, container: str, name: str, method: str, headers: dict[str, str], content: bytes | None = None
+    ) -> Any:
+        """A Get Blob or Put Blob sent through the container client's own pipeline (its signing, token,
+        retries and transport), without the operation layer above it: for a small blob that layer
+        (download streams, property models) cost as much CPU again as the request itself."""
+        from azure.core.rest import HttpRequest
+
+        client = await self._container(container)
+        url = f"{client.url}/{quote(name, safe='/')}"
+        request = HttpRequest(method, url, headers={"x-ms-version": client.api_version, **headers}, content=content)
         with errors_translated():
-            downloader = await blob.download_blob()
-            return await downloader.readall(), str(downloader.properties.etag)
+            response = await client._client._client.send_request(request, stream=True)
+            await response.read()
+        return response
 
     async def delete_blob(self, container: str, name: str) -> None:
         """Delete a blob; a blob that is already gone is not an error."""
-        blob = await self._blob(container, name)
+        client = await self._container(container)
         try:
             with errors_translated():
-                await blob.delete_blob()
+                await client.delete_blob(name)
         except NotFound:
             pass
 
@@ -271,5 +293,6 @@ class AsyncStorage:
         if self._credential is not None:
             await self._credential.close()
         self._blob_service = self._table_service = None
+        self._containers.clear()
         self._session = None
         self._credential = None
