@@ -246,6 +246,8 @@ async def _refresh_book(
     from shared.feeds.fetch import FetchResult, fetch_feed  # aiohttp: only where feeds are fetched
 
     async def fetch(source: DueSource) -> FetchResult:
+        if not telemetry.enabled():  # no span to make: spare every fetch its URL parse and context
+            return await fetch_guarded(source)
         # The host only: a feed's URL may carry its subscriber's token.
         with telemetry.span("fetch feed", kind="client", book=source["book"], host=urlsplit(source["url"]).hostname):
             return await fetch_guarded(source)

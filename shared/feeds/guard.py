@@ -54,7 +54,9 @@ def check_url(url: str, policy: FetchPolicy | bool = False) -> str:
     allow_private = policy.allow_private
     if len(url) > MAX_URL_LENGTH:
         raise BlockedURL("the address is too long")
-    if any(ch.isspace() or not ch.isprintable() for ch in url.strip()):
+    stripped = url.strip()
+    # Every whitespace or control character but the ASCII space is unprintable.
+    if " " in stripped or not stripped.isprintable():
         raise BlockedURL("the address contains spaces or control characters (write a space as %20)")
     try:
         parts = urlsplit(url.strip())

@@ -17,7 +17,7 @@ import hashlib
 import html
 import json
 import re
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
@@ -40,7 +40,14 @@ class FeedItem:
     source: str  # the feed's title
 
     def to_dict(self) -> dict[str, Any]:
-        return asdict(self)
+        return {
+            "key": self.key,
+            "title": self.title,
+            "link": self.link,
+            "published": self.published,
+            "summary": self.summary,
+            "source": self.source,
+        }
 
 
 def _text(value: str, limit: int, is_html: bool = True) -> str:

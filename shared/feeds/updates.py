@@ -46,7 +46,8 @@ def merged_news(
     items = merge_items([kept, *fresh.values()], limit)
     if current is not None and items == items_now:
         return None
-    return json.dumps({"updated": utc_timestamp(now), "items": items}, ensure_ascii=False, indent=1).encode()
+    news = {"updated": utc_timestamp(now), "items": items}
+    return json.dumps(news, ensure_ascii=False, separators=(",", ":")).encode()  # compact: the C encoder
 
 
 def rebuild_updates(

@@ -208,3 +208,16 @@ def test_cookies_a_feed_sets_are_never_kept_or_sent(server: FeedServer) -> None:
 
     assert asyncio.run(go()) == 0
     assert server.cookies_received[-2:] == ["", ""]
+
+
+@pytest.mark.parametrize(
+    "url",
+    ["http://exa mple.com/feed", "http://example.com/\tfeed", "http://example.com/f\reed", "http://example.com/\x00",
+     "http://example.com/\u00a0feed", "http://example.com/\u200bfeed", "http://example.com/\u2028feed"],
+)  # fmt: skip
+def test_addresses_with_whitespace_or_control_characters_are_refused(url: str) -> None:
+    from shared.feeds.guard import BlockedURL, check_url
+
+    with pytest.raises(BlockedURL, match="spaces or control characters"):
+        check_url(url)
+    assert check_url("  https://example.com/feed?q=a%20b \n") == "https://example.com/feed?q=a%20b"

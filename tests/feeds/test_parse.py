@@ -156,3 +156,10 @@ def test_plain_text_is_the_sanitised_fragments_text(markup: str, text: str) -> N
     from shared.book.sanitize import plain_text
 
     assert plain_text(markup) == text
+
+
+def test_an_items_dict_holds_every_field() -> None:
+    from dataclasses import asdict
+
+    item = parse_feed(RSS, "https://example.com/rss")[1][0]
+    assert item.to_dict() == asdict(item)
