@@ -7,6 +7,6 @@ sources.py   a book's feeds and their fetch state, in Table Storage
 slots.py     the timer's slot claim, and scanning due sources into fetch batches
 messages.py  the queue's two messages, typed: ScanPage and FetchBatch (with its DueSources)
 batch.py     one fetch batch: claim, fetch, record states (group commit), merge items
-updates.py   each book's updates.json
+updates.py   a book's news: its feeds' items, kept in their rows, merged on reading
 refresh.py   the entry points: the timer, and the feeds queue's scan and fetch messages
 """

@@ -1,16 +1,12 @@
-"""One fetch batch: claim it, fetch its sources all at once over the shared client, merge fresh
-items into each book's updates.json, record the sources' states.
+"""One fetch batch: claim it, fetch its sources all at once over the shared client, record each
+source's state and fresh items.
 
 The claim is a create-only blob, so a batch delivered twice is fetched once. Each book's sources
-go fetch → merge → record on their own, so one slow feed or book holds up nobody else. States are
-recorded If-Match the row as scanned (an author's change wins), a batch's states of one partition
-in one transaction (`_StateCommits`). Storage is the asyncio adapter (shared/storage/aio.py).
-
-The news is written before the states, so a state is only recorded for news that was kept (a
-failed write leaves the feed due, and the next slot fetches it again). A state that could not be
-recorded means the author dropped the feed or erased the book since the scan, perhaps after the
-news was written: the book's news is then brought back in line with the feeds it has now, and
-removed when it has none. That costs a query only in that race, never on the common path.
+go fetch → parse → record on their own, so one slow feed or book holds up nobody else. A source's
+new state and its items (the book's news, shared/feeds/updates.py) are recorded together,
+If-Match the row as scanned: an author's change, or the book's erasure, wins, and takes the
+items of that fetch with it. A batch's states of one partition go out in one transaction
+(`_StateCommits`). Storage is the asyncio adapter (shared/storage/aio.py).
 """
 
 from __future__ import annotations
@@ -24,9 +20,8 @@ from urllib.parse import urlsplit
 from shared import logs, telemetry
 from shared.feeds.messages import DueSource, FetchBatch
 from shared.feeds.parse import FeedError, parse_feed
-from shared.feeds.sources import book_sources_filter, source_key
-from shared.feeds.updates import rebuild_updates_async, updates_blob
-from shared.settings import BOOK_CONTAINER, FEED_CONTAINER, FEED_TABLE, Settings
+from shared.feeds.updates import NEWS_PROPERTY, stored_items
+from shared.settings import FEED_CONTAINER, FEED_TABLE, Settings
 from shared.storage import AlreadyExists, Conflict, NotFound
 
 if TYPE_CHECKING:
@@ -60,16 +55,15 @@ def next_state(
     return state
 
 
-def _outcome(
-    source: DueSource, result: FetchResult, settings: Settings, now: datetime
-) -> tuple[dict[str, Any], list[dict[str, Any]] | None]:
-    """Pure: the source's new state, and its items when the feed was fetched and could be read."""
+def _outcome(source: DueSource, result: FetchResult, settings: Settings, now: datetime) -> dict[str, Any]:
+    """Pure: the source's new state, with its items when the feed was fetched and could be read
+    (a feed not fetched or not readable keeps the items it had)."""
     error = ""
     items = None
     if result.status == "ok":
         try:
             _, parsed = parse_feed(result.body, source["url"])
-            items = [{**item.to_dict(), "feed": source_key(source["url"])} for item in parsed]
+            items = [item.to_dict() for item in parsed]
         except FeedError as problem:
             error = f"not a feed: {problem}"
         except Exception as problem:  # a parser fault on this feed's bytes fails this feed only
@@ -82,7 +76,9 @@ def _outcome(
     }
     state = next_state(previous, result, now, settings.feeds_interval_seconds, error)
     state.update(PartitionKey=source["partition"], RowKey=source["key"], url=source["url"])
-    return state, items
+    if items is not None:
+        state[NEWS_PROPERTY] = stored_items(items, settings.feeds_max_items)
+    return state
 
 
 async def _store_states(storage: AsyncStorage, sources: list[DueSource], states: list[dict[str, Any]]) -> list[str]:
@@ -269,21 +265,15 @@ async def _refresh_book(
                 url=source["url"], status="error", error=f"could not be fetched ({type(error).__name__})"
             )
 
-    book_id = sources[0]["book"]
     try:
         results = await asyncio.gather(*(fetch(source) for source in sources))
-        outcomes = [_outcome(source, result, settings, now) for source, result in zip(sources, results, strict=True)]
-        fresh = {source_key(state["url"]): items for state, items in outcomes if items is not None}
-        if fresh:
-            await rebuild_updates_async(storage, book_id, settings.feeds_max_items, now, fresh=fresh)
+        states = [_outcome(source, result, settings, now) for source, result in zip(sources, results, strict=True)]
     except BaseException:
-        commits.withdraw()  # no states without their news: these feeds stay due for the next slot
+        commits.withdraw()  # this book reports no states: its feeds stay due for the next slot
         raise
-    stored = await commits.store(sources, [state for state, _ in outcomes])
-    if any(state["RowKey"] not in stored for state, items in outcomes if items is not None):
-        await _realign_news(storage, book_id, settings.feeds_max_items, now)
+    stored = await commits.store(sources, states)
     counts = {"fetched": 0, "not_modified": 0, "errors": 0}
-    for (state, _), result in zip(outcomes, results, strict=True):
+    for state, result in zip(states, results, strict=True):
         if state["RowKey"] not in stored:
             continue
         if state["last_status"] == "error":
@@ -292,15 +282,3 @@ async def _refresh_book(
         else:
             counts["fetched" if result.status == "ok" else "not_modified"] += 1
     return counts
-
-
-async def _realign_news(storage: AsyncStorage, book_id: str, limit: int, now: datetime) -> None:
-    """A fetched feed's state was not recorded: its row changed or went since the scan (the author
-    dropped the feed, or erased the book), maybe after this batch wrote its news. The news keeps the
-    items of the feeds the book follows now, and goes when it follows none."""
-    rows = await storage.query_entities(FEED_TABLE, book_sources_filter(book_id), select=["url"])
-    if not rows:
-        await storage.delete_blob(BOOK_CONTAINER, updates_blob(book_id))
-        return
-    following = {source_key(row.properties["url"]) for row in rows}
-    await rebuild_updates_async(storage, book_id, limit, now, fresh={}, keep_feeds=following)

@@ -3,8 +3,8 @@
     shared/feeds/sources.py   a book's feeds and their fetch state (table rows)
     shared/feeds/slots.py     timer → slot claim → scan pages → fetch batches
     shared/feeds/messages.py  the two messages, typed: ScanPage and FetchBatch
-    shared/feeds/batch.py     one batch: claim, fetch, record states, merge items
-    shared/feeds/updates.py   each book's updates.json
+    shared/feeds/batch.py     one batch: claim, fetch, record states with their items
+    shared/feeds/updates.py   a book's news, merged from its source rows on reading
 
     timer  → claim the schedule slot (create-only blob; a second firing for it does nothing)
            → one `scan` message
@@ -12,9 +12,8 @@
              fetch needs and the row's ETag), and the next scan. The page's messages are kept, so a
              scan delivered twice answers the same batches.
     fetch  → claim the batch (create-only blob), fetch its sources all at once over the shared
-             client, record their state (If-Match the scanned ETag, a batch's states of one
-             partition in one transaction), merge the fresh items into each book's updates.json
-             (If-Match)
+             client, record each source's state and fresh items (If-Match the scanned ETag, a
+             batch's states of one partition in one transaction)
 
 Sources are kept in SOURCE_SHARDS partitions (a hash of the book), not one partition per book:
 most books follow one or two feeds, and a table transaction costs about the same for one entity

@@ -2,8 +2,8 @@
 
 Most books follow one or two feeds, and a table transaction costs about the same for one entity as
 for fifty, so sharding by book hash lets a fetch batch commit its states together instead of one
-small transaction per book. A row holds the feed's URL and its fetch state (conditional-GET
-validators, failures, when it is next due).
+small transaction per book. A row holds the feed's URL, its fetch state (conditional-GET
+validators, failures, when it is next due) and its latest items (shared/feeds/updates.py).
 """
 
 from __future__ import annotations
@@ -13,7 +13,6 @@ from datetime import datetime
 from typing import Any
 
 from shared.feeds.guard import BlockedURL, check_url
-from shared.feeds.updates import rebuild_updates
 from shared.formats import utc_timestamp
 from shared.settings import FEED_TABLE
 from shared.storage import Storage
@@ -87,10 +86,9 @@ def set_sources(storage: Storage, book_id: str, urls: list[str], now: datetime, 
     for key, url in wanted.items():
         if key not in existing:
             storage.upsert_entity(FEED_TABLE, new_source(book_id, url, now))
-    if replace and existing.keys() - wanted.keys():
-        for key in existing.keys() - wanted.keys():
+    if replace:
+        for key in existing.keys() - wanted.keys():  # the feed's news goes with its row
             storage.delete_entity(FEED_TABLE, source_partition(book_id), key)
-        rebuild_updates(storage, book_id, 10_000, now, keep_feeds={source_key(url) for url in wanted.values()})
 
 
 def public_source(properties: dict[str, Any]) -> dict[str, Any]:

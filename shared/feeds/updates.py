@@ -1,102 +1,59 @@
-"""A book's news: updates.json beside its web-app book, the merged items of the feeds it follows.
+"""A book's news: the newest items of the feeds it follows, kept in the feeds' own source rows.
 
-`merged_news` is the pure part; `rebuild_updates` (blocking storage, for the author's changes) and
-`rebuild_updates_async` (the refresher's asyncio storage) read, merge and write conditionally,
-retrying when another writer got there first. A merge that changes no item writes nothing, so a
-refresh whose feeds brought nothing new costs one read; "updated" says when the items last changed.
+Each source row holds its feed's latest items (`items`, JSON), written in the same If-Match
+transaction as the row's fetch state. So a refresh adds no storage call of its own for the news,
+an author's change to a feed (or the erasure of the book) takes the feed's items with it, and
+nothing can write news for a feed the book no longer follows. `GET /api/books/{id}/updates`
+merges the rows' items on reading (one query of one partition's key range). Pure: no I/O here.
+
+Books refreshed before the news moved into the rows kept it in `{book}/updates.json` beside the
+web-app book; erasure still removes that blob.
 """
 
 from __future__ import annotations
 
+import hashlib
 import json
 from datetime import datetime
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from shared.feeds.parse import merge_items
 from shared.formats import utc_timestamp
-from shared.settings import BOOK_CONTAINER
-from shared.storage import Conflict, NotFound, Storage
 
-if TYPE_CHECKING:
-    from shared.storage.aio import AsyncStorage
-
-# Writers of one book's updates.json race only when batches of the same slot hold its feeds.
-MAX_WRITE_ATTEMPTS = 20
+NEWS_PROPERTY = "items"
+# A table string property holds 64 KiB of UTF-16: 32,768 units. The JSON is kept ASCII (other
+# characters escaped), so its length is its size in those units.
+MAX_STORED_NEWS_CHARS = 32_000
 
 
 def updates_blob(book_id: str) -> str:
+    """Where news was kept before it moved into the source rows (erasure removes it)."""
     return f"{book_id}/updates.json"
 
 
-def merged_news(
-    current: bytes | None,
-    fresh: dict[str, list[dict[str, Any]]],
-    keep_feeds: set[str] | None,
-    limit: int,
-    now: datetime,
-) -> bytes | None:
-    """Pure: the new updates.json, each fetched feed's items replacing its older ones and the items
-    of feeds not in `keep_feeds` dropped; None when the items would not change (nor need a file)."""
-    items_now = json.loads(current).get("items", []) if current is not None else []
-    kept = [
-        item
-        for item in items_now
-        if item.get("feed") not in fresh and (keep_feeds is None or item.get("feed") in keep_feeds)
-    ]
-    items = merge_items([kept, *fresh.values()], limit)
-    if current is not None and items == items_now:
-        return None
-    news = {"updated": utc_timestamp(now), "items": items}
-    return json.dumps(news, ensure_ascii=False, separators=(",", ":")).encode()  # compact: the C encoder
+def stored_items(items: list[dict[str, Any]], limit: int) -> str:
+    """A feed's items as its row keeps them: the newest `limit`, each once, as many as fit."""
+    kept = merge_items([items], limit)
+    while True:
+        stored = json.dumps(kept, separators=(",", ":"))
+        if len(stored) <= MAX_STORED_NEWS_CHARS or not kept:
+            return stored
+        kept = kept[: len(kept) * 3 // 4]  # the oldest go first
 
 
-def rebuild_updates(
-    storage: Storage,
-    book_id: str,
-    limit: int,
-    now: datetime,
-    fresh: dict[str, list[dict[str, Any]]] | None = None,
-    keep_feeds: set[str] | None = None,
-) -> None:
-    """Merge fresh items into updates.json, dropping the items of feeds not in `keep_feeds`."""
-    for _ in range(MAX_WRITE_ATTEMPTS):
-        try:
-            current, etag = storage.read_blob_with_etag(BOOK_CONTAINER, updates_blob(book_id))
-        except NotFound:
-            current, etag = None, None
-        body = merged_news(current, fresh or {}, keep_feeds, limit, now)
-        if body is None:
-            return
-        try:
-            storage.put_blob_if(BOOK_CONTAINER, updates_blob(book_id), body, etag=etag, content_type="application/json")
-            return
-        except Conflict:
-            continue
-    raise Conflict(f"updates.json of {book_id}: too many concurrent writers")
+def _row_items(row: dict[str, Any]) -> list[dict[str, Any]]:
+    try:
+        items = json.loads(row.get(NEWS_PROPERTY) or "[]")
+    except ValueError:
+        return []
+    return [item for item in items if isinstance(item, dict) and isinstance(item.get("key"), str)]
 
 
-async def rebuild_updates_async(
-    storage: AsyncStorage,
-    book_id: str,
-    limit: int,
-    now: datetime,
-    fresh: dict[str, list[dict[str, Any]]],
-    keep_feeds: set[str] | None = None,
-) -> None:
-    """`rebuild_updates` on the refresher's asyncio storage."""
-    for _ in range(MAX_WRITE_ATTEMPTS):
-        try:
-            current, etag = await storage.read_blob_with_etag(BOOK_CONTAINER, updates_blob(book_id))
-        except NotFound:
-            current, etag = None, None
-        body = merged_news(current, fresh, keep_feeds, limit, now)
-        if body is None:
-            return
-        try:
-            await storage.put_blob_if(
-                BOOK_CONTAINER, updates_blob(book_id), body, etag=etag, content_type="application/json"
-            )
-            return
-        except Conflict:
-            continue
-    raise Conflict(f"updates.json of {book_id}: too many concurrent writers")
+def book_news(rows: list[dict[str, Any]], limit: int) -> tuple[bytes, str]:
+    """(updates.json, its ETag) from a book's source rows: the newest `limit` items across its
+    feeds, each once; "updated" is when a feed of the book was last read."""
+    items = merge_items([_row_items(row) for row in rows], limit)
+    read = [row["last_success"] for row in rows if isinstance(row.get("last_success"), datetime)]
+    news = {"updated": utc_timestamp(max(read)) if read else None, "items": items}
+    body = (json.dumps(news, ensure_ascii=False, separators=(",", ":")) + "\n").encode()
+    return body, '"' + hashlib.sha256(body).hexdigest()[:32] + '"'

@@ -20,14 +20,12 @@ from shared.storage.connection import StorageConnection, StorageTokenCredential
 from shared.storage.errors import (
     AlreadyExists,
     Conflict,
-    NotFound,
     StorageError,
     StorageUnavailable,
     errors_translated,
     translate_error,
 )
-from shared.storage.table_batch import merge_transaction, transaction_failure
-from shared.storage.tables import Entity
+from shared.storage.table_wire import merge_transaction, transaction_failure
 
 if TYPE_CHECKING:
     import aiohttp
@@ -164,47 +162,19 @@ class AsyncStorage:
 
     async def create_blob(self, container: str, name: str, data: bytes, *, content_type: str) -> None:
         """Write a blob only if none exists at that name (raises AlreadyExists otherwise)."""
-        await self.put_blob_if(container, name, data, etag=None, content_type=content_type, exists=AlreadyExists)
-
-    async def put_blob_if(
-        self,
-        container: str,
-        name: str,
-        data: bytes,
-        *,
-        etag: str | None,
-        content_type: str,
-        exists: type[Exception] = Conflict,
-    ) -> str:
-        """Write only if the blob is unchanged since `etag` was read (None: only if it does not
-        exist). Raises Conflict (or `exists` for a create) when someone else wrote first; a blob
-        deleted since it was read has changed, too. Returns the new ETag."""
-        headers = {
-            "x-ms-blob-type": "BlockBlob",
-            "Content-Type": content_type,
-            "If-Match" if etag else "If-None-Match": etag or "*",
-        }
+        headers = {"x-ms-blob-type": "BlockBlob", "Content-Type": content_type, "If-None-Match": "*"}
         response = await self._blob_request(container, name, "PUT", headers, data)
-        if response.status_code == 201:
-            return str(response.headers.get("etag", ""))
-        if response.status_code in (409, 412) or (etag and response.status_code == 404):
-            raise exists(f"{container}/{name}: someone else wrote it first ({response.status_code})")
-        raise _storage_error(response)
-
-    async def read_blob_with_etag(self, container: str, name: str) -> tuple[bytes, str]:
-        response = await self._blob_request(container, name, "GET", {})
-        if response.status_code == 200:
-            return response.content, str(response.headers.get("etag", ""))
-        if response.status_code == 404:
-            raise NotFound(f"{container}/{name}")
-        raise _storage_error(response)
+        if response.status_code in (409, 412):
+            raise AlreadyExists(f"{container}/{name}")
+        if response.status_code != 201:
+            raise _storage_error(response)
 
     async def _blob_request(
         self, container: str, name: str, method: str, headers: dict[str, str], content: bytes | None = None
     ) -> Any:
-        """A Get Blob or Put Blob sent through the container client's own pipeline (its signing, token,
+        """A blob request sent through the container client's own pipeline (its signing, token,
         retries and transport), without the operation layer above it: for a small blob that layer
-        (download streams, property models) cost as much CPU again as the request itself."""
+        (upload helpers, property models) cost as much CPU again as the request itself."""
         from azure.core.rest import HttpRequest
 
         client = await self._container(container)
@@ -215,22 +185,13 @@ class AsyncStorage:
             await response.read()
         return response
 
-    async def delete_blob(self, container: str, name: str) -> None:
-        """Delete a blob; a blob that is already gone is not an error."""
-        client = await self._container(container)
-        try:
-            with errors_translated():
-                await client.delete_blob(name)
-        except NotFound:
-            pass
-
     # -- table entities -------------------------------------------------------------------------
 
     async def merge_entities(self, table: str, merges: list[tuple[dict[str, Any], str | None]]) -> None:
         """Merge several entities of one partition in one transaction: all or none, each If-Match
         its ETag when one is given. Raises Conflict when any changed or is gone (nothing written).
 
-        The body is written by shared/storage/table_batch.py and sent through the table client's
+        The body is written by shared/storage/table_wire.py and sent through the table client's
         own pipeline (as the SDK sends its transactions): its signing, token and retries."""
         from azure.core.exceptions import HttpResponseError
         from azure.core.rest import HttpRequest
@@ -275,14 +236,6 @@ class AsyncStorage:
         condition: dict[str, Any] = {"etag": etag, "match_condition": MatchConditions.IfNotModified} if etag else {}
         with errors_translated():
             await client.update_entity(properties, mode=UpdateMode.MERGE, **condition)
-
-    async def query_entities(self, table: str, odata_filter: str, select: list[str] | None = None) -> list[Entity]:
-        client = await self._table(table)
-        with errors_translated():
-            return [
-                Entity(properties=dict(e), etag=str(e.metadata["etag"]))
-                async for e in client.query_entities(odata_filter, select=select)
-            ]
 
     async def close(self) -> None:
         for client in (self._blob_service, self._table_service):

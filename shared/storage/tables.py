@@ -120,18 +120,42 @@ class TableOperations:
         select: list[str] | None = None,
     ) -> tuple[list[Entity], dict[str, Any] | None]:
         """One page of a query (only the `select`ed properties, when given), and the token for the
-        next (None at the end)."""
+        next (None at the end), in the SDK's form ({"PartitionKey", "RowKey"}).
+
+        Sent through the table client's own pipeline and read by shared/storage/table_wire.py: the
+        SDK's model deserialiser cost more CPU than the query."""
+        from azure.core.exceptions import HttpResponseError
+        from azure.core.rest import HttpRequest
+
+        from shared.storage.table_wire import query_page_entities
+
         client = self._table(table)
+        params = {"$filter": odata_filter, "$top": str(page_size)}
+        if select:
+            params["$select"] = ",".join(select)
+        if continuation:
+            params["NextPartitionKey"] = continuation["PartitionKey"]
+            if continuation.get("RowKey"):
+                params["NextRowKey"] = continuation["RowKey"]
+        request = HttpRequest(
+            "GET",
+            f"{client.url}/{client.table_name}()",
+            params=params,
+            headers={
+                "x-ms-version": client.api_version,
+                "DataServiceVersion": "3.0",
+                "Accept": "application/json;odata=minimalmetadata",
+            },
+        )
         with errors_translated():
-            pager: Any = client.query_entities(odata_filter, results_per_page=page_size, select=select).by_page(
-                continuation_token=continuation  # type: ignore[arg-type]  # tables tokens are dicts
-            )
-            try:
-                page = next(pager)
-                entities = [Entity(properties=dict(e), etag=str(e.metadata["etag"])) for e in page]
-            except StopIteration:
-                return [], None
-            return entities, pager.continuation_token
+            response = client._client.send_request(request, stream=True)
+            response.read()
+            if response.status_code != 200:
+                raise HttpResponseError(response=response)
+        entities = [Entity(properties=p, etag=e) for p, e in query_page_entities(response.content)]
+        next_partition = response.headers.get("x-ms-continuation-NextPartitionKey")
+        token = {"PartitionKey": next_partition, "RowKey": response.headers.get("x-ms-continuation-NextRowKey")}
+        return entities, token if next_partition else None
 
     def delete_entity(self, table: str, partition_key: str, row_key: str) -> None:
         client = self._table(table)

@@ -2,19 +2,17 @@
 
 from __future__ import annotations
 
-import json
 from datetime import UTC, datetime
 
 import azure.functions as func
 
 from shared.feeds.guard import BlockedURL
 from shared.feeds.sources import list_sources, public_source, set_sources, validate_feed_urls
-from shared.feeds.updates import updates_blob
+from shared.feeds.updates import book_news
 from shared.library.erasure import erase_feeds
 from shared.library.record import Book
 from shared.library.store import read_book
 from shared.services import Services
-from shared.settings import BOOK_CONTAINER
 from shared.storage import NotFound, StorageUnavailable
 from shared.web.editions import owned_book, readable_book
 from shared.web.responses import NOSNIFF, json_response, problem, storage_unavailable
@@ -68,10 +66,7 @@ def book_updates(req: func.HttpRequest, services: Services) -> func.HttpResponse
         found = readable_book(services, book_id)
         if isinstance(found, func.HttpResponse):
             return found
-        try:
-            data, etag = services.storage.read_blob_with_etag(BOOK_CONTAINER, updates_blob(book_id))
-        except NotFound:
-            data, etag = (json.dumps({"updated": None, "items": []}) + "\n").encode(), '"none"'
+        data, etag = book_news(list_sources(services.storage, book_id), services.settings.feeds_max_items)
     except StorageUnavailable:
         return storage_unavailable()
     headers = {

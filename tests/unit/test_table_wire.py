@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 import json
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta, timezone
 
 import pytest
 
-from shared.storage.table_batch import entity_json, merge_transaction, transaction_failure
+from shared.storage.table_wire import entity_json, merge_transaction, query_page_entities, transaction_failure
 
 
 def test_values_carry_the_odata_types_the_sdk_gives_them() -> None:
@@ -78,3 +78,38 @@ def test_the_answer_says_which_operation_failed_and_why() -> None:
     )
     assert transaction_failure(answer(ok), 2) == (0, "the transaction's answer accounts for 1 of 2 operations")
     assert transaction_failure(b"garbage", 1) is not None
+
+
+def test_a_query_page_reads_each_entity_with_its_etag_and_types() -> None:
+    body = json.dumps(
+        {
+            "odata.metadata": "http://x/$metadata#t",
+            "value": [
+                {
+                    "odata.etag": "W/\"datetime'2026-12-03T09%3A42%3A15.5365030Z'\"",
+                    "PartitionKey": "s01",
+                    "RowKey": "b:1",
+                    "failures": 2,
+                    "next_due@odata.type": "Edm.DateTime",
+                    "next_due": "2026-12-03T09:42:15.5365030Z",
+                    "big@odata.type": "Edm.Int64",
+                    "big": "1099511627776",
+                    "ratio@odata.type": "Edm.Double",
+                    "ratio": "0.5",
+                    "url": "https://example.com/feed",
+                }
+            ],
+        }
+    ).encode()
+    ((properties, etag),) = query_page_entities(body)
+    assert etag == "W/\"datetime'2026-12-03T09%3A42%3A15.5365030Z'\""
+    assert properties == {
+        "PartitionKey": "s01",
+        "RowKey": "b:1",
+        "failures": 2,
+        "next_due": datetime(2026, 12, 3, 9, 42, 15, 536503, tzinfo=UTC),
+        "big": 2**40,
+        "ratio": 0.5,
+        "url": "https://example.com/feed",
+    }
+    assert query_page_entities(b'{"value": []}') == []
