@@ -128,8 +128,12 @@ def worker_fetch(
 
 
 def warm_up() -> None:
-    import aiohttp  # noqa: F401
+    """What a worker that has run a batch before has loaded: its CPU is not the refresh's."""
+    import importlib
 
+    for module in ("aiohttp", "azure.data.tables.aio", "azure.storage.blob.aio", "feedparser_rs", "nh3",
+                   "shared.storage.aio"):  # fmt: skip
+        importlib.import_module(module)
     time.sleep(0.5)  # long enough that each worker process gets one of these
 
 
