@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -163,3 +164,41 @@ def test_an_items_dict_holds_every_field() -> None:
 
     item = parse_feed(RSS, "https://example.com/rss")[1][0]
     assert item.to_dict() == asdict(item)
+
+
+def test_a_feeds_stored_items_fit_a_table_property_keeping_the_newest() -> None:
+    from shared.feeds.updates import MAX_STORED_NEWS_CHARS, stored_items
+
+    items = [
+        {"key": f"k{i:03d}", "title": "é" * 300, "link": f"https://example.com/{i}", "summary": "ü" * 1000,
+         "published": f"2026-11-{1 + i % 28:02d}T00:00:{i % 60:02d}Z", "source": "s"}
+        for i in range(100)
+    ]  # fmt: skip
+    stored = stored_items(items, 50)
+    kept = json.loads(stored)
+    assert len(stored) <= MAX_STORED_NEWS_CHARS and stored.isascii()  # its length is its UTF-16 size
+    assert 0 < len(kept) < 50
+    newest = sorted(items, key=lambda i: (i["published"], i["key"]), reverse=True)
+    assert [i["key"] for i in kept] == [i["key"] for i in newest[: len(kept)]]
+    assert json.loads(stored_items(items[:3], 50)) == merge_items([items[:3]], 50)
+
+
+def test_a_books_news_merges_its_rows_and_its_etag_follows_the_content() -> None:
+    from shared.feeds.updates import book_news, stored_items
+
+    rss = [i.to_dict() for i in parse_feed(RSS, "https://a/rss")[1]]
+    atom = [i.to_dict() for i in parse_feed(ATOM, "https://a/atom")[1]]
+    rows: list[dict[str, Any]] = [
+        {"items": stored_items(rss, 50), "last_success": NOW},
+        {"items": stored_items(atom, 50), "last_success": NOW - timedelta(hours=1)},
+        {"items": "{not json"},  # a damaged row shows nothing, and hides nothing else
+        {"last_status": "new"},  # never fetched
+    ]
+    body, etag = book_news(rows, 10)
+    news = json.loads(body)
+    assert news["updated"] == "2026-11-21T10:07:00Z"
+    assert [i["title"] for i in news["items"]][:1] == ["Tour dates"]
+    assert len([i for i in news["items"] if i["title"].startswith("Errata")]) == 1  # one link, once
+    assert book_news(rows, 10) == (body, etag)
+    assert book_news(rows[:1], 10)[1] != etag
+    assert json.loads(book_news([], 10)[0]) == {"updated": None, "items": []}
