@@ -1,10 +1,12 @@
 """The storage operations of the feed refresher, on the storage SDKs' asyncio clients.
 
-A fetch batch makes a dozen storage calls for every fifty feeds while a hundred fetches run on the
-same event loop. On the blocking clients each call took a thread and the requests stack (whose
-header parsing alone cost more than the feed fetch); here the calls are awaited on the loop, over
-one aiohttp session that ignores proxy settings and .netrc from the environment, as the feed client
-does. Errors leave as `shared.storage`'s four kinds, exactly as from `Storage`.
+A fetch batch's storage calls (its claim, a transaction per partition of its sources' states)
+run beside a hundred fetches on the same event loop. On the blocking clients each call took a
+thread and the requests stack (whose header parsing alone cost more than a feed fetch); here they
+are awaited on the loop, over one aiohttp session that ignores proxy settings and .netrc from the
+environment, as the feed client does. The two hot calls skip the SDK's operation layer and go
+through its pipeline directly (signing, tokens, retries): `create_blob` and `merge_entities`.
+Errors leave as `shared.storage`'s four kinds, exactly as from `Storage`.
 
 Made on the event loop that uses it (aiohttp binds a session to its loop), on first use.
 """
