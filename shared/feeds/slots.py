@@ -23,6 +23,9 @@ from shared.storage import AlreadyExists, NotFound, Storage
 log = logs.get_logger(__name__)
 
 SCAN_PAGE = 500
+# A fetch message's JSON stays under this: the host base64-encodes it (4/3 of it) into a queue
+# message of 64 KiB at most, and a source may carry a 2 KiB URL and validators of kilobytes.
+MAX_BATCH_JSON_BYTES = 40_000
 _SCANNED = ("PartitionKey", "RowKey", "book", "url", "etag", "last_modified", "failures")
 FETCH_BATCH = 50
 # A slot's claim, kept scan pages and batch claims. Twin firings and redeliveries come within
@@ -106,6 +109,25 @@ def scan(storage: Storage, slot: str, continuation: dict[str, Any] | None, now: 
     return messages
 
 
+def fetch_batches(due: list[DueSource]) -> list[list[DueSource]]:
+    """Pure: due sources in order, cut into batches of FETCH_BATCH, or fewer when their message
+    would pass MAX_BATCH_JSON_BYTES (a queue message has a size limit; a source's URL and
+    validators have none so small)."""
+    batches: list[list[DueSource]] = []
+    batch: list[DueSource] = []
+    size = 0
+    for source in due:
+        cost = len(json.dumps(source).encode()) + 2
+        if batch and (len(batch) == FETCH_BATCH or size + cost > MAX_BATCH_JSON_BYTES):
+            batches.append(batch)
+            batch, size = [], 0
+        batch.append(source)
+        size += cost
+    if batch:
+        batches.append(batch)
+    return batches
+
+
 def _scan_page(
     storage: Storage, slot: str, continuation: dict[str, Any] | None, now: datetime, batch_prefix: str
 ) -> list[str]:
@@ -134,8 +156,8 @@ def _scan_page(
         key=lambda source: (source["partition"], source["key"]),
     )
     messages = [
-        FetchBatch(slot, f"{batch_prefix}-{i // FETCH_BATCH}", due[i : i + FETCH_BATCH]).to_message()
-        for i in range(0, len(due), FETCH_BATCH)
+        FetchBatch(slot, f"{batch_prefix}-{number}", batch).to_message()
+        for number, batch in enumerate(fetch_batches(due))
     ]
     log.info("refresh %s: %d due sources on this page, %d fetch batches", slot, len(due), len(messages))
     if token:
