@@ -8,7 +8,7 @@ User-Agent, and Retry-After read.
 
 The guard sits where names become addresses: the session's resolver checks every address a name
 resolves to, and the connection is made to the addresses it checked. A host written as an IP
-literal never reaches a resolver, so each hop checks a literal itself (`_checked_hop`).
+literal never reaches a resolver, so `check_url` checks it at each hop.
 """
 
 from __future__ import annotations
@@ -18,7 +18,7 @@ import email.utils
 import socket
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from urllib.parse import urljoin, urlsplit
+from urllib.parse import urljoin
 
 import aiohttp
 from aiohttp.abc import AbstractResolver, ResolveResult
@@ -139,16 +139,6 @@ def _retry_after(value: str | None, now: datetime) -> float | None:
     return max(0.0, (moment - now).total_seconds())
 
 
-def _checked_hop(url: str, policy: FetchPolicy) -> str:
-    """A hop's URL after the guard's form checks; a host written as an IP literal is checked here,
-    since no resolver sees it."""
-    checked = check_url(url, policy)
-    literal = literal_address(urlsplit(checked).hostname or "")
-    if literal is not None:
-        check_address(literal, policy)
-    return checked
-
-
 async def fetch_feed(
     client: aiohttp.ClientSession,
     url: str,
@@ -184,7 +174,7 @@ async def _fetch(
     max_bytes: int,
     now: datetime,
 ) -> FetchResult:
-    current = _checked_hop(url, policy)
+    current = check_url(url, policy)
     headers = {}
     if etag:
         headers["If-None-Match"] = etag
@@ -193,7 +183,7 @@ async def _fetch(
     for _hop in range(MAX_REDIRECTS + 1):
         async with client.get(current, headers=headers, allow_redirects=False) as response:
             if response.status in (301, 302, 303, 307, 308) and "location" in response.headers:
-                current = _checked_hop(urljoin(current, response.headers["location"]), policy)  # every hop
+                current = check_url(urljoin(current, response.headers["location"]), policy)  # every hop
                 continue
             retry_after = _retry_after(response.headers.get("retry-after"), now)
             if response.status == 304:

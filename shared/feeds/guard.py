@@ -72,10 +72,9 @@ def check_url(url: str, policy: FetchPolicy | bool = False) -> str:
     effective = port or (443 if parts.scheme.lower() == "https" else 80)
     if not allow_private and effective not in ALLOWED_PORTS:
         raise BlockedURL(f"only ports 80 and 443 are fetched, not {effective}")
-    if not allow_private:
-        literal = literal_address(parts.hostname)
-        if literal is not None:
-            check_address(literal, policy)
+    literal = literal_address(parts.hostname)
+    if literal is not None:  # no resolver sees a literal: it is checked here, under either policy
+        check_address(literal, policy)
     return url.strip()
 
 

@@ -69,13 +69,9 @@ def validate_feed_urls(urls: list[Any], allow_private: bool) -> list[str]:
     return cleaned
 
 
-def book_sources_filter(book_id: str) -> str:
-    """The OData filter for a book's source rows: one key range of its partition."""
-    return f"PartitionKey eq '{source_partition(book_id)}' and RowKey ge '{book_id}:' and RowKey lt '{book_id};'"
-
-
 def list_sources(storage: Storage, book_id: str) -> list[dict[str, Any]]:
-    entities = storage.query_entities_filtered(FEED_TABLE, book_sources_filter(book_id))
+    odata = f"PartitionKey eq '{source_partition(book_id)}' and RowKey ge '{book_id}:' and RowKey lt '{book_id};'"
+    entities = storage.query_entities_filtered(FEED_TABLE, odata)
     return sorted((e.properties for e in entities), key=lambda p: p["url"])
 
 
