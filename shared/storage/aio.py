@@ -85,6 +85,7 @@ class AsyncStorage:
         self._table_service: TableServiceClient | None = None
         self._ready: dict[str, asyncio.Future[None]] = {}
         self._containers: dict[str, ContainerClient] = {}
+        self._table_clients: dict[str, TableClient] = {}
 
     def _service_client(self, client_type: Any, service: str, options: dict[str, Any]) -> Any:
         import aiohttp
@@ -158,7 +159,10 @@ class AsyncStorage:
                 await self._tables().create_table_if_not_exists(name)
 
         await self._once(f"table:{name}", create)
-        return self._tables().get_table_client(name)
+        client = self._table_clients.get(name)
+        if client is None:  # one per table, as for containers: each costs a pipeline to build
+            client = self._table_clients[name] = self._tables().get_table_client(name)
+        return client
 
     # -- blobs ----------------------------------------------------------------------------------
 
@@ -249,5 +253,6 @@ class AsyncStorage:
             await self._credential.close()
         self._blob_service = self._table_service = None
         self._containers.clear()
+        self._table_clients.clear()
         self._session = None
         self._credential = None

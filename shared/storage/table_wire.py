@@ -25,6 +25,8 @@ from typing import Any
 from urllib.parse import quote
 
 _INT32 = range(-(2**31), 2**31)
+# One encoder for every entity: json.dumps with options builds a new one per call.
+_ENTITY_ENCODER = json.JSONEncoder(ensure_ascii=False, separators=(",", ":"))
 _STATUS_LINE = re.compile(rb"^HTTP/1\.[01] (\d{3})[^\r\n]*", re.MULTILINE)
 
 
@@ -46,11 +48,11 @@ def entity_json(properties: dict[str, Any]) -> str:
         elif isinstance(value, datetime):
             if value.tzinfo is None:
                 raise ValueError(f"{name}: a table datetime must carry its time zone")
-            moment = value.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+            moment = value.astimezone(UTC).isoformat(timespec="microseconds").removesuffix("+00:00") + "Z"
             body[name], body[f"{name}@odata.type"] = moment, "Edm.DateTime"
         else:
             raise TypeError(f"{name}: {type(value).__name__} is not stored in a table here")
-    return json.dumps(body, ensure_ascii=False, separators=(",", ":"))
+    return _ENTITY_ENCODER.encode(body)
 
 
 def _key(value: str) -> str:

@@ -164,7 +164,8 @@ def test_scan_pages_through_many_sources(storage: Storage) -> None:
     now = datetime.now(UTC)
     book = new_job_id()
     entities = [
-        feed_sources.new_source(book, f"https://example.com/{i}", now - timedelta(minutes=1)) for i in range(1100)
+        feed_sources.new_source(book, f"https://example.com/{i}", now - timedelta(minutes=1))
+        for i in range(slots.SCAN_PAGE + 100)
     ]
     for entity in entities:
         storage.upsert_entity(FEED_TABLE, entity)
@@ -181,7 +182,7 @@ def test_scan_pages_through_many_sources(storage: Storage) -> None:
             assert len(message.sources) <= slots.FETCH_BATCH
             seen.extend(s["key"] for s in message.sources if s["book"] == book)
     assert sorted(seen) == sorted(e["RowKey"] for e in entities)
-    assert scans >= 3  # one page per scan: no single run does unbounded work
+    assert scans >= 2  # one page per scan: no single run does unbounded work
 
 
 def due_batches(

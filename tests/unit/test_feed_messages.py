@@ -57,16 +57,16 @@ def test_a_batch_keeps_only_sources_it_can_fetch_and_record() -> None:
 
 
 def test_fetch_batches_keep_their_messages_under_the_queues_limit() -> None:
-    """Fifty sources with long URLs and validators would pass 64 KiB as a base64 queue message:
+    """A full batch of sources with long URLs and validators would pass 64 KiB as a base64 queue message:
     they are cut into smaller batches, in order, none lost."""
     import base64
 
     from shared.feeds.slots import FETCH_BATCH, fetch_batches
 
-    small = [{**SOURCE, "key": f"k{i:03d}"} for i in range(120)]
+    small = [{**SOURCE, "key": f"k{i:03d}"} for i in range(2 * FETCH_BATCH + 20)]
     assert [len(b) for b in fetch_batches(small)] == [FETCH_BATCH, FETCH_BATCH, 20]  # type: ignore[arg-type]
     big = [{**SOURCE, "key": f"k{i:03d}", "url": "https://example.com/" + "a" * 2000, "etag": '"' + "e" * 1500 + '"'}
-           for i in range(120)]  # fmt: skip
+           for i in range(2 * FETCH_BATCH + 20)]  # fmt: skip
     batches = fetch_batches(big)  # type: ignore[arg-type]
     assert [s["key"] for b in batches for s in b] == [s["key"] for s in big]
     for batch in batches:
