@@ -39,6 +39,7 @@ USER_AGENT = "QuireFeedRefresher/1.0 (+https://github.com/quire-books; refreshes
 TOTAL_DEADLINE_SECONDS = float(DEFAULT_FEEDS_FETCH_DEADLINE_SECONDS)  # FEEDS_FETCH_DEADLINE_SECONDS
 MAX_DECODED_BYTES = 2 * 1024 * 1024
 MAX_REDIRECTS = 5
+CONNECT_SECONDS = 5.0
 READ_CHUNK = 64 * 1024
 ACCEPT = "application/feed+json, application/atom+xml, application/rss+xml, application/json;q=0.9, application/xml;q=0.8, */*;q=0.1"
 
@@ -106,7 +107,8 @@ def make_client(
         # Feeds need no cookies; a shared jar would carry one site's cookies between fetches.
         cookie_jar=aiohttp.DummyCookieJar(),
         trust_env=False,  # HTTP(S)_PROXY and .netrc must not re-route or sign author URLs
-        timeout=aiohttp.ClientTimeout(total=None, connect=5.0, sock_read=10.0),
+        # Each request gets what is left of its fetch's deadline as its total (`_fetch`).
+        timeout=aiohttp.ClientTimeout(total=None, connect=CONNECT_SECONDS),
         headers={"User-Agent": USER_AGENT, "Accept": ACCEPT, "Accept-Encoding": "gzip, deflate"},
         raise_for_status=False,
     )
@@ -152,10 +154,10 @@ async def fetch_feed(
 ) -> FetchResult:
     """Fetch one feed. Never raises for the feed's own faults: they come back as status "error"."""
     now = now or datetime.now(UTC)
+    expires = asyncio.get_running_loop().time() + deadline
     try:
-        async with asyncio.timeout(deadline):
-            return await _fetch(client, url, etag, last_modified, as_policy(policy), max_bytes, now)
-    except TimeoutError:
+        return await _fetch(client, url, etag, last_modified, as_policy(policy), max_bytes, now, expires)
+    except TimeoutError:  # aiohttp's timers raise it (connecting, or the deadline's total)
         return FetchResult(url=url, status="error", error=f"no complete answer within {deadline:g} s")
     except BlockedURL as error:
         return FetchResult(url=url, status="error", error=f"refused: {error}")
@@ -173,7 +175,12 @@ async def _fetch(
     policy: FetchPolicy,
     max_bytes: int,
     now: datetime,
+    expires: float,
 ) -> FetchResult:
+    """`expires`: the event loop's time by which the whole fetch ends. Each hop's request has what
+    is left of it as aiohttp's total timeout, which covers connecting, sending and reading the body
+    (one timer per request: an asyncio.timeout around it would be a second)."""
+    loop = asyncio.get_running_loop()
     current = check_url(url, policy)
     headers = {}
     if etag:
@@ -181,7 +188,11 @@ async def _fetch(
     if last_modified:
         headers["If-Modified-Since"] = last_modified
     for _hop in range(MAX_REDIRECTS + 1):
-        async with client.get(current, headers=headers, allow_redirects=False) as response:
+        remaining = expires - loop.time()
+        if remaining <= 0:
+            raise TimeoutError
+        timeout = aiohttp.ClientTimeout(total=remaining, connect=CONNECT_SECONDS)
+        async with client.get(current, headers=headers, allow_redirects=False, timeout=timeout) as response:
             if response.status in (301, 302, 303, 307, 308) and "location" in response.headers:
                 current = check_url(urljoin(current, response.headers["location"]), policy)  # every hop
                 continue
