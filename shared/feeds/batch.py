@@ -62,8 +62,7 @@ def _outcome(source: DueSource, result: FetchResult, settings: Settings, now: da
     items = None
     if result.status == "ok":
         try:
-            _, parsed = parse_feed(result.body, source["url"])
-            items = [item.to_dict() for item in parsed]
+            _, items = parse_feed(result.body, source["url"])
         except FeedError as problem:
             error = f"not a feed: {problem}"
         except Exception as problem:  # a parser fault on this feed's bytes fails this feed only

@@ -16,8 +16,8 @@ from __future__ import annotations
 import asyncio
 import email.utils
 import socket
-from dataclasses import dataclass
 from datetime import UTC, datetime
+from typing import NamedTuple
 from urllib.parse import urljoin
 
 import aiohttp
@@ -114,8 +114,9 @@ def make_client(
     )
 
 
-@dataclass(frozen=True)
-class FetchResult:
+class FetchResult(NamedTuple):
+    """What one fetch gave (a tuple: one is made per feed per slot, at the cost of a tuple)."""
+
     url: str  # the final URL after redirects
     status: str  # "ok", "not_modified", "error"
     body: bytes = b""

@@ -17,9 +17,11 @@ import hashlib
 import html
 import json
 import re
-from dataclasses import dataclass
+from collections.abc import Iterable, Mapping
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, TypedDict
+
+from shared.book.sanitize import plain_text
 
 MAX_ITEMS_PER_FEED = 100
 MAX_TITLE = 300
@@ -30,8 +32,9 @@ class FeedError(ValueError):
     """The body is not a feed Quire can read."""
 
 
-@dataclass(frozen=True)
-class FeedItem:
+class FeedItem(TypedDict):
+    """One item as the news keeps it (a plain dict: a feed's items go straight into JSON)."""
+
     key: str  # the feed's URL and the item's guid (or link), hashed: the deduplication key
     title: str
     link: str
@@ -39,26 +42,16 @@ class FeedItem:
     summary: str
     source: str  # the feed's title
 
-    def to_dict(self) -> dict[str, Any]:
-        return {
-            "key": self.key,
-            "title": self.title,
-            "link": self.link,
-            "published": self.published,
-            "summary": self.summary,
-            "source": self.source,
-        }
 
-
-def _text(value: str, limit: int, is_html: bool = True) -> str:
-    from shared.book.sanitize import plain_text
-
-    value = value or ""
-    if is_html and "<" not in value and "&" in value:
-        value = html.unescape(value)  # HTML with no tags: only its character references to read
-        text = " ".join(value.split())
-    else:
+def _text(value: str, limit: int, fields: Any = None, detail: str = "") -> str:
+    """Plain text of a feed field. Whether it is HTML (`fields.get(detail)`) is asked only when it
+    matters: for text with character references but no tags."""
+    if "<" in value:
         text = plain_text(value)
+    elif "&" in value and (fields is None or _is_html(fields.get(detail))):
+        text = " ".join(html.unescape(value).split())  # HTML with no tags: only its references to read
+    else:
+        text = " ".join(value.split())
     return text if len(text) <= limit else text[: limit - 1].rstrip() + "…"
 
 
@@ -137,30 +130,30 @@ def _items(parsed: Any, feed_url: str) -> tuple[str, list[FeedItem]]:
         raise FeedError(f"not a readable RSS or Atom feed ({type(parsed.bozo_exception).__name__})")
     if not parsed.version and not parsed.entries:
         raise FeedError("not an RSS, Atom or JSON feed")
-    source = _text(parsed.feed.get("title", ""), MAX_TITLE, _is_html(parsed.feed.get("title_detail")))
-    items = []
+    feed = parsed.feed
+    source = _text(feed.get("title") or "", MAX_TITLE, feed, "title_detail")
+    items: list[FeedItem] = []
     for entry in parsed.entries[:MAX_ITEMS_PER_FEED]:
         get = entry.get
-        link = _safe_link(get("link", ""))
-        title = get("title", "")
+        link = _safe_link(get("link") or "")
+        title = get("title") or ""
         ident = get("id") or link or title
         if not ident:
             continue
         moment = get("published_parsed") or get("updated_parsed")
-        summary_detail = get("summary_detail")
-        summary = summary_detail.get("value", "") if isinstance(summary_detail, dict) else get("summary", "")
+        summary, summary_fields = get("summary") or "", entry
         if not summary and get("content"):
-            summary_detail = get("content")[0]
-            summary = summary_detail.get("value", "")
+            summary_fields = {"summary_detail": get("content")[0]}
+            summary = summary_fields["summary_detail"].get("value") or ""
         items.append(
-            FeedItem(
-                key=_key(feed_url, ident),
-                title=_text(title, MAX_TITLE, _is_html(get("title_detail"))) if title else "",
-                link=link,
-                published=_utc_iso(moment) if moment else "",
-                summary=_text(summary, MAX_SUMMARY, _is_html(summary_detail)) if summary else "",
-                source=source,
-            )
+            {
+                "key": _key(feed_url, ident),
+                "title": _text(title, MAX_TITLE, entry, "title_detail") if title else "",
+                "link": link,
+                "published": _utc_iso(moment) if moment else "",
+                "summary": _text(summary, MAX_SUMMARY, summary_fields, "summary_detail") if summary else "",
+                "source": source,
+            }
         )
     return source, items
 
@@ -172,8 +165,8 @@ def _json_feed(body: bytes, feed_url: str) -> tuple[str, list[FeedItem]]:
         raise FeedError("not valid JSON") from None
     if not isinstance(data, dict) or not str(data.get("version", "")).startswith("https://jsonfeed.org/version/"):
         raise FeedError("JSON without a JSON Feed version")
-    source = _text(str(data.get("title", "")), MAX_TITLE)
-    items = []
+    source = _text(str(data.get("title", "")), MAX_TITLE)  # JSON Feed text is HTML or plain: no type
+    items: list[FeedItem] = []
     for entry in (data.get("items") or [])[:MAX_ITEMS_PER_FEED]:
         if not isinstance(entry, dict):
             continue
@@ -193,23 +186,23 @@ def _json_feed(body: bytes, feed_url: str) -> tuple[str, list[FeedItem]]:
                 published = ""
         summary = entry.get("summary") or entry.get("content_html") or entry.get("content_text") or ""
         items.append(
-            FeedItem(
-                key=_key(feed_url, ident),
-                title=_text(str(entry.get("title", "")), MAX_TITLE),
-                link=link,
-                published=published,
-                summary=_text(str(summary), MAX_SUMMARY),
-                source=source,
-            )
+            {
+                "key": _key(feed_url, ident),
+                "title": _text(str(entry.get("title", "")), MAX_TITLE),
+                "link": link,
+                "published": published,
+                "summary": _text(str(summary), MAX_SUMMARY),
+                "source": source,
+            }
         )
     return source, items
 
 
-def merge_items(groups: list[list[dict[str, Any]]], limit: int) -> list[dict[str, Any]]:
+def merge_items[Item: Mapping[str, Any]](groups: Iterable[Iterable[Item]], limit: int) -> list[Item]:
     """The newest `limit` items across a book's feeds, each once (by key, then by link)."""
     seen_keys: set[str] = set()
     seen_links: set[str] = set()
-    merged = []
+    merged: list[Item] = []
     every = [item for group in groups for item in group]
     every.sort(key=lambda i: (i.get("published") or "", i["key"]), reverse=True)
     for item in every:

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+from collections.abc import Mapping, Sequence
 from datetime import datetime
 from typing import Any
 
@@ -31,11 +32,15 @@ def updates_blob(book_id: str) -> str:
     return f"{book_id}/updates.json"
 
 
-def stored_items(items: list[dict[str, Any]], limit: int) -> str:
+# One encoder for every feed's items (json.dumps with options builds one per call); ASCII only.
+_ITEMS_ENCODER = json.JSONEncoder(separators=(",", ":"))
+
+
+def stored_items(items: Sequence[Mapping[str, Any]], limit: int) -> str:
     """A feed's items as its row keeps them: the newest `limit`, each once, as many as fit."""
     kept = merge_items([items], limit)
     while True:
-        stored = json.dumps(kept, separators=(",", ":"))
+        stored = _ITEMS_ENCODER.encode(kept)
         if len(stored) <= MAX_STORED_NEWS_CHARS or not kept:
             return stored
         kept = kept[: len(kept) * 3 // 4]  # the oldest go first
