@@ -265,7 +265,8 @@ async def _refresh_book(
             )
 
     try:
-        results = await asyncio.gather(*(fetch(source) for source in sources))
+        # Most books follow one feed: awaited as it is, without a task of its own.
+        results = [await fetch(sources[0])] if len(sources) == 1 else await asyncio.gather(*map(fetch, sources))
         states = [_outcome(source, result, settings, now) for source, result in zip(sources, results, strict=True)]
     except BaseException:
         commits.withdraw()  # this book reports no states: its feeds stay due for the next slot

@@ -30,6 +30,8 @@ _ALWAYS_BLOCKED = [
     ipaddress.ip_network("2002::/16"),  # 6to4 embeds IPv4 addresses
 ]
 
+_IPV4_CHARACTERS = frozenset("0123456789abcdefABCDEFxX.")
+
 Resolver = Callable[[str, int], Awaitable[list[str]]]
 
 
@@ -59,28 +61,32 @@ def check_url(url: str, policy: FetchPolicy | bool = False) -> str:
     if " " in stripped or not stripped.isprintable():
         raise BlockedURL("the address contains spaces or control characters (write a space as %20)")
     try:
-        parts = urlsplit(url.strip())
+        parts = urlsplit(stripped)
         port = parts.port
     except ValueError:
         raise BlockedURL("the address is malformed") from None
-    if parts.scheme.lower() not in ALLOWED_SCHEMES:
+    scheme = parts.scheme.lower()
+    if scheme not in ALLOWED_SCHEMES:
         raise BlockedURL(f"only http and https feeds are fetched, not '{parts.scheme or 'none'}'")
-    if not parts.hostname:
+    host = parts.hostname
+    if not host:
         raise BlockedURL("the address has no host")
-    if parts.username is not None or parts.password is not None:
+    if "@" in parts.netloc:  # what urllib reads a user name (and password) from
         raise BlockedURL("addresses with a user name or password are not fetched")
-    effective = port or (443 if parts.scheme.lower() == "https" else 80)
+    effective = port or (443 if scheme == "https" else 80)
     if not allow_private and effective not in ALLOWED_PORTS:
         raise BlockedURL(f"only ports 80 and 443 are fetched, not {effective}")
-    literal = literal_address(parts.hostname)
+    literal = literal_address(host)
     if literal is not None:  # no resolver sees a literal: it is checked here, under either policy
         check_address(literal, policy)
-    return url.strip()
+    return stripped
 
 
 def literal_address(host: str) -> ipaddress.IPv4Address | ipaddress.IPv6Address | None:
     """An IP literal in any of the forms a resolver accepts (dotted, decimal, octal, hex)."""
     host = host.strip("[]")
+    if ":" not in host and not _IPV4_CHARACTERS.issuperset(host):
+        return None  # a name: no IPv4 form has other characters, and only IPv6 has a colon
     try:
         return ipaddress.ip_address(host)
     except ValueError:
