@@ -34,7 +34,10 @@ def test_a_transaction_addresses_each_entity_with_its_keys_escaped_and_its_etag(
     etag = "W/\"datetime'2026-12-03T09%3A42%3A15.5365030Z'\""
     content_type, body = merge_transaction(
         "http://127.0.0.1:10002/devstoreaccount1/t",
-        [({"PartitionKey": "p'x", "RowKey": "r 1é", "n": 1}, etag), ({"PartitionKey": "p'x", "RowKey": "r2"}, None)],
+        [
+            ({"PartitionKey": "p'x", "RowKey": "r 1é", "n": 1}, etag),
+            ({"PartitionKey": "p'x", "RowKey": "book:r2"}, None),
+        ],
     )
     boundary = content_type.removeprefix("multipart/mixed; boundary=")
     text = body.decode()
@@ -42,6 +45,7 @@ def test_a_transaction_addresses_each_entity_with_its_keys_escaped_and_its_etag(
     assert (
         "PATCH http://127.0.0.1:10002/devstoreaccount1/t(PartitionKey='p%27%27x',RowKey='r%201%C3%A9') HTTP/1.1" in text
     )
+    assert "(PartitionKey='p%27%27x',RowKey='book%3Ar2') HTTP/1.1" in text  # as quote() writes a colon
     assert f"If-Match: {etag}\r\n" in text and "If-Match: *\r\n" in text
     assert text.count("Content-Type: application/http") == 2
 
