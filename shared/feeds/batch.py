@@ -240,9 +240,7 @@ async def _refresh_book(
 ) -> dict[str, int]:
     from shared.feeds.fetch import FetchResult, fetch_feed  # aiohttp: only where feeds are fetched
 
-    async def fetch(source: DueSource) -> FetchResult:
-        if not telemetry.enabled():  # no span to make: spare every fetch its URL parse and context
-            return await fetch_guarded(source)
+    async def traced_fetch(source: DueSource) -> FetchResult:
         # The host only: a feed's URL may carry its subscriber's token.
         with telemetry.span("fetch feed", kind="client", book=source["book"], host=urlsplit(source["url"]).hostname):
             return await fetch_guarded(source)
@@ -264,6 +262,8 @@ async def _refresh_book(
                 url=source["url"], status="error", error=f"could not be fetched ({type(error).__name__})"
             )
 
+    # Without tracing there is no span to make: every fetch is spared its URL parse and context.
+    fetch = traced_fetch if telemetry.enabled() else fetch_guarded
     try:
         # Most books follow one feed: awaited as it is, without a task of its own.
         results = [await fetch(sources[0])] if len(sources) == 1 else await asyncio.gather(*map(fetch, sources))

@@ -74,6 +74,8 @@ def _readable_utf8(body: bytes) -> bytes:
     declared = _DECLARED_ENCODING.match(body[:256])
     if declared and declared.group(1).lower() not in (b"utf-8", b"utf8"):
         return body  # the parser decodes a declared encoding itself
+    if body.isascii():  # most feeds: ASCII is UTF-8, and this check costs far less than decoding
+        return body
     try:
         body.decode("utf-8")
         return body
