@@ -108,7 +108,7 @@ def make_client(
         cookie_jar=aiohttp.DummyCookieJar(),
         trust_env=False,  # HTTP(S)_PROXY and .netrc must not re-route or sign author URLs
         # Each request gets what is left of its fetch's deadline as its total (`_fetch`).
-        timeout=aiohttp.ClientTimeout(total=None, connect=CONNECT_SECONDS),
+        timeout=aiohttp.ClientTimeout(total=None, sock_connect=CONNECT_SECONDS),
         headers={"User-Agent": USER_AGENT, "Accept": ACCEPT, "Accept-Encoding": "gzip, deflate"},
         raise_for_status=False,
     )
@@ -192,7 +192,7 @@ async def _fetch(
         remaining = expires - loop.time()
         if remaining <= 0:
             raise TimeoutError
-        timeout = aiohttp.ClientTimeout(total=remaining, connect=CONNECT_SECONDS)
+        timeout = aiohttp.ClientTimeout(total=remaining, sock_connect=CONNECT_SECONDS)
         async with client.get(current, headers=headers, allow_redirects=False, timeout=timeout) as response:
             if response.status in (301, 302, 303, 307, 308) and "location" in response.headers:
                 current = check_url(urljoin(current, response.headers["location"]), policy)  # every hop

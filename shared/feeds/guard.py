@@ -85,14 +85,16 @@ def check_url(url: str, policy: FetchPolicy | bool = False) -> str:
 def literal_address(host: str) -> ipaddress.IPv4Address | ipaddress.IPv6Address | None:
     """An IP literal in any of the forms a resolver accepts (dotted, decimal, octal, hex)."""
     host = host.strip("[]")
-    if ":" not in host and not _IPV4_CHARACTERS.issuperset(host):
-        return None  # a name: no IPv4 form has other characters, and only IPv6 has a colon
+    if ":" in host:  # only IPv6 has a colon (and may carry a zone)
+        try:
+            return ipaddress.ip_address(host)
+        except ValueError:
+            return None
+    if not _IPV4_CHARACTERS.issuperset(host):
+        return None  # a name: no IPv4 form has other characters
     try:
-        return ipaddress.ip_address(host)
-    except ValueError:
-        pass
-    try:
-        # inet_aton takes '2130706433', '0x7f.1', '017700000001' and the like, as curl and browsers do.
+        # inet_aton takes '2130706433', '0x7f.1', '017700000001' and the like, as curl and browsers do
+        # (and plain dotted quads, read as ipaddress reads them).
         return ipaddress.IPv4Address(socket.inet_aton(host))
     except OSError:
         return None

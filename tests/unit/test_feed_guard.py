@@ -18,6 +18,7 @@ from shared.feeds.guard import BlockedURL, check_url, literal_address
         ("0X7F.0.0.1", "127.0.0.1"),
         ("017700000001", "127.0.0.1"),  # octal
         ("127.1", "127.0.0.1"),
+        ("010.0.0.1", "8.0.0.1"),  # a leading zero is octal to a resolver
         ("[::1]", "::1"),
         ("::ffff:7f00:1", "::ffff:7f00:1"),
         ("fe80::1%eth0", "fe80::1%eth0"),  # a zone: letters, but a colon too
