@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import atexit
 import gc
 import json
 import os
@@ -120,7 +121,9 @@ def _worker_refresher(connection: str, concurrency: int) -> tuple[asyncio.Abstra
         loop = asyncio.new_event_loop()
         asyncio.set_event_loop(loop)
 
-        _WORKER.update(loop=loop, refresher=loop.run_until_complete(made_refresher(connection, concurrency)))
+        refresher = loop.run_until_complete(made_refresher(connection, concurrency))
+        atexit.register(lambda: loop.run_until_complete(refresher.close()))  # as the worker shuts down
+        _WORKER.update(loop=loop, refresher=refresher)
     return _WORKER["loop"], _WORKER["refresher"]
 
 

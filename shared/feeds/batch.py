@@ -123,12 +123,16 @@ class _StateCommits:
         self.storage = storage
         self.unreported = books
         self.pending: list[tuple[list[DueSource], list[dict[str, Any]], asyncio.Future[set[str]]]] = []
-        self.arrived = asyncio.Event()
+        self.pending_states = 0
+        # Set once every book has reported or a transaction's worth is pending: the committer
+        # wakes once a round, not once a book.
+        self.full: asyncio.Future[None] | None = None
         self.committer: asyncio.Task[None] | None = None
 
     async def store(self, sources: list[DueSource], states: list[dict[str, Any]]) -> set[str]:
         stored: asyncio.Future[set[str]] = asyncio.get_running_loop().create_future()
         self.pending.append((sources, states, stored))
+        self.pending_states += len(sources)
         self.withdraw()
         if self.committer is None or self.committer.done():
             self.committer = asyncio.create_task(self._commit_pending())
@@ -137,19 +141,20 @@ class _StateCommits:
     def withdraw(self) -> None:
         """A book has reported: with its states (`store`), or without any (it failed)."""
         self.unreported -= 1
-        self.arrived.set()
+        if self._ready() and self.full is not None and not self.full.done():
+            self.full.set_result(None)
+
+    def _ready(self) -> bool:
+        return self.unreported <= 0 or self.pending_states >= MAX_TRANSACTION
 
     async def _commit_pending(self) -> None:
         loop = asyncio.get_running_loop()
         while self.pending:
-            until = loop.time() + STATE_LINGER_SECONDS
-            while self.unreported > 0 and sum(len(p[0]) for p in self.pending) < MAX_TRANSACTION:
-                self.arrived.clear()
-                try:
-                    await asyncio.wait_for(self.arrived.wait(), until - loop.time())
-                except TimeoutError:
-                    break
-            taken, self.pending = self.pending, []
+            if not self._ready():
+                self.full = loop.create_future()
+                with contextlib.suppress(TimeoutError):  # the linger is over: commit what there is
+                    await asyncio.wait_for(self.full, STATE_LINGER_SECONDS)
+            taken, self.pending, self.pending_states = self.pending, [], 0
             groups: dict[str, list[tuple[DueSource, dict[str, Any]]]] = {}
             for sources, states, _ in taken:
                 for source, state in zip(sources, states, strict=True):
