@@ -68,13 +68,9 @@ def _outcome(source: DueSource, result: FetchResult, settings: Settings, now: da
         except Exception as problem:  # a parser fault on this feed's bytes fails this feed only
             log.exception("feed %s: the parser failed", source["url"])
             error = f"could not be read ({type(problem).__name__})"
-    previous = {
-        "failures": source.get("failures", 0),
-        "etag": source.get("etag", ""),
-        "last_modified": source.get("last_modified", ""),
-    }
+    # Only what changes is merged: the row keeps its URL, and its validators unless a fetch brought new ones.
+    previous = {"PartitionKey": source["partition"], "RowKey": source["key"], "failures": source.get("failures", 0)}
     state = next_state(previous, result, now, settings.feeds_interval_seconds, error)
-    state.update(PartitionKey=source["partition"], RowKey=source["key"], url=source["url"])
     if items is not None:
         state[NEWS_PROPERTY] = stored_items(items, settings.feeds_max_items)
     return state
@@ -95,12 +91,12 @@ async def _store_states(storage: AsyncStorage, sources: list[DueSource], states:
     except (Conflict, NotFound):
         pass
     stored = []
-    for state, etag in merges:
+    for source, (state, etag) in zip(sources, merges, strict=True):
         try:
             await storage.merge_entity(FEED_TABLE, state, etag=etag)
             stored.append(state["RowKey"])
         except (Conflict, NotFound):
-            log.info("feed %s changed since the scan: its fetch is not recorded", state["url"])
+            log.info("feed %s changed since the scan: its fetch is not recorded", source["url"])
     return stored
 
 
@@ -278,12 +274,12 @@ async def _refresh_book(
         raise
     stored = await commits.store(sources, states)
     counts = {"fetched": 0, "not_modified": 0, "errors": 0}
-    for state, result in zip(states, results, strict=True):
+    for source, state, result in zip(sources, states, results, strict=True):
         if state["RowKey"] not in stored:
             continue
         if state["last_status"] == "error":
             counts["errors"] += 1
-            log.info("feed %s failed (%d in a row): %s", state["url"], state["failures"], state["last_error"])
+            log.info("feed %s failed (%d in a row): %s", source["url"], state["failures"], state["last_error"])
         else:
             counts["fetched" if result.status == "ok" else "not_modified"] += 1
     return counts

@@ -125,7 +125,10 @@ def test_refresh_fetches_merges_dedupes_and_backs_off(storage: Storage, azurite:
     assert server.bytes_sent - sent == len(b"<rss><channel><title>broken")
     assert sum(c["not_modified"] for c in counts) == 3
     assert [i["key"] for i in news(storage, book)] == [i["key"] for i in updates]
-    broken = {p["url"]: p for p in feed_sources.list_sources(storage, book)}[server.url("/broken")]
+    rows = {p["url"]: p for p in feed_sources.list_sources(storage, book)}
+    rss = rows[server.url("/rss")]  # a 304 merges only what changed: the row keeps its URL and validators
+    assert (rss["etag"], rss["last_status"], rss["last_success"]) == ('"v1"', "not_modified", later)
+    broken = rows[server.url("/broken")]
     assert broken["failures"] == 2
     assert broken["next_due"] - later == timedelta(
         seconds=2 * Settings.from_env({"AzureWebJobsStorage": "x"}).feeds_interval_seconds
