@@ -222,6 +222,9 @@ async def _fetch(
 
 async def _read_capped(response: aiohttp.ClientResponse, max_bytes: int) -> bytes | None:
     """The decoded body (a gzip bomb is counted inflated), or None past `max_bytes`."""
+    length = response.content_length
+    if length is not None and length <= max_bytes and "content-encoding" not in response.headers:
+        return await response.read()  # the parser reads no more than the length it declared
     chunks: list[bytes] = []
     size = 0
     async for chunk in response.content.iter_chunked(READ_CHUNK):

@@ -46,8 +46,13 @@ class BlockedURL(ValueError):
     """A URL or an address the feed refresher must not fetch. The message says why."""
 
 
+_PUBLIC_ONLY, _ANY_ADDRESS = FetchPolicy(allow_private=False), FetchPolicy(allow_private=True)
+
+
 def as_policy(policy: FetchPolicy | bool) -> FetchPolicy:
-    return policy if isinstance(policy, FetchPolicy) else FetchPolicy(allow_private=bool(policy))
+    if isinstance(policy, FetchPolicy):
+        return policy
+    return _ANY_ADDRESS if policy else _PUBLIC_ONLY  # two values: made once, not once a fetch
 
 
 def check_url(url: str, policy: FetchPolicy | bool = False) -> str:
