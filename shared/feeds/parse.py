@@ -62,6 +62,7 @@ def _is_html(detail: Any) -> bool:
     return not kind or "html" in str(kind)
 
 
+_JSON_START = re.compile(rb"\s*[{\[]")  # where lstrip() would copy the whole body first
 _DECLARED_ENCODING = re.compile(rb"""^\s*<\?xml[^>]*?encoding\s*=\s*["']([A-Za-z0-9._-]+)["']""")
 _WIDE_BOMS = (codecs.BOM_UTF32_LE, codecs.BOM_UTF32_BE, codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)
 
@@ -118,8 +119,7 @@ def _key(feed_url: str, ident: str) -> str:
 
 def parse_feed(body: bytes, feed_url: str) -> tuple[str, list[FeedItem]]:
     """(feed title, items) from a feed body; raises FeedError for something that is not a feed."""
-    head = body.lstrip()[:1]
-    if head in (b"{", b"["):
+    if _JSON_START.match(body):
         return _json_feed(body, feed_url)
     if re.search(rb"<!(DOCTYPE|ENTITY)", body[:65536], re.I):
         raise FeedError("the feed declares a DTD or entities, which feeds never need")
