@@ -107,41 +107,45 @@ MAX_TRANSACTION = 100  # Table Storage's limit on the operations of one transact
 
 
 class _StateCommits:
-    """Group commit of one fetch batch's source states.
+    """Group commit of one fetch batch's source states, and the batch's counts.
 
-    Each book hands in its states once its feeds are done. They wait until every book of the batch
-    has reported, or STATE_LINGER_SECONDS have passed, then go out as one transaction per
-    partition. A book learns which of its states were stored (a row the author changed meanwhile
-    keeps the author's version).
+    Each book hands in its states once its feeds are done, and is done. They wait until every book
+    of the batch has reported, a transaction's worth is pending, or STATE_LINGER_SECONDS have
+    passed, then go out as one transaction per partition. Only states that were stored are
+    counted (a row the author changed meanwhile keeps the author's version); storage trouble
+    counts a round's sources as errors, and they stay due for the next slot.
     """
 
     def __init__(self, storage: AsyncStorage, books: int) -> None:
         self.storage = storage
         self.unreported = books
-        self.pending: list[tuple[list[DueSource], list[dict[str, Any]], asyncio.Future[set[str]]]] = []
-        self.pending_states = 0
-        # Set once every book has reported or a transaction's worth is pending: the committer
-        # wakes once a round, not once a book.
+        self.pending: list[tuple[DueSource, dict[str, Any], FetchResult]] = []
+        self.counts = {"fetched": 0, "not_modified": 0, "errors": 0}
+        # Set once the committer need wait no longer: it wakes once a round, not once a book.
         self.full: asyncio.Future[None] | None = None
         self.committer: asyncio.Task[None] | None = None
 
-    async def store(self, sources: list[DueSource], states: list[dict[str, Any]]) -> set[str]:
-        stored: asyncio.Future[set[str]] = asyncio.get_running_loop().create_future()
-        self.pending.append((sources, states, stored))
-        self.pending_states += len(sources)
+    def hand_in(self, sources: list[DueSource], states: list[dict[str, Any]], results: list[FetchResult]) -> None:
+        self.pending.extend(zip(sources, states, results, strict=True))
         self.withdraw()
         if self.committer is None or self.committer.done():
             self.committer = asyncio.create_task(self._commit_pending())
-        return await stored
 
-    def withdraw(self) -> None:
-        """A book has reported: with its states (`store`), or without any (it failed)."""
+    def withdraw(self, failed: int = 0) -> None:
+        """A book has reported: with its states (`hand_in`), or without any (`failed` feeds)."""
         self.unreported -= 1
+        self.counts["errors"] += failed
         if self._ready() and self.full is not None and not self.full.done():
             self.full.set_result(None)
 
     def _ready(self) -> bool:
-        return self.unreported <= 0 or self.pending_states >= MAX_TRANSACTION
+        return self.unreported <= 0 or len(self.pending) >= MAX_TRANSACTION
+
+    async def finished(self) -> dict[str, int]:
+        """The batch's counts, once every book has reported and the last round is stored."""
+        if self.committer is not None:
+            await self.committer  # the only one running: a new one starts only after it ended
+        return self.counts
 
     async def _commit_pending(self) -> None:
         loop = asyncio.get_running_loop()
@@ -150,11 +154,10 @@ class _StateCommits:
                 self.full = loop.create_future()
                 with contextlib.suppress(TimeoutError):  # the linger is over: commit what there is
                     await asyncio.wait_for(self.full, STATE_LINGER_SECONDS)
-            taken, self.pending, self.pending_states = self.pending, [], 0
-            groups: dict[str, list[tuple[DueSource, dict[str, Any]]]] = {}
-            for sources, states, _ in taken:
-                for source, state in zip(sources, states, strict=True):
-                    groups.setdefault(source["partition"], []).append((source, state))
+            taken, self.pending = self.pending, []
+            groups: dict[str, list[tuple[DueSource, dict[str, Any], FetchResult]]] = {}
+            for entry in taken:
+                groups.setdefault(entry[0]["partition"], []).append(entry)
             chunks = [
                 group[i : i + MAX_TRANSACTION]
                 for group in groups.values()
@@ -162,17 +165,21 @@ class _StateCommits:
             ]
             try:
                 results = await asyncio.gather(
-                    *(_store_states(self.storage, [s for s, _ in c], [t for _, t in c]) for c in chunks)
+                    *(_store_states(self.storage, [e[0] for e in c], [e[1] for e in c]) for c in chunks)
                 )
-            except Exception as error:  # storage trouble: the batch fails; its sources stay due for the next slot
-                for _, _, stored in taken:
-                    if not stored.done():  # a book whose invocation was cancelled no longer waits
-                        stored.set_exception(error)
+            except Exception as error:  # storage trouble: these sources stay due for the next slot
+                log.warning("%d feed states not stored: %s: %s", len(taken), type(error).__name__, error)
+                self.counts["errors"] += len(taken)
                 continue
-            keys = {key for result in results for key in result}
-            for _, _, stored in taken:
-                if not stored.done():
-                    stored.set_result(keys)
+            stored = {key for result in results for key in result}
+            for source, state, result in taken:
+                if state["RowKey"] not in stored:
+                    continue
+                if state["last_status"] == "error":
+                    self.counts["errors"] += 1
+                    log.info("feed %s failed (%d in a row): %s", source["url"], state["failures"], state["last_error"])
+                else:
+                    self.counts["fetched" if result.status == "ok" else "not_modified"] += 1
 
 
 def _by_book(sources: list[DueSource]) -> dict[str, list[DueSource]]:
@@ -185,60 +192,43 @@ def _by_book(sources: list[DueSource]) -> dict[str, list[DueSource]]:
 async def fetch_batch(
     storage: AsyncStorage, client: Any, batch: FetchBatch, settings: Settings, now: datetime
 ) -> dict[str, int]:
-    """Claim a batch, then fetch it: every book's sources go through fetch → merge → record on their
-    own, so one slow feed or book holds up nobody else. A batch claimed before does nothing."""
-    counts = {"fetched": 0, "not_modified": 0, "errors": 0}
+    """Claim a batch, then fetch it: every book's sources go through fetch → parse → hand in on
+    their own, so one slow feed or book holds up nobody else. A batch claimed before does nothing."""
     slot, sources = batch.slot, batch.sources
     try:
         await storage.create_blob(FEED_CONTAINER, f"claims/{slot}/{batch.batch}", b"", content_type="text/plain")
     except AlreadyExists:
         log.info("refresh %s: batch %s was already claimed: nothing to do", slot, batch.batch)
-        return counts
+        return {"fetched": 0, "not_modified": 0, "errors": 0}
     books = _by_book(sources)
     commits = _StateCommits(storage, len(books))
     try:
         # A task group: every fetch of the batch ends within this run, none is left running after it.
         async with asyncio.TaskGroup() as group:
-            tasks = [
-                group.create_task(_refresh_book_or_log(storage, client, commits, book, settings, now))
-                for book in books.values()
-            ]
+            for book in books.values():
+                group.create_task(_refresh_book_or_log(client, commits, book, settings, now))
+        return await commits.finished()
     finally:
-        if commits.committer is not None and not commits.committer.done():
+        if commits.committer is not None and not commits.committer.done():  # cancelled: stop storing
             commits.committer.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await commits.committer
-    for task in tasks:
-        for key, value in task.result().items():
-            counts[key] += value
-    return counts
 
 
 async def _refresh_book_or_log(
-    storage: AsyncStorage,
-    client: Any,
-    commits: _StateCommits,
-    sources: list[DueSource],
-    settings: Settings,
-    now: datetime,
-) -> dict[str, int]:
-    """One book's refresh; storage trouble with it is logged and leaves the other books' refresh
-    running (its sources stay due, and the next slot takes them)."""
+    client: Any, commits: _StateCommits, sources: list[DueSource], settings: Settings, now: datetime
+) -> None:
+    """One book's refresh; a fault with it is logged and leaves the other books' refresh running
+    (its sources stay due, and the next slot takes them)."""
     try:
-        return await _refresh_book(storage, client, commits, sources, settings, now)
+        await _refresh_book(client, commits, sources, settings, now)
     except Exception as error:
         log.warning("refresh of book %s failed: %s: %s", sources[0]["book"], type(error).__name__, error)
-        return {"fetched": 0, "not_modified": 0, "errors": len(sources)}
 
 
 async def _refresh_book(
-    storage: AsyncStorage,
-    client: Any,
-    commits: _StateCommits,
-    sources: list[DueSource],
-    settings: Settings,
-    now: datetime,
-) -> dict[str, int]:
+    client: Any, commits: _StateCommits, sources: list[DueSource], settings: Settings, now: datetime
+) -> None:
     from shared.feeds.fetch import FetchResult, fetch_feed  # aiohttp: only where feeds are fetched
 
     async def traced_fetch(source: DueSource) -> FetchResult:
@@ -270,16 +260,6 @@ async def _refresh_book(
         results = [await fetch(sources[0])] if len(sources) == 1 else await asyncio.gather(*map(fetch, sources))
         states = [_outcome(source, result, settings, now) for source, result in zip(sources, results, strict=True)]
     except BaseException:
-        commits.withdraw()  # this book reports no states: its feeds stay due for the next slot
+        commits.withdraw(failed=len(sources))  # this book reports no states: its feeds stay due
         raise
-    stored = await commits.store(sources, states)
-    counts = {"fetched": 0, "not_modified": 0, "errors": 0}
-    for source, state, result in zip(sources, states, results, strict=True):
-        if state["RowKey"] not in stored:
-            continue
-        if state["last_status"] == "error":
-            counts["errors"] += 1
-            log.info("feed %s failed (%d in a row): %s", source["url"], state["failures"], state["last_error"])
-        else:
-            counts["fetched" if result.status == "ok" else "not_modified"] += 1
-    return counts
+    commits.hand_in(sources, states, results)

@@ -325,6 +325,28 @@ def test_a_batch_of_books_is_recorded_in_one_transaction_per_partition(azurite: 
         assert news(storage, book)
 
 
+def test_storage_trouble_while_recording_counts_errors_and_leaves_the_feeds_due(
+    storage: Storage, azurite: Azurite, server: FeedServer
+) -> None:
+    """The batch is claimed and fetched, then its table is unreachable: no exception leaves the
+    batch, its feeds count as errors, and their rows are as they were, due for the next slot."""
+    now = datetime.now(UTC)
+    books = [new_job_id() for _ in range(3)]
+    for book in books:
+        feed_sources.set_sources(storage, book, [server.url(f"/rss?trouble={book}")], now, replace=True)
+    batch = one_batch(storage, f"trouble-{books[0]}", books, now)
+    no_table = azurite.connection_string.replace(f":{azurite.table_port}/", ":9/")  # nothing listens on 9
+
+    async def go() -> dict[str, int]:
+        async with refreshing(azurite, storage=AsyncStorage(no_table)) as (client, aio):
+            return await feed_batch.fetch_batch(aio, client, batch, settings(azurite), now)
+
+    assert asyncio.run(go()) == {"fetched": 0, "not_modified": 0, "errors": 3}
+    for book in books:
+        (row,) = feed_sources.list_sources(storage, book)
+        assert row["last_status"] == "new" and row["next_due"] <= now
+
+
 def test_a_slow_feed_does_not_hold_up_the_records_of_other_books(
     storage: Storage, azurite: Azurite, server: FeedServer
 ) -> None:
