@@ -212,6 +212,10 @@ def run_within_budget(
             peak_mb,
             budget.memory_bytes // (1024 * 1024),
         )
+        # The kernel's CPU limit counts whole seconds of the child's life (shared/budget/process.py),
+        # so a step can finish up to a second over: the budget is the measured figure.
+        if cpu_seconds > budget.cpu_seconds:
+            raise BudgetExceeded("cpu", budget)
         return value
     if answer is not None and answer[0] == "memory":
         raise BudgetExceeded("memory", budget)

@@ -86,6 +86,14 @@ def test_cpu_over_the_budget_is_a_permanent_failure() -> None:
     assert time.monotonic() - started < 10
 
 
+def test_a_step_that_ends_just_over_its_cpu_budget_is_over_it() -> None:
+    """The kernel's limit is whole seconds of the child's life, so it lets a step of 1.3 s finish
+    under a budget of 1 s: the step is still refused."""
+    with pytest.raises(BudgetExceeded) as raised:
+        run_within_budget(spin, (1.3,), StepBudget(cpu_seconds=1, memory_bytes=512 * 1024 * 1024))
+    assert raised.value.resource_name == "cpu"
+
+
 def test_a_killed_child_or_an_exception_is_transient() -> None:
     with pytest.raises(StepProcessDied):
         run_within_budget(die, (), ROOMY)
