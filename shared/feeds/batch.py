@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+from collections.abc import Awaitable, Callable
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
@@ -202,11 +203,12 @@ async def fetch_batch(
         return {"fetched": 0, "not_modified": 0, "errors": 0}
     books = _by_book(sources)
     commits = _StateCommits(storage, len(books))
+    fetch = _fetcher(client, settings, now)
     try:
         # A task group: every fetch of the batch ends within this run, none is left running after it.
         async with asyncio.TaskGroup() as group:
             for book in books.values():
-                group.create_task(_refresh_book_or_log(client, commits, book, settings, now))
+                group.create_task(_refresh_book_or_log(fetch, commits, book, settings, now))
         return await commits.finished()
     finally:
         if commits.committer is not None and not commits.committer.done():  # cancelled: stop storing
@@ -215,26 +217,10 @@ async def fetch_batch(
                 await commits.committer
 
 
-async def _refresh_book_or_log(
-    client: Any, commits: _StateCommits, sources: list[DueSource], settings: Settings, now: datetime
-) -> None:
-    """One book's refresh; a fault with it is logged and leaves the other books' refresh running
-    (its sources stay due, and the next slot takes them)."""
-    try:
-        await _refresh_book(client, commits, sources, settings, now)
-    except Exception as error:
-        log.warning("refresh of book %s failed: %s: %s", sources[0]["book"], type(error).__name__, error)
-
-
-async def _refresh_book(
-    client: Any, commits: _StateCommits, sources: list[DueSource], settings: Settings, now: datetime
-) -> None:
+def _fetcher(client: Any, settings: Settings, now: datetime) -> Callable[[DueSource], Awaitable[FetchResult]]:
+    """The batch's fetch of one source (made once a batch, not once a book): never raises for the
+    feed's faults, and a span of its own when tracing is on."""
     from shared.feeds.fetch import FetchResult, fetch_feed  # aiohttp: only where feeds are fetched
-
-    async def traced_fetch(source: DueSource) -> FetchResult:
-        # The host only: a feed's URL may carry its subscriber's token.
-        with telemetry.span("fetch feed", kind="client", book=source["book"], host=urlsplit(source["url"]).hostname):
-            return await fetch_guarded(source)
 
     async def fetch_guarded(source: DueSource) -> FetchResult:
         try:
@@ -253,13 +239,32 @@ async def _refresh_book(
                 url=source["url"], status="error", error=f"could not be fetched ({type(error).__name__})"
             )
 
+    async def traced_fetch(source: DueSource) -> FetchResult:
+        # The host only: a feed's URL may carry its subscriber's token.
+        with telemetry.span("fetch feed", kind="client", book=source["book"], host=urlsplit(source["url"]).hostname):
+            return await fetch_guarded(source)
+
     # Without tracing there is no span to make: every fetch is spared its URL parse and context.
-    fetch = traced_fetch if telemetry.enabled() else fetch_guarded
+    return traced_fetch if telemetry.enabled() else fetch_guarded
+
+
+async def _refresh_book_or_log(
+    fetch: Callable[[DueSource], Awaitable[FetchResult]],
+    commits: _StateCommits,
+    sources: list[DueSource],
+    settings: Settings,
+    now: datetime,
+) -> None:
+    """One book's refresh; a fault with it is logged and leaves the other books' refresh running
+    (its sources stay due, and the next slot takes them)."""
     try:
         # Most books follow one feed: awaited as it is, without a task of its own.
         results = [await fetch(sources[0])] if len(sources) == 1 else await asyncio.gather(*map(fetch, sources))
         states = [_outcome(source, result, settings, now) for source, result in zip(sources, results, strict=True)]
-    except BaseException:
+    except BaseException as error:
         commits.withdraw(failed=len(sources))  # this book reports no states: its feeds stay due
-        raise
+        if not isinstance(error, Exception):
+            raise
+        log.warning("refresh of book %s failed: %s: %s", sources[0]["book"], type(error).__name__, error)
+        return
     commits.hand_in(sources, states, results)
