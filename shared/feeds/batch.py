@@ -77,22 +77,23 @@ def _outcome(source: DueSource, result: FetchResult, settings: Settings, now: da
     return state
 
 
-async def _store_states(storage: AsyncStorage, sources: list[DueSource], states: list[dict[str, Any]]) -> list[str]:
-    """New source states of one partition in one transaction, each If-Match the row as scanned.
+async def _store_states(
+    storage: AsyncStorage, entries: list[tuple[DueSource, dict[str, Any], FetchResult]]
+) -> list[str]:
+    """New source states (with their sources) of one partition in one transaction, each If-Match
+    the row as scanned.
 
     A row the author changed or removed since the scan keeps what the author wrote; the others are
     still stored, one by one. Returns the keys whose state was stored.
     """
-    merges: list[tuple[dict[str, Any], str | None]] = [
-        (state, source["row_etag"]) for source, state in zip(sources, states, strict=True)
-    ]
+    merges: list[tuple[dict[str, Any], str | None]] = [(state, source["row_etag"]) for source, state, _ in entries]
     try:
         await storage.merge_entities(FEED_TABLE, merges)
-        return [state["RowKey"] for state in states]
+        return [state["RowKey"] for state, _ in merges]
     except (Conflict, NotFound):
         pass
     stored = []
-    for source, (state, etag) in zip(sources, merges, strict=True):
+    for (source, _, _), (state, etag) in zip(entries, merges, strict=True):
         try:
             await storage.merge_entity(FEED_TABLE, state, etag=etag)
             stored.append(state["RowKey"])
@@ -165,9 +166,7 @@ class _StateCommits:
                 for i in range(0, len(group), MAX_TRANSACTION)
             ]
             try:
-                results = await asyncio.gather(
-                    *(_store_states(self.storage, [e[0] for e in c], [e[1] for e in c]) for c in chunks)
-                )
+                results = await asyncio.gather(*(_store_states(self.storage, chunk) for chunk in chunks))
             except Exception as error:  # storage trouble: these sources stay due for the next slot
                 log.warning("%d feed states not stored: %s: %s", len(taken), type(error).__name__, error)
                 self.counts["errors"] += len(taken)

@@ -43,16 +43,21 @@ class FeedItem(TypedDict):
     source: str  # the feed's title
 
 
-def _text(value: str, limit: int, fields: Any = None, detail: str = "") -> str:
-    """Plain text of a feed field. Whether it is HTML (`fields.get(detail)`) is asked only when it
-    matters: for text with character references but no tags."""
+def _text(value: str, limit: int, is_html: bool = True) -> str:
+    """Plain text of a feed field (HTML unless `is_html` says otherwise)."""
     if "<" in value:
         text = plain_text(value)
-    elif "&" in value and (fields is None or _is_html(fields.get(detail))):
+    elif "&" in value and is_html:
         text = " ".join(html.unescape(value).split())  # HTML with no tags: only its references to read
     else:
         text = " ".join(value.split())
     return text if len(text) <= limit else text[: limit - 1].rstrip() + "…"
+
+
+def _type_matters(value: str) -> bool:
+    """Whether a field's type changes its text: only for references with no tags (asking the
+    parser for a field's type costs more than the rest of its reading)."""
+    return "&" in value and "<" not in value
 
 
 def _is_html(detail: Any) -> bool:
@@ -133,7 +138,8 @@ def _items(parsed: Any, feed_url: str) -> tuple[str, list[FeedItem]]:
     if not parsed.version and not parsed.entries:
         raise FeedError("not an RSS, Atom or JSON feed")
     feed = parsed.feed
-    source = _text(feed.get("title") or "", MAX_TITLE, feed, "title_detail")
+    title = feed.get("title") or ""
+    source = _text(title, MAX_TITLE, _type_matters(title) and _is_html(feed.get("title_detail")))
     items: list[FeedItem] = []
     for entry in parsed.entries[:MAX_ITEMS_PER_FEED]:
         get = entry.get
@@ -143,17 +149,19 @@ def _items(parsed: Any, feed_url: str) -> tuple[str, list[FeedItem]]:
         if not ident:
             continue
         moment = get("published_parsed") or get("updated_parsed")
-        summary, summary_fields = get("summary") or "", entry
+        summary, content = get("summary") or "", None
         if not summary and get("content"):
-            summary_fields = {"summary_detail": get("content")[0]}
-            summary = summary_fields["summary_detail"].get("value") or ""
+            content = get("content")[0]  # the first content stands in for a missing summary
+            summary = content.get("value") or ""
         items.append(
             {
                 "key": _key(feed_url, ident),
-                "title": _text(title, MAX_TITLE, entry, "title_detail") if title else "",
+                "title": _text(title, MAX_TITLE, _type_matters(title) and _is_html(get("title_detail"))),
                 "link": link,
                 "published": _utc_iso(moment) if moment else "",
-                "summary": _text(summary, MAX_SUMMARY, summary_fields, "summary_detail") if summary else "",
+                "summary": _text(
+                    summary, MAX_SUMMARY, _type_matters(summary) and _is_html(content or get("summary_detail"))
+                ),
                 "source": source,
             }
         )

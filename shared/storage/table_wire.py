@@ -42,12 +42,9 @@ def entity_json(properties: dict[str, Any], moments: dict[datetime, str] | None 
     already written out, shared by a transaction's entities (theirs are mostly the same few)."""
     body: dict[str, Any] = {}
     for name, value in properties.items():
-        kind = type(value)
-        if kind is str or kind is bool:
-            body[name] = value
-        elif value is None:
+        if value is None:
             continue
-        elif isinstance(value, bool | str):
+        if isinstance(value, bool | str):
             body[name] = value
         elif isinstance(value, int):
             if value in _INT32:
