@@ -24,7 +24,7 @@ BOOK_CONTAINER = "quire-books"  # published books: {job}/book.epub and {job}/app
 JOB_TABLE = "quireJobs"
 BOOK_TABLE = "quireBooks"  # PK = book id, RK = "book"; an erased book: PK = a hash of its id, RK = "erased"
 FEED_TABLE = "quireFeedSources"  # PK = one of 16 shards of the book id, RK = "{book}:{hash of the feed URL}"
-FEED_CONTAINER = "quire-feeds"  # slots/{slot}, scans/{slot}/{page}.json, claims/{slot}/{batch}
+FEED_CONTAINER = "quire-feeds"  # slots/{slot}, scans/{slot}/{page}.json (a message a line), claims/{slot}/{batch}
 FEED_QUEUE = "quire-feeds"  # scan pages and fetch batches
 
 DEFAULT_MAX_UPLOAD_BYTES = 50 * 1024 * 1024

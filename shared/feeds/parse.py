@@ -17,6 +17,7 @@ import hashlib
 import html
 import json
 import re
+import time
 from collections.abc import Iterable, Mapping
 from datetime import UTC, datetime
 from typing import Any, TypedDict
@@ -114,6 +115,8 @@ def _safe_link(link: str) -> str:
 
 def _utc_iso(moment: Any) -> str:
     """ISO 8601 UTC of a parsed date (both parsers give a UTC struct_time)."""
+    if moment[0] >= 1000:  # strftime pads no year below 1000
+        return time.strftime("%Y-%m-%dT%H:%M:%SZ", moment)
     year, month, day, hour, minute, second = moment[:6]
     return f"{year:04d}-{month:02d}-{day:02d}T{hour:02d}:{minute:02d}:{second:02d}Z"
 
@@ -150,9 +153,11 @@ def _items(parsed: Any, feed_url: str) -> tuple[str, list[FeedItem]]:
             continue
         moment = get("published_parsed") or get("updated_parsed")
         summary, content = get("summary") or "", None
-        if not summary and get("content"):
-            content = get("content")[0]  # the first content stands in for a missing summary
-            summary = content.get("value") or ""
+        if not summary:
+            contents = get("content")
+            if contents:
+                content = contents[0]  # the first content stands in for a missing summary
+                summary = content.get("value") or ""
         items.append(
             {
                 "key": _key(feed_url, ident),

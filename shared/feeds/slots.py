@@ -12,10 +12,11 @@ from __future__ import annotations
 import hashlib
 import json
 from datetime import UTC, datetime, timedelta
+from operator import itemgetter
 from typing import Any
 
 from shared import logs
-from shared.feeds.messages import DueSource, FetchBatch, ScanPage
+from shared.feeds.messages import DueSource, ScanPage, encoded_source, fetch_message
 from shared.formats import utc_timestamp
 from shared.settings import FEED_CONTAINER, FEED_TABLE
 from shared.storage import AlreadyExists, Storage
@@ -102,22 +103,31 @@ def scan(storage: Storage, slot: str, continuation: dict[str, Any] | None, now: 
     messages = _scan_page(storage, slot, continuation, now, batch_prefix=page_id)
     try:
         # Create-only, then read only when it was there: a first delivery (nearly all of them)
-        # makes one blob call, a twin one more, and both answer what was kept first.
-        storage.create_blob(FEED_CONTAINER, page, json.dumps(messages).encode(), content_type="application/json")
+        # makes one blob call, a twin one more, and both answer what was kept first. One message
+        # a line: a message is JSON without a line break, and needs no second encoding.
+        storage.create_blob(FEED_CONTAINER, page, "\n".join(messages).encode(), content_type="application/jsonl")
     except AlreadyExists:
-        return list(json.loads(storage.read_blob(FEED_CONTAINER, page)))
+        return kept_messages(storage.read_blob(FEED_CONTAINER, page))
     return messages
 
 
-def fetch_batches(due: list[DueSource]) -> list[list[DueSource]]:
-    """Pure: due sources in order, cut into batches of FETCH_BATCH, or fewer when their message
-    would pass MAX_BATCH_JSON_BYTES (a queue message has a size limit; a source's URL and
-    validators have none so small)."""
-    batches: list[list[DueSource]] = []
-    batch: list[DueSource] = []
+def kept_messages(page: bytes) -> list[str]:
+    """A kept page's messages. Pages kept by earlier versions of the app (within a slot that a
+    deployment interrupted) are one JSON array."""
+    if page.startswith(b"["):
+        return [str(message) for message in json.loads(page)]
+    return page.decode().split("\n") if page else []
+
+
+def fetch_batches(encoded: list[str]) -> list[list[str]]:
+    """Pure: due sources in order (as `encoded_source` wrote them), cut into batches of
+    FETCH_BATCH, or fewer when their message would pass MAX_BATCH_JSON_BYTES (a queue message has
+    a size limit; a source's URL and validators have none so small)."""
+    batches: list[list[str]] = []
+    batch: list[str] = []
     size = 0
-    for source in due:
-        cost = len(json.dumps(source).encode()) + 2
+    for source in encoded:
+        cost = len(source) + 1  # ASCII, and a comma
         if batch and (len(batch) == FETCH_BATCH or size + cost > MAX_BATCH_JSON_BYTES):
             batches.append(batch)
             batch, size = [], 0
@@ -138,26 +148,24 @@ def _scan_page(
     entities, token = storage.query_page(FEED_TABLE, odata, SCAN_PAGE, continuation, select=list(_SCANNED))
     # Each source travels with what its fetch needs, and the row's ETag its new state is stored If-Match.
     # Sorted by row, so a batch holds few partitions and its states go out in few transactions.
-    due: list[DueSource] = sorted(
-        (
-            {
-                "book": e.properties["book"],
-                "partition": e.properties["PartitionKey"],
-                "key": e.properties["RowKey"],
-                "row_etag": e.etag,
-                "url": e.properties["url"],
-                "etag": e.properties.get("etag", ""),
-                "last_modified": e.properties.get("last_modified", ""),
-                "failures": int(e.properties.get("failures", 0)),
-            }
-            for e in entities
-            if isinstance(e.properties.get("book"), str) and isinstance(e.properties.get("url"), str)
-        ),
-        key=lambda source: (source["partition"], source["key"]),
-    )
+    due: list[DueSource] = [
+        {
+            "book": e.properties["book"],
+            "partition": e.properties["PartitionKey"],
+            "key": e.properties["RowKey"],
+            "row_etag": e.etag,
+            "url": e.properties["url"],
+            "etag": e.properties.get("etag", ""),
+            "last_modified": e.properties.get("last_modified", ""),
+            "failures": int(e.properties.get("failures", 0)),
+        }
+        for e in entities
+        if isinstance(e.properties.get("book"), str) and isinstance(e.properties.get("url"), str)
+    ]
+    due.sort(key=itemgetter("partition", "key"))
     messages = [
-        FetchBatch(slot, f"{batch_prefix}-{number}", batch).to_message()
-        for number, batch in enumerate(fetch_batches(due))
+        fetch_message(slot, f"{batch_prefix}-{number}", batch)
+        for number, batch in enumerate(fetch_batches([encoded_source(source) for source in due]))
     ]
     log.info("refresh %s: %d due sources on this page, %d fetch batches", slot, len(due), len(messages))
     if token:
