@@ -8,7 +8,8 @@ User-Agent, and Retry-After read.
 
 The guard sits where names become addresses: the session's resolver checks every address a name
 resolves to, and the connection is made to the addresses it checked. A host written as an IP
-literal never reaches a resolver, so `check_url` checks it at each hop.
+literal never reaches a resolver, so `checked_url` checks it at each hop, and the URL is requested
+as the guard read it (one parser, the client's own).
 """
 
 from __future__ import annotations
@@ -30,7 +31,7 @@ from shared.feeds.guard import (
     Resolver,
     as_policy,
     check_address,
-    check_url,
+    checked_url,
     literal_address,
 )
 from shared.settings import DEFAULT_FEEDS_FETCH_DEADLINE_SECONDS
@@ -182,7 +183,7 @@ async def _fetch(
     is left of it as aiohttp's total timeout, which covers connecting, sending and reading the body
     (one timer per request: an asyncio.timeout around it would be a second)."""
     loop = asyncio.get_running_loop()
-    current = check_url(url, policy)
+    current = checked_url(url, policy)  # requested as the guard read it
     headers = {}
     if etag:
         headers["If-None-Match"] = etag
@@ -195,21 +196,21 @@ async def _fetch(
         timeout = aiohttp.ClientTimeout(total=remaining, sock_connect=CONNECT_SECONDS)
         async with client.get(current, headers=headers, allow_redirects=False, timeout=timeout) as response:
             if response.status in (301, 302, 303, 307, 308) and "location" in response.headers:
-                current = check_url(urljoin(current, response.headers["location"]), policy)  # every hop
+                current = checked_url(urljoin(str(current), response.headers["location"]), policy)  # every hop
                 continue
             retry_after = _retry_after(response.headers.get("retry-after"), now)
             if response.status == 304:
-                return FetchResult(url=current, status="not_modified", etag=etag, last_modified=last_modified,
+                return FetchResult(url=str(current), status="not_modified", etag=etag, last_modified=last_modified,
                                    http_status=304, retry_after=retry_after)  # fmt: skip
             if response.status != 200:
-                return FetchResult(url=current, status="error", error=f"the server answered {response.status}",
+                return FetchResult(url=str(current), status="error", error=f"the server answered {response.status}",
                                    http_status=response.status, retry_after=retry_after)  # fmt: skip
             body = await _read_capped(response, max_bytes)
             if body is None:
-                return FetchResult(url=current, status="error", http_status=200,
+                return FetchResult(url=str(current), status="error", http_status=200,
                                    error=f"the feed is larger than {max_bytes // 1024} KiB")  # fmt: skip
             return FetchResult(
-                url=current,
+                url=str(current),
                 status="ok",
                 body=body,
                 etag=response.headers.get("etag", ""),
@@ -217,7 +218,7 @@ async def _fetch(
                 http_status=200,
                 retry_after=retry_after,
             )
-    return FetchResult(url=current, status="error", error=f"more than {MAX_REDIRECTS} redirects")
+    return FetchResult(url=str(current), status="error", error=f"more than {MAX_REDIRECTS} redirects")
 
 
 async def _read_capped(response: aiohttp.ClientResponse, max_bytes: int) -> bytes | None:

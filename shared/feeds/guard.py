@@ -13,10 +13,12 @@ development and tests; it is off by default.
 from __future__ import annotations
 
 import ipaddress
+import re
 import socket
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
-from urllib.parse import urlsplit
+
+from yarl import URL
 
 ALLOWED_SCHEMES = {"http", "https"}
 ALLOWED_PORTS = frozenset({80, 443})
@@ -31,6 +33,8 @@ _ALWAYS_BLOCKED = [
 ]
 
 _IPV4_CHARACTERS = frozenset("0123456789abcdefABCDEFxX.")
+# The authority as written, user information included (the parser drops an empty one).
+_AUTHORITY = re.compile(r"[^:/?#]*://([^/?#]*)")
 
 Resolver = Callable[[str, int], Awaitable[list[str]]]
 
@@ -55,10 +59,12 @@ def as_policy(policy: FetchPolicy | bool) -> FetchPolicy:
     return _ANY_ADDRESS if policy else _PUBLIC_ONLY  # two values: made once, not once a fetch
 
 
-def check_url(url: str, policy: FetchPolicy | bool = False) -> str:
-    """Return the URL if its form is acceptable (scheme, port, no credentials), else raise BlockedURL."""
+def checked_url(url: str, policy: FetchPolicy | bool = False) -> URL:
+    """The URL as the client reads it, if its form is acceptable (scheme, port, no credentials),
+    else BlockedURL. Read by yarl, the client's own parser, and requested as read here: a host
+    another parser read differently (IDNA maps fullwidth and circled digits, and ideographic full
+    stops, so "①②⑦.0.0.1" is 127.0.0.1 to the client) cannot slip past the check."""
     policy = as_policy(policy)
-    allow_private = policy.allow_private
     if len(url) > MAX_URL_LENGTH:
         raise BlockedURL("the address is too long")
     stripped = url.strip()
@@ -66,25 +72,32 @@ def check_url(url: str, policy: FetchPolicy | bool = False) -> str:
     if " " in stripped or not stripped.isprintable():
         raise BlockedURL("the address contains spaces or control characters (write a space as %20)")
     try:
-        parts = urlsplit(stripped)
-        port = parts.port
+        parsed = URL(stripped)
+        port = parsed.port
     except ValueError:
         raise BlockedURL("the address is malformed") from None
-    scheme = parts.scheme.lower()
-    if scheme not in ALLOWED_SCHEMES:
-        raise BlockedURL(f"only http and https feeds are fetched, not '{parts.scheme or 'none'}'")
-    host = parts.hostname
+    if parsed.scheme not in ALLOWED_SCHEMES:
+        raise BlockedURL(f"only http and https feeds are fetched, not '{parsed.scheme or 'none'}'")
+    host = parsed.raw_host  # as connected to: IDNA-encoded, literals normalised
     if not host:
         raise BlockedURL("the address has no host")
-    if "@" in parts.netloc:  # what urllib reads a user name (and password) from
-        raise BlockedURL("addresses with a user name or password are not fetched")
-    effective = port or (443 if scheme == "https" else 80)
-    if not allow_private and effective not in ALLOWED_PORTS:
+    if "@" in stripped:  # user information, even an empty one (the parser drops that)
+        written = _AUTHORITY.match(stripped)
+        if written is None or "@" in written.group(1):
+            raise BlockedURL("addresses with a user name or password are not fetched")
+    effective = port or (443 if parsed.scheme == "https" else 80)
+    if not policy.allow_private and effective not in ALLOWED_PORTS:
         raise BlockedURL(f"only ports 80 and 443 are fetched, not {effective}")
     literal = literal_address(host)
     if literal is not None:  # no resolver sees a literal: it is checked here, under either policy
         check_address(literal, policy)
-    return stripped
+    return parsed
+
+
+def check_url(url: str, policy: FetchPolicy | bool = False) -> str:
+    """The URL as written (stripped), if `checked_url` accepts it, else BlockedURL."""
+    checked_url(url, policy)
+    return url.strip()
 
 
 def literal_address(host: str) -> ipaddress.IPv4Address | ipaddress.IPv6Address | None:

@@ -95,6 +95,9 @@ def test_errors_and_retry_after(server: FeedServer) -> None:
         "http://rebind.test/feed",  # one public and one private answer
         "http://metadata.test/feed",  # resolves to the metadata address
         "http://8.8.8.8:8080/feed",  # a public address on another port
+        "http://\u2460\u2461\u2466.0.0.1/feed",  # circled digits: the client's IDNA mapping reads 127.0.0.1
+        "http://\uff11\uff12\uff17.\uff10.\uff10.\uff11/feed",  # fullwidth digits, likewise
+        "http://169\u3002254\u3002169\u3002254/latest/",  # ideographic full stops map to dots
         "https://user:secret@example.com/feed",
         "file:///etc/passwd",
         "gopher://example.com/",
