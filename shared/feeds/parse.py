@@ -70,19 +70,20 @@ def _is_html(detail: Any) -> bool:
 
 _JSON_START = re.compile(rb"\s*[{\[]")  # where lstrip() would copy the whole body first
 _DECLARED_ENCODING = re.compile(rb"""^\s*<\?xml[^>]*?encoding\s*=\s*["']([A-Za-z0-9._-]+)["']""")
+_DECLARATIONS = re.compile(rb"<!(DOCTYPE|ENTITY)", re.I)
 _WIDE_BOMS = (codecs.BOM_UTF32_LE, codecs.BOM_UTF32_BE, codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)
 
 
 def _readable_utf8(body: bytes) -> bytes:
     """A body that is (or claims by default to be) UTF-8 but is not, re-encoded from Windows-1252
     (Latin-1 for the five bytes Windows-1252 leaves undefined). Other bodies are left as they are."""
+    if body.isascii():  # most feeds: ASCII is UTF-8 (and every BOM has a byte past ASCII)
+        return body
     if body.startswith(_WIDE_BOMS):
         return body
-    declared = _DECLARED_ENCODING.match(body[:256])
+    declared = _DECLARED_ENCODING.match(body, 0, 256)
     if declared and declared.group(1).lower() not in (b"utf-8", b"utf8"):
         return body  # the parser decodes a declared encoding itself
-    if body.isascii():  # most feeds: ASCII is UTF-8, and this check costs far less than decoding
-        return body
     try:
         body.decode("utf-8")
         return body
@@ -129,7 +130,7 @@ def parse_feed(body: bytes, feed_url: str) -> tuple[str, list[FeedItem]]:
     """(feed title, items) from a feed body; raises FeedError for something that is not a feed."""
     if _JSON_START.match(body):
         return _json_feed(body, feed_url)
-    if re.search(rb"<!(DOCTYPE|ENTITY)", body[:65536], re.I):
+    if _DECLARATIONS.search(body, 0, 65536):
         raise FeedError("the feed declares a DTD or entities, which feeds never need")
     return _items(_parsed(body), feed_url)
 

@@ -42,9 +42,11 @@ def entity_json(properties: dict[str, Any], moments: dict[datetime, str] | None 
     already written out, shared by a transaction's entities (theirs are mostly the same few)."""
     body: dict[str, Any] = {}
     for name, value in properties.items():
-        if value is None:
+        if type(value) is str:  # most values: only the others are asked what they are
+            body[name] = value
+        elif value is None:
             continue
-        if isinstance(value, bool | str):
+        elif isinstance(value, bool | str):
             body[name] = value
         elif isinstance(value, int):
             if value in _INT32:
