@@ -432,3 +432,65 @@ def test_every_kind_of_feed_failure_is_recorded_with_back_off_and_the_books_othe
         assert state["failures"] == 1 and state["last_status"] == "error", state
         assert reason in state["last_error"], (url, state["last_error"])
         assert state["next_due"] > now  # backed off, not retried at once
+
+
+def test_a_fault_making_one_feeds_state_fails_that_feed_only(
+    storage: Storage, azurite: Azurite, server: FeedServer, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A round reads its books' feeds together: a fault nobody foresaw with one of them (here in
+    working out its next state) fails that feed, which stays due; the round's others are recorded."""
+    now = datetime.now(UTC)
+    books = [new_job_id() for _ in range(3)]
+    for book in books:
+        feed_sources.set_sources(storage, book, [server.url(f"/rss?fault={book}")], now, replace=True)
+    batch = one_batch(storage, f"fault-{books[0]}", books, now)
+    next_state = feed_batch.next_state
+
+    def faulty_next_state(source: dict[str, Any], *args: Any, **kwargs: Any) -> dict[str, Any]:
+        if source["RowKey"].startswith(books[1]):
+            raise RuntimeError("a bug")
+        return next_state(source, *args, **kwargs)
+
+    monkeypatch.setattr(feed_batch, "next_state", faulty_next_state)
+
+    async def go() -> dict[str, int]:
+        async with refreshing(azurite) as (client, aio):
+            return await feed_batch.fetch_batch(aio, client, batch, settings(azurite), now)
+
+    assert asyncio.run(go()) == {"fetched": 2, "not_modified": 0, "errors": 1}
+    statuses = [feed_sources.list_sources(storage, book)[0]["last_status"] for book in books]
+    assert statuses == ["ok", "new", "ok"]
+
+
+def test_a_round_reading_many_feeds_lets_the_loop_run_between_slices(
+    azurite: Azurite, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Feeds are read one after another (warm caches), but a round's reading gives the loop its
+    turn once a slice of CPU time is used up, so fetches and other batches are not starved."""
+    from shared.feeds.fetch import FetchResult
+    from tests.feeds.servers import RSS
+
+    now = datetime.now(UTC)
+    fetched = [
+        (
+            {"book": f"b{i}", "partition": "s00", "key": f"b{i}:k", "row_etag": "*", "url": f"http://x/{i}",
+             "etag": "", "last_modified": "", "failures": 0},
+            FetchResult(url=f"http://x/{i}", status="ok", body=RSS, http_status=200),
+        )
+        for i in range(5)
+    ]  # fmt: skip
+
+    async def read(slice_seconds: float) -> list[str]:
+        monkeypatch.setattr(feed_batch, "READING_SLICE_SECONDS", slice_seconds)
+        commits = feed_batch._StateCommits(AsyncStorage(azurite.connection_string), 5, settings(azurite), now)
+        order: list[str] = []
+        ticker = asyncio.get_running_loop().call_soon(order.append, "loop ran")
+        entries = await commits._read(fetched)  # type: ignore[arg-type]
+        order.append("read")
+        ticker.cancel()
+        assert [state["RowKey"] for _, state, _ in entries] == [f"b{i}:k" for i in range(5)]
+        assert all(json.loads(state["items"]) for _, state, _ in entries)
+        return order
+
+    assert asyncio.run(read(0.0)) == ["loop ran", "read"]  # every slice used up: a pause each feed
+    assert asyncio.run(read(60.0)) == ["read"]  # a small round: read at once, no pause
