@@ -109,6 +109,9 @@ STATE_LINGER_SECONDS = 0.5
 MAX_TRANSACTION = 100  # Table Storage's limit on the operations of one transaction
 # The most CPU time a round's reading of feeds takes before it lets the loop run other work.
 READING_SLICE_SECONDS = 0.05
+# A round starts early once this much feed text waits to be read (a feed may be 2 MiB): what a
+# batch holds besides its fetches in flight stays about this small.
+MAX_WAITING_BYTES = 4 * 1024 * 1024
 
 Fetched = tuple[DueSource, "FetchResult"]
 
@@ -117,8 +120,8 @@ class _StateCommits:
     """Group commit of one fetch batch's fetches, and the batch's counts.
 
     Each book hands in its fetch results once its feeds are done, and is done. They wait until
-    every book of the batch has reported, a transaction's worth is pending, or
-    STATE_LINGER_SECONDS have passed; then the round's feeds are read and their new states go out
+    every book of the batch has reported, a transaction's worth or MAX_WAITING_BYTES of feeds are
+    pending, or STATE_LINGER_SECONDS have passed; then the round's feeds are read and their new states go out
     as one transaction per partition. A round reads its feeds one after another, not each as its
     fetch ends: the parser's code and data stay in the CPU's caches, at about half the CPU a feed.
     Only states that were stored are counted (a row the author changed meanwhile keeps the
@@ -131,6 +134,7 @@ class _StateCommits:
         self.settings, self.now = settings, now
         self.unreported = books
         self.pending: list[Fetched] = []
+        self.waiting_bytes = 0  # of the pending fetches' bodies
         self.counts = {"fetched": 0, "not_modified": 0, "errors": 0}
         # Set once the committer need wait no longer: it wakes once a round, not once a book.
         self.full: asyncio.Future[None] | None = None
@@ -138,6 +142,7 @@ class _StateCommits:
 
     def hand_in(self, fetched: list[Fetched]) -> None:
         self.pending.extend(fetched)
+        self.waiting_bytes += sum(len(result.body) for _, result in fetched)
         self.withdraw()
         if self.committer is None or self.committer.done():
             self.committer = asyncio.create_task(self._commit_pending())
@@ -150,7 +155,7 @@ class _StateCommits:
             self.full.set_result(None)
 
     def _ready(self) -> bool:
-        return self.unreported <= 0 or len(self.pending) >= MAX_TRANSACTION
+        return self.unreported <= 0 or len(self.pending) >= MAX_TRANSACTION or self.waiting_bytes >= MAX_WAITING_BYTES
 
     async def finished(self) -> dict[str, int]:
         """The batch's counts, once every book has reported and the last round is stored."""
@@ -182,7 +187,7 @@ class _StateCommits:
                 self.full = loop.create_future()
                 with contextlib.suppress(TimeoutError):  # the linger is over: commit what there is
                     await asyncio.wait_for(self.full, STATE_LINGER_SECONDS)
-            fetched, self.pending = self.pending, []
+            fetched, self.pending, self.waiting_bytes = self.pending, [], 0
             taken = await self._read(fetched)
             groups: dict[str, list[tuple[DueSource, dict[str, Any], FetchResult]]] = {}
             for entry in taken:

@@ -18,7 +18,7 @@ from shared.feeds import slots
 from shared.feeds import sources as feed_sources
 from shared.feeds import updates as feed_updates
 from shared.feeds.fetch import make_client
-from shared.feeds.messages import FetchBatch, ScanPage, parse_feed_message
+from shared.feeds.messages import DueSource, FetchBatch, ScanPage, parse_feed_message
 from shared.formats import utc_timestamp
 from shared.jobs.record import new_job_id
 from shared.settings import FEED_CONTAINER, FEED_TABLE, Settings
@@ -494,3 +494,33 @@ def test_a_round_reading_many_feeds_lets_the_loop_run_between_slices(
 
     assert asyncio.run(read(0.0)) == ["loop ran", "read"]  # every slice used up: a pause each feed
     assert asyncio.run(read(60.0)) == ["read"]  # a small round: read at once, no pause
+
+
+def test_a_round_starts_early_once_enough_feed_text_waits(azurite: Azurite) -> None:
+    """Feeds wait to be read together, but not without bound: once MAX_WAITING_BYTES of them
+    wait, the round starts, even with books of the batch still fetching."""
+    from shared.feeds.fetch import FetchResult
+
+    half = b"<rss/>".ljust(feed_batch.MAX_WAITING_BYTES // 2)
+
+    def fetched(n: int) -> list[Any]:
+        source: DueSource = {"book": f"b{n}", "partition": "s00", "key": f"b{n}:k", "row_etag": "*", "url": f"http://x/{n}",
+                  "etag": "", "last_modified": "", "failures": 0}  # fmt: skip
+        return [(source, FetchResult(url=source["url"], status="ok", body=half, http_status=200))]
+
+    async def go() -> list[bool]:
+        commits = feed_batch._StateCommits(
+            AsyncStorage(azurite.connection_string), 3, settings(azurite), datetime.now(UTC)
+        )
+        readiness = []
+        for n in range(2):
+            commits.hand_in(fetched(n))  # the committer starts, but has not run yet
+            readiness.append(commits._ready())
+        assert commits.committer is not None
+        commits.committer.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await commits.committer
+        await commits.storage.close()
+        return readiness
+
+    assert asyncio.run(go()) == [False, True]  # one book of three still fetching either time
