@@ -43,6 +43,11 @@ def test_any_user_information_is_refused(url: str) -> None:
         check_url(url)
 
 
+def test_an_at_sign_past_the_host_is_no_user_information() -> None:
+    for url in ("https://example.com/feed?author=@alice", "https://example.com/@alice/feed.xml"):
+        assert check_url(url) == url
+
+
 def test_a_checked_url_comes_back_stripped() -> None:
     assert check_url("  https://example.com/feed  ") == "https://example.com/feed"
     with pytest.raises(BlockedURL, match="not 8080"):
