@@ -68,7 +68,7 @@ def test_a_step_slower_than_the_stall_bound_is_not_run_twice(
     from tests.hostile_corpus import _prose
 
     host = workers(JOB_STALL_SECONDS="1", RECONCILE_SCHEDULE="* * * * * *", STEP_MEMORY_MB="1024")  # look every second
-    chapters = "".join(f"# Chapter {n}\n\n{_prose(400_000, seed=n)}\n\n" for n in range(80))  # 32 MB
+    chapters = "".join(f"# Chapter {n}\n\n{_prose(400_000, seed=n)}\n\n" for n in range(120))  # 48 MB
     job_id = upload(host.host.base_url, corpus.zip_of({"book.md": chapters.encode()}), "slow.zip")
     job = follow(host.host.base_url, job_id, timeout=300, interval=1)
     assert job["status"] == "succeeded", job
