@@ -78,9 +78,11 @@ def _outcome(source: DueSource, result: FetchResult, settings: Settings, now: da
     return state
 
 
-async def _store_states(
-    storage: AsyncStorage, entries: list[tuple[DueSource, dict[str, Any], FetchResult]]
-) -> list[str]:
+Fetched = tuple[DueSource, "FetchResult"]
+Recorded = tuple[DueSource, dict[str, Any], "FetchResult"]  # a fetch and the new state it gave
+
+
+async def _store_states(storage: AsyncStorage, entries: list[Recorded]) -> list[str]:
     """New source states (with their sources) of one partition in one transaction, each If-Match
     the row as scanned.
 
@@ -113,20 +115,18 @@ READING_SLICE_SECONDS = 0.05
 # batch holds besides its fetches in flight stays about this small.
 MAX_WAITING_BYTES = 4 * 1024 * 1024
 
-Fetched = tuple[DueSource, "FetchResult"]
-
 
 class _StateCommits:
     """Group commit of one fetch batch's fetches, and the batch's counts.
 
     Each book hands in its fetch results once its feeds are done, and is done. They wait until
     every book of the batch has reported, a transaction's worth or MAX_WAITING_BYTES of feeds are
-    pending, or STATE_LINGER_SECONDS have passed; then the round's feeds are read and their new states go out
-    as one transaction per partition. A round reads its feeds one after another, not each as its
-    fetch ends: the parser's code and data stay in the CPU's caches, at about half the CPU a feed.
-    Only states that were stored are counted (a row the author changed meanwhile keeps the
-    author's version); storage trouble counts a round's sources as errors, and they stay due for
-    the next slot.
+    pending, or STATE_LINGER_SECONDS have passed; then the round's feeds are read and their new
+    states go out as one transaction per partition. A round reads its feeds one after another, not
+    each as its fetch ends: the parser's code and data stay in the CPU's caches, at about half the
+    CPU a feed. Only states that were stored are counted (a row the author changed meanwhile keeps
+    the author's version); storage trouble counts a round's sources as errors, and they stay due
+    for the next slot.
     """
 
     def __init__(self, storage: AsyncStorage, books: int, settings: Settings, now: datetime) -> None:
@@ -163,7 +163,7 @@ class _StateCommits:
             await self.committer  # the only one running: a new one starts only after it ended
         return self.counts
 
-    async def _read(self, fetched: list[Fetched]) -> list[tuple[DueSource, dict[str, Any], FetchResult]]:
+    async def _read(self, fetched: list[Fetched]) -> list[Recorded]:
         """Each fetch's new state, its feed read: one after another, with a pause for the loop's
         other work (fetches, other batches) whenever a slice of CPU time is used up."""
         loop = asyncio.get_running_loop()
@@ -189,7 +189,7 @@ class _StateCommits:
                     await asyncio.wait_for(self.full, STATE_LINGER_SECONDS)
             fetched, self.pending, self.waiting_bytes = self.pending, [], 0
             taken = await self._read(fetched)
-            groups: dict[str, list[tuple[DueSource, dict[str, Any], FetchResult]]] = {}
+            groups: dict[str, list[Recorded]] = {}
             for entry in taken:
                 groups.setdefault(entry[0]["partition"], []).append(entry)
             chunks = [
@@ -224,8 +224,9 @@ def _by_book(sources: list[DueSource]) -> dict[str, list[DueSource]]:
 async def fetch_batch(
     storage: AsyncStorage, client: Any, batch: FetchBatch, settings: Settings, now: datetime
 ) -> dict[str, int]:
-    """Claim a batch, then fetch it: every book's sources go through fetch → parse → hand in on
-    their own, so one slow feed or book holds up nobody else. A batch claimed before does nothing."""
+    """Claim a batch, then fetch it: every book's sources are fetched and handed in on their own,
+    so one slow feed or book holds up nobody else, and read and recorded in rounds
+    (`_StateCommits`). A batch claimed before does nothing."""
     slot, sources = batch.slot, batch.sources
     try:
         await storage.create_blob(FEED_CONTAINER, f"claims/{slot}/{batch.batch}", b"", content_type="text/plain")

@@ -42,12 +42,10 @@ def entity_json(properties: dict[str, Any], moments: dict[datetime, str] | None 
     already written out, shared by a transaction's entities (theirs are mostly the same few)."""
     body: dict[str, Any] = {}
     for name, value in properties.items():
-        if type(value) is str:  # most values: only the others are asked what they are
+        if isinstance(value, str | bool):  # most values, so asked first
             body[name] = value
         elif value is None:
             continue
-        elif isinstance(value, bool | str):
-            body[name] = value
         elif isinstance(value, int):
             if value in _INT32:
                 body[name] = value
