@@ -98,6 +98,13 @@ resource blobService 'Microsoft.Storage/storageAccounts/blobServices@2023-05-01'
   parent: storage
   name: 'default'
   properties: {
+    // Erasure deletes a book's blobs for good: no versions, soft-deleted copies or change feed
+    // keep a manuscript after it (the app deletes a blob with its snapshots and breaks leases).
+    isVersioningEnabled: false
+    deleteRetentionPolicy: { enabled: false }
+    containerDeleteRetentionPolicy: { enabled: false }
+    changeFeed: { enabled: false }
+    lastAccessTimeTrackingPolicy: { enable: false }
     cors: {
       corsRules: [
         {

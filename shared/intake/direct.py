@@ -121,6 +121,26 @@ def check_arrived_size(declared: int, arrived: int) -> None:
         )
 
 
+def check_arrived_by_upload(copied: bool, readable: bool) -> None:
+    """The blob must hold the client's own blocks, readable now. The SAS lets its holder copy
+    another blob into it (Copy Blob) or move it to the archive tier; neither is an upload: a copy
+    could carry bytes the client was never allowed to read, and an archived blob cannot be read."""
+    if copied:
+        raise UploadRejected(
+            Refusal.MALFORMED,
+            "Not an upload",
+            "The blob was filled by copying another blob, which Quire does not accept. Upload the file's "
+            "bytes in blocks (Put Block, then Put Block List) with a new upload.",
+        )
+    if not readable:
+        raise UploadRejected(
+            Refusal.MALFORMED,
+            "Upload archived",
+            "The uploaded blob was moved to the archive tier and cannot be read. Ask for a new upload and "
+            "send the file again without changing its tier.",
+        )
+
+
 def starts_as_zip(head: bytes) -> bool:
     return head.startswith(ZIP_SIGNATURE)
 

@@ -16,6 +16,7 @@ from __future__ import annotations
 import contextlib
 import threading
 from collections.abc import Callable, Iterable
+from dataclasses import dataclass
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
@@ -41,6 +42,7 @@ if TYPE_CHECKING:  # the SDKs are imported lazily to keep `import function_app` 
 
 __all__ = [
     "AlreadyExists",
+    "BlobListing",
     "Conflict",
     "Entity",
     "IdentityUnavailable",
@@ -61,6 +63,22 @@ _CLIENT_OPTIONS: dict[str, Any] = {
 # Blob and queue clients take ExponentialRetry's own knobs; the default first back-off is 15 s.
 _STORAGE_RETRY_OPTIONS: dict[str, Any] = {"initial_backoff": 0.2, "increment_base": 1.5}
 _TABLE_RETRY_OPTIONS: dict[str, Any] = {"retry_backoff_factor": 0.3}
+# What Delete Blob answers for a blob under a lease; and how often a delete breaks one before it
+# gives up (a client re-leasing in a loop is slowed to a round trip a try, then wins this run).
+_LEASED = frozenset({"LeaseIdMissing", "LeaseIdMismatchWithBlobOperation", "LeaseIdMismatch"})
+_LEASE_BREAKS = 5
+
+
+def _error_code(error: Any) -> str:
+    code = getattr(error, "error_code", None)
+    return str(getattr(code, "value", code) or "")
+
+
+@dataclass(frozen=True)
+class BlobListing:
+    name: str
+    size: int
+    last_modified: datetime
 
 
 class Storage(TableOperations, DirectUploadBlobs):
@@ -246,12 +264,25 @@ class Storage(TableOperations, DirectUploadBlobs):
             return downloader.readall(), str(downloader.properties.etag)
 
     def delete_blob(self, container: str, name: str) -> None:
-        """Delete a blob; a blob that is already gone is not an error."""
-        from azure.core.exceptions import ResourceNotFoundError
+        """Delete a blob with its snapshots; a blob that is already gone is not an error.
+
+        A client holding a direct upload's SAS (write) may lease its blob for ever or snapshot
+        it: Azure's SAS rules allow both. Neither may keep the app from deleting it, so a lease
+        is broken (at once) and the delete sent again; a client that leases it again meanwhile
+        only makes this try once more."""
+        from azure.core.exceptions import HttpResponseError, ResourceNotFoundError
+        from azure.storage.blob import BlobLeaseClient
 
         blob = self._container(container).get_blob_client(name)
         with errors_translated(), contextlib.suppress(ResourceNotFoundError):
-            blob.delete_blob()
+            for attempt in range(_LEASE_BREAKS):
+                try:
+                    blob.delete_blob(delete_snapshots="include")
+                    return
+                except HttpResponseError as error:
+                    if _error_code(error) not in _LEASED or attempt == _LEASE_BREAKS - 1:
+                        raise
+                BlobLeaseClient(blob).break_lease(lease_break_period=0)
 
     def delete_prefix(self, container: str, prefix: str) -> int:
         """Delete every blob whose name starts with `prefix`; returns how many."""
@@ -264,6 +295,16 @@ class Storage(TableOperations, DirectUploadBlobs):
         client = self._container(container)
         with errors_translated():
             return [b.name for b in client.list_blobs(name_starts_with=prefix or None)]
+
+    def list_blobs_changed(self, container: str, since: datetime, until: datetime) -> list[BlobListing]:
+        """The blobs last written between `since` and `until`, with their sizes."""
+        client = self._container(container)
+        with errors_translated():
+            return [
+                BlobListing(name=b.name, size=int(b.size or 0), last_modified=b.last_modified)
+                for b in client.list_blobs()
+                if b.last_modified is not None and since <= b.last_modified <= until
+            ]
 
     # -- queues ---------------------------------------------------------------------------------
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import io
 import threading
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any, BinaryIO
 
@@ -25,6 +26,14 @@ _DELEGATION_KEY_LIFETIME = timedelta(days=1)
 # Clocks differ: a SAS that starts a little before now is valid at once on the service.
 _CLOCK_SKEW = timedelta(minutes=5)
 _RANGE_BUFFER_BYTES = 256 * 1024
+
+
+@dataclass(frozen=True)
+class CommittedBlob:
+    size: int
+    etag: str
+    copied: bool  # written by Copy Blob from some other blob, not by the client's own blocks
+    readable: bool  # not moved to the archive tier (where no read succeeds until rehydrated)
 
 
 class DirectUploadBlobs:
@@ -51,13 +60,16 @@ class DirectUploadBlobs:
         return f"{parts.scheme}://{parts.netloc}"
 
     def upload_sas_url(self, container: str, name: str, expires: datetime) -> str:
-        """The blob's URL with a SAS that lets its holder create and write that one blob, and
-        nothing else (no read, list or delete), until `expires`. Signed with the account key when
+        """The blob's URL with a SAS that lets its holder write that one blob (Put Block and Put
+        Block List), and nothing else (no read, list, delete or tags), until `expires`. Write alone
+        is the narrowest permission that uploads blocks; Azure lets it lease, snapshot and copy
+        into the blob too, which the app makes harmless (Storage.delete_blob breaks leases and
+        takes snapshots with it; a submit refuses a copied blob). Signed with the account key when
         the connection has one (Azurite), else with a user delegation key from the app's identity."""
         from azure.storage.blob import BlobSasPermissions, generate_blob_sas
 
         blob = self._blob(container, name)
-        permission = BlobSasPermissions(create=True, write=True)
+        permission = BlobSasPermissions(write=True)
         start = datetime.now(UTC) - _CLOCK_SKEW
         signing: dict[str, Any]
         if self._connection.uses_identity:
@@ -92,12 +104,17 @@ class DirectUploadBlobs:
             self._delegation_key = (key, expires)
         return key
 
-    def blob_size_and_etag(self, container: str, name: str) -> tuple[int, str]:
-        """The committed blob's size and ETag; NotFound when nothing is committed yet (blocks put
-        but no block list: the upload has not finished)."""
+    def committed_blob(self, container: str, name: str) -> CommittedBlob:
+        """What the committed blob is; NotFound when nothing is committed yet (blocks put but no
+        block list: the upload has not finished)."""
         with errors_translated():
             properties = self._blob(container, name).get_blob_properties()
-        return int(properties.size), str(properties.etag)
+        return CommittedBlob(
+            size=int(properties.size),
+            etag=str(properties.etag),
+            copied=bool(properties.copy and (properties.copy.id or properties.copy.source)),
+            readable=str(properties.blob_tier or "").lower() != "archive",
+        )
 
     def open_blob(self, container: str, name: str, size: int, etag: str) -> BinaryIO:
         """A seekable, buffered file over the blob that reads ranges on demand (a zip's central

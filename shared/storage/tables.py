@@ -34,6 +34,12 @@ class TableOperations:
         with errors_translated():
             return str(client.upsert_entity(properties, mode=UpdateMode.REPLACE)["etag"])
 
+    def create_entity(self, table: str, properties: dict[str, Any]) -> str:
+        """Insert only if no row has these keys (AlreadyExists otherwise). Returns its ETag."""
+        client = self._table(table)
+        with errors_translated():
+            return str(client.create_entity(properties)["etag"])
+
     def create_replacing(self, table: str, properties: dict[str, Any], row_key: str, etag: str) -> None:
         """In one transaction: insert an entity, and delete another row of its partition as it was
         at `etag`. Raises Conflict (nothing written) when that row changed or is gone."""

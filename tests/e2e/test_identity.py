@@ -210,7 +210,7 @@ def test_a_direct_upload_gets_a_user_delegation_sas_and_converts(site: IdentityS
         status, grant = http_json("POST", f"{host.base_url}/api/uploads", body, {"Content-Type": "application/json"})
         assert status == 201, grant
         query = parse_qs(urlsplit(grant["upload"]["url"]).query)
-        assert query["sp"] == ["cw"] and query["sr"] == ["b"] and query["spr"] == ["https"]
+        assert query["sp"] == ["w"] and query["sr"] == ["b"] and query["spr"] == ["https"]
         assert query["skoid"] and query["sktid"]  # signed by a user delegation key, not an account key
         result = subprocess.run(
             [

@@ -163,3 +163,12 @@ def test_the_blob_endpoint_lets_only_the_upload_page_write_direct_uploads(bicep:
     assert sorted(rule["allowedMethods"]) == ["OPTIONS", "PUT"]
     assert "*" not in json.dumps(rule["allowedOrigins"])
     assert "appName" in json.dumps(rule["allowedOrigins"]) and "azurewebsites.net" in json.dumps(rule["allowedOrigins"])
+
+
+def test_nothing_keeps_a_deleted_blob(bicep: dict[str, Any]) -> None:
+    """Erasure must leave nothing: no versions, soft-deleted blobs or containers, or change feed."""
+    properties = bicep["resources"]["blobService"]["config"]["properties"]
+    assert properties["isVersioningEnabled"] is False
+    assert properties["deleteRetentionPolicy"]["enabled"] is False
+    assert properties["containerDeleteRetentionPolicy"]["enabled"] is False
+    assert properties["changeFeed"]["enabled"] is False
