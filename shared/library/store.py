@@ -28,7 +28,7 @@ from shared.library.record import (
     owner_key_hash,
 )
 from shared.settings import BOOK_TABLE, JOB_TABLE, MANUSCRIPT_CONTAINER
-from shared.storage import NotFound, Storage
+from shared.storage import AlreadyExists, NotFound, Storage
 from shared.storage.rows import changed_row
 
 log = logs.get_logger(__name__)
@@ -122,6 +122,21 @@ def open_book(storage: Storage, first_job: Job, owner_key_sha256: str, now: date
     return book
 
 
+def open_book_once(storage: Storage, book_id: str, owner_key_sha256: str, now: datetime) -> None:
+    """The row of a new book whose first edition's job is about to be recorded under the same id,
+    written only if there is none: racing submits of one direct upload all open it, and the first
+    write stands (a book being erased is never reopened)."""
+    book = Book(
+        id=book_id,
+        owner_key_sha256=owner_key_sha256,
+        created=now,
+        updated=now,
+        editions=[Edition(number=1, job=book_id, created=now)],
+    )
+    with contextlib.suppress(AlreadyExists):
+        storage.create_entity(BOOK_TABLE, book.to_entity())
+
+
 def add_edition(storage: Storage, book_id: str, owner_key: str, manuscript: Manuscript, now: datetime) -> Job:
     """A new edition's job, queued, from a form upload."""
     job_id = new_job_id()
@@ -152,11 +167,29 @@ def add_edition_with(
     try:
         job = store(edition.number)
     except Exception:
-        if reserved_here:
-            # Nothing was recorded under the reserved number: strike it off the list (it may be reused).
+        if reserved_here and not _job_recorded(storage, job_id):
+            # Nothing was recorded under the reserved number: strike it off the list (it may be
+            # reused). A racing submit of the same upload may have recorded it: then it stays.
             with contextlib.suppress(Exception):
                 update_book(storage, book_id, lambda book: book.without([edition], now))
         raise
+    stop_if_erased(storage, book_id, job_id)
+    return job
+
+
+def _job_recorded(storage: Storage, job_id: str) -> bool:
+    try:
+        read_job(storage, job_id)
+        return True
+    except NotFound:
+        return False
+    except Exception:
+        return True  # unknown: keeping a listed number is harmless, striking a recorded one is not
+
+
+def stop_if_erased(storage: Storage, book_id: str, job_id: str) -> None:
+    """After recording a job: if its book began to be erased meanwhile (the erasure may have
+    looked for the job before it was there), erase the job too and refuse."""
     try:
         still = read_book(storage, book_id)
     except NotFound:
@@ -164,7 +197,6 @@ def add_edition_with(
     if still is None or still.erasing:
         erase_job(storage, job_id)
         raise BookRefused(BookState.ERASED)
-    return job
 
 
 def rotate_owner_key(storage: Storage, book_id: str, owner_key: str, now: datetime) -> str:

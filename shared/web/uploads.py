@@ -21,6 +21,7 @@ import azure.functions as func
 from shared import logs, telemetry
 from shared.intake.direct import (
     ArrivedManuscript,
+    check_arrived_by_upload,
     check_arrived_size,
     identify_archive,
     identify_small,
@@ -39,11 +40,11 @@ from shared.jobs.record import Job, conversion_message, is_valid_job_id, new_job
 from shared.jobs.store import read_job
 from shared.jobs.uploads import manuscript_blob_name
 from shared.library.record import key_matches, new_owner_key, owner_key_hash
-from shared.library.store import BookRefused, add_edition_with, open_book
+from shared.library.store import BookRefused, add_edition_with, open_book_once, stop_if_erased
 from shared.routes import API_BASE
 from shared.services import Services
 from shared.settings import MANUSCRIPT_CONTAINER
-from shared.storage import Conflict, NotFound, StorageUnavailable
+from shared.storage import AlreadyExists, Conflict, NotFound, StorageUnavailable
 from shared.web.editions import (
     Reply,
     owned_book,
@@ -172,7 +173,7 @@ def _authorise(services: Services, upload: DirectUpload, owner_key: str) -> func
 def _check_and_record(services: Services, upload: DirectUpload, owner_key: str) -> Reply:
     storage = services.storage
     try:
-        size, etag = storage.blob_size_and_etag(MANUSCRIPT_CONTAINER, upload.blob_name)
+        blob = storage.committed_blob(MANUSCRIPT_CONTAINER, upload.blob_name)
     except NotFound:
         return problem(
             409,
@@ -180,7 +181,9 @@ def _check_and_record(services: Services, upload: DirectUpload, owner_key: str) 
             "Nothing has been committed to the upload yet. Upload every block, commit the block list "
             "(Put Block List), then submit again.",
         ), None
+    size, etag = blob.size, blob.etag
     try:
+        check_arrived_by_upload(blob.copied, blob.readable)
         check_arrived_size(upload.request.size, size)
         arrived = _identify(services, upload, size, etag)
     except UploadRejected as rejection:
@@ -201,11 +204,14 @@ def _check_and_record(services: Services, upload: DirectUpload, owner_key: str) 
                 lambda edition: record_direct_upload(storage, upload, arrived, etag, now, edition),
             )
         else:
+            # The book's row first, then the job: a racing submit that finds the job recorded
+            # finds its book (and the key to check) too.
+            open_book_once(storage, upload.id, upload.owner_key_sha256, now)
             job = record_direct_upload(storage, upload, arrived, etag, now, edition=1)
-            open_book(storage, job, upload.owner_key_sha256, now)
-    except Conflict:
-        # The marker changed under this submit: a racing submit recorded the job, or the sweeper
-        # gave the upload up.
+            stop_if_erased(storage, upload.id, job.id)
+    except (Conflict, AlreadyExists):
+        # The marker changed under this submit, or the job row was there first: a racing submit
+        # recorded the job (answer as it did), or the sweeper gave the upload up.
         return _already_submitted(services, upload.id, owner_key), None
     except BookRefused as refused:
         discard_direct_upload(storage, upload)
