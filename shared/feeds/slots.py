@@ -16,10 +16,10 @@ from operator import itemgetter
 from typing import Any
 
 from shared import logs
-from shared.feeds.messages import DueSource, ScanPage, encoded_source, fetch_message
+from shared.feeds.messages import DueSource, FetchBatch, ScanPage, encoded_source, fetch_message, parse_feed_message
 from shared.formats import utc_timestamp
 from shared.settings import FEED_CONTAINER, FEED_TABLE
-from shared.storage import AlreadyExists, Storage
+from shared.storage import AlreadyExists, Conflict, NotFound, Storage
 
 log = logs.get_logger(__name__)
 
@@ -171,3 +171,45 @@ def _scan_page(
     if token:
         messages.append(ScanPage(slot, token).to_message())
     return messages
+
+
+def forget_book_in_scans(storage: Storage, book_id: str) -> int:
+    """Take an erased book's sources (its id, their rows and feed URLs) out of the kept scan pages
+    of every slot still kept; returns how many pages changed. A twin delivery of a scan then
+    answers the same batches without them: their fetches would find the rows gone anyway."""
+    changed = 0
+    for name in storage.list_blob_names(FEED_CONTAINER, "scans/"):
+        while True:
+            try:
+                page, etag = storage.read_blob_with_etag(FEED_CONTAINER, name)
+            except NotFound:
+                break  # pruned meanwhile
+            if book_id.encode() not in page:
+                break
+            kept = without_book(kept_messages(page), book_id)
+            try:
+                storage.put_blob_if(
+                    FEED_CONTAINER, name, "\n".join(kept).encode(), etag=etag, content_type="application/jsonl"
+                )
+            except Conflict:
+                continue  # another erasure rewrote it first: read it again
+            except NotFound:
+                break
+            changed += 1
+            break
+    return changed
+
+
+def without_book(messages: list[str], book_id: str) -> list[str]:
+    """Pure: a page's messages with the book's sources taken out of its fetch batches (a batch
+    left empty goes too); other messages stay as they are."""
+    kept: list[str] = []
+    for message in messages:
+        parsed = parse_feed_message(message)
+        if isinstance(parsed, FetchBatch) and book_id in message:
+            sources = [source for source in parsed.sources if source["book"] != book_id]
+            if sources:
+                kept.append(FetchBatch(parsed.slot, parsed.batch, sources).to_message())
+            continue
+        kept.append(message)
+    return kept

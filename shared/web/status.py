@@ -8,16 +8,18 @@ import azure.functions as func
 
 from shared import logs
 from shared.jobs.record import (
-    JOB_ROW_KEY,
     Job,
     JobStatus,
     QueueBacklog,
     is_valid_job_id,
 )
+from shared.jobs.store import read_job
+from shared.library.store import BookState, read_book, was_erased
 from shared.routes import API_BASE, book_links
 from shared.services import Services
-from shared.settings import CONVERSION_QUEUE, JOB_TABLE
+from shared.settings import CONVERSION_QUEUE
 from shared.storage import NotFound, StorageAccessDenied, StorageUnavailable
+from shared.web.editions import refusal_response
 from shared.web.responses import json_response, problem, storage_unavailable
 
 log = logs.get_logger(__name__)
@@ -29,13 +31,27 @@ def job_or_problem(services: Services, job_id: str) -> Job | func.HttpResponse:
         return problem(
             400, "Malformed job id", "That is not a Quire job id. Use the id or Location returned by the upload."
         )
+    storage = services.storage
     try:
-        entity = services.storage.get_entity(JOB_TABLE, job_id, JOB_ROW_KEY)
-    except NotFound:
-        return problem(404, "Unknown job", "No manuscript has this id. Check the link, or upload it again.")
+        try:
+            job, _ = read_job(storage, job_id)
+        except NotFound:
+            if was_erased(storage, job_id):
+                return refusal_response(BookState.ERASED)
+            return problem(404, "Unknown job", "No manuscript has this id. Check the link, or upload it again.")
+        if job.book and _book_erased(services, job.book):
+            return refusal_response(BookState.ERASED)  # from the moment DELETE answered, not once erased
     except StorageUnavailable:
         return storage_unavailable()
-    return Job.from_entity(entity.properties)
+    return job
+
+
+def _book_erased(services: Services, book_id: str) -> bool:
+    try:
+        return read_book(services.storage, book_id).erasing
+    except NotFound:
+        # Erased, or a new book whose row is written just after its first job's.
+        return was_erased(services.storage, book_id)
 
 
 def get_job(req: func.HttpRequest, services: Services) -> func.HttpResponse:
