@@ -164,7 +164,12 @@ def reconcile(timer: func.TimerRequest, redrive: QueueMessages, context: func.Co
     with logs.bound(invocation=context.invocation_id):
         services = get_services()
         settings = services.settings
-        messages = recovery.reconcile(services.storage, settings.job_stall_seconds, settings.abandoned_upload_seconds)
+        messages = recovery.reconcile(
+            services.storage,
+            settings.job_stall_seconds,
+            settings.abandoned_upload_seconds,
+            sas_seconds=settings.direct_upload_sas_seconds,
+        )
         if messages:
             redrive.set(messages)
 

@@ -13,19 +13,30 @@ Everything here is safe to run twice at once: each decision is a compare-and-swa
 from __future__ import annotations
 
 import contextlib
+from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 
 from shared import logs
-from shared.jobs.record import UPLOAD_ROW_KEY, Job, JobStatus, conversion_message, parse_conversion_message
+from shared.jobs.record import JOB_ROW_KEY, UPLOAD_ROW_KEY, Job, JobStatus, conversion_message, parse_conversion_message
 from shared.jobs.store import clean_failed, clean_finished, finish_clean_up, update_job
-from shared.library.erasure import erasure_message, stalled_erasures
-from shared.settings import CONVERSION_QUEUE, JOB_TABLE, MANUSCRIPT_CONTAINER
-from shared.storage import Conflict, NotFound, Storage
+from shared.library.erasure import erasure_message, erasure_message_book, stalled_erasures
+from shared.library.record import BOOK_ROW_KEY
+from shared.settings import (
+    BOOK_TABLE,
+    CONVERSION_QUEUE,
+    DEFAULT_DIRECT_UPLOAD_SAS_SECONDS,
+    JOB_TABLE,
+    MANUSCRIPT_CONTAINER,
+)
+from shared.storage import Conflict, Entity, NotFound, Storage
 from shared.worker import claims, steps
 
 log = logs.get_logger(__name__)
 
 MAX_REDRIVES = 5
+# How much further back than a SAS's lifetime the orphan sweep looks: runs missed while the app
+# was down or the timer stalled, with room to spare.
+ORPHAN_LOOKBACK = timedelta(days=2)
 POISON_REASON = (
     "Quire failed to convert this manuscript several times in a row and has stopped trying. "
     "Upload it again; if it fails again, the file may be damaged: open and save it, then retry."
@@ -48,6 +59,13 @@ def handle_poison_message(storage: Storage, body: bytes | str) -> list[str]:
     scaled in): that is no evidence against the manuscript, so the step is re-driven, counted
     with the reconciler's re-drives (and, past MAX_REDRIVES, the job fails saying why). Returns the
     messages to send."""
+    erased_book = erasure_message_book(body)
+    if erased_book is not None:
+        # The book stays marked erasing, so the reconciler sends its erasure again once it has
+        # stalled: retried with that pause between rounds, never dropped.
+        with logs.bound(book=erased_book):
+            log.warning("every delivery of an erasure failed: the reconciler re-drives it")
+        return []
     try:
         job_id, step = parse_conversion_message(body)
     except ValueError:
@@ -120,14 +138,41 @@ def is_stalled(job: Job, now: datetime, stall_seconds: int, queue_front_inserted
     return queue_front_inserted is None or queue_front_inserted > job.updated + bound
 
 
-def sweep_abandoned_uploads(storage: Storage, now: datetime, abandoned_seconds: int) -> int:
+class Faults:
+    """The items a reconciler run could not handle: each is logged with its id, and the run goes
+    on, so one jammed item (a client's lease on its upload, a row the app cannot read) never keeps
+    the others from being recovered."""
+
+    def __init__(self) -> None:
+        self.items: list[str] = []
+
+    @contextlib.contextmanager
+    def isolated(self, kind: str, item: str) -> Iterator[None]:
+        try:
+            yield
+        except Exception as error:
+            self.items.append(f"{kind} {item}")
+            log.warning("reconcile: %s %s could not be handled this run: %s", kind, item, _described(error))
+
+
+def _described(error: Exception) -> str:
+    # The type and the service's first line: never a request, a URL or its SAS.
+    first_line = str(error).split("\n", 1)[0][:200]
+    return f"{type(error).__name__}: {first_line}" if first_line else type(error).__name__
+
+
+def sweep_abandoned_uploads(
+    storage: Storage, now: datetime, abandoned_seconds: int, faults: Faults | None = None
+) -> int:
     """Delete the manuscripts of uploads whose request died before recording their job (their
     marker row is older than `abandoned_seconds`), and of direct uploads never submitted (their SAS
     expired more than `abandoned_seconds` ago). Returns how many.
 
     The marker is first marked abandoned with If-Match, so an upload still alive can no longer
     record its job (its transaction removes the marker as it wrote it) and answers 503; then the
-    blob goes, then the marker. A sweep that dies half-way is finished by the next one."""
+    blob goes (with its book's row, for a new book's direct upload whose submit opened it and
+    died), then the marker. A sweep that dies half-way is finished by the next one."""
+    faults = faults or Faults()
     cutoff = (now - timedelta(seconds=abandoned_seconds)).strftime("%Y-%m-%dT%H:%M:%SZ")
     markers = storage.query_entities_filtered(
         JOB_TABLE, f"RowKey eq '{UPLOAD_ROW_KEY}' and started lt datetime'{cutoff}'"
@@ -138,32 +183,98 @@ def sweep_abandoned_uploads(storage: Storage, now: datetime, abandoned_seconds: 
         expires = marker.properties.get("expires")
         if expires is not None and expires > now - timedelta(seconds=abandoned_seconds):
             continue  # a direct upload: its client may write until its SAS expires, and submit a while after
-        if not marker.properties.get("abandoned"):
-            try:
-                storage.merge_entity(
-                    JOB_TABLE, {"PartitionKey": job_id, "RowKey": UPLOAD_ROW_KEY, "abandoned": True}, etag=marker.etag
-                )
-            except (Conflict, NotFound):
-                continue  # its upload recorded the job meanwhile, or another sweep took it
-        with contextlib.suppress(NotFound):
-            storage.delete_blob(MANUSCRIPT_CONTAINER, marker.properties["manuscript_blob"])
-        with contextlib.suppress(NotFound):
-            storage.delete_entity(JOB_TABLE, job_id, UPLOAD_ROW_KEY)
-        log.warning("upload %s was abandoned before its job was recorded: its manuscript is deleted", job_id)
-        swept += 1
+        with faults.isolated("upload", job_id), logs.bound(job=job_id):
+            swept += _sweep_upload(storage, marker)
     return swept
 
 
+def _sweep_upload(storage: Storage, marker: Entity) -> int:
+    job_id = marker.properties["PartitionKey"]
+    if not marker.properties.get("abandoned"):
+        try:
+            storage.merge_entity(
+                JOB_TABLE, {"PartitionKey": job_id, "RowKey": UPLOAD_ROW_KEY, "abandoned": True}, etag=marker.etag
+            )
+        except (Conflict, NotFound):
+            return 0  # its upload recorded the job meanwhile, or another sweep took it
+    storage.delete_blob(MANUSCRIPT_CONTAINER, marker.properties["manuscript_blob"])
+    if marker.properties.get("direct") and not marker.properties.get("book"):
+        with contextlib.suppress(NotFound):  # a new book's row, opened by a submit that died before its job
+            storage.delete_entity(BOOK_TABLE, job_id, BOOK_ROW_KEY)
+    with contextlib.suppress(NotFound):
+        storage.delete_entity(JOB_TABLE, job_id, UPLOAD_ROW_KEY)
+    log.warning("upload %s was abandoned before its job was recorded: its manuscript is deleted", job_id)
+    return 1
+
+
+def sweep_orphan_manuscripts(
+    storage: Storage, now: datetime, abandoned_seconds: int, sas_seconds: int, faults: Faults | None = None
+) -> int:
+    """Delete manuscript blobs that no upload marker and no job names: written through a direct
+    upload's SAS, still valid, after the upload was refused or its book erased. Such a blob is
+    left until it has not changed for `abandoned_seconds` (its client may still be writing); one
+    written again later is deleted again, until its SAS expires. Only blobs changed within the
+    last `sas_seconds` + ORPHAN_LOOKBACK are looked up: an orphan was written while its SAS lived,
+    so older blobs all belong to jobs. Returns how many were deleted."""
+    faults = faults or Faults()
+    settled = now - timedelta(seconds=abandoned_seconds)
+    since = now - timedelta(seconds=sas_seconds + abandoned_seconds) - ORPHAN_LOOKBACK
+    deleted = 0
+    for blob in storage.list_blobs_changed(MANUSCRIPT_CONTAINER, since, settled):
+        upload_id = blob.name.split("/", 1)[0]
+        with faults.isolated("manuscript blob of", upload_id), logs.bound(job=upload_id):
+            if _named_by_a_row(storage, upload_id):
+                continue
+            storage.delete_blob(MANUSCRIPT_CONTAINER, blob.name)
+            log.warning("a manuscript blob no upload or job names was deleted (%d bytes)", blob.size)
+            deleted += 1
+    return deleted
+
+
+def _named_by_a_row(storage: Storage, upload_id: str) -> bool:
+    for row_key in (JOB_ROW_KEY, UPLOAD_ROW_KEY):
+        try:
+            storage.get_entity(JOB_TABLE, upload_id, row_key)
+            return True
+        except NotFound:
+            pass
+    return False
+
+
 def reconcile(
-    storage: Storage, stall_seconds: int, abandoned_upload_seconds: int, now: datetime | None = None
+    storage: Storage,
+    stall_seconds: int,
+    abandoned_upload_seconds: int,
+    now: datetime | None = None,
+    sas_seconds: int = DEFAULT_DIRECT_UPLOAD_SAS_SECONDS,
 ) -> list[str]:
     """Re-drive jobs that stopped moving (not those waiting in a backlog) and erasures that stalled;
-    fail jobs re-driven too often; sweep finished jobs' work files and abandoned uploads' manuscripts.
+    fail jobs re-driven too often; sweep finished jobs' work files, abandoned uploads' manuscripts
+    and manuscript blobs nothing names.
 
-    Safe to run twice at once: each re-drive is claimed with a conditional update of the row.
+    Each item is handled on its own: one that fails is logged with its id and counted, and the run
+    goes on. Safe to run twice at once: each re-drive is claimed with a conditional update of the row.
     """
     now = now or datetime.now(UTC)
-    sweep_abandoned_uploads(storage, now, abandoned_upload_seconds)
+    faults = Faults()
+    messages: list[str] = []
+    with faults.isolated("sweep of", "abandoned uploads"):
+        sweep_abandoned_uploads(storage, now, abandoned_upload_seconds, faults)
+    with faults.isolated("sweep of", "orphan manuscripts"):
+        sweep_orphan_manuscripts(storage, now, abandoned_upload_seconds, sas_seconds, faults)
+    with faults.isolated("scan of", "jobs"):
+        messages.extend(_recover_jobs(storage, now, stall_seconds, faults))
+    with faults.isolated("scan of", "erasures"):
+        for book_id in stalled_erasures(storage, stall_seconds, now):
+            with logs.bound(book=book_id):
+                log.info("re-driving an erasure that stalled")
+            messages.append(erasure_message(book_id))
+    if faults.items:
+        log.warning("reconcile: %d items could not be handled this run; the next run tries again", len(faults.items))
+    return messages
+
+
+def _recover_jobs(storage: Storage, now: datetime, stall_seconds: int, faults: Faults) -> list[str]:
     cutoff = now - timedelta(seconds=stall_seconds)
     messages: list[str] = []
     entities = storage.query_entities_filtered(
@@ -171,18 +282,15 @@ def reconcile(
     )
     queue_front_inserted = storage.oldest_visible_message_inserted(CONVERSION_QUEUE)
     for entity in entities:
-        job = Job.from_entity(entity.properties)
-        if job.last_seen > cutoff:
-            continue
-        with logs.bound(job=job.id):
+        job_id = str(entity.properties.get("PartitionKey", ""))
+        with faults.isolated("job", job_id), logs.bound(job=job_id):
+            job = Job.from_entity(entity.properties)
+            if job.last_seen > cutoff:
+                continue
             if job.is_terminal:
                 clean_finished(storage, job)
             elif is_stalled(job, now, stall_seconds, queue_front_inserted):
                 messages.extend(_redrive_stalled(storage, job, now, stall_seconds, queue_front_inserted))
-    for book_id in stalled_erasures(storage, stall_seconds, now):
-        with logs.bound(book=book_id):
-            log.info("re-driving an erasure that stalled")
-        messages.append(erasure_message(book_id))
     return messages
 
 
