@@ -114,18 +114,21 @@ def no_work_left(connection: str, job_id: str, timeout: float = 15) -> bool:
 
 
 def storage_naming(connection: str, names: list[str]) -> list[str]:
-    """Everything in the storage account that names any of `names`: blob names and JSON bodies,
-    table entities (keys and properties), queue messages (as sent, and base64-decoded)."""
+    """Everything in the storage account that names any of `names`: blob names and bodies (every
+    blob under 2 MB, snapshots included), table entities (keys and properties), queue messages (as
+    sent, and base64-decoded; the poison queues too)."""
     found: list[str] = []
     blobs = BlobServiceClient.from_connection_string(connection)
     for container in blobs.list_containers():
         client = blobs.get_container_client(container.name)
-        for blob in client.list_blobs():
+        for blob in client.list_blobs(include=["snapshots"]):
             text = blob.name
-            if blob.name.endswith(".json") and (blob.size or 0) < 1_000_000:
+            if (blob.size or 0) < 2_000_000:
                 with contextlib.suppress(ResourceNotFoundError):  # deleted since it was listed
-                    text += client.download_blob(blob.name).readall().decode("utf-8", "replace")
-            found += [f"blob {container.name}/{blob.name}" for name in names if name in text]
+                    body = client.get_blob_client(blob.name, snapshot=blob.snapshot).download_blob().readall()
+                    text += body.decode("utf-8", "replace")
+            where = f"blob {container.name}/{blob.name}" + (f" (snapshot {blob.snapshot})" if blob.snapshot else "")
+            found += [where for name in names if name in text]
     tables = TableServiceClient.from_connection_string(connection)
     for table in tables.list_tables():
         for entity in tables.get_table_client(table.name).list_entities():

@@ -69,7 +69,7 @@ def test_a_book_publishes_editions_in_place_and_erases_to_nothing(app: AppHost, 
     status, _ = http_json("POST", f"{url}/editions?filename=a.md", b"# A\n\nB.\n", bearer(key))
     assert status == 410
     wait_for(lambda: not storage_naming(azurite.connection_string, ids), 60, "the book to be erased")
-    assert http_json("GET", f"{base}/api/manuscripts/{second}")[0] == 404
+    assert http_json("GET", f"{base}/api/manuscripts/{second}")[0] == 410  # erased, not unknown
     assert http_json("GET", url)[0] == 410
 
 
@@ -132,7 +132,7 @@ def test_a_deletion_during_a_conversion_leaves_nothing(app: AppHost, azurite: Az
     status, _ = http_json("DELETE", f"{base}/api/books/{book}", None, bearer(key))
     assert status == 202
     wait_for(lambda: not storage_naming(azurite.connection_string, [book]), 90, "the racing book to be erased")
-    assert http_json("GET", f"{base}/api/manuscripts/{book}")[0] == 404
+    assert http_json("GET", f"{base}/api/manuscripts/{book}")[0] == 410
     assert http_json("GET", f"{base}/api/books/{book}/app/")[0] == 410
 
 
