@@ -27,6 +27,7 @@ from shared.formats import (
     TEXT,
     ZIP,
     ManuscriptType,
+    clean_text,
     decode_text,
     is_language_tag,
     manuscripts_in_zip,
@@ -134,8 +135,7 @@ def clean_filename(name: str) -> str:
 
 
 def metadata_value(fields: Mapping[str, str], params: Mapping[str, str], name: str) -> str:
-    value = fields.get(name) or params.get(name) or ""
-    value = " ".join("".join(ch for ch in value if ch.isprintable()).split())
+    value = clean_text(fields.get(name) or params.get(name) or "")
     if len(value) > MAX_METADATA_CHARS:
         raise UploadRejected(
             Refusal.MALFORMED,
