@@ -135,3 +135,16 @@ def test_no_credential_of_the_attack_reaches_the_log(feeds_site: tuple[AppHost, 
     }
     leaked = [name for name, secret in secrets.items() if secret in log]
     assert leaked == [], leaked
+
+
+def test_a_manuscripts_own_title_is_cleaned_wherever_it_is_shown(app: AppHost) -> None:
+    base = app.base_url
+    data = "---\ntitle: Tides\u202e fdp.exe\u2066\n---\n# One\n\nText.\n".encode()  # the characters themselves
+    book, _ = create_book(base, data, "bidi.md")
+    assert follow(base, book, timeout=60)["status"] == "succeeded"
+    assert http_json("GET", f"{base}/api/books/{book}")[1]["title"] == "Tides fdp.exe"
+    status, headers, _ = http("GET", f"{base}/api/books/{book}/book.epub")
+    disposition = {k.lower(): v for k, v in headers.items()}["content-disposition"]
+    assert status == 200 and "filename*=UTF-8''Tides%20fdp.exe.epub" in disposition, disposition
+    index = http("GET", f"{base}/api/books/{book}/app/")[2].decode()
+    assert "<title>Tides fdp.exe</title>" in index and "<h1>Tides fdp.exe</h1>" in index
