@@ -12,6 +12,9 @@ from shared.settings import CONVERSION_POISON_QUEUE, CONVERSION_QUEUE, FEED_QUEU
 from shared.web import books, editions, pages, status, uploads
 from shared.worker import protocol, recovery
 
+# Before any line is logged: no credential a request carries reaches the logs (shared/logs.py).
+logs.install_redaction()
+
 app = func.FunctionApp(http_auth_level=func.AuthLevel.FUNCTION)
 
 # A queue output that sends several messages. The worker's indexer only accepts `typing.List` inside

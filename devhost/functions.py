@@ -20,6 +20,7 @@ from typing import Any
 
 from devhost.wire import Datum
 from devhost.workers import FunctionMetadata, IndexingError, WorkerExited, WorkerPool
+from shared.logs import Redacting
 
 log = logging.getLogger("devhost")
 invocation_id_var: contextvars.ContextVar[str] = contextvars.ContextVar("invocation_id", default="")
@@ -187,6 +188,9 @@ def configure_logging(level: int = logging.INFO) -> None:
     handler = logging.StreamHandler(sys.stdout)
     handler.setFormatter(ConsoleFormatter())
     handler.addFilter(InvocationIdFilter())
+    # Everything the host prints, its worker's lines and invocation failures included, without the
+    # credentials a request carried (the app's own rule, applied once more where the lines end up).
+    handler.addFilter(Redacting())
     root = logging.getLogger()
     root.handlers[:] = [handler]
     root.setLevel(level)

@@ -91,7 +91,9 @@ class ChannelLogHandler(logging.Handler):
                 "logger": record.name,
                 "message": record.getMessage(),
                 "created": record.created,
-                "exception": "".join(traceback.format_exception(*record.exc_info)) if record.exc_info else None,
+                "exception": "".join(traceback.format_exception(*record.exc_info))
+                if record.exc_info
+                else record.exc_text,
             }
             self.channel.send(FrameWriter().frame(header))
         except Exception:

@@ -2,13 +2,16 @@
 
 The manuscript kinds Quire reads and the names that mark them, which file in a zip is the
 manuscript, how manuscript text is decoded, what a language tag looks like, the media type of each
-file the app writes or serves, and how timestamps are written. Pure and free of any SDK.
+file the app writes or serves, and how timestamps are written; and how text from outside is read
+(a number, a JSON body) and cleaned for display (a title). Pure and free of any SDK.
 """
 
 from __future__ import annotations
 
+import json
 import posixpath
 import re
+import unicodedata
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -94,3 +97,82 @@ def content_type_for(path: str) -> str:
 def utc_timestamp(moment: datetime) -> str:
     """A moment as the API and the feeds write it: ISO 8601 in UTC, with a Z."""
     return moment.astimezone(UTC).isoformat().replace("+00:00", "Z")
+
+
+# -- text from outside: numbers, JSON bodies, titles ----------------------------------------------
+
+# ASCII digits only: str.isdigit() also says yes to '²' and '¹', which int() then refuses.
+_WHOLE_NUMBER = re.compile(r"[0-9]+")
+# A billion of anything (editions, bytes) is more than Quire counts; more digits are not a number
+# it should spend time converting (int() of thousands of digits is slow, and refused past 4300).
+MAX_NUMBER_DIGITS = 9
+
+
+def whole_number(text: str, max_digits: int = MAX_NUMBER_DIGITS) -> int | None:
+    """`text` as a whole number when it is 1 to `max_digits` ASCII digits, else None."""
+    if not 0 < len(text) <= max_digits or not _WHOLE_NUMBER.fullmatch(text):
+        return None
+    return int(text)
+
+
+# A request body's JSON is a small object; the parser recurses once per nesting level, so a body of
+# brackets alone would exhaust Python's stack long before any size limit is reached.
+MAX_JSON_BYTES = 64 * 1024
+MAX_JSON_DEPTH = 32
+
+
+class JSONRefused(ValueError):
+    """A JSON body Quire will not read; the message says why, for the person who sent it."""
+
+
+def bounded_json(body: bytes, max_bytes: int = MAX_JSON_BYTES, max_depth: int = MAX_JSON_DEPTH) -> object:
+    """A request body parsed as JSON once it is known to be small and shallow: JSONRefused when it
+    is too large, nested too deep, not UTF-8, or not JSON."""
+    if len(body) > max_bytes:
+        raise JSONRefused(f"The JSON body is {len(body):,} bytes; at most {max_bytes:,} are read.")
+    if json_depth(body) > max_depth:
+        raise JSONRefused(f"The JSON body nests deeper than {max_depth} levels of brackets.")
+    try:
+        return json.loads(body.decode("utf-8"))
+    except UnicodeDecodeError:
+        raise JSONRefused("The JSON body is not UTF-8 text.") from None
+    except ValueError as error:
+        raise JSONRefused(f"The body is not JSON ({error}).") from None
+
+
+def json_depth(body: bytes) -> int:
+    """The deepest nesting of [ and { in a JSON text, brackets inside strings aside. A linear scan
+    with no recursion; it counts, it does not validate (the parser does that afterwards)."""
+    depth = deepest = 0
+    in_string = escaped = False
+    for byte in body:
+        if in_string:
+            if escaped:
+                escaped = False
+            elif byte == 0x5C:  # backslash
+                escaped = True
+            elif byte == 0x22:  # quote
+                in_string = False
+        elif byte == 0x22:
+            in_string = True
+        elif byte in (0x5B, 0x7B):  # [ {
+            depth += 1
+            deepest = max(deepest, depth)
+        elif byte in (0x5D, 0x7D):  # ] }
+            depth -= 1
+    return deepest
+
+
+# Characters that change how text around them is shown without being text: the bidi embeddings,
+# overrides, isolates and marks (U+202E turns "txt.exe" into "exe.txt" on screen).
+BIDI_CONTROLS = frozenset("\u061c\u200e\u200f\u202a\u202b\u202c\u202d\u202e\u2066\u2067\u2068\u2069")
+
+
+def clean_text(value: str) -> str:
+    """A one-line text for display (a title, an author): control characters, lone surrogates and
+    bidi controls removed, every run of whitespace one space, no space at either end. The same
+    cleaning whether the text came from a form field or from the manuscript itself."""
+    kept = "".join(
+        ch for ch in value if ch.isspace() or (ch not in BIDI_CONTROLS and unicodedata.category(ch) not in ("Cc", "Cs"))
+    )
+    return " ".join(kept.split())

@@ -11,6 +11,15 @@ The ids live in a context variable: they follow the code into `asyncio` tasks by
 into a thread pool through `carrying_ids(work)`. A step's child process binds them again from
 the arguments it is given, so its lines carry them too. The same ids are on each record as
 `record.ids` (a dict) for handlers that keep fields apart (Application Insights' custom dimensions).
+
+No credential reaches a log line: `redact(text)` masks bearer tokens and Authorization values,
+owner keys, SAS signatures and the query strings of URLs (a feed's may carry a subscriber's
+token). `install_redaction()` applies it to every record this process makes, message and
+traceback, whichever logger or handler; `Redacting` is the same as a handler's filter, for
+records made elsewhere (the stand-in host shows its worker's).
+
+    redact("GET https://feeds.example/news.xml?token=s3cret failed")
+    # 'GET https://feeds.example/news.xml?… failed'
 """
 
 from __future__ import annotations
@@ -18,6 +27,8 @@ from __future__ import annotations
 import contextlib
 import contextvars
 import logging
+import re
+import traceback
 from collections.abc import Callable, Iterator, Mapping
 from types import MappingProxyType
 from typing import Any
@@ -71,3 +82,79 @@ class _BoundIdsAdapter(logging.LoggerAdapter[logging.Logger]):
 def get_logger(name: str) -> logging.LoggerAdapter[logging.Logger]:
     """A logger whose lines end with the ids bound where they are logged."""
     return _BoundIdsAdapter(logging.getLogger(name))
+
+
+# -- redaction ------------------------------------------------------------------------------------
+
+REDACTED = "[redacted]"
+# Each pattern keeps what names the secret (group 1) and masks the secret itself. The query of an
+# absolute URL goes whole (a feed's address may carry `?token=`, a SAS URL its signature); `sig=`
+# is masked wherever it appears, and a token ends at whitespace or a quote, so a stray byte after
+# a key (shown as \udce9, or as itself) goes with it.
+_REDACTIONS = (
+    (re.compile(r"(\bhttps?://[^\s?#'\"<>]+)\?[^\s#'\"<>]*", re.IGNORECASE), r"\1?…"),
+    (re.compile(r"([?&;]sig=)[^&\s'\"<>]+", re.IGNORECASE), rf"\1{REDACTED}"),
+    (
+        re.compile(r"(\bauthorization['\"]?\s*[:=]\s*['\"]?)(?:(?:bearer|basic)\s+)?[^\s'\",}]+", re.IGNORECASE),
+        rf"\1{REDACTED}",
+    ),
+    (re.compile(r"(\bbearer\s+)[^\s'\",}]+", re.IGNORECASE), rf"\1{REDACTED}"),
+    (re.compile(r"(quire_owner_)[^\s'\",}]*"), rf"\1{REDACTED}"),
+)
+
+
+def url_for_logs(url: str) -> str:
+    """A URL as a log line shows it: scheme, host and path, its query (which may carry a
+    subscriber's token) left out. 'https://f.example/news.xml?token=x' → 'https://f.example/news.xml?…'."""
+    address, mark, _ = url.partition("?")
+    return f"{address.partition('#')[0]}?…" if mark else address.partition("#")[0]
+
+
+def redact(text: str) -> str:
+    """`text` with its credentials masked: bearer tokens and Authorization values, owner keys
+    (`quire_owner_…`), SAS signatures (`sig=`) and every absolute URL's query string."""
+    for pattern, replacement in _REDACTIONS:
+        text = pattern.sub(replacement, text)
+    return text
+
+
+def redact_record(record: logging.LogRecord) -> None:
+    """Mask the credentials in a record, in place: its message (formatted now, so arguments are
+    covered), its traceback and its stack. A traceback that needed masking is kept only as text."""
+    try:
+        message = record.getMessage()
+    except Exception:
+        return  # the handler reports a malformed record; it shows no argument
+    record.msg, record.args = redact(message), None
+    if record.exc_info and record.exc_info[0] is not None and not record.exc_text:
+        shown = "".join(traceback.format_exception(*record.exc_info)).rstrip("\n")
+        if redact(shown) != shown:
+            record.exc_info, record.exc_text = None, redact(shown)
+    elif record.exc_text:
+        record.exc_text = redact(record.exc_text)
+    if record.stack_info:
+        record.stack_info = redact(record.stack_info)
+
+
+class Redacting(logging.Filter):
+    """A handler's filter that masks the credentials in every record it lets through."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        redact_record(record)
+        return True
+
+
+def install_redaction() -> None:
+    """Mask the credentials in every record this process makes from now on, whichever logger
+    makes it and whichever handlers (added before or after) show it. Calling it again adds nothing."""
+    make = logging.getLogRecordFactory()
+    if getattr(make, "redacts", False):
+        return
+
+    def make_redacted(*args: Any, **kwargs: Any) -> logging.LogRecord:
+        record = make(*args, **kwargs)
+        redact_record(record)
+        return record
+
+    make_redacted.redacts = True  # type: ignore[attr-defined]
+    logging.setLogRecordFactory(make_redacted)

@@ -24,6 +24,7 @@ from collections.abc import Callable
 from multiprocessing.connection import Connection
 from typing import Any
 
+from shared import logs
 from shared.budget import StepBudget
 
 log = logging.getLogger(__name__)
@@ -83,7 +84,8 @@ class _PipeLogHandler(logging.Handler):
     def emit(self, record: logging.LogRecord) -> None:
         try:
             message = record.getMessage()
-            exception = "".join(traceback.format_exception(*record.exc_info)) if record.exc_info else None
+            # A traceback the redaction masked is kept only as text (shared.logs.redact_record).
+            exception = "".join(traceback.format_exception(*record.exc_info)) if record.exc_info else record.exc_text
             self.connection.send(("log", (record.name, record.levelno, message, exception)))
         except Exception:
             self.handleError(record)
@@ -207,6 +209,7 @@ def _run_step(function: Callable[..., Any], args: tuple[Any, ...], budget: StepB
 def _child(connection: Connection) -> None:
     """The child's whole life: steps, each within its budget, while it answers and gives back its
     memory; logging to the worker; ends when the worker lets it go or it waited long enough."""
+    logs.install_redaction()  # the zygote is a process of its own, started before the app's
     handler = _PipeLogHandler(connection)
     root = logging.getLogger()
     root.handlers[:] = [handler]

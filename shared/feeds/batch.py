@@ -68,7 +68,7 @@ def _outcome(source: DueSource, result: FetchResult, settings: Settings, now: da
         except FeedError as problem:
             error = f"not a feed: {problem}"
         except Exception as problem:  # a parser fault on this feed's bytes fails this feed only
-            log.exception("feed %s: the parser failed", source["url"])
+            log.exception("feed %s: the parser failed", logs.url_for_logs(source["url"]))
             error = f"could not be read ({type(problem).__name__})"
     # Only what changes is merged: the row keeps its URL, and its validators unless a fetch brought new ones.
     previous = {"PartitionKey": source["partition"], "RowKey": source["key"], "failures": source.get("failures", 0)}
@@ -101,7 +101,7 @@ async def _store_states(storage: AsyncStorage, entries: list[Recorded]) -> list[
             await storage.merge_entity(FEED_TABLE, state, etag=etag)
             stored.append(state["RowKey"])
         except (Conflict, NotFound):
-            log.info("feed %s changed since the scan: its fetch is not recorded", source["url"])
+            log.info("feed %s changed since the scan: its fetch is not recorded", logs.url_for_logs(source["url"]))
     return stored
 
 
@@ -173,7 +173,11 @@ class _StateCommits:
             try:
                 entries.append((source, _outcome(source, result, self.settings, self.now), result))
             except Exception:  # a fault nobody foresaw fails this feed only: it stays due
-                log.exception("feed %s of book %s: its new state could not be made", source["url"], source["book"])
+                log.exception(
+                    "feed %s of book %s: its new state could not be made",
+                    logs.url_for_logs(source["url"]),
+                    source["book"],
+                )
                 self.counts["errors"] += 1
             if result.status == "ok" and loop.time() > pause:
                 await asyncio.sleep(0)
@@ -209,7 +213,12 @@ class _StateCommits:
                     continue
                 if state["last_status"] == "error":
                     self.counts["errors"] += 1
-                    log.info("feed %s failed (%d in a row): %s", source["url"], state["failures"], state["last_error"])
+                    log.info(
+                        "feed %s failed (%d in a row): %s",
+                        logs.url_for_logs(source["url"]),
+                        state["failures"],
+                        state["last_error"],
+                    )
                 else:
                     self.counts["fetched" if result.status == "ok" else "not_modified"] += 1
 
@@ -266,7 +275,9 @@ def _fetcher(client: Any, settings: Settings, now: datetime) -> Callable[[DueSou
                 now=now,
             )
         except Exception as error:  # a fault nobody foresaw is still this feed's, not its book's
-            log.exception("feed %s of book %s: unexpected fetch failure", source["url"], source["book"])
+            log.exception(
+                "feed %s of book %s: unexpected fetch failure", logs.url_for_logs(source["url"]), source["book"]
+            )
             return FetchResult(
                 url=source["url"], status="error", error=f"could not be fetched ({type(error).__name__})"
             )

@@ -34,6 +34,7 @@ from shared.feeds.guard import (
     checked_url,
     literal_address,
 )
+from shared.formats import whole_number
 from shared.settings import DEFAULT_FEEDS_FETCH_DEADLINE_SECONDS
 
 USER_AGENT = "QuireFeedRefresher/1.0 (+https://github.com/quire-books; refreshes book news feeds every 15 minutes)"
@@ -132,8 +133,9 @@ def _retry_after(value: str | None, now: datetime) -> float | None:
     if not value:
         return None
     value = value.strip()
-    if value.isdigit():
-        return float(value)
+    seconds = whole_number(value)
+    if seconds is not None:
+        return float(seconds)
     try:
         moment = email.utils.parsedate_to_datetime(value)
     except (TypeError, ValueError):

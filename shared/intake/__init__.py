@@ -27,9 +27,11 @@ from shared.formats import (
     TEXT,
     ZIP,
     ManuscriptType,
+    clean_text,
     decode_text,
     is_language_tag,
     manuscripts_in_zip,
+    whole_number,
 )
 from shared.intake.multipart import filename_from_disposition, read_multipart
 from shared.intake.rejections import Refusal, UploadRejected, too_large
@@ -38,6 +40,8 @@ from shared.intake.rejections import Refusal, UploadRejected, too_large
 MULTIPART_OVERHEAD_BYTES = 64 * 1024
 MAX_METADATA_CHARS = 300
 MAX_FILENAME_CHARS = 200
+# Enough digits for any length a client could send (an exabyte); the host refuses a malformed one.
+CONTENT_LENGTH_DIGITS = 18
 
 ACCEPTED_TYPES_TEXT = (
     "Markdown (.md), plain text (.txt), HTML (.html), Word (.docx), "
@@ -83,8 +87,8 @@ class Manuscript:
 
 def check_declared_size(headers: Mapping[str, str], max_upload_bytes: int) -> None:
     """Reject by Content-Length before the body is read."""
-    raw = headers.get("content-length", "").strip()
-    if raw.isdigit() and int(raw) > max_upload_bytes + MULTIPART_OVERHEAD_BYTES:
+    declared = whole_number(headers.get("content-length", "").strip(), max_digits=CONTENT_LENGTH_DIGITS)
+    if declared is not None and declared > max_upload_bytes + MULTIPART_OVERHEAD_BYTES:
         raise too_large(max_upload_bytes)
 
 
@@ -131,8 +135,7 @@ def clean_filename(name: str) -> str:
 
 
 def metadata_value(fields: Mapping[str, str], params: Mapping[str, str], name: str) -> str:
-    value = fields.get(name) or params.get(name) or ""
-    value = " ".join("".join(ch for ch in value if ch.isprintable()).split())
+    value = clean_text(fields.get(name) or params.get(name) or "")
     if len(value) > MAX_METADATA_CHARS:
         raise UploadRejected(
             Refusal.MALFORMED,

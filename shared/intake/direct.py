@@ -5,7 +5,6 @@ caller opens (a zip's central directory is a few ranged reads from its end, neve
 
 from __future__ import annotations
 
-import json
 import posixpath
 import zipfile
 from dataclasses import dataclass
@@ -13,7 +12,7 @@ from typing import BinaryIO
 
 from shared.book.archive import STREAMED_LIMITS, check_names
 from shared.book.errors import ManuscriptError
-from shared.formats import DOCX, MANUSCRIPT_TYPES, ZIP, ManuscriptType
+from shared.formats import DOCX, MANUSCRIPT_TYPES, ZIP, JSONRefused, ManuscriptType, bounded_json
 from shared.intake import (
     Upload,
     checked_language,
@@ -57,16 +56,15 @@ class ArrivedManuscript:
 def read_direct_request(body: bytes, max_upload_bytes: int, max_direct_bytes: int) -> DirectUploadRequest:
     """The JSON request for a direct upload: `filename` and `size` (bytes), and optionally `title`,
     `author` and `language`. Only a zip may be larger than a form upload (`max_upload_bytes`)."""
+    example = (
+        'Send a JSON object naming the file and its exact size in bytes: {"filename": "book.zip", "size": 123456}.'
+    )
     try:
-        fields = json.loads(body or b"null")
-    except (ValueError, UnicodeDecodeError):
-        fields = None
+        fields = bounded_json(body or b"null")
+    except JSONRefused as refused:
+        raise UploadRejected(Refusal.MALFORMED, "Malformed upload request", f"{refused} {example}") from None
     if not isinstance(fields, dict):
-        raise UploadRejected(
-            Refusal.MALFORMED,
-            "Malformed upload request",
-            'Send a JSON object naming the file and its exact size in bytes: {"filename": "book.zip", "size": 123456}.',
-        )
+        raise UploadRejected(Refusal.MALFORMED, "Malformed upload request", example)
     filename = fields.get("filename")
     size = fields.get("size")
     if not isinstance(filename, str) or not clean_filename(filename):

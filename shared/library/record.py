@@ -41,8 +41,12 @@ def owner_key_hash(key: str) -> str:
 
 
 def key_matches(presented: str, owner_key_sha256: str) -> bool:
-    """Constant-time: the comparison takes as long whatever the presented key shares with the real one."""
-    return hmac.compare_digest(owner_key_hash(presented), owner_key_sha256)
+    """Constant-time: the comparison takes as long whatever the presented key shares with the real one.
+    A key is ASCII: anything else (a byte the host could not decode) matches nothing, and never raises."""
+    if not presented.isascii():
+        presented = ""  # hashed all the same, so a refusal takes as long as any other
+    stored = owner_key_sha256.encode("utf-8", "replace")
+    return hmac.compare_digest(owner_key_hash(presented).encode("ascii"), stored)
 
 
 def erased_partition(book_id: str) -> str:

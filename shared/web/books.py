@@ -17,7 +17,7 @@ from urllib.parse import quote
 
 import azure.functions as func
 
-from shared.formats import content_type_for
+from shared.formats import content_type_for, whole_number
 from shared.jobs.record import Job, JobStatus
 from shared.jobs.store import book_blob, read_job
 from shared.library.record import Book, Edition
@@ -120,7 +120,14 @@ def _served_edition(services: Services, book_id: str, asked: str | None) -> tupl
     if isinstance(book, func.HttpResponse):
         return book
     if asked is not None:
-        edition = book.edition(int(asked)) if asked.isdigit() else None
+        number = whole_number(asked)
+        if number is None:
+            return problem(
+                400,
+                "Malformed edition",
+                "?edition= takes an edition's number, such as ?edition=2. Open the book without it for its current one.",
+            )
+        edition = book.edition(number)
         if edition is None or edition.number > book.published:
             return problem(
                 404,

@@ -12,6 +12,7 @@ output binding (None when nothing starts).
 from __future__ import annotations
 
 import contextlib
+import re
 from datetime import UTC, datetime
 
 import azure.functions as func
@@ -48,6 +49,8 @@ HTTP_STATUS = {
     Refusal.INCOMPLETE: 409,
 }
 Reply = tuple[func.HttpResponse, str | None]
+# Printable ASCII without spaces, and short: an owner key is 55 such characters.
+_BEARER_TOKEN = re.compile(r"[!-~]{1,200}")
 
 
 def request_span(req: func.HttpRequest, name: str) -> contextlib.AbstractContextManager[None]:
@@ -201,10 +204,11 @@ def readable_book(services: Services, book_id: str) -> Book | func.HttpResponse:
 
 
 def presented_owner_key(req: func.HttpRequest) -> str | None:
-    """The key in `Authorization: Bearer <key>`; None when the header is missing or malformed."""
+    """The key in `Authorization: Bearer <key>`; None when the header is missing or malformed (a
+    token that is not printable ASCII, such as a stray byte the host could not decode, is malformed)."""
     scheme, _, token = (req.headers.get("authorization") or "").strip().partition(" ")
     token = token.strip()
-    if scheme.lower() != "bearer" or not token or " " in token or len(token) > 200:
+    if scheme.lower() != "bearer" or not _BEARER_TOKEN.fullmatch(token):
         return None
     return token
 

@@ -9,6 +9,7 @@ import azure.functions as func
 from shared.feeds.guard import BlockedURL
 from shared.feeds.sources import list_sources, public_source, set_sources, validate_feed_urls
 from shared.feeds.updates import book_news
+from shared.formats import JSONRefused, bounded_json
 from shared.library.erasure import erase_feeds
 from shared.library.record import Book
 from shared.library.store import read_book
@@ -28,9 +29,11 @@ def book_feeds(req: func.HttpRequest, services: Services) -> func.HttpResponse:
             if isinstance(owned, func.HttpResponse):
                 return owned
             try:
-                body = req.get_json()
-            except ValueError:
-                return problem(400, "Not JSON", 'Send JSON such as {"feeds": ["https://example.com/feed.xml"]}.')
+                body = bounded_json(req.get_body())
+            except JSONRefused as refused:
+                return problem(
+                    400, "Not JSON", f'{refused} Send JSON such as {{"feeds": ["https://example.com/feed.xml"]}}.'
+                )
             urls = body.get("feeds") if isinstance(body, dict) else None
             if not isinstance(urls, list):
                 return problem(400, "No feed list", 'Send JSON such as {"feeds": ["https://example.com/feed.xml"]}.')

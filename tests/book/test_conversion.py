@@ -430,3 +430,43 @@ def test_an_entry_read_from_a_file_is_held_to_the_size_it_declares(tmp_path) -> 
         files = ArchiveFiles(file)
         with pytest.raises(ManuscriptError, match=r"more than it declares|cannot be read"):
             files["book.md"]
+
+
+BIDI_TITLE_MARKDOWN = (
+    '---\ntitle: "Tides\\a \\u202Efdp.exe\\u2066"\nauthor: "Ada\\u200F Writer\\x1b"\nsubtitle: "\\u202DSalt"\n---\n'
+    "# One\n\nThe first chapter.\n\n# \u202eTwo\n\nMore.\n"
+)
+
+
+@pytest.mark.parametrize(
+    ("manuscript", "kind"),
+    [
+        (BIDI_TITLE_MARKDOWN, "markdown"),
+        (
+            "<html><head><title>Tides\u202e fdp.exe\u2066</title></head><body><h1>One</h1><p>Text.</p></body></html>",
+            "html",
+        ),
+        ("Tides\u202e fdp.exe\x0b\n\nThe first line names the book; this one does not.\n", "text"),
+    ],
+    ids=["markdown-front-matter", "html-title", "text-first-line"],
+)
+def test_titles_from_the_manuscript_lose_controls_and_bidi_overrides(manuscript: str, kind: str) -> None:
+    """A title the manuscript gives (front matter, <title>, its first line) is cleaned as a title
+    sent with the upload is: what the EPUB and the web book show is the text, never the override."""
+    result = convert(manuscript.encode(), options(kind))
+    opf = text(result, "OEBPS/content.opf")
+    assert "<dc:title>Tides fdp.exe</dc:title>" in opf, opf
+    shown = [opf, *(data.decode() for name, data in entries(result).items() if name.endswith((".xhtml", ".ncx")))]
+    shown += [
+        data.decode() for name, data in result.app_files.items() if name.endswith((".html", ".json", ".webmanifest"))
+    ]
+    index = result.app_files["index.html"].decode()
+    assert "<title>Tides fdp.exe</title>" in index and "<h1>Tides fdp.exe</h1>" in index, index
+    for page in shown:
+        assert not re.search(
+            "[\u202a-\u202e\u2066-\u2069\u200e\u200f\u061c\x00-\x08\x0b\x0c\x0e-\x1f]", page.split("<body")[0]
+        ), page[:400]
+    if kind == "markdown":
+        assert re.findall(r"<dc:creator[^>]*>([^<]+)</dc:creator>", opf) == ["Ada Writer"]
+        assert "Salt</meta>" in opf and "\u202d" not in opf
+        assert re.findall(r'<a href="text/ch\d+\.xhtml">([^<]+)</a>', text(result, "OEBPS/nav.xhtml"))[-1] == "Two"

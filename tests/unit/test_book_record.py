@@ -63,3 +63,13 @@ def test_the_row_round_trips_and_the_tombstone_does_not_name_the_book() -> None:
     assert book.id not in erased_partition(book.id)
     public = book.to_public("/api")
     assert public["published_edition"] == 2 and "owner_key_sha256" not in str(public)
+
+
+def test_a_key_with_a_byte_that_is_not_ascii_matches_nothing_and_never_raises() -> None:
+    key = new_owner_key()
+    book = Book(id="B" * 22, owner_key_sha256=owner_key_hash(key), created=NOW, updated=NOW)
+    # A raw 0xE9 reaches the app as a lone surrogate: it cannot even be encoded as UTF-8.
+    for presented in (key + "\udce9", key + "é", "\udce9", key[:-1] + "\u0661"):
+        assert not book.owner_key_matches(presented)
+    assert book.owner_key_matches(key)
+    assert not Book(id="B" * 22, owner_key_sha256="é" * 64, created=NOW, updated=NOW).owner_key_matches(key)

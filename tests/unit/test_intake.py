@@ -7,6 +7,7 @@ import zipfile
 
 import pytest
 
+from shared.formats import clean_text
 from shared.intake import Upload, UploadRejected, check_declared_size, identify, read_upload
 from shared.intake.rejections import Refusal
 
@@ -45,6 +46,15 @@ def test_multipart_file_and_metadata_fields() -> None:
     headers, body = _multipart({"title": "Dune", "author": "Frank  Herbert", "language": "en"}, ("dune.md", b"# A\n"))
     upload = read_upload(headers, {}, body, LIMIT)
     assert upload == Upload(filename="dune.md", data=b"# A\n", title="Dune", author="Frank Herbert", language="en")
+
+
+def test_metadata_fields_are_cleaned_as_a_manuscripts_own_title_is() -> None:
+    fields = {"title": "Tides\u202e fdp.exe\x07", "author": " Ada\u200f\tWriter "}
+    headers, body = _multipart(fields, ("t.md", b"# A\n"))
+    upload = read_upload(headers, {}, body, LIMIT)
+    assert (upload.title, upload.author) == ("Tides fdp.exe", "Ada Writer")
+    # The same function cleans a title taken from the manuscript (shared/book/readers).
+    assert clean_text(fields["title"]) == upload.title
 
 
 def test_raw_body_named_by_content_disposition_or_query() -> None:

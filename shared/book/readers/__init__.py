@@ -6,7 +6,8 @@
 
 This is the parse step. It splits the book into chapters but renders nothing: chapters are
 rendered (and sanitised) by the render step. The book is always called something: its metadata,
-else its first heading or line, else its file name.
+else its first heading or line, else its file name; its title, subtitle, authors and chapter titles
+are cleaned for display (shared.formats.clean_text) whichever of them it came from.
 """
 
 from __future__ import annotations
@@ -28,7 +29,7 @@ from shared.book.readers.images import attach_images
 from shared.book.readers.markdown import inline_text, read_markdown
 from shared.book.readers.outline import title_from_file_name, title_from_first_line
 from shared.book.readers.text import read_text
-from shared.formats import decode_text, kind_in_zip, manuscripts_in_zip
+from shared.formats import clean_text, decode_text, kind_in_zip, manuscripts_in_zip
 
 ISBN_NAMESPACE = uuid.UUID("6f1d3c4e-7d47-4f2a-9a57-0c7bb3c0a001")  # Quire's namespace for derived ids
 
@@ -74,15 +75,18 @@ def parse_manuscript(
 
     meta = book.metadata
     _merge_empty_opening(book.chapters)
+    # Each candidate is cleaned before it is chosen: one made only of controls names nothing.
     meta.title = (
-        title
-        or meta.title
-        or (_opening_line(book.chapters[0]) if book.chapters else "")
-        or title_from_file_name(file_name)
+        clean_text(title)
+        or clean_text(meta.title)
+        or (clean_text(_opening_line(book.chapters[0])) if book.chapters else "")
+        or clean_text(title_from_file_name(file_name))
         or "Untitled"
     )
+    meta.subtitle = clean_text(meta.subtitle)
     if author:
         meta.authors = [a.strip() for a in author.split(";") if a.strip()] or [author]
+    meta.authors = [name for name in map(clean_text, meta.authors) if name]
     meta.language = language or meta.language or "en"
     if not meta.identifier:
         meta.identifier = f"urn:uuid:{uuid.uuid5(ISBN_NAMESPACE, hashlib.sha256(data).hexdigest())}"
@@ -90,7 +94,7 @@ def parse_manuscript(
         raise ManuscriptError("The manuscript has no text. Check that you uploaded the right file.")
     check_chapters(len(book.chapters))
     for chapter in book.chapters:
-        chapter.title = chapter.title or meta.title
+        chapter.title = clean_text(chapter.title) or meta.title
     book.own_names = frozenset(own_names)
     check_book_pixels(attach_images(book, files, base_dir))
     return book

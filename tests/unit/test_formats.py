@@ -1,0 +1,81 @@
+"""Reading text from outside, pure: whole numbers, bounded JSON bodies, titles cleaned for display."""
+
+from __future__ import annotations
+
+import pytest
+
+from shared.formats import JSONRefused, bounded_json, clean_text, json_depth, whole_number
+
+
+@pytest.mark.parametrize(
+    ("text", "number"),
+    [("0", 0), ("2", 2), ("007", 7), ("999999999", 999_999_999)],
+)
+def test_whole_numbers_are_ascii_digits(text: str, number: int) -> None:
+    assert whole_number(text) == number
+
+
+@pytest.mark.parametrize(
+    "text",
+    ["", "²", "¹", "٣", "１", "1²", " 1", "1 ", "+1", "-1", "1.0", "1_000", "1e3", "0x1", "1" * 10, "9" * 5000],
+)
+def test_anything_else_is_not_a_number(text: str) -> None:
+    # str.isdigit() says yes to '²', '¹' and '٣', and int() of 5,000 digits raises: neither may reach int().
+    assert whole_number(text) is None
+
+
+def test_the_digit_bound_is_the_callers() -> None:
+    assert whole_number("1" * 18, max_digits=18) == int("1" * 18)
+    assert whole_number("1" * 19, max_digits=18) is None
+
+
+def test_small_shallow_json_is_read() -> None:
+    assert bounded_json(b'{"feeds": ["https://example.com/a?x=[[[["], "n": {"m": [1, 2]}}') == {
+        "feeds": ["https://example.com/a?x=[[[["],
+        "n": {"m": [1, 2]},
+    }
+    assert bounded_json(b"[" * 32 + b"]" * 32) is not None
+
+
+@pytest.mark.parametrize(
+    ("body", "reason"),
+    [
+        (b"[" * 100_000, "at most"),
+        (b"[" * 10_000, "nests deeper"),
+        (b"{}" + b" " * 70_000, "at most"),
+        (b'{"a":' * 33 + b"1" + b"}" * 33, "nests deeper"),
+        (b"[" * 33 + b"]" * 33, "nests deeper"),
+        (b'{"title": "\xe9"}', "not UTF-8"),
+        (b"{'feeds': []}", "not JSON"),
+        (b"", "not JSON"),
+    ],
+)
+def test_large_deep_or_broken_json_is_refused_with_its_reason(body: bytes, reason: str) -> None:
+    with pytest.raises(JSONRefused, match=reason):
+        bounded_json(body)
+
+
+def test_depth_counts_brackets_outside_strings_only() -> None:
+    assert json_depth(b'["[[[", "\\"[[[", {"a": [1]}]') == 3
+    assert json_depth(b'"\\\\"[[') == 2  # an escaped backslash ends before the quote that closes
+    assert json_depth(b"") == 0
+
+
+@pytest.mark.parametrize(
+    ("raw", "clean"),
+    [
+        ("The Harbour", "The Harbour"),
+        ("\u202eruobraH ehT", "ruobraH ehT"),
+        ("A\u200e\u200f\u202a\u202b\u202c\u202d\u2066\u2067\u2068\u2069\u061cB", "AB"),
+        ("Tides\x00\x07\x1b[31m", "Tides[31m"),
+        ("  One\t\ttwo\r\nthree\u2028four\u00a0five  ", "One two three four five"),
+        ("Lone \ud800surrogate", "Lone surrogate"),
+        ("A \u202e B", "A B"),
+        # Joiners are part of the words they join: Persian's ZWNJ, emoji sequences.
+        ("می\u200cخواهم", "می\u200cخواهم"),
+        ("👩\u200d👩\u200d👧", "👩\u200d👩\u200d👧"),
+        ("\u202e\u202c", ""),
+    ],
+)
+def test_text_for_display_loses_controls_and_bidi_overrides(raw: str, clean: str) -> None:
+    assert clean_text(raw) == clean
