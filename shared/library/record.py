@@ -16,11 +16,13 @@ import hashlib
 import hmac
 import json
 import secrets
+from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 from shared.formats import utc_timestamp
+from shared.jobs.record import JobStatus
 
 BOOK_ROW_KEY = "book"
 # What is left of an erased book: a row keyed by a hash of its id, so that its addresses can
@@ -30,6 +32,15 @@ ERASED_ROW_KEY = "erased"
 # store it (nobody can search 2^256 keys), and no salt or slow hash is needed.
 _OWNER_KEY_BYTES = 32
 OWNER_KEY_PREFIX = "quire_owner_"
+# The row lists every kept edition in one property, and a table property holds at most 64 KiB
+# (about 350 editions), so editions newer than the published one are bounded too:
+# the newest failed ones stay listed, enough for an author to read why the latest attempts failed;
+KEPT_FAILED_EDITIONS = 10
+# and a new edition is refused while this many are still converting (they finish within minutes).
+MAX_CONVERTING_EDITIONS = 50
+# An edition is numbered in the row before its job is recorded. One whose job row is still missing
+# this long after belongs to a request that died (host.json's functionTimeout is 10 minutes).
+UNRECORDED_EDITION_SECONDS = 15 * 60
 
 
 def new_owner_key() -> str:
@@ -67,6 +78,18 @@ class Edition:
         return cls(number=int(data["n"]), job=str(data["job"]), created=datetime.fromisoformat(data["created"]))
 
 
+def _job_status(edition: Edition, jobs: Mapping[str, JobStatus | None], now: datetime) -> JobStatus | None:
+    """An edition's job status as the bounds on a book's editions see it: QUEUED when it is not in
+    `jobs`, or when its job row is missing but the edition was numbered moments ago (its request is
+    still recording the job); None when its job was never recorded."""
+    if edition.job not in jobs:
+        return JobStatus.QUEUED
+    status = jobs[edition.job]
+    if status is None and now - edition.created < timedelta(seconds=UNRECORDED_EDITION_SECONDS):
+        return JobStatus.QUEUED
+    return status
+
+
 @dataclass(frozen=True)
 class Book:
     id: str
@@ -93,8 +116,38 @@ class Book:
 
     @property
     def next_edition_number(self) -> int:
-        # Only editions older than the published one are ever dropped, so the newest is always kept.
+        # Dropping never takes the newest edition (see `superseded`, `failed_beyond_kept`), so no
+        # number is given twice (only a number struck before its job was recorded comes back).
         return max((e.number for e in self.editions), default=0) + 1
+
+    @property
+    def unpublished(self) -> list[Edition]:
+        """Editions newer than the published one (every edition before the first is published)."""
+        return [e for e in self.editions if e.number > self.published]
+
+    def crowded(self) -> bool:
+        """Whether a new edition must first look at the editions' jobs (`failed_beyond_kept`,
+        `converting`): more editions newer than the published one than failed ones are kept, or more
+        older ones than could still be converting (those are dropped by a publication once they finish)."""
+        newer = len(self.unpublished)
+        older = len(self.editions) - newer - (1 if self.published_edition else 0)
+        return newer > KEPT_FAILED_EDITIONS or older > MAX_CONVERTING_EDITIONS
+
+    def failed_beyond_kept(self, jobs: Mapping[str, JobStatus | None], now: datetime) -> list[Edition]:
+        """Editions newer than the published one that may go, given their jobs' statuses (None: no
+        job row): failed ones beyond the KEPT_FAILED_EDITIONS newest, and those whose job was never
+        recorded (their request died). Never the newest edition: its number would be given again."""
+        status = {e.number: _job_status(e, jobs, now) for e in self.unpublished}
+        failed = [e for e in self.unpublished if status[e.number] is JobStatus.FAILED]
+        beyond = {e.number for e in failed[: max(0, len(failed) - KEPT_FAILED_EDITIONS)]}
+        newest = self.editions[-1].number if self.editions else 0
+        return [e for e in self.unpublished if e.number != newest and (e.number in beyond or status[e.number] is None)]
+
+    def converting(self, jobs: Mapping[str, JobStatus | None], now: datetime) -> int:
+        """How many editions other than the published one are unfinished, given their jobs'
+        statuses (None: no job row): queued or running, or numbered moments ago and not yet recorded."""
+        unfinished = (JobStatus.QUEUED, JobStatus.RUNNING)
+        return sum(1 for e in self.editions if e.number != self.published and _job_status(e, jobs, now) in unfinished)
 
     def with_new_edition(self, job_id: str, now: datetime) -> Book:
         edition = Edition(number=self.next_edition_number, job=job_id, created=now)

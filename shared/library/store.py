@@ -15,12 +15,13 @@ from enum import StrEnum
 
 from shared import logs
 from shared.intake import Manuscript
-from shared.jobs.record import JOB_ROW_KEY, UPLOAD_ROW_KEY, Job, new_job_id
+from shared.jobs.record import JOB_ROW_KEY, UPLOAD_ROW_KEY, Job, JobStatus, new_job_id
 from shared.jobs.store import delete_job_files, fail_job, read_job
 from shared.jobs.uploads import manuscript_blob_name, store_manuscript
 from shared.library.record import (
     BOOK_ROW_KEY,
     ERASED_ROW_KEY,
+    MAX_CONVERTING_EDITIONS,
     Book,
     Edition,
     erased_partition,
@@ -42,6 +43,7 @@ class BookState(StrEnum):
     UNKNOWN = "unknown"
     ERASED = "erased"  # being erased, or erased
     WRONG_KEY = "wrong-key"
+    CONVERTING = "converting"  # too many of its editions are still converting for another one
 
 
 class BookRefused(Exception):
@@ -153,6 +155,7 @@ def add_edition_with(
     """A new edition's job, queued by `store` under the edition's number. The edition is numbered
     in the book's row first, so an erasure that starts meanwhile finds its job; if one did, what
     was stored is deleted again."""
+    make_room_for_edition(storage, book_id, owner_key, job_id, now)
     reserved_here = False
 
     def reserve(book: Book) -> Book | None:
@@ -197,6 +200,38 @@ def stop_if_erased(storage: Storage, book_id: str, job_id: str) -> None:
     if still is None or still.erasing:
         erase_job(storage, job_id)
         raise BookRefused(BookState.ERASED)
+
+
+def make_room_for_edition(storage: Storage, book_id: str, owner_key: str, job_id: str, now: datetime) -> None:
+    """Before a new edition is numbered, keep the book's row bounded: failed editions newer than
+    the published one beyond the newest few are dropped as superseded ones are (files, checkpoints,
+    manuscript and job rows first, then struck from the row), and BookRefused(CONVERTING) when too
+    many editions are still converting. One read of the row; the jobs' rows are read only when the
+    book is crowded. Nothing is done for a book the key does not open (the caller refuses it), nor
+    for a job whose edition is numbered already (a second submit of a direct upload)."""
+    try:
+        book = read_book(storage, book_id)
+    except NotFound:
+        return
+    if refusal(book, owner_key) is not None or book.edition_of_job(job_id) is not None or not book.crowded():
+        return
+    jobs = {e.job: _job_status(storage, e.job) for e in book.editions if e.number != book.published}
+    gone = book.failed_beyond_kept(jobs, now)
+    for edition in gone:
+        erase_job(storage, edition.job)
+    if gone:
+        update_book(storage, book_id, lambda current: current.without(gone, now) if not current.erasing else None)
+        with logs.bound(book=book_id):
+            log.info("failed editions beyond the kept ones were deleted: %s", [e.number for e in gone])
+    if book.converting(jobs, now) >= MAX_CONVERTING_EDITIONS:
+        raise BookRefused(BookState.CONVERTING)
+
+
+def _job_status(storage: Storage, job_id: str) -> JobStatus | None:
+    try:
+        return read_job(storage, job_id)[0].status
+    except NotFound:
+        return None
 
 
 def rotate_owner_key(storage: Storage, book_id: str, owner_key: str, now: datetime) -> str:

@@ -23,7 +23,7 @@ from shared.intake import Manuscript, UploadRejected, check_declared_size, ident
 from shared.intake.rejections import Refusal
 from shared.jobs.record import conversion_message, is_valid_job_id
 from shared.library.erasure import erasure_message, start_erasure
-from shared.library.record import Book
+from shared.library.record import MAX_CONVERTING_EDITIONS, Book
 from shared.library.store import (
     BookRefused,
     BookState,
@@ -51,6 +51,8 @@ HTTP_STATUS = {
 Reply = tuple[func.HttpResponse, str | None]
 # Printable ASCII without spaces, and short: an owner key is 55 such characters.
 _BEARER_TOKEN = re.compile(r"[!-~]{1,200}")
+# When a book with too many editions converting may send another: conversions take seconds to minutes.
+CONVERTING_RETRY_AFTER_SECONDS = 60
 
 
 def request_span(req: func.HttpRequest, name: str) -> contextlib.AbstractContextManager[None]:
@@ -243,4 +245,12 @@ def refusal_response(state: BookState) -> func.HttpResponse:
         )
     if state is BookState.ERASED:
         return problem(410, "Book deleted", "This book was deleted by its owner. Nothing of it is kept.")
+    if state is BookState.CONVERTING:
+        return problem(
+            429,
+            "Too many editions converting",
+            f"This book has {MAX_CONVERTING_EDITIONS} or more editions still converting; wait for them to finish, "
+            "then send the new edition again (a direct upload is kept: submit it again).",
+            headers={"Retry-After": str(CONVERTING_RETRY_AFTER_SECONDS)},
+        )
     return problem(404, "Unknown book", "No book has this id. Check the link.")

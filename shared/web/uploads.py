@@ -40,7 +40,7 @@ from shared.jobs.record import Job, conversion_message, is_valid_job_id, new_job
 from shared.jobs.store import read_job
 from shared.jobs.uploads import manuscript_blob_name
 from shared.library.record import key_matches, new_owner_key, owner_key_hash
-from shared.library.store import BookRefused, add_edition_with, open_book_once, stop_if_erased
+from shared.library.store import BookRefused, BookState, add_edition_with, open_book_once, stop_if_erased
 from shared.routes import API_BASE
 from shared.services import Services
 from shared.settings import MANUSCRIPT_CONTAINER
@@ -118,7 +118,8 @@ def _ask(
 
 def submit(req: func.HttpRequest, services: Services) -> Reply:
     """Check what arrived and start its job: 202 as a form upload answers; the same problem
-    answers when it is refused (and then nothing of it is kept)."""
+    answers when it is refused (and then nothing of it is kept, unless the book has too many
+    editions converting: 429, and the upload waits to be submitted again)."""
     with request_span(req, "submit upload"):
         response, message = _submit(req, services)
         return response, telemetry.stamped(message) if message else None
@@ -214,7 +215,8 @@ def _check_and_record(services: Services, upload: DirectUpload, owner_key: str) 
         # recorded the job (answer as it did), or the sweeper gave the upload up.
         return _already_submitted(services, upload.id, owner_key), None
     except BookRefused as refused:
-        discard_direct_upload(storage, upload)
+        if refused.state is not BookState.CONVERTING:  # that one passes: the upload may be submitted again
+            discard_direct_upload(storage, upload)
         return refusal_response(refused.state), None
     log.info("direct upload submitted: edition %d queued, %s, %d bytes", job.edition, job.kind, job.size)
     return _accepted(job), conversion_message(job.id)

@@ -2,9 +2,21 @@
 
 from __future__ import annotations
 
+import json
 from datetime import UTC, datetime, timedelta
 
-from shared.library.record import Book, erased_partition, new_owner_key, owner_key_hash
+from shared.jobs.record import JobStatus, new_job_id
+from shared.library.record import (
+    KEPT_FAILED_EDITIONS,
+    MAX_CONVERTING_EDITIONS,
+    UNRECORDED_EDITION_SECONDS,
+    Book,
+    Edition,
+    erased_partition,
+    new_owner_key,
+    owner_key_hash,
+)
+from shared.settings import DEFAULT_EDITIONS_KEPT
 
 NOW = datetime(2026, 12, 1, tzinfo=UTC)
 
@@ -73,3 +85,81 @@ def test_a_key_with_a_byte_that_is_not_ascii_matches_nothing_and_never_raises() 
         assert not book.owner_key_matches(presented)
     assert book.owner_key_matches(key)
     assert not Book(id="B" * 22, owner_key_sha256="é" * 64, created=NOW, updated=NOW).owner_key_matches(key)
+
+
+def statuses(book: Book, **by_number: JobStatus | None) -> dict[str, JobStatus | None]:
+    """Every edition's job failed, but those named (e.g. `e3=JobStatus.RUNNING`)."""
+    return {e.job: by_number.get(f"e{e.number}", JobStatus.FAILED) for e in book.editions}
+
+
+def numbers(editions: list[Edition]) -> list[int]:
+    return [e.number for e in editions]
+
+
+def test_failed_editions_newer_than_the_published_one_beyond_the_kept_newest_go() -> None:
+    book = book_with(4 + KEPT_FAILED_EDITIONS + 5, published=4)  # 1-3 superseded, 5-19 failed or converting
+    unfinished = {"e4": JobStatus.SUCCEEDED, "e7": JobStatus.RUNNING, "e9": JobStatus.QUEUED}
+    jobs = statuses(book, **unfinished)
+    later = NOW + timedelta(days=1)
+    # 13 failed newer ones: the 3 oldest go; the published, converting and superseded ones stay.
+    assert numbers(book.failed_beyond_kept(jobs, later)) == [5, 6, 8]
+    kept = book.without(book.failed_beyond_kept(jobs, later), later)
+    assert kept.failed_beyond_kept(statuses(kept, **unfinished), later) == []
+    assert kept.next_edition_number == book.next_edition_number
+    # Before any is published, every edition is newer than the published one.
+    unpublished = book_with(KEPT_FAILED_EDITIONS + 2)
+    assert numbers(unpublished.failed_beyond_kept(statuses(unpublished), later)) == [1, 2]
+
+
+def test_an_edition_whose_job_was_never_recorded_goes_once_its_request_is_surely_over() -> None:
+    book = book_with(5, published=1)  # editions created 2-5 minutes after NOW
+    jobs = statuses(book, e1=JobStatus.SUCCEEDED, e3=None, e5=None)
+    soon = NOW + timedelta(minutes=4)
+    assert book.failed_beyond_kept(jobs, soon) == []  # still being recorded
+    assert book.converting(jobs, soon) == 2  # 3 and 5
+    late = NOW + timedelta(seconds=UNRECORDED_EDITION_SECONDS, minutes=6)
+    # Never the newest: its number would be given to the next edition while a racing drop strikes it.
+    assert numbers(book.failed_beyond_kept(jobs, late)) == [3]
+    assert book.converting(jobs, late) == 0
+    # An edition whose job was not read is taken to be converting, and is never dropped.
+    assert book.converting({}, late) == 4 and book.failed_beyond_kept({}, late) == []
+
+
+def test_converting_editions_count_on_both_sides_of_the_published_one() -> None:
+    book = book_with(6, published=4)
+    jobs = statuses(book, e1=JobStatus.RUNNING, e4=JobStatus.RUNNING, e5=JobStatus.QUEUED, e6=JobStatus.RUNNING)
+    assert book.converting(jobs, NOW) == 3  # 1, 5 and 6; the published one (being packaged) is not counted
+
+
+def test_the_jobs_are_read_only_when_the_book_is_crowded() -> None:
+    assert not book_with(KEPT_FAILED_EDITIONS).crowded()
+    assert not book_with(KEPT_FAILED_EDITIONS + 2, published=2).crowded()  # 1 superseded, 10 newer
+    assert book_with(KEPT_FAILED_EDITIONS + 1).crowded()
+    assert book_with(KEPT_FAILED_EDITIONS + 3, published=2).crowded()
+    # Older editions still converting when a later one was published are dropped only once finished.
+    assert not book_with(MAX_CONVERTING_EDITIONS + 1, published=MAX_CONVERTING_EDITIONS + 1).crowded()
+    assert book_with(MAX_CONVERTING_EDITIONS + 2, published=MAX_CONVERTING_EDITIONS + 2).crowded()
+
+
+def test_the_row_stays_far_under_the_table_property_limit_in_the_worst_case() -> None:
+    """The most editions a row lists. A crowded book takes a new edition only while fewer than
+    MAX_CONVERTING_EDITIONS are converting; one that is not crowded has at most KEPT_FAILED_EDITIONS
+    newer and MAX_CONVERTING_EDITIONS older editions; so at most this many are ever unfinished:"""
+    most_unfinished = MAX_CONVERTING_EDITIONS + KEPT_FAILED_EDITIONS + 1
+    most = (
+        1  # the published edition
+        + (DEFAULT_EDITIONS_KEPT - 1)  # the superseded ones kept behind it
+        + most_unfinished  # older ones, unfinished when it was published (dropped by the next publication)
+        + most_unfinished  # the ones converting now, the new one included
+        + KEPT_FAILED_EDITIONS  # failed ones newer than the published one
+        + 1  # the newest edition, kept even when its job was never recorded
+    )
+    book = Book(id=new_job_id(), owner_key_sha256=owner_key_hash("key"), created=NOW, updated=NOW)
+    late = datetime(9999, 12, 31, 23, 59, 59, 999999, tzinfo=UTC)
+    for _ in range(most):
+        book = book.with_new_edition(new_job_id(), late)
+    editions = [{**e.to_dict(), "n": 99_999_999} for e in book.editions]  # numbers up to 100 million
+    listed = json.dumps(editions)
+    # A table property holds 64 KiB, strings counted in UTF-16.
+    assert len(listed.encode("utf-16-le")) < 64 * 1024 // 2, (most, len(listed))
+    assert json.loads(book.to_entity()["editions"])[0].keys() == editions[0].keys()
