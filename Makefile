@@ -4,7 +4,7 @@ PYTHON ?=
 VENV := .venv
 PY := $(VENV)/bin/python
 
-.PHONY: setup system-deps run check test lint bench chaos soak example-feed clean
+.PHONY: setup system-deps run check test test-slow lint bench chaos soak example-feed clean
 
 $(VENV)/.installed: requirements.txt requirements-dev.txt
 	@python=$$(PYTHON="$(PYTHON)" scripts/find-python.sh) || exit 1; \
@@ -41,7 +41,11 @@ check: $(VENV)/.installed lint
 	$(PY) -m pytest -q $(QUICK_TESTS)
 
 test: setup system-deps lint
-	$(PY) -m pytest --durations=15
+	$(PY) -m pytest -m "not slow" --durations=15
+
+# The long runs (a soak, a backlog, random kills, a 300 MiB upload, 1,000 failed editions): CI runs them too.
+test-slow: setup system-deps
+	$(PY) -m pytest -m slow --durations=10
 
 bench: setup
 	$(PY) bench/upload.py

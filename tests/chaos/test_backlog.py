@@ -8,6 +8,7 @@ from collections import Counter
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 
+import pytest
 from azure.storage.queue import BinaryBase64EncodePolicy, QueueClient
 
 from shared.jobs.record import FIRST_STEP, Job, conversion_message
@@ -20,6 +21,7 @@ UPLOADS = 120
 STALL_SECONDS = 30
 
 
+@pytest.mark.slow
 def test_a_backlog_longer_than_the_stall_bound_ends_with_every_job_succeeded_once(
     workers: Callable[..., Supervisor],
     claimants: Callable[[], dict[tuple[str, str], set[str]]],

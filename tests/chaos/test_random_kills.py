@@ -3,9 +3,12 @@
 
 from __future__ import annotations
 
+import pytest
+
 from tests.chaos.random_kills import run
 
 
+@pytest.mark.slow
 def test_random_kills_across_ten_conversions_lose_nothing() -> None:
     result = run(jobs=10, seed=11)
     assert int(str(result["kills"])) >= 5, result  # the run really was disturbed

@@ -127,6 +127,21 @@ def test_what_else_the_sas_allows_is_refused_or_harmless(web: AppHost, emulator:
     assert status == 400 and problem["title"] == "Not an upload", problem
     assert left_behind(emulator, grant["id"]) == []
 
+    # Metadata and a cooler tier change nothing Quire reads; the archive tier makes the blob
+    # unreadable, and the submit says so instead of failing on the read.
+    harmless = markdown("Cool", "Metadata and a tier.")
+    cool = granted(base, "cool.md", len(harmless))
+    upload(cool, harmless)
+    assert sas_put(cool["upload"]["url"], "&comp=metadata", {"x-ms-meta-kind": "zip"}) == 200
+    assert sas_put(cool["upload"]["url"], "&comp=tier", {"x-ms-access-tier": "Cool"}) == 200
+    assert submit(base, cool, cool["owner_key"])[0] == 202
+    archived = granted(base, "archived.md", len(harmless))
+    upload(archived, harmless)
+    assert sas_put(archived["upload"]["url"], "&comp=tier", {"x-ms-access-tier": "Archive"}) == 200
+    status, problem = submit(base, archived, archived["owner_key"])
+    assert status == 400 and problem["title"] == "Upload archived", problem
+    assert left_behind(emulator, archived["id"]) == []
+
     # Refused (more than declared), then written again through the still-valid SAS: an orphan
     # no marker names, found by inventory once it has settled, and only it.
     big = markdown("Big", "y" * 100)

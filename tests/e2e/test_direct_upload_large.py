@@ -41,6 +41,7 @@ def upload_with_script(base_url: str, path: Path) -> dict[str, object]:
     return accepted
 
 
+@pytest.mark.slow
 def test_a_300_mib_book_goes_straight_to_storage_and_converts(
     web_tier: AppHost, app: AppHost, photo_book_300mib: Path
 ) -> None:

@@ -41,6 +41,7 @@ def editions_property_bytes(storage: Storage, book_id: str) -> int:
     return len(editions.encode("utf-16-le"))
 
 
+@pytest.mark.slow
 def test_a_thousand_failed_editions_never_lock_the_book_out(azurite: Azurite) -> None:
     storage = Storage(azurite.connection_string)
     book, first, key = create_book(storage, manuscript("# Tides\n\nEdition 1.\n"), datetime.now(UTC))
