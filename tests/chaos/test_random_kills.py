@@ -10,6 +10,7 @@ from tests.chaos.random_kills import run
 
 @pytest.mark.slow
 def test_random_kills_across_ten_conversions_lose_nothing() -> None:
-    result = run(jobs=10, seed=11)
+    # Kills come fast enough to land several times even when ten small books convert in seconds.
+    result = run(jobs=10, seed=11, mean_interval=0.5)
     assert int(str(result["kills"])) >= 5, result  # the run really was disturbed
     assert result["problems"] == [], result
