@@ -265,21 +265,19 @@ def test_a_leased_and_snapshotted_book_erases_to_nothing_and_its_jobs_answer_410
     status, _ = http_json("PUT", f"{base}/api/books/{book}/feeds", b'{"feeds": ["%s"]}' % feed.encode(), bearer(key))
     assert status == 200
 
-    edition_text = "The leased edition's own words."
-    data = markdown(title, edition_text)
-    grant = granted(base, "leased.md", len(data), path=f"/api/books/{book}/uploads", headers=bearer(key))
-    upload(grant, data)
-    lease_for_ever(grant["upload"]["url"])
-    snapshot(grant["upload"]["url"])
-    status, edition = submit(base, grant, key)
-    assert status == 202, edition
+    def leased_edition_upload(text: str) -> dict[str, Any]:
+        data = markdown(title, text)
+        grant = granted(base, "leased.md", len(data), path=f"/api/books/{book}/uploads", headers=bearer(key))
+        upload(grant, data)
+        lease_for_ever(grant["upload"]["url"])
+        snapshot(grant["upload"]["url"])
+        return grant
 
-    pending_text = "Words of an upload never submitted."
+    edition_text, pending_text = "The leased edition's own words.", "Words of an upload never submitted."
+    status, edition = submit(base, leased_edition_upload(edition_text), key)
+    assert status == 202, edition
+    pending = leased_edition_upload(pending_text)
     pending_data = markdown(title, pending_text)
-    pending = granted(base, "pending.md", len(pending_data), path=f"/api/books/{book}/uploads", headers=bearer(key))
-    upload(pending, pending_data)
-    lease_for_ever(pending["upload"]["url"])
-    snapshot(pending["upload"]["url"])
 
     storage = Storage(emulator.connection_string)
     now = datetime.now(UTC)
