@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import base64
 import contextlib
+import io
 import json
 import time
 import urllib.parse
+import zipfile
 from datetime import datetime
 from typing import Any
 
@@ -113,33 +115,82 @@ def no_work_left(connection: str, job_id: str, timeout: float = 15) -> bool:
     return True
 
 
+# A blob's findings, by its ETag and the names looked for: polls of a scan read each blob once.
+_BLOB_FINDINGS: dict[tuple[str, str, str, tuple[str, ...]], list[str]] = {}
+_READ_WHOLE_BYTES = 16 * 1024 * 1024
+
+
 def storage_naming(connection: str, names: list[str]) -> list[str]:
-    """Everything in the storage account that names any of `names`: blob names and bodies (every
-    blob under 2 MB, snapshots included), table entities (keys and properties), queue messages (as
-    sent, and base64-decoded; the poison queues too)."""
-    found: list[str] = []
+    """Everything in the storage account that names any of `names`, as "where: name": blob names
+    and bodies (every blob and snapshot, a zip's entries decompressed, a blob over 16 MiB searched
+    raw in chunks), table entities (keys and properties), queue messages (as sent, and
+    base64-decoded; poison queues too). A queue holding more messages than a peek shows (32, and
+    none that a worker holds) adds a line that it could not be read whole: absence is never
+    claimed for what was not seen. Presence checks use `names_in_storage`."""
+    found, unread = _scan_storage(connection, names)
+    return [f"{where}: {name}" for where, name in found] + unread
+
+
+def names_in_storage(connection: str, names: list[str]) -> set[str]:
+    """Which of `names` storage still holds somewhere (see `storage_naming`)."""
+    return {name for _, name in _scan_storage(connection, names)[0]}
+
+
+def _scan_storage(connection: str, names: list[str]) -> tuple[list[tuple[str, str]], list[str]]:
+    assert names and all(names), names  # an empty name is in everything; no names finds nothing
+    found: list[tuple[str, str]] = []
     blobs = BlobServiceClient.from_connection_string(connection)
     for container in blobs.list_containers():
         client = blobs.get_container_client(container.name)
         for blob in client.list_blobs(include=["snapshots"]):
-            text = blob.name
-            if (blob.size or 0) < 2_000_000:
-                with contextlib.suppress(ResourceNotFoundError):  # deleted since it was listed
-                    body = client.get_blob_client(blob.name, snapshot=blob.snapshot).download_blob().readall()
-                    text += body.decode("utf-8", "replace")
             where = f"blob {container.name}/{blob.name}" + (f" (snapshot {blob.snapshot})" if blob.snapshot else "")
-            found += [where for name in names if name in text]
+            key = (container.name, f"{blob.name}@{blob.snapshot or ''}", str(blob.etag), tuple(names))
+            if key not in _BLOB_FINDINGS:
+                blob_client = client.get_blob_client(blob.name, snapshot=blob.snapshot)
+                try:
+                    _BLOB_FINDINGS[key] = _blob_names(blob.name, blob_client, int(blob.size or 0), names)
+                except ResourceNotFoundError:  # deleted since it was listed
+                    continue
+            found += [(where, name) for name in _BLOB_FINDINGS[key]]
     tables = TableServiceClient.from_connection_string(connection)
     for table in tables.list_tables():
         for entity in tables.get_table_client(table.name).list_entities():
+            text = str(entity)
             found += [
-                f"entity {table.name} {entity['PartitionKey']}/{entity['RowKey']}" for n in names if n in str(entity)
+                (f"entity {table.name} {entity['PartitionKey']}/{entity['RowKey']}", n) for n in names if n in text
             ]
+    unread: list[str] = []
     queues = QueueServiceClient.from_connection_string(connection)
     for queue in queues.list_queues():
-        for message in queues.get_queue_client(queue.name).peek_messages(max_messages=32):
+        queue_client = queues.get_queue_client(queue.name)
+        peeked = queue_client.peek_messages(max_messages=32)
+        for message in peeked:
             content = str(message.content)
             with contextlib.suppress(ValueError):
                 content += base64.b64decode(content).decode("utf-8", "replace")
-            found += [f"message {queue.name}" for name in names if name in content]
-    return found
+            found += [(f"message {queue.name}", name) for name in names if name in content]
+        waiting = int(queue_client.get_queue_properties().approximate_message_count or 0)
+        if waiting > len(peeked):
+            unread.append(f"queue {queue.name}: {waiting - len(peeked)} messages a peek cannot show")
+    return found, unread
+
+
+def _blob_names(name: str, client: Any, size: int, names: list[str]) -> list[str]:
+    """Which of `names` a blob's name or body holds."""
+    encoded = [n.encode() for n in names]
+    hits = {n for n in names if n in name}
+    if size > _READ_WHOLE_BYTES:
+        overlap = max(map(len, encoded)) - 1
+        tail = b""
+        for chunk in client.download_blob().chunks():
+            window = tail + chunk
+            hits |= {n for n, e in zip(names, encoded, strict=True) if e in window}
+            tail = window[-overlap:] if overlap else b""
+        return sorted(hits)
+    body = client.download_blob().readall()
+    texts = [body]
+    if body.startswith(b"PK\x03\x04"):
+        with contextlib.suppress(zipfile.BadZipFile), zipfile.ZipFile(io.BytesIO(body)) as archive:
+            texts += [archive.read(entry) for entry in archive.infolist() if not entry.is_dir()]
+    hits |= {n for n, e in zip(names, encoded, strict=True) if any(e in text for text in texts)}
+    return sorted(hits)

@@ -25,7 +25,7 @@ from shared.settings import BOOK_TABLE, CONVERSION_QUEUE, JOB_TABLE, MANUSCRIPT_
 from shared.storage import Storage
 from shared.worker.recovery import handle_poison_message, reconcile, sweep_orphan_manuscripts
 from tests.e2e.test_direct_upload import bearer, granted, left_behind, put_blocks, submit, upload
-from tests.pipeline_support import http_json, storage_naming
+from tests.pipeline_support import http_json, names_in_storage, storage_naming
 from tests.support import ROOT, AppHost, Azurite, http, start_azurite, start_host, wait_for
 
 WEB = [
@@ -286,7 +286,7 @@ def test_a_leased_and_snapshotted_book_erases_to_nothing_and_its_jobs_answer_410
     slots.scan(storage, slot, None, now + timedelta(minutes=1))
     key_hash = hashlib.sha256(key.encode()).hexdigest()
     names = [book, edition["id"], pending["id"], title, text, edition_text, pending_text, key_hash, feed]
-    assert len(set(storage_naming(emulator.connection_string, names))) >= 8  # the scan can see them
+    assert names_in_storage(emulator.connection_string, names) == set(names)  # the scan can see them all
 
     assert http_json("DELETE", f"{base}/api/books/{book}", None, bearer(key))[0] == 202
     for job_id in (book, edition["id"]):  # from the moment DELETE answered
@@ -301,7 +301,7 @@ def test_a_leased_and_snapshotted_book_erases_to_nothing_and_its_jobs_answer_410
 
     # The pending upload's SAS still writes: the orphan is swept by inventory once it settles.
     upload(pending, pending_data)
-    assert storage_naming(emulator.connection_string, [pending_text])
+    assert names_in_storage(emulator.connection_string, [pending_text]) == {pending_text}
     later = datetime.now(UTC) + timedelta(seconds=ABANDONED_SECONDS + 1)
     assert sweep_orphan_manuscripts(storage, later, ABANDONED_SECONDS, SAS_SECONDS) == 1
     assert not storage_naming(emulator.connection_string, names)
