@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import time
 from pathlib import Path
+from urllib.parse import parse_qs, urlsplit
 
 from tests.browser.conftest import PHONE
 from tests.pipeline_support import follow
@@ -18,9 +19,9 @@ def test_the_upload_page_sends_a_large_book_straight_to_storage_and_resumes_afte
     page = context.new_page()
     console: list[str] = []
     page.on("console", lambda message: console.append(message.text))
-    to_blob: list[str] = []
+    to_blob: list[tuple[str, str]] = []
     to_app: list[tuple[str, str]] = []
-    page.on("request", lambda r: to_blob.append(r.method) if "/quire-manuscripts/" in r.url else None)
+    page.on("request", lambda r: to_blob.append((r.method, r.url)) if "/quire-manuscripts/" in r.url else None)
     page.on("request", lambda r: to_app.append((r.method, r.url)) if "/api/" in r.url else None)
     page.goto(f"{host.base_url}/api/")
 
@@ -49,7 +50,11 @@ def test_the_upload_page_sends_a_large_book_straight_to_storage_and_resumes_afte
     owner_key = page.inner_text("#owner-key")
     assert owner_key.startswith("quire_owner_")
     # The manuscript went to the blob endpoint in blocks; the app only saw the ask and the submit.
-    assert to_blob.count("PUT") > 38  # 38 blocks of 8 MiB, the block list, and what the drop re-sent
+    blocks = [parse_qs(urlsplit(url).query)["blockid"][0] for method, url in to_blob if "comp=block&" in url]
+    block_lists = [url for method, url in to_blob if method == "PUT" and "comp=blocklist" in url]
+    assert {method for method, _ in to_blob} == {"PUT"}
+    assert len(set(blocks)) == 38 and len(block_lists) == 1  # 38 blocks of 8 MiB, then their list
+    assert len(blocks) > 38, "no block was sent again after the drop"
     posts = [url for method, url in to_app if method == "POST"]
     assert [url.split("/api/")[1].split("/")[0] for url in posts] == ["uploads", "uploads"]
     book = page.get_attribute("#open-app", "href").split("/")[3]
