@@ -72,6 +72,7 @@ def slow(req: func.HttpRequest) -> func.HttpResponse:
 
 @app.route(route="blocking-async")
 async def blocking_async(req: func.HttpRequest) -> func.HttpResponse:
+    record("blocking_async", started=True)
     time.sleep(float(req.params.get("s", "3")))  # a blocking call inside async def: stalls this worker's loop
     return func.HttpResponse("unblocked")
 
@@ -80,7 +81,9 @@ async def blocking_async(req: func.HttpRequest) -> func.HttpResponse:
 async def slow_async(req: func.HttpRequest) -> func.HttpResponse:
     import asyncio
 
+    record("slow_async", event="start")
     await asyncio.sleep(float(req.params.get("s", "0.5")))
+    record("slow_async", event="end")
     return func.HttpResponse("done")
 
 

@@ -114,11 +114,13 @@ def test_async_functions_share_one_loop_concurrently(launch: Callable[..., AppHo
     host = launch("slow_async")
     from concurrent.futures import ThreadPoolExecutor
 
-    started = time.monotonic()
     with ThreadPoolExecutor(4) as pool:
         statuses = list(pool.map(lambda _: http("GET", f"{host.base_url}/api/slow-async?s=1")[0], range(4)))
     assert statuses == [200] * 4
-    assert time.monotonic() - started < 2.5  # four 1 s sleeps overlapped on the event loop
+    # Overlapped on one worker's event loop: every invocation started before any ended.
+    events = records(launch.records, "slow_async")  # type: ignore[attr-defined]
+    assert [e["event"] for e in events] == ["start"] * 4 + ["end"] * 4, events
+    assert len({e["pid"] for e in events}) == 1
 
 
 def test_output_binding_message_reaches_queue_trigger_within_a_second(
@@ -250,7 +252,8 @@ def test_manual_run_of_a_timer_through_the_admin_api(launch: Callable[..., AppHo
 def test_two_hosts_fire_each_occurrence_once(launch: Callable[..., AppHost]) -> None:
     first = launch("tick", TICK_SCHEDULE="*/2 * * * * *")
     second = launch("tick", TICK_SCHEDULE="*/2 * * * * *")
-    time.sleep(7)
+    # Three occurrences at least, counted, not waited for by the clock.
+    wait_for(lambda: len(records(launch.records, "tick")) >= 3, 20, "three timer occurrences")  # type: ignore[attr-defined]
     # Once the first host stops it releases the lock, and the second may rightly take over (it
     # retries every second here) before it is stopped too: only the time both ran is checked.
     both_running_until = time.time()
@@ -364,13 +367,11 @@ def test_a_killed_worker_fails_its_request_returns_its_message_and_is_replaced(
     with ThreadPoolExecutor(1) as pool:
         request = pool.submit(http, "GET", f"{host.base_url}/api/slow?s=30")
         wait_for(lambda: records(launch.records, "slow"), 10, "the request to start")  # type: ignore[attr-defined]
-        killed = time.monotonic()
         os.kill(first, signal.SIGKILL)
         status, _, body = request.result(timeout=10)
     assert (status, body) == (500, b"")
-    second = wait_for(lambda: _worker_pid(host), 10, "a new worker")
+    second = wait_for(lambda: _worker_pid(host), 10, "a new worker")  # within seconds, not the request's 30
     assert second != first
-    assert time.monotonic() - killed < 5, "a new worker should serve within seconds"
     # The message comes back (released as a failed invocation) and runs on the new worker.
     retried = wait_for(
         lambda: [r for r in records(launch.records, "work") if r["dequeue_count"] == 2],  # type: ignore[attr-defined]
@@ -391,14 +392,14 @@ def test_a_blocking_async_function_stalls_its_worker_not_the_host(
 
     host = launch("blocking_async", "enqueue")
     with ThreadPoolExecutor(1) as pool:
-        blocked = pool.submit(http, "GET", f"{host.base_url}/api/blocking-async?s=3")
-        time.sleep(0.5)
-        started = time.monotonic()
-        # The host side still routes and writes output bindings; the admin API answers too.
+        blocked = pool.submit(http, "GET", f"{host.base_url}/api/blocking-async?s=5")
+        wait_for(lambda: records(launch.records, "blocking_async"), 10, "the blocking call to start")  # type: ignore[attr-defined]
+        # The host side still routes and writes output bindings; the admin API answers too, while
+        # the worker is still blocked.
         assert http("GET", f"{host.base_url}/api/no-such-route")[0] == 404
         assert http("POST", f"{host.base_url}/admin/functions/nothing", b'{"input": ""}')[0] == 404
-        assert time.monotonic() - started < 1
-        assert blocked.result(timeout=10)[2] == b"unblocked"
+        assert not blocked.done()
+        assert blocked.result(timeout=15)[2] == b"unblocked"
 
 
 def test_a_function_without_return_binding_that_returns_a_value_fails(
@@ -430,7 +431,8 @@ def test_a_function_past_its_timeout_fails_and_its_worker_is_restarted(launch: C
     started = time.monotonic()
     status, _, _ = http("GET", f"{host.base_url}/api/slow?s=20")
     assert status == 500
-    assert 1.5 < time.monotonic() - started < 6
+    # Ended by the 2 s timeout, not early, and long before the function's own 20 s.
+    assert 1.5 < time.monotonic() - started < 15
     second = wait_for(lambda: _worker_pid(host), 10, "a new worker")
     assert second != first
     assert "A function timeout has occurred. Restarting worker process 1" in host.log()

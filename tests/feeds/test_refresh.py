@@ -24,7 +24,7 @@ from shared.jobs.record import new_job_id
 from shared.settings import FEED_CONTAINER, FEED_TABLE, Settings
 from shared.storage import Storage
 from shared.storage.aio import AsyncStorage
-from tests.feeds.servers import FeedServer
+from tests.feeds.servers import RSS, FeedServer
 from tests.support import Azurite
 
 
@@ -160,7 +160,8 @@ def test_a_slow_feed_does_not_hold_up_the_others(storage: Storage, azurite: Azur
     states = {p["url"]: p for p in feed_sources.list_sources(storage, book)}
     assert states[server.url("/rss")]["last_status"] == "ok"
     assert states[server.url("/slow")]["last_status"] == "error"
-    assert elapsed < 6
+    # The slow feed drips for minutes; its 2 s deadline cut it (a bound far from both).
+    assert len(RSS) * 0.2 > 60 and elapsed < 30
 
 
 def test_scan_pages_through_many_sources(storage: Storage) -> None:
@@ -366,8 +367,12 @@ def test_a_slow_feed_does_not_hold_up_the_records_of_other_books(
     async def go() -> tuple[str, str]:
         async with refreshing(azurite) as (client, aio):
             running = asyncio.create_task(feed_batch.fetch_batch(aio, client, batch, quick, now))
-            await asyncio.sleep(feed_batch.STATE_LINGER_SECONDS + 1.5)
-            (fast_row,) = await asyncio.to_thread(feed_sources.list_sources, storage, fast)
+            # Wait for the fast feed's state to be stored, however long that takes, but not for the batch.
+            while not running.done():
+                (fast_row,) = await asyncio.to_thread(feed_sources.list_sources, storage, fast)
+                if fast_row["last_status"] != "new":
+                    break
+                await asyncio.sleep(0.1)
             (slow_row,) = await asyncio.to_thread(feed_sources.list_sources, storage, slow)
             assert not running.done()  # the slow feed is still dripping
             await running
