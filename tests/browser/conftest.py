@@ -3,6 +3,7 @@ from __future__ import annotations
 import shutil
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -70,3 +71,18 @@ def profile_browser(playwright, tmp_path: Path) -> Iterator[object]:
 def artifacts() -> Path:
     ARTIFACTS.mkdir(exist_ok=True)
     return ARTIFACTS
+
+
+def wait_for_saved_place(page: Any, at_least: float = 0.3) -> None:
+    """Until the chapter has saved the reader's place (a moment after scrolling stops) at or past
+    `at_least` of the way down."""
+    page.wait_for_function(
+        """(least) => Object.keys(localStorage).some((key) => {
+             try {
+               const place = JSON.parse(localStorage.getItem(key));
+               return place && place.path === location.pathname && place.fraction >= least;
+             } catch (e) { return false; }
+           })""",
+        arg=at_least,
+        timeout=5_000,
+    )

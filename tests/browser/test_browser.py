@@ -13,7 +13,7 @@ from typing import Any
 from playwright.sync_api import TimeoutError as PlaywrightTimeout
 
 from tests import book_corpus as corpus
-from tests.browser.conftest import PHONE
+from tests.browser.conftest import PHONE, wait_for_saved_place
 from tests.feeds.servers import FeedServer
 from tests.pipeline_support import follow, http_json, upload
 from tests.support import ROOT, AppHost
@@ -114,7 +114,7 @@ def test_reading_the_web_app_book(site, browser, artifacts: Path) -> None:
     page.set_viewport_size({"width": 390, "height": 300})  # a short screen, so there is room to scroll
     height = page.evaluate("document.documentElement.scrollHeight - innerHeight")
     page.evaluate(f"window.scrollTo(0, {height // 2})")
-    time.sleep(0.6)  # the page saves its position a quarter of a second after scrolling stops
+    wait_for_saved_place(page)
     saved = page.evaluate("scrollY")
     page.reload()
     page.wait_for_load_state("load")
@@ -212,7 +212,7 @@ def test_xss_manuscript_runs_no_script_and_every_page_has_a_csp(site, browser) -
         page.goto(base + path)
         page.wait_for_load_state("load")
         page.hover("body")
-        time.sleep(0.3)
+        time.sleep(0.3)  # a wait for nothing to happen: a script that ran would have shown by now
     assert dialogs == [], dialogs
     assert console == [], console  # not even a CSP violation: nothing tried to run
     assert missing_csp == []

@@ -3,7 +3,7 @@ the reader's place kept."""
 
 from __future__ import annotations
 
-from tests.browser.conftest import PHONE
+from tests.browser.conftest import PHONE, wait_for_saved_place
 from tests.pipeline_support import create_book, follow, publish_edition
 
 LONG = "\n\n".join(f"Paragraph {n} of the quay, where the ropes creak and the gulls wait." for n in range(80))
@@ -39,7 +39,7 @@ def test_an_installed_book_offers_the_new_edition_and_keeps_the_readers_place(si
     page.goto(base + "chapters/ch002.html")
     assert "The first edition of the quay." in page.inner_text("main")
     page.evaluate("window.scrollTo(0, (document.documentElement.scrollHeight - innerHeight) / 2)")
-    page.wait_for_timeout(400)  # the page saves the reader's place a moment after scrolling
+    wait_for_saved_place(page)
     context.set_offline(False)
 
     # The author publishes edition 2: the second chapter changed, the third is gone.
