@@ -4,7 +4,7 @@ from collections.abc import Iterator
 
 import pytest
 
-from tests.support import ROOT, AppHost, Azurite, start_host
+from tests.support import ROOT, AppHost, Azurite, start_azurite, start_host
 
 TEST_MAX_UPLOAD_BYTES = 2 * 1024 * 1024
 
@@ -30,8 +30,20 @@ def app(azurite: Azurite, tmp_path_factory: pytest.TempPathFactory) -> Iterator[
 
 
 @pytest.fixture(scope="session")
-def web_app(azurite: Azurite, tmp_path_factory: pytest.TempPathFactory) -> Iterator[AppHost]:
+def web_azurite() -> Iterator[Azurite]:
+    """An Azurite of the web tier's own: no worker of the session's `app` takes its messages, so
+    what the web tier sent stays where a test looks for it."""
+    emulator = start_azurite()
+    yield emulator
+    emulator.stop()
+
+
+@pytest.fixture(scope="session")
+def web_app(web_azurite: Azurite, tmp_path_factory: pytest.TempPathFactory) -> Iterator[AppHost]:
     """The web tier alone (no worker), so tests can see the messages it sends before anyone takes them."""
     yield from _session_host(
-        azurite, tmp_path_factory, "web", extra_args=["--functions", "upload_manuscript", "get_manuscript", "health"]
+        web_azurite,
+        tmp_path_factory,
+        "web",
+        extra_args=["--functions", "upload_manuscript", "get_manuscript", "health"],
     )
