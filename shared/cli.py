@@ -1,6 +1,9 @@
 """Command line: `python -m shared.cli MANUSCRIPT --out DIR` writes DIR/book.epub and DIR/app/.
 
 Warnings go to stderr; a manuscript that cannot be converted exits 1 with the reason, no traceback.
+With a job's parameters (`--modified` its `created`, `--title`, `--author`, `--language`,
+`--file-name` its manuscript's `filename`, `--edition` its `edition`, `--updates-url ../updates`)
+it writes the same bytes the pipeline publishes for that job (tests/e2e/test_pipeline.py).
 """
 
 from __future__ import annotations
@@ -21,11 +24,27 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--split-level", type=int, default=1, choices=(1, 2, 3))
     parser.add_argument("--updates-url", default="", help="where the web-app book's updates page reads its news")
     parser.add_argument(
+        "--edition",
+        type=int,
+        default=0,
+        help="the edition of a served book these files are (its service worker asks for that edition's files); "
+        "default 0: not part of a served book",
+    )
+    parser.add_argument(
+        "--file-name",
+        default="",
+        help="the manuscript's name as uploaded (its type is checked against it, and its links may use it); "
+        "default: the manuscript file's own name",
+    )
+    parser.add_argument(
         "--modified",
         default="",
         help="the book's modification time (ISO 8601); default: the manuscript file's own time, so reruns match",
     )
     args = parser.parse_args(argv)
+    if args.edition < 0:
+        parser.error("--edition must be 0 or more")
+    file_name = args.file_name or args.manuscript.name
 
     from shared.book import ConvertOptions, ManuscriptError
     from shared.book.steps import finish, parse
@@ -37,7 +56,7 @@ def main(argv: list[str] | None = None) -> int:
         print(f"error: cannot read {args.manuscript}: {error.strerror}", file=sys.stderr)
         return 1
     try:
-        kind = identify(Upload(filename=args.manuscript.name, data=data)).type.kind
+        kind = identify(Upload(filename=file_name, data=data)).type.kind
         modified = (
             datetime.fromisoformat(args.modified.replace("Z", "+00:00"))
             if args.modified
@@ -53,7 +72,8 @@ def main(argv: list[str] | None = None) -> int:
             language=args.language,
             split_level=args.split_level,
             updates_url=args.updates_url,
-            file_name=args.manuscript.name,
+            file_name=file_name,
+            edition=args.edition,
         )
         book = parse(data, options)
         del data  # the manuscript (a zip of photos, say) is not needed past parsing

@@ -50,9 +50,10 @@ DEFAULT_JOB_STALL_SECONDS = 300
 # Image bytes the plan step processes itself, on the core the renderer leaves idle; the rest fan
 # out to any worker. 0 fans out every image (an instance with one core gains nothing in-process).
 DEFAULT_IMAGES_IN_PLAN_BYTES = 16 * 1024 * 1024
-# Each conversion step runs in a child process within these (shared/budget/). A 5 MB book's
-# heaviest step takes about 2 s and 300 MB; hostile inputs are stopped here, and three steps at
-# once (host.json: batchSize 2 + newBatchThreshold 1) fit a 2,048 MB Flex Consumption instance.
+# Each conversion step runs in a child process within these (shared/budget/). bench/pipeline.py's
+# 5 MB book converts within them (each step logs the CPU and peak memory it used); hostile inputs
+# are stopped here, and three steps at once (host.json: batchSize 2 + newBatchThreshold 1) fit a
+# 2,048 MB Flex Consumption instance.
 DEFAULT_STEP_CPU_SECONDS = 20
 DEFAULT_STEP_MEMORY_MB = 512
 # An upload that has not recorded its job this long after it started is abandoned (its request

@@ -10,6 +10,8 @@ import json
 import subprocess
 import sys
 import time
+import urllib.error
+import urllib.parse
 import zipfile
 from collections.abc import Iterator
 from datetime import UTC, datetime
@@ -24,7 +26,7 @@ from azure.storage.blob import BlobServiceClient
 from shared.jobs.record import UPLOAD_ROW_KEY
 from shared.settings import JOB_TABLE, MANUSCRIPT_CONTAINER
 from shared.storage import Storage
-from shared.worker.recovery import sweep_abandoned_uploads
+from shared.worker.recovery import Faults, sweep_abandoned_uploads
 from tests.pipeline_support import create_book, follow, http_json
 from tests.support import ROOT, AppHost, Azurite, http, start_azurite, start_host
 
@@ -110,6 +112,92 @@ def test_the_script_uploads_straight_to_storage_and_the_book_is_made(app: AppHos
     assert len(job["manuscript"]["sha256"]) == 64 and job["manuscript"]["bytes"] == HARBOUR.stat().st_size
     status, _, epub = http("GET", f"{app.base_url}/api/books/{accepted['book']}/book.epub")
     assert status == 200 and epub.startswith(b"PK")
+
+
+class DroppingProxy:
+    """Quire and its blob endpoint behind one local address, as the script sees them: the SAS URL in
+    an upload's grant is rewritten to come here too, and the first PUT of each block is read whole
+    and then dropped with no answer (a connection lost mid-upload). Every block PUT is recorded."""
+
+    def __init__(self, app_url: str, blob_origin: str) -> None:
+        import http.server
+        import threading
+        import urllib.request
+
+        self.blocks: list[tuple[str, int]] = []  # (block id, status answered; 0 for dropped)
+        proxy = self
+
+        class Handler(http.server.BaseHTTPRequestHandler):
+            def log_message(self, format: str, *args: Any) -> None:
+                pass
+
+            def _forward(self) -> None:
+                body = self.rfile.read(int(self.headers.get("Content-Length") or 0))
+                blob = self.path.startswith("/blob/")
+                target = blob_origin + self.path.removeprefix("/blob") if blob else app_url + self.path
+                block = self.path.partition("&comp=block&blockid=")[2] if blob else ""
+                if block and block not in {sent for sent, _ in proxy.blocks}:
+                    proxy.blocks.append((block, 0))
+                    self.close_connection = True  # no answer at all: the client sees the connection drop
+                    return
+                names = ("Content-Type", "Authorization", "x-ms-blob-type", "x-ms-version")
+                headers = {name: self.headers[name] for name in names if self.headers.get(name)}
+                request = urllib.request.Request(target, data=body or None, method=self.command, headers=headers)
+                try:
+                    with urllib.request.urlopen(request, timeout=60) as response:
+                        status, answer, kind = response.status, response.read(), response.headers["Content-Type"]
+                except urllib.error.HTTPError as error:
+                    status, answer, kind = error.code, error.read(), error.headers["Content-Type"]
+                if block:
+                    proxy.blocks.append((block, status))
+                if status == 201 and self.path.startswith("/api/uploads") and self.command == "POST":
+                    grant = json.loads(answer)
+                    grant["upload"]["url"] = grant["upload"]["url"].replace(blob_origin, proxy.url + "/blob", 1)
+                    answer = json.dumps(grant).encode()
+                self.send_response(status)
+                self.send_header("Content-Length", str(len(answer)))
+                if kind:
+                    self.send_header("Content-Type", kind)
+                self.end_headers()
+                self.wfile.write(answer)
+
+            do_GET = do_PUT = do_POST = _forward
+
+        self.server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.url = f"http://127.0.0.1:{self.server.server_address[1]}"
+        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
+        self.thread.start()
+
+    def stop(self) -> None:
+        self.server.shutdown()
+        self.server.server_close()
+
+
+def test_the_script_sends_a_failed_block_again(app: AppHost, azurite: Azurite) -> None:
+    """The script's promise: a block that fails (here its connection is dropped) is sent again, and
+    the upload still ends with the whole file in storage and the book made."""
+    proxy = DroppingProxy(app.base_url, f"http://127.0.0.1:{azurite.blob_port}")
+    try:
+        result = subprocess.run(
+            [sys.executable, str(ROOT / "scripts" / "quire_upload.py"), str(HARBOUR), "--url", proxy.url, "--quiet"],
+            capture_output=True,
+            text=True,
+            timeout=120,
+        )
+    finally:
+        proxy.stop()
+    assert result.returncode == 0, result.stderr
+    accepted = json.loads(result.stdout)
+    block = base64.b64encode(b"quire-block-000000").decode()
+    assert [(urllib.parse.unquote(sent), status) for sent, status in proxy.blocks] == [(block, 0), (block, 201)]
+    stored = (
+        BlobServiceClient.from_connection_string(azurite.connection_string)
+        .get_blob_client(MANUSCRIPT_CONTAINER, f"{accepted['id']}/original")
+        .download_blob()
+        .readall()
+    )
+    assert stored == HARBOUR.read_bytes()
+    assert follow(app.base_url, accepted["id"], timeout=60)["status"] == "succeeded"
 
 
 def test_the_sas_writes_one_blob_and_nothing_else(app: AppHost) -> None:
@@ -272,6 +360,38 @@ def test_an_expired_sas_writes_nothing_and_an_unsubmitted_upload_is_swept(
         BlobServiceClient.from_connection_string(azurite.connection_string).get_blob_client(
             MANUSCRIPT_CONTAINER, f"{expired['id']}/original"
         ).get_blob_properties()
+
+
+class MarkerDeleteFails(Storage):
+    """Storage whose deletion of an upload's marker row fails: a sweep that dies half-way."""
+
+    def delete_entity(self, table: str, partition_key: str, row_key: str) -> None:
+        if table == JOB_TABLE and row_key == UPLOAD_ROW_KEY:
+            raise OSError("storage went away before the marker was deleted")
+        super().delete_entity(table, partition_key, row_key)
+
+
+def test_a_submit_after_its_upload_was_swept_is_410_then_404_once_its_record_is_gone(
+    brief_sas_app: AppHost, azurite: Azurite
+) -> None:
+    """The README's row: a direct upload whose SAS expired and which was swept before it was
+    submitted answers 410 "Upload expired" (or 404 once its record is gone)."""
+    data = b"# Swept\n\nText.\n"
+    grant = granted(brief_sas_app.base_url, "swept.md", len(data))
+    upload(grant, data)  # written in time, never submitted
+    time.sleep(3.2)  # its 2 s SAS has expired, and 1 s more
+    # The sweep marks the marker abandoned and deletes the blob, then dies before the marker goes.
+    faults = Faults()
+    assert sweep_abandoned_uploads(MarkerDeleteFails(azurite.connection_string), datetime.now(UTC), 1, faults) == 0
+    assert f"upload {grant['id']}" in faults.items  # (the session's account may hold others' leftovers)
+    assert left_behind(azurite, grant["id"]) == [f"row:{UPLOAD_ROW_KEY}"]
+    status, problem = submit(brief_sas_app.base_url, grant, grant["owner_key"])
+    assert (status, problem["title"]) == (410, "Upload expired"), problem
+    # The next sweep finishes it: nothing is left, and the id is unknown.
+    sweep_abandoned_uploads(Storage(azurite.connection_string), datetime.now(UTC), 1)
+    assert left_behind(azurite, grant["id"]) == []
+    status, problem = submit(brief_sas_app.base_url, grant, grant["owner_key"])
+    assert (status, problem["title"]) == (404, "Unknown upload"), problem
 
 
 def test_the_blob_cannot_be_swapped_after_it_was_checked(tmp_path: Path) -> None:

@@ -5,13 +5,24 @@ from __future__ import annotations
 import io
 import re
 import subprocess
+import sys
+import urllib.parse
 import zipfile
+from pathlib import Path
 
 from shared.jobs.record import JobStatus
 from tests import book_corpus as corpus
 from tests.book.conftest import epubcheck_command, message_counts
-from tests.pipeline_support import follow, golden, http_json, published, upload, work_blobs
-from tests.support import AppHost, Azurite, http
+from tests.pipeline_support import (
+    create_book,
+    follow,
+    golden,
+    http_json,
+    published,
+    upload,
+    work_blobs,
+)
+from tests.support import ROOT, AppHost, Azurite, http
 
 
 def fetch(url: str, headers: dict[str, str] | None = None) -> tuple[int, dict[str, str], bytes]:
@@ -43,6 +54,59 @@ def test_upload_converts_to_a_valid_epub_and_web_app(app: AppHost, azurite: Azur
     assert stored_epub == expected.epub == epub  # byte-identical to the CLI's conversion
     assert stored_app == expected.app_files
     assert work_blobs(azurite.connection_string, job_id) == []  # checkpoints cleaned up
+
+
+def run_cli(manuscript: Path, out: Path, *options: str) -> dict[str, bytes]:
+    """`python -m shared.cli` in a process of its own, as an author runs it: its outputs, as
+    `published()` gives the pipeline's (the EPUB under "book.epub", the web-app files under "app/...")."""
+    done = subprocess.run(
+        [sys.executable, "-m", "shared.cli", str(manuscript), "--out", str(out), *options],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert done.returncode == 0, done.stderr
+    return {path.relative_to(out).as_posix(): path.read_bytes() for path in out.rglob("*") if path.is_file()}
+
+
+def test_the_cli_given_a_jobs_parameters_writes_the_bytes_the_pipeline_published(
+    app: AppHost, azurite: Azurite, tmp_path: Path
+) -> None:
+    """The README's equivalence, run for real: a second edition (so the edition number counts),
+    with a title, author and language, converted by the pipeline and by the CLI's own process."""
+    book, owner_key = create_book(
+        app.base_url, corpus.small_book_zip(3), "first.zip", title="Harbour & Quay", author="Ada Writer", language="en"
+    )
+    assert follow(app.base_url, book, timeout=60)["status"] == "succeeded"
+    data = corpus.small_book_zip(4)
+    metadata = {"title": "Harbour & Quay, Revised", "author": "Ada Writer", "language": "en-GB"}
+    query = urllib.parse.urlencode({"filename": "second edition.zip", **metadata})
+    status, sent = http_json(
+        "POST", f"{app.base_url}/api/books/{book}/editions?{query}", data, {"Authorization": f"Bearer {owner_key}"}
+    )
+    assert status == 202, sent
+    job = follow(app.base_url, sent["id"], timeout=60)
+    assert job["status"] == "succeeded", job
+    assert job["edition"] == 2 and job["metadata"] == metadata
+
+    manuscript = tmp_path / "manuscript"  # not the uploaded name: --file-name gives that
+    manuscript.write_bytes(data)
+    meta = job["metadata"]
+    parameters = [
+        *("--modified", job["created"]),
+        *("--title", meta["title"], "--author", meta["author"], "--language", meta["language"]),
+        *("--file-name", job["manuscript"]["filename"], "--updates-url", "../updates"),
+    ]
+    cli = run_cli(manuscript, tmp_path / "cli", *parameters, "--edition", str(job["edition"]))
+
+    epub, app_files = published(azurite.connection_string, job["id"])
+    pipeline = {"book.epub": epub, **{f"app/{path}": content for path, content in app_files.items()}}
+    assert sorted(cli) == sorted(pipeline)
+    assert [path for path in pipeline if cli[path] != pipeline[path]] == []
+    # The comparison sees the edition: without it, the CLI's service worker asks for no edition.
+    without = run_cli(manuscript, tmp_path / "no-edition", *parameters)
+    assert [path for path in pipeline if without[path] != pipeline[path]] == ["app/sw.js"]
 
 
 def test_web_app_book_is_served_with_types_caching_and_csp(app: AppHost) -> None:
