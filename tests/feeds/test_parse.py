@@ -129,7 +129,7 @@ def test_the_corpus_items_match_feedparsers_own_fields(path: Path) -> None:
         expected_link = link if link.lower().startswith(("http://", "https://")) else ""
         assert item["link"] == resolved.get(item["title"], expected_link), (item, link)
         moment = entry.get("published_parsed") or entry.get("updated_parsed")
-        expected_date = datetime(*moment[:6], tzinfo=UTC).isoformat().replace("+00:00", "Z") if moment else ""
+        expected_date = datetime(*moment[:6]).replace(tzinfo=UTC).isoformat().replace("+00:00", "Z") if moment else ""
         assert item["published"] == expected_date, (item, moment)
         title = entry.get("title") or ""
         if (entry.get("title_detail") or {}).get("type") == "text/plain" and "&" not in title and "<" not in title:
