@@ -280,6 +280,8 @@ class Soak:
     def _check(self, drained: bool) -> dict[str, Any]:
         connection = self.azurite.connection_string
         problems: list[str] = [] if drained else ["the work did not drain within 10 minutes"]
+        if not self.accepted:
+            problems.append("no manuscript was accepted: the checks below would pass over nothing")
         statuses = Counter(job["status"] for job in self.finished.values())
         failures = Counter(job.get("error", "") for job in self.finished.values() if job["status"] == "failed")
         for job_id, (data, kind) in self.accepted.items():
