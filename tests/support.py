@@ -15,6 +15,7 @@ import urllib.request
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
+from http.client import HTTPException
 from pathlib import Path
 from typing import Any
 
@@ -172,7 +173,7 @@ def start_host(
             try:
                 with urllib.request.urlopen(host.base_url + wait_path, timeout=2):
                     return host
-            except Exception:
+            except (OSError, HTTPException):  # not serving yet (URLError and timeouts are OSErrors)
                 pass
         time.sleep(0.1)
     host.stop()

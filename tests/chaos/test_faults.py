@@ -94,6 +94,7 @@ def test_a_kill_at_each_crash_point_loses_nothing(
     assert epub == expected.epub and app == expected.app_files
     assert no_work_left(storage_emulator.connection_string, job_id)
     counted = commit_counts()
+    assert counted, "no commit was recorded: the events file is missing or empty"
     assert all(n == 1 for n in counted.values()), f"a step was committed twice: {counted}"
     # Completeness comes from the job row: a kill can land between a commit and its event, so the
     # events may miss a commit, but never show one twice.
@@ -123,6 +124,7 @@ def test_the_same_messages_delivered_to_several_workers_commit_once(
     for job_id, data in jobs.items():
         check_job(storage_emulator.connection_string, second.host.base_url, job_id, data, [])
     counted = commit_counts()
+    assert counted, "no commit was recorded: the events file is missing or empty"
     assert all(n == 1 for n in counted.values()), f"a step was committed twice: {counted}"
     assert {job for job, _ in counted} == set(jobs)
     runs = (first.logs() + second.logs()).count("Executed 'Functions.convert'")

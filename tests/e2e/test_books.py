@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import io
-import random
 import zipfile
 from concurrent.futures import ThreadPoolExecutor
 
@@ -124,19 +123,50 @@ def test_editions_published_at_once_end_in_order_and_old_ones_are_dropped(app: A
 
 
 def test_a_deletion_during_a_conversion_leaves_nothing(app: AppHost, azurite: Azurite) -> None:
+    from PIL import Image, ImageDraw
+
+    from tests.pipeline_support import work_blobs
+
     base = app.base_url
-    # Long enough to still be converting when the deletion lands (its plan step parses 3 MB).
-    words = random.Random(7).choices(
-        ["waves", "breakwater", "gull", "tide", "rope", "lantern", "keel", "salt"], k=400_000
-    )
-    long_text = "".join(f"# Part {n}\n\n" + " ".join(words[n * 20_000 : (n + 1) * 20_000]) + "\n\n" for n in range(20))
-    book, key = create_book(base, corpus.zip_of({"book.md": long_text.encode()}), "racing.zip")
-    wait_for(lambda: http_json("GET", f"{base}/api/manuscripts/{book}")[1]["status"] == "running", 30, "the conversion")
+    # Sixteen 12-megapixel plates the plan step processes itself (a few seconds of work, in 30 kB of
+    # zip): after it writes its parse checkpoint it is busy for seconds before it commits.
+    files, text = {}, ""
+    for n in range(16):
+        plate = Image.linear_gradient("L").resize((4000, 3000)).convert("RGB")
+        ImageDraw.Draw(plate).text((10, 10), f"Plate {n}", fill=(255, 0, 0))
+        out = io.BytesIO()
+        plate.save(out, "PNG")
+        files[f"img/plate{n}.png"] = out.getvalue()
+        text += f"# Plate {n}\n\n![Plate {n}](img/plate{n}.png)\n\nThe harbour at dawn, plate {n}.\n\n"
+    files["book.md"] = text.encode()
+    book, key = create_book(base, corpus.zip_of(files), "racing.zip")
+    # The plan step has started its work (its parse checkpoint is written) and not yet committed.
+    wait_for(lambda: f"{book}/parsed.json" in work_blobs(azurite.connection_string, book), 60, "the plan's parse")
     status, _ = http_json("DELETE", f"{base}/api/books/{book}", None, bearer(key))
     assert status == 202
+
+    def plan_lines() -> list[str]:
+        return [line for line in app.log().splitlines() if f"job={book} step=plan" in line]
+
+    claimed = wait_for(lambda: [line for line in plan_lines() if "step claimed by message" in line], 10, "the claim")
+    invocation = claimed[0].partition("[invocation=")[2].split()[0]
+    # The scan counts only once the step has ended: what it writes after the erasure is its own to delete.
+    ended = "Executed 'Functions.convert' ("
+    wait_for(
+        lambda: any(ended in line and f"Id={invocation}" in line for line in app.log().splitlines()), 60, "the step"
+    )
     wait_for(lambda: not storage_naming(azurite.connection_string, [book]), 90, "the racing book to be erased")
     assert http_json("GET", f"{base}/api/manuscripts/{book}")[0] == 410
     assert http_json("GET", f"{base}/api/books/{book}/app/")[0] == 410
+    # The deletion landed while the plan step ran: the step was claimed before the erasure began
+    # and ended after it, and it never committed (the erasure stopped its job first). What it wrote
+    # after the erasure deleted the job's files, the step's clean-up deleted (shared/worker/protocol.py).
+    log = app.log().splitlines()
+    began = next(n for n, line in enumerate(log) if "erasure started" in line and f"book={book}" in line)
+    step_ended = next(n for n, line in enumerate(log) if ended in line and f"Id={invocation}" in line)
+    assert log.index(claimed[0]) < began < step_ended, "the plan step was not running when the deletion landed"
+    committed = [line for line in plan_lines() if "step committed" in line]
+    assert not committed, f"the plan step committed before the deletion stopped it: {committed}"
 
 
 def test_the_reconciler_finishes_an_erasure_whose_message_was_lost(app: AppHost, azurite: Azurite) -> None:

@@ -51,6 +51,7 @@ def test_front_matter_feed_appears_in_updates_after_refresh(local_feeds_app: tup
     assert headers["Access-Control-Allow-Origin"] == "*"
     assert get(f"{host.base_url}/api/books/{book}/updates", {"If-None-Match": headers["ETag"]})[0] == 304
     status, listing = http_json("GET", f"{host.base_url}/api/books/{book}/feeds")
+    assert status == 200 and listing["feeds"], listing  # no feed listed would pass the check below
     assert all(f["last_status"] == "ok" and f["etag"] for f in listing["feeds"])
 
 

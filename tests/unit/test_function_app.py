@@ -5,7 +5,9 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
+from datetime import timedelta
 
+from devhost.config import parse_timespan
 from tests.support import ROOT
 
 
@@ -121,10 +123,16 @@ def test_host_json_is_what_the_functions_host_expects() -> None:
     assert host["version"] == "2.0"
     assert host["extensionBundle"] == {"id": "Microsoft.Azure.Functions.ExtensionBundle", "version": "[4.*, 5.0.0)"}
     assert host["extensions"]["http"]["routePrefix"] == "api"
+    assert host["telemetryMode"] == "OpenTelemetry"
+    # Exactly what the README ("host.json sets …", and the instance sizing: 3 steps of 512 MB fit
+    # 2,048 MB) and shared/settings.py (75 s of retries, ABANDONED_UPLOAD_SECONDS above the
+    # function timeout) rely on: a looser value would pass a range and break those figures.
     queues = host["extensions"]["queues"]
-    assert 1 <= queues["batchSize"] <= 32
-    assert queues["maxDequeueCount"] >= 1
-    assert queues["visibilityTimeout"] != "00:00:00"
+    assert queues["batchSize"] == 2
+    assert queues["newBatchThreshold"] == 1
+    assert queues["maxDequeueCount"] == 5
+    assert parse_timespan(queues["visibilityTimeout"]) == timedelta(seconds=15)
+    assert parse_timespan(host["functionTimeout"]) == timedelta(minutes=10)
 
 
 def test_importing_function_app_does_not_import_heavy_libraries() -> None:
