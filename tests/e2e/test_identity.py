@@ -227,3 +227,46 @@ def test_a_direct_upload_gets_a_user_delegation_sas_and_converts(site: IdentityS
     finally:
         host.stop()
     assert "AccountKey" not in host.log()
+
+
+def test_a_credential_missing_a_permission_fails_health_with_the_services_reason(
+    azurite: Azurite, tmp_path: Path
+) -> None:
+    """Storage accepts the credential but it may not read (Azure's answer to an identity missing a
+    role: 403 AuthorizationPermissionMismatch). Azurite checks no roles, so the credential here is
+    an account SAS without read: the same refusal, from the same service call."""
+    from datetime import UTC, datetime, timedelta
+
+    from azure.storage.blob import AccountSasPermissions, ResourceTypes, generate_account_sas
+
+    account, key = "devstoreaccount1", azurite.connection_string.split("AccountKey=")[1].split(";")[0]
+    sas = generate_account_sas(
+        account,
+        key,
+        ResourceTypes(service=True, container=True, object=True),
+        AccountSasPermissions(write=True, add=True, create=True),  # no read, no list
+        expiry=datetime.now(UTC) + timedelta(hours=1),
+        services="bqt",
+    )
+    connection = ";".join(
+        [
+            *(part for part in azurite.connection_string.split(";") if part.split("=")[0].endswith("Endpoint")),
+            f"SharedAccessSignature={sas}",
+        ]
+    )
+    host = start_host(
+        ROOT,
+        {"AzureWebJobsStorage": connection},
+        tmp_path / "host.log",
+        extra_args=["--functions", "health"],
+        wait_path=None,
+    )
+    try:
+        wait_for(lambda: "Host started" in host.log(), 30, "the host to start")
+        status, problem = _health(host)
+        assert status == 503, problem
+        assert problem["title"] == "Storage refused Quire's credentials"
+        assert "AuthorizationPermissionMismatch" in problem["detail"], problem
+    finally:
+        host.stop()
+    assert sas.split("sig=")[1].split("&")[0] not in host.log()
