@@ -193,19 +193,29 @@ def run_step_in_child(
             log.info("the job failed: %s", error)
             fail_job(storage, job_id, str(error))
             messages = []
+        except NotFound:
+            # Its row or its manuscript went under it: erased (or failed) while the step ran. Not
+            # a fault to retry; anything else missing is.
+            if not _stopped(storage, job_id):
+                raise
+            log.info("the job was erased or failed while the step ran: the step's writes are deleted")
+            messages = []
         _sweep_if_stopped(storage, job_id)
     return messages, storage.known_to_exist()
+
+
+def _stopped(storage: Storage, job_id: str) -> bool:
+    try:
+        return read_job(storage, job_id)[0].status is JobStatus.FAILED
+    except NotFound:
+        return True  # erased: its row is gone
 
 
 def _sweep_if_stopped(storage: Storage, job_id: str) -> None:
     """A job failed or erased while this step ran may have had its files deleted before the step
     wrote its own: look at the job after the writes, and delete them again if so. (Writes before
     this read are caught by it; a failure or erasure after it deletes them itself.)"""
-    try:
-        stopped = read_job(storage, job_id)[0].status is JobStatus.FAILED
-    except NotFound:
-        stopped = True  # erased: its row is gone
-    if stopped:
+    if _stopped(storage, job_id):
         delete_job_files(storage, job_id)
 
 

@@ -167,6 +167,8 @@ def test_a_deletion_during_a_conversion_leaves_nothing(app: AppHost, azurite: Az
     assert log.index(claimed[0]) < began < step_ended, "the plan step was not running when the deletion landed"
     committed = [line for line in plan_lines() if "step committed" in line]
     assert not committed, f"the plan step committed before the deletion stopped it: {committed}"
+    # And it stopped quietly: an erased job is no fault for the queue to retry.
+    assert "(Succeeded," in log[step_ended], log[step_ended]
 
 
 def test_the_reconciler_finishes_an_erasure_whose_message_was_lost(app: AppHost, azurite: Azurite) -> None:
