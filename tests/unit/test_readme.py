@@ -4,11 +4,11 @@ exist in the status answer, and every figure in its measurements table names a b
 from __future__ import annotations
 
 import re
-from datetime import UTC, datetime
 from typing import Any
 
-from shared.jobs.record import Job, JobStatus, QueueBacklog
+from shared.jobs.record import QueueBacklog
 from tests.support import ROOT
+from tests.unit.test_claims import job
 
 README = (ROOT / "README.md").read_text(encoding="utf-8")
 
@@ -17,21 +17,8 @@ def queued_job_answer() -> dict[str, Any]:
     """`GET /api/manuscripts/{job}`'s body for a queued job behind a backlog, as the web tier makes it
     (a real status answer with this field is checked by tests/chaos/test_backlog.py::
     test_a_queued_job_shows_the_backlog_it_waits_behind)."""
-    moment = datetime(2026, 12, 1, 12, 0, tzinfo=UTC)
-    job = Job(
-        id="j" * 22,
-        status=JobStatus.QUEUED,
-        created=moment,
-        updated=moment,
-        manuscript_blob="m",
-        filename="book.md",
-        kind="markdown",
-        content_type="text/markdown",
-        size=1,
-        sha256="0",
-        book="j" * 22,
-    )
-    return job.to_public("/api", QueueBacklog(messages=40, front_waited_seconds=95))
+    queued = job(book="j" * 22)
+    return queued.to_public("/api", QueueBacklog(messages=40, front_waited_seconds=95))
 
 
 def test_the_status_fields_the_readme_names_are_in_the_status_answer() -> None:
