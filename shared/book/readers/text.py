@@ -3,13 +3,16 @@
 Blocks are separated by blank lines. A block is
 - a heading: a line underlined with =, *, -, ~ (levels in the order the characters first appear,
   as texinfo's and reStructuredText's plain text use them), a numbered line ("2.1 Moorings"), a
-  named one ("Chapter IV", "Prologue"), or a short line in capitals;
+  named one ("Chapter IV", "Letter 12", "XIV", "Prologue"), or a short line in capitals, but only
+  in a text whose chapters are not named so: in a book of "CHAPTER I"s, a salutation or a
+  signature in capitals is part of the chapter;
 - preformatted (commands, ASCII tables, diagrams): indented lines that do not read as prose, or
   lines with columns of spaces or table borders;
 - a quotation: indented prose;
 - a list: lines that begin with bullets or numbers;
-- a paragraph: its lines joined, except where a line ends well before the text's usual width
-  (verse, addresses), which keeps its break.
+- verse (an address, a stanza): lines mostly well short of the text's usual width, kept as lines;
+- a paragraph: its hard-wrapped lines joined into one.
+_Underscores_ and *asterisks* around words are emphasis, within a paragraph.
 """
 
 from __future__ import annotations
@@ -23,10 +26,15 @@ from shared.book.model import ChapterSource, Metadata, ParsedBook
 from shared.book.readers.outline import split_level_for
 
 _NAMED_HEADING = re.compile(
-    r"^(?:(?:chapter|part|book)\s+(?:[0-9]+|[ivxlcdm]+|one|two|three|four|five|six|seven|eight|nine|ten|"
+    r"^(?:(?:chapter|part|book|letter)\s+(?:[0-9]+|[ivxlcdm]+|one|two|three|four|five|six|seven|eight|nine|ten|"
     r"eleven|twelve|[a-z]+teen|twenty[- a-z]*|thirty[- a-z]*)\b.*|prologue|epilogue|preface|introduction|"
     r"afterword|foreword|appendix\b.*)$",
     re.IGNORECASE,
+)
+_ROMAN_ALONE = re.compile(r"^(?=[IVXLCDM])M{0,3}(?:C[MD]|D?C{0,3})(?:X[CL]|L?X{0,3})(?:I[XV]|V?I{0,3})\.?$")
+_CHAPTER_PATTERN = re.compile(r"^(?:chapter|part|book|letter)\s+\S", re.IGNORECASE)
+_EMPHASIS = re.compile(
+    r"(?<![\w*])\*(?![\s*])([^*]+?)(?<![\s*])\*(?![\w*])|(?<![\w_])_(?![\s_])([^_]+?)(?<![\s_])_(?![\w_])"
 )
 _UNDERLINE = re.compile(r"^([=*\-~^#+])\1{2,}\s*$")
 _NUMBERED_HEADING = re.compile(r"^(\d+(?:\.\d+)*)\.?\s+\S")
@@ -39,8 +47,7 @@ CAPITALS = -1  # the level of a line in capitals: decided by the headings around
 
 
 def read_text(text: str, split_level: int = 1) -> ParsedBook:
-    blocks = [block.rstrip() for block in re.split(r"\n[ \t]*\n", text.expandtabs(8)) if block.strip()]
-    blocks = [block.lstrip("\n") for block in blocks]
+    blocks = _blocks(text)
     width = _usual_width(blocks)
     underline_chars: list[str] = []
     parts: list[tuple[int, str]] = []  # (heading level, title) or (0, html)
@@ -54,7 +61,7 @@ def read_text(text: str, split_level: int = 1) -> ParsedBook:
         if rest.strip():
             parts.append((0, _block_html(rest, width)))
 
-    _place_lines_in_capitals(parts)
+    _place_lines_in_capitals(parts, width, any(_names_a_chapter(block.split("\n")[0]) for block in blocks))
     chapter_level = split_level_for([level for level, _ in parts if level > 0], split_level)
     chapters: list[ChapterSource] = []
     title = ""
@@ -74,6 +81,12 @@ def read_text(text: str, split_level: int = 1) -> ParsedBook:
     return ParsedBook(metadata=Metadata(), chapters=chapters, image_refs={}, split_level=chapter_level)
 
 
+def _blocks(text: str) -> list[str]:
+    """The text's blocks: what blank lines separate."""
+    blocks = [block.rstrip() for block in re.split(r"\n[ \t]*\n", text.expandtabs(8)) if block.strip()]
+    return [block.lstrip("\n") for block in blocks]
+
+
 def _heading(block: str, underline_chars: list[str]) -> tuple[int, str, str] | None:
     """(level, title, the rest of the block) if the block begins with a heading."""
     lines = block.split("\n")
@@ -85,7 +98,7 @@ def _heading(block: str, underline_chars: list[str]) -> tuple[int, str, str] | N
         if underline.group(1) not in underline_chars:
             underline_chars.append(underline.group(1))
         return underline_chars.index(underline.group(1)) + 1, first, "\n".join(lines[2:])
-    if _NAMED_HEADING.match(first):
+    if _NAMED_HEADING.match(first) or (len(lines) == 1 and _ROMAN_ALONE.match(first)):
         return 1, first, "\n".join(lines[1:])
     if len(lines) > 1 or first[-1] in ".,;:!?":
         return None
@@ -98,13 +111,23 @@ def _heading(block: str, underline_chars: list[str]) -> tuple[int, str, str] | N
     return None
 
 
-def _place_lines_in_capitals(parts: list[tuple[int, str]]) -> None:
+def _names_a_chapter(line: str) -> bool:
+    """Whether a line is a chapter heading by a recognised pattern: "CHAPTER I", "Part 2",
+    "Letter 12", a Roman numeral alone."""
+    first = " ".join(line.split())
+    return bool(_NAMED_HEADING.match(first) and _CHAPTER_PATTERN.match(first)) or bool(_ROMAN_ALONE.match(first))
+
+
+def _place_lines_in_capitals(parts: list[tuple[int, str]], width: int, chapters_named: bool) -> None:
     """Lines in capitals are chapter headings in a text that has no other kind, else headings one
-    level below the heading before them."""
+    level below the heading before them; in a text whose chapters are named ("CHAPTER I"), they
+    are text (a salutation, a signature)."""
     others = any(level > 0 for level, _ in parts)
     above = 0
     for index, (level, title) in enumerate(parts):
-        if level == CAPITALS:
+        if level == CAPITALS and chapters_named:
+            parts[index] = (0, _block_html(title, width))
+        elif level == CAPITALS:
             parts[index] = (min(above + 1, 6) if others else 1, title)
         elif level > 0:
             above = level
@@ -149,20 +172,33 @@ def _list_html(lines: list[str]) -> str:
         else:
             items[-1].append(line.strip())
     tag = "ol" if ordered else "ul"
-    return f"<{tag}>" + "".join(f"<li>{escape(' '.join(' '.join(i).split()))}</li>" for i in items) + f"</{tag}>"
+    return f"<{tag}>" + "".join(f"<li>{_emphasis(' '.join(' '.join(i).split()))}</li>" for i in items) + f"</{tag}>"
 
 
 def _paragraph(lines: list[str], width: int) -> str:
-    """Lines joined into one paragraph, but a line that ends where the next word would still have
-    fitted was broken on purpose (verse, an address): that break stays."""
+    """A block's lines as one paragraph. Verse (most lines well short of the usual width) keeps
+    every break; prose is re-flowed, keeping only a break after a line shorter than half the width
+    (a closing, a signature): a hard wrap is never a line break."""
+    lines = [line for line in lines if line.strip()]
+    verse = _is_verse(lines, width)
     out = escape(" ".join(lines[0].split()))
     for previous, line in itertools.pairwise(lines):
-        words = line.split()
-        if not words:
-            continue
-        fitted = len(previous.rstrip()) + 1 + len(words[0]) <= width
-        out += ("<br/>" if fitted else " ") + escape(" ".join(words))
-    return f"<p>{out}</p>"
+        kept = verse or len(previous.strip()) < width / 2
+        out += ("<br/>" if kept else " ") + escape(" ".join(line.split()))
+    return f"<p>{_emphasis(out)}</p>"
+
+
+def _is_verse(lines: list[str], width: int) -> bool:
+    """Whether most lines (the last aside: a paragraph's last line is short anyway) end well before
+    the width the text is wrapped at."""
+    ended = [len(line.rstrip()) for line in lines[:-1]]
+    return bool(ended) and 2 * sum(1 for length in ended if length < width * 0.7) > len(ended)
+
+
+def _emphasis(html: str) -> str:
+    """_Words_ and *words* in escaped text as <em>: not inside a word (snake_case), never past the
+    paragraph they are in."""
+    return _EMPHASIS.sub(lambda match: f"<em>{match.group(1) or match.group(2)}</em>", html)
 
 
 def _usual_width(blocks: list[str]) -> int:
