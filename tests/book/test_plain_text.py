@@ -1,8 +1,131 @@
-"""Plain text as people write it: hard-wrapped paragraphs, verse, _emphasis_, chapter headings."""
+"""Plain text as people write it: hard-wrapped paragraphs, verse, _emphasis_, Project Gutenberg files."""
 
 from __future__ import annotations
 
+import re
+
 from shared.book.readers import parse_manuscript
+from shared.book.readers.gutenberg import LICENCE_TITLE, split_gutenberg
+
+GUTENBERG = """\ufeffThe Project Gutenberg EBook of Harbour Days, by Ada Writer
+
+This eBook is for the use of anyone anywhere at no cost and with
+almost no restrictions whatsoever.  You may copy it, give it away or
+re-use it under the terms of the Project Gutenberg License included
+with this eBook or online at www.gutenberg.org
+
+
+Title: Harbour Days
+
+Author: Ada Writer
+
+Release Date: August 26, 2008 [EBook #99999]
+
+Language: English
+
+Character set encoding: UTF-8
+
+*** START OF THIS PROJECT GUTENBERG EBOOK HARBOUR DAYS ***
+
+
+
+
+Produced by Anonymous Volunteers
+
+
+
+
+HARBOUR DAYS
+
+By Ada Writer
+
+
+
+CHAPTER I.
+
+It is a truth known to every sailor in the harbour that a ship which
+comes in on the evening tide must leave on the morning one, whatever
+the harbour master says about the fees and the _weather_ and the
+lanterns on the quay.
+
+The master himself, who had seen forty winters on the water, did not
+believe a word of it, and said so to anyone who would listen to him
+over a glass in the tavern by the steps.
+
+
+CHAPTER II.
+
+The letter came on a Tuesday, and the master read it out to the crew
+standing on the deck in the rain, with his hat in his hand.
+
+MY DEAR SIR,
+
+I write to tell you that the berth you asked for is yours from the
+first of the month, and that the fees are paid until the summer. Keep
+the lanterns lit and the bell rung, and nobody will trouble you.
+
+Your obedient servant,
+
+JOHN HARBOURMASTER
+
+The crew cheered, and the cook sang the old rhyme, as he always did:
+
+The first for the master,
+the next for the quay,
+the last for the boats
+still out on the sea.
+
+
+CHAPTER III.
+
+The summer came, and with it the boats, and the master forgot all
+about the letter, the fees and the snake_case_names of the clerks.
+
+
+
+
+End of the Project Gutenberg EBook of Harbour Days, by Ada Writer
+
+*** END OF THIS PROJECT GUTENBERG EBOOK HARBOUR DAYS ***
+
+***** This file should be named 99999.txt or 99999.zip *****
+
+Updated editions will replace the previous one--the old editions
+will be renamed.  Creating the works from public domain print editions
+means that no one owns a United States copyright in these works.
+
+START: FULL LICENSE
+
+THE FULL PROJECT GUTENBERG LICENSE
+"""
+
+
+def test_a_project_gutenberg_file_gives_its_metadata_and_keeps_its_licence_at_the_back() -> None:
+    book = parse_manuscript(GUTENBERG.encode(), "text", file_name="99999.txt")
+    meta = book.metadata
+    assert (meta.title, meta.authors, meta.language, meta.date) == ("Harbour Days", ["Ada Writer"], "en", "2008-08-26")
+    titles = [chapter.title for chapter in book.chapters]
+    # The opening (the credits and the title page) keeps the book's title; a salutation and a
+    # signature in capitals are not chapters in a book of CHAPTERs.
+    assert titles == ["Harbour Days", "CHAPTER I.", "CHAPTER II.", "CHAPTER III.", LICENCE_TITLE]
+    bodies = [chapter.body for chapter in book.chapters]
+    assert not [body for body in bodies[:-1] if "Gutenberg" in body or "LICENSE" in body]
+    assert "Updated editions will replace" in bodies[-1] and "START: FULL LICENSE" in bodies[-1]
+    assert "This eBook is for the use of anyone" not in "".join(bodies)
+    letter = bodies[2]
+    assert "<p>MY DEAR SIR,</p>" in letter and "<p>JOHN HARBOURMASTER</p>" in letter
+    assert "<p>The first for the master,<br/>the next for the quay,<br/>the last for the boats<br/>still" in letter
+    # Hard-wrapped prose is re-flowed: no break inside a paragraph.
+    prose = [p for body in bodies[1:4] for p in re.findall(r"<p>(.*?)</p>", body) if "master," not in p]
+    assert prose and not [p for p in prose if "<br/>" in p or "\n" in p]
+    assert "<p>It is a truth known to every sailor in the harbour that a ship which comes in on the" in bodies[1]
+    assert "the fees and the <em>weather</em> and the lanterns" in bodies[1]
+    assert "snake_case_names" in bodies[3] and "<em>" not in bodies[3]
+
+
+def test_the_upload_s_own_metadata_wins_over_the_gutenberg_header() -> None:
+    book = parse_manuscript(GUTENBERG.encode(), "text", title="Harbour", author="B. Reader", language="fr")
+    assert (book.metadata.title, book.metadata.authors, book.metadata.language) == ("Harbour", ["B. Reader"], "fr")
 
 
 def test_emphasis_and_verse_in_an_ordinary_manuscript() -> None:
@@ -22,3 +145,16 @@ def test_capitals_are_headings_when_no_chapter_is_named_and_roman_numerals_alone
     assert [c.title for c in capitals.chapters] == ["THE VOYAGE OUT", "THE VOYAGE HOME"]
     roman = parse_manuscript(b"I\n\nText.\n\nTHE PAUSE\n\nII.\n\nMore.\n\nLetter 3\n\nDear all.\n", "text")
     assert [c.title for c in roman.chapters] == ["I", "II.", "Letter 3"]
+
+
+def test_the_newer_gutenberg_header() -> None:
+    header = (
+        "Title: The Complete Works\n       of a Harbour Poet\n\nAuthor: Ada Writer\n\n"
+        "Release date: June 1, 1998 [eBook #99998]\n                Most recently updated: March 3, 2024\n\n"
+        "Language: French\n\n*** START OF THE PROJECT GUTENBERG EBOOK THE COMPLETE WORKS ***\n\nChapter 1\n\nText.\n"
+    )
+    found = split_gutenberg(header)
+    assert found is not None and found.licence == "" and "Chapter 1" in found.book
+    meta = found.metadata
+    assert (meta.title, meta.language, meta.date) == ("The Complete Works of a Harbour Poet", "fr", "1998-06-01")
+    assert split_gutenberg("Title: Not Gutenberg\n\nText.\n") is None

@@ -13,6 +13,7 @@ Blocks are separated by blank lines. A block is
 - verse (an address, a stanza): lines mostly well short of the text's usual width, kept as lines;
 - a paragraph: its hard-wrapped lines joined into one.
 _Underscores_ and *asterisks* around words are emphasis, within a paragraph.
+A Project Gutenberg file gives its metadata; its licence becomes the last chapter (gutenberg.py).
 """
 
 from __future__ import annotations
@@ -23,6 +24,7 @@ from html import escape
 from textwrap import dedent
 
 from shared.book.model import ChapterSource, Metadata, ParsedBook
+from shared.book.readers.gutenberg import LICENCE_TITLE, split_gutenberg
 from shared.book.readers.outline import split_level_for
 
 _NAMED_HEADING = re.compile(
@@ -47,7 +49,8 @@ CAPITALS = -1  # the level of a line in capitals: decided by the headings around
 
 
 def read_text(text: str, split_level: int = 1) -> ParsedBook:
-    blocks = _blocks(text)
+    gutenberg = split_gutenberg(text)
+    blocks = _blocks(gutenberg.book if gutenberg else text)
     width = _usual_width(blocks)
     underline_chars: list[str] = []
     parts: list[tuple[int, str]] = []  # (heading level, title) or (0, html)
@@ -78,7 +81,13 @@ def read_text(text: str, split_level: int = 1) -> ParsedBook:
             body.append(content)
     if body:
         chapters.append(ChapterSource(len(chapters) + 1, title, "html", "".join(body)))
-    return ParsedBook(metadata=Metadata(), chapters=chapters, image_refs={}, split_level=chapter_level)
+    licence = _blocks(gutenberg.licence) if gutenberg else []
+    if licence:  # back matter: the last chapter, never in the book's own flow
+        tag = f"h{min(chapter_level, 6)}"
+        html = f"<{tag}>{LICENCE_TITLE}</{tag}>" + "".join(_block_html(b, _usual_width(licence)) for b in licence)
+        chapters.append(ChapterSource(len(chapters) + 1, LICENCE_TITLE, "html", html))
+    metadata = gutenberg.metadata if gutenberg else Metadata()
+    return ParsedBook(metadata=metadata, chapters=chapters, image_refs={}, split_level=chapter_level)
 
 
 def _blocks(text: str) -> list[str]:
