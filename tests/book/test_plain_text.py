@@ -141,8 +141,11 @@ def test_emphasis_and_verse_in_an_ordinary_manuscript() -> None:
 
 
 def test_capitals_are_headings_when_no_chapter_is_named_and_roman_numerals_alone_are() -> None:
-    capitals = parse_manuscript(b"THE VOYAGE OUT\n\nText.\n\nTHE VOYAGE HOME\n\nMore text.\n", "text")
+    capitals = parse_manuscript(
+        b"THE VOYAGE OUT\n\nText.\n\nYours ever,\n\nADA WRITER\n\nTHE VOYAGE HOME\n\nMore text.\n", "text"
+    )
     assert [c.title for c in capitals.chapters] == ["THE VOYAGE OUT", "THE VOYAGE HOME"]
+    assert "<p>Yours ever,</p><p>ADA WRITER</p>" in capitals.chapters[0].body  # a signature, not a chapter
     roman = parse_manuscript(b"I\n\nText.\n\nTHE PAUSE\n\nII.\n\nMore.\n\nLetter 3\n\nDear all.\n", "text")
     assert [c.title for c in roman.chapters] == ["I", "II.", "Letter 3"]
 

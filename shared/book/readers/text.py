@@ -130,11 +130,13 @@ def _names_a_chapter(line: str) -> bool:
 def _place_lines_in_capitals(parts: list[tuple[int, str]], width: int, chapters_named: bool) -> None:
     """Lines in capitals are chapter headings in a text that has no other kind, else headings one
     level below the heading before them; in a text whose chapters are named ("CHAPTER I"), they
-    are text (a salutation, a signature)."""
+    are text (a salutation, a signature), and so is one after a line ending in a comma ("Yours
+    ever," then a signature)."""
     others = any(level > 0 for level, _ in parts)
     above = 0
     for index, (level, title) in enumerate(parts):
-        if level == CAPITALS and chapters_named:
+        signed = index > 0 and parts[index - 1][0] == 0 and re.sub(r"<[^>]*>", "", parts[index - 1][1]).endswith(",")
+        if level == CAPITALS and (chapters_named or signed):
             parts[index] = (0, _block_html(title, width))
         elif level == CAPITALS:
             parts[index] = (min(above + 1, 6) if others else 1, title)
