@@ -585,3 +585,36 @@ def docx_with_comments_and_an_equation() -> bytes:
     with zipfile.ZipFile(io.BytesIO(docx(extra_body=equation))) as source:
         files = {name: source.read(name) for name in source.namelist()}
     return zip_of({**files, "word/comments.xml": comments.encode()})
+
+
+def docx_with(extra_body: str = "", parts: dict[str, bytes] | None = None, relationships: str = "") -> bytes:
+    """The docx() book with more body, more (or replaced) parts and more document relationships."""
+    with zipfile.ZipFile(io.BytesIO(docx(extra_body=extra_body))) as source:
+        files = {name: source.read(name) for name in source.namelist()}
+    rels = "word/_rels/document.xml.rels"
+    files[rels] = files[rels].replace(b"</Relationships>", relationships.encode() + b"</Relationships>")
+    return zip_of({**files, **(parts or {})})
+
+
+def docx_with_local_files(linked_image: bool = False) -> bytes:
+    """A docx with an attached template and a hyperlink on the author's disk, and perhaps a linked image."""
+    settings_rels = (
+        '<?xml version="1.0" encoding="UTF-8"?>'
+        '<Relationships xmlns="http://schemas.openxmlformats.org/package/2006/relationships">'
+        '<Relationship Id="rId1" Type="http://schemas.openxmlformats.org/officeDocument/2006/relationships/attachedTemplate" '
+        'Target="file:///C:/Users/dora/Templates/Manuscript.dotx" TargetMode="External"/></Relationships>'
+    )
+    link = (
+        '<w:p><w:r><w:t xml:space="preserve">See </w:t></w:r><w:hyperlink r:id="rIdLocal">'
+        '<w:r><w:t>the draft notes</w:t></w:r></w:hyperlink><w:r><w:t xml:space="preserve"> for more.</w:t></w:r></w:p>'
+    )
+    relationships = (
+        '<Relationship Id="rIdLocal" Type="http://schemas.openxmlformats.org/officeDocument/2006/relationships/hyperlink" '
+        'Target="file:///C:/Users/dora/notes.docx" TargetMode="External"/>'
+    )
+    if linked_image:
+        relationships += (
+            '<Relationship Id="rIdLinked" Type="http://schemas.openxmlformats.org/officeDocument/2006/relationships/image" '
+            'Target="file:///C:/Users/dora/photo.jpg" TargetMode="External"/>'
+        )
+    return docx_with(link, {"word/_rels/settings.xml.rels": settings_rels.encode()}, relationships)

@@ -55,9 +55,9 @@ def read_docx(data: bytes, split_level: int) -> tuple[ParsedBook, dict[str, byte
                     "The Word document contains XML declarations (DTD or entities) that Word never writes. "
                     "Open it in Word or LibreOffice and save it again as .docx."
                 )
-        if name.endswith(".rels") and re.search(rb'TargetMode="External"[^>]*Target="file:|Target="file:', content):
+        if name.endswith(".rels") and _links_an_image_file(content):
             raise ManuscriptError(
-                "The Word document links to files on a computer. Embed the images instead of linking them."
+                "The Word document links to images on a computer. Embed the images instead of linking them."
             )
     import mammoth
 
@@ -83,7 +83,8 @@ def read_docx(data: bytes, split_level: int) -> tuple[ParsedBook, dict[str, byte
         raise ManuscriptError(
             f"The Word document cannot be read ({type(error).__name__}). Save it again as .docx."
         ) from None
-    html, notes = _take_docx_footnotes(result.value)
+    html, unlinked = _unlink_local_files(result.value)
+    html, notes = _take_docx_footnotes(html)
     titles = re.findall(r'<p class="doc-title">(.*?)</p>', html, flags=re.S)
     html = re.sub(r'<p class="doc-title">.*?</p>', "", html, flags=re.S)  # it belongs on the title page
     book = read_html(f"<html><body>{html}</body></html>", split_level)
@@ -109,6 +110,7 @@ def read_docx(data: bytes, split_level: int) -> tuple[ParsedBook, dict[str, byte
         if "Unrecognised" in m.message and not re.search(r"run style: \w+Tok ", m.message)
     )
     book.warnings.extend(_left_out(files))
+    book.warnings.extend(unlinked)
     props = files.get("docProps/core.xml", b"")
     title = re.search(rb"<dc:title>([^<]+)</dc:title>", props)
     creator = re.search(rb"<dc:creator>([^<]+)</dc:creator>", props)
@@ -136,6 +138,36 @@ def _left_out(files: dict[str, bytes]) -> list[str]:
             "Write formulas in Markdown as TeX ($...$) or in HTML as MathML."
         )
     return warnings
+
+
+_RELATIONSHIP = re.compile(rb"<Relationship\b[^>]*>")
+_LOCAL_LINK = re.compile(r'<a href="(file:[^"]*)"[^>]*>(.*?)</a>', re.S)
+
+
+def _links_an_image_file(rels: bytes) -> bool:
+    """Whether a relationship part points an image at a file on the author's computer. Other
+    file: targets do not matter: an attached template (settings.xml.rels) is never read, and a
+    hyperlink to a local file keeps its text (_unlink_local_files)."""
+    for relationship in _RELATIONSHIP.findall(rels):
+        target = re.search(rb'\bTarget="([^"]*)"', relationship)
+        kind = re.search(rb'\bType="([^"]*)"', relationship)
+        if target and kind and target.group(1).lower().startswith(b"file:") and kind.group(1).endswith(b"/image"):
+            return True
+    return False
+
+
+def _unlink_local_files(html: str) -> tuple[str, list[str]]:
+    """Links to files on the author's computer lead nowhere in a book: their text stays, unlinked."""
+    warnings: list[str] = []
+
+    def unlink(match: re.Match[str]) -> str:
+        warnings.append(
+            f"Word document: the link to {unescape(match.group(1))!r} points to a file on the author's computer; "
+            "its text is kept without the link."
+        )
+        return match.group(2)
+
+    return _LOCAL_LINK.sub(unlink, html), warnings
 
 
 def _extension_for(content_type: str | None) -> str:

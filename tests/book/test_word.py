@@ -1,0 +1,23 @@
+"""Word documents: what Word writes beyond plain paragraphs reaches the book, or is named."""
+
+from __future__ import annotations
+
+import pytest
+
+from shared.book.errors import ManuscriptError
+from shared.book.readers import parse_manuscript
+from shared.book.steps import render
+from tests import book_corpus as corpus
+
+
+def test_files_on_the_authors_computer_do_not_refuse_the_document() -> None:
+    book = parse_manuscript(corpus.docx_with_local_files(), "docx")
+    body = "".join(chapter.body for chapter in render(book))
+    assert "See the draft notes for more." in body
+    assert "file:" not in body and "Manuscript.dotx" not in " ".join(book.warnings)
+    assert [w for w in book.warnings if "'file:///C:/Users/dora/notes.docx'" in w and "without the link" in w]
+
+
+def test_a_linked_image_still_asks_for_embedding() -> None:
+    with pytest.raises(ManuscriptError, match="Embed the images"):
+        parse_manuscript(corpus.docx_with_local_files(linked_image=True), "docx")
