@@ -618,3 +618,25 @@ def docx_with_local_files(linked_image: bool = False) -> bytes:
             'Target="file:///C:/Users/dora/photo.jpg" TargetMode="External"/>'
         )
     return docx_with(link, {"word/_rels/settings.xml.rels": settings_rels.encode()}, relationships)
+
+
+def docx_with_custom_headings() -> bytes:
+    """Appendices in a style based on one based on Heading 1, and a paragraph with an outline level of its own."""
+    styles = (
+        '<w:style w:type="paragraph" w:styleId="AppendixBase"><w:name w:val="Appendix Base"/>'
+        '<w:basedOn w:val="Heading1"/></w:style>'
+        '<w:style w:type="paragraph" w:styleId="AppendixHeading"><w:name w:val="Appendix Heading"/>'
+        '<w:basedOn w:val="AppendixBase"/></w:style>'
+        '<w:style w:type="paragraph" w:styleId="Loop"><w:name w:val="Loop"/><w:basedOn w:val="Loop"/></w:style>'
+    )
+    body = (
+        _para("Appendix A: Tides", "AppendixHeading")
+        + _para("High and low water.")
+        + _para("Appendix B: Knots", "AppendixHeading")
+        + _para("Bowline and hitch.", "Loop")
+        + '<w:p><w:pPr><w:outlineLvl w:val="0"/></w:pPr><w:r><w:t>Glossary</w:t></w:r></w:p>'
+        + _para("Words of the sea.")
+    )
+    with zipfile.ZipFile(io.BytesIO(docx())) as source:
+        original = source.read("word/styles.xml")
+    return docx_with(body, {"word/styles.xml": original.replace(b"</w:styles>", styles.encode() + b"</w:styles>")})

@@ -2,12 +2,17 @@
 
 from __future__ import annotations
 
+import re
+
 import pytest
 
+from shared.book import convert
 from shared.book.errors import ManuscriptError
 from shared.book.readers import parse_manuscript
 from shared.book.steps import render
 from tests import book_corpus as corpus
+from tests.book.conftest import options
+from tests.book.test_conversion import text
 
 
 def test_files_on_the_authors_computer_do_not_refuse_the_document() -> None:
@@ -21,3 +26,10 @@ def test_files_on_the_authors_computer_do_not_refuse_the_document() -> None:
 def test_a_linked_image_still_asks_for_embedding() -> None:
     with pytest.raises(ManuscriptError, match="Embed the images"):
         parse_manuscript(corpus.docx_with_local_files(linked_image=True), "docx")
+
+
+def test_styles_based_on_headings_and_outline_levels_make_chapters() -> None:
+    result = convert(corpus.docx_with_custom_headings(), options("docx"))
+    nav = re.findall(r'<a href="text/ch\d+\.xhtml">([^<]+)</a>', text(result, "OEBPS/nav.xhtml"))
+    assert nav[-3:] == ["Appendix A: Tides", "Appendix B: Knots", "Glossary"]
+    assert "Bowline and hitch." in text(result, "OEBPS/text/ch004.xhtml")

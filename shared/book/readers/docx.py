@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import io
 import re
 from html import unescape
 from typing import Any
@@ -41,8 +42,6 @@ p[style-name='Image Caption'] => p.caption:fresh
 
 
 def read_docx(data: bytes, split_level: int) -> tuple[ParsedBook, dict[str, bytes]]:
-    import io
-
     files = read_archive(data, "Word document", DOCX_LIMITS)
     if "word/document.xml" not in files:
         raise ManuscriptError("The Word document has no body (word/document.xml). Save it again as .docx.")
@@ -70,10 +69,11 @@ def read_docx(data: bytes, split_level: int) -> tuple[ParsedBook, dict[str, byte
         images[name] = content
         return {"src": name, "alt": image.alt_text or ""}
 
+    data, headings = _prepared(files)
     try:
         result = mammoth.convert_to_html(
             io.BytesIO(data),
-            style_map=DOCX_STYLE_MAP,
+            style_map=DOCX_STYLE_MAP + headings,
             convert_image=mammoth.images.img_element(keep_image),
             external_file_access=False,
         )
@@ -138,6 +138,34 @@ def _left_out(files: dict[str, bytes]) -> list[str]:
             "Write formulas in Markdown as TeX ($...$) or in HTML as MathML."
         )
     return warnings
+
+
+def _prepared(files: dict[str, bytes]) -> tuple[bytes, str]:
+    """The document as mammoth is to read it, and the style map for the headings it would miss."""
+    import zipfile
+
+    from lxml import etree
+
+    from shared.book.readers import docx_parts
+
+    try:
+        document = docx_parts.parse_part(files["word/document.xml"])
+        styles = docx_parts.parse_part(files["word/styles.xml"]) if "word/styles.xml" in files else None
+    except etree.XMLSyntaxError:
+        raise ManuscriptError("The Word document's XML cannot be read. Save it again as .docx.") from None
+    levels = docx_parts.heading_levels(styles) if styles is not None else {}
+    if styles is not None:  # the outline styles are added to it
+        docx_parts.mark_outline_levels(document)
+    changed = dict(files)
+    changed["word/document.xml"] = etree.tostring(document, xml_declaration=True, encoding="UTF-8")
+    if styles is not None:
+        styles.extend(docx_parts.parse_part(b"<x>" + docx_parts.outline_styles() + b"</x>"))
+        changed["word/styles.xml"] = etree.tostring(styles, xml_declaration=True, encoding="UTF-8")
+    out = io.BytesIO()
+    with zipfile.ZipFile(out, "w", zipfile.ZIP_STORED) as archive:
+        for name, content in changed.items():
+            archive.writestr(name, content)
+    return out.getvalue(), "\n" + docx_parts.style_map(levels)
 
 
 _RELATIONSHIP = re.compile(rb"<Relationship\b[^>]*>")

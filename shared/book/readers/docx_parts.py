@@ -1,0 +1,96 @@
+"""Word's XML parts, read before mammoth sees them. Pure.
+
+mammoth maps paragraph styles by name only, and knows nothing of Word's equations. Here the
+document is prepared: headings are found through the styles they are based on and through
+outline levels, and each equation is taken out for shared/book/omml.py, a mark left in its place.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+W = "http://schemas.openxmlformats.org/wordprocessingml/2006/main"
+M = "http://schemas.openxmlformats.org/officeDocument/2006/math"
+_W = f"{{{W}}}"
+_HEADING_NAME = re.compile(r"heading ([1-9])", re.I)
+# The style given to paragraphs whose own properties carry an outline level.
+OUTLINE_STYLE = "QuireOutlineLevel{}"
+
+
+def parse_part(content: bytes) -> Any:
+    from lxml import etree
+
+    parser = etree.XMLParser(resolve_entities=False, no_network=True, load_dtd=False, huge_tree=True)
+    return etree.fromstring(content, parser)
+
+
+def heading_levels(styles: Any) -> dict[str, tuple[str, int]]:
+    """Paragraph styles that are headings, by style id: their name and level. A style is a heading
+    when it is named 'heading N', carries an outline level, or is based (at any remove) on one."""
+    found: dict[str, tuple[str, str, int | None]] = {}  # id: name, based on, own level
+    for style in styles.iter(f"{_W}style"):
+        if style.get(f"{_W}type") != "paragraph" or not style.get(f"{_W}styleId"):
+            continue
+        name = _value(style.find(f"{_W}name")) or ""
+        heading = _HEADING_NAME.fullmatch(name.strip())
+        level = int(heading.group(1)) if heading else _outline_level(style.find(f"{_W}pPr"))
+        found[style.get(f"{_W}styleId")] = (name, _value(style.find(f"{_W}basedOn")) or "", level)
+    levels: dict[str, tuple[str, int]] = {}
+    for style_id, (name, _, _) in found.items():
+        seen, current = set(), style_id
+        while current in found and current not in seen:  # a loop of basedOn ends the search
+            seen.add(current)
+            _, based_on, level = found[current]
+            if level is not None:
+                if level <= 6:
+                    levels[style_id] = (name, level)
+                break
+            current = based_on
+    return levels
+
+
+def style_map(levels: dict[str, tuple[str, int]]) -> str:
+    """mammoth style-map lines for headings mammoth would not recognise by name."""
+    lines = [f"p[style-name='{OUTLINE_STYLE.format(n)}'] => h{n}:fresh" for n in range(1, 7)]
+    for name, level in sorted(levels.values()):
+        if name and "'" not in name and "\\" not in name and not _HEADING_NAME.fullmatch(name.strip()):
+            lines.append(f"p[style-name='{name}'] => h{level}:fresh")
+    return "\n".join(lines)
+
+
+def outline_styles() -> bytes:
+    """Styles for paragraphs given an outline level directly, to append to styles.xml."""
+    return "".join(
+        f'<w:style xmlns:w="{W}" w:type="paragraph" w:styleId="{OUTLINE_STYLE.format(n)}">'
+        f'<w:name w:val="{OUTLINE_STYLE.format(n)}"/></w:style>'
+        for n in range(1, 7)
+    ).encode()
+
+
+def mark_outline_levels(document: Any) -> None:
+    """A paragraph with an outline level of its own (levels 1 to 6) takes the matching outline style."""
+    from lxml import etree
+
+    for properties in document.iter(f"{_W}pPr"):
+        level = _outline_level(properties)
+        if level is None or level > 6 or properties.getparent().tag != f"{_W}p":
+            continue
+        style = properties.find(f"{_W}pStyle")
+        if style is None:
+            style = etree.Element(f"{_W}pStyle")
+            properties.insert(0, style)
+        style.set(f"{_W}val", OUTLINE_STYLE.format(level))
+
+
+def _outline_level(properties: Any) -> int | None:
+    if properties is None:
+        return None
+    value = _value(properties.find(f"{_W}outlineLvl"))
+    if value is None or not value.isdigit() or int(value) > 8:
+        return None  # 9 is body text
+    return int(value) + 1
+
+
+def _value(element: Any) -> str | None:
+    return None if element is None else element.get(f"{_W}val")
