@@ -640,3 +640,25 @@ def docx_with_custom_headings() -> bytes:
     with zipfile.ZipFile(io.BytesIO(docx())) as source:
         original = source.read("word/styles.xml")
     return docx_with(body, {"word/styles.xml": original.replace(b"</w:styles>", styles.encode() + b"</w:styles>")})
+
+
+OMML_NAMESPACE = "http://schemas.openxmlformats.org/officeDocument/2006/math"
+
+
+def docx_with_equations() -> bytes:
+    """A sentence with an inline equation, then a displayed one, then one Quire cannot convert."""
+    m = f'xmlns:m="{OMML_NAMESPACE}"'
+    inline = f"<m:oMath {m}><m:sSup><m:e><m:r><m:t>x</m:t></m:r></m:e><m:sup><m:r><m:t>2</m:t></m:r></m:sup></m:sSup></m:oMath>"
+    display = (
+        f"<m:oMathPara {m}><m:oMath><m:f><m:num><m:r><m:t>a</m:t></m:r></m:num>"
+        "<m:den><m:r><m:t>b</m:t></m:r></m:den></m:f></m:oMath></m:oMathPara>"
+    )
+    odd = f"<m:oMath {m}><m:phant><m:e><m:r><m:t>y+1</m:t></m:r></m:e></m:phant></m:oMath>"
+    return docx_with(
+        '<w:p><w:r><w:t xml:space="preserve">The square </w:t></w:r>'
+        + inline
+        + '<w:r><w:t xml:space="preserve"> grows; the ratio is</w:t></w:r></w:p>'
+        + f"<w:p>{display}</w:p>"
+        + _para("for every reading.")
+        + f'<w:p><w:r><w:t xml:space="preserve">Hidden: </w:t></w:r>{odd}</w:p>'
+    )

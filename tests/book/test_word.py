@@ -33,3 +33,19 @@ def test_styles_based_on_headings_and_outline_levels_make_chapters() -> None:
     nav = re.findall(r'<a href="text/ch\d+\.xhtml">([^<]+)</a>', text(result, "OEBPS/nav.xhtml"))
     assert nav[-3:] == ["Appendix A: Tides", "Appendix B: Knots", "Glossary"]
     assert "Bowline and hitch." in text(result, "OEBPS/text/ch004.xhtml")
+
+
+def test_word_equations_become_mathml_where_they_stand() -> None:
+    result = convert(corpus.docx_with_equations(), options("docx"))
+    chapter = text(result, "OEBPS/text/ch002.xhtml")
+    mathml = 'xmlns="http://www.w3.org/1998/Math/MathML"'
+    assert re.search(
+        rf'<p>The square <math {mathml} display="inline" alttext="x2"><mrow><msup>.*?</msup></mrow></math> grows; '
+        r"the ratio is</p>\s*"
+        rf'<div class="math-display" tabindex="0"><math {mathml} display="block" alttext="ab"><mrow><mfrac>.*?</mfrac>'
+        r"</mrow></math></div>\s*<p>for every reading.</p>",
+        chapter,
+    )
+    assert chapter.count("<math ") == 2
+    assert "<p>Hidden: y+1</p>" in chapter
+    assert [w for w in result.warnings if "'y+1' uses m:phant" in w and "shown as its text" in w]

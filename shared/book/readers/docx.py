@@ -69,7 +69,7 @@ def read_docx(data: bytes, split_level: int) -> tuple[ParsedBook, dict[str, byte
         images[name] = content
         return {"src": name, "alt": image.alt_text or ""}
 
-    data, headings = _prepared(files)
+    data, headings, equations = _prepared(files)
     try:
         result = mammoth.convert_to_html(
             io.BytesIO(data),
@@ -84,6 +84,7 @@ def read_docx(data: bytes, split_level: int) -> tuple[ParsedBook, dict[str, byte
             f"The Word document cannot be read ({type(error).__name__}). Save it again as .docx."
         ) from None
     html, unlinked = _unlink_local_files(result.value)
+    html, unconverted = _put_equations_back(html, equations)
     html, notes = _take_docx_footnotes(html)
     titles = re.findall(r'<p class="doc-title">(.*?)</p>', html, flags=re.S)
     html = re.sub(r'<p class="doc-title">.*?</p>', "", html, flags=re.S)  # it belongs on the title page
@@ -110,7 +111,7 @@ def read_docx(data: bytes, split_level: int) -> tuple[ParsedBook, dict[str, byte
         if "Unrecognised" in m.message and not re.search(r"run style: \w+Tok ", m.message)
     )
     book.warnings.extend(_left_out(files))
-    book.warnings.extend(unlinked)
+    book.warnings.extend(unlinked + unconverted)
     props = files.get("docProps/core.xml", b"")
     title = re.search(rb"<dc:title>([^<]+)</dc:title>", props)
     creator = re.search(rb"<dc:creator>([^<]+)</dc:creator>", props)
@@ -130,18 +131,12 @@ def _left_out(files: dict[str, bytes]) -> list[str]:
             f"Word document: its {comments} comment{'s are' if comments > 1 else ' is'} not part of the book. "
             "Resolve or delete them in Word if their text belongs in it."
         )
-    equations = len(re.findall(rb"<m:oMath\b", files["word/document.xml"]))
-    if equations:
-        warnings.append(
-            f"Word document: {equations} equation{'s' if equations > 1 else ''} written with Word's equation editor "
-            f"{'are' if equations > 1 else 'is'} left out: Quire cannot convert Word equations. "
-            "Write formulas in Markdown as TeX ($...$) or in HTML as MathML."
-        )
     return warnings
 
 
-def _prepared(files: dict[str, bytes]) -> tuple[bytes, str]:
-    """The document as mammoth is to read it, and the style map for the headings it would miss."""
+def _prepared(files: dict[str, bytes]) -> tuple[bytes, str, list[tuple[Any, bool]]]:
+    """The document as mammoth is to read it, the style map for the headings it would miss, and
+    the equations taken out of it (each with whether it is displayed), marked by their index."""
     import zipfile
 
     from lxml import etree
@@ -157,7 +152,18 @@ def _prepared(files: dict[str, bytes]) -> tuple[bytes, str]:
     if styles is not None:  # the outline styles are added to it
         docx_parts.mark_outline_levels(document)
     changed = dict(files)
-    changed["word/document.xml"] = etree.tostring(document, xml_declaration=True, encoding="UTF-8")
+    equations: list[tuple[Any, bool]] = []
+    for name in ("word/document.xml", "word/footnotes.xml", "word/endnotes.xml"):
+        if name not in files:
+            continue
+        try:
+            part = document if name == "word/document.xml" else docx_parts.parse_part(files[name])
+        except etree.XMLSyntaxError:
+            continue  # mammoth reports it
+        found = docx_parts.take_equations(part, len(equations))
+        equations.extend(found)
+        if found or part is document:
+            changed[name] = etree.tostring(part, xml_declaration=True, encoding="UTF-8")
     if styles is not None:
         styles.extend(docx_parts.parse_part(b"<x>" + docx_parts.outline_styles() + b"</x>"))
         changed["word/styles.xml"] = etree.tostring(styles, xml_declaration=True, encoding="UTF-8")
@@ -165,7 +171,7 @@ def _prepared(files: dict[str, bytes]) -> tuple[bytes, str]:
     with zipfile.ZipFile(out, "w", zipfile.ZIP_STORED) as archive:
         for name, content in changed.items():
             archive.writestr(name, content)
-    return out.getvalue(), "\n" + docx_parts.style_map(levels)
+    return out.getvalue(), "\n" + docx_parts.style_map(levels), equations
 
 
 _RELATIONSHIP = re.compile(rb"<Relationship\b[^>]*>")
@@ -182,6 +188,37 @@ def _links_an_image_file(rels: bytes) -> bool:
         if target and kind and target.group(1).lower().startswith(b"file:") and kind.group(1).endswith(b"/image"):
             return True
     return False
+
+
+def _put_equations_back(html: str, equations: list[tuple[Any, bool]]) -> tuple[str, list[str]]:
+    """Each equation's MathML where its mark stands (a displayed one alone in its paragraph becomes
+    a display block); one Quire cannot convert keeps its linear text, said in a warning."""
+    from shared.book.omml import Unconvertible, linear_text, omml_to_mathml
+    from shared.book.readers.docx_parts import EQUATION_MARK
+
+    if not equations:
+        return html, []
+    warnings: list[str] = []
+
+    def markup(index: int) -> str:
+        equation, display = equations[index]
+        formulas = equation if display else [equation]  # a displayed one: the m:oMath of its m:oMathPara
+        try:
+            return "".join(omml_to_mathml(formula, display) for formula in formulas if formula.tag.endswith("}oMath"))
+        except Unconvertible as error:
+            text = " ".join(linear_text(equation).split())
+            warnings.append(
+                f"Word document: the equation '{text[:80]}' uses {error}, which Quire cannot convert; "
+                "it is shown as its text."
+            )
+            return escape_text(text)
+
+    def block(match: re.Match[str]) -> str:
+        formula = markup(int(match.group(1)))
+        return f'<div class="math-display">{formula}</div>' if formula.startswith("<math") else f"<p>{formula}</p>"
+
+    html = re.sub(rf"<p>\s*{EQUATION_MARK.format(r'(\d+)', display='D')}\s*</p>", block, html)
+    return re.sub(EQUATION_MARK.format(r"(\d+)", display="[DI]"), lambda m: markup(int(m.group(1))), html), warnings
 
 
 def _unlink_local_files(html: str) -> tuple[str, list[str]]:

@@ -14,6 +14,8 @@ W = "http://schemas.openxmlformats.org/wordprocessingml/2006/main"
 M = "http://schemas.openxmlformats.org/officeDocument/2006/math"
 _W = f"{{{W}}}"
 _HEADING_NAME = re.compile(r"heading ([1-9])", re.I)
+# The text standing for an equation while mammoth reads the document (D: displayed, I: inline).
+EQUATION_MARK = "QUIRE{display}EQUATION{}X"
 # The style given to paragraphs whose own properties carry an outline level.
 OUTLINE_STYLE = "QuireOutlineLevel{}"
 
@@ -94,3 +96,22 @@ def _outline_level(properties: Any) -> int | None:
 
 def _value(element: Any) -> str | None:
     return None if element is None else element.get(f"{_W}val")
+
+
+def take_equations(part: Any, start: int) -> list[tuple[Any, bool]]:
+    """Take each equation (m:oMathPara: displayed; m:oMath elsewhere: inline) out of a part, a run
+    holding its mark in its place; return them in mark order, numbered from start."""
+    from lxml import etree
+
+    taken: list[tuple[Any, bool]] = []
+    for equation in list(part.iter(f"{{{M}}}oMathPara", f"{{{M}}}oMath")):
+        if equation.getparent() is None or any(
+            ancestor.tag in (f"{{{M}}}oMathPara", f"{{{M}}}oMath") for ancestor in equation.iterancestors()
+        ):
+            continue  # inside one already taken
+        display = equation.tag == f"{{{M}}}oMathPara"
+        run = etree.Element(f"{_W}r")
+        etree.SubElement(run, f"{_W}t").text = EQUATION_MARK.format(start + len(taken), display="D" if display else "I")
+        equation.getparent().replace(equation, run)
+        taken.append((equation, display))
+    return taken
