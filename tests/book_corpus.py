@@ -662,3 +662,23 @@ def docx_with_equations() -> bytes:
         + _para("for every reading.")
         + f'<w:p><w:r><w:t xml:space="preserve">Hidden: </w:t></w:r>{odd}</w:p>'
     )
+
+
+def docx_with_revisions_and_a_text_box() -> bytes:
+    """Tracked changes (an insertion, a deletion, a changed paragraph mark) and a text box written for new and old Word."""
+    box = (
+        "<w:p><w:r><mc:AlternateContent "
+        'xmlns:mc="http://schemas.openxmlformats.org/markup-compatibility/2006"><mc:Choice Requires="wps">'
+        "<w:drawing><w:txbxContent><w:p><w:r><w:t>Boxed aside.</w:t></w:r></w:p></w:txbxContent></w:drawing>"
+        '</mc:Choice><mc:Fallback><w:pict><v:shape xmlns:v="urn:schemas-microsoft-com:vml"><v:textbox>'
+        "<w:txbxContent><w:p><w:r><w:t>Boxed aside.</w:t></w:r></w:p></w:txbxContent>"
+        "</v:textbox></v:shape></w:pict></mc:Fallback></mc:AlternateContent></w:r></w:p>"
+    )
+    revised = (
+        '<w:p><w:pPr><w:rPr><w:ins w:id="9" w:author="Ed"/></w:rPr></w:pPr>'
+        '<w:r><w:t xml:space="preserve">The ship </w:t></w:r>'
+        '<w:del w:id="1" w:author="Ed"><w:r><w:delText>slowly </w:delText></w:r></w:del>'
+        '<w:ins w:id="2" w:author="Ed"><w:r><w:t xml:space="preserve">swiftly </w:t></w:r></w:ins>'
+        "<w:r><w:t>sailed.</w:t></w:r></w:p>"
+    )
+    return docx_with(revised + box)

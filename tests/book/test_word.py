@@ -49,3 +49,13 @@ def test_word_equations_become_mathml_where_they_stand() -> None:
     assert chapter.count("<math ") == 2
     assert "<p>Hidden: y+1</p>" in chapter
     assert [w for w in result.warnings if "'y+1' uses m:phant" in w and "shown as its text" in w]
+
+
+def test_tracked_changes_are_accepted_and_text_boxes_kept_each_said() -> None:
+    book = parse_manuscript(corpus.docx_with_revisions_and_a_text_box(), "docx")
+    body = "".join(chapter.body for chapter in render(book))
+    assert "The ship swiftly sailed." in body and "slowly" not in body
+    assert body.count("Boxed aside.") == 1
+    assert [w for w in book.warnings if "tracked changes (1 insertion, 1 deletion)" in w]
+    assert [w for w in book.warnings if "its 1 text box stands in the book where it is anchored" in w]
+    assert not [w for w in parse_manuscript(corpus.docx(), "docx").warnings if "tracked" in w or "text box" in w]

@@ -69,7 +69,7 @@ def read_docx(data: bytes, split_level: int) -> tuple[ParsedBook, dict[str, byte
         images[name] = content
         return {"src": name, "alt": image.alt_text or ""}
 
-    data, headings, equations = _prepared(files)
+    data, headings, equations, prepared = _prepared(files)
     try:
         result = mammoth.convert_to_html(
             io.BytesIO(data),
@@ -111,7 +111,7 @@ def read_docx(data: bytes, split_level: int) -> tuple[ParsedBook, dict[str, byte
         if "Unrecognised" in m.message and not re.search(r"run style: \w+Tok ", m.message)
     )
     book.warnings.extend(_left_out(files))
-    book.warnings.extend(unlinked + unconverted)
+    book.warnings.extend(prepared + unlinked + unconverted)
     props = files.get("docProps/core.xml", b"")
     title = re.search(rb"<dc:title>([^<]+)</dc:title>", props)
     creator = re.search(rb"<dc:creator>([^<]+)</dc:creator>", props)
@@ -134,9 +134,10 @@ def _left_out(files: dict[str, bytes]) -> list[str]:
     return warnings
 
 
-def _prepared(files: dict[str, bytes]) -> tuple[bytes, str, list[tuple[Any, bool]]]:
-    """The document as mammoth is to read it, the style map for the headings it would miss, and
-    the equations taken out of it (each with whether it is displayed), marked by their index."""
+def _prepared(files: dict[str, bytes]) -> tuple[bytes, str, list[tuple[Any, bool]], list[str]]:
+    """The document as mammoth is to read it, the style map for the headings it would miss, the
+    equations taken out of it (each with whether it is displayed), marked by their index, and
+    warnings for what mammoth reads silently (tracked changes, text boxes)."""
     import zipfile
 
     from lxml import etree
@@ -151,6 +152,7 @@ def _prepared(files: dict[str, bytes]) -> tuple[bytes, str, list[tuple[Any, bool
     levels = docx_parts.heading_levels(styles) if styles is not None else {}
     if styles is not None:  # the outline styles are added to it
         docx_parts.mark_outline_levels(document)
+    warnings = docx_parts.revisions_and_text_boxes(document)
     changed = dict(files)
     equations: list[tuple[Any, bool]] = []
     for name in ("word/document.xml", "word/footnotes.xml", "word/endnotes.xml"):
@@ -171,7 +173,7 @@ def _prepared(files: dict[str, bytes]) -> tuple[bytes, str, list[tuple[Any, bool
     with zipfile.ZipFile(out, "w", zipfile.ZIP_STORED) as archive:
         for name, content in changed.items():
             archive.writestr(name, content)
-    return out.getvalue(), "\n" + docx_parts.style_map(levels), equations
+    return out.getvalue(), "\n" + docx_parts.style_map(levels), equations, warnings
 
 
 _RELATIONSHIP = re.compile(rb"<Relationship\b[^>]*>")
@@ -200,7 +202,10 @@ def _put_equations_back(html: str, equations: list[tuple[Any, bool]]) -> tuple[s
         return html, []
     warnings: list[str] = []
 
-    def markup(index: int) -> str:
+    def markup(mark: re.Match[str]) -> str:
+        index = int(mark.group(1))
+        if index >= len(equations):
+            return mark.group(0)  # not one of ours: typed by the author
         equation, display = equations[index]
         formulas = equation if display else [equation]  # a displayed one: the m:oMath of its m:oMathPara
         try:
@@ -214,11 +219,13 @@ def _put_equations_back(html: str, equations: list[tuple[Any, bool]]) -> tuple[s
             return escape_text(text)
 
     def block(match: re.Match[str]) -> str:
-        formula = markup(int(match.group(1)))
+        if int(match.group(1)) >= len(equations):
+            return match.group(0)
+        formula = markup(match)
         return f'<div class="math-display">{formula}</div>' if formula.startswith("<math") else f"<p>{formula}</p>"
 
     html = re.sub(rf"<p>\s*{EQUATION_MARK.format(r'(\d+)', display='D')}\s*</p>", block, html)
-    return re.sub(EQUATION_MARK.format(r"(\d+)", display="[DI]"), lambda m: markup(int(m.group(1))), html), warnings
+    return re.sub(EQUATION_MARK.format(r"(\d+)", display="[DI]"), markup, html), warnings
 
 
 def _unlink_local_files(html: str) -> tuple[str, list[str]]:

@@ -115,3 +115,34 @@ def take_equations(part: Any, start: int) -> list[tuple[Any, bool]]:
         equation.getparent().replace(equation, run)
         taken.append((equation, display))
     return taken
+
+
+def revisions_and_text_boxes(document: Any) -> list[str]:
+    """Warnings for what mammoth reads without a word: tracked changes (insertions are kept,
+    deletions dropped, as if accepted) and text boxes (their text stands where they are anchored)."""
+    marks = {f"{_W}rPr", f"{_W}pPr", f"{_W}trPr", f"{_W}tcPr"}  # a changed paragraph mark or row, not text
+    counts = {"ins": 0, "del": 0}
+    for kind, tags in (("ins", ("ins", "moveTo")), ("del", ("del", "moveFrom"))):
+        for change in document.iter(*(f"{_W}{tag}" for tag in tags)):
+            if change.getparent() is not None and change.getparent().tag not in marks:
+                counts[kind] += 1
+    # A text box is written twice, for new and old Word (mc:Choice, mc:Fallback): counted once.
+    fallback = "{http://schemas.openxmlformats.org/markup-compatibility/2006}Fallback"
+    boxes = sum(
+        1
+        for box in document.iter(f"{_W}txbxContent")
+        if not any(ancestor.tag == fallback for ancestor in box.iterancestors())
+    )
+    warnings = []
+    if counts["ins"] or counts["del"]:
+        warnings.append(
+            f"Word document: it has tracked changes ({counts['ins']} insertion{'s' if counts['ins'] != 1 else ''}, "
+            f"{counts['del']} deletion{'s' if counts['del'] != 1 else ''}); the book shows them accepted: inserted "
+            "text kept, deleted text left out. Accept or reject them in Word if that is not what you mean."
+        )
+    if boxes:
+        warnings.append(
+            f"Word document: the text of its {boxes} text box{'es' if boxes > 1 else ''} stands in the book where "
+            f"{'they are' if boxes > 1 else 'it is'} anchored, as ordinary paragraphs; check that place."
+        )
+    return warnings
