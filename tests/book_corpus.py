@@ -587,10 +587,14 @@ def docx_with_comments_and_an_equation() -> bytes:
     return zip_of({**files, "word/comments.xml": comments.encode()})
 
 
+def files_of(archive: bytes) -> dict[str, bytes]:
+    with zipfile.ZipFile(io.BytesIO(archive)) as source:
+        return {name: source.read(name) for name in source.namelist()}
+
+
 def docx_with(extra_body: str = "", parts: dict[str, bytes] | None = None, relationships: str = "") -> bytes:
     """The docx() book with more body, more (or replaced) parts and more document relationships."""
-    with zipfile.ZipFile(io.BytesIO(docx(extra_body=extra_body))) as source:
-        files = {name: source.read(name) for name in source.namelist()}
+    files = files_of(docx(extra_body=extra_body))
     rels = "word/_rels/document.xml.rels"
     files[rels] = files[rels].replace(b"</Relationships>", relationships.encode() + b"</Relationships>")
     return zip_of({**files, **(parts or {})})

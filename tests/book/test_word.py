@@ -59,3 +59,13 @@ def test_tracked_changes_are_accepted_and_text_boxes_kept_each_said() -> None:
     assert [w for w in book.warnings if "tracked changes (1 insertion, 1 deletion)" in w]
     assert [w for w in book.warnings if "its 1 text box stands in the book where it is anchored" in w]
     assert not [w for w in parse_manuscript(corpus.docx(), "docx").warnings if "tracked" in w or "text box" in w]
+
+
+def test_an_equation_in_a_footnote_becomes_mathml_too() -> None:
+    files = corpus.files_of(corpus.docx())
+    equation = f'<m:oMath xmlns:m="{corpus.OMML_NAMESPACE}"><m:r><m:t>y=2</m:t></m:r></m:oMath>'
+    files["word/footnotes.xml"] = files["word/footnotes.xml"].replace(
+        b"<w:t>The first footnote.</w:t></w:r>", f"<w:t>Note with</w:t></w:r>{equation}".encode()
+    )
+    body = render(parse_manuscript(corpus.zip_of(files), "docx"))[0].body
+    assert re.search(r'role="doc-footnote".*Note with<math [^>]*alttext="y=2"><mrow><mi>y</mi>', body, re.S)

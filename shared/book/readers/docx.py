@@ -177,7 +177,7 @@ def _prepared(files: dict[str, bytes]) -> tuple[bytes, str, list[tuple[Any, bool
 
 
 _RELATIONSHIP = re.compile(rb"<Relationship\b[^>]*>")
-_LOCAL_LINK = re.compile(r'<a href="(file:[^"]*)"[^>]*>(.*?)</a>', re.S)
+_LOCAL_LINK = re.compile(r'<a href="((?i:file):[^"]*)"[^>]*>(.*?)</a>', re.S)
 
 
 def _links_an_image_file(rels: bytes) -> bool:
