@@ -585,3 +585,104 @@ def docx_with_comments_and_an_equation() -> bytes:
     with zipfile.ZipFile(io.BytesIO(docx(extra_body=equation))) as source:
         files = {name: source.read(name) for name in source.namelist()}
     return zip_of({**files, "word/comments.xml": comments.encode()})
+
+
+def files_of(archive: bytes) -> dict[str, bytes]:
+    with zipfile.ZipFile(io.BytesIO(archive)) as source:
+        return {name: source.read(name) for name in source.namelist()}
+
+
+def docx_with(extra_body: str = "", parts: dict[str, bytes] | None = None, relationships: str = "") -> bytes:
+    """The docx() book with more body, more (or replaced) parts and more document relationships."""
+    files = files_of(docx(extra_body=extra_body))
+    rels = "word/_rels/document.xml.rels"
+    files[rels] = files[rels].replace(b"</Relationships>", relationships.encode() + b"</Relationships>")
+    return zip_of({**files, **(parts or {})})
+
+
+def docx_with_local_files(linked_image: bool = False) -> bytes:
+    """A docx with an attached template and a hyperlink on the author's disk, and perhaps a linked image."""
+    settings_rels = (
+        '<?xml version="1.0" encoding="UTF-8"?>'
+        '<Relationships xmlns="http://schemas.openxmlformats.org/package/2006/relationships">'
+        '<Relationship Id="rId1" Type="http://schemas.openxmlformats.org/officeDocument/2006/relationships/attachedTemplate" '
+        'Target="file:///C:/Users/dora/Templates/Manuscript.dotx" TargetMode="External"/></Relationships>'
+    )
+    link = (
+        '<w:p><w:r><w:t xml:space="preserve">See </w:t></w:r><w:hyperlink r:id="rIdLocal">'
+        '<w:r><w:t>the draft notes</w:t></w:r></w:hyperlink><w:r><w:t xml:space="preserve"> for more.</w:t></w:r></w:p>'
+    )
+    relationships = (
+        '<Relationship Id="rIdLocal" Type="http://schemas.openxmlformats.org/officeDocument/2006/relationships/hyperlink" '
+        'Target="file:///C:/Users/dora/notes.docx" TargetMode="External"/>'
+    )
+    if linked_image:
+        relationships += (
+            '<Relationship Id="rIdLinked" Type="http://schemas.openxmlformats.org/officeDocument/2006/relationships/image" '
+            'Target="file:///C:/Users/dora/photo.jpg" TargetMode="External"/>'
+        )
+    return docx_with(link, {"word/_rels/settings.xml.rels": settings_rels.encode()}, relationships)
+
+
+def docx_with_custom_headings() -> bytes:
+    """Appendices in a style based on one based on Heading 1, and a paragraph with an outline level of its own."""
+    styles = (
+        '<w:style w:type="paragraph" w:styleId="AppendixBase"><w:name w:val="Appendix Base"/>'
+        '<w:basedOn w:val="Heading1"/></w:style>'
+        '<w:style w:type="paragraph" w:styleId="AppendixHeading"><w:name w:val="Appendix Heading"/>'
+        '<w:basedOn w:val="AppendixBase"/></w:style>'
+        '<w:style w:type="paragraph" w:styleId="Loop"><w:name w:val="Loop"/><w:basedOn w:val="Loop"/></w:style>'
+    )
+    body = (
+        _para("Appendix A: Tides", "AppendixHeading")
+        + _para("High and low water.")
+        + _para("Appendix B: Knots", "AppendixHeading")
+        + _para("Bowline and hitch.", "Loop")
+        + '<w:p><w:pPr><w:outlineLvl w:val="0"/></w:pPr><w:r><w:t>Glossary</w:t></w:r></w:p>'
+        + _para("Words of the sea.")
+    )
+    with zipfile.ZipFile(io.BytesIO(docx())) as source:
+        original = source.read("word/styles.xml")
+    return docx_with(body, {"word/styles.xml": original.replace(b"</w:styles>", styles.encode() + b"</w:styles>")})
+
+
+OMML_NAMESPACE = "http://schemas.openxmlformats.org/officeDocument/2006/math"
+
+
+def docx_with_equations() -> bytes:
+    """A sentence with an inline equation, then a displayed one, then one Quire cannot convert."""
+    m = f'xmlns:m="{OMML_NAMESPACE}"'
+    inline = f"<m:oMath {m}><m:sSup><m:e><m:r><m:t>x</m:t></m:r></m:e><m:sup><m:r><m:t>2</m:t></m:r></m:sup></m:sSup></m:oMath>"
+    display = (
+        f"<m:oMathPara {m}><m:oMath><m:f><m:num><m:r><m:t>a</m:t></m:r></m:num>"
+        "<m:den><m:r><m:t>b</m:t></m:r></m:den></m:f></m:oMath></m:oMathPara>"
+    )
+    odd = f"<m:oMath {m}><m:phant><m:e><m:r><m:t>y+1</m:t></m:r></m:e></m:phant></m:oMath>"
+    return docx_with(
+        '<w:p><w:r><w:t xml:space="preserve">The square </w:t></w:r>'
+        + inline
+        + '<w:r><w:t xml:space="preserve"> grows; the ratio is</w:t></w:r></w:p>'
+        + f"<w:p>{display}</w:p>"
+        + _para("for every reading.")
+        + f'<w:p><w:r><w:t xml:space="preserve">Hidden: </w:t></w:r>{odd}</w:p>'
+    )
+
+
+def docx_with_revisions_and_a_text_box() -> bytes:
+    """Tracked changes (an insertion, a deletion, a changed paragraph mark) and a text box written for new and old Word."""
+    box = (
+        "<w:p><w:r><mc:AlternateContent "
+        'xmlns:mc="http://schemas.openxmlformats.org/markup-compatibility/2006"><mc:Choice Requires="wps">'
+        "<w:drawing><w:txbxContent><w:p><w:r><w:t>Boxed aside.</w:t></w:r></w:p></w:txbxContent></w:drawing>"
+        '</mc:Choice><mc:Fallback><w:pict><v:shape xmlns:v="urn:schemas-microsoft-com:vml"><v:textbox>'
+        "<w:txbxContent><w:p><w:r><w:t>Boxed aside.</w:t></w:r></w:p></w:txbxContent>"
+        "</v:textbox></v:shape></w:pict></mc:Fallback></mc:AlternateContent></w:r></w:p>"
+    )
+    revised = (
+        '<w:p><w:pPr><w:rPr><w:ins w:id="9" w:author="Ed"/></w:rPr></w:pPr>'
+        '<w:r><w:t xml:space="preserve">The ship </w:t></w:r>'
+        '<w:del w:id="1" w:author="Ed"><w:r><w:delText>slowly </w:delText></w:r></w:del>'
+        '<w:ins w:id="2" w:author="Ed"><w:r><w:t xml:space="preserve">swiftly </w:t></w:r></w:ins>'
+        "<w:r><w:t>sailed.</w:t></w:r></w:p>"
+    )
+    return docx_with(revised + box)

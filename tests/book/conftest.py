@@ -40,6 +40,8 @@ GOOD_BOOKS: dict[str, Callable[[], tuple[bytes, str]]] = {
     "math-markdown": lambda: (corpus.MATH_MARKDOWN.encode(), "markdown"),
     "math-html": lambda: (corpus.MATH_HTML.encode(), "html"),
     "pandoc-docx": lambda: (real_world.pandoc_docx(), "docx"),
+    "docx-equations": lambda: (corpus.docx_with_equations(), "docx"),
+    "docx-custom-headings": lambda: (corpus.docx_with_custom_headings(), "docx"),
 }
 UPLOAD_NAMES = {
     "linked-html": "guide.html",

@@ -43,10 +43,12 @@ def test_chapters_with_mathml_are_declared_in_the_package() -> None:
     assert "<math " in result.app_files["chapters/ch001.html"].decode()
 
 
-def test_word_comments_and_equations_are_named_not_dropped_silently() -> None:
+def test_word_comments_are_named_and_equations_become_mathml() -> None:
     book = parse_manuscript(corpus.docx_with_comments_and_an_equation(), "docx")
     assert [w for w in book.warnings if "2 comments are not part of the book" in w]
-    assert [w for w in book.warnings if "1 equation written with Word's equation editor" in w]
+    assert not [w for w in book.warnings if "equation" in w]
+    body = "".join(chapter.body for chapter in render(book))
+    assert f'<math {MATHML} display="inline" alttext="x=1"><mrow><mi>x</mi><mo>=</mo><mn>1</mn></mrow></math>' in body
     assert not [w for w in parse_manuscript(corpus.docx(), "docx").warnings if "comment" in w or "equation" in w]
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import io
 import re
 from html import unescape
 from typing import Any
@@ -41,8 +42,6 @@ p[style-name='Image Caption'] => p.caption:fresh
 
 
 def read_docx(data: bytes, split_level: int) -> tuple[ParsedBook, dict[str, bytes]]:
-    import io
-
     files = read_archive(data, "Word document", DOCX_LIMITS)
     if "word/document.xml" not in files:
         raise ManuscriptError("The Word document has no body (word/document.xml). Save it again as .docx.")
@@ -55,9 +54,9 @@ def read_docx(data: bytes, split_level: int) -> tuple[ParsedBook, dict[str, byte
                     "The Word document contains XML declarations (DTD or entities) that Word never writes. "
                     "Open it in Word or LibreOffice and save it again as .docx."
                 )
-        if name.endswith(".rels") and re.search(rb'TargetMode="External"[^>]*Target="file:|Target="file:', content):
+        if name.endswith(".rels") and _links_an_image_file(content):
             raise ManuscriptError(
-                "The Word document links to files on a computer. Embed the images instead of linking them."
+                "The Word document links to images on a computer. Embed the images instead of linking them."
             )
     import mammoth
 
@@ -70,10 +69,11 @@ def read_docx(data: bytes, split_level: int) -> tuple[ParsedBook, dict[str, byte
         images[name] = content
         return {"src": name, "alt": image.alt_text or ""}
 
+    data, headings, equations, prepared = _prepared(files)
     try:
         result = mammoth.convert_to_html(
             io.BytesIO(data),
-            style_map=DOCX_STYLE_MAP,
+            style_map=DOCX_STYLE_MAP + headings,
             convert_image=mammoth.images.img_element(keep_image),
             external_file_access=False,
         )
@@ -83,7 +83,9 @@ def read_docx(data: bytes, split_level: int) -> tuple[ParsedBook, dict[str, byte
         raise ManuscriptError(
             f"The Word document cannot be read ({type(error).__name__}). Save it again as .docx."
         ) from None
-    html, notes = _take_docx_footnotes(result.value)
+    html, unlinked = _unlink_local_files(result.value)
+    html, unconverted = _put_equations_back(html, equations)
+    html, notes = _take_docx_footnotes(html)
     titles = re.findall(r'<p class="doc-title">(.*?)</p>', html, flags=re.S)
     html = re.sub(r'<p class="doc-title">.*?</p>', "", html, flags=re.S)  # it belongs on the title page
     book = read_html(f"<html><body>{html}</body></html>", split_level)
@@ -109,6 +111,7 @@ def read_docx(data: bytes, split_level: int) -> tuple[ParsedBook, dict[str, byte
         if "Unrecognised" in m.message and not re.search(r"run style: \w+Tok ", m.message)
     )
     book.warnings.extend(_left_out(files))
+    book.warnings.extend(prepared + unlinked + unconverted)
     props = files.get("docProps/core.xml", b"")
     title = re.search(rb"<dc:title>([^<]+)</dc:title>", props)
     creator = re.search(rb"<dc:creator>([^<]+)</dc:creator>", props)
@@ -128,14 +131,115 @@ def _left_out(files: dict[str, bytes]) -> list[str]:
             f"Word document: its {comments} comment{'s are' if comments > 1 else ' is'} not part of the book. "
             "Resolve or delete them in Word if their text belongs in it."
         )
-    equations = len(re.findall(rb"<m:oMath\b", files["word/document.xml"]))
-    if equations:
-        warnings.append(
-            f"Word document: {equations} equation{'s' if equations > 1 else ''} written with Word's equation editor "
-            f"{'are' if equations > 1 else 'is'} left out: Quire cannot convert Word equations. "
-            "Write formulas in Markdown as TeX ($...$) or in HTML as MathML."
-        )
     return warnings
+
+
+def _prepared(files: dict[str, bytes]) -> tuple[bytes, str, list[tuple[Any, bool]], list[str]]:
+    """The document as mammoth is to read it, the style map for the headings it would miss, the
+    equations taken out of it (each with whether it is displayed), marked by their index, and
+    warnings for what mammoth reads silently (tracked changes, text boxes)."""
+    import zipfile
+
+    from lxml import etree
+
+    from shared.book.readers import docx_parts
+
+    try:
+        document = docx_parts.parse_part(files["word/document.xml"])
+        styles = docx_parts.parse_part(files["word/styles.xml"]) if "word/styles.xml" in files else None
+    except etree.XMLSyntaxError:
+        raise ManuscriptError("The Word document's XML cannot be read. Save it again as .docx.") from None
+    levels = docx_parts.heading_levels(styles) if styles is not None else {}
+    if styles is not None:  # the outline styles are added to it
+        docx_parts.mark_outline_levels(document)
+    warnings = docx_parts.revisions_and_text_boxes(document)
+    changed = dict(files)
+    equations: list[tuple[Any, bool]] = []
+    for name in ("word/document.xml", "word/footnotes.xml", "word/endnotes.xml"):
+        if name not in files:
+            continue
+        try:
+            part = document if name == "word/document.xml" else docx_parts.parse_part(files[name])
+        except etree.XMLSyntaxError:
+            continue  # mammoth reports it
+        found = docx_parts.take_equations(part, len(equations))
+        equations.extend(found)
+        if found or part is document:
+            changed[name] = etree.tostring(part, xml_declaration=True, encoding="UTF-8")
+    if styles is not None:
+        styles.extend(docx_parts.parse_part(b"<x>" + docx_parts.outline_styles() + b"</x>"))
+        changed["word/styles.xml"] = etree.tostring(styles, xml_declaration=True, encoding="UTF-8")
+    out = io.BytesIO()
+    with zipfile.ZipFile(out, "w", zipfile.ZIP_STORED) as archive:
+        for name, content in changed.items():
+            archive.writestr(name, content)
+    return out.getvalue(), "\n" + docx_parts.style_map(levels), equations, warnings
+
+
+_RELATIONSHIP = re.compile(rb"<Relationship\b[^>]*>")
+_LOCAL_LINK = re.compile(r'<a href="((?i:file):[^"]*)"[^>]*>(.*?)</a>', re.S)
+
+
+def _links_an_image_file(rels: bytes) -> bool:
+    """Whether a relationship part points an image at a file on the author's computer. Other
+    file: targets do not matter: an attached template (settings.xml.rels) is never read, and a
+    hyperlink to a local file keeps its text (_unlink_local_files)."""
+    for relationship in _RELATIONSHIP.findall(rels):
+        target = re.search(rb'\bTarget="([^"]*)"', relationship)
+        kind = re.search(rb'\bType="([^"]*)"', relationship)
+        if target and kind and target.group(1).lower().startswith(b"file:") and kind.group(1).endswith(b"/image"):
+            return True
+    return False
+
+
+def _put_equations_back(html: str, equations: list[tuple[Any, bool]]) -> tuple[str, list[str]]:
+    """Each equation's MathML where its mark stands (a displayed one alone in its paragraph becomes
+    a display block); one Quire cannot convert keeps its linear text, said in a warning."""
+    from shared.book.omml import Unconvertible, linear_text, omml_to_mathml
+    from shared.book.readers.docx_parts import EQUATION_MARK
+
+    if not equations:
+        return html, []
+    warnings: list[str] = []
+
+    def markup(mark: re.Match[str]) -> str:
+        index = int(mark.group(1))
+        if index >= len(equations):
+            return mark.group(0)  # not one of ours: typed by the author
+        equation, display = equations[index]
+        formulas = equation if display else [equation]  # a displayed one: the m:oMath of its m:oMathPara
+        try:
+            return "".join(omml_to_mathml(formula, display) for formula in formulas if formula.tag.endswith("}oMath"))
+        except Unconvertible as error:
+            text = " ".join(linear_text(equation).split())
+            warnings.append(
+                f"Word document: the equation '{text[:80]}' uses {error}, which Quire cannot convert; "
+                "it is shown as its text."
+            )
+            return escape_text(text)
+
+    def block(match: re.Match[str]) -> str:
+        if int(match.group(1)) >= len(equations):
+            return match.group(0)
+        formula = markup(match)
+        return f'<div class="math-display">{formula}</div>' if formula.startswith("<math") else f"<p>{formula}</p>"
+
+    html = re.sub(rf"<p>\s*{EQUATION_MARK.format(r'(\d+)', display='D')}\s*</p>", block, html)
+    return re.sub(EQUATION_MARK.format(r"(\d+)", display="[DI]"), markup, html), warnings
+
+
+def _unlink_local_files(html: str) -> tuple[str, list[str]]:
+    """Links to files on the author's computer lead nowhere in a book: their text stays, unlinked."""
+    warnings: list[str] = []
+
+    def unlink(match: re.Match[str]) -> str:
+        warnings.append(
+            f"Word document: the link to {unescape(match.group(1))!r} points to a file on the author's computer; "
+            "its text is kept without the link."
+        )
+        return match.group(2)
+
+    return _LOCAL_LINK.sub(unlink, html), warnings
 
 
 def _extension_for(content_type: str | None) -> str:
