@@ -206,6 +206,10 @@ def _resolve_images(
     for img in list(root.iter("img")):
         src = img.get("src", "")
         alt = img.get("alt")
+        if image_refs.get(src) == "":
+            # In the upload but not carried (an SVG that cannot be made safe): the parse step warned.
+            _replace_with_text(img, alt or f"[{posixpath.basename(src)}]")
+            continue
         if src in image_refs:
             key = image_refs[src]
             img.set("src", IMAGE_PLACEHOLDER + key)
