@@ -38,7 +38,7 @@ class SvgError(ValueError):
 
 
 def is_svg(reference: str) -> bool:
-    return reference.lower().split("?", 1)[0].endswith(".svg")
+    return re.split(r"[?#]", reference.lower(), maxsplit=1)[0].endswith(".svg")
 
 
 def _local(value: str) -> bool:
@@ -91,7 +91,7 @@ def sanitize_svg(data: bytes) -> bytes:
     try:
         root = etree.fromstring(data, parser)
     except etree.XMLSyntaxError:
-        raise SvgError("it is not well-formed XML") from None
+        raise SvgError("it is not well-formed XML, is nested too deeply, or has entities that expand too far") from None
     if root.tag != f"{{{SVG_NAMESPACE}}}svg":
         raise SvgError("it is not an SVG drawing (its root is not <svg> in the SVG namespace)")
     for element in list(root.iter()):

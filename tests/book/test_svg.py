@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 from shared.book import convert
-from shared.book.svg import SvgError, sanitize_svg, svg_size
+from shared.book.svg import SvgError, is_svg, sanitize_svg, svg_size
 from tests.book.conftest import epubcheck_command, message_counts, options
 from tests.book_corpus import zip_of
 
@@ -86,11 +86,21 @@ def test_sanitize_svg_keeps_the_drawing_and_drops_everything_active_or_external(
         b"<svg xmlns='http://www.w3.org/2000/svg'><rect></svg>",  # not well-formed
         b"<html><body>not a drawing</body></html>",
         b"<svg><rect/></svg>",  # no SVG namespace: not an SVG document
+        # A billion laughs: the entities are not expanded, and the parser refuses the document.
+        b'<!DOCTYPE svg [<!ENTITY a "aaaaaaaaaa">'
+        + b"".join(b'<!ENTITY %c "%s">' % (98 + i, b"&%c;" % (97 + i) * 10) for i in range(9))
+        + b']><svg xmlns="http://www.w3.org/2000/svg"><text>&j;</text></svg>',
+        b'<svg xmlns="http://www.w3.org/2000/svg">' + b"<g>" * 300 + b"</g>" * 300 + b"</svg>",  # too deep
     ],
 )
 def test_sanitize_svg_refuses_what_is_not_an_svg_drawing(data: bytes) -> None:
     with pytest.raises(SvgError):
         sanitize_svg(data)
+
+
+def test_svg_images_are_known_by_their_extension() -> None:
+    assert is_svg("art/Figure.SVG") and is_svg("figure.svg#layer") and is_svg("figure.svg?v=2")
+    assert not is_svg("figure.svg.png") and not is_svg("figure.png")
 
 
 def test_svg_size_comes_from_the_view_box_when_the_size_is_relative() -> None:
