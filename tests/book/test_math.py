@@ -116,6 +116,10 @@ def test_headings_with_formulas_reach_the_contents_as_their_tex() -> None:
     assert ">The area \\pi r^2 of a circle</a>" in nav
     assert ">Chapter \\alpha two</a>" in nav
     assert "$" not in nav and "\\(" not in nav and "<math" not in nav
+    contents = re.search(r'<nav class="toc".*?</nav>', result.app_files["index.html"].decode(), re.DOTALL)
+    assert contents is not None
+    assert ">The area \\pi r^2 of a circle</a>" in contents.group(0)
+    assert "$" not in contents.group(0) and "<math" not in contents.group(0)
 
 
 def test_wide_display_formulas_scroll_sideways_in_both_stylesheets() -> None:
