@@ -36,7 +36,7 @@ ZIP = ManuscriptType("zip", "application/zip", (".zip",))
 MANUSCRIPT_TYPES = (MARKDOWN, TEXT, HTML, DOCX, ZIP)
 # What a zip may hold as its one manuscript (beside its images), by extension.
 KIND_IN_ZIP = {extension: t.kind for t in (MARKDOWN, TEXT, HTML, DOCX) for extension in t.extensions}
-IMAGE_EXTENSIONS = frozenset({".jpg", ".jpeg", ".png", ".gif", ".webp"})
+IMAGE_EXTENSIONS = frozenset({".jpg", ".jpeg", ".png", ".gif", ".webp", ".svg"})
 
 _LANGUAGE_TAG = re.compile(r"^[A-Za-z]{2,3}(-[A-Za-z0-9]{1,8})*$")
 

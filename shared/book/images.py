@@ -17,6 +17,8 @@ from typing import Any
 
 from shared.book.errors import ManuscriptError
 from shared.book.model import ProcessedImage
+from shared.book.svg import MEDIA_TYPE as SVG_MEDIA_TYPE
+from shared.book.svg import SvgError, is_svg, sanitize_svg, svg_size
 
 MAX_LONG_EDGE = 1600
 MAX_PIXELS_OUT = 5_600_000
@@ -79,9 +81,32 @@ def _target_size(width: int, height: int) -> tuple[int, int]:
     return max(1, int(width * scale)), max(1, int(height * scale))
 
 
+def process_svg(data: bytes, reference: str, key: str | None = None) -> ProcessedImage:
+    """An SVG drawing made safe (shared/book/svg.py), its size capped like a raster's. Raises
+    ManuscriptError when it cannot be (the parse step leaves such drawings out first)."""
+    try:
+        safe = sanitize_svg(data)
+    except SvgError as error:
+        raise ManuscriptError(f"The SVG image '{reference}' cannot be carried in the book: {error}.") from None
+    width, height = svg_size(safe)
+    scale = min(1.0, MAX_LONG_EDGE / max(width, height))
+    return ProcessedImage(
+        key=key or image_key(data),
+        media_type=SVG_MEDIA_TYPE,
+        extension="svg",
+        width=max(1, round(width * scale)),
+        height=max(1, round(height * scale)),
+        data=safe,
+    )
+
+
 def process_image(data: bytes, reference: str, key: str | None = None) -> ProcessedImage:
-    """Decode, orient, scale and re-encode one image. Raises ManuscriptError on a bad image."""
+    """Decode, orient, scale and re-encode one image (an SVG: made safe). Raises ManuscriptError on
+    a bad image."""
     from PIL import Image, ImageOps
+
+    if is_svg(reference):
+        return process_svg(data, reference, key)
 
     image = _open(data, reference)
     try:

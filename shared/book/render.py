@@ -69,6 +69,7 @@ def _chapter_renderer() -> Any:
     md.add_render_rule("footnote_ref", footnote_ref)
     md.add_render_rule("math_inline", formula)
     md.add_render_rule("math_block", formula)
+    md.add_render_rule("math_inline_double", formula)  # `$$…$$` within a line: inline (kramdown)
     return md
 
 
@@ -176,6 +177,26 @@ def _docx_note_refs(root: Any, chapter: int, note_numbers: dict[Any, int]) -> No
                 sup.append(ref)
 
 
+def heading_text(element: Any) -> str:
+    """A heading as plain text for the contents: a formula in it as its TeX (its alttext), not the
+    letters of its MathML run together."""
+    parts: list[str] = []
+
+    def walk(node: Any) -> None:
+        if node.text and node.tag != "math":
+            parts.append(node.text)
+        for child in node:
+            if isinstance(child.tag, str) and child.tag == "math":
+                parts.append(child.get("alttext") or child.text_content())
+            elif isinstance(child.tag, str):
+                walk(child)
+            if child.tail:
+                parts.append(child.tail)
+
+    walk(element)
+    return " ".join("".join(parts).split())
+
+
 def _name_elements(root: Any, chapter: int, split_level: int, anchors: BookAnchors) -> list[Heading]:
     """Give every heading an id and keep the author's ids, unique in the book; the headings the
     navigation lists."""
@@ -185,7 +206,7 @@ def _name_elements(root: Any, chapter: int, split_level: int, anchors: BookAncho
             continue
         author_id = element.get("id")
         if element.tag in HEADING_TAGS:
-            text = " ".join(element.text_content().split())
+            text = heading_text(element)
             element.set("id", anchors.heading(chapter, text, author_id))
             level = int(element.tag[1])
             if split_level < level <= split_level + NAV_LEVELS_BELOW_CHAPTERS and text:
@@ -206,6 +227,10 @@ def _resolve_images(
     for img in list(root.iter("img")):
         src = img.get("src", "")
         alt = img.get("alt")
+        if image_refs.get(src) == "":
+            # In the upload but not carried (an SVG that cannot be made safe): the parse step warned.
+            _replace_with_text(img, alt or f"[{posixpath.basename(src)}]")
+            continue
         if src in image_refs:
             key = image_refs[src]
             img.set("src", IMAGE_PLACEHOLDER + key)

@@ -32,6 +32,9 @@ from shared.book.webapp import write_webapp
 # would spend more time on queue hops and commits than on images.
 IMAGE_BATCH_BYTES = 3_000_000
 COVER_KEY = "cover"
+# A cover also makes the app's icons, which are drawn from its pixels: an SVG cover cannot (the parse
+# step warns, readers/images.py).
+RASTER_TYPES = frozenset({"image/jpeg", "image/png", "image/gif", "image/webp"})
 
 
 @dataclass(frozen=True)
@@ -115,7 +118,7 @@ def process(book: ParsedBook, key: str) -> ProcessedImage:
 
 
 def cover_for(book: ParsedBook, images: dict[str, ProcessedImage]) -> ProcessedImage:
-    if book.cover_key:
+    if book.cover_key and images[book.cover_key].media_type in RASTER_TYPES:
         return replace(images[book.cover_key], key=COVER_KEY)
     return generate_cover(book.metadata.title, book.metadata.authors, key=COVER_KEY)
 

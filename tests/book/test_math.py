@@ -60,3 +60,73 @@ def test_content_books_cannot_carry_is_named() -> None:
     warnings = render(parse_manuscript(svg, "markdown"))[0].warnings
     assert [w for w in warnings if "'Art' contains 2 <svg> elements (a drawing)" in w]
     assert [w for w in warnings if "1 <iframe> element (an embedded page)" in w]
+
+
+# Every way authors write TeX in Markdown: `$$…$$` inline in a sentence (kramdown, Jekyll) and on its
+# own lines, LaTeX's \(…\) and \[…\], and formulas in headings.
+EVERY_MATH_FORM = r"""# Energy $$E=mc^2$$ and mass
+
+Einstein's $$E=mc^2$$ is famous; so is \(e^{i\pi}+1=0\), and $x_1$ is a subscript.
+
+$$
+\int_0^1 x\,dx
+$$
+
+\[
+\sum_{k=1}^{n} k = \frac{n(n+1)}{2}
+\]
+
+Before a display
+\[ a^2 + b^2 = c^2 \]
+and after it. Escaped brackets \[1\] stay brackets.
+
+## The area \(\pi r^2\) of a circle
+
+Text.
+
+# Chapter $\alpha$ two
+
+More.
+"""
+
+
+def test_every_way_of_writing_tex_becomes_mathml_and_leaves_no_delimiters() -> None:
+    chapters = render(parse_manuscript(EVERY_MATH_FORM.encode(), "markdown"))
+    first = chapters[0].body
+    plain = re.sub(r"<math\b.*?</math>", "", first, flags=re.DOTALL)
+    for delimiter in ("$", "\\(", "\\)", "\\[", "\\]"):
+        assert delimiter not in plain, (delimiter, plain)
+    assert re.search(r'<h1 [^>]*>Energy <math [^>]*alttext="E=mc\^2" display="inline">', first)
+    assert re.search(r'<p>Einstein’s <math [^>]*alttext="E=mc\^2" display="inline">', first)
+    assert 'alttext="e^{i\\pi}+1=0" display="inline"' in first
+    assert 'alttext="x_1" display="inline"' in first
+    displays = re.findall(r'<div class="math-display" tabindex="0"><math [^>]*alttext="([^"]*)" display="block"', first)
+    assert displays == ["\\int_0^1 x\\,dx", "\\sum_{k=1}^{n} k = \\frac{n(n+1)}{2}", "a^2 + b^2 = c^2"]
+    assert "<p>Before a display</p>" in first and "and after it. Escaped brackets [1] stay brackets.</p>" in first
+    assert re.search(r'<h2 [^>]*>The area <math [^>]*alttext="\\pi r\^2" display="inline">', first)
+    assert "<math" in chapters[1].body
+    assert not [w for c in chapters for w in c.warnings if "formula" in w]
+
+
+def test_headings_with_formulas_reach_the_contents_as_their_tex() -> None:
+    chapters = render(parse_manuscript(EVERY_MATH_FORM.encode(), "markdown"))
+    assert [c.title for c in chapters] == ["Energy E=mc^2 and mass", "Chapter \\alpha two"]
+    assert [h.text for h in chapters[0].headings] == ["The area \\pi r^2 of a circle"]
+    result = convert(EVERY_MATH_FORM.encode(), options("markdown"))
+    nav = text(result, "OEBPS/nav.xhtml")
+    assert ">Energy E=mc^2 and mass</a>" in nav
+    assert ">The area \\pi r^2 of a circle</a>" in nav
+    assert ">Chapter \\alpha two</a>" in nav
+    assert "$" not in nav and "\\(" not in nav and "<math" not in nav
+    contents = re.search(r'<nav class="toc".*?</nav>', result.app_files["index.html"].decode(), re.DOTALL)
+    assert contents is not None
+    assert ">The area \\pi r^2 of a circle</a>" in contents.group(0)
+    assert "$" not in contents.group(0) and "<math" not in contents.group(0)
+
+
+def test_wide_display_formulas_scroll_sideways_in_both_stylesheets() -> None:
+    from shared.book.styles import APP_CSS, EPUB_CSS
+
+    for css in (EPUB_CSS, APP_CSS):
+        assert 'math[display="block"] { overflow-x: auto; max-width: 100%; }' in css
+        assert re.search(r"\.math-display \{[^}]*overflow-x: auto; max-width: 100%;", css)

@@ -11,6 +11,7 @@ from shared.book.archive import normalise_reference
 from shared.book.errors import ADD_IMAGES_ADVICE, ManuscriptError
 from shared.book.images import declared_size, image_key
 from shared.book.model import ParsedBook
+from shared.book.svg import SvgError, is_svg, sanitize_svg
 from shared.formats import IMAGE_EXTENSIONS
 
 
@@ -51,18 +52,41 @@ def attach_images(book: ParsedBook, files: Mapping[str, bytes], base_dir: str) -
         if path is None or path not in files:
             continue
         if posixpath.splitext(path.lower())[1] not in IMAGE_EXTENSIONS and not path.startswith("docx-images/"):
-            raise ManuscriptError(f"'{reference}' is not an image Quire can use (JPEG, PNG, GIF or WebP).")
+            raise ManuscriptError(f"'{reference}' is not an image Quire can use (JPEG, PNG, GIF, WebP or SVG).")
+        if is_svg(path) and path not in keys:
+            problem = _unsafe_svg(files[path])
+            if problem:
+                book.warnings.append(
+                    f"The SVG image '{reference}' cannot be carried in the book: {problem}. Its description "
+                    "stands in its place. Re-export it from the drawing program as plain SVG, or as PNG."
+                )
+                book.image_refs[reference] = ""  # in the upload, but left out: render uses its description
+                continue
         if path not in keys:
             keys[path] = _read_key(book, paths, dimensions, files, path)
         book.image_refs[reference] = key = keys[path]
         book.image_names.setdefault(key, reference)
-    if cover_ref in book.image_refs:
+    if cover_ref in book.image_refs and is_svg(cover_ref):
+        book.warnings.append(
+            f"The cover image '{cover_ref}' is a drawing (SVG); a cover also makes the app's icons, which "
+            "need pixels, so the book has a generated cover. Export the cover as PNG or JPEG."
+        )
+    elif cover_ref in book.image_refs:
         book.cover_key = book.image_refs[cover_ref]
     elif cover_ref:
         book.warnings.append(
             f"The cover image '{cover_ref}' is not in the upload, so the book has a generated cover. {ADD_IMAGES_ADVICE}"
         )
     return dimensions
+
+
+def _unsafe_svg(data: bytes) -> str:
+    """Why an SVG cannot be made safe to carry; '' when it can."""
+    try:
+        sanitize_svg(data)
+    except SvgError as error:
+        return str(error)
+    return ""
 
 
 def _read_key(
@@ -78,7 +102,8 @@ def _read_key(
     if key not in paths:
         paths[key] = path
         book.image_sizes[key] = len(data)
-        dimensions[key] = declared_size(data)
+        # A drawing is not decoded to pixels: nothing to count against the pixel budget.
+        dimensions[key] = (0, 0) if is_svg(path) else declared_size(data)
     return key
 
 

@@ -11,6 +11,9 @@ from shared.book.model import ChapterSource, Metadata, ParsedBook
 from shared.book.readers.front_matter import front_matter
 from shared.book.readers.outline import split_level_for
 
+# A \[…\] formula longer than this is not looked for: the search stays linear in the text.
+MAX_FORMULA_LINES = 200
+
 
 @lru_cache(maxsize=1)
 def markdown_parser() -> Any:
@@ -24,8 +27,67 @@ def markdown_parser() -> Any:
     md.use(footnote_plugin).use(front_matter_plugin)
     # TeX between dollars, as pandoc reads it: no space inside the dollars and no digit after the
     # closing one, so "$5 and $10" stays text.
-    md.use(dollarmath_plugin, allow_space=False, allow_digits=False, allow_labels=False)
+    # `$$…$$` on a line with text is inline (kramdown, Jekyll); on its own lines, display.
+    md.use(dollarmath_plugin, allow_space=False, allow_digits=False, allow_labels=False, double_inline=True)
+    # LaTeX's own delimiters: \(…\) inline, \[…\] display. Before "escape", which would read \( as "(".
+    md.inline.ruler.before("escape", "math_inline_parens", _parens_math)
+    md.block.ruler.before(
+        "fence", "math_block_brackets", _brackets_math, {"alt": ["paragraph", "reference", "blockquote", "list"]}
+    )
     return md
+
+
+def _parens_math(state: Any, silent: bool) -> bool:
+    r"""\(TeX\) inside a paragraph: a math_inline token, as `$TeX$` makes."""
+    start = state.pos
+    if not state.src.startswith("\\(", start):
+        return False
+    if start >= getattr(state, "quire_unclosed_from", len(state.src) + 1):
+        return False  # no \) after an earlier \(: none after this one either (no quadratic search)
+    end = state.src.find("\\)", start + 2)
+    if end < 0:
+        state.quire_unclosed_from = start
+        return False
+    if not state.src[start + 2 : end].strip():
+        return False
+    if not silent:
+        token = state.push("math_inline", "math", 0)
+        token.content = state.src[start + 2 : end]
+        token.markup = "\\("
+    state.pos = end + 2
+    return True
+
+
+def _brackets_math(state: Any, start_line: int, end_line: int, silent: bool) -> bool:
+    r"""\[TeX\] display math: opened at a line's start and closed at a line's end, on one line or
+    several (no blank line between, as in LaTeX). A `\[1\]` inside a sentence stays escaped brackets."""
+    if state.sCount[start_line] - state.blkIndent >= 4:
+        return False  # indented code
+    begin = state.bMarks[start_line] + state.tShift[start_line]
+    if not state.src.startswith("\\[", begin):
+        return False
+    line = start_line
+    while line < min(end_line, start_line + MAX_FORMULA_LINES):
+        line_start = begin + 2 if line == start_line else state.bMarks[line] + state.tShift[line]
+        text = state.src[line_start : state.eMarks[line]].rstrip()
+        if line != start_line and (not text or text.startswith("\\[")):
+            return False  # a blank line, or another \[: not one formula (and no quadratic scan)
+        if text.endswith("\\]"):
+            content = state.src[begin + 2 : line_start + len(text) - 2]
+            break
+        line += 1
+    else:
+        return False
+    if not content.strip():
+        return False
+    if not silent:
+        token = state.push("math_block", "math", 0)
+        token.block = True
+        token.content = content
+        token.markup = "\\["
+        token.map = [start_line, line + 1]
+    state.line = line + 1
+    return True
 
 
 def read_markdown(text: str, split_level: int) -> ParsedBook:
@@ -115,6 +177,8 @@ def inline_text(token: Any) -> str:
     for child in token.children or ():
         if child.type in ("text", "code_inline"):
             parts.append(child.content)
+        elif child.type in ("math_inline", "math_inline_double"):
+            parts.append(child.content.strip())  # the TeX as written: a title is plain text
         elif child.type in ("softbreak", "hardbreak"):
             parts.append(" ")
         elif child.type == "image":

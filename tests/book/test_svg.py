@@ -1,0 +1,149 @@
+"""SVG figures: carried in the EPUB and the web-app book, made safe; one that cannot be, described."""
+
+from __future__ import annotations
+
+import io
+import re
+import subprocess
+import zipfile
+from pathlib import Path
+
+import pytest
+
+from shared.book import convert
+from shared.book.svg import SvgError, is_svg, sanitize_svg, svg_size
+from tests.book.conftest import epubcheck_command, message_counts, options
+from tests.book_corpus import zip_of
+
+# A drawing as an editor saves it, with what an attacker would add.
+HOSTILE_SVG = b"""<?xml version="1.0" encoding="UTF-8"?>
+<?xml-stylesheet href="https://evil.example/sheet.css" type="text/css"?>
+<!DOCTYPE svg [<!ENTITY secret SYSTEM "file:///etc/passwd">]>
+<svg xmlns="http://www.w3.org/2000/svg" xmlns:xlink="http://www.w3.org/1999/xlink"
+     xmlns:inkscape="http://www.inkscape.org/namespaces/inkscape"
+     width="400" height="200" viewBox="0 0 400 200" onload="alert(1)" inkscape:version="1.3">
+  <script type="text/javascript">alert(2)</script>
+  <style>@import url(https://evil.example/more.css); .box { fill: url(#shade); stroke: url(https://evil.example/x.svg#p); }</style>
+  <defs>
+    <linearGradient id="shade"><stop offset="0" stop-color="#369"/><stop offset="1" stop-color="#9cf"/></linearGradient>
+    <circle id="dot" r="10" fill="#c33"/>
+  </defs>
+  <rect class="box" x="10" y="10" width="380" height="180" onclick="alert(3)" filter="url(https://evil.example/f.svg#f)"/>
+  <use href="#dot" x="50" y="50"/>
+  <use xlink:href="https://evil.example/sprites.svg#dot" x="80" y="50"/>
+  <image href="https://evil.example/tracker.png" width="10" height="10"/>
+  <image href="data:image/png;base64,iVBORw0KGgo=" width="10" height="10"/>
+  <a href="javascript:alert(4)"><text x="100" y="100">Harbour &secret; map</text></a>
+  <set attributeName="href" to="javascript:alert(5)"/>
+  <foreignObject width="100" height="100"><div xmlns="http://www.w3.org/1999/xhtml" onclick="alert(6)">HTML</div></foreignObject>
+</svg>
+"""
+
+SVG_MARKDOWN = """# The harbour
+
+![A map of the harbour: the quay, the lighthouse and the breakwater](figure.svg)
+
+The map shows where the ferries berth.
+
+![A drawing that is not a drawing](broken.svg)
+"""
+
+
+def svg_zip() -> bytes:
+    return zip_of(
+        {
+            "book.md": SVG_MARKDOWN.encode(),
+            "figure.svg": HOSTILE_SVG,
+            "broken.svg": b"<svg xmlns='http://www.w3.org/2000/svg'><rect></svg>",
+        }
+    )
+
+
+def _assert_safe(svg: bytes) -> None:
+    text = svg.decode()
+    for unsafe in ("<script", "alert(", "onload", "onclick", "evil.example", "foreignObject", "DOCTYPE", "ENTITY"):
+        assert unsafe not in text, (unsafe, text)
+    assert "file:" not in text and "passwd" not in text
+    assert "@import" not in text
+    assert "inkscape" not in text
+    assert "<set" not in text
+
+
+def test_sanitize_svg_keeps_the_drawing_and_drops_everything_active_or_external() -> None:
+    safe = sanitize_svg(HOSTILE_SVG)
+    _assert_safe(safe)
+    text = safe.decode()
+    assert 'href="#dot"' in text  # a reference to the drawing's own part stays
+    assert "url(#shade)" in text
+    assert "data:image/png;base64" in text  # a raster carried inside stays
+    assert "<rect" in text and "<linearGradient" in text and "Harbour" in text
+    assert svg_size(safe) == (400, 200)
+
+
+@pytest.mark.parametrize(
+    "data",
+    [
+        b"<svg xmlns='http://www.w3.org/2000/svg'><rect></svg>",  # not well-formed
+        b"<html><body>not a drawing</body></html>",
+        b"<svg><rect/></svg>",  # no SVG namespace: not an SVG document
+        # A billion laughs: the entities are not expanded, and the parser refuses the document.
+        b'<!DOCTYPE svg [<!ENTITY a "aaaaaaaaaa">'
+        + b"".join(b'<!ENTITY %c "%s">' % (98 + i, b"&%c;" % (97 + i) * 10) for i in range(9))
+        + b']><svg xmlns="http://www.w3.org/2000/svg"><text>&j;</text></svg>',
+        b'<svg xmlns="http://www.w3.org/2000/svg">' + b"<g>" * 300 + b"</g>" * 300 + b"</svg>",  # too deep
+    ],
+)
+def test_sanitize_svg_refuses_what_is_not_an_svg_drawing(data: bytes) -> None:
+    with pytest.raises(SvgError):
+        sanitize_svg(data)
+
+
+def test_svg_images_are_known_by_their_extension() -> None:
+    assert is_svg("art/Figure.SVG") and is_svg("figure.svg#layer") and is_svg("figure.svg?v=2")
+    assert not is_svg("figure.svg.png") and not is_svg("figure.png")
+
+
+def test_svg_size_comes_from_the_view_box_when_the_size_is_relative() -> None:
+    svg = b'<svg xmlns="http://www.w3.org/2000/svg" width="100%" viewBox="0 0 120 60"/>'
+    assert svg_size(svg) == (120, 60)
+    assert svg_size(b'<svg xmlns="http://www.w3.org/2000/svg"/>') == (300, 150)
+
+
+def test_an_svg_figure_is_carried_in_the_epub_and_the_web_app_made_safe() -> None:
+    result = convert(svg_zip(), options("zip"))
+    with zipfile.ZipFile(io.BytesIO(result.epub)) as epub:
+        names = epub.namelist()
+        svgs = [n for n in names if n.endswith(".svg")]
+        assert len(svgs) == 1, names
+        _assert_safe(epub.read(svgs[0]))
+        opf = epub.read("OEBPS/content.opf").decode()
+        file_name = svgs[0].rsplit("/", 1)[1]
+        assert re.search(rf'href="images/{re.escape(file_name)}" media-type="image/svg\+xml"', opf), opf
+        chapter = next(epub.read(n).decode() for n in names if n.startswith("OEBPS/text/ch"))
+    assert f'src="../images/{file_name}"' in chapter
+    assert 'alt="A map of the harbour: the quay, the lighthouse and the breakwater"' in chapter
+    assert 'width="400" height="200"' in chapter
+    # The drawing that cannot be read: its description stands in its place, with a warning.
+    assert "A drawing that is not a drawing" in chapter and "broken.svg" not in chapter
+    assert any("broken.svg" in w and "cannot be carried" in w for w in result.warnings), result.warnings
+    assert not any("figure.svg" in w for w in result.warnings), result.warnings
+    app_svgs = {name: data for name, data in result.app_files.items() if name.endswith(".svg")}
+    assert list(app_svgs) == [f"images/{file_name}"]
+    _assert_safe(app_svgs[f"images/{file_name}"])
+
+
+def test_an_svg_cover_gives_a_generated_cover_with_a_warning() -> None:
+    manuscript = "---\ntitle: Maps\ncover-image: figure.svg\n---\n\n# One\n\nText.\n"
+    result = convert(zip_of({"book.md": manuscript.encode(), "figure.svg": HOSTILE_SVG}), options("zip"))
+    with zipfile.ZipFile(io.BytesIO(result.epub)) as epub:
+        assert 'properties="cover-image"' in epub.read("OEBPS/content.opf").decode()
+        assert 'media-type="image/jpeg" properties="cover-image"' in epub.read("OEBPS/content.opf").decode()
+    assert any("figure.svg" in w and "generated cover" in w for w in result.warnings), result.warnings
+
+
+def test_the_svg_figure_book_passes_epubcheck(tmp_path: Path) -> None:
+    path = tmp_path / "svg.epub"
+    path.write_bytes(convert(svg_zip(), options("zip")).epub)
+    done = subprocess.run(epubcheck_command(path), capture_output=True, text=True, timeout=300)
+    report = done.stdout + done.stderr
+    assert message_counts(report) == (0, 0, 0), report
