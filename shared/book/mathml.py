@@ -77,3 +77,23 @@ def tex_to_mathml(tex: str, display: bool) -> tuple[str, str]:
     alttext = tex.replace("&", "&amp;").replace('"', "&quot;").replace("<", "&lt;")
     markup = markup.replace("<math ", f'<math alttext="{alttext}" ', 1)
     return markup, ", ".join(unknown) and f"unknown commands {', '.join(unknown)}"
+
+
+def text_with_formulas_as_tex(element: Any) -> str:
+    """An element (a heading) as plain text for the contents: a formula in it as its TeX (its alttext), not the
+    letters of its MathML run together."""
+    parts: list[str] = []
+
+    def walk(node: Any) -> None:
+        if node.text and node.tag != "math":
+            parts.append(node.text)
+        for child in node:
+            if isinstance(child.tag, str) and child.tag == "math":
+                parts.append(child.get("alttext") or child.text_content())
+            elif isinstance(child.tag, str):
+                walk(child)
+            if child.tail:
+                parts.append(child.tail)
+
+    walk(element)
+    return " ".join("".join(parts).split())

@@ -19,7 +19,7 @@ from typing import Any
 from shared.book.errors import ADD_IMAGES_ADVICE
 from shared.book.highlight import highlight_code_blocks
 from shared.book.links import BookAnchors, internal_target, leaves_the_book, placeholder
-from shared.book.mathml import tex_to_mathml
+from shared.book.mathml import tex_to_mathml, text_with_formulas_as_tex
 from shared.book.model import ChapterSource, Heading, ProcessedImage, RenderedChapter
 from shared.book.repair import repair
 from shared.book.sanitize import LEFT_OUT_KINDS, fragment_to_xhtml, left_out, sanitized_fragment
@@ -177,26 +177,6 @@ def _docx_note_refs(root: Any, chapter: int, note_numbers: dict[Any, int]) -> No
                 sup.append(ref)
 
 
-def heading_text(element: Any) -> str:
-    """A heading as plain text for the contents: a formula in it as its TeX (its alttext), not the
-    letters of its MathML run together."""
-    parts: list[str] = []
-
-    def walk(node: Any) -> None:
-        if node.text and node.tag != "math":
-            parts.append(node.text)
-        for child in node:
-            if isinstance(child.tag, str) and child.tag == "math":
-                parts.append(child.get("alttext") or child.text_content())
-            elif isinstance(child.tag, str):
-                walk(child)
-            if child.tail:
-                parts.append(child.tail)
-
-    walk(element)
-    return " ".join("".join(parts).split())
-
-
 def _name_elements(root: Any, chapter: int, split_level: int, anchors: BookAnchors) -> list[Heading]:
     """Give every heading an id and keep the author's ids, unique in the book; the headings the
     navigation lists."""
@@ -206,7 +186,7 @@ def _name_elements(root: Any, chapter: int, split_level: int, anchors: BookAncho
             continue
         author_id = element.get("id")
         if element.tag in HEADING_TAGS:
-            text = heading_text(element)
+            text = text_with_formulas_as_tex(element)
             element.set("id", anchors.heading(chapter, text, author_id))
             level = int(element.tag[1])
             if split_level < level <= split_level + NAV_LEVELS_BELOW_CHAPTERS and text:
