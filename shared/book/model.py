@@ -45,6 +45,9 @@ class ChapterSource:
     format: str  # "tokens" (markdown-it tokens) or "html"
     body: Any  # tokens for "tokens", an HTML string for "html"
     footnotes: list[dict[str, Any]] = field(default_factory=list)  # [{"id", "label", "body"}]
+    # The project file it came from, in a book of many files ('' for a one-file manuscript): its
+    # links to other files and to its own headings are read relative to it (links.py).
+    source_file: str = ""
 
 
 @dataclass
