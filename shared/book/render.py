@@ -138,6 +138,7 @@ def render_chapter(
         image_keys=image_keys,
         warnings=warnings,
         images_without_alt=len(without_alt),
+        depth=source.depth,
     )
 
 

@@ -30,7 +30,7 @@ SUMMARY = """# Summary
 
 - [Installation](guide/installation.md)
     - [Reading Books](guide/reading.md)
-- [Creating a Book](guide/creating.md)
+- [Creating a *Book*](guide/creating.md)
 - [Plugins]()
 
 # Reference
@@ -162,6 +162,36 @@ def test_every_link_between_the_files_reaches_an_id_of_the_right_chapter() -> No
     # The web-app book has the same links under its own file names.
     web = result.app_files["chapters/ch004.html"].decode()
     assert 'href="ch003.html#setup-1"' in web
+
+
+def test_the_contents_nest_chapters_under_their_parts_and_parent_chapters() -> None:
+    import zipfile
+
+    result = convert(mdbook_zip(), options("zip"))
+    with zipfile.ZipFile(io.BytesIO(result.epub)) as archive:
+        nav = etree.fromstring(archive.read("OEBPS/nav.xhtml"))
+    ns = {"x": "http://www.w3.org/1999/xhtml"}
+    toc = nav.find(".//x:nav[@id='toc']/x:ol", ns)
+    assert toc is not None
+
+    def tree(ol: etree._Element) -> list[object]:
+        items: list[object] = []
+        for li in ol.findall("x:li", ns):
+            link = li.find("x:a", ns)
+            assert link is not None
+            label = "".join(link.itertext())
+            inner = li.find("x:ol", ns)
+            items.append((label, tree(inner)) if inner is not None else label)
+        return items
+
+    assert tree(toc) == [
+        ("Introduction", ["Setup"]),
+        ("User Guide", [("Installation", ["Setup", ("Reading Books", ["Setup"])]), "Creating a Book"]),
+        ("Reference", [("Command Line", ["Build", "Options"])]),
+        "Contributors",
+    ]
+    index = result.app_files["index.html"].decode()  # the web-app book's contents nest the same way
+    assert index.index("Reference") < index.index("Command Line") < index.index("Contributors")
 
 
 def test_book_toml_gives_way_to_the_uploads_own_fields() -> None:

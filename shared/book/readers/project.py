@@ -33,7 +33,7 @@ from shared.book.errors import ManuscriptError
 from shared.book.limits import check_markdown
 from shared.book.model import ChapterSource, Metadata, ParsedBook
 from shared.book.readers.html import read_html
-from shared.book.readers.markdown import read_markdown
+from shared.book.readers.markdown import inline_text, markdown_parser, read_markdown
 from shared.book.readers.outline import title_from_file_name
 from shared.book.readers.text import read_text
 from shared.formats import KIND_IN_ZIP, decode_text, kind_in_zip, manuscripts_in_zip, natural_key, project_file_in_zip
@@ -52,6 +52,7 @@ class Entry:
     path: str
     title: str = ""
     part: bool = False
+    depth: int = 0  # in the table of contents: under a part, or nested in the SUMMARY's list
 
 
 @dataclass
@@ -103,24 +104,43 @@ def _summary(listing: str, files: Mapping[str, bytes]) -> Project:
     numbered chapters, then suffix chapters, all in reading order."""
     project = Project([])
     base = posixpath.dirname(listing)
-    seen_anything = False
+    seen_anything = in_part = False
+    indents: list[int] = []  # the indentation of each enclosing list level
     for line in _text(files[listing], listing).splitlines():
         heading = _HEADING_LINE.match(line)
         if heading:
             if seen_anything:  # the first heading, before any chapter, is the summary's own title
-                project.entries.append(Entry("", heading.group("title"), part=True))
+                project.entries.append(Entry("", _inline_text(heading.group("title")), part=True))
+                in_part = True
             seen_anything = True
+            indents = []
             continue
         link = _LINK_LINE.match(line)
         if not link:
             continue
         seen_anything = True
-        title, target = link.group("title").strip(), link.group("target").strip().strip("<>")
+        depth = 0
+        if link.group("bullet"):  # a numbered chapter; prefix and suffix chapters are not in a list
+            indent = len(link.group("indent").expandtabs(4))
+            while indents and indents[-1] > indent:
+                indents.pop()
+            if not indents or indents[-1] < indent:
+                indents.append(indent)
+            depth = len(indents) - 1 + in_part
+        else:
+            indents = []
+        title, target = _inline_text(link.group("title")), link.group("target").strip().strip("<>")
         if not target:
             project.warnings.append(f"The chapter '{title}' in {listing} is a draft (it has no file); left out.")
             continue
-        _add_file(project, base, unquote(urlsplit(target).path), title, listing, files)
+        _add_file(project, base, unquote(urlsplit(target).path), title, listing, files, depth)
     return project
+
+
+def _inline_text(markdown: str) -> str:
+    """A link text or part title as plain text (`code` and *emphasis* without their marks)."""
+    tokens = markdown_parser().parseInline(markdown.strip())
+    return inline_text(tokens[0]) if tokens else markdown.strip()
 
 
 def _book_txt(listing: str, files: Mapping[str, bytes]) -> Project:
@@ -134,14 +154,16 @@ def _book_txt(listing: str, files: Mapping[str, bytes]) -> Project:
     return project
 
 
-def _add_file(project: Project, base: str, target: str, title: str, listing: str, files: Mapping[str, bytes]) -> None:
+def _add_file(
+    project: Project, base: str, target: str, title: str, listing: str, files: Mapping[str, bytes], depth: int = 0
+) -> None:
     path = normalise_reference(target, base) if target else None
     if path is None or path not in files:
         project.warnings.append(f"'{target}', listed in {listing}, is not in the zip; left out.")
     elif any(entry.path == path for entry in project.entries):
         project.warnings.append(f"'{target}' is listed twice in {listing}; the book has it once, where first listed.")
     else:
-        project.entries.append(Entry(path, title))
+        project.entries.append(Entry(path, title, depth=depth))
 
 
 def _book_toml(data: bytes, warnings: list[str]) -> Metadata:
@@ -189,7 +211,7 @@ def read_project(project: Project, files: Mapping[str, bytes], split_level: int)
     for entry in project.entries:
         if entry.part:
             body = f"<h{split_level}>{escape(entry.title)}</h{split_level}>"
-            chapters.append(ChapterSource(0, entry.title, "html", body))
+            chapters.append(ChapterSource(0, entry.title, "html", body, depth=entry.depth))
             continue
         kind, text = texts[entry.path]
         if kind == "markdown":
@@ -207,6 +229,7 @@ def read_project(project: Project, files: Mapping[str, bytes], split_level: int)
             if number == 0 and not chapter.title:
                 chapter.title = entry.title or title_from_file_name(entry.path)
             chapter.source_file = entry.path
+            chapter.depth = entry.depth
             _rebase_images(chapter, folder)
             chapters.append(chapter)
         if not part.chapters:
