@@ -68,6 +68,10 @@ def project_file_in_zip(names: Iterable[str]) -> str | None:
         for project_file in PROJECT_FILES:
             if prefix + project_file in present:
                 return prefix + project_file
+        if prefix + "book.toml" in present:  # mdBook with its `src` set to another folder
+            summaries = [n for n in present if re.fullmatch(re.escape(prefix) + r"[^/]+/SUMMARY\.md", n)]
+            if len(summaries) == 1:
+                return summaries[0]
     return None
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import io
 import re
+from pathlib import Path
 
 import pytest
 from lxml import etree
@@ -247,3 +248,17 @@ def test_an_unsafe_entry_in_a_project_is_refused_as_in_any_zip() -> None:
     data = zip_of({"SUMMARY.md": b"- [A](a.md)\n", "a.md": b"# A\n", "../evil.md": b"# Evil\n"})
     with pytest.raises(ManuscriptError, match="climbs out of the archive"):
         convert(data, options("zip"))
+
+
+def test_a_project_read_from_a_file_entry_by_entry_is_the_same_book(tmp_path: Path) -> None:
+    """The worker parses a zip from a file on disk (ArchiveFiles); the project reads the same."""
+    from shared.book.steps import finish, parse
+
+    data = mdbook_zip()
+    opts = options("zip", updates_url="../updates")
+    path = tmp_path / "guide.zip"
+    path.write_bytes(data)
+    with path.open("rb") as file:
+        from_file = finish(parse(file, opts), opts)
+    whole = convert(data, opts)
+    assert from_file.epub == whole.epub and from_file.app_files == whole.app_files

@@ -87,6 +87,7 @@ def test_a_project_file_is_found_at_the_root_in_src_or_in_the_one_folder_zipped(
     assert project_file_in_zip(["SUMMARY.md", "a.md"]) == "SUMMARY.md"
     assert project_file_in_zip(["guide/book.toml", "guide/src/SUMMARY.md"]) == "guide/src/SUMMARY.md"
     assert project_file_in_zip(["book/manuscript/Book.txt", "book/manuscript/a.md"]) == "book/manuscript/Book.txt"
+    assert project_file_in_zip(["g/book.toml", "g/pages/SUMMARY.md"]) == "g/pages/SUMMARY.md"  # book.src
     assert project_file_in_zip(["a/SUMMARY.md", "b/x.md"]) is None  # two folders: neither is the project
     assert sorted(["ch10.md", "ch2.md", "Ch1.md"], key=natural_key) == ["Ch1.md", "ch2.md", "ch10.md"]
     assert zip_is_readable(["a.md", "b.md"]) and not zip_is_readable(["a.md", "b.docx"])

@@ -69,10 +69,10 @@ def find_project(files: Mapping[str, bytes]) -> Project:
     listing = project_file_in_zip(names)
     if listing is not None and posixpath.basename(listing) == "SUMMARY.md":
         project = _summary(listing, files)
-        root = posixpath.dirname(listing)
-        if posixpath.basename(root) == "src":
-            root = posixpath.dirname(root)
-        book_toml = posixpath.join(root, "book.toml")
+        # book.toml sits beside SUMMARY.md, or one folder up (mdBook's `src`, or another it names).
+        folder = posixpath.dirname(listing)
+        beside, above = posixpath.join(folder, "book.toml"), posixpath.join(posixpath.dirname(folder), "book.toml")
+        book_toml = beside if beside in files or not folder else above
         if book_toml in files:
             project.metadata = _book_toml(files[book_toml], project.warnings)
     elif listing is not None:
