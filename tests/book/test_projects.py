@@ -205,10 +205,10 @@ def test_book_toml_gives_way_to_the_uploads_own_fields() -> None:
 def test_a_leanpub_project_follows_book_txt() -> None:
     data = zip_of(
         {
-            "manuscript/Book.txt": b"intro.md\n\nchapter10.txt\nchapter2.md\nmissing.md\n",
-            "manuscript/intro.md": b"# Before We Start\n\nSee [chapter two](chapter2.md#two-begins).\n",
-            "manuscript/chapter2.md": b"# Chapter Two\n\n## Two begins\n\nText.\n",
-            "manuscript/chapter10.txt": b"# Chapter Ten\n\n*Markdown*, though the file ends in .txt.\n",
+            "Book.txt": b"intro.md\n\nchapter10.txt\nchapter2.md\nmissing.md\n",
+            "intro.md": b"# Before We Start\n\nSee [chapter two](chapter2.md#two-begins).\n",
+            "chapter2.md": b"# Chapter Two\n\n## Two begins\n\nText. [Elsewhere](other/intro.md).\n",
+            "chapter10.txt": b"# Chapter Ten\n\n*Markdown*, though the file ends in .txt.\n",
         }
     )
     result = convert(data, options("zip", title="Lean"))
@@ -217,6 +217,9 @@ def test_a_leanpub_project_follows_book_txt() -> None:
     assert "<em>Markdown</em>" in files["ch002.xhtml"]
     assert 'href="ch003.xhtml#two-begins"' in files["ch001.xhtml"]
     assert any("'missing.md'" in w and "not in the zip" in w for w in result.warnings)
+    # A link to a file of the same name in another folder is not a link to the chapter of that name.
+    assert "Elsewhere" in files["ch003.xhtml"] and 'href="ch001.xhtml"' not in files["ch003.xhtml"]
+    assert any("'other/intro.md'" in w and "outside the book" in w for w in result.warnings)
 
 
 def test_chapter_files_with_nothing_to_order_them_are_joined_in_natural_order_with_advice() -> None:

@@ -64,7 +64,9 @@ def parse_manuscript(
         if len(candidates) > 1:
             project = find_project(files)
             book, data = read_project(project, files, split_level)
-            own_names = {entry.path for entry in project.entries if not entry.part}
+            # Its links name its files by their paths (links.py), never by a base name alone: a link to
+            # another folder's README.md is not one to the first chapter.
+            own_names = set()
             kind = "project"
         else:
             name, kind = _manuscript_in(candidates)
