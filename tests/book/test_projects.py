@@ -265,3 +265,8 @@ def test_a_project_read_from_a_file_entry_by_entry_is_the_same_book(tmp_path: Pa
         from_file = finish(parse(file, opts), opts)
     whole = convert(data, opts)
     assert from_file.epub == whole.epub and from_file.app_files == whole.app_files
+
+
+def test_a_zip_without_a_manuscript_is_refused_with_what_it_lacks() -> None:
+    with pytest.raises(ManuscriptError, match="holds no manuscript"):
+        convert(zip_of({"images/a.png": png((1, 2, 3))}), options("zip"))

@@ -165,10 +165,10 @@ def _decode(data: bytes) -> str:
 
 
 def _manuscript_in(candidates: list[str]) -> tuple[str, str]:
+    """The zip's one manuscript (several are a book project, read by readers/project.py)."""
     if len(candidates) != 1:
-        found = ", ".join(sorted(candidates)[:5]) or "none"
         raise ManuscriptError(
-            f"The zip archive must hold exactly one manuscript (.md, .txt, .html or .docx); found {found}."
+            "The zip archive holds no manuscript (.md, .txt, .html or .docx). Add it next to its images."
         )
     name = candidates[0]
     return name, kind_in_zip(name)
