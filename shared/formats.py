@@ -53,6 +53,43 @@ def manuscripts_in_zip(names: Iterable[str]) -> list[str]:
     ]
 
 
+# The files that make a zip a book project, where each tool puts them: mdBook/GitBook's SUMMARY.md
+# (at the project's root, or in mdBook's src/), Leanpub's Book.txt (in manuscript/, or at the root).
+PROJECT_FILES = ("SUMMARY.md", "src/SUMMARY.md", "manuscript/Book.txt", "Book.txt")
+
+
+def project_file_in_zip(names: Iterable[str]) -> str | None:
+    """The zip entry that lists a book project's files in order, if there is one: at the zip's root,
+    or inside the one folder that holds everything (a zipped project folder)."""
+    present = {name for name in names if not name.startswith("__MACOSX/")}
+    tops = {name.split("/", 1)[0] for name in present if name.strip("/")}
+    prefixes = [""] + ([f"{next(iter(tops))}/"] if len(tops) == 1 else [])
+    for prefix in prefixes:
+        for project_file in PROJECT_FILES:
+            if prefix + project_file in present:
+                return prefix + project_file
+        if prefix + "book.toml" in present:  # mdBook with its `src` set to another folder
+            summaries = [n for n in present if re.fullmatch(re.escape(prefix) + r"[^/]+/SUMMARY\.md", n)]
+            if len(summaries) == 1:
+                return summaries[0]
+    return None
+
+
+def zip_is_readable(names: Iterable[str]) -> bool:
+    """Whether Quire can read a zip's manuscripts as one book: one manuscript, a project file that
+    orders them, or several Markdown, text or HTML files (joined in file-name order)."""
+    names = list(names)
+    candidates = manuscripts_in_zip(names)
+    if len(candidates) == 1 or project_file_in_zip(names) is not None:
+        return bool(candidates)
+    return bool(candidates) and all(kind_in_zip(name) != DOCX.kind for name in candidates)
+
+
+def natural_key(name: str) -> list[tuple[int, int | str]]:
+    """A file name's sort key in natural order: 'ch2' before 'ch10'."""
+    return [(0, int(part)) if part.isdigit() else (1, part.casefold()) for part in re.split(r"(\d+)", name) if part]
+
+
 def kind_in_zip(name: str) -> str:
     """The manuscript kind of a zip entry that `manuscripts_in_zip` chose."""
     return KIND_IN_ZIP[posixpath.splitext(name.lower())[1]]

@@ -68,8 +68,10 @@ class OutlineEntry:
 
 
 def outline(chapters: list[RenderedChapter], extension: str) -> list[OutlineEntry]:
-    """Chapters with their h2/h3 nested by level, as the table of contents shows them."""
-    entries = []
+    """Chapters with their h2/h3 nested by level, as the table of contents shows them; a chapter of
+    a book project nested under its part or its parent chapter (its depth)."""
+    entries: list[OutlineEntry] = []
+    parents: list[tuple[int, OutlineEntry]] = []  # the chapters a deeper one may sit under
     for chapter in chapters:
         page = f"{chapter.file_stem}.{extension}"
         top = OutlineEntry(chapter.title, page, 0, [])
@@ -80,7 +82,10 @@ def outline(chapters: list[RenderedChapter], extension: str) -> list[OutlineEntr
                 stack.pop()
             stack[-1].children.append(entry)
             stack.append(entry)
-        entries.append(top)
+        while parents and parents[-1][0] >= chapter.depth:
+            parents.pop()
+        (parents[-1][1].children if parents else entries).append(top)
+        parents.append((chapter.depth, top))
     return entries
 
 

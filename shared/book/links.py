@@ -12,6 +12,11 @@ passes:
 
 Authors write targets as the ids they gave, or as the slug a Markdown tool (GitHub, GitLab,
 pandoc) makes of a heading's text; both reach the heading.
+
+In a book of many files (an mdBook or Leanpub project), a link names a file and an id in it
+(`../guide/other.md#setup`, or `#setup` in the file itself). Two files may both have a heading
+'Setup': the book gives them different ids, and each file's names are kept apart (`BookAnchors.begin`),
+so the link reaches the heading of the file it names.
 """
 
 from __future__ import annotations
@@ -21,7 +26,7 @@ import posixpath
 import re
 import unicodedata
 from dataclasses import dataclass, field, replace
-from urllib.parse import unquote, urlsplit
+from urllib.parse import quote, unquote, urlsplit
 
 from shared.book.model import RenderedChapter
 
@@ -32,6 +37,8 @@ _NCNAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_.-]*$")
 _RESERVED = re.compile(r"^c\d+-fn")
 _PLACEHOLDER_HREF = re.compile(r' href="' + re.escape(LINK_PLACEHOLDER) + r'([^"]*)"')
 _EXTERNAL = re.compile(r"^(https?:|mailto:)", re.I)
+# A placeholder target that names a file of a many-file book: FILE_TARGET + quoted path + '#' + id.
+FILE_TARGET = "quire-file/"
 
 
 def slug(text: str) -> str:
@@ -57,6 +64,18 @@ class BookAnchors:
     ids: dict[str, int] = field(default_factory=dict)
     aliases: dict[str, str] = field(default_factory=dict)
     _alias_counts: dict[str, int] = field(default_factory=dict)
+    # A many-file book: the file whose chapters are being rendered, each file's first chapter, and
+    # the names each file's own links use (file, name) → id.
+    scope: str = ""
+    file_chapters: dict[str, int] = field(default_factory=dict)
+    scoped: dict[tuple[str, str], str] = field(default_factory=dict)
+    _scoped_counts: dict[tuple[str, str], int] = field(default_factory=dict)
+
+    def begin(self, source_file: str, chapter: int) -> None:
+        """The chapter about to be rendered comes from `source_file` ('' for a one-file manuscript)."""
+        self.scope = source_file
+        if source_file:
+            self.file_chapters.setdefault(source_file, chapter)
 
     def claim(self, chapter: int, wanted: str) -> str:
         """A unique id for an element, as close to `wanted` as ids allow."""
@@ -69,6 +88,9 @@ class BookAnchors:
         self.ids[unique] = chapter
         if unique != wanted:
             self.alias(wanted, unique)
+        if self.scope:
+            self.scoped.setdefault((self.scope, wanted), unique)
+            self.scoped.setdefault((self.scope, unique), unique)
         return unique
 
     def keep(self, chapter: int, author_id: str) -> str | None:
@@ -88,6 +110,13 @@ class BookAnchors:
         seen = self._alias_counts.get(base, 0)
         self._alias_counts[base] = seen + 1
         self.alias(base if seen == 0 else f"{base}-{seen}", heading_id)
+        if self.scope:
+            # The same numbering, counted within the file, as the Markdown tool saw it: that is the
+            # name the file's author linked to, so it wins over the book's own (renumbered) ids.
+            own = self._scoped_counts.get((self.scope, base), 0)
+            self._scoped_counts[(self.scope, base)] = own + 1
+            self.scoped[(self.scope, base if own == 0 else f"{base}-{own}")] = heading_id
+            self.scoped.setdefault((self.scope, slug(text)), heading_id)
         return heading_id
 
     def alias(self, name: str, target: str) -> None:
@@ -103,15 +132,30 @@ class BookAnchors:
                 return self.aliases[name]
         return None
 
+    def find_in(self, source_file: str, target: str) -> str | None:
+        """The id a link to `source_file#target` names: that file's own heading or id first, then
+        any in the book (an id the author gave is unique wherever it is)."""
+        for name in (target, target.lower()):
+            if (source_file, name) in self.scoped:
+                return self.scoped[(source_file, name)]
+        return self.find(target)
+
 
 def leaves_the_book(href: str) -> bool:
     """Whether a link goes to the web or to mail (kept as written)."""
     return bool(_EXTERNAL.match(href))
 
 
-def internal_target(href: str, own_names: frozenset[str]) -> str | None:
+def internal_target(
+    href: str, own_names: frozenset[str], current_file: str = "", book_files: frozenset[str] = frozenset()
+) -> str | None:
     """The target an internal link names ('' for the start of the book), or None for a link that
-    leaves the book (the web, mail, or another file)."""
+    leaves the book (the web, mail, or another file). In a many-file book (`book_files`, the link
+    written in `current_file`), a link to one of its files or to an id is a `file_target`."""
+    if book_files:
+        found = _book_file_target(href, current_file, book_files)
+        if found is not None:
+            return found
     if href.startswith("#"):
         return unquote(href[1:])
     if leaves_the_book(href):
@@ -123,6 +167,31 @@ def internal_target(href: str, own_names: frozenset[str]) -> str | None:
     if path and path not in own_names and posixpath.basename(path) not in own_names:
         return None
     return unquote(parts.fragment)
+
+
+def file_target(source_file: str, target: str) -> str:
+    return f"{FILE_TARGET}{quote(source_file)}#{target}"
+
+
+def _book_file_target(href: str, current_file: str, book_files: frozenset[str]) -> str | None:
+    if href.startswith("#"):
+        return file_target(current_file, unquote(href[1:]))
+    if leaves_the_book(href):
+        return None
+    parts = urlsplit(href)
+    if parts.scheme or parts.netloc or parts.query or not parts.path:
+        return None
+    path = posixpath.normpath(posixpath.join(posixpath.dirname(current_file), unquote(parts.path)))
+    stem, extension = posixpath.splitext(path)
+    candidates = [path]
+    if extension.lower() in (".html", ".htm"):  # mdBook writes chapter.md as chapter.html
+        candidates.append(stem + ".md")
+    if parts.path.endswith("/") or not extension:
+        candidates += [posixpath.join(path, "README.md"), posixpath.join(path, "index.md")]
+    for candidate in candidates:
+        if candidate in book_files:
+            return file_target(candidate, unquote(parts.fragment))
+    return None
 
 
 def placeholder(target: str) -> str:
@@ -140,10 +209,20 @@ def resolve_links(chapters: list[RenderedChapter], anchors: BookAnchors) -> list
             target = html.unescape(match.group(1))
             if not target:
                 return f' href="{CHAPTER_PLACEHOLDER}ch{first:03d}"'
-            found = anchors.find(target)
+            if target.startswith(FILE_TARGET):
+                quoted, _, fragment = target[len(FILE_TARGET) :].partition("#")
+                source_file = unquote(quoted)
+                start = anchors.file_chapters.get(source_file)
+                found = anchors.find_in(source_file, fragment) if fragment and start is not None else None
+                if start is not None and not fragment:
+                    return f' href="{CHAPTER_PLACEHOLDER}ch{start:03d}"'
+                shown = f"{source_file}#{fragment}"
+            else:
+                found = anchors.find(target)
+                shown = f"#{target}"
             if found is None:
                 warnings.append(
-                    f"A link to '#{target}' in '{chapter.title}' points at nothing in the book; its text was kept."
+                    f"A link to '{shown}' in '{chapter.title}' points at nothing in the book; its text was kept."
                 )
                 return ""
             holder = anchors.ids[found]
@@ -166,3 +245,13 @@ def chapter_hrefs(body: str, extension: str) -> str:
         lambda match: f'href="{match.group(1)}.{extension}',
         body,
     )
+
+
+@dataclass(frozen=True)
+class LinkContext:
+    """What a chapter's links are read against: the manuscript's own names, and in a many-file
+    book the file the chapter came from and the book's files."""
+
+    own_names: frozenset[str]
+    source_file: str = ""
+    book_files: frozenset[str] = frozenset()

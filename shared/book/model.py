@@ -45,6 +45,11 @@ class ChapterSource:
     format: str  # "tokens" (markdown-it tokens) or "html"
     body: Any  # tokens for "tokens", an HTML string for "html"
     footnotes: list[dict[str, Any]] = field(default_factory=list)  # [{"id", "label", "body"}]
+    # The project file it came from, in a book of many files ('' for a one-file manuscript): its
+    # links to other files and to its own headings are read relative to it (links.py).
+    source_file: str = ""
+    # How deep the table of contents puts it: 0 at the top, 1 under a part or a chapter, and so on.
+    depth: int = 0
 
 
 @dataclass
@@ -65,6 +70,7 @@ class RenderedChapter:
     image_keys: list[str]
     warnings: list[str] = field(default_factory=list)
     images_without_alt: int = 0  # the package decides the accessibility summary from it
+    depth: int = 0  # ChapterSource.depth
 
     @property
     def file_stem(self) -> str:

@@ -18,7 +18,7 @@ from typing import Any
 
 from shared.book.errors import ADD_IMAGES_ADVICE
 from shared.book.highlight import highlight_code_blocks
-from shared.book.links import BookAnchors, internal_target, leaves_the_book, placeholder
+from shared.book.links import BookAnchors, LinkContext, internal_target, leaves_the_book, placeholder
 from shared.book.mathml import tex_to_mathml, text_with_formulas_as_tex
 from shared.book.model import ChapterSource, Heading, ProcessedImage, RenderedChapter
 from shared.book.repair import repair
@@ -84,13 +84,17 @@ def render_chapter(
     split_level: int = 1,
     anchors: BookAnchors | None = None,
     own_names: frozenset[str] = frozenset(),
+    book_files: frozenset[str] = frozenset(),
 ) -> RenderedChapter:
     """Render one chapter, its ids made unique among `anchors` (the book's so far), its internal
     links left as placeholders for `links.resolve_links`. `own_names`: the manuscript's own file
-    names, which links may use to point inside the book. Pure: the same sources in the same order
+    names, which links may use to point inside the book; `book_files`: the files of a many-file
+    book, which its links name (links.py). Pure: the same sources in the same order
     give the same XHTML."""
     anchors = anchors if anchors is not None else BookAnchors()
     chapter = source.number
+    anchors.begin(source.source_file, chapter)
+    links = LinkContext(own_names, source.source_file, book_files)
     warnings: list[str] = []
     note_numbers = {note["id"]: index for index, note in enumerate(source.footnotes, start=1)}
     env = {"chapter": chapter, "note_numbers": note_numbers, "warnings": warnings, "title": source.title}
@@ -117,9 +121,9 @@ def render_chapter(
             ref.set("role", "doc-noteref")
 
     notes_html = (
-        _footnotes(source, env, image_refs, image_keys, warnings, without_alt, own_names) if source.footnotes else ""
+        _footnotes(source, env, image_refs, image_keys, warnings, without_alt, links) if source.footnotes else ""
     )
-    body = _xhtml(_mark_links(root, own_names, source.title, warnings))
+    body = _xhtml(_mark_links(root, links, source.title, warnings))
     body = _restore_epub_types(body + notes_html)
     if len(body.encode()) > LONG_CHAPTER_BYTES:
         warnings.append(
@@ -134,6 +138,7 @@ def render_chapter(
         image_keys=image_keys,
         warnings=warnings,
         images_without_alt=len(without_alt),
+        depth=source.depth,
     )
 
 
@@ -282,7 +287,7 @@ def _footnotes(
     image_keys: list[str],
     warnings: list[str],
     without_alt: list[str],
-    own_names: frozenset[str],
+    links: LinkContext,
 ) -> str:
     chapter = source.number
     parts = ['<section class="footnotes" role="doc-endnotes">']
@@ -295,7 +300,7 @@ def _footnotes(
         for element in fragment.iter():
             if isinstance(element.tag, str) and element.get("id"):
                 del element.attrib["id"]  # ids inside notes could clash with the chapter's
-        _mark_links(fragment, own_names, source.title, warnings)
+        _mark_links(fragment, links, source.title, warnings)
         back = f'<a href="#c{chapter}-fnref{number}" role="doc-backlink">{number}.</a> '
         content = _xhtml(fragment)
         content = "<p>" + back + content[3:] if content.startswith("<p>") else f"<p>{back}</p>{content}"
@@ -304,7 +309,7 @@ def _footnotes(
     return "".join(parts)
 
 
-def _mark_links(root: Any, own_names: frozenset[str], title: str, warnings: list[str]) -> Any:
+def _mark_links(root: Any, links: LinkContext, title: str, warnings: list[str]) -> Any:
     """Internal links become placeholders for the book-wide pass; links to files outside the book
     lose their `href` (their text stays)."""
     for link in root.iter("a"):
@@ -314,7 +319,7 @@ def _mark_links(root: Any, own_names: frozenset[str], title: str, warnings: list
             continue
         if link.get("class") == "quire-noteref":
             continue  # made by this module, for a note of this chapter
-        target = internal_target(href, own_names)
+        target = internal_target(href, links.own_names, links.source_file, links.book_files)
         if target is not None:
             link.set("href", placeholder(target))
             link.attrib.pop("rel", None)  # rel=noopener only matters for links leaving the book

@@ -94,7 +94,10 @@ def cycle_collector_paused() -> Iterator[None]:
 def render(book: ParsedBook) -> list[RenderedChapter]:
     """Every chapter, in order (ids are unique in the book), with links settled across chapters."""
     anchors = BookAnchors()
-    chapters = [render_chapter(c, book.image_refs, book.split_level, anchors, book.own_names) for c in book.chapters]
+    files = frozenset(c.source_file for c in book.chapters if c.source_file)
+    chapters = [
+        render_chapter(c, book.image_refs, book.split_level, anchors, book.own_names, files) for c in book.chapters
+    ]
     return resolve_links(chapters, anchors)
 
 

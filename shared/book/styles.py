@@ -20,7 +20,6 @@ td img, th img { max-width: 90vw; }
 figure { margin: 1em 0; text-align: center; }
 /* A formula wider than a phone scrolls sideways instead of being cut off. */
 .math-display { margin: 1em 0; overflow-x: auto; max-width: 100%; text-align: center; }
-math[display="block"] { overflow-x: auto; max-width: 100%; }
 table { border-collapse: collapse; margin: 1em 0; }
 th, td { border: 1px solid #888; padding: 0.2em 0.5em; }
 .align-left { text-align: left; } .align-right { text-align: right; } .align-center { text-align: center; } .align-justify { text-align: justify; }
@@ -77,7 +76,6 @@ table { border-collapse: collapse; font-size: 0.95em; }
 th, td { border: 1px solid var(--rule); padding: 0.4em 0.7em; vertical-align: top; text-align: start; }
 th { background: color-mix(in srgb, var(--fg) 5%, transparent); }
 .math-display { margin: 1em 0; overflow-x: auto; max-width: 100%; text-align: center; }
-math[display="block"] { overflow-x: auto; max-width: 100%; }
 .tok-k { color: var(--tok-k); } .tok-s { color: var(--tok-s); } .tok-c { color: var(--tok-c); font-style: italic; }
 .tok-n { color: var(--tok-n); } .tok-f { color: var(--tok-f); } .tok-b { color: var(--tok-b); }
 .tok-del { color: var(--tok-k); } .tok-ins { color: var(--tok-s); }

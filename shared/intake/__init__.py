@@ -2,7 +2,7 @@
 
 It reads the upload (multipart field `file`, or a raw body named by `Content-Disposition` or
 `?filename=`), checks its size and metadata, and decides its type by sniffing its bytes (a zip is
-opened to see that it holds exactly one manuscript; zip safety itself is the book core's,
+opened to see that it holds one manuscript, or a book project of several; zip safety itself is the book core's,
 shared/book/archive.py). Storing it is shared/jobs/uploads.py's.
 
 Every rejection is an `UploadRejected`: the kind of refusal (the web tier maps it to an HTTP status)
@@ -32,6 +32,7 @@ from shared.formats import (
     is_language_tag,
     manuscripts_in_zip,
     whole_number,
+    zip_is_readable,
 )
 from shared.intake.multipart import filename_from_disposition, read_multipart
 from shared.intake.rejections import Refusal, UploadRejected, too_large
@@ -235,16 +236,18 @@ def _sniff_zip(data: bytes) -> ManuscriptType:
 
 
 def zip_type(names: list[str]) -> ManuscriptType:
-    """A Word document, or a zip holding exactly one manuscript (with its images), by its entries."""
+    """A Word document, or a zip holding one manuscript (with its images) or a book project of several
+    (a SUMMARY.md or Book.txt that orders them, or Markdown, text or HTML files joined by name), by
+    its entries."""
     if "word/document.xml" in names and "[Content_Types].xml" in names:
         return DOCX
     manuscripts = manuscripts_in_zip(names)
     if not manuscripts:
         raise unsupported("The zip archive holds no manuscript (.md, .txt, .html or .docx).")
-    if len(manuscripts) > 1:
+    if not zip_is_readable(names):
         listed = ", ".join(sorted(manuscripts)[:5])
         raise unsupported(
-            f"The zip archive holds {len(manuscripts)} manuscripts ({listed}); put exactly one in it, "
-            "next to its images."
+            f"The zip archive holds {len(manuscripts)} manuscripts ({listed}) and one is a Word document; "
+            "put it in a zip of its own, or join Markdown, text or HTML files (ordered by a SUMMARY.md)."
         )
     return ZIP

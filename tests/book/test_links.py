@@ -97,3 +97,22 @@ def test_without_its_file_name_a_link_to_the_manuscript_is_outside() -> None:
     assert "A link to 'guide.html#later' in 'Guide' points at a file outside the book; its text was kept." in (
         result.warnings
     )
+
+
+def test_in_a_book_of_many_files_links_name_a_file_and_each_files_headings_stay_its_own() -> None:
+    files = frozenset({"README.md", "guide/setup.md", "guide/use.md"})
+    assert internal_target("#here", frozenset(), "guide/use.md", files) == "quire-file/guide/use.md#here"
+    assert internal_target("setup.md#a%20b", frozenset(), "guide/use.md", files) == "quire-file/guide/setup.md#a b"
+    assert internal_target("../README.md", frozenset(), "guide/use.md", files) == "quire-file/README.md#"
+    assert internal_target("./setup.html#x", frozenset(), "guide/use.md", files) == "quire-file/guide/setup.md#x"
+    assert internal_target("other.md#x", frozenset(), "guide/use.md", files) is None  # not in the book
+    anchors = BookAnchors()
+    anchors.begin("guide/setup.md", 1)
+    assert anchors.heading(1, "Notes", None) == "notes"
+    anchors.begin("guide/use.md", 2)
+    assert anchors.heading(2, "Notes", None) == "notes-1"
+    assert anchors.heading(2, "Notes", None) == "notes-2"
+    assert anchors.find_in("guide/setup.md", "notes") == "notes"
+    assert anchors.find_in("guide/use.md", "notes") == "notes-1"
+    assert anchors.find_in("guide/use.md", "notes-1") == "notes-2"  # as a Markdown tool numbers them in the file
+    assert anchors.file_chapters == {"guide/setup.md": 1, "guide/use.md": 2}

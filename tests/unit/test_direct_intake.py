@@ -95,6 +95,8 @@ def arrived_archive(name: str, data: bytes, size: int | None = None) -> ArrivedM
 def test_a_zip_is_told_from_a_word_document_by_its_central_directory() -> None:
     book = zip_bytes({"book.md": b"# A\n", "images/a.jpg": b"\xff\xd8\xff"})
     assert arrived_archive("book.zip", book).type is ZIP
+    project = zip_bytes({"guide/src/SUMMARY.md": b"- [A](a.md)\n", "guide/src/a.md": b"# A\n", "guide/b.md": b"#\n"})
+    assert arrived_archive("guide.zip", project).type is ZIP  # a book of many files, as a form upload takes it
     word = zip_bytes({"[Content_Types].xml": b"<x/>", "word/document.xml": b"<w/>"})
     assert arrived_archive("book.docx", word).type is DOCX
     with pytest.raises(UploadRejected) as big_word:
@@ -107,7 +109,7 @@ def test_a_zip_is_told_from_a_word_document_by_its_central_directory() -> None:
     [
         ("bomb.zip", {"book.md": b"# B\n", "zeros.bin": bytes(20 * 1024 * 1024)}, Refusal.UNSAFE_ARCHIVE),
         ("escape.zip", {"book.md": b"# E\n", "../x.jpg": b"x"}, Refusal.UNSAFE_ARCHIVE),
-        ("two.zip", {"a.md": b"# A\n", "b.md": b"# B\n"}, Refusal.UNSUPPORTED_TYPE),
+        ("two.zip", {"a.md": b"# A\n", "b.docx": b"PK"}, Refusal.UNSUPPORTED_TYPE),  # several, one Word
         ("none.zip", {"a.jpg": b"\xff\xd8\xff"}, Refusal.UNSUPPORTED_TYPE),
         ("book.docx", {"book.md": b"# A\n"}, Refusal.UNSUPPORTED_TYPE),  # named Word, holds Markdown
     ],

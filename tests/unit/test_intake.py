@@ -123,6 +123,10 @@ def test_bad_language_and_overlong_title_are_rejected() -> None:
         ("book.zip", _zip({"book/book.md": b"# A", "book/img/a.png": b"png"}), "zip"),
         ("book.md", "# Тайтл\n\nمرحبا".encode(), "markdown"),
         ("book.txt", "Hello".encode("utf-16"), "text"),
+        # A book of many files: joined by name, or in the order a SUMMARY.md or Book.txt gives.
+        ("book.zip", _zip({"ch1.md": b"x", "ch2.md": b"y"}), "zip"),
+        ("book.zip", _zip({"src/SUMMARY.md": b"- [A](a.md)", "src/a.md": b"x", "b.docx": b"y"}), "zip"),
+        ("book.zip", _zip({"manuscript/Book.txt": b"a.txt", "manuscript/a.txt": b"x"}), "zip"),
     ],
 )
 def test_types_are_decided_by_content(filename: str, data: bytes, kind: str) -> None:
@@ -143,7 +147,7 @@ def test_types_are_decided_by_content(filename: str, data: bytes, kind: str) -> 
         ("book.docx", b"# actually markdown", "content is plain text"),
         ("book.md", _docx(), "Word document"),
         ("book.zip", _zip({"a.png": b"x"}), "no manuscript"),
-        ("book.zip", _zip({"a.md": b"x", "b.md": b"y"}), "2 manuscripts"),
+        ("book.zip", _zip({"a.md": b"x", "b.docx": b"y"}), "2 manuscripts"),
         ("book.zip", b"PK\x03\x04broken", "damaged"),
         ("book.exe", b"MZ\x90\x00", "Windows program"),
     ],

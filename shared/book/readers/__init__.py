@@ -2,6 +2,7 @@
 
     markdown.py, front_matter.py, text.py, html.py, docx.py   one module per format
     outline.py                                                 where chapters begin; fallback titles
+    project.py                                                 a zip of many files (SUMMARY.md, Book.txt)
     images.py                                                  the images the text references
 
 This is the parse step. It splits the book into chapters but renders nothing: chapters are
@@ -28,6 +29,7 @@ from shared.book.readers.html import html_parser, read_html
 from shared.book.readers.images import attach_images
 from shared.book.readers.markdown import inline_text, read_markdown
 from shared.book.readers.outline import title_from_file_name, title_from_first_line
+from shared.book.readers.project import find_project, read_project
 from shared.book.readers.text import read_text
 from shared.formats import clean_text, decode_text, kind_in_zip, manuscripts_in_zip
 
@@ -46,7 +48,8 @@ def parse_manuscript(
 ) -> ParsedBook:
     """The parse step: a manuscript of a known kind → ParsedBook. `manuscript`: its bytes, or an
     open file (a zip is then read entry by entry, its images only when processed). `file_name`: the
-    name the manuscript was uploaded as, which its own links may use."""
+    name the manuscript was uploaded as, which its own links may use. A zip of several manuscripts
+    is a book of many files, joined in order (readers/project.py)."""
     if not 1 <= split_level <= 3:
         raise ValueError("split_level must be 1, 2 or 3")
     if kind != "zip" and not isinstance(manuscript, bytes):
@@ -57,11 +60,22 @@ def parse_manuscript(
     own_names = {posixpath.basename(file_name.replace("\\", "/"))} - {""}
     if kind == "zip":
         files = read_archive(manuscript) if isinstance(manuscript, bytes) else ArchiveFiles(manuscript)
-        name, kind = _manuscript_in(files)
-        data = files[name]
-        base_dir = posixpath.dirname(name)
-        own_names = {name, posixpath.basename(name)}
-    if kind == "markdown":
+        candidates = manuscripts_in_zip(files)
+        if len(candidates) > 1:
+            project = find_project(files)
+            book, data = read_project(project, files, split_level)
+            # Its links name its files by their paths (links.py), never by a base name alone: a link to
+            # another folder's README.md is not one to the first chapter.
+            own_names = set()
+            kind = "project"
+        else:
+            name, kind = _manuscript_in(candidates)
+            data = files[name]
+            base_dir = posixpath.dirname(name)
+            own_names = {name, posixpath.basename(name)}
+    if kind == "project":
+        pass  # read above, file by file
+    elif kind == "markdown":
         book = read_markdown(_decode(data), split_level)
     elif kind == "text":
         book = read_text(_decode(data), split_level)
@@ -150,12 +164,11 @@ def _decode(data: bytes) -> str:
     return text.replace("\r\n", "\n").replace("\r", "\n")
 
 
-def _manuscript_in(files: Mapping[str, bytes]) -> tuple[str, str]:
-    candidates = manuscripts_in_zip(files)
+def _manuscript_in(candidates: list[str]) -> tuple[str, str]:
+    """The zip's one manuscript (several are a book project, read by readers/project.py)."""
     if len(candidates) != 1:
-        found = ", ".join(sorted(candidates)[:5]) or "none"
         raise ManuscriptError(
-            f"The zip archive must hold exactly one manuscript (.md, .txt, .html or .docx); found {found}."
+            "The zip archive holds no manuscript (.md, .txt, .html or .docx). Add it next to its images."
         )
     name = candidates[0]
     return name, kind_in_zip(name)

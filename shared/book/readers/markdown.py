@@ -90,7 +90,9 @@ def _brackets_math(state: Any, start_line: int, end_line: int, silent: bool) -> 
     return True
 
 
-def read_markdown(text: str, split_level: int) -> ParsedBook:
+def read_markdown(text: str, split_level: int, *, deepen: bool = True) -> ParsedBook:
+    """`deepen`: split deeper when the text has one top heading (its title); a file of a book
+    project is one chapter under its title, so it is split exactly at `split_level`."""
     check_markdown(text)
     md = markdown_parser()
     env: dict[str, Any] = {}
@@ -127,7 +129,7 @@ def read_markdown(text: str, split_level: int) -> ParsedBook:
         index += 1
 
     top_levels = [int(t.tag[1]) for t in body if t.type == "heading_open" and t.level == 0]
-    chapter_level = split_level_for(top_levels, split_level)
+    chapter_level = split_level_for(top_levels, split_level) if deepen else split_level
     split_tags = {f"h{level}" for level in range(1, chapter_level + 1)}
     groups: list[list[Any]] = [[]]
     for token in body:

@@ -1,0 +1,284 @@
+"""Book projects: a zip holding a whole book of many files, joined into one ParsedBook. Pure.
+
+Which files, in which order:
+
+    SUMMARY.md (mdBook, GitBook)   its links, in order; `# Part` headings become part pages;
+                                   prefix and suffix chapters (links outside the list) in place;
+                                   draft chapters `[Title]()` left out with a warning
+    Book.txt (Leanpub)             one file name a line
+    neither                        every manuscript file, in natural file-name order, with a
+                                   warning that says how to set the order
+
+Each file is read by its format's reader and starts a chapter (its first heading is the chapter's
+title, else the link text, else its file name). Its images and links are read relative to its own
+folder: image references become archive paths here; links are settled by the render step
+(links.py), which knows each chapter's file. mdBook's `book.toml` gives the title, authors,
+language and description.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import posixpath
+import re
+import tomllib
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from html import escape
+from typing import Any
+from urllib.parse import unquote, urlsplit
+
+from shared.book.archive import DEFAULT_LIMITS, normalise_reference
+from shared.book.errors import ManuscriptError
+from shared.book.limits import check_markdown
+from shared.book.model import ChapterSource, Metadata, ParsedBook
+from shared.book.readers.html import read_html
+from shared.book.readers.markdown import inline_text, markdown_parser, read_markdown
+from shared.book.readers.outline import title_from_file_name
+from shared.book.readers.text import read_text
+from shared.formats import KIND_IN_ZIP, decode_text, kind_in_zip, manuscripts_in_zip, natural_key, project_file_in_zip
+
+# All of a book's files together hold no more text than one manuscript file may.
+MAX_PROJECT_TEXT_BYTES = DEFAULT_LIMITS.max_entry_bytes
+ORDER_ADVICE = (
+    "To set the order, add a SUMMARY.md to the zip that lists them, one a line: '- [Chapter title](file.md)'."
+)
+
+
+@dataclass
+class Entry:
+    """One item of the project's table of contents: a file (its archive path), or a part title."""
+
+    path: str
+    title: str = ""
+    part: bool = False
+    depth: int = 0  # in the table of contents: under a part, or nested in the SUMMARY's list
+
+
+@dataclass
+class Project:
+    entries: list[Entry]
+    warnings: list[str] = field(default_factory=list)
+    metadata: Metadata = field(default_factory=Metadata)
+    leanpub: bool = False  # a Book.txt project, whose chapters are Markdown whatever their extension
+
+
+def find_project(files: Mapping[str, bytes]) -> Project:
+    """The project a zip of several manuscripts holds, its files in order."""
+    names = list(files)
+    listing = project_file_in_zip(names)
+    if listing is not None and posixpath.basename(listing) == "SUMMARY.md":
+        project = _summary(listing, files)
+        # book.toml sits beside SUMMARY.md, or one folder up (mdBook's `src`, or another it names).
+        folder = posixpath.dirname(listing)
+        beside, above = posixpath.join(folder, "book.toml"), posixpath.join(posixpath.dirname(folder), "book.toml")
+        book_toml = beside if beside in files or not folder else above
+        if book_toml in files:
+            project.metadata = _book_toml(files[book_toml], project.warnings)
+    elif listing is not None:
+        project = _book_txt(listing, files)
+    else:
+        candidates = sorted(manuscripts_in_zip(names), key=natural_key)
+        if any(kind_in_zip(name) == "docx" for name in candidates):
+            raise ManuscriptError(
+                f"The zip archive holds {len(candidates)} manuscripts ({', '.join(candidates[:5])}) and one is a "
+                "Word document; Quire joins several files only when they are Markdown, text or HTML. "
+                "Put the Word document in a zip of its own."
+            )
+        project = Project([Entry(name) for name in candidates])
+        project.warnings.append(
+            f"The zip holds {len(candidates)} manuscript files and nothing that orders them, so they were joined "
+            f"in file-name order ({', '.join(candidates[:5])}{', …' if len(candidates) > 5 else ''}). {ORDER_ADVICE}"
+        )
+    if not any(not entry.part for entry in project.entries):
+        raise ManuscriptError(f"The book project lists no chapter file that is in the zip. {ORDER_ADVICE}")
+    return project
+
+
+_LINK_LINE = re.compile(r"^(?P<indent>\s*)(?P<bullet>[-*+]\s+)?\[(?P<title>.*)\]\((?P<target>[^)]*)\)\s*$")
+_HEADING_LINE = re.compile(r"^#{1,6}\s+(?P<title>.+?)\s*#*\s*$")
+
+
+def _summary(listing: str, files: Mapping[str, bytes]) -> Project:
+    """mdBook's SUMMARY.md: an optional title, prefix chapters, then parts (`# Part`) of nested
+    numbered chapters, then suffix chapters, all in reading order."""
+    project = Project([])
+    base = posixpath.dirname(listing)
+    seen_anything = in_part = False
+    indents: list[int] = []  # the indentation of each enclosing list level
+    for line in _text(files[listing], listing).splitlines():
+        heading = _HEADING_LINE.match(line)
+        if heading:
+            if seen_anything:  # the first heading, before any chapter, is the summary's own title
+                project.entries.append(Entry("", _inline_text(heading.group("title")), part=True))
+                in_part = True
+            seen_anything = True
+            indents = []
+            continue
+        link = _LINK_LINE.match(line)
+        if not link:
+            continue
+        seen_anything = True
+        depth = 0
+        if link.group("bullet"):  # a numbered chapter; prefix and suffix chapters are not in a list
+            indent = len(link.group("indent").expandtabs(4))
+            while indents and indents[-1] > indent:
+                indents.pop()
+            if not indents or indents[-1] < indent:
+                indents.append(indent)
+            depth = len(indents) - 1 + in_part
+        else:
+            indents = []
+        title, target = _inline_text(link.group("title")), link.group("target").strip().strip("<>")
+        if not target:
+            project.warnings.append(f"The chapter '{title}' in {listing} is a draft (it has no file); left out.")
+            continue
+        _add_file(project, base, unquote(urlsplit(target).path), title, listing, files, depth)
+    return project
+
+
+def _inline_text(markdown: str) -> str:
+    """A link text or part title as plain text (`code` and *emphasis* without their marks)."""
+    tokens = markdown_parser().parseInline(markdown.strip())
+    return inline_text(tokens[0]) if tokens else markdown.strip()
+
+
+def _book_txt(listing: str, files: Mapping[str, bytes]) -> Project:
+    """Leanpub's Book.txt: one file name a line, relative to its own folder."""
+    project = Project([], leanpub=True)
+    base = posixpath.dirname(listing)
+    for line in _text(files[listing], listing).splitlines():
+        name = line.strip()
+        if name and not name.startswith("#"):
+            _add_file(project, base, name, "", listing, files)
+    return project
+
+
+def _add_file(
+    project: Project, base: str, target: str, title: str, listing: str, files: Mapping[str, bytes], depth: int = 0
+) -> None:
+    path = normalise_reference(target, base) if target else None
+    if path is None or path not in files:
+        project.warnings.append(f"'{target}', listed in {listing}, is not in the zip; left out.")
+    elif any(entry.path == path for entry in project.entries):
+        project.warnings.append(f"'{target}' is listed twice in {listing}; the book has it once, where first listed.")
+    else:
+        project.entries.append(Entry(path, title, depth=depth))
+
+
+def _book_toml(data: bytes, warnings: list[str]) -> Metadata:
+    metadata = Metadata()
+    try:
+        book = tomllib.loads(_text(data, "book.toml")).get("book", {})
+    except tomllib.TOMLDecodeError as error:
+        warnings.append(f"book.toml cannot be read ({error}); the book's title and authors come from elsewhere.")
+        return metadata
+    if not isinstance(book, dict):
+        return metadata
+    metadata.title = str(book.get("title") or "")
+    authors = book.get("authors") or []
+    metadata.authors = [str(a) for a in authors] if isinstance(authors, list) else [str(authors)]
+    metadata.language = str(book.get("language") or "")
+    metadata.description = str(book.get("description") or "")
+    return metadata
+
+
+def read_project(project: Project, files: Mapping[str, bytes], split_level: int) -> tuple[ParsedBook, bytes]:
+    """The project's files joined into one book, in order; and a digest of its text (for the id)."""
+    chapters: list[ChapterSource] = []
+    digest = hashlib.sha256()
+    metadata = project.metadata
+    warnings = list(project.warnings)
+    texts: dict[str, tuple[str, str]] = {}  # path → (kind, text)
+    total = 0
+    for entry in project.entries:
+        if entry.part:
+            continue
+        data = files[entry.path]
+        total += len(data)
+        if total > MAX_PROJECT_TEXT_BYTES:
+            raise ManuscriptError(
+                f"The book's files hold more than {MAX_PROJECT_TEXT_BYTES // 2**20} MiB of text, the most one "
+                "manuscript may hold. Split the book in two."
+            )
+        digest.update(entry.path.encode() + b"\0" + data + b"\0")
+        extension = posixpath.splitext(entry.path.lower())[1]
+        # Leanpub's chapters are Markdown (Markua) whatever their extension.
+        kind = "markdown" if project.leanpub else kind_in_zip(entry.path) if extension in KIND_IN_ZIP else "markdown"
+        texts[entry.path] = (kind, _text(data, entry.path))
+    # The book as a whole is held to the limits one Markdown manuscript is held to (tables, headings).
+    check_markdown("\n\n".join(text for kind, text in texts.values() if kind == "markdown"))
+    for entry in project.entries:
+        if entry.part:
+            body = f"<h{split_level}>{escape(entry.title)}</h{split_level}>"
+            chapters.append(ChapterSource(0, entry.title, "html", body, depth=entry.depth))
+            continue
+        kind, text = texts[entry.path]
+        if kind == "markdown":
+            part = read_markdown(text, split_level, deepen=False)
+        elif kind == "text":
+            part = read_text(text, split_level)
+        elif kind == "html":
+            part = read_html(text, split_level)
+        else:
+            raise ManuscriptError(f"'{entry.path}' is a Word document; a book project's chapters are Markdown.")
+        if not metadata.title and part.metadata.title and not chapters:
+            metadata = part.metadata  # the first file's front matter, when the project names nothing
+        folder = posixpath.dirname(entry.path)
+        for number, chapter in enumerate(part.chapters):
+            if number == 0 and not chapter.title:
+                chapter.title = entry.title or title_from_file_name(entry.path)
+            chapter.source_file = entry.path
+            chapter.depth = entry.depth
+            _rebase_images(chapter, folder)
+            chapters.append(chapter)
+        if not part.chapters:
+            warnings.append(f"'{entry.path}' has no text; left out.")
+    for number, chapter in enumerate(chapters, start=1):
+        chapter.number = number
+    book = ParsedBook(metadata=metadata, chapters=chapters, image_refs={}, split_level=split_level, warnings=warnings)
+    return book, digest.digest()
+
+
+def _text(data: bytes, name: str) -> str:
+    text = decode_text(data)
+    if text is None:
+        raise ManuscriptError(f"'{name}' is not UTF-8 text. Save it as UTF-8 and upload it again.")
+    return text.replace("\r\n", "\n").replace("\r", "\n")
+
+
+_IMG_SRC = re.compile(r"""(<img\b[^>]*?\bsrc\s*=\s*)(["'])(.*?)\2""", re.I | re.S)
+
+
+def _rebased(reference: str, folder: str) -> str:
+    """An image reference written in a file of `folder`, as its path from the zip's root."""
+    if not folder or not reference or re.match(r"^[a-z][a-z0-9+.-]*:", reference, re.I) or reference.startswith("#"):
+        return reference
+    return normalise_reference(reference, folder) or reference
+
+
+def _rebase_html(html: str, folder: str) -> str:
+    return _IMG_SRC.sub(lambda m: m.group(1) + m.group(2) + _rebased(m.group(3), folder) + m.group(2), html)
+
+
+def _rebase_images(chapter: ChapterSource, folder: str) -> None:
+    if not folder:
+        return
+    if chapter.format != "tokens":
+        chapter.body = _rebase_html(chapter.body, folder)
+        for note in chapter.footnotes:
+            note["body"] = _rebase_html(note["body"], folder)
+        return
+    for tokens in [chapter.body] + [note["body"] for note in chapter.footnotes]:
+        for token in tokens:
+            _rebase_token(token, folder)
+
+
+def _rebase_token(token: Any, folder: str) -> None:
+    if token.type == "html_block":
+        token.content = _rebase_html(token.content, folder)
+    for child in token.children or ():
+        if child.type == "image":
+            child.attrs["src"] = _rebased(str(child.attrs.get("src", "")), folder)
+        elif child.type == "html_inline":
+            child.content = _rebase_html(child.content, folder)
