@@ -23,7 +23,7 @@ ALLOWED_TAGS = {
 }  # fmt: skip
 ALLOWED_ATTRIBUTES = {
     "*": {"id", "class", "lang", "dir", "title", "role"},
-    "a": {"href"},
+    "a": {"href", "name"},  # name: an old-style anchor, made an id below
     "img": {"src", "alt", "width", "height"},
     "td": {"colspan", "rowspan", "align"},
     "th": {"colspan", "rowspan", "align", "scope"},
@@ -96,6 +96,11 @@ def sanitized_fragment(html: str) -> Any:
 
     html = _FORMULA.sub(set_aside, html)
     root = lxml_html.fragment_fromstring(sanitize_html(html) or "", create_parent="div")
+    for anchor in root.iter("a"):
+        # `<a name="x">`, as HTML before 5 wrote a link target: the id it stands for.
+        name = anchor.attrib.pop("name", None)
+        if name and not anchor.get("id"):
+            anchor.set("id", name)
     if formulas:
         _put_back(root, [_cleaned_formula(formula) for formula in formulas])
     return root

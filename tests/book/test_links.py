@@ -116,3 +116,14 @@ def test_in_a_book_of_many_files_links_name_a_file_and_each_files_headings_stay_
     assert anchors.find_in("guide/use.md", "notes") == "notes-1"
     assert anchors.find_in("guide/use.md", "notes-1") == "notes-2"  # as a Markdown tool numbers them in the file
     assert anchors.file_chapters == {"guide/setup.md": 1, "guide/use.md": 2}
+
+
+def test_an_old_style_named_anchor_is_a_link_target_across_chapters() -> None:
+    """`<a name="x">` (HTML before 5, still common in Markdown) is where `#x` links land (#35)."""
+    manuscript = (
+        b'# One\n\nSee [the old anchor](#old-anchor).\n\n# Two\n\n<a name="old-anchor"></a>Text at the anchor.\n'
+    )
+    result = convert(manuscript, options("markdown"))
+    assert not [w for w in result.warnings if "old-anchor" in w], result.warnings
+    assert 'href="ch002.xhtml#old-anchor"' in text(result, "OEBPS/text/ch001.xhtml")
+    assert re.search(r'<a id="old-anchor"\s*(/>|></a>)', text(result, "OEBPS/text/ch002.xhtml"))
