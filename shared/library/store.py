@@ -29,7 +29,7 @@ from shared.library.record import (
     owner_key_hash,
 )
 from shared.settings import BOOK_TABLE, JOB_TABLE, MANUSCRIPT_CONTAINER
-from shared.storage import AlreadyExists, NotFound, Storage
+from shared.storage import AlreadyExists, NotFound, Storage, StorageError
 from shared.storage.rows import changed_row
 
 log = logs.get_logger(__name__)
@@ -186,7 +186,7 @@ def _job_recorded(storage: Storage, job_id: str) -> bool:
         return True
     except NotFound:
         return False
-    except Exception:
+    except StorageError:
         return True  # unknown: keeping a listed number is harmless, striking a recorded one is not
 
 

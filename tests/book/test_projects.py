@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import io
 import re
+import zipfile
 from pathlib import Path
 
 import pytest
@@ -129,7 +130,7 @@ def test_an_mdbook_project_becomes_one_book_in_its_summarys_order() -> None:
     assert any("'Plugins'" in w and "draft" in w for w in result.warnings)
     assert not any("Not in the summary" in xhtml for xhtml in files.values())
     # book.toml names the book; the image resolves from its own file's folder.
-    with __import__("zipfile").ZipFile(io.BytesIO(result.epub)) as archive:
+    with zipfile.ZipFile(io.BytesIO(result.epub)) as archive:
         opf = archive.read("OEBPS/content.opf").decode()
         assert any(name.startswith("OEBPS/images/") for name in archive.namelist())
     assert "<dc:title>The Quire Guide</dc:title>" in opf or ">The Quire Guide</dc:title>" in opf
@@ -197,7 +198,7 @@ def test_the_contents_nest_chapters_under_their_parts_and_parent_chapters() -> N
 
 def test_book_toml_gives_way_to_the_uploads_own_fields() -> None:
     result = convert(mdbook_zip(), options("zip", title="My Own Title", author="Grace Hopper"))
-    with __import__("zipfile").ZipFile(io.BytesIO(result.epub)) as archive:
+    with zipfile.ZipFile(io.BytesIO(result.epub)) as archive:
         opf = archive.read("OEBPS/content.opf").decode()
     assert "My Own Title" in opf and "Grace Hopper" in opf and "Ada Lovelace" not in opf
 
