@@ -11,6 +11,7 @@ import pytest
 
 from shared.book import Conversion, ConvertOptions, convert
 from tests import book_corpus as corpus
+from tests import projects_corpus as projects
 from tests import real_world_corpus as real_world
 
 UPLOAD_TIME = datetime(2026, 11, 21, 9, 30, tzinfo=UTC)
@@ -42,11 +43,16 @@ GOOD_BOOKS: dict[str, Callable[[], tuple[bytes, str]]] = {
     "pandoc-docx": lambda: (real_world.pandoc_docx(), "docx"),
     "docx-equations": lambda: (corpus.docx_with_equations(), "docx"),
     "docx-custom-headings": lambda: (corpus.docx_with_custom_headings(), "docx"),
+    "mdbook-project": lambda: (projects.mdbook_zip(), "zip"),
+    "leanpub-project": lambda: (projects.leanpub_zip(), "zip"),
+    "gutenberg-text": lambda: (projects.GUTENBERG.encode(), "text"),
+    "svg-figures": lambda: (projects.svg_zip(), "zip"),
 }
 UPLOAD_NAMES = {
     "linked-html": "guide.html",
     "texinfo-manual": "harbour.html",
     "plain-text": "sea_notes.txt",
+    "gutenberg-text": "99999.txt",
 }  # the others neither link to nor are named after their file names
 
 

@@ -38,6 +38,12 @@ ACE_BOOKS = (
     "undescribed-image",
     "math-markdown",
     "pandoc-docx",
+    "docx-equations",
+    "docx-custom-headings",
+    "mdbook-project",
+    "leanpub-project",
+    "gutenberg-text",
+    "svg-figures",
 )
 
 

@@ -10,74 +10,12 @@ from pathlib import Path
 
 import pytest
 from lxml import etree
-from PIL import Image
 
 from shared.book import Conversion, ManuscriptError, convert
 from shared.book.readers import project
 from tests.book.conftest import options
 from tests.book_corpus import zip_of
-
-
-def png(colour: tuple[int, int, int]) -> bytes:
-    out = io.BytesIO()
-    Image.new("RGB", (60, 40), colour).save(out, "PNG")
-    return out.getvalue()
-
-
-SUMMARY = """# Summary
-
-[Introduction](README.md)
-
-# User Guide
-
-- [Installation](guide/installation.md)
-    - [Reading Books](guide/reading.md)
-- [Creating a *Book*](guide/creating.md)
-- [Plugins]()
-
-# Reference
-
-- [Command Line](reference/cli.md)
-
-[Contributors](misc/contributors.md)
-"""
-
-MDBOOK_FILES = {
-    "README.md": (
-        "# Introduction\n\nStart with [installing](guide/installation.md), then read about "
-        "[the build command](reference/cli.md#build) and [its options](./reference/cli.md#options).\n\n"
-        "## Setup\n\nThe introduction's own setup; see [below](#setup).\n"
-    ),
-    "guide/installation.md": (
-        "# Installation\n\n## Setup\n\nInstall it. Back to the [introduction](../README.md) or on to "
-        "[reading](reading.md#setup).\n\n![A red square](images/red.png)\n"
-    ),
-    "guide/reading.md": "# Reading Books\n\n## Setup\n\nOpen the book. The [setup before](installation.md#setup).\n",
-    "guide/creating.md": (
-        "No heading in this file, only text; it links to [the guide's setup](./installation.md#setup) "
-        "and to [the command line](../reference/cli.html).\n"
-    ),
-    "reference/cli.md": (
-        "# Command Line\n\n## Build\n\nThe build command. [Options](#options) below, [reading](../guide/reading.md).\n\n"
-        "## Options\n\nAll of them.\n"
-    ),
-    "misc/contributors.md": "# Contributors\n\nThanks to [everyone in the introduction](../README.md#introduction).\n",
-}
-
-BOOK_TOML = b"""[book]
-title = "The Quire Guide"
-authors = ["Ada Lovelace", "Alan Turing"]
-language = "en"
-src = "src"
-"""
-
-
-def mdbook_zip() -> bytes:
-    entries = {"guide-main/book.toml": BOOK_TOML, "guide-main/src/SUMMARY.md": SUMMARY.encode()}
-    entries |= {f"guide-main/src/{name}": text.encode() for name, text in MDBOOK_FILES.items()}
-    entries["guide-main/src/guide/images/red.png"] = png((200, 20, 20))
-    entries["guide-main/src/notes/unlisted.md"] = b"# Not in the summary\n"
-    return zip_of(entries)
+from tests.projects_corpus import MDBOOK_FILES, leanpub_zip, mdbook_zip, png
 
 
 def chapters(result: Conversion) -> dict[str, str]:
@@ -204,14 +142,7 @@ def test_book_toml_gives_way_to_the_uploads_own_fields() -> None:
 
 
 def test_a_leanpub_project_follows_book_txt() -> None:
-    data = zip_of(
-        {
-            "Book.txt": b"intro.md\n\nchapter10.txt\nchapter2.md\nmissing.md\n",
-            "intro.md": b"# Before We Start\n\nSee [chapter two](chapter2.md#two-begins).\n",
-            "chapter2.md": b"# Chapter Two\n\n## Two begins\n\nText. [Elsewhere](other/intro.md).\n",
-            "chapter10.txt": b"# Chapter Ten\n\n*Markdown*, though the file ends in .txt.\n",
-        }
-    )
+    data = leanpub_zip()
     result = convert(data, options("zip", title="Lean"))
     files = chapters(result)
     assert [title_of(x) for x in files.values()] == ["Before We Start", "Chapter Ten", "Chapter Two"]

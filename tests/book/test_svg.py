@@ -4,59 +4,15 @@ from __future__ import annotations
 
 import io
 import re
-import subprocess
 import zipfile
-from pathlib import Path
 
 import pytest
 
 from shared.book import convert
 from shared.book.svg import SvgError, is_svg, sanitize_svg, svg_size
-from tests.book.conftest import epubcheck_command, message_counts, options
+from tests.book.conftest import options
 from tests.book_corpus import zip_of
-
-# A drawing as an editor saves it, with what an attacker would add.
-HOSTILE_SVG = b"""<?xml version="1.0" encoding="UTF-8"?>
-<?xml-stylesheet href="https://evil.example/sheet.css" type="text/css"?>
-<!DOCTYPE svg [<!ENTITY secret SYSTEM "file:///etc/passwd">]>
-<svg xmlns="http://www.w3.org/2000/svg" xmlns:xlink="http://www.w3.org/1999/xlink"
-     xmlns:inkscape="http://www.inkscape.org/namespaces/inkscape"
-     width="400" height="200" viewBox="0 0 400 200" onload="alert(1)" inkscape:version="1.3">
-  <script type="text/javascript">alert(2)</script>
-  <style>@import url(https://evil.example/more.css); .box { fill: url(#shade); stroke: url(https://evil.example/x.svg#p); }</style>
-  <defs>
-    <linearGradient id="shade"><stop offset="0" stop-color="#369"/><stop offset="1" stop-color="#9cf"/></linearGradient>
-    <circle id="dot" r="10" fill="#c33"/>
-  </defs>
-  <rect class="box" x="10" y="10" width="380" height="180" onclick="alert(3)" filter="url(https://evil.example/f.svg#f)"/>
-  <use href="#dot" x="50" y="50"/>
-  <use xlink:href="https://evil.example/sprites.svg#dot" x="80" y="50"/>
-  <image href="https://evil.example/tracker.png" width="10" height="10"/>
-  <image href="data:image/png;base64,iVBORw0KGgo=" width="10" height="10"/>
-  <a href="javascript:alert(4)"><text x="100" y="100">Harbour &secret; map</text></a>
-  <set attributeName="href" to="javascript:alert(5)"/>
-  <foreignObject width="100" height="100"><div xmlns="http://www.w3.org/1999/xhtml" onclick="alert(6)">HTML</div></foreignObject>
-</svg>
-"""
-
-SVG_MARKDOWN = """# The harbour
-
-![A map of the harbour: the quay, the lighthouse and the breakwater](figure.svg)
-
-The map shows where the ferries berth.
-
-![A drawing that is not a drawing](broken.svg)
-"""
-
-
-def svg_zip() -> bytes:
-    return zip_of(
-        {
-            "book.md": SVG_MARKDOWN.encode(),
-            "figure.svg": HOSTILE_SVG,
-            "broken.svg": b"<svg xmlns='http://www.w3.org/2000/svg'><rect></svg>",
-        }
-    )
+from tests.projects_corpus import HOSTILE_SVG, svg_zip
 
 
 def _assert_safe(svg: bytes) -> None:
@@ -139,11 +95,3 @@ def test_an_svg_cover_gives_a_generated_cover_with_a_warning() -> None:
         assert 'properties="cover-image"' in epub.read("OEBPS/content.opf").decode()
         assert 'media-type="image/jpeg" properties="cover-image"' in epub.read("OEBPS/content.opf").decode()
     assert any("figure.svg" in w and "generated cover" in w for w in result.warnings), result.warnings
-
-
-def test_the_svg_figure_book_passes_epubcheck(tmp_path: Path) -> None:
-    path = tmp_path / "svg.epub"
-    path.write_bytes(convert(svg_zip(), options("zip")).epub)
-    done = subprocess.run(epubcheck_command(path), capture_output=True, text=True, timeout=300)
-    report = done.stdout + done.stderr
-    assert message_counts(report) == (0, 0, 0), report
