@@ -108,6 +108,18 @@ def test_every_way_of_writing_tex_becomes_mathml_and_leaves_no_delimiters() -> N
     assert not [w for c in chapters for w in c.warnings if "formula" in w]
 
 
+def test_escaped_brackets_on_their_own_line_around_words_or_a_number_stay_text() -> None:
+    # Converters (pandoc among them) escape brackets: transcribed books are full of these lines.
+    manuscript = (
+        "# Notes\n\n\\[Illustration: the old quay at dawn\\]\n\n\\[12\\]\n\n"
+        "\\[ v = \\text{speed of the ship} \\]\n\n\\[x\\]\n"
+    )
+    body = render(parse_manuscript(manuscript.encode(), "markdown"))[0].body
+    assert "<p>[Illustration: the old quay at dawn]</p>" in body and "<p>[12]</p>" in body
+    displays = re.findall(r'alttext="([^"]*)" display="block"', body)
+    assert displays == ["v = \\text{speed of the ship}", "x"]
+
+
 def test_headings_with_formulas_reach_the_contents_as_their_tex() -> None:
     chapters = render(parse_manuscript(EVERY_MATH_FORM.encode(), "markdown"))
     assert [c.title for c in chapters] == ["Energy E=mc^2 and mass", "Chapter \\alpha two"]

@@ -78,7 +78,7 @@ def _brackets_math(state: Any, start_line: int, end_line: int, silent: bool) -> 
         line += 1
     else:
         return False
-    if not content.strip():
+    if not looks_like_tex(content):
         return False
     if not silent:
         token = state.push("math_block", "math", 0)
@@ -88,6 +88,23 @@ def _brackets_math(state: Any, start_line: int, end_line: int, silent: bool) -> 
         token.map = [start_line, line + 1]
     state.line = line + 1
     return True
+
+
+_TEX_MARKS = re.compile(r"\\[A-Za-z]+|[\^_=<>{}+*/|]")
+_TEXT_COMMANDS = re.compile(r"\\(?:text|mathrm|textit|textbf|mbox|operatorname)\s*\{[^{}]*\}")
+_WORDS = re.compile(r"[^\W\d_]{2,}[\s,.;:]+[^\W\d_]{2,}[\s,.;:]+[^\W\d_]{2,}")
+
+
+def looks_like_tex(content: str) -> bool:
+    r"""Whether text between \[ and \] is a formula rather than escaped brackets around words or a
+    number, as converters write them (`\[Illustration: the quay\]`, `\[1\]`): a formula has a TeX
+    command or an operator, or is a lone symbol, and is not a run of words outside \text{…}."""
+    text = content.strip()
+    if not text or text.isdigit():
+        return False
+    if _WORDS.search(_TEXT_COMMANDS.sub(" ", text)):
+        return False
+    return bool(_TEX_MARKS.search(text)) or (len(text.split()) == 1 and not text.isalpha()) or len(text) <= 2
 
 
 def read_markdown(text: str, split_level: int, *, deepen: bool = True) -> ParsedBook:
