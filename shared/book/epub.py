@@ -276,11 +276,12 @@ def write_epub(parts: BookParts) -> bytes:
     )
     add("OEBPS/text/title.xhtml", _xhtml_page(meta.title, _title_page(meta), meta, body_type="frontmatter"))
     for chapter in chapters:
+        kind = "part" if chapter.part else "chapter"
         add(
             f"OEBPS/text/{chapter.file_stem}.xhtml",
             _xhtml_page(
                 chapter.title,
-                f'<section epub:type="chapter" role="doc-chapter">{_body(chapter, parts.images)}</section>',
+                f'<section epub:type="{kind}" role="doc-{kind}">{_body(chapter, parts.images)}</section>',
                 meta,
                 body_type="bodymatter",
             ),

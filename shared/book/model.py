@@ -50,6 +50,7 @@ class ChapterSource:
     source_file: str = ""
     # How deep the table of contents puts it: 0 at the top, 1 under a part or a chapter, and so on.
     depth: int = 0
+    part: bool = False  # a part's title page (a SUMMARY.md `# Part`), not a chapter
 
 
 @dataclass
@@ -71,6 +72,7 @@ class RenderedChapter:
     warnings: list[str] = field(default_factory=list)
     images_without_alt: int = 0  # the package decides the accessibility summary from it
     depth: int = 0  # ChapterSource.depth
+    part: bool = False  # ChapterSource.part
 
     @property
     def file_stem(self) -> str:

@@ -139,6 +139,7 @@ def render_chapter(
         warnings=warnings,
         images_without_alt=len(without_alt),
         depth=source.depth,
+        part=source.part,
     )
 
 

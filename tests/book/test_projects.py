@@ -74,6 +74,12 @@ def test_an_mdbook_project_becomes_one_book_in_its_summarys_order() -> None:
     assert "<dc:title>The Quire Guide</dc:title>" in opf or ">The Quire Guide</dc:title>" in opf
     assert "Ada Lovelace" in opf and "Alan Turing" in opf
     assert "<img" in files["ch003.xhtml"] and not any("red.png" in w for w in result.warnings)
+    # A part's page is a part, not a chapter, to reading systems and screen readers.
+    assert 'epub:type="part" role="doc-part"' in files["ch002.xhtml"]
+    assert 'epub:type="chapter" role="doc-chapter"' in files["ch003.xhtml"]
+    assert not [
+        name for name, xhtml in files.items() if "doc-part" in xhtml and name not in ("ch002.xhtml", "ch006.xhtml")
+    ]
 
 
 def test_every_link_between_the_files_reaches_an_id_of_the_right_chapter() -> None:

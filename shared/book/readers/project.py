@@ -211,7 +211,7 @@ def read_project(project: Project, files: Mapping[str, bytes], split_level: int)
     for entry in project.entries:
         if entry.part:
             body = f"<h{split_level}>{escape(entry.title)}</h{split_level}>"
-            chapters.append(ChapterSource(0, entry.title, "html", body, depth=entry.depth))
+            chapters.append(ChapterSource(0, entry.title, "html", body, depth=entry.depth, part=True))
             continue
         kind, text = texts[entry.path]
         if kind == "markdown":
