@@ -218,3 +218,14 @@ def svg_zip() -> bytes:
             "broken.svg": b"<svg xmlns='http://www.w3.org/2000/svg'><rect></svg>",
         }
     )
+
+
+INLINE_DRAWINGS_HTML = """<!DOCTYPE html>
+<html lang="en"><head><title>Drawn</title></head><body><h1>Drawn by hand</h1>
+<p>The ferries:</p>
+<svg viewBox="0 0 100 50" width="200" onload="alert(1)"><title>Ferries per day, rising</title>
+<defs><linearGradient id="sea"><stop offset="0" stop-color="#369"/></linearGradient></defs>
+<script>alert(2)</script><rect x="1" y="1" width="40" height="20" fill="url(#sea)" onclick="alert(3)"/></svg>
+<p>An anchor <svg aria-label="anchor" viewBox="0 0 10 10"><circle r="4" cx="5" cy="5"/></svg> inline.</p>
+</body></html>
+"""

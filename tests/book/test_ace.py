@@ -44,6 +44,7 @@ ACE_BOOKS = (
     "leanpub-project",
     "gutenberg-text",
     "svg-figures",
+    "inline-drawings",
 )
 
 

@@ -56,9 +56,9 @@ def test_content_books_cannot_carry_is_named() -> None:
     chapter = render(parse_manuscript(corpus.XSS_HTML.encode(), "html"))[0]
     assert [w for w in chapter.warnings if "1 <script> element (a script)" in w and "left out." in w]
     assert [w for w in chapter.warnings if "1 <object> element (an embedded object)" in w and "Use an image" in w]
-    svg = b"# Art\n\n<svg><circle r='4'/></svg>\n\n<svg></svg>\n\n<iframe src='https://example.com'></iframe>\n"
-    warnings = render(parse_manuscript(svg, "markdown"))[0].warnings
-    assert [w for w in warnings if "'Art' contains 2 <svg> elements (a drawing)" in w]
+    media = b"# Art\n\n<video src='a.mp4'></video>\n\n<video></video>\n\n<iframe src='https://example.com'></iframe>\n"
+    warnings = render(parse_manuscript(media, "markdown"))[0].warnings
+    assert [w for w in warnings if "'Art' contains 2 <video> elements (a video)" in w]
     assert [w for w in warnings if "1 <iframe> element (an embedded page)" in w]
 
 

@@ -12,7 +12,7 @@ from shared.book import convert
 from shared.book.svg import SvgError, is_svg, sanitize_svg, svg_size
 from tests.book.conftest import options
 from tests.book_corpus import zip_of
-from tests.projects_corpus import HOSTILE_SVG, svg_zip
+from tests.projects_corpus import HOSTILE_SVG, INLINE_DRAWINGS_HTML, svg_zip
 
 
 def _assert_safe(svg: bytes) -> None:
@@ -95,3 +95,29 @@ def test_an_svg_cover_gives_a_generated_cover_with_a_warning() -> None:
         assert 'properties="cover-image"' in epub.read("OEBPS/content.opf").decode()
         assert 'media-type="image/jpeg" properties="cover-image"' in epub.read("OEBPS/content.opf").decode()
     assert any("figure.svg" in w and "generated cover" in w for w in result.warnings), result.warnings
+
+
+def test_inline_drawings_become_safe_svg_images_described_by_their_title() -> None:
+    markdown = "# Drawn\n\n<svg viewBox='0 0 10 10'><title>A dot</title><circle r='4'/></svg>\n\nText.\n"
+    for manuscript, kind in ((INLINE_DRAWINGS_HTML, "html"), (markdown, "markdown")):
+        result = convert(manuscript.encode(), options(kind))
+        with zipfile.ZipFile(io.BytesIO(result.epub)) as epub:
+            chapter = epub.read("OEBPS/text/ch001.xhtml").decode()
+            drawings = {name: epub.read(name) for name in epub.namelist() if name.endswith(".svg")}
+        assert "<svg" not in chapter and not [w for w in result.warnings if "drawing" in w], result.warnings
+        images = re.findall(r'<img src="../images/(img-[0-9a-f]+\.svg)" [^>]*alt="([^"]*)"', chapter)
+        assert [alt for _, alt in images] == (["Ferries per day, rising", "anchor"] if kind == "html" else ["A dot"]), (
+            chapter
+        )
+        for name, _ in images:
+            _assert_safe(drawings[f"OEBPS/images/{name}"])
+            assert b"viewBox=" in drawings[f"OEBPS/images/{name}"]  # SVG's spelling, not the HTML parser's
+        page = result.app_files["chapters/ch001.html"].decode()
+        assert "<svg" not in page and len(re.findall(r"<img [^>]*\.svg", page)) == len(images)
+    # 200 wide by its viewBox's 2:1 proportion.
+    assert re.search(r'width="200" height="100" alt="Ferries per day, rising"', chapter_of(INLINE_DRAWINGS_HTML))
+
+
+def chapter_of(html: str) -> str:
+    with zipfile.ZipFile(io.BytesIO(convert(html.encode(), options("html")).epub)) as epub:
+        return epub.read("OEBPS/text/ch001.xhtml").decode()

@@ -4,6 +4,7 @@
     outline.py                                                 where chapters begin; fallback titles
     project.py                                                 a zip of many files (SUMMARY.md, Book.txt)
     images.py                                                  the images the text references
+    inline_svg.py                                              drawings written inline, as image files
 
 This is the parse step. It splits the book into chapters but renders nothing: chapters are
 rendered (and sanitised) by the render step. The book is always called something: its metadata,
@@ -27,6 +28,7 @@ from shared.book.model import ChapterSource, ParsedBook
 from shared.book.readers.docx import read_docx
 from shared.book.readers.html import html_parser, read_html
 from shared.book.readers.images import attach_images
+from shared.book.readers.inline_svg import lift_inline_svgs
 from shared.book.readers.markdown import inline_text, read_markdown
 from shared.book.readers.outline import title_from_file_name, title_from_first_line
 from shared.book.readers.project import find_project, read_project
@@ -110,6 +112,9 @@ def parse_manuscript(
     for chapter in book.chapters:
         chapter.title = clean_text(chapter.title) or meta.title
     book.own_names = frozenset(own_names)
+    drawings = lift_inline_svgs(book, base_dir)
+    if drawings:
+        files = ChainMap(drawings, files)  # type: ignore[arg-type]  # read-only use, as for Word's images
     check_book_pixels(attach_images(book, files, base_dir))
     return book
 
