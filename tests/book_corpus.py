@@ -686,3 +686,62 @@ def docx_with_revisions_and_a_text_box() -> bytes:
         "<w:r><w:t>sailed.</w:t></w:r></w:p>"
     )
     return docx_with(revised + box)
+
+
+def word_paper() -> bytes:
+    """A research paper as Word saves it: an attached template on the author's disk, a hyperlink to a
+    local file, equations in the middle of sentences and displayed (sums, roots, fractions, scripts,
+    a matrix), and appendices in a custom style based on Heading 1."""
+    m = f'xmlns:m="{OMML_NAMESPACE}"'
+
+    def run(text: str) -> str:
+        return f"<m:r><m:t>{text}</m:t></m:r>"
+
+    equations = [
+        f"<m:oMath {m}><m:sSub><m:e>{run('p')}</m:e><m:sub>{run('0')}</m:sub></m:sSub></m:oMath>",
+        f"<m:oMath {m}><m:rad><m:radPr><m:degHide m:val='1'/></m:radPr><m:deg/><m:e>{run('n')}</m:e></m:rad></m:oMath>",
+        f"<m:oMath {m}><m:nary><m:naryPr><m:chr m:val='∑'/></m:naryPr><m:sub>{run('i=1')}</m:sub>"
+        f"<m:sup>{run('n')}</m:sup><m:e><m:sSub><m:e>{run('x')}</m:e><m:sub>{run('i')}</m:sub></m:sSub></m:e></m:nary></m:oMath>",
+        f"<m:oMath {m}><m:d><m:e><m:m><m:mr><m:e>{run('1')}</m:e><m:e>{run('0')}</m:e></m:mr>"
+        f"<m:mr><m:e>{run('0')}</m:e><m:e>{run('1')}</m:e></m:mr></m:m></m:e></m:d></m:oMath>",
+    ]
+    display = f"<m:oMathPara {m}><m:oMath><m:f><m:num>{run('a+b')}</m:num><m:den>{run('2')}</m:den></m:f></m:oMath></m:oMathPara>"
+
+    def sentence(before: str, equation: str, after: str) -> str:
+        return (
+            f'<w:p><w:r><w:t xml:space="preserve">{before}</w:t></w:r>{equation}'
+            f'<w:r><w:t xml:space="preserve">{after}</w:t></w:r></w:p>'
+        )
+
+    body = (
+        _para("Method", "Heading1")
+        + sentence("We can reject ", equations[0], " when the evidence is strong.")
+        + sentence("The error shrinks as ", equations[1], " grows, and the total ")
+        + sentence("is ", equations[2], " over every reading;")
+        + f"<w:p>{display}</w:p>"
+        + sentence("and the identity ", equations[3], " leaves it unchanged.")
+        + '<w:p><w:r><w:t xml:space="preserve">Raw data: </w:t></w:r><w:hyperlink r:id="rIdLocal">'
+        "<w:r><w:t>the spreadsheet</w:t></w:r></w:hyperlink></w:p>"
+        + _para("Appendix A: Proofs", "AppendixHeading")
+        + _para("The proof is left to the reader.")
+    )
+    styles = (
+        '<w:style w:type="paragraph" w:styleId="AppendixHeading"><w:name w:val="Appendix Heading"/>'
+        '<w:basedOn w:val="Heading1"/></w:style>'
+    )
+    settings_rels = (
+        '<?xml version="1.0" encoding="UTF-8"?>'
+        '<Relationships xmlns="http://schemas.openxmlformats.org/package/2006/relationships">'
+        '<Relationship Id="rId1" Type="http://schemas.openxmlformats.org/officeDocument/2006/relationships/attachedTemplate" '
+        'Target="file:///C:/Users/dora/Templates/Paper.dotx" TargetMode="External"/></Relationships>'
+    )
+    link = (
+        '<Relationship Id="rIdLocal" Type="http://schemas.openxmlformats.org/officeDocument/2006/relationships/hyperlink" '
+        'Target="file:///C:/Users/dora/data.xlsx" TargetMode="External"/>'
+    )
+    original = files_of(docx())["word/styles.xml"]
+    parts = {
+        "word/styles.xml": original.replace(b"</w:styles>", styles.encode() + b"</w:styles>"),
+        "word/_rels/settings.xml.rels": settings_rels.encode(),
+    }
+    return docx_with(body, parts, link)

@@ -47,6 +47,7 @@ GOOD_BOOKS: dict[str, Callable[[], tuple[bytes, str]]] = {
     "leanpub-project": lambda: (projects.leanpub_zip(), "zip"),
     "gutenberg-text": lambda: (projects.GUTENBERG.encode(), "text"),
     "svg-figures": lambda: (projects.svg_zip(), "zip"),
+    "word-paper": lambda: (corpus.word_paper(), "docx"),
     "inline-drawings": lambda: (projects.INLINE_DRAWINGS_HTML.encode(), "html"),
 }
 UPLOAD_NAMES = {

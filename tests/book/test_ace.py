@@ -45,6 +45,7 @@ ACE_BOOKS = (
     "gutenberg-text",
     "svg-figures",
     "inline-drawings",
+    "word-paper",
 )
 
 

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import io
 import re
+import zipfile
 
 import pytest
 
@@ -69,3 +71,23 @@ def test_an_equation_in_a_footnote_becomes_mathml_too() -> None:
     )
     body = render(parse_manuscript(corpus.zip_of(files), "docx"))[0].body
     assert re.search(r'role="doc-footnote".*Note with<math [^>]*alttext="y=2"><mrow><mi>y</mi>', body, re.S)
+
+
+def test_a_research_paper_converts_whole_every_equation_where_it_stood() -> None:
+    paper = corpus.word_paper()
+    with zipfile.ZipFile(io.BytesIO(paper)) as source:
+        equations = source.read("word/document.xml").count(b"<m:oMath>") + source.read("word/document.xml").count(
+            b"<m:oMath "
+        )
+    result = convert(paper, options("docx"))
+    chapters = [text(result, f"OEBPS/text/ch{n:03d}.xhtml") for n in range(1, 5)]
+    nav = re.findall(r'<a href="text/ch\d+\.xhtml">([^<]+)</a>', text(result, "OEBPS/nav.xhtml"))
+    assert nav == ["Chapter One", "Chapter Two", "Method", "Appendix A: Proofs"]
+    method = chapters[2]
+    assert len(re.findall(r"<math ", method)) == equations == 5
+    assert re.search(r'We can reject <math [^>]*display="inline"', method)
+    assert re.search(r'<div class="math-display" tabindex="0"><math [^>]*display="block"', method)
+    assert "Raw data: the spreadsheet" in method and "file:" not in method
+    assert not [w for w in result.warnings if "equation" in w or "Paper.dotx" in w]
+    assert [w for w in result.warnings if "data.xlsx" in w]
+    assert "The proof is left to the reader." in chapters[3]
