@@ -93,6 +93,7 @@ REDACTED = "[redacted]"
 # a key (shown as \udce9, or as itself) goes with it.
 _REDACTIONS = (
     (re.compile(r"(\bhttps?://[^\s?#'\"<>]+)\?[^\s#'\"<>]*", re.IGNORECASE), r"\1?…"),
+    (re.compile(r"(\bhttps?://)[^\s/?#@'\"<>]+@", re.IGNORECASE), rf"\1{REDACTED}@"),
     (re.compile(r"([?&;]sig=)[^&\s'\"<>]+", re.IGNORECASE), rf"\1{REDACTED}"),
     (
         re.compile(r"(\bauthorization['\"]?\s*[:=]\s*['\"]?)(?:(?:bearer|basic)\s+)?[^\s'\",}]+", re.IGNORECASE),
@@ -112,7 +113,7 @@ def url_for_logs(url: str) -> str:
 
 def redact(text: str) -> str:
     """`text` with its credentials masked: bearer tokens and Authorization values, owner keys
-    (`quire_owner_…`), SAS signatures (`sig=`) and every absolute URL's query string."""
+    (`quire_owner_…`), SAS signatures (`sig=`), and every absolute URL's query string and user info."""
     for pattern, replacement in _REDACTIONS:
         text = pattern.sub(replacement, text)
     return text

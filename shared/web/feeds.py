@@ -1,4 +1,7 @@
-"""HTTP side of feeds: a book's feed list (GET anonymous, PUT with the owner key), and its updates (anonymous)."""
+"""HTTP side of feeds: a book's feed list (GET anonymous, PUT with the owner key), and its updates (anonymous).
+
+A feed's address may carry a subscriber's credentials (`?token=…`, `user:password@`): the owner sees
+the addresses whole, anyone else sees them with their credentials masked."""
 
 from __future__ import annotations
 
@@ -12,10 +15,11 @@ from shared.feeds.updates import book_news
 from shared.formats import JSONRefused, bounded_json
 from shared.library.erasure import erase_feeds
 from shared.library.record import Book
-from shared.library.store import read_book
+from shared.library.store import BookState, read_book
+from shared.logs import redact
 from shared.services import Services
 from shared.storage import NotFound, StorageUnavailable
-from shared.web.editions import owned_book, readable_book
+from shared.web.editions import owned_book, presented_owner_key, readable_book, refusal_response
 from shared.web.responses import NOSNIFF, json_response, problem, storage_unavailable
 
 CORS = {"Access-Control-Allow-Origin": "*", "Access-Control-Expose-Headers": "ETag"}
@@ -43,11 +47,18 @@ def book_feeds(req: func.HttpRequest, services: Services) -> func.HttpResponse:
                 return problem(400, "Feed not accepted", f"This feed list was not accepted: {error}.")
             set_sources(services.storage, book_id, cleaned, datetime.now(UTC), replace=True)
             _undo_if_erased(services, book_id)
+            whole = True
         else:
             found = readable_book(services, book_id)
             if isinstance(found, func.HttpResponse):
                 return found
+            owner_key = presented_owner_key(req)
+            if owner_key is not None and not found.owner_key_matches(owner_key):
+                return refusal_response(BookState.WRONG_KEY)
+            whole = owner_key is not None
         sources = [public_source(p) for p in list_sources(services.storage, book_id)]
+        if not whole:
+            sources = [{**s, "url": redact(s["url"]), "last_error": redact(s["last_error"])} for s in sources]
     except StorageUnavailable:
         return storage_unavailable()
     return json_response({"book": book_id, "feeds": sources})

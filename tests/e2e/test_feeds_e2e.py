@@ -90,6 +90,15 @@ def test_feed_list_can_be_replaced_and_bad_urls_are_refused(local_feeds_app: tup
     assert http_json("PUT", url, b"not json", key)[0] == 400
     status, listing = http_json("PUT", url, wanted, key)
     assert status == 200 and [f["url"] for f in listing["feeds"]] == [server.url("/atom")]
+    # A subscriber's token in a feed's address is the owner's to see, not every reader's.
+    private = server.url("/atom") + "?token=SUBSCRIBER-SECRET"
+    assert http_json("PUT", url, json.dumps({"feeds": [private]}).encode(), key)[0] == 200
+    status, listing = http_json("GET", url)
+    assert status == 200 and [f["url"] for f in listing["feeds"]] == [server.url("/atom") + "?…"]
+    assert "SUBSCRIBER-SECRET" not in json.dumps(listing)
+    assert [f["url"] for f in http_json("GET", url, None, key)[1]["feeds"]] == [private]
+    status, problem = http_json("GET", url, None, {"Authorization": f"Bearer {owner_key}x"})
+    assert (status, problem["title"]) == (403, "Wrong owner key")
     status, listing = http_json("PUT", url, json.dumps({"feeds": []}).encode(), key)
     assert listing["feeds"] == []
     assert http_json("GET", f"{host.base_url}/api/books/{'Z' * 22}/feeds")[0] == 404
