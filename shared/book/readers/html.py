@@ -56,6 +56,7 @@ def split_html(body: Any, split_level: int, deepen: bool = True) -> tuple[list[C
     from lxml import etree
 
     _take_navigation_chrome(body)
+    _note_roles(body)
     _name_anchors(body)
     levels = [int(h.tag[1]) for h in _chapter_headings(body)]
     level = split_level_for(levels, split_level) if deepen else split_level
@@ -106,6 +107,20 @@ def _take_navigation_chrome(body: Any) -> None:
             # The render step takes this class for a note reference it made itself and leaves it
             # alone; in a manuscript (Quire's own EPUB, re-published) it is an ordinary link.
             element.set("class", " ".join(c for c in classes if c != RENDERED_NOTE_CLASS))
+
+
+# EPUB's semantics for notes (`epub:type`), which the sanitiser drops, as the ARIA roles it keeps
+# and that reading systems and screen readers also know: an EPUB's notes stay notes.
+_NOTE_ROLES = {"noteref": "doc-noteref", "footnote": "doc-footnote", "endnotes": "doc-endnotes"}
+
+
+def _note_roles(body: Any) -> None:
+    for element in body.iter():
+        if not isinstance(element.tag, str) or element.get("role"):
+            continue
+        kind = next((k for k in (element.get("epub:type") or "").split() if k in _NOTE_ROLES), None)
+        if kind is not None:
+            element.set("role", _NOTE_ROLES[kind])
 
 
 def _name_anchors(body: Any) -> None:
