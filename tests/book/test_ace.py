@@ -38,6 +38,8 @@ ACE_BOOKS = (
     "undescribed-image",
     "math-markdown",
     "pandoc-docx",
+    "epub3-book",
+    "republished-epub",
 )
 
 
