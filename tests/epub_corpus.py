@@ -355,3 +355,23 @@ def epub_with_empty_spine() -> bytes:
 
 def epub_with_broken_opf() -> bytes:
     return epub_of({"META-INF/container.xml": container("content.opf"), "content.opf": b"<package><metadata>"})
+
+
+# Entities that expand a thousandfold at each level, and one that reads a file of the server.
+LAUGHS = (
+    '<!DOCTYPE package [<!ENTITY a "aaaaaaaaaa"><!ENTITY b "&a;&a;&a;&a;&a;&a;&a;&a;&a;&a;">'
+    '<!ENTITY c "&b;&b;&b;&b;&b;&b;&b;&b;&b;&b;"><!ENTITY h "&c;&c;&c;&c;&c;&c;&c;&c;&c;&c;">]>'
+)
+EXTERNAL_ENTITY = '<!DOCTYPE package [<!ENTITY h SYSTEM "file:///etc/passwd">]>'
+
+
+def epub_declaring(doctype: str) -> bytes:
+    opf = MINIMAL_OPF.format(spine='<itemref idref="c"/>').replace("<package", doctype + "\n<package", 1)
+    opf = opf.replace("<dc:title>Broken</dc:title>", "<dc:title>Broken &h;</dc:title>")
+    return epub_of(
+        {
+            "META-INF/container.xml": container("content.opf"),
+            "content.opf": opf.encode(),
+            "c.xhtml": xhtml("C", "<p>c</p>"),
+        }
+    )

@@ -154,7 +154,7 @@ def test_an_epub2_takes_its_titles_from_the_ncx_and_its_cover_from_the_guide() -
         ["Cora Writer"],
         "fr",
     )
-    assert book.metadata.identifier == "9780000000002"
+    assert book.metadata.identifier == "urn:isbn:9780000000002"  # its opf:scheme is ISBN
     assert book.cover_key
 
 
@@ -231,6 +231,8 @@ def test_quires_own_epub_republishes_to_the_same_book() -> None:
         (epub_corpus.epub_with_missing_opf, "names 'OEBPS/package.opf', which is not in the EPUB"),
         (epub_corpus.epub_with_empty_spine, "spine lists no chapter file"),
         (epub_corpus.epub_with_broken_opf, "'content.opf' is not well-formed XML"),
+        (lambda: epub_corpus.epub_declaring(epub_corpus.LAUGHS), "'content.opf' declares XML entities"),
+        (lambda: epub_corpus.epub_declaring(epub_corpus.EXTERNAL_ENTITY), "'content.opf' declares XML entities"),
     ],
 )
 def test_a_broken_epub_is_refused_with_what_to_do(make: Callable[[], bytes], expected: str) -> None:

@@ -20,6 +20,7 @@ settled by links.py. XML here is read with no entities, no DTD and no network.
 from __future__ import annotations
 
 import posixpath
+import re
 from collections.abc import Mapping
 from typing import Any
 from urllib.parse import quote, urlsplit
@@ -57,16 +58,18 @@ def find_epub(files: Mapping[str, bytes]) -> Project:
     titles, landmarks = _navigation(files, package, manifest, opf_dir)
     linear: list[Entry] = []
     extra: list[Entry] = []
+    seen: set[str] = set()
     for itemref in package.iterfind(f"{{{OPF_NS}}}spine/{{{OPF_NS}}}itemref"):
         item = manifest.get(itemref.get("idref", ""))
-        if item is None or item["media-type"] not in CHAPTER_TYPES or "nav" in item["properties"]:
+        if item is None or item["media-type"] not in CHAPTER_TYPES or "nav" in item["properties"].split():
             continue
         path = item["path"]
         if path not in files:
             project.warnings.append(f"'{item['href']}', in the EPUB's spine, is not in the EPUB; left out.")
             continue
-        if any(entry.path == path for entry in linear + extra):
+        if path in seen:
             continue
+        seen.add(path)
         page = _page(files[path])
         shown_image = _only_image(page, posixpath.dirname(path))
         # A page that only shows a picture is the cover page when the EPUB says so, when it shows
@@ -112,6 +115,10 @@ def _rootfile(files: Mapping[str, bytes], container: str, root: str) -> str:
 def _xml(data: bytes, name: str) -> Any:
     from lxml import etree
 
+    # EPUBs declare no entities (an NCX's DOCTYPE names a DTD, and has no declarations); one that
+    # does is made to expand or to reach outside the book. The whole part is searched.
+    if re.search(rb"<!ENTITY", data, re.I):
+        raise ManuscriptError(f"The EPUB's '{name}' declares XML entities, which EPUBs never use. {REPACK_ADVICE}")
     # An EPUB is data from outside: no entity expansion, no DTD, no network, no huge trees.
     parser = etree.XMLParser(resolve_entities=False, no_network=True, load_dtd=False, huge_tree=False)
     try:
@@ -163,6 +170,10 @@ def _metadata(package: Any) -> Metadata:
     unique = package.get("unique-identifier", "")
     identifiers = texts("identifier")
     identifier = next((i for i in identifiers if i.get("id") == unique), identifiers[0] if identifiers else None)
+    identifier_text = clean_text(identifier.text) if identifier is not None else ""
+    if identifier is not None and (identifier.get(f"{{{OPF_NS}}}scheme") or "").upper() == "ISBN":
+        # EPUB 2 names the scheme beside a bare number; Quire writes identifiers as URNs.
+        identifier_text = f"urn:isbn:{identifier_text.removeprefix('urn:isbn:')}"
     return Metadata(
         title=clean_text(main[0].text) if main else "",
         subtitle=clean_text(subtitles[0].text) if subtitles else "",
@@ -172,7 +183,7 @@ def _metadata(package: Any) -> Metadata:
         publisher=first("publisher"),
         rights=first("rights"),
         description=first("description"),
-        identifier=clean_text(identifier.text) if identifier is not None else "",
+        identifier=identifier_text,
     )
 
 
