@@ -81,8 +81,8 @@ def written_metadata(epub: bytes) -> tuple[str, list[str], str]:
     )
 
 
-def parsed(data: bytes, kind: str = "epub", **upload: str) -> ParsedBook:
-    return parse_manuscript(data, kind, **upload)
+def parsed(data: bytes, kind: str = "epub", title: str = "", author: str = "", language: str = "") -> ParsedBook:
+    return parse_manuscript(data, kind, title=title, author=author, language=language)
 
 
 def converted(data: bytes, kind: str = "epub") -> Conversion:
