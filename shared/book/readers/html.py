@@ -98,15 +98,8 @@ RENDERED_NOTE_CLASS = "quire-noteref"
 
 def _take_navigation_chrome(body: Any) -> None:
     for element in list(body.iter()):
-        if not isinstance(element.tag, str):
-            continue
-        classes = (element.get("class") or "").split()
-        if _CHROME_CLASSES & set(classes):
+        if isinstance(element.tag, str) and _CHROME_CLASSES & set((element.get("class") or "").split()):
             element.drop_tree()  # keeps its tail text
-        elif RENDERED_NOTE_CLASS in classes:
-            # The render step takes this class for a note reference it made itself and leaves it
-            # alone; in a manuscript (Quire's own EPUB, re-published) it is an ordinary link.
-            element.set("class", " ".join(c for c in classes if c != RENDERED_NOTE_CLASS))
 
 
 # EPUB's semantics for notes (`epub:type`), which the sanitiser drops, as the ARIA roles it keeps
@@ -115,11 +108,17 @@ _NOTE_ROLES = {"noteref": "doc-noteref", "footnote": "doc-footnote", "endnotes":
 
 
 def _note_roles(body: Any) -> None:
+    """Notes marked as EPUB marks them keep their roles. A link carrying the class the render step
+    gives its own note references (Quire's own EPUB, uploaded again) loses it: the render step
+    leaves such links alone, and this one is the manuscript's, whose target must be settled."""
     for element in body.iter():
-        if not isinstance(element.tag, str) or element.get("role"):
+        if not isinstance(element.tag, str):
             continue
+        classes = (element.get("class") or "").split()
+        if RENDERED_NOTE_CLASS in classes:
+            element.set("class", " ".join(c for c in classes if c != RENDERED_NOTE_CLASS))
         kind = next((k for k in (element.get("epub:type") or "").split() if k in _NOTE_ROLES), None)
-        if kind is not None:
+        if kind is not None and not element.get("role"):
             element.set("role", _NOTE_ROLES[kind])
 
 

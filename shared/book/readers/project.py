@@ -8,6 +8,7 @@ Which files, in which order:
     Book.txt (Leanpub)             one file name a line
     neither                        every manuscript file, in natural file-name order, with a
                                    warning that says how to set the order
+    an EPUB's spine                its XHTML files in reading order (readers/epub.py)
 
 Each file is read by its format's reader and starts a chapter (its first heading is the chapter's
 title, else the link text, else its file name). Its images and links are read relative to its own
