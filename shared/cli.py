@@ -16,7 +16,7 @@ from pathlib import Path
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m shared.cli", description=__doc__)
-    parser.add_argument("manuscript", type=Path, help="a .md, .txt, .html, .docx or .zip manuscript")
+    parser.add_argument("manuscript", type=Path, help="a .md, .txt, .html, .docx, .epub or .zip manuscript")
     parser.add_argument("--out", type=Path, required=True, help="output folder")
     parser.add_argument("--title", default="")
     parser.add_argument("--author", default="")

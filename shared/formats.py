@@ -33,7 +33,10 @@ DOCX = ManuscriptType(
     (".docx",),
 )
 ZIP = ManuscriptType("zip", "application/zip", (".zip",))
-MANUSCRIPT_TYPES = (MARKDOWN, TEXT, HTML, DOCX, ZIP)
+EPUB = ManuscriptType("epub", "application/epub+zip", (".epub",))
+MANUSCRIPT_TYPES = (MARKDOWN, TEXT, HTML, DOCX, ZIP, EPUB)
+# The kinds that are zip archives of many files, read entry by entry and allowed past the form limit.
+ARCHIVE_TYPES = (ZIP, EPUB)
 # What a zip may hold as its one manuscript (beside its images), by extension.
 KIND_IN_ZIP = {extension: t.kind for t in (MARKDOWN, TEXT, HTML, DOCX) for extension in t.extensions}
 IMAGE_EXTENSIONS = frozenset({".jpg", ".jpeg", ".png", ".gif", ".webp", ".svg"})
@@ -73,6 +76,26 @@ def project_file_in_zip(names: Iterable[str]) -> str | None:
             if len(summaries) == 1:
                 return summaries[0]
     return None
+
+
+# Where an EPUB's container sits, below its root: at the zip's root (an .epub, or an unpacked one
+# zipped from inside), or in Standard Ebooks' source layout, whose EPUB root is `src/`.
+EPUB_CONTAINERS = ("META-INF/container.xml", "src/META-INF/container.xml")
+EPUB_MIMETYPE = b"application/epub+zip"
+
+
+def epub_container_in_zip(names: Iterable[str]) -> str | None:
+    """The zip entry that is an EPUB's META-INF/container.xml, if there is one: at the zip's root,
+    or inside the one folder that holds everything (a zipped EPUB folder)."""
+    present = {name for name in names if not name.startswith("__MACOSX/")}
+    tops = {name.split("/", 1)[0] for name in present if name.strip("/")}
+    prefixes = [""] + ([f"{next(iter(tops))}/"] if len(tops) == 1 else [])
+    return next((p + c for p in prefixes for c in EPUB_CONTAINERS if p + c in present), None)
+
+
+def archive_name(kind: ManuscriptType | str) -> str:
+    """What an archive of this kind is called in messages to its author."""
+    return "EPUB" if getattr(kind, "kind", kind) == EPUB.kind else "zip archive"
 
 
 def zip_is_readable(names: Iterable[str]) -> bool:

@@ -2,8 +2,8 @@
 
 It reads the upload (multipart field `file`, or a raw body named by `Content-Disposition` or
 `?filename=`), checks its size and metadata, and decides its type by sniffing its bytes (a zip is
-opened to see that it holds one manuscript, or a book project of several; zip safety itself is the book core's,
-shared/book/archive.py). Storing it is shared/jobs/uploads.py's.
+opened to see that it is a Word document, an EPUB, or holds one manuscript or a book project of
+several; zip safety itself is the book core's, shared/book/archive.py). Storing it is shared/jobs/uploads.py's.
 
 Every rejection is an `UploadRejected`: the kind of refusal (the web tier maps it to an HTTP status)
 and a message an author can act on.
@@ -21,6 +21,8 @@ from dataclasses import dataclass
 
 from shared.formats import (
     DOCX,
+    EPUB,
+    EPUB_MIMETYPE,
     HTML,
     MANUSCRIPT_TYPES,
     MARKDOWN,
@@ -29,6 +31,7 @@ from shared.formats import (
     ManuscriptType,
     clean_text,
     decode_text,
+    epub_container_in_zip,
     is_language_tag,
     manuscripts_in_zip,
     whole_number,
@@ -45,7 +48,7 @@ MAX_FILENAME_CHARS = 200
 CONTENT_LENGTH_DIGITS = 18
 
 ACCEPTED_TYPES_TEXT = (
-    "Markdown (.md), plain text (.txt), HTML (.html), Word (.docx), "
+    "Markdown (.md), plain text (.txt), HTML (.html), Word (.docx), an EPUB (.epub), "
     "or a .zip holding one manuscript plus the images it uses"
 )
 
@@ -181,6 +184,8 @@ def named_type(sniffed: ManuscriptType, filename: str, has_markup: bool) -> Manu
             chosen = HTML  # an HTML fragment without <html>
         elif named is MARKDOWN and sniffed is HTML:
             chosen = MARKDOWN  # Markdown may open with raw HTML
+        elif named is ZIP and sniffed is EPUB:
+            chosen = EPUB  # an unpacked EPUB (or Standard Ebooks' source folder), zipped
         else:
             raise unsupported(
                 f"The file is named '{filename}' but its content is {_describe(sniffed)}. "
@@ -196,6 +201,7 @@ def _describe(kind: ManuscriptType) -> str:
         "html": "HTML",
         "docx": "a Word document",
         "zip": "a zip archive",
+        "epub": "an EPUB",
     }[kind.kind]
 
 
@@ -230,17 +236,36 @@ def _sniff_zip(data: bytes) -> ManuscriptType:
     try:
         with zipfile.ZipFile(io.BytesIO(data)) as archive:
             names = archive.namelist()
-    except (zipfile.BadZipFile, ValueError):
+            mimetype = epub_mimetype(archive)
+    except (zipfile.BadZipFile, ValueError, OSError):
         raise unsupported("This zip archive is damaged and cannot be opened.") from None
-    return zip_type(names)
+    return zip_type(names, mimetype)
 
 
-def zip_type(names: list[str]) -> ManuscriptType:
-    """A Word document, or a zip holding one manuscript (with its images) or a book project of several
-    (a SUMMARY.md or Book.txt that orders them, or Markdown, text or HTML files joined by name), by
-    its entries."""
+# An EPUB's mimetype entry holds 20 bytes; one much larger is not that entry, and is not read.
+_MIMETYPE_MAX_BYTES = 64
+
+
+def epub_mimetype(archive: zipfile.ZipFile) -> bytes:
+    """The first entry's content when it is named `mimetype`, as an EPUB's is; b'' otherwise.
+    Only that small entry is read (a direct upload's blob is read by ranges)."""
+    infos = archive.infolist()
+    if not infos or infos[0].filename != "mimetype" or infos[0].file_size > _MIMETYPE_MAX_BYTES:
+        return b""
+    try:
+        return archive.read(infos[0])[:_MIMETYPE_MAX_BYTES]
+    except (zipfile.BadZipFile, NotImplementedError, EOFError, OSError):
+        return b""  # damaged or encrypted: the zip safety checks name what is wrong
+
+
+def zip_type(names: list[str], mimetype: bytes = b"") -> ManuscriptType:
+    """A Word document, an EPUB (its `mimetype` first, or a META-INF/container.xml), or a zip holding
+    one manuscript (with its images) or a book project of several (a SUMMARY.md or Book.txt that
+    orders them, or Markdown, text or HTML files joined by name), by its entries."""
     if "word/document.xml" in names and "[Content_Types].xml" in names:
         return DOCX
+    if mimetype.strip() == EPUB_MIMETYPE or epub_container_in_zip(names) is not None:
+        return EPUB
     manuscripts = manuscripts_in_zip(names)
     if not manuscripts:
         raise unsupported("The zip archive holds no manuscript (.md, .txt, .html or .docx).")

@@ -12,11 +12,20 @@ from typing import BinaryIO
 
 from shared.book.archive import STREAMED_LIMITS, check_names
 from shared.book.errors import ManuscriptError
-from shared.formats import DOCX, MANUSCRIPT_TYPES, ZIP, JSONRefused, ManuscriptType, bounded_json
+from shared.formats import (
+    ARCHIVE_TYPES,
+    DOCX,
+    MANUSCRIPT_TYPES,
+    JSONRefused,
+    ManuscriptType,
+    archive_name,
+    bounded_json,
+)
 from shared.intake import (
     Upload,
     checked_language,
     clean_filename,
+    epub_mimetype,
     identify,
     metadata_value,
     named_type,
@@ -55,7 +64,7 @@ class ArrivedManuscript:
 
 def read_direct_request(body: bytes, max_upload_bytes: int, max_direct_bytes: int) -> DirectUploadRequest:
     """The JSON request for a direct upload: `filename` and `size` (bytes), and optionally `title`,
-    `author` and `language`. Only a zip may be larger than a form upload (`max_upload_bytes`)."""
+    `author` and `language`. Only a zip or an EPUB may be larger than a form upload (`max_upload_bytes`)."""
     example = (
         'Send a JSON object naming the file and its exact size in bytes: {"filename": "book.zip", "size": 123456}.'
     )
@@ -80,11 +89,12 @@ def read_direct_request(body: bytes, max_upload_bytes: int, max_direct_bytes: in
         raise unsupported(f"Files ending in '{extension or name}' are not manuscripts Quire can read.")
     if size > max_direct_bytes:
         raise too_large(max_direct_bytes)
-    if named is not ZIP and size > max_upload_bytes:
+    if named not in ARCHIVE_TYPES and size > max_upload_bytes:
         raise UploadRejected(
             Refusal.TOO_LARGE,
             "Manuscript too large",
-            f"Only a .zip (a manuscript with its images) may be larger than {human_size(max_upload_bytes)}; "
+            f"Only a .zip (a manuscript with its images) or an .epub may be larger than "
+            f"{human_size(max_upload_bytes)}; "
             f"this {extension} file is {human_size(size)}. Zip the manuscript with its images, or shrink them.",
         )
     metadata = {key: fields.get(key) for key in ("title", "author", "language")}
@@ -144,21 +154,22 @@ def starts_as_zip(head: bytes) -> bool:
 
 
 def identify_archive(request: DirectUploadRequest, blob: BinaryIO, max_upload_bytes: int) -> ArrivedManuscript:
-    """A blob that starts as a zip: a Word document or a zip of a manuscript and its images, told
-    apart and checked for safety (names, entry count, sizes, compression ratio) from its central
+    """A blob that starts as a zip: a Word document, an EPUB, or a zip of a manuscript and its images,
+    told apart and checked for safety (names, entry count, sizes, compression ratio) from its central
     directory alone. A Word document is parsed whole in memory, so it is held to the form limit."""
     try:
         with zipfile.ZipFile(blob) as archive:
             infos = archive.infolist()
+            mimetype = epub_mimetype(archive)
     except (zipfile.BadZipFile, ValueError, OSError):
         raise unsupported("This zip archive is damaged and cannot be opened.") from None
-    sniffed = zip_type([info.filename for info in infos])
+    sniffed = zip_type([info.filename for info in infos], mimetype)
     chosen = named_type(sniffed, request.filename, has_markup=False)
     if chosen is DOCX and request.size > max_upload_bytes:
         raise too_large(max_upload_bytes)
-    if chosen is ZIP:
+    if chosen in ARCHIVE_TYPES:
         try:
-            check_names(infos, "zip archive", STREAMED_LIMITS)
+            check_names(infos, archive_name(chosen), STREAMED_LIMITS)
         except ManuscriptError as unsafe:
             raise UploadRejected(Refusal.UNSAFE_ARCHIVE, "Unsafe zip archive", str(unsafe)) from None
     return ArrivedManuscript(request=request, type=chosen)

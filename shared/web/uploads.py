@@ -232,7 +232,8 @@ def _identify(services: Services, upload: DirectUpload, size: int, etag: str) ->
         raise UploadRejected(
             Refusal.UNSUPPORTED_TYPE,
             "Unsupported manuscript type",
-            f"The file is not a zip archive, and only a zip may be larger than {human_size(settings.max_upload_bytes)}.",
+            f"The file is not a zip archive, and only a zip or an EPUB may be larger than "
+            f"{human_size(settings.max_upload_bytes)}.",
         )
     return identify_small(upload.request, services.storage.read_blob_if(MANUSCRIPT_CONTAINER, upload.blob_name, etag))
 

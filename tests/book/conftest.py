@@ -11,6 +11,7 @@ import pytest
 
 from shared.book import Conversion, ConvertOptions, convert
 from tests import book_corpus as corpus
+from tests import epub_corpus
 from tests import projects_corpus as projects
 from tests import real_world_corpus as real_world
 
@@ -19,6 +20,11 @@ UPLOAD_TIME = datetime(2026, 11, 21, 9, 30, tzinfo=UTC)
 
 def options(kind: str, **extra: object) -> ConvertOptions:
     return ConvertOptions(**{"kind": kind, "modified": UPLOAD_TIME, **extra})
+
+
+def republished_epub() -> bytes:
+    """Quire's own EPUB of a Markdown book, as an author would upload it again."""
+    return convert(epub_corpus.republished_source_zip(), options("zip")).epub
 
 
 GOOD_BOOKS: dict[str, Callable[[], tuple[bytes, str]]] = {
@@ -49,6 +55,8 @@ GOOD_BOOKS: dict[str, Callable[[], tuple[bytes, str]]] = {
     "svg-figures": lambda: (projects.svg_zip(), "zip"),
     "word-paper": lambda: (corpus.word_paper(), "docx"),
     "inline-drawings": lambda: (projects.INLINE_DRAWINGS_HTML.encode(), "html"),
+    "epub3-book": lambda: (epub_corpus.epub3_book(), "epub"),
+    "republished-epub": lambda: (republished_epub(), "epub"),
 }
 UPLOAD_NAMES = {
     "linked-html": "guide.html",

@@ -46,6 +46,8 @@ ACE_BOOKS = (
     "svg-figures",
     "inline-drawings",
     "word-paper",
+    "epub3-book",
+    "republished-epub",
 )
 
 

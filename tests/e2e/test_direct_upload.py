@@ -27,6 +27,7 @@ from shared.jobs.record import UPLOAD_ROW_KEY
 from shared.settings import JOB_TABLE, MANUSCRIPT_CONTAINER
 from shared.storage import Storage
 from shared.worker.recovery import Faults, sweep_abandoned_uploads
+from tests import epub_corpus
 from tests.pipeline_support import create_book, follow, http_json
 from tests.support import ROOT, AppHost, Azurite, http, start_azurite, start_host
 
@@ -232,6 +233,16 @@ def test_submitting_twice_starts_one_job_and_the_book_converts(app: AppHost) -> 
     assert status == 200 and [e["edition"] for e in book["editions"]] == [1]
 
 
+def test_an_epub_goes_through_a_direct_upload(app: AppHost) -> None:
+    data = epub_corpus.epub3_book()
+    assert ask(app.base_url, "large.epub", 3 * 1024 * 1024)[0] == 201  # an EPUB may pass the form limit, as a zip may
+    grant = granted(app.base_url, "keeper.epub", len(data))
+    upload(grant, data)
+    status, job = submit(app.base_url, grant, grant["owner_key"])
+    assert status == 202 and job["manuscript"]["type"] == "epub", job
+    assert follow(app.base_url, job["id"], timeout=60)["status"] == "succeeded"
+
+
 def test_a_new_edition_goes_through_a_direct_upload(app: AppHost, azurite: Azurite) -> None:
     base = app.base_url
     book, key = create_book(base, b"# One\n\nFirst edition.\n", "tides.md")
@@ -292,6 +303,7 @@ BAD_UPLOADS = {
     "a path out of the archive": ("escape.zip", zip_of({"book.md": b"# E\n", "../../etc/x.jpg": b"x"}), 0, 422),
     "a PNG named as a zip": ("book.zip", b"\x89PNG\r\n\x1a\n" + bytes(200), 0, 415),
     "a zip holding no manuscript": ("photos.zip", zip_of({"a.jpg": b"\xff\xd8\xff"}), 0, 415),
+    "an EPUB with a path out": ("escape.epub", zip_of({"META-INF/container.xml": b"<c/>", "../x.jpg": b"x"}), 0, 422),
     "binary named Markdown": ("book.md", bytes(range(256)) * 4, 0, 415),
 }
 

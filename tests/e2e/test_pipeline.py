@@ -12,6 +12,7 @@ from pathlib import Path
 
 from shared.jobs.record import JobStatus
 from tests import book_corpus as corpus
+from tests import epub_corpus
 from tests.book.conftest import epubcheck_command, message_counts
 from tests.pipeline_support import (
     create_book,
@@ -194,3 +195,19 @@ def test_docx_and_hostile_zip_through_the_pipeline(app: AppHost) -> None:
     status, _, epub = fetch(f"{app.base_url}/api/manuscripts/{docx_job}/book.epub")
     assert status == 200
     assert "OEBPS/text/ch001.xhtml" in zipfile.ZipFile(io.BytesIO(epub)).namelist()
+
+
+def test_an_epub_upload_converts_whole_and_a_broken_one_fails_with_a_reason(app: AppHost) -> None:
+    data = epub_corpus.epub3_book()
+    job_id = upload(app.base_url, data, "keeper.epub")
+    broken_id = upload(app.base_url, epub_corpus.epub_without_container(), "broken.epub")
+    job = follow(app.base_url, job_id, timeout=60)
+    assert job["status"] == "succeeded", job
+    assert job["manuscript"]["type"] == "epub"
+    status, _, epub = fetch(app.base_url + job["links"]["epub"])
+    assert status == 200
+    assert epub == golden(data, "epub", job).epub  # byte-identical to the CLI's conversion
+    chapters = [n for n in zipfile.ZipFile(io.BytesIO(epub)).namelist() if re.match(r"OEBPS/text/ch\d+\.xhtml$", n)]
+    assert len(chapters) == 4
+    broken = follow(app.base_url, broken_id, timeout=60)
+    assert broken["status"] == "failed" and "no META-INF/container.xml" in broken["error"]

@@ -8,7 +8,7 @@ import zipfile
 
 import pytest
 
-from shared.formats import DOCX, MARKDOWN, ZIP
+from shared.formats import DOCX, EPUB, MARKDOWN, ZIP
 from shared.intake.direct import (
     ArrivedManuscript,
     DirectUploadRequest,
@@ -60,6 +60,7 @@ def test_a_request_names_the_file_its_size_and_metadata() -> None:
         ({"filename": "a.md", "size": FORM_LIMIT + 1}, Refusal.TOO_LARGE, "Only a .zip"),
         ({"filename": "a.docx", "size": FORM_LIMIT + 1}, Refusal.TOO_LARGE, "Only a .zip"),
         ({"filename": "a.zip", "size": DIRECT_LIMIT + 1}, Refusal.TOO_LARGE, "100 MiB"),
+        ({"filename": "a.epub", "size": DIRECT_LIMIT + 1}, Refusal.TOO_LARGE, "100 MiB"),
         ({"filename": "a.md", "size": 10, "title": 5}, Refusal.MALFORMED, "strings"),
         ({"filename": "a.md", "size": 10, "language": "not a tag"}, Refusal.MALFORMED, "BCP 47"),
         ({"filename": "a.md", "size": 10, "title": "x" * 301}, Refusal.MALFORMED, "300"),
@@ -102,6 +103,22 @@ def test_a_zip_is_told_from_a_word_document_by_its_central_directory() -> None:
     with pytest.raises(UploadRejected) as big_word:
         arrived_archive("book.docx", word, size=FORM_LIMIT + 1)
     assert big_word.value.refusal is Refusal.TOO_LARGE  # a Word document is parsed whole in memory
+
+
+def test_an_epub_may_be_as_large_as_a_zip_and_is_told_by_its_entries() -> None:
+    assert request(filename="Tides.epub", size=FORM_LIMIT + 1).size == FORM_LIMIT + 1  # its images make it large
+    epub = zip_bytes({"mimetype": b"application/epub+zip", "META-INF/container.xml": b"<c/>", "a.opf": b"<p/>"})
+    assert arrived_archive("tides.epub", epub, size=FORM_LIMIT + 1).type is EPUB
+    unpacked = zip_bytes({"tides/META-INF/container.xml": b"<c/>", "tides/OEBPS/a.opf": b"<p/>"})
+    assert arrived_archive("tides.zip", unpacked).type is EPUB
+    with pytest.raises(UploadRejected) as unsafe:
+        arrived_archive("escape.epub", zip_bytes({"META-INF/container.xml": b"<c/>", "../x.jpg": b"x"}))
+    assert unsafe.value.refusal is Refusal.UNSAFE_ARCHIVE and "The EPUB contains a path" in unsafe.value.detail
+    with pytest.raises(UploadRejected) as not_epub:
+        arrived_archive("tides.epub", zip_bytes({"book.md": b"# A\n"}))
+    assert (
+        not_epub.value.refusal is Refusal.UNSUPPORTED_TYPE and "its content is a zip archive" in not_epub.value.detail
+    )
 
 
 @pytest.mark.parametrize(

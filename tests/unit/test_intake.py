@@ -42,6 +42,10 @@ def _docx() -> bytes:
     return _zip({"[Content_Types].xml": b"<Types/>", "word/document.xml": b"<w:document/>"})
 
 
+# An EPUB's first entry is its `mimetype`; its container.xml names the package document.
+_EPUB_PARTS = {"mimetype": b"application/epub+zip", "META-INF/container.xml": b"<container/>", "a.opf": b"<p/>"}
+
+
 def test_multipart_file_and_metadata_fields() -> None:
     headers, body = _multipart({"title": "Dune", "author": "Frank  Herbert", "language": "en"}, ("dune.md", b"# A\n"))
     upload = read_upload(headers, {}, body, LIMIT)
@@ -127,6 +131,17 @@ def test_bad_language_and_overlong_title_are_rejected() -> None:
         ("book.zip", _zip({"ch1.md": b"x", "ch2.md": b"y"}), "zip"),
         ("book.zip", _zip({"src/SUMMARY.md": b"- [A](a.md)", "src/a.md": b"x", "b.docx": b"y"}), "zip"),
         ("book.zip", _zip({"manuscript/Book.txt": b"a.txt", "manuscript/a.txt": b"x"}), "zip"),
+        # An EPUB, by its mimetype or its container; unpacked and zipped (in a folder, or as Standard
+        # Ebooks keeps its sources, in src/) it is still one.
+        ("book.epub", _zip(_EPUB_PARTS), "epub"),
+        ("", _zip(_EPUB_PARTS), "epub"),
+        ("book.epub", _zip({"mimetype": b"application/epub+zip", "OEBPS/a.xhtml": b"<p/>"}), "epub"),
+        ("book.zip", _zip({f"book/{name}": data for name, data in _EPUB_PARTS.items()}), "epub"),
+        (
+            "tale.zip",
+            _zip({"LICENSE.md": b"# CC0", "src/META-INF/container.xml": b"<c/>", "src/a.xhtml": b"x"}),
+            "epub",
+        ),
     ],
 )
 def test_types_are_decided_by_content(filename: str, data: bytes, kind: str) -> None:
@@ -150,6 +165,9 @@ def test_types_are_decided_by_content(filename: str, data: bytes, kind: str) -> 
         ("book.zip", _zip({"a.md": b"x", "b.docx": b"y"}), "2 manuscripts"),
         ("book.zip", b"PK\x03\x04broken", "damaged"),
         ("book.exe", b"MZ\x90\x00", "Windows program"),
+        ("book.epub", _zip({"a.md": b"x", "images/a.png": b"y"}), "named 'book.epub' but its content is a zip archive"),
+        ("book.epub", b"# Tides", "named 'book.epub' but its content is plain text"),
+        ("book.md", _zip(_EPUB_PARTS), "named 'book.md' but its content is an EPUB"),
     ],
 )
 def test_unsupported_or_mismatched_types_are_415(filename: str, data: bytes, reason: str) -> None:
@@ -157,4 +175,4 @@ def test_unsupported_or_mismatched_types_are_415(filename: str, data: bytes, rea
         identify(Upload(filename=filename, data=data))
     assert caught.value.refusal is Refusal.UNSUPPORTED_TYPE
     assert reason in caught.value.detail
-    assert "Quire accepts" in caught.value.detail
+    assert "Quire accepts" in caught.value.detail and "EPUB (.epub)" in caught.value.detail

@@ -3,6 +3,7 @@
     markdown.py, front_matter.py, text.py, html.py, docx.py   one module per format
     outline.py                                                 where chapters begin; fallback titles
     project.py                                                 a zip of many files (SUMMARY.md, Book.txt)
+    epub.py                                                    an EPUB: its spine, nav and metadata, as a project
     images.py                                                  the images the text references
     inline_svg.py                                              drawings written inline, as image files
 
@@ -26,6 +27,7 @@ from shared.book.errors import ManuscriptError
 from shared.book.limits import check_book_pixels, check_chapters
 from shared.book.model import ChapterSource, ParsedBook
 from shared.book.readers.docx import read_docx
+from shared.book.readers.epub import find_epub
 from shared.book.readers.html import html_parser, read_html
 from shared.book.readers.images import attach_images
 from shared.book.readers.inline_svg import lift_inline_svgs
@@ -33,7 +35,14 @@ from shared.book.readers.markdown import inline_text, read_markdown
 from shared.book.readers.outline import title_from_file_name, title_from_first_line
 from shared.book.readers.project import find_project, read_project
 from shared.book.readers.text import read_text
-from shared.formats import clean_text, decode_text, kind_in_zip, manuscripts_in_zip
+from shared.formats import (
+    archive_name,
+    clean_text,
+    decode_text,
+    epub_container_in_zip,
+    kind_in_zip,
+    manuscripts_in_zip,
+)
 
 ISBN_NAMESPACE = uuid.UUID("6f1d3c4e-7d47-4f2a-9a57-0c7bb3c0a001")  # Quire's namespace for derived ids
 
@@ -51,19 +60,25 @@ def parse_manuscript(
     """The parse step: a manuscript of a known kind → ParsedBook. `manuscript`: its bytes, or an
     open file (a zip is then read entry by entry, its images only when processed). `file_name`: the
     name the manuscript was uploaded as, which its own links may use. A zip of several manuscripts
-    is a book of many files, joined in order (readers/project.py)."""
+    is a book of many files, joined in order (readers/project.py); so is an EPUB (readers/epub.py),
+    whether uploaded as an .epub or unpacked in a zip."""
     if not 1 <= split_level <= 3:
         raise ValueError("split_level must be 1, 2 or 3")
-    if kind != "zip" and not isinstance(manuscript, bytes):
+    if kind not in ("zip", "epub") and not isinstance(manuscript, bytes):
         manuscript = manuscript.read()
     data = manuscript if isinstance(manuscript, bytes) else b""
     files: Mapping[str, bytes] = {}
     base_dir = ""
     own_names = {posixpath.basename(file_name.replace("\\", "/"))} - {""}
-    if kind == "zip":
-        files = read_archive(manuscript) if isinstance(manuscript, bytes) else ArchiveFiles(manuscript)
+    if kind in ("zip", "epub"):
+        what = archive_name(kind)
+        files = read_archive(manuscript, what) if isinstance(manuscript, bytes) else ArchiveFiles(manuscript, what)
         candidates = manuscripts_in_zip(files)
-        if len(candidates) > 1:
+        if kind == "epub" or epub_container_in_zip(files) is not None:
+            book, data = read_project(find_epub(files), files, split_level)
+            own_names = set()  # its links name its files by their paths, as a project's do
+            kind = "project"
+        elif len(candidates) > 1:
             project = find_project(files)
             book, data = read_project(project, files, split_level)
             # Its links name its files by their paths (links.py), never by a base name alone: a link to

@@ -11,7 +11,8 @@ from shared.book.readers.outline import split_level_for
 from shared.formats import is_language_tag
 
 
-def read_html(text: str, split_level: int) -> ParsedBook:
+def read_html(text: str, split_level: int, *, deepen: bool = True) -> ParsedBook:
+    """`deepen`: as for read_markdown (a file of a book project is split exactly at `split_level`)."""
     from lxml import etree
     from lxml import html as lxml_html
 
@@ -34,7 +35,7 @@ def read_html(text: str, split_level: int) -> ParsedBook:
     body = document.find("body")
     if body is None:
         body = document
-    chapters, level = split_html(body, split_level)
+    chapters, level = split_html(body, split_level, deepen)
     return ParsedBook(metadata=metadata, chapters=chapters, image_refs={}, split_level=level)
 
 
@@ -45,7 +46,7 @@ def html_parser() -> Any:
     return lxml_html.HTMLParser(no_network=True, remove_comments=True, remove_pis=True, encoding="utf-8")
 
 
-def split_html(body: Any, split_level: int) -> tuple[list[ChapterSource], int]:
+def split_html(body: Any, split_level: int, deepen: bool = True) -> tuple[list[ChapterSource], int]:
     """The body's chapters, and the level it was split at (see outline.split_level_for).
 
     Headings nested in wrappers (DocBook's div.section, texinfo's div.chapter-level-extent,
@@ -55,8 +56,10 @@ def split_html(body: Any, split_level: int) -> tuple[list[ChapterSource], int]:
     from lxml import etree
 
     _take_navigation_chrome(body)
+    _note_roles(body)
     _name_anchors(body)
-    level = split_level_for([int(h.tag[1]) for h in _chapter_headings(body)], split_level)
+    levels = [int(h.tag[1]) for h in _chapter_headings(body)]
+    level = split_level_for(levels, split_level) if deepen else split_level
     split_tags = {f"h{n}" for n in range(1, level + 1)}
     _unwrap_around(body, split_tags)
 
@@ -90,12 +93,33 @@ def split_html(body: Any, split_level: int) -> tuple[list[ChapterSource], int]:
 _CHROME_CLASSES = {"navheader", "navfooter", "nav-panel", "copiable-link", "headerlink"}
 _WRAPPERS = {"div", "section", "article", "main", "header", "footer", "hgroup", "body"}
 _HEADINGS = {f"h{n}" for n in range(1, 7)}
+RENDERED_NOTE_CLASS = "quire-noteref"
 
 
 def _take_navigation_chrome(body: Any) -> None:
     for element in list(body.iter()):
         if isinstance(element.tag, str) and _CHROME_CLASSES & set((element.get("class") or "").split()):
             element.drop_tree()  # keeps its tail text
+
+
+# EPUB's semantics for notes (`epub:type`), which the sanitiser drops, as the ARIA roles it keeps
+# and that reading systems and screen readers also know: an EPUB's notes stay notes.
+_NOTE_ROLES = {"noteref": "doc-noteref", "footnote": "doc-footnote", "endnotes": "doc-endnotes"}
+
+
+def _note_roles(body: Any) -> None:
+    """Notes marked as EPUB marks them keep their roles. A link carrying the class the render step
+    gives its own note references (Quire's own EPUB, uploaded again) loses it: the render step
+    leaves such links alone, and this one is the manuscript's, whose target must be settled."""
+    for element in body.iter():
+        if not isinstance(element.tag, str):
+            continue
+        classes = (element.get("class") or "").split()
+        if RENDERED_NOTE_CLASS in classes:
+            element.set("class", " ".join(c for c in classes if c != RENDERED_NOTE_CLASS))
+        kind = next((k for k in (element.get("epub:type") or "").split() if k in _NOTE_ROLES), None)
+        if kind is not None and not element.get("role"):
+            element.set("role", _NOTE_ROLES[kind])
 
 
 def _name_anchors(body: Any) -> None:

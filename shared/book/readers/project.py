@@ -8,6 +8,7 @@ Which files, in which order:
     Book.txt (Leanpub)             one file name a line
     neither                        every manuscript file, in natural file-name order, with a
                                    warning that says how to set the order
+    an EPUB's spine                its XHTML files in reading order (readers/epub.py)
 
 Each file is read by its format's reader and starts a chapter (its first heading is the chapter's
 title, else the link text, else its file name). Its images and links are read relative to its own
@@ -53,6 +54,7 @@ class Entry:
     title: str = ""
     part: bool = False
     depth: int = 0  # in the table of contents: under a part, or nested in the SUMMARY's list
+    kind: str = ""  # the file's format when its listing says so (an EPUB's media type), not its name
 
 
 @dataclass
@@ -204,7 +206,9 @@ def read_project(project: Project, files: Mapping[str, bytes], split_level: int)
         digest.update(entry.path.encode() + b"\0" + data + b"\0")
         extension = posixpath.splitext(entry.path.lower())[1]
         # Leanpub's chapters are Markdown (Markua) whatever their extension.
-        kind = "markdown" if project.leanpub else kind_in_zip(entry.path) if extension in KIND_IN_ZIP else "markdown"
+        kind = entry.kind or (
+            "markdown" if project.leanpub else kind_in_zip(entry.path) if extension in KIND_IN_ZIP else "markdown"
+        )
         texts[entry.path] = (kind, _text(data, entry.path))
     # The book as a whole is held to the limits one Markdown manuscript is held to (tables, headings).
     check_markdown("\n\n".join(text for kind, text in texts.values() if kind == "markdown"))
@@ -219,7 +223,7 @@ def read_project(project: Project, files: Mapping[str, bytes], split_level: int)
         elif kind == "text":
             part = read_text(text, split_level)
         elif kind == "html":
-            part = read_html(text, split_level)
+            part = read_html(text, split_level, deepen=False)
         else:
             raise ManuscriptError(f"'{entry.path}' is a Word document; a book project's chapters are Markdown.")
         if not metadata.title and part.metadata.title and not chapters:
