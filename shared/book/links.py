@@ -164,7 +164,9 @@ def internal_target(
     if parts.scheme or parts.netloc or parts.query:
         return None
     path = posixpath.normpath(unquote(parts.path)).lstrip("./") if parts.path else ""
-    if path and path not in own_names and posixpath.basename(path) not in own_names:
+    # The whole path, never its last part alone: `docs/README.md` is another folder's README, not
+    # the manuscript README.md itself.
+    if path and path not in own_names:
         return None
     return unquote(parts.fragment)
 

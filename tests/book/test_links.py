@@ -127,3 +127,19 @@ def test_an_old_style_named_anchor_is_a_link_target_across_chapters() -> None:
     assert not [w for w in result.warnings if "old-anchor" in w], result.warnings
     assert 'href="ch002.xhtml#old-anchor"' in text(result, "OEBPS/text/ch001.xhtml")
     assert re.search(r'<a id="old-anchor"\s*(/>|></a>)', text(result, "OEBPS/text/ch002.xhtml"))
+
+
+def test_another_folders_readme_is_not_the_manuscript_readme() -> None:
+    manuscript = (
+        "# Tool\n\nSee [the guide](docs/README.md), [the other](../other/README.md) and [the top](README.md#tool).\n"
+    )
+    uploaded = convert(manuscript.encode(), options("markdown", file_name="README.md"))
+    zipped = convert(corpus.zip_of({"README.md": manuscript.encode()}), options("zip"))
+    for result in (uploaded, zipped):
+        chapter = text(result, "OEBPS/text/ch001.xhtml")
+        assert hrefs(chapter) == ["#tool"]
+        assert "the guide</a>" in chapter and "the other</a>" in chapter  # their text stays
+        assert sorted(w for w in result.warnings if "link" in w) == [
+            "A link to '../other/README.md' in 'Tool' points at a file outside the book; its text was kept.",
+            "A link to 'docs/README.md' in 'Tool' points at a file outside the book; its text was kept.",
+        ]
