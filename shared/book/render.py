@@ -18,6 +18,7 @@ from typing import Any
 
 from shared.book.errors import ADD_IMAGES_ADVICE
 from shared.book.highlight import highlight_code_blocks
+from shared.book.limits import long_chapter_warnings
 from shared.book.links import BookAnchors, LinkContext, internal_target, leaves_the_book, placeholder
 from shared.book.mathml import tex_to_mathml, text_with_formulas_as_tex
 from shared.book.model import ChapterSource, Heading, ProcessedImage, RenderedChapter
@@ -28,9 +29,6 @@ IMAGE_PLACEHOLDER = "quire-image:"
 # Set by this module after sanitising (the sanitiser drops every data-* attribute authors write),
 # and turned into `epub:type` when serialised.
 EPUB_TYPE = "data-quire-epubtype"
-# Reading systems lay out a whole chapter file at once; above about 300 KB of XHTML they page
-# slowly on phones (the figure publishers' guidelines give).
-LONG_CHAPTER_BYTES = 300_000
 NAV_LEVELS_BELOW_CHAPTERS = 2  # the table of contents lists sections and subsections
 HEADING_TAGS = {"h1", "h2", "h3", "h4", "h5", "h6"}
 VOID_ELEMENTS = {"br", "hr", "img", "col", "wbr", "area", "base", "embed", "input", "link", "meta", "source"}
@@ -125,11 +123,7 @@ def render_chapter(
     )
     body = _xhtml(_mark_links(root, links, source.title, warnings))
     body = _restore_epub_types(body + notes_html)
-    if len(body.encode()) > LONG_CHAPTER_BYTES:
-        warnings.append(
-            f"The chapter '{source.title}' is {len(body.encode()) // 1000} KB; reading systems turn its pages slowly "
-            f"above {LONG_CHAPTER_BYTES // 1000} KB. Give it headings, or split the book at a deeper heading level."
-        )
+    warnings.extend(long_chapter_warnings(source.title, len(body.encode()), split_level))
     return RenderedChapter(
         number=chapter,
         title=source.title,

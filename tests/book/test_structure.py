@@ -6,6 +6,7 @@ import re
 
 import pytest
 
+from shared.book.limits import long_chapter_warnings
 from shared.book.model import ParsedBook
 from shared.book.readers import parse_manuscript
 from shared.book.readers.outline import split_level_for, title_from_file_name, title_from_first_line
@@ -117,6 +118,24 @@ def test_a_chapter_too_long_for_phones_is_named_in_a_warning() -> None:
     chapters = render(parse_manuscript(f"# One\n\n{paragraphs}\n\n# Two\n\nShort.\n".encode(), "markdown"))
     assert [w for w in chapters[0].warnings if re.search(r"'One' is 4\d\d KB.* above 300 KB", w)]
     assert not chapters[1].warnings
+
+
+def test_chapters_may_start_at_any_heading_level_down_to_h6() -> None:
+    levels = "".join(f"{'#' * n} Level {n}\n\nText.\n\n{'#' * n} Level {n} again\n\nText.\n\n" for n in range(1, 7))
+    for split_level in (4, 5, 6):
+        book = parse_manuscript(levels.encode(), "markdown", split_level=split_level)
+        assert book.split_level == split_level
+        assert [c.title for c in book.chapters][-2:] == [f"Level {split_level}", f"Level {split_level} again"]
+    with pytest.raises(ValueError, match="1 to 6"):
+        parse_manuscript(levels.encode(), "markdown", split_level=7)
+
+
+def test_the_long_chapter_warning_advises_a_level_that_exists() -> None:
+    assert "(h4: --split-level 4)" in long_chapter_warnings("One", 400_000, 3)[0]
+    assert long_chapter_warnings("One", 400_000, 6) == [
+        "The chapter 'One' is 400 KB; reading systems turn its pages slowly above 300 KB. Give it headings."
+    ]
+    assert long_chapter_warnings("One", 300_000, 1) == []
 
 
 def test_plain_text_keeps_its_line_structure_and_finds_its_headings() -> None:
