@@ -686,3 +686,21 @@ def docx_with_revisions_and_a_text_box() -> bytes:
         "<w:r><w:t>sailed.</w:t></w:r></w:p>"
     )
     return docx_with(revised + box)
+
+
+# Written on Windows: paths with backslashes, in Markdown and in raw HTML (#35).
+WINDOWS_PATHS_MARKDOWN = r"""# Travel notes
+
+The harbour: ![The harbour map](images\map.png)
+
+The [port authority](http://example.com\ports\north?q=a\b) and, in HTML, the <a href="notes.md\#second">second part</a>.
+
+# Second
+
+Back to <a href=".\notes.md#travel-notes">the start</a>. It felt like <span lang="fr">déjà vu</span>,
+<i xml:lang="la">ad hoc</i>.
+"""
+
+
+def windows_paths_zip() -> bytes:
+    return zip_of({"notes.md": WINDOWS_PATHS_MARKDOWN.encode(), "images/map.png": line_art_png()})

@@ -37,6 +37,9 @@ _NCNAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_.-]*$")
 _RESERVED = re.compile(r"^c\d+-fn")
 _PLACEHOLDER_HREF = re.compile(r' href="' + re.escape(LINK_PLACEHOLDER) + r'([^"]*)"')
 _EXTERNAL = re.compile(r"^(https?:|mailto:)", re.I)
+_SCHEME = re.compile(r"^([A-Za-z][A-Za-z0-9+.-]*):")
+# The "special" schemes of WHATWG URL parsing, in which browsers read `\\` as `/`.
+_SLASH_SCHEMES = {"http", "https", "ftp", "ws", "wss", "file"}
 # A placeholder target that names a file of a many-file book: FILE_TARGET + quoted path + '#' + id.
 FILE_TARGET = "quire-file/"
 
@@ -139,6 +142,22 @@ class BookAnchors:
             if (source_file, name) in self.scoped:
                 return self.scoped[(source_file, name)]
         return self.find(target)
+
+
+def backslashes_read(url: str) -> str:
+    """A URL as a browser reads its backslashes, so the book never carries one (EPUBCheck rejects
+    them). A relative reference is a Windows path (`images\\map.png` → `images/map.png`); http(s),
+    ftp and file URLs read `\\` as `/` before their query, as WHATWG URL parsing does. `\\#` is an
+    escaped `#` as Markdown writes one (a path does not end in a backslash before its fragment).
+    Elsewhere (a query, a fragment, mailto:) a backslash is percent-encoded."""
+    if "\\" not in url:
+        return url
+    url = url.replace("\\#", "#")
+    scheme = _SCHEME.match(url)
+    if scheme and scheme.group(1).lower() not in _SLASH_SCHEMES:
+        return url.replace("\\", "%5C")
+    cut = min((at for at in (url.find("?"), url.find("#")) if at >= 0), default=len(url))
+    return url[:cut].replace("\\", "/") + url[cut:].replace("\\", "%5C")
 
 
 def leaves_the_book(href: str) -> bool:

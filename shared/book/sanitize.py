@@ -12,6 +12,7 @@ from functools import lru_cache
 from html import unescape
 from typing import Any
 
+from shared.book.links import backslashes_read
 from shared.book.mathml import MATHML_NAMESPACE
 
 ALLOWED_TAGS = {
@@ -55,7 +56,13 @@ def _cleaner() -> Any:
         url_schemes=URL_SCHEMES,
         strip_comments=True,
         link_rel="noopener noreferrer",
+        attribute_filter=_url_read,
     )
+
+
+def _url_read(element: str, attribute: str, value: str) -> str:
+    """Called by nh3 for every attribute, before it checks URLs: backslashes read as a browser does."""
+    return backslashes_read(value) if attribute in ("href", "src") else value
 
 
 # What the allow-list removes that an author meant to show: named in warnings, not lost silently.

@@ -42,6 +42,7 @@ GOOD_BOOKS: dict[str, Callable[[], tuple[bytes, str]]] = {
     "pandoc-docx": lambda: (real_world.pandoc_docx(), "docx"),
     "docx-equations": lambda: (corpus.docx_with_equations(), "docx"),
     "docx-custom-headings": lambda: (corpus.docx_with_custom_headings(), "docx"),
+    "windows-paths": lambda: (corpus.windows_paths_zip(), "zip"),
 }
 UPLOAD_NAMES = {
     "linked-html": "guide.html",

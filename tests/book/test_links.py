@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import io
 import re
+import zipfile
 
 from shared.book import convert
-from shared.book.links import BookAnchors, internal_target, markdown_slug, slug
+from shared.book.links import BookAnchors, backslashes_read, internal_target, markdown_slug, slug
 from tests import book_corpus as corpus
 from tests.book.conftest import options
 from tests.book.test_conversion import text
@@ -143,3 +145,24 @@ def test_another_folders_readme_is_not_the_manuscript_readme() -> None:
             "A link to '../other/README.md' in 'Tool' points at a file outside the book; its text was kept.",
             "A link to 'docs/README.md' in 'Tool' points at a file outside the book; its text was kept.",
         ]
+
+
+def test_backslashes_are_read_as_a_browser_reads_them() -> None:
+    assert backslashes_read(r"images\map.png") == "images/map.png"
+    assert backslashes_read(r"chapter2.html\#s") == "chapter2.html#s"  # an escaped '#'
+    assert backslashes_read(r"HTTP://example.com\a\b?q=c\d#e\f") == "HTTP://example.com/a/b?q=c%5Cd#e%5Cf"
+    assert backslashes_read(r"mailto:a\b@example.com") == "mailto:a%5Cb@example.com"
+    assert backslashes_read("plain/path.md") == "plain/path.md"
+
+
+def test_links_written_with_backslashes_reach_their_targets() -> None:
+    result = convert(corpus.windows_paths_zip(), options("zip"))
+    first, second = text(result, "OEBPS/text/ch001.xhtml"), text(result, "OEBPS/text/ch002.xhtml")
+    assert "http://example.com/ports/north?q=a%5Cb" in hrefs(first)
+    assert "ch002.xhtml#second" in hrefs(first)
+    assert hrefs(second) == ["ch001.xhtml#travel-notes"]
+    assert 'src="../images/' in first
+    assert not [w for w in result.warnings if "link" in w]
+    for name in zipfile.ZipFile(io.BytesIO(result.epub)).namelist():
+        if name.endswith(".xhtml"):
+            assert "\\" not in text(result, name), name

@@ -7,6 +7,7 @@ from functools import lru_cache
 from typing import Any
 
 from shared.book.limits import check_markdown
+from shared.book.links import backslashes_read
 from shared.book.model import ChapterSource, Metadata, ParsedBook
 from shared.book.readers.front_matter import front_matter
 from shared.book.readers.outline import split_level_for
@@ -25,6 +26,9 @@ def markdown_parser() -> Any:
     md = MarkdownIt("commonmark", {"typographer": True})
     md.enable(["table", "strikethrough", "replacements", "smartquotes"])
     md.use(footnote_plugin).use(front_matter_plugin)
+    # A link or image written with backslashes (`images\\map.png`) would otherwise be percent-encoded.
+    normalize_link = md.normalizeLink
+    md.normalizeLink = lambda url: normalize_link(backslashes_read(url))  # type: ignore[method-assign]  # its hook
     # TeX between dollars, as pandoc reads it: no space inside the dollars and no digit after the
     # closing one, so "$5 and $10" stays text.
     # `$$…$$` on a line with text is inline (kramdown, Jekyll); on its own lines, display.
