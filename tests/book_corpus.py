@@ -704,3 +704,24 @@ Back to <a href=".\notes.md#travel-notes">the start</a>. It felt like <span lang
 
 def windows_paths_zip() -> bytes:
     return zip_of({"notes.md": WINDOWS_PATHS_MARKDOWN.encode(), "images/map.png": line_art_png()})
+
+
+# A thumbnail that links to its full-size picture, in Markdown and in raw HTML (#35).
+THUMBNAIL_MARKDOWN = """# The harbour
+
+[![Map of the harbour](map-small.jpg)](map-large.jpg)
+
+The [full chart](charts/chart.png), <a href="map-large.jpg">the map again</a>, and a
+[picture that is not there](missing.png).
+"""
+
+
+def thumbnail_zip() -> bytes:
+    return zip_of(
+        {
+            "harbour.md": THUMBNAIL_MARKDOWN.encode(),
+            "map-small.jpg": photo_jpeg(300, 200),
+            "map-large.jpg": photo_jpeg(1200, 800),
+            "charts/chart.png": line_art_png(),
+        }
+    )

@@ -43,6 +43,7 @@ GOOD_BOOKS: dict[str, Callable[[], tuple[bytes, str]]] = {
     "docx-equations": lambda: (corpus.docx_with_equations(), "docx"),
     "docx-custom-headings": lambda: (corpus.docx_with_custom_headings(), "docx"),
     "windows-paths": lambda: (corpus.windows_paths_zip(), "zip"),
+    "thumbnail": lambda: (corpus.thumbnail_zip(), "zip"),
 }
 UPLOAD_NAMES = {
     "linked-html": "guide.html",

@@ -166,3 +166,26 @@ def test_links_written_with_backslashes_reach_their_targets() -> None:
     for name in zipfile.ZipFile(io.BytesIO(result.epub)).namelist():
         if name.endswith(".xhtml"):
             assert "\\" not in text(result, name), name
+
+
+def test_a_thumbnail_leads_to_its_full_size_picture_on_a_page_of_its_own() -> None:
+    result = convert(corpus.thumbnail_zip(), options("zip"))
+    epub = zipfile.ZipFile(io.BytesIO(result.epub))
+    chapter = text(result, "OEBPS/text/ch001.xhtml")
+    large, chart, again = hrefs(chapter)
+    assert again == large and large != chart  # one page per picture
+    assert "picture that is not there</a>" in chapter  # text kept, no href
+    assert [w for w in result.warnings if "link" in w] == [
+        "A link to 'missing.png' in 'The harbour' points at a file outside the book; its text was kept."
+    ]
+    page = text(result, f"OEBPS/text/{large}")
+    image = re.search(r'<img src="\.\./images/([^"]+)" alt="Map of the harbour" width="(\d+)"', page)
+    assert image is not None and image.group(2) == "1200"  # the full-size picture, not the thumbnail
+    assert f"OEBPS/images/{image.group(1)}" in epub.namelist()
+    assert 'alt="full chart"' in text(result, f"OEBPS/text/{chart}")  # no thumbnail: the link's text
+    opf = text(result, "OEBPS/content.opf")
+    page_id = re.search(rf'<item id="([^"]+)" href="text/{large}"', opf)
+    assert page_id is not None and f'<itemref idref="{page_id.group(1)}" linear="no"/>' in opf
+    # The web-app book links to the picture itself.
+    web = result.app_files["chapters/ch001.html"].decode()
+    assert f'href="../images/{image.group(1)}"' in web and f"images/{image.group(1)}" in result.app_files
