@@ -21,7 +21,14 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--title", default="")
     parser.add_argument("--author", default="")
     parser.add_argument("--language", default="")
-    parser.add_argument("--split-level", type=int, default=1, choices=(1, 2, 3))
+    parser.add_argument(
+        "--split-level",
+        type=int,
+        default=1,
+        choices=range(1, 7),  # h1 to h6 (shared.book.limits.DEEPEST_SPLIT_LEVEL)
+        metavar="1-6",
+        help="the heading level chapters start at (h1 to h6); default 1",
+    )
     parser.add_argument("--updates-url", default="", help="where the web-app book's updates page reads its news")
     parser.add_argument(
         "--edition",

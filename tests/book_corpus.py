@@ -745,3 +745,42 @@ def word_paper() -> bytes:
         "word/_rels/settings.xml.rels": settings_rels.encode(),
     }
     return docx_with(body, parts, link)
+
+
+# Written on Windows: paths with backslashes, in Markdown and in raw HTML (#35).
+WINDOWS_PATHS_MARKDOWN = r"""# Travel notes
+
+The harbour: ![The harbour map](images\map.png)
+
+The [port authority](http://example.com\ports\north?q=a\b) and, in HTML, the <a href="notes.md\#second">second part</a>.
+
+# Second
+
+Back to <a href=".\notes.md#travel-notes">the start</a>. It felt like <span lang="fr">déjà vu</span>,
+<i xml:lang="la">ad hoc</i>.
+"""
+
+
+def windows_paths_zip() -> bytes:
+    return zip_of({"notes.md": WINDOWS_PATHS_MARKDOWN.encode(), "images/map.png": line_art_png()})
+
+
+# A thumbnail that links to its full-size picture, in Markdown and in raw HTML (#35).
+THUMBNAIL_MARKDOWN = """# The harbour
+
+[![Map of the harbour](map-small.jpg)](map-large.jpg)
+
+The [full chart](charts/chart.png), <a href="map-large.jpg">the map again</a>, and a
+[picture that is not there](missing.png).
+"""
+
+
+def thumbnail_zip() -> bytes:
+    return zip_of(
+        {
+            "harbour.md": THUMBNAIL_MARKDOWN.encode(),
+            "map-small.jpg": photo_jpeg(300, 200),
+            "map-large.jpg": photo_jpeg(1200, 800),
+            "charts/chart.png": line_art_png(),
+        }
+    )

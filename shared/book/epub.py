@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from html import escape
 
-from shared.book.links import chapter_hrefs
+from shared.book.links import chapter_hrefs, image_page_hrefs
 from shared.book.model import Metadata, ProcessedImage, RenderedChapter
 from shared.book.render import image_files
 from shared.book.styles import EPUB_CSS
@@ -43,7 +43,18 @@ def _iso(moment: datetime) -> str:
 
 
 def _body(chapter: RenderedChapter, images: dict[str, ProcessedImage]) -> str:
-    return image_files(chapter_hrefs(chapter.body, "xhtml"), images)
+    body = image_page_hrefs(chapter_hrefs(chapter.body, "xhtml"), lambda key: f"{key}.xhtml")
+    return image_files(body, images)
+
+
+def _image_page(image: ProcessedImage, alt: str, meta: Metadata) -> str:
+    """The page a link to a full-size image leads to, outside the reading order (linear="no")."""
+    return _xhtml_page(
+        alt,
+        f'<figure class="image-page"><img src="../images/{image.file_name}" alt="{_e(alt)}" '
+        f'width="{image.width}" height="{image.height}"/></figure>',
+        meta,
+    )
 
 
 def _xhtml_page(title: str, body: str, meta: Metadata, css: str = "../css/book.css", body_type: str = "") -> str:
@@ -172,6 +183,9 @@ def write_epub(parts: BookParts) -> bytes:
     used_keys = [key for chapter in chapters for key in chapter.image_keys]
     image_list = [parts.images[key] for key in dict.fromkeys(used_keys)]
     all_alt = not any(chapter.images_without_alt for chapter in chapters)
+    image_pages: dict[str, str] = {}
+    for chapter in chapters:
+        image_pages = {**chapter.image_pages, **image_pages}  # the first chapter's alt text wins
     cover = parts.cover
 
     files: list[tuple[str, bytes, bool]] = []  # (name, data, compress)
@@ -206,6 +220,10 @@ def write_epub(parts: BookParts) -> bytes:
     ]
     spine = ['<itemref idref="cover"/>', '<itemref idref="titlepage"/>', '<itemref idref="nav"/>']
     spine += [f'<itemref idref="ch{c.number:03d}"/>' for c in chapters]
+    manifest += [
+        f'<item id="page-{key}" href="text/{key}.xhtml" media-type="application/xhtml+xml"/>' for key in image_pages
+    ]
+    spine += [f'<itemref idref="page-{key}" linear="no"/>' for key in image_pages]
     direction = ' page-progression-direction="rtl"' if meta.direction == "rtl" else ""
 
     dc = [
@@ -286,6 +304,8 @@ def write_epub(parts: BookParts) -> bytes:
                 body_type="bodymatter",
             ),
         )
+    for key, alt in image_pages.items():
+        add(f"OEBPS/text/{key}.xhtml", _image_page(parts.images[key], alt, meta))
     files.append((f"OEBPS/images/{cover.file_name}", cover.data, False))
     files.extend((f"OEBPS/images/{image.file_name}", image.data, False) for image in image_list)
 

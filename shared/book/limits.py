@@ -26,6 +26,10 @@ MAX_FOOTNOTE_MARKS = 20_000
 # A 1 MB run of `[` cost 9 s of CPU (the link parser is quadratic in open brackets); real text
 # never has a run of a thousand delimiters.
 MAX_DELIMITER_RUN = 1_000
+# Reading systems lay out a whole chapter file at once; above about 300 KB of XHTML they page
+# slowly on phones (the figure publishers' guidelines give).
+LONG_CHAPTER_BYTES = 300_000
+DEEPEST_SPLIT_LEVEL = 6  # chapters may start at any heading HTML has, h1 to h6
 # A Word document's XML parts, decompressed. Word writes about 5 bytes of XML per byte of text, so
 # this is about 3 MB of text, several long novels; mammoth needs some 40 times the XML in memory.
 MAX_DOCX_PART_BYTES = 16 * 1024 * 1024
@@ -113,3 +117,18 @@ def check_book_pixels(sizes: dict[str, tuple[int, int]]) -> None:
             f"{MAX_BOOK_PIXELS // 1_000_000:,}). Export the images at a normal size (a phone screen needs "
             "at most 1600 pixels on the long edge)."
         )
+
+
+def long_chapter_warnings(title: str, size: int, split_level: int) -> list[str]:
+    """A warning for a chapter of `size` bytes of XHTML that pages slowly, advising a split level
+    that exists (none past h6)."""
+    if size <= LONG_CHAPTER_BYTES:
+        return []
+    advice = "Give it headings"
+    if split_level < DEEPEST_SPLIT_LEVEL:
+        deeper = split_level + 1
+        advice += f", or start chapters at a deeper heading level (h{deeper}: --split-level {deeper})"
+    return [
+        f"The chapter '{title}' is {size // 1000} KB; reading systems turn its pages slowly "
+        f"above {LONG_CHAPTER_BYTES // 1000} KB. {advice}."
+    ]

@@ -10,6 +10,10 @@ passes:
    the same chapter, `quire-chapter:chNNN#id` in another (each writer turns that into its own file
    name). A target that exists nowhere loses its `href` (the text stays) and is named in a warning.
 
+A link to an image the book carries (a thumbnail's full-size picture, `[![Map](small.png)](large.png)`)
+leads to a page each writer makes for that image: a hyperlink in an EPUB must reach a content
+document, never a bare image (EPUBCheck RSC-011).
+
 Authors write targets as the ids they gave, or as the slug a Markdown tool (GitHub, GitLab,
 pandoc) makes of a heading's text; both reach the heading.
 
@@ -25,18 +29,25 @@ import html
 import posixpath
 import re
 import unicodedata
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, replace
+from typing import Any
 from urllib.parse import quote, unquote, urlsplit
 
 from shared.book.model import RenderedChapter
 
 LINK_PLACEHOLDER = "quire-link:"
+IMAGE_PAGE_PLACEHOLDER = "quire-image-page:"
+_IMAGE_PAGE_HREF = re.compile(r'href="' + re.escape(IMAGE_PAGE_PLACEHOLDER) + r'([^"]+)"')
 CHAPTER_PLACEHOLDER = "quire-chapter:"
 _NCNAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_.-]*$")
 # Ids this module never hands out: the render step's own note ids (`c3-fn1`, `c3-fnref1-2`).
 _RESERVED = re.compile(r"^c\d+-fn")
 _PLACEHOLDER_HREF = re.compile(r' href="' + re.escape(LINK_PLACEHOLDER) + r'([^"]*)"')
 _EXTERNAL = re.compile(r"^(https?:|mailto:)", re.I)
+_SCHEME = re.compile(r"^([A-Za-z][A-Za-z0-9+.-]*):")
+# The "special" schemes of WHATWG URL parsing, in which browsers read `\\` as `/`.
+_SLASH_SCHEMES = {"http", "https", "ftp", "ws", "wss", "file"}
 # A placeholder target that names a file of a many-file book: FILE_TARGET + quoted path + '#' + id.
 FILE_TARGET = "quire-file/"
 
@@ -141,6 +152,22 @@ class BookAnchors:
         return self.find(target)
 
 
+def backslashes_read(url: str) -> str:
+    """A URL as a browser reads its backslashes, so the book never carries one (EPUBCheck rejects
+    them). A relative reference is a Windows path (`images\\map.png` → `images/map.png`); http(s),
+    ftp and file URLs read `\\` as `/` before their query, as WHATWG URL parsing does. `\\#` is an
+    escaped `#` as Markdown writes one (a path does not end in a backslash before its fragment).
+    Elsewhere (a query, a fragment, mailto:) a backslash is percent-encoded."""
+    if "\\" not in url:
+        return url
+    url = url.replace("\\#", "#")
+    scheme = _SCHEME.match(url)
+    if scheme and scheme.group(1).lower() not in _SLASH_SCHEMES:
+        return url.replace("\\", "%5C")
+    cut = min((at for at in (url.find("?"), url.find("#")) if at >= 0), default=len(url))
+    return url[:cut].replace("\\", "/") + url[cut:].replace("\\", "%5C")
+
+
 def leaves_the_book(href: str) -> bool:
     """Whether a link goes to the web or to mail (kept as written)."""
     return bool(_EXTERNAL.match(href))
@@ -164,7 +191,9 @@ def internal_target(
     if parts.scheme or parts.netloc or parts.query:
         return None
     path = posixpath.normpath(unquote(parts.path)).lstrip("./") if parts.path else ""
-    if path and path not in own_names and posixpath.basename(path) not in own_names:
+    # The whole path, never its last part alone: `docs/README.md` is another folder's README, not
+    # the manuscript README.md itself.
+    if path and path not in own_names:
         return None
     return unquote(parts.fragment)
 
@@ -249,9 +278,50 @@ def chapter_hrefs(body: str, extension: str) -> str:
 
 @dataclass(frozen=True)
 class LinkContext:
-    """What a chapter's links are read against: the manuscript's own names, and in a many-file
-    book the file the chapter came from and the book's files."""
+    """What a chapter's links are read against: the manuscript's own names, in a many-file
+    book the file the chapter came from and the book's files, and the images the book carries
+    (reference as written → key; '' for one left out)."""
 
     own_names: frozenset[str]
     source_file: str = ""
     book_files: frozenset[str] = frozenset()
+    images: Mapping[str, str] = field(default_factory=dict)
+
+
+def mark_links(root: Any, links: LinkContext, title: str, warnings: list[str], image_pages: dict[str, str]) -> Any:
+    """Internal links become placeholders for the book-wide pass; a link to an image the book
+    carries leads to a page holding it (`image_pages`: key → its alt text, for the writers); links
+    to files outside the book lose their `href` (their text stays)."""
+    for link in root.iter("a"):
+        href = link.get("href")
+        if href is None:
+            link.attrib.pop("rel", None)  # the sanitiser removed its URL; rel without href is invalid
+            continue
+        if link.get("class") == "quire-noteref":
+            continue  # made by the render step, for a note of this chapter
+        key = links.images.get(href)
+        target = None if key else internal_target(href, links.own_names, links.source_file, links.book_files)
+        if key:
+            link.set("href", IMAGE_PAGE_PLACEHOLDER + key)
+            image_pages.setdefault(key, _image_description(link, href))
+        elif target is not None:
+            link.set("href", placeholder(target))
+        elif not leaves_the_book(href):
+            warnings.append(f"A link to '{href}' in '{title}' points at a file outside the book; its text was kept.")
+            link.attrib.pop("href", None)
+        else:
+            continue
+        link.attrib.pop("rel", None)  # rel=noopener only matters for links leaving the book
+    return root
+
+
+def _image_description(link: Any, href: str) -> str:
+    """The alt text for a linked image's page: the thumbnail's, else the link's text, else its name."""
+    described = [img.get("alt", "").strip() for img in link.iter("img")]
+    text = " ".join(link.text_content().split())
+    return next((alt for alt in described if alt), "") or text or posixpath.basename(unquote(urlsplit(href).path))
+
+
+def image_page_hrefs(body: str, href_for: Callable[[str], str]) -> str:
+    """Links to a carried image (IMAGE_PAGE_PLACEHOLDER + key) as the writer's own href for it."""
+    return _IMAGE_PAGE_HREF.sub(lambda match: f'href="{href_for(match.group(1))}"', body)

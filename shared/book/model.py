@@ -73,6 +73,9 @@ class RenderedChapter:
     images_without_alt: int = 0  # the package decides the accessibility summary from it
     depth: int = 0  # ChapterSource.depth
     part: bool = False  # ChapterSource.part
+    # Images the chapter links to (a thumbnail's full-size picture), by key: the alt text of the
+    # page each writer makes for one (links.IMAGE_PAGE_PLACEHOLDER).
+    image_pages: dict[str, str] = field(default_factory=dict)
 
     @property
     def file_stem(self) -> str:

@@ -18,7 +18,8 @@ from typing import Any
 
 from shared.book.errors import ADD_IMAGES_ADVICE
 from shared.book.highlight import highlight_code_blocks
-from shared.book.links import BookAnchors, LinkContext, internal_target, leaves_the_book, placeholder
+from shared.book.limits import long_chapter_warnings
+from shared.book.links import BookAnchors, LinkContext, mark_links
 from shared.book.mathml import tex_to_mathml, text_with_formulas_as_tex
 from shared.book.model import ChapterSource, Heading, ProcessedImage, RenderedChapter
 from shared.book.repair import repair
@@ -28,9 +29,6 @@ IMAGE_PLACEHOLDER = "quire-image:"
 # Set by this module after sanitising (the sanitiser drops every data-* attribute authors write),
 # and turned into `epub:type` when serialised.
 EPUB_TYPE = "data-quire-epubtype"
-# Reading systems lay out a whole chapter file at once; above about 300 KB of XHTML they page
-# slowly on phones (the figure publishers' guidelines give).
-LONG_CHAPTER_BYTES = 300_000
 NAV_LEVELS_BELOW_CHAPTERS = 2  # the table of contents lists sections and subsections
 HEADING_TAGS = {"h1", "h2", "h3", "h4", "h5", "h6"}
 VOID_ELEMENTS = {"br", "hr", "img", "col", "wbr", "area", "base", "embed", "input", "link", "meta", "source"}
@@ -94,7 +92,8 @@ def render_chapter(
     anchors = anchors if anchors is not None else BookAnchors()
     chapter = source.number
     anchors.begin(source.source_file, chapter)
-    links = LinkContext(own_names, source.source_file, book_files)
+    links = LinkContext(own_names, source.source_file, book_files, image_refs)
+    image_pages: dict[str, str] = {}
     warnings: list[str] = []
     note_numbers = {note["id"]: index for index, note in enumerate(source.footnotes, start=1)}
     env = {"chapter": chapter, "note_numbers": note_numbers, "warnings": warnings, "title": source.title}
@@ -121,15 +120,14 @@ def render_chapter(
             ref.set("role", "doc-noteref")
 
     notes_html = (
-        _footnotes(source, env, image_refs, image_keys, warnings, without_alt, links) if source.footnotes else ""
+        _footnotes(source, env, image_refs, image_keys, warnings, without_alt, links, image_pages)
+        if source.footnotes
+        else ""
     )
-    body = _xhtml(_mark_links(root, links, source.title, warnings))
+    body = _xhtml(mark_links(root, links, source.title, warnings, image_pages))
+    image_keys.extend(key for key in image_pages if key not in image_keys)  # carried for their pages
     body = _restore_epub_types(body + notes_html)
-    if len(body.encode()) > LONG_CHAPTER_BYTES:
-        warnings.append(
-            f"The chapter '{source.title}' is {len(body.encode()) // 1000} KB; reading systems turn its pages slowly "
-            f"above {LONG_CHAPTER_BYTES // 1000} KB. Give it headings, or split the book at a deeper heading level."
-        )
+    warnings.extend(long_chapter_warnings(source.title, len(body.encode()), split_level))
     return RenderedChapter(
         number=chapter,
         title=source.title,
@@ -140,6 +138,7 @@ def render_chapter(
         images_without_alt=len(without_alt),
         depth=source.depth,
         part=source.part,
+        image_pages=image_pages,
     )
 
 
@@ -289,6 +288,7 @@ def _footnotes(
     warnings: list[str],
     without_alt: list[str],
     links: LinkContext,
+    image_pages: dict[str, str],
 ) -> str:
     chapter = source.number
     parts = ['<section class="footnotes" role="doc-endnotes">']
@@ -301,34 +301,13 @@ def _footnotes(
         for element in fragment.iter():
             if isinstance(element.tag, str) and element.get("id"):
                 del element.attrib["id"]  # ids inside notes could clash with the chapter's
-        _mark_links(fragment, links, source.title, warnings)
+        mark_links(fragment, links, source.title, warnings, image_pages)
         back = f'<a href="#c{chapter}-fnref{number}" role="doc-backlink">{number}.</a> '
         content = _xhtml(fragment)
         content = "<p>" + back + content[3:] if content.startswith("<p>") else f"<p>{back}</p>{content}"
         parts.append(f'<aside {EPUB_TYPE}="footnote" role="doc-footnote" id="c{chapter}-fn{number}">{content}</aside>')
     parts.append("</section>")
     return "".join(parts)
-
-
-def _mark_links(root: Any, links: LinkContext, title: str, warnings: list[str]) -> Any:
-    """Internal links become placeholders for the book-wide pass; links to files outside the book
-    lose their `href` (their text stays)."""
-    for link in root.iter("a"):
-        href = link.get("href")
-        if href is None:
-            link.attrib.pop("rel", None)  # the sanitiser removed its URL; rel without href is invalid
-            continue
-        if link.get("class") == "quire-noteref":
-            continue  # made by this module, for a note of this chapter
-        target = internal_target(href, links.own_names, links.source_file, links.book_files)
-        if target is not None:
-            link.set("href", placeholder(target))
-            link.attrib.pop("rel", None)  # rel=noopener only matters for links leaving the book
-        elif not leaves_the_book(href):
-            warnings.append(f"A link to '{href}' in '{title}' points at a file outside the book; its text was kept.")
-            link.attrib.pop("href", None)
-            link.attrib.pop("rel", None)
-    return root
 
 
 def _xhtml(root: Any) -> str:

@@ -12,6 +12,7 @@ from functools import lru_cache
 from html import unescape
 from typing import Any
 
+from shared.book.links import backslashes_read
 from shared.book.mathml import MATHML_NAMESPACE
 
 ALLOWED_TAGS = {
@@ -22,7 +23,8 @@ ALLOWED_TAGS = {
     "tbody", "td", "tfoot", "th", "thead", "time", "tr", "u", "ul", "var", "wbr", "aside",
 }  # fmt: skip
 ALLOWED_ATTRIBUTES = {
-    "*": {"id", "class", "lang", "dir", "title", "role"},
+    # xml:lang, as XHTML writes a language: read as lang (and written as both, see fragment_to_xhtml).
+    "*": {"id", "class", "lang", "xml:lang", "dir", "title", "role"},
     "a": {"href", "name"},  # name: an old-style anchor, made an id below
     "img": {"src", "alt", "width", "height"},
     "td": {"colspan", "rowspan", "align"},
@@ -39,6 +41,8 @@ ALLOWED_ATTRIBUTES = {
 URL_SCHEMES = {"http", "https", "mailto"}
 CONTENT_DROPPED = {"script", "style", "template", "noscript", "iframe", "object", "embed", "svg"}
 _NCNAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_.-]*$")
+XML_LANG_ATTRIBUTE = "xml:lang"  # as the HTML parser names it: no namespace in HTML
+XML_LANG = "{http://www.w3.org/XML/1998/namespace}lang"
 
 
 @lru_cache(maxsize=1)
@@ -52,7 +56,13 @@ def _cleaner() -> Any:
         url_schemes=URL_SCHEMES,
         strip_comments=True,
         link_rel="noopener noreferrer",
+        attribute_filter=_url_read,
     )
+
+
+def _url_read(element: str, attribute: str, value: str) -> str:
+    """Called by nh3 for every attribute, before it checks URLs: backslashes read as a browser does."""
+    return backslashes_read(value) if attribute in ("href", "src") else value
 
 
 # What the allow-list removes that an author meant to show: named in warnings, not lost silently.
@@ -96,6 +106,10 @@ def sanitized_fragment(html: str) -> Any:
 
     html = _FORMULA.sub(set_aside, html)
     root = lxml_html.fragment_fromstring(sanitize_html(html) or "", create_parent="div")
+    for element in root.iter():
+        xml_lang = element.attrib.pop(XML_LANG_ATTRIBUTE, None) if isinstance(element.tag, str) else None
+        if xml_lang and not element.get("lang"):
+            element.set("lang", xml_lang)
     for anchor in root.iter("a"):
         # `<a name="x">`, as HTML before 5 wrote a link target: the id it stands for.
         name = anchor.attrib.pop("name", None)
@@ -146,6 +160,10 @@ def fragment_to_xhtml(container: Any) -> str:
     from lxml import etree
 
     _fix_ids(container)
+    for element in container.iter():
+        # EPUB's convention (and what older reading systems read): the language as xml:lang too.
+        if isinstance(element.tag, str) and element.get("lang"):
+            element.set(XML_LANG, element.get("lang"))
     parts = [_escape_text(container.text or "")]
     parts.extend(etree.tostring(child, encoding="unicode", method="xml") for child in container)
     # Formulas are built without namespaces; one declaration on each <math> covers its content.

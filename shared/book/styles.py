@@ -34,6 +34,8 @@ section.cover img { max-height: 98vh; }
 .titlepage .subtitle { font-size: 1.3em; margin-top: 0.5em; }
 .titlepage .author { font-size: 1.2em; margin-top: 2em; }
 .titlepage .publisher, .titlepage .date, .titlepage .rights { font-size: 0.9em; margin-top: 1em; }
+/* The contents list titles only: a number beside "Chapter 7" would be the entry's place, not its own. */
+nav#toc ol { list-style-type: none; padding-left: 1em; }
 """
 
 # For the web-app book: phone first, dark mode, comfortable measure.
@@ -86,7 +88,8 @@ hr { border: 0; text-align: center; } hr::after { content: "* * *"; color: var(-
 section.footnotes { margin-top: 2.5rem; border-top: 1px solid var(--rule); font-size: 0.9em; }
 aside[role="doc-footnote"]:target { background: color-mix(in srgb, var(--accent) 15%, transparent); }
 .cover img { display: block; max-height: 60vh; margin: 1rem auto; box-shadow: 0 2px 12px rgba(0,0,0,.3); }
-.toc ol { padding-left: 1.2rem; } .toc li { margin: 0.35rem 0; }
+/* Titles only, no numbers (see EPUB_CSS); inside <nav>, WebKit still reads an unstyled <ol> as a list. */
+.toc ol { list-style: none; padding-left: 1.2rem; } .toc li { margin: 0.35rem 0; }
 .toc > ol > li > a { font-weight: 600; }
 .subtitle, .author { text-align: center; color: var(--muted); }
 .resume { display: block; margin: 1rem auto; text-align: center; font: 1rem system-ui, sans-serif; }

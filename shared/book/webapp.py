@@ -16,7 +16,7 @@ from html import escape
 
 from shared.book.epub import BookParts, OutlineEntry, outline
 from shared.book.images import make_icons
-from shared.book.links import chapter_hrefs
+from shared.book.links import chapter_hrefs, image_page_hrefs
 from shared.book.model import RenderedChapter
 from shared.book.render import image_files
 from shared.book.styles import APP_CSS
@@ -61,6 +61,8 @@ def _toc(entries: list[OutlineEntry], prefix: str) -> str:
 
 def _chapter_html(chapter: RenderedChapter, parts: BookParts) -> str:
     body = chapter_hrefs(re.sub(r' epub:type="[^"]*"', "", chapter.body), "html")
+    # A browser shows an image on its own: a link to a full-size image leads to the image itself.
+    body = image_page_hrefs(body, lambda key: f"../images/{parts.images[key].file_name}")
     return image_files(body, parts.images, ' loading="lazy"')
 
 

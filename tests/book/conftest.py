@@ -57,6 +57,8 @@ GOOD_BOOKS: dict[str, Callable[[], tuple[bytes, str]]] = {
     "inline-drawings": lambda: (projects.INLINE_DRAWINGS_HTML.encode(), "html"),
     "epub3-book": lambda: (epub_corpus.epub3_book(), "epub"),
     "republished-epub": lambda: (republished_epub(), "epub"),
+    "windows-paths": lambda: (corpus.windows_paths_zip(), "zip"),
+    "thumbnail": lambda: (corpus.thumbnail_zip(), "zip"),
 }
 UPLOAD_NAMES = {
     "linked-html": "guide.html",

@@ -48,6 +48,8 @@ ACE_BOOKS = (
     "word-paper",
     "epub3-book",
     "republished-epub",
+    "thumbnail",
+    "windows-paths",
 )
 
 

@@ -70,3 +70,13 @@ def test_cli_rejects_hostile_input_under_a_memory_cap_without_a_traceback(tmp_pa
     assert done.stderr.startswith("error: ")
     assert "Traceback" not in done.stderr
     assert not (tmp_path / "out").exists()
+
+
+def test_cli_starts_chapters_at_a_deep_heading_level(tmp_path: Path) -> None:
+    manuscript = tmp_path / "book.md"
+    manuscript.write_text("# Part A\n\na\n\n#### One\n\n1\n\n#### Two\n\n2\n\n# Part B\n\nb\n\n#### Three\n\n3\n")
+    done = run_cli(str(manuscript), "--out", str(tmp_path / "out"), "--split-level", "4")
+    assert done.returncode == 0, done.stderr
+    assert len(list((tmp_path / "out" / "app" / "chapters").iterdir())) == 5  # at level 1: two
+    refused = run_cli(str(manuscript), "--out", str(tmp_path / "out"), "--split-level", "7")
+    assert refused.returncode == 2 and "--split-level" in refused.stderr

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import io
 import re
+import zipfile
 
 from shared.book import convert
-from shared.book.links import BookAnchors, internal_target, markdown_slug, slug
+from shared.book.links import BookAnchors, backslashes_read, internal_target, markdown_slug, slug
 from tests import book_corpus as corpus
 from tests.book.conftest import options
 from tests.book.test_conversion import text
@@ -127,3 +129,63 @@ def test_an_old_style_named_anchor_is_a_link_target_across_chapters() -> None:
     assert not [w for w in result.warnings if "old-anchor" in w], result.warnings
     assert 'href="ch002.xhtml#old-anchor"' in text(result, "OEBPS/text/ch001.xhtml")
     assert re.search(r'<a id="old-anchor"\s*(/>|></a>)', text(result, "OEBPS/text/ch002.xhtml"))
+
+
+def test_another_folders_readme_is_not_the_manuscript_readme() -> None:
+    manuscript = (
+        "# Tool\n\nSee [the guide](docs/README.md), [the other](../other/README.md) and [the top](README.md#tool).\n"
+    )
+    uploaded = convert(manuscript.encode(), options("markdown", file_name="README.md"))
+    zipped = convert(corpus.zip_of({"README.md": manuscript.encode()}), options("zip"))
+    for result in (uploaded, zipped):
+        chapter = text(result, "OEBPS/text/ch001.xhtml")
+        assert hrefs(chapter) == ["#tool"]
+        assert "the guide</a>" in chapter and "the other</a>" in chapter  # their text stays
+        assert sorted(w for w in result.warnings if "link" in w) == [
+            "A link to '../other/README.md' in 'Tool' points at a file outside the book; its text was kept.",
+            "A link to 'docs/README.md' in 'Tool' points at a file outside the book; its text was kept.",
+        ]
+
+
+def test_backslashes_are_read_as_a_browser_reads_them() -> None:
+    assert backslashes_read(r"images\map.png") == "images/map.png"
+    assert backslashes_read(r"chapter2.html\#s") == "chapter2.html#s"  # an escaped '#'
+    assert backslashes_read(r"HTTP://example.com\a\b?q=c\d#e\f") == "HTTP://example.com/a/b?q=c%5Cd#e%5Cf"
+    assert backslashes_read(r"mailto:a\b@example.com") == "mailto:a%5Cb@example.com"
+    assert backslashes_read("plain/path.md") == "plain/path.md"
+
+
+def test_links_written_with_backslashes_reach_their_targets() -> None:
+    result = convert(corpus.windows_paths_zip(), options("zip"))
+    first, second = text(result, "OEBPS/text/ch001.xhtml"), text(result, "OEBPS/text/ch002.xhtml")
+    assert "http://example.com/ports/north?q=a%5Cb" in hrefs(first)
+    assert "ch002.xhtml#second" in hrefs(first)
+    assert hrefs(second) == ["ch001.xhtml#travel-notes"]
+    assert 'src="../images/' in first
+    assert not [w for w in result.warnings if "link" in w]
+    for name in zipfile.ZipFile(io.BytesIO(result.epub)).namelist():
+        if name.endswith(".xhtml"):
+            assert "\\" not in text(result, name), name
+
+
+def test_a_thumbnail_leads_to_its_full_size_picture_on_a_page_of_its_own() -> None:
+    result = convert(corpus.thumbnail_zip(), options("zip"))
+    epub = zipfile.ZipFile(io.BytesIO(result.epub))
+    chapter = text(result, "OEBPS/text/ch001.xhtml")
+    large, chart, again = hrefs(chapter)
+    assert again == large and large != chart  # one page per picture
+    assert "picture that is not there</a>" in chapter  # text kept, no href
+    assert [w for w in result.warnings if "link" in w] == [
+        "A link to 'missing.png' in 'The harbour' points at a file outside the book; its text was kept."
+    ]
+    page = text(result, f"OEBPS/text/{large}")
+    image = re.search(r'<img src="\.\./images/([^"]+)" alt="Map of the harbour" width="(\d+)"', page)
+    assert image is not None and image.group(2) == "1200"  # the full-size picture, not the thumbnail
+    assert f"OEBPS/images/{image.group(1)}" in epub.namelist()
+    assert 'alt="full chart"' in text(result, f"OEBPS/text/{chart}")  # no thumbnail: the link's text
+    opf = text(result, "OEBPS/content.opf")
+    page_id = re.search(rf'<item id="([^"]+)" href="text/{large}"', opf)
+    assert page_id is not None and f'<itemref idref="{page_id.group(1)}" linear="no"/>' in opf
+    # The web-app book links to the picture itself.
+    web = result.app_files["chapters/ch001.html"].decode()
+    assert f'href="../images/{image.group(1)}"' in web and f"images/{image.group(1)}" in result.app_files

@@ -4,8 +4,11 @@ from __future__ import annotations
 
 import pytest
 
+from shared.book import convert
 from shared.book.repair import repair
 from shared.book.sanitize import fragment_to_xhtml, sanitized_fragment
+from tests.book.conftest import options
+from tests.book.test_conversion import text
 
 
 def repaired(html: str) -> str:
@@ -61,3 +64,15 @@ def test_text_is_kept_whatever_is_repaired() -> None:
     html = "<dl><dt>T</dt></dl><em><div>D<ul><li>L</li></ul></div></em><ul>loose<li>I</li>tail</ul>"
     root = repair(sanitized_fragment(html))
     assert "".join(root.text_content().split()) == "TDLlooseItail"
+
+
+def test_a_foreign_phrase_keeps_its_language_written_both_ways_in_the_epub() -> None:
+    markdown = 'It was <span lang="fr">déjà vu</span>, <i xml:lang="la">ad hoc</i> and <b lang="not a tag">bold</b>.\n'
+    html = f"<html><body><h1>Words</h1><p>{markdown.strip()}</p></body></html>"
+    for data, kind in ((markdown, "markdown"), (html, "html")):
+        result = convert(data.encode(), options(kind))
+        chapter = text(result, "OEBPS/text/ch001.xhtml")
+        assert '<span lang="fr" xml:lang="fr">déjà vu</span>' in chapter
+        assert '<i lang="la" xml:lang="la">ad hoc</i>' in chapter
+        assert "<b>bold</b>" in chapter  # not a language tag: dropped
+        assert '<i lang="la" xml:lang="la">ad hoc</i>' in result.app_files["chapters/ch001.html"].decode()

@@ -5,7 +5,9 @@ from __future__ import annotations
 import re
 
 import pytest
+from markdown_it import MarkdownIt
 
+from shared.book.limits import long_chapter_warnings
 from shared.book.model import ParsedBook
 from shared.book.readers import parse_manuscript
 from shared.book.readers.outline import split_level_for, title_from_file_name, title_from_first_line
@@ -119,6 +121,24 @@ def test_a_chapter_too_long_for_phones_is_named_in_a_warning() -> None:
     assert not chapters[1].warnings
 
 
+def test_chapters_may_start_at_any_heading_level_down_to_h6() -> None:
+    levels = "".join(f"{'#' * n} Level {n}\n\nText.\n\n{'#' * n} Level {n} again\n\nText.\n\n" for n in range(1, 7))
+    for split_level in (4, 5, 6):
+        book = parse_manuscript(levels.encode(), "markdown", split_level=split_level)
+        assert book.split_level == split_level
+        assert [c.title for c in book.chapters][-2:] == [f"Level {split_level}", f"Level {split_level} again"]
+    with pytest.raises(ValueError, match="1 to 6"):
+        parse_manuscript(levels.encode(), "markdown", split_level=7)
+
+
+def test_the_long_chapter_warning_advises_a_level_that_exists() -> None:
+    assert "(h4: --split-level 4)" in long_chapter_warnings("One", 400_000, 3)[0]
+    assert long_chapter_warnings("One", 400_000, 6) == [
+        "The chapter 'One' is 400 KB; reading systems turn its pages slowly above 300 KB. Give it headings."
+    ]
+    assert long_chapter_warnings("One", 300_000, 1) == []
+
+
 def test_plain_text_keeps_its_line_structure_and_finds_its_headings() -> None:
     book = parse_manuscript(real_world.TEXINFO_PLAIN_TEXT.encode(), "text", file_name="harbour.txt")
     assert book.metadata.title == "Harbour Standards"
@@ -163,3 +183,36 @@ def test_a_word_file_written_by_pandoc() -> None:
     assert chapters[2].body.startswith('<h1 id="leaving-harbour">')
     assert 'href="quire-chapter:ch003#leaving-harbour"' in chapters[1].body
     assert not [w for c in chapters for w in c.warnings]
+
+
+README_SHAPES = {
+    "title alone": "# My Paper\n\n## Methods\n\nm\n\n## Results\n\nr\n",
+    "badges first": "[![CI](https://ci.example/badge.svg)](https://ci.example)\n\n# My Paper\n\n## Methods\n\nm\n\n## Results\n\nr\n",
+    "a short line first": "Draft 3\n\n# My Paper\n\n## Methods\n\nm\n\n## Results\n\nr\n",
+}
+
+
+@pytest.mark.parametrize("shape", list(README_SHAPES))
+def test_one_top_heading_titles_the_book_and_is_no_chapter_of_its_own(shape: str) -> None:
+    markdown = README_SHAPES[shape]
+    book = parse_manuscript(markdown.encode(), "markdown", file_name="README.md")
+    assert book.metadata.title == "My Paper"
+    titles = [c.title for c in book.chapters]
+    # Before the first section, an opening that shows something is a chapter under the title.
+    assert titles == (["Methods", "Results"] if shape == "title alone" else ["My Paper", "Methods", "Results"])
+    rendered = render(book)
+    assert '<h1 id="my-paper">My Paper</h1>' in rendered[0].body  # its id still leads somewhere
+    html = f"<html><body>{markdown_to_html(markdown)}</body></html>"
+    assert parse_html(html).metadata.title == "My Paper"
+    assert [c.title for c in parse_html(html).chapters] == titles
+
+
+def test_front_matter_and_head_titles_win_over_the_top_heading() -> None:
+    markdown = "---\ntitle: The Real Title\n---\n# My Paper\n\n## Methods\n\nm\n\n## Results\n\nr\n"
+    assert parse_manuscript(markdown.encode(), "markdown").metadata.title == "The Real Title"
+    html = "<html><head><title>Site</title></head><body><h1>My Paper</h1><h2>A</h2><p>a</p><h2>B</h2></body></html>"
+    assert parse_html(html).metadata.title == "Site"
+
+
+def markdown_to_html(markdown: str) -> str:
+    return str(MarkdownIt("commonmark").render(markdown))

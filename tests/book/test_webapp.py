@@ -5,8 +5,10 @@ from __future__ import annotations
 import io
 import json
 import re
+import zipfile
 
-from shared.book import Conversion
+from shared.book import Conversion, convert
+from tests.book.conftest import options
 
 
 def found(pattern: str, text: str) -> str:
@@ -74,3 +76,19 @@ def test_updates_url_is_given_at_build_time(converted: dict[str, Conversion]) ->
     page = converted["markdown-zip-every-feature"].app_files["updates.html"].decode()
     assert 'data-updates="../updates"' in page
     assert 'id="updates-list"' in page
+
+
+def test_the_contents_list_titles_without_numbering_them() -> None:
+    chapters = "".join(f"# Chapter {n}\n\nText {n}.\n\n" for n in (7, 8, 9))
+    result = convert(f"# Foreword\n\nWords.\n\n{chapters}".encode(), options("markdown"))
+    index = result.app_files["index.html"].decode()
+    contents = found(r'<nav class="toc" aria-label="Contents">(.*?)</nav>', index)
+    assert contents.count("<ol") == 1 and contents.count("<li") == 4  # still a list for screen readers
+    assert re.findall(r"<a [^>]*>([^<]*)</a>", contents) == ["Foreword", "Chapter 7", "Chapter 8", "Chapter 9"]
+    app_css = result.app_files["css/app.css"].decode()
+    assert "list-style: none" in found(r"\.toc ol \{([^}]*)\}", app_css)
+    # The EPUB's own contents page (reading systems that show nav.xhtml as a page) numbers nothing either.
+    epub = zipfile.ZipFile(io.BytesIO(result.epub))
+    nav = epub.read("OEBPS/nav.xhtml").decode()
+    assert '<nav epub:type="toc" id="toc"' in nav and 'href="css/book.css"' in nav
+    assert "list-style-type: none" in found(r"nav#toc ol \{([^}]*)\}", epub.read("OEBPS/css/book.css").decode())

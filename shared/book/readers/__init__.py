@@ -24,7 +24,7 @@ from typing import Any, BinaryIO
 
 from shared.book.archive import ArchiveFiles, read_archive
 from shared.book.errors import ManuscriptError
-from shared.book.limits import check_book_pixels, check_chapters
+from shared.book.limits import DEEPEST_SPLIT_LEVEL, check_book_pixels, check_chapters
 from shared.book.model import ChapterSource, ParsedBook
 from shared.book.readers.docx import read_docx
 from shared.book.readers.epub import find_epub
@@ -62,8 +62,8 @@ def parse_manuscript(
     name the manuscript was uploaded as, which its own links may use. A zip of several manuscripts
     is a book of many files, joined in order (readers/project.py); so is an EPUB (readers/epub.py),
     whether uploaded as an .epub or unpacked in a zip."""
-    if not 1 <= split_level <= 3:
-        raise ValueError("split_level must be 1, 2 or 3")
+    if not 1 <= split_level <= DEEPEST_SPLIT_LEVEL:
+        raise ValueError(f"split_level must be a heading level, 1 to {DEEPEST_SPLIT_LEVEL}")
     if kind not in ("zip", "epub") and not isinstance(manuscript, bytes):
         manuscript = manuscript.read()
     data = manuscript if isinstance(manuscript, bytes) else b""

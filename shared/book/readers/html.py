@@ -35,7 +35,8 @@ def read_html(text: str, split_level: int, *, deepen: bool = True) -> ParsedBook
     body = document.find("body")
     if body is None:
         body = document
-    chapters, level = split_html(body, split_level, deepen)
+    chapters, level, title = split_html(body, split_level, deepen)
+    metadata.title = metadata.title or title
     return ParsedBook(metadata=metadata, chapters=chapters, image_refs={}, split_level=level)
 
 
@@ -46,8 +47,10 @@ def html_parser() -> Any:
     return lxml_html.HTMLParser(no_network=True, remove_comments=True, remove_pis=True, encoding="utf-8")
 
 
-def split_html(body: Any, split_level: int, deepen: bool = True) -> tuple[list[ChapterSource], int]:
-    """The body's chapters, and the level it was split at (see outline.split_level_for).
+def split_html(body: Any, split_level: int, deepen: bool = True) -> tuple[list[ChapterSource], int, str]:
+    """The body's chapters, the level it was split at (see outline.split_level_for), and the text
+    of the lone title heading the split went past ('' if none): that heading starts no chapter, and
+    alone (nothing else before the first chapter) it joins the first chapter.
 
     Headings nested in wrappers (DocBook's div.section, texinfo's div.chapter-level-extent,
     <section>, <article>) start chapters too: the wrappers around them are taken away, their ids
@@ -58,26 +61,34 @@ def split_html(body: Any, split_level: int, deepen: bool = True) -> tuple[list[C
     _take_navigation_chrome(body)
     _note_roles(body)
     _name_anchors(body)
-    levels = [int(h.tag[1]) for h in _chapter_headings(body)]
+    headings = list(_chapter_headings(body))
+    levels = [int(h.tag[1]) for h in headings]
     level = split_level_for(levels, split_level) if deepen else split_level
-    split_tags = {f"h{n}" for n in range(1, level + 1)}
-    _unwrap_around(body, split_tags)
+    title_heading = next((h for h in headings if int(h.tag[1]) < level), None) if level > split_level else None
+    split_tags = {f"h{level}"} if level > split_level else {f"h{n}" for n in range(1, level + 1)}
+    _unwrap_around(body, split_tags | ({title_heading.tag} if title_heading is not None else set()))
 
     groups: list[list[str]] = [[]]
     titles: list[str] = [""]
     lead = (body.text or "").strip()
     if lead:
         groups[0].append(f"<p>{escape_text(lead)}</p>")
+    book_title = ""
     for child in body:
         if not isinstance(child.tag, str):
             continue
         if child.tag in split_tags:
             groups.append([])
             titles.append(" ".join(child.text_content().split()))
+        elif title_heading is not None and child is title_heading and len(groups) == 1:
+            book_title = titles[0] = " ".join(child.text_content().split())
         groups[-1].append(etree.tostring(child, encoding="unicode", method="html", with_tail=False))
         tail = (child.tail or "").strip()
         if tail:
             groups[-1].append(f"<p>{escape_text(tail)}</p>")
+    if book_title and len(groups) > 1 and len(groups[0]) == 1:  # the title heading alone
+        groups[1][:0] = groups[0]
+        groups[0] = []
     chapters = [
         ChapterSource(number=0, title=title, format="html", body="".join(parts))
         for title, parts in zip(titles, groups, strict=True)
@@ -85,7 +96,7 @@ def split_html(body: Any, split_level: int, deepen: bool = True) -> tuple[list[C
     ]
     for number, chapter in enumerate(chapters, start=1):
         chapter.number = number
-    return chapters, level
+    return chapters, level, book_title
 
 
 # Page furniture of generated HTML that means nothing in a book: DocBook's Prev/Up/Next tables,

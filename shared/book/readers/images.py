@@ -108,6 +108,8 @@ def _read_key(
 
 
 def _image_references(book: ParsedBook) -> list[str]:
+    """What the text shows as images, and what it links to that is an image (a thumbnail's
+    full-size picture): both are carried in the book."""
     references: list[str] = []
     for chapter in book.chapters:
         if chapter.format == "tokens":
@@ -116,6 +118,8 @@ def _image_references(book: ParsedBook) -> list[str]:
                     for child in token.children or ():
                         if child.type == "image":
                             references.append(str(child.attrs.get("src", "")))
+                        elif child.type == "link_open" and links_to_image(str(child.attrs.get("href", ""))):
+                            references.append(str(child.attrs["href"]))
                         elif child.type == "html_inline":
                             references.extend(html_image_sources(child.content))
                     if token.type == "html_block":
@@ -125,9 +129,22 @@ def _image_references(book: ParsedBook) -> list[str]:
     return [r for r in references if r]
 
 
+def links_to_image(href: str) -> bool:
+    """Whether a link names an image file (by its extension), which the book may carry."""
+    from urllib.parse import urlsplit
+
+    return posixpath.splitext(urlsplit(href).path.lower())[1] in IMAGE_EXTENSIONS
+
+
+_IMAGE_HREF = re.compile(r"href\s*=\s*[\"']?[^\"'>\s]*\.(?:jpe?g|png|gif|webp|svg)\b", re.I)
+
+
 def html_image_sources(html: str) -> list[str]:
-    if "<img" not in html.lower():
-        return []
+    """The images an HTML fragment shows, and the images it links to."""
+    if "<img" not in html.lower() and not _IMAGE_HREF.search(html):
+        return []  # parsing every chapter with links again would cost as much as sanitising it
     from shared.book.sanitize import sanitized_fragment
 
-    return [img.get("src", "") for img in sanitized_fragment(html).iter("img")]
+    root = sanitized_fragment(html)
+    shown = [img.get("src", "") for img in root.iter("img")]
+    return shown + [a.get("href", "") for a in root.iter("a") if links_to_image(a.get("href", ""))]

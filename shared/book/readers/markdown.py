@@ -7,6 +7,7 @@ from functools import lru_cache
 from typing import Any
 
 from shared.book.limits import check_markdown
+from shared.book.links import backslashes_read
 from shared.book.model import ChapterSource, Metadata, ParsedBook
 from shared.book.readers.front_matter import front_matter
 from shared.book.readers.outline import split_level_for
@@ -25,6 +26,9 @@ def markdown_parser() -> Any:
     md = MarkdownIt("commonmark", {"typographer": True})
     md.enable(["table", "strikethrough", "replacements", "smartquotes"])
     md.use(footnote_plugin).use(front_matter_plugin)
+    # A link or image written with backslashes (`images\\map.png`) would otherwise be percent-encoded.
+    normalize_link = md.normalizeLink
+    md.normalizeLink = lambda url: normalize_link(backslashes_read(url))  # type: ignore[method-assign]  # its hook
     # TeX between dollars, as pandoc reads it: no space inside the dollars and no digit after the
     # closing one, so "$5 and $10" stays text.
     # `$$…$$` on a line with text is inline (kramdown, Jekyll); on its own lines, display.
@@ -147,22 +151,25 @@ def read_markdown(text: str, split_level: int, *, deepen: bool = True) -> Parsed
 
     top_levels = [int(t.tag[1]) for t in body if t.type == "heading_open" and t.level == 0]
     chapter_level = split_level_for(top_levels, split_level) if deepen else split_level
-    split_tags = {f"h{level}" for level in range(1, chapter_level + 1)}
+    # When the split goes past a lone title heading, that heading starts no chapter (outline.py).
+    deepened = chapter_level > split_level
+    split_tags = {f"h{chapter_level}"} if deepened else {f"h{level}" for level in range(1, chapter_level + 1)}
     groups: list[list[Any]] = [[]]
-    for token in body:
-        if token.type == "heading_open" and token.level == 0 and token.tag in split_tags and groups[-1]:
-            groups.append([])
+    titles = [""]
+    for index, token in enumerate(body):
+        if token.type == "heading_open" and token.level == 0 and token.tag in split_tags:
+            if groups[-1]:
+                groups.append([])
+                titles.append("")
+            titles[-1] = inline_text(body[index + 1])
         groups[-1].append(token)
+    if deepened:
+        _open_under_title(groups, titles, metadata, chapter_level)
 
     chapters: list[ChapterSource] = []
-    for group in groups:
-        if not any(
-            (t.type == "inline" and t.content.strip()) or t.type in ("html_block", "fence", "code_block", "hr")
-            for t in group
-        ):
+    for group, title in zip(groups, titles, strict=True):
+        if not _shows_anything(group):
             continue
-        starts_with_heading = group[0].type == "heading_open" and group[0].tag in split_tags
-        title = inline_text(group[1]) if starts_with_heading and len(group) > 1 else ""
         note_ids: list[int] = []
         for token in group:
             for child in token.children or ():
@@ -187,6 +194,36 @@ def read_markdown(text: str, split_level: int, *, deepen: bool = True) -> Parsed
             )
         )
     return ParsedBook(metadata=metadata, chapters=chapters, image_refs={}, split_level=chapter_level)
+
+
+def _shows_anything(tokens: list[Any]) -> bool:
+    return any(
+        (t.type == "inline" and t.content.strip()) or t.type in ("html_block", "fence", "code_block", "hr")
+        for t in tokens
+    )
+
+
+def _open_under_title(groups: list[list[Any]], titles: list[str], metadata: Metadata, chapter_level: int) -> None:
+    """The lone title heading before the first chapter: it names the book (unless front matter
+    does) and the opening it stands in; a title with nothing but itself joins the first chapter."""
+    opening = groups[0]
+    found = next(
+        (
+            at
+            for at, t in enumerate(opening)
+            if t.type == "heading_open" and t.level == 0 and int(t.tag[1]) < chapter_level
+        ),
+        None,
+    )
+    if found is None:
+        return
+    title = inline_text(opening[found + 1])
+    metadata.title = metadata.title or title
+    titles[0] = title
+    if len(groups) > 1 and not _shows_anything(opening[:found] + opening[found + 3 :]):
+        groups.pop(0)
+        titles.pop(0)
+        groups[0][:0] = opening
 
 
 def inline_text(token: Any) -> str:

@@ -3,7 +3,9 @@
 Shared by the readers: each lists the levels of the headings that may start a chapter (headings
 at the top of the text, or inside wrappers like <div> and <section>), and the requested split
 level is lowered to where the text really divides. A document with one top heading (its title)
-is split at the next level instead of becoming one long chapter.
+is split at the next level instead of becoming one long chapter; that heading names the book
+unless its metadata does, and starts no chapter of its own (with nothing else before the first
+chapter, it joins the first chapter).
 """
 
 from __future__ import annotations
