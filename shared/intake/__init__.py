@@ -237,13 +237,16 @@ def _sniff_zip(data: bytes) -> ManuscriptType:
 
 def zip_type(names: list[str]) -> ManuscriptType:
     """A Word document, or a zip holding one manuscript (with its images) or a book project of several
-    (a SUMMARY.md or Book.txt that orders them, or Markdown, text or HTML files joined by name), by
-    its entries."""
+    (a SUMMARY.md, Book.txt, _quarto.yml or _bookdown.yml that orders them, or Markdown, text or HTML
+    files joined by name), by its entries."""
     if "word/document.xml" in names and "[Content_Types].xml" in names:
         return DOCX
     manuscripts = manuscripts_in_zip(names)
     if not manuscripts:
-        raise unsupported("The zip archive holds no manuscript (.md, .txt, .html or .docx).")
+        raise unsupported(
+            "The zip archive holds no manuscript (.md, .txt, .html or .docx, or the .qmd or .Rmd chapters of a "
+            "Quarto or bookdown book)."
+        )
     if not zip_is_readable(names):
         listed = ", ".join(sorted(manuscripts)[:5])
         raise unsupported(

@@ -3,6 +3,8 @@
     markdown.py, front_matter.py, text.py, html.py, docx.py   one module per format
     outline.py                                                 where chapters begin; fallback titles
     project.py                                                 a zip of many files (SUMMARY.md, Book.txt)
+    pandoc_projects.py                                         Quarto's and bookdown's chapter lists
+    pandoc_markdown.py                                         .qmd and .Rmd: code cells, attributes, divs
     images.py                                                  the images the text references
 
 This is the parse step. It splits the book into chapters but renders nothing: chapters are
@@ -31,7 +33,15 @@ from shared.book.readers.markdown import inline_text, read_markdown
 from shared.book.readers.outline import title_from_file_name, title_from_first_line
 from shared.book.readers.project import find_project, read_project
 from shared.book.readers.text import read_text
-from shared.formats import clean_text, decode_text, kind_in_zip, manuscripts_in_zip
+from shared.formats import (
+    SETTINGS_PROJECT_FILES,
+    clean_text,
+    decode_text,
+    is_pandoc_markdown,
+    kind_in_zip,
+    manuscripts_in_zip,
+    project_file_in_zip,
+)
 
 ISBN_NAMESPACE = uuid.UUID("6f1d3c4e-7d47-4f2a-9a57-0c7bb3c0a001")  # Quire's namespace for derived ids
 
@@ -58,10 +68,13 @@ def parse_manuscript(
     files: Mapping[str, bytes] = {}
     base_dir = ""
     own_names = {posixpath.basename(file_name.replace("\\", "/"))} - {""}
+    base_name = ""  # the manuscript's name inside a zip
     if kind == "zip":
         files = read_archive(manuscript) if isinstance(manuscript, bytes) else ArchiveFiles(manuscript)
         candidates = manuscripts_in_zip(files)
-        if len(candidates) > 1:
+        listing = project_file_in_zip(files)
+        # A Quarto or bookdown project is one even with a single chapter: its settings name the book.
+        if len(candidates) > 1 or (listing is not None and listing.endswith(SETTINGS_PROJECT_FILES)):
             project = find_project(files)
             book, data = read_project(project, files, split_level)
             # Its links name its files by their paths (links.py), never by a base name alone: a link to
@@ -72,11 +85,12 @@ def parse_manuscript(
             name, kind = _manuscript_in(candidates)
             data = files[name]
             base_dir = posixpath.dirname(name)
+            base_name = name
             own_names = {name, posixpath.basename(name)}
     if kind == "project":
         pass  # read above, file by file
     elif kind == "markdown":
-        book = read_markdown(_decode(data), split_level)
+        book = read_markdown(_decode(data), split_level, pandoc=is_pandoc_markdown(base_name or file_name))
     elif kind == "text":
         book = read_text(_decode(data), split_level)
     elif kind == "html":
@@ -168,7 +182,8 @@ def _manuscript_in(candidates: list[str]) -> tuple[str, str]:
     """The zip's one manuscript (several are a book project, read by readers/project.py)."""
     if len(candidates) != 1:
         raise ManuscriptError(
-            "The zip archive holds no manuscript (.md, .txt, .html or .docx). Add it next to its images."
+            "The zip archive holds no manuscript (.md, .txt, .html or .docx, or the .qmd or .Rmd chapters of a "
+            "Quarto or bookdown book). Add it next to its images."
         )
     name = candidates[0]
     return name, kind_in_zip(name)
