@@ -257,6 +257,12 @@ def _text(token_class: Any, content: str) -> Any:
     return token
 
 
+def pandoc_id(title: str) -> str:
+    """The id pandoc (and so bookdown) gives a heading with none of its own: 'The 2nd Try!' → 'the-2nd-try'."""
+    kept = "".join(ch for ch in title.lower() if ch.isalnum() or ch in " _-.")
+    return re.sub(r"^[\W\d_]+", "", "-".join(kept.split()))  # up to its first letter
+
+
 def label_cross_references(bodies: list[list[Any]]) -> None:
     """Give each cross-reference link its text, once every file is read (a link may point forward,
     or into another file): a section's title, a figure's caption, else its kind ('Table')."""
@@ -265,8 +271,9 @@ def label_cross_references(bodies: list[list[Any]]) -> None:
     labels: dict[str, str] = {}
     for body in bodies:
         for index, token in enumerate(body):
-            if token.type == "heading_open" and token.attrs.get("id") and index + 1 < len(body):
-                labels.setdefault(str(token.attrs["id"]), inline_text(body[index + 1]))
+            if token.type == "heading_open" and index + 1 < len(body):
+                title = inline_text(body[index + 1])
+                labels.setdefault(str(token.attrs.get("id") or pandoc_id(title)), title)
             elif token.type == "fence" and token.attrs.get("id"):
                 labels.setdefault(str(token.attrs["id"]), token.meta.get("caption", ""))
             for child in token.children or ():

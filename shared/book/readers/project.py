@@ -252,6 +252,8 @@ def read_project(project: Project, files: Mapping[str, bytes], split_level: int)
             raise ManuscriptError(f"'{entry.path}' is a Word document; a book project's chapters are Markdown.")
         if not metadata.title and part.metadata.title and not chapters:
             metadata = part.metadata  # the first file's front matter, when the project names nothing
+            if project.pandoc and "`" in metadata.date:
+                metadata.date = ""  # `r Sys.Date()`: code, which Quire does not run
         folder = posixpath.dirname(entry.path)
         for number, chapter in enumerate(part.chapters):
             if number == 0 and not chapter.title:
