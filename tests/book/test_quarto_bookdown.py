@@ -268,3 +268,17 @@ def test_raw_blocks_and_unclosed_divs_are_handled_as_pandoc_would() -> None:
     assert "newpage" not in page and '<p class="raw">kept</p>' in page
     assert "<strong>Important</strong>" in page and "Never closed." in page
     assert "<code>:::\n</code>" in page  # a fence inside a code block is code
+
+
+def test_a_zip_of_one_qmd_file_is_read_as_quarto() -> None:
+    data = zip_of(
+        {
+            "talk/talk.qmd": b"---\ntitle: A Talk\n---\n\n# Opening {#sec-open}\n\nSee @sec-close.\n\n"
+            b"# Closing {#sec-close .unnumbered}\n\n```{r}\n#| echo: false\nplot(x)\n```\n"
+        }
+    )
+    result = convert(data, options("zip"))
+    files = chapters(result)
+    assert [title_of(x) for x in files.values()] == ["Opening", "Closing"] and ">A Talk</dc:title>" in opf(result)
+    assert '<a href="ch002.xhtml#sec-close">Closing</a>' in files["ch001.xhtml"]
+    assert_no_raw_syntax(result)

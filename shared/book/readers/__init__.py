@@ -31,6 +31,7 @@ from shared.book.readers.html import html_parser, read_html
 from shared.book.readers.images import attach_images
 from shared.book.readers.markdown import inline_text, read_markdown
 from shared.book.readers.outline import title_from_file_name, title_from_first_line
+from shared.book.readers.pandoc_markdown import label_cross_references
 from shared.book.readers.project import find_project, read_project
 from shared.book.readers.text import read_text
 from shared.formats import (
@@ -90,7 +91,10 @@ def parse_manuscript(
     if kind == "project":
         pass  # read above, file by file
     elif kind == "markdown":
-        book = read_markdown(_decode(data), split_level, pandoc=is_pandoc_markdown(base_name or file_name))
+        pandoc = is_pandoc_markdown(base_name or file_name)
+        book = read_markdown(_decode(data), split_level, pandoc=pandoc)
+        if pandoc:
+            label_cross_references([chapter.body for chapter in book.chapters])
     elif kind == "text":
         book = read_text(_decode(data), split_level)
     elif kind == "html":

@@ -195,6 +195,7 @@ def _div(opener: Any, source: list[Any], index: int, out: list[Any], token_class
     opener.attrs["role"] = "note"
     following = source[index + 1 : index + 4]
     if len(following) == 3 and following[0].type == "heading_open" and following[0].level == opener.level + 1:
+        _heading(following[0], following[1])  # its `{#id}` out of the title, like any heading's
         for token, kind_of in zip(following[::2], ("paragraph_open", "paragraph_close"), strict=True):
             token.type, token.tag, token.attrs = kind_of, "p", {"class": "callout-title"}
         _embolden(following[1], token_class)
