@@ -238,6 +238,18 @@ def test_a_bad_quarto_project_file_is_a_clear_manuscript_error(project_file: byt
         convert(data, options("zip"))
 
 
+def test_yaml_aliases_cannot_make_a_quarto_list_endless() -> None:
+    """A part whose chapters are itself, and many parts that repeat one list: cut short, or refused."""
+    endless = b"book:\n  chapters: &all\n    - index.qmd\n    - part: Again\n      chapters: *all\n"
+    result = convert(zip_of({"_quarto.yml": endless, "index.qmd": b"# A\n"}), options("zip"))
+    assert any("part inside a part" in w for w in result.warnings)
+    names = "[" + ", ".join(["index.qmd"] * 50) + "]"
+    wide = f"a: &a {names}\nbook:\n  chapters:\n"
+    wide += "".join(f"    - part: P{n}\n      chapters: *a\n" for n in range(100))
+    with pytest.raises(ManuscriptError, match="more than 2,000 chapters"):
+        convert(zip_of({"_quarto.yml": wide.encode(), "index.qmd": b"# A\n"}), options("zip"))
+
+
 def test_missing_and_unreadable_chapters_are_left_out_with_warnings() -> None:
     data = zip_of(
         {

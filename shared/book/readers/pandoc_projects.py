@@ -22,6 +22,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from shared.book.errors import ManuscriptError
+from shared.book.limits import MAX_CHAPTERS
 from shared.book.model import Metadata
 from shared.book.readers.front_matter import MAX_FRONT_MATTER_BYTES
 from shared.book.readers.outline import title_from_file_name
@@ -61,7 +62,11 @@ def quarto_project(listing: str, files: Mapping[str, bytes]) -> Project:
 def _quarto_items(project: Project, items: list[Any], depth: int, listing: str, files: Mapping[str, bytes]) -> None:
     base = posixpath.dirname(listing)
     for item in items:
-        if isinstance(item, dict) and "part" in item:
+        _check_length(project, listing)
+        if isinstance(item, dict) and "part" in item and depth > 0:
+            # Quarto's parts do not nest; YAML aliases could make them nest forever.
+            project.warnings.append(f"A part inside a part in {listing} is not a Quarto book's shape; left out.")
+        elif isinstance(item, dict) and "part" in item:
             part = _plain(item["part"])
             if _is_chapter_file(part):  # the part's page is a file of its own
                 _add_chapter(project, base, part, depth, listing, files)
@@ -104,6 +109,7 @@ def bookdown_project(listing: str, files: Mapping[str, bytes]) -> Project:
         listed = listed.get("html") or next((names for names in listed.values() if isinstance(names, list)), None)
     if isinstance(listed, list):
         for name in listed:
+            _check_length(project, listing)
             if isinstance(name, str):
                 add_file(project, base, name, "", listing, files)
     else:
@@ -122,6 +128,15 @@ def bookdown_project(listing: str, files: Mapping[str, bytes]) -> Project:
     if book_filename:  # the book's file name: its title only when index.Rmd gives none
         project.fallback_title = title_from_file_name(book_filename)
     return project
+
+
+def _check_length(project: Project, listing: str) -> None:
+    """A list longer than any book (YAML aliases repeat a list without lengthening the file)."""
+    if len(project.entries) + len(project.warnings) > MAX_CHAPTERS:
+        raise ManuscriptError(
+            f"{listing} lists more than {MAX_CHAPTERS:,} chapters; a book can have at most that many. "
+            "Split it into several books."
+        )
 
 
 def _yaml(data: bytes, listing: str) -> dict[str, Any]:
