@@ -43,14 +43,17 @@ XREF_KINDS = {
 }
 # A value may be quoted, in straight quotes or in the curly ones the typographer made of them.
 _ATTRIBUTE = r"""(?:[#.][\w:.-]+|-|[\w-]+=(?:"[^"]*"|'[^']*'|“[^”]*”|‘[^’]*’|[^\s"'“‘{}]+))"""
-_ATTRIBUTES = re.compile(r"\s*\{\s*(" + _ATTRIBUTE + r"(?:\s+" + _ATTRIBUTE + r")*)\s*\}")
+# Searched for from each `{` only (no leading \s*: a search from every space of a long run of them
+# would be quadratic).
+_ATTRIBUTES = re.compile(r"\{\s*(" + _ATTRIBUTE + r"(?:\s+" + _ATTRIBUTE + r")*)\s*\}")
+_TRAILING_ATTRIBUTES = re.compile(_ATTRIBUTES.pattern + r"\s*$")
 _ONE_ATTRIBUTE = re.compile(_ATTRIBUTE)
 _CELL = re.compile(r"^\{\s*\.?([A-Za-z][\w+-]*)")
 _RAW = re.compile(r"^\{\s*=\s*([\w-]+)\s*\}$")
 _DIV_OPEN = re.compile(r"^:{3,}\s*(\{[^{}]*\}|[\w-]+)\s*:*\s*$")
 _DIV_CLOSE = re.compile(r"^:{3,}\s*$")
 _XREF = re.compile(r"(?<![\w@])-?@((?:" + "|".join(XREF_KINDS) + r")-[\w-]*\w)|\\?@ref\(([\w:.-]+)\)")
-_SHORTCODE = re.compile(r"\{\{<.*?>\}\}")
+_SHORTCODE = re.compile(r"\{\{<[^{}]{0,500}?>\}\}")  # bounded: each `{{<` looks no further
 _PART_MARK = re.compile(r"^\((PART|APPENDIX)\\?\*?\)\s*")  # `(PART\*)`: a part bookdown does not number
 
 
@@ -167,7 +170,7 @@ def _heading(opener: Any, inline: Any) -> None:
         inline.content = inline.content[marker.end() :]
         if inline.children and inline.children[0].type == "text":
             inline.children[0].content = _PART_MARK.sub("", inline.children[0].content, count=1)
-    found = re.search(_ATTRIBUTES.pattern + r"\s*$", inline.content)
+    found = _TRAILING_ATTRIBUTES.search(inline.content)
     if not found:
         return
     heading_id, _, _ = attributes(found.group(1))
@@ -176,7 +179,7 @@ def _heading(opener: Any, inline: Any) -> None:
     inline.content = inline.content[: found.start()].rstrip()
     last = inline.children[-1] if inline.children else None
     if last is not None and last.type == "text":
-        last.content = re.sub(_ATTRIBUTES.pattern + r"\s*$", "", last.content).rstrip()
+        last.content = _TRAILING_ATTRIBUTES.sub("", last.content).rstrip()
         if not last.content:
             inline.children.pop()
 
@@ -225,7 +228,7 @@ def _inline(inline: Any, token_class: Any) -> None:
     in_link = 0
     for child in inline.children or ():
         if child.type == "text" and children and children[-1].type == "image":
-            found = _ATTRIBUTES.match(child.content)
+            found = _ATTRIBUTES.match(child.content)  # right after the image, as pandoc reads it
             if found:
                 image_id, _, _ = attributes(found.group(1))
                 if image_id:
