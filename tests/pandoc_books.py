@@ -79,6 +79,15 @@ The tide tables are predictions, not measurements.
 
 Each row is a high or low water. The [glossary](glossary.qmd#sec-datum) explains the datum.
 
+| Time  | Height |
+|-------|--------|
+| 06:12 | 5.1 m  |
+| 12:40 | 0.9 m  |
+
+: High and low waters at *Brest* {#tbl-brest}
+
+@tbl-brest shows one morning.
+
 ![Water level over one day](images/tide.png){#fig-tide fig-alt="A wave of water levels" width=80%}
 """,
     "harmonics.qmd": """\

@@ -122,6 +122,8 @@ def test_a_quarto_books_links_and_cross_references_reach_their_targets() -> None
     # A cross-reference reads as its target's title or caption, Quarto's numbers aside.
     assert '<a href="ch002.xhtml#sec-intro">Introduction</a>' in files["ch001.xhtml"]
     assert '<a href="#fig-tide">Water level over one day</a>' in files["ch002.xhtml"]
+    assert '<a href="#tbl-brest">High and low waters at Brest</a>' in files["ch002.xhtml"]
+    assert '<table id="tbl-brest">\n<caption>High and low waters at <em>Brest</em></caption>' in files["ch002.xhtml"]
     assert '<a href="#fig-constituents">The main constituents</a>' in files["ch004.xhtml"]
     assert '<a href="ch010.xhtml#sec-datum">glossary</a>' in files["ch002.xhtml"]
     assert "@knuth84" in files["ch002.xhtml"]  # a citation: Quire has no bibliography, the key stays

@@ -6,6 +6,7 @@ means for a reader. Pure.
     # Title {#sec-x .unnumbered}               the id kept, the attributes out of the title
     # (PART) Title {-}  # (APPENDIX) Title     a part page (bookdown); the heading's meta says so
     ![Caption](plot.png){#fig-x width=50%}     the id on the image, the attributes out of the text
+    : Caption {#tbl-x}   (after a table)       the table's caption and id
     ::: {.callout-note} … :::                  a <div>; a callout is a note with its title
     @sec-x  -@fig-x  \\@ref(x)                  a link to the target (its text set by `label_cross_references`)
     {{< pagebreak >}}                          Quarto shortcodes left out
@@ -127,7 +128,11 @@ def _rewrite_tokens(state: Any) -> None:
             continue
         elif token.type == "inline":
             _inline(token, Token)
-        tokens.append(token)
+            if index and source[index - 1].type == "paragraph_open" and _table_caption(tokens, token, Token):
+                source[index + 1].meta["caption"] = True  # its paragraph_close goes with it
+                continue
+        if not (token.type == "paragraph_close" and token.meta.get("caption")):
+            tokens.append(token)
     for _ in range(state.env.get("quire_open_divs", [0])[0]):  # a div left open ends with its file, as in pandoc
         tokens.append(Token("fenced_div_close", "div", -1))
     # A paragraph that held only a shortcode is gone.
@@ -138,6 +143,27 @@ def _rewrite_tokens(state: Any) -> None:
         for offset in range(3)
     }
     state.tokens = [token for i, token in enumerate(tokens) if i not in empty]
+
+
+def _table_caption(tokens: list[Any], inline: Any, token_class: Any) -> bool:
+    """`: Caption {#tbl-x}` (or `Table: …`) in the paragraph after a table is its caption and id."""
+    found = re.match(r"^(?:Table)?:\s+\S", inline.content)
+    if not found or len(tokens) < 2 or tokens[-2].type != "table_close":
+        return False
+    opener = next(token for token in reversed(tokens) if token.type == "table_open")
+    tokens.pop()  # the caption's paragraph_open
+    _heading(opener, inline)  # its `{#tbl-x}` onto the table
+    first = inline.children[0] if inline.children and inline.children[0].type == "text" else None
+    if first is not None:
+        first.content = re.sub(r"^(?:Table)?:\s+", "", first.content)
+    inline.content = inline.content[found.end() - 1 :]
+    position = tokens.index(opener) + 1
+    tokens[position:position] = [
+        token_class("caption_open", "caption", 1),
+        inline,
+        token_class("caption_close", "caption", -1),
+    ]
+    return True
 
 
 def _code_cell(fence: Any) -> None:
@@ -280,6 +306,8 @@ def label_cross_references(bodies: list[list[Any]]) -> None:
                 labels.setdefault(str(token.attrs.get("id") or pandoc_id(title)), title)
             elif token.type == "fence" and token.attrs.get("id"):
                 labels.setdefault(str(token.attrs["id"]), token.meta.get("caption", ""))
+            elif token.type == "table_open" and token.attrs.get("id") and body[index + 1].type == "caption_open":
+                labels.setdefault(str(token.attrs["id"]), inline_text(body[index + 2]))
             for child in token.children or ():
                 if child.type == "image" and child.attrs.get("id"):
                     labels.setdefault(str(child.attrs["id"]), child.content)
