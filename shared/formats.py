@@ -37,8 +37,13 @@ EPUB = ManuscriptType("epub", "application/epub+zip", (".epub",))
 MANUSCRIPT_TYPES = (MARKDOWN, TEXT, HTML, DOCX, ZIP, EPUB)
 # The kinds that are zip archives of many files, read entry by entry and allowed past the form limit.
 ARCHIVE_TYPES = (ZIP, EPUB)
+# Quarto (.qmd) and R Markdown (.Rmd, bookdown's) sources: Markdown with executable code cells. They
+# are read inside a zip (a Quarto or bookdown project), not uploaded on their own.
+PANDOC_MARKDOWN_EXTENSIONS = (".qmd", ".rmd")
 # What a zip may hold as its one manuscript (beside its images), by extension.
-KIND_IN_ZIP = {extension: t.kind for t in (MARKDOWN, TEXT, HTML, DOCX) for extension in t.extensions}
+KIND_IN_ZIP = {extension: t.kind for t in (MARKDOWN, TEXT, HTML, DOCX) for extension in t.extensions} | {
+    extension: MARKDOWN.kind for extension in PANDOC_MARKDOWN_EXTENSIONS
+}
 IMAGE_EXTENSIONS = frozenset({".jpg", ".jpeg", ".png", ".gif", ".webp", ".svg"})
 
 _LANGUAGE_TAG = re.compile(r"^[A-Za-z]{2,3}(-[A-Za-z0-9]{1,8})*$")
@@ -56,9 +61,17 @@ def manuscripts_in_zip(names: Iterable[str]) -> list[str]:
     ]
 
 
-# The files that make a zip a book project, where each tool puts them: mdBook/GitBook's SUMMARY.md
-# (at the project's root, or in mdBook's src/), Leanpub's Book.txt (in manuscript/, or at the root).
-PROJECT_FILES = ("SUMMARY.md", "src/SUMMARY.md", "manuscript/Book.txt", "Book.txt")
+# The files that make a zip a book project, where each tool puts them, in the order they are looked
+# for: mdBook/GitBook's SUMMARY.md (at the project's root, or in mdBook's src/), Leanpub's Book.txt
+# (in manuscript/, or at the root), Quarto's _quarto.yml and bookdown's _bookdown.yml (at the root).
+PROJECT_FILES = ("SUMMARY.md", "src/SUMMARY.md", "manuscript/Book.txt", "Book.txt", "_quarto.yml", "_bookdown.yml")
+# The project files that list no text of their own: a zip with one of them and one chapter is a project.
+SETTINGS_PROJECT_FILES = ("_quarto.yml", "_bookdown.yml")
+
+
+def is_pandoc_markdown(name: str) -> bool:
+    """Whether a file is Quarto or R Markdown source (its code cells and attributes read as such)."""
+    return posixpath.splitext(name.lower())[1] in PANDOC_MARKDOWN_EXTENSIONS
 
 
 def project_file_in_zip(names: Iterable[str]) -> str | None:
@@ -100,7 +113,8 @@ def archive_name(kind: ManuscriptType | str) -> str:
 
 def zip_is_readable(names: Iterable[str]) -> bool:
     """Whether Quire can read a zip's manuscripts as one book: one manuscript, a project file that
-    orders them, or several Markdown, text or HTML files (joined in file-name order)."""
+    orders them (SUMMARY.md, Book.txt, _quarto.yml, _bookdown.yml), or several Markdown, text or
+    HTML files (joined in file-name order)."""
     names = list(names)
     candidates = manuscripts_in_zip(names)
     if len(candidates) == 1 or project_file_in_zip(names) is not None:

@@ -10,6 +10,7 @@ landmarks and h1–h3 nesting, and an NCX for older readers.
 from __future__ import annotations
 
 import io
+import re
 import zipfile
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -36,6 +37,10 @@ class BookParts:
 
 def _e(text: str) -> str:
     return escape(text, quote=True)
+
+
+# The dates dc:date may hold (W3CDTF): '2026', '2026-11', '2026-11-21', with a time or not.
+_W3C_DATE = re.compile(r"^\d{4}(-\d{2}(-\d{2}(T\d{2}:\d{2}(:\d{2}(\.\d+)?)?(Z|[+-]\d{2}:\d{2})?)?)?)?$")
 
 
 def _iso(moment: datetime) -> str:
@@ -239,7 +244,7 @@ def write_epub(parts: BookParts) -> bytes:
     if meta.identifier.startswith("urn:isbn:"):
         dc.append('<meta refines="#book-id" property="identifier-type" scheme="onix:codelist5">15</meta>')
     for field, value in (
-        ("date", meta.date),
+        ("date", meta.date if _W3C_DATE.match(meta.date) else ""),  # other dates show on the title page only
         ("publisher", meta.publisher),
         ("rights", meta.rights),
         ("description", meta.description),

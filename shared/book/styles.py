@@ -10,6 +10,8 @@ h1 { margin: 2em 0 1em; font-size: 1.6em; }
 p { margin: 0; text-indent: 1.2em; }
 h1 + p, h2 + p, h3 + p, blockquote p, aside p, .titlepage p, li p, hr + p { text-indent: 0; }
 blockquote { margin: 1em 1.5em; font-style: italic; }
+/* A Quarto callout (a note, a tip, a warning): set apart by a rule, its title in bold. */
+.callout { margin: 1em 0; padding: 0 0.8em; border-left: 3px solid #888; } .callout p { text-indent: 0; }
 pre { white-space: pre-wrap; font-size: 0.85em; margin: 1em 0; }
 code { font-family: monospace, monospace; font-size: 0.9em; }
 pre code { font-size: 1em; }
@@ -72,6 +74,7 @@ img { max-width: 100%; height: auto; }
 /* A percentage max-width lets auto table layout squeeze an image in a cell to a few pixels. */
 td img, th img { max-width: 80vw; }
 blockquote { margin: 1em 0; padding-left: 1em; border-left: 3px solid var(--rule); font-style: italic; }
+.callout { margin: 1em 0; padding: 0.2em 1em; border-left: 4px solid var(--accent); background: color-mix(in srgb, var(--fg) 4%, transparent); }
 pre { overflow-x: auto; padding: 0.8em; background: color-mix(in srgb, var(--fg) 6%, transparent); font-size: 0.85em; }
 .table-scroll { overflow-x: auto; max-width: 100%; margin: 1em 0; }
 table { border-collapse: collapse; font-size: 0.95em; }

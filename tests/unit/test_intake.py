@@ -142,6 +142,9 @@ def test_bad_language_and_overlong_title_are_rejected() -> None:
             _zip({"LICENSE.md": b"# CC0", "src/META-INF/container.xml": b"<c/>", "src/a.xhtml": b"x"}),
             "epub",
         ),
+        # Quarto and bookdown books: their chapters are .qmd and .Rmd files, whatever the case.
+        ("book.zip", _zip({"b/_quarto.yml": b"book:\n  chapters: [index.qmd]", "b/index.qmd": b"# A"}), "zip"),
+        ("book.zip", _zip({"_bookdown.yml": b"", "index.Rmd": b"# A", "01-intro.RMD": b"# B"}), "zip"),
     ],
 )
 def test_types_are_decided_by_content(filename: str, data: bytes, kind: str) -> None:
@@ -162,6 +165,7 @@ def test_types_are_decided_by_content(filename: str, data: bytes, kind: str) -> 
         ("book.docx", b"# actually markdown", "content is plain text"),
         ("book.md", _docx(), "Word document"),
         ("book.zip", _zip({"a.png": b"x"}), "no manuscript"),
+        ("book.zip", _zip({"_quarto.yml": b"book:", "a.ipynb": b"{}"}), "Quarto or bookdown book"),
         ("book.zip", _zip({"a.md": b"x", "b.docx": b"y"}), "2 manuscripts"),
         ("book.zip", b"PK\x03\x04broken", "damaged"),
         ("book.exe", b"MZ\x90\x00", "Windows program"),

@@ -4,6 +4,8 @@
     outline.py                                                 where chapters begin; fallback titles
     project.py                                                 a zip of many files (SUMMARY.md, Book.txt)
     epub.py                                                    an EPUB: its spine, nav and metadata, as a project
+    pandoc_markdown.py                                         .qmd and .Rmd: code cells, attributes, divs
+    pandoc_projects.py                                         Quarto's and bookdown's chapter lists
     images.py                                                  the images the text references
     inline_svg.py                                              drawings written inline, as image files
 
@@ -33,15 +35,19 @@ from shared.book.readers.images import attach_images
 from shared.book.readers.inline_svg import lift_inline_svgs
 from shared.book.readers.markdown import inline_text, read_markdown
 from shared.book.readers.outline import title_from_file_name, title_from_first_line
+from shared.book.readers.pandoc_markdown import label_cross_references
 from shared.book.readers.project import find_project, read_project
 from shared.book.readers.text import read_text
 from shared.formats import (
+    SETTINGS_PROJECT_FILES,
     archive_name,
     clean_text,
     decode_text,
     epub_container_in_zip,
+    is_pandoc_markdown,
     kind_in_zip,
     manuscripts_in_zip,
+    project_file_in_zip,
 )
 
 ISBN_NAMESPACE = uuid.UUID("6f1d3c4e-7d47-4f2a-9a57-0c7bb3c0a001")  # Quire's namespace for derived ids
@@ -70,15 +76,18 @@ def parse_manuscript(
     files: Mapping[str, bytes] = {}
     base_dir = ""
     own_names = {posixpath.basename(file_name.replace("\\", "/"))} - {""}
+    base_name = ""  # the manuscript's name inside a zip
     if kind in ("zip", "epub"):
         what = archive_name(kind)
         files = read_archive(manuscript, what) if isinstance(manuscript, bytes) else ArchiveFiles(manuscript, what)
         candidates = manuscripts_in_zip(files)
+        listing = project_file_in_zip(files)
         if kind == "epub" or epub_container_in_zip(files) is not None:
             book, data = read_project(find_epub(files), files, split_level)
             own_names = set()  # its links name its files by their paths, as a project's do
             kind = "project"
-        elif len(candidates) > 1:
+        # A Quarto or bookdown project is one even with a single chapter: its settings name the book.
+        elif len(candidates) > 1 or (listing is not None and listing.endswith(SETTINGS_PROJECT_FILES)):
             project = find_project(files)
             book, data = read_project(project, files, split_level)
             # Its links name its files by their paths (links.py), never by a base name alone: a link to
@@ -89,11 +98,15 @@ def parse_manuscript(
             name, kind = _manuscript_in(candidates)
             data = files[name]
             base_dir = posixpath.dirname(name)
+            base_name = name
             own_names = {name, posixpath.basename(name)}
     if kind == "project":
         pass  # read above, file by file
     elif kind == "markdown":
-        book = read_markdown(_decode(data), split_level)
+        pandoc = is_pandoc_markdown(base_name or file_name)
+        book = read_markdown(_decode(data), split_level, pandoc=pandoc)
+        if pandoc:
+            label_cross_references([chapter.body for chapter in book.chapters])
     elif kind == "text":
         book = read_text(_decode(data), split_level)
     elif kind == "html":
@@ -188,7 +201,8 @@ def _manuscript_in(candidates: list[str]) -> tuple[str, str]:
     """The zip's one manuscript (several are a book project, read by readers/project.py)."""
     if len(candidates) != 1:
         raise ManuscriptError(
-            "The zip archive holds no manuscript (.md, .txt, .html or .docx). Add it next to its images."
+            "The zip archive holds no manuscript (.md, .txt, .html or .docx, or the .qmd or .Rmd chapters of a "
+            "Quarto or bookdown book). Add it next to its images."
         )
     name = candidates[0]
     return name, kind_in_zip(name)

@@ -11,13 +11,15 @@ from shared.book.links import backslashes_read
 from shared.book.model import ChapterSource, Metadata, ParsedBook
 from shared.book.readers.front_matter import front_matter
 from shared.book.readers.outline import split_level_for
+from shared.book.readers.pandoc_markdown import pandoc_plugin
 
 # A \[…\] formula longer than this is not looked for: the search stays linear in the text.
 MAX_FORMULA_LINES = 200
 
 
-@lru_cache(maxsize=1)
-def markdown_parser() -> Any:
+@lru_cache(maxsize=2)
+def markdown_parser(pandoc: bool = False) -> Any:
+    """The Markdown parser; `pandoc`: with the syntax Quarto and R Markdown add (pandoc_markdown.py)."""
     from markdown_it import MarkdownIt
     from mdit_py_plugins.dollarmath import dollarmath_plugin
     from mdit_py_plugins.footnote import footnote_plugin
@@ -38,6 +40,8 @@ def markdown_parser() -> Any:
     md.block.ruler.before(
         "fence", "math_block_brackets", _brackets_math, {"alt": ["paragraph", "reference", "blockquote", "list"]}
     )
+    if pandoc:
+        md.use(pandoc_plugin)
     return md
 
 
@@ -111,11 +115,12 @@ def looks_like_tex(content: str) -> bool:
     return bool(_TEX_MARKS.search(text)) or (len(text.split()) == 1 and not text.isalpha()) or len(text) <= 2
 
 
-def read_markdown(text: str, split_level: int, *, deepen: bool = True) -> ParsedBook:
+def read_markdown(text: str, split_level: int, *, deepen: bool = True, pandoc: bool = False) -> ParsedBook:
     """`deepen`: split deeper when the text has one top heading (its title); a file of a book
-    project is one chapter under its title, so it is split exactly at `split_level`."""
+    project is one chapter under its title, so it is split exactly at `split_level`. `pandoc`: the
+    text is Quarto or R Markdown source."""
     check_markdown(text)
-    md = markdown_parser()
+    md = markdown_parser(pandoc)
     env: dict[str, Any] = {}
     tokens = md.parse(text, env)
     metadata = Metadata()

@@ -6,7 +6,8 @@ Which files, in which order:
                                    prefix and suffix chapters (links outside the list) in place;
                                    draft chapters `[Title]()` left out with a warning
     Book.txt (Leanpub)             one file name a line
-    neither                        every manuscript file, in natural file-name order, with a
+    _quarto.yml, _bookdown.yml     Quarto's and bookdown's chapter lists (pandoc_projects.py)
+    none of these                  every manuscript file, in natural file-name order, with a
                                    warning that says how to set the order
     an EPUB's spine                its XHTML files in reading order (readers/epub.py)
 
@@ -14,7 +15,8 @@ Each file is read by its format's reader and starts a chapter (its first heading
 title, else the link text, else its file name). Its images and links are read relative to its own
 folder: image references become archive paths here; links are settled by the render step
 (links.py), which knows each chapter's file. mdBook's `book.toml` gives the title, authors,
-language and description.
+language and description. Quarto and bookdown chapters (.qmd, .Rmd, and .md in their projects)
+are read with the syntax those tools add (pandoc_markdown.py).
 """
 
 from __future__ import annotations
@@ -36,8 +38,17 @@ from shared.book.model import ChapterSource, Metadata, ParsedBook
 from shared.book.readers.html import read_html
 from shared.book.readers.markdown import inline_text, markdown_parser, read_markdown
 from shared.book.readers.outline import title_from_file_name
+from shared.book.readers.pandoc_markdown import PART_META, label_cross_references, titled
 from shared.book.readers.text import read_text
-from shared.formats import KIND_IN_ZIP, decode_text, kind_in_zip, manuscripts_in_zip, natural_key, project_file_in_zip
+from shared.formats import (
+    KIND_IN_ZIP,
+    decode_text,
+    is_pandoc_markdown,
+    kind_in_zip,
+    manuscripts_in_zip,
+    natural_key,
+    project_file_in_zip,
+)
 
 # All of a book's files together hold no more text than one manuscript file may.
 MAX_PROJECT_TEXT_BYTES = DEFAULT_LIMITS.max_entry_bytes
@@ -63,6 +74,8 @@ class Project:
     warnings: list[str] = field(default_factory=list)
     metadata: Metadata = field(default_factory=Metadata)
     leanpub: bool = False  # a Book.txt project, whose chapters are Markdown whatever their extension
+    pandoc: bool = False  # a Quarto or bookdown project: its Markdown is read with pandoc's syntax
+    fallback_title: str = ""  # the book's title when no file names one (bookdown's book_filename)
 
 
 def find_project(files: Mapping[str, bytes]) -> Project:
@@ -77,6 +90,11 @@ def find_project(files: Mapping[str, bytes]) -> Project:
         book_toml = beside if beside in files or not folder else above
         if book_toml in files:
             project.metadata = _book_toml(files[book_toml], project.warnings)
+    elif listing is not None and posixpath.basename(listing) in ("_quarto.yml", "_bookdown.yml"):
+        # Imported here: those readers build on this module's Project and add_file.
+        from shared.book.readers.pandoc_projects import bookdown_project, quarto_project
+
+        project = (quarto_project if listing.endswith("_quarto.yml") else bookdown_project)(listing, files)
     elif listing is not None:
         project = _book_txt(listing, files)
     else:
@@ -108,7 +126,7 @@ def _summary(listing: str, files: Mapping[str, bytes]) -> Project:
     base = posixpath.dirname(listing)
     seen_anything = in_part = False
     indents: list[int] = []  # the indentation of each enclosing list level
-    for line in _text(files[listing], listing).splitlines():
+    for line in project_text(files[listing], listing).splitlines():
         heading = _HEADING_LINE.match(line)
         if heading:
             if seen_anything:  # the first heading, before any chapter, is the summary's own title
@@ -135,7 +153,7 @@ def _summary(listing: str, files: Mapping[str, bytes]) -> Project:
         if not target:
             project.warnings.append(f"The chapter '{title}' in {listing} is a draft (it has no file); left out.")
             continue
-        _add_file(project, base, unquote(urlsplit(target).path), title, listing, files, depth)
+        add_file(project, base, unquote(urlsplit(target).path), title, listing, files, depth)
     return project
 
 
@@ -149,14 +167,14 @@ def _book_txt(listing: str, files: Mapping[str, bytes]) -> Project:
     """Leanpub's Book.txt: one file name a line, relative to its own folder."""
     project = Project([], leanpub=True)
     base = posixpath.dirname(listing)
-    for line in _text(files[listing], listing).splitlines():
+    for line in project_text(files[listing], listing).splitlines():
         name = line.strip()
         if name and not name.startswith("#"):
-            _add_file(project, base, name, "", listing, files)
+            add_file(project, base, name, "", listing, files)
     return project
 
 
-def _add_file(
+def add_file(
     project: Project, base: str, target: str, title: str, listing: str, files: Mapping[str, bytes], depth: int = 0
 ) -> None:
     path = normalise_reference(target, base) if target else None
@@ -171,7 +189,7 @@ def _add_file(
 def _book_toml(data: bytes, warnings: list[str]) -> Metadata:
     metadata = Metadata()
     try:
-        book = tomllib.loads(_text(data, "book.toml")).get("book", {})
+        book = tomllib.loads(project_text(data, "book.toml")).get("book", {})
     except tomllib.TOMLDecodeError as error:
         warnings.append(f"book.toml cannot be read ({error}); the book's title and authors come from elsewhere.")
         return metadata
@@ -193,6 +211,7 @@ def read_project(project: Project, files: Mapping[str, bytes], split_level: int)
     warnings = list(project.warnings)
     texts: dict[str, tuple[str, str]] = {}  # path → (kind, text)
     total = 0
+    under_part = 0  # 1 after a bookdown `# (PART)` heading: the chapters that follow are in it
     for entry in project.entries:
         if entry.part:
             continue
@@ -209,7 +228,7 @@ def read_project(project: Project, files: Mapping[str, bytes], split_level: int)
         kind = entry.kind or (
             "markdown" if project.leanpub else kind_in_zip(entry.path) if extension in KIND_IN_ZIP else "markdown"
         )
-        texts[entry.path] = (kind, _text(data, entry.path))
+        texts[entry.path] = (kind, project_text(data, entry.path))
     # The book as a whole is held to the limits one Markdown manuscript is held to (tables, headings).
     check_markdown("\n\n".join(text for kind, text in texts.values() if kind == "markdown"))
     for entry in project.entries:
@@ -219,7 +238,16 @@ def read_project(project: Project, files: Mapping[str, bytes], split_level: int)
             continue
         kind, text = texts[entry.path]
         if kind == "markdown":
-            part = read_markdown(text, split_level, deepen=False)
+            pandoc = project.pandoc or is_pandoc_markdown(entry.path)
+            part = read_markdown(text, split_level, deepen=False, pandoc=pandoc)
+            if (
+                pandoc
+                and part.chapters
+                and not part.chapters[0].title
+                and part.metadata.title
+                and (chapters or metadata.title)
+            ):
+                titled(part.chapters[0], part.metadata.title, split_level)  # Quarto shows `title:` as a heading
         elif kind == "text":
             part = read_text(text, split_level)
         elif kind == "html":
@@ -228,23 +256,32 @@ def read_project(project: Project, files: Mapping[str, bytes], split_level: int)
             raise ManuscriptError(f"'{entry.path}' is a Word document; a book project's chapters are Markdown.")
         if not metadata.title and part.metadata.title and not chapters:
             metadata = part.metadata  # the first file's front matter, when the project names nothing
+            if project.pandoc and "`" in metadata.date:
+                metadata.date = ""  # `r Sys.Date()`: code, which Quire does not run
         folder = posixpath.dirname(entry.path)
         for number, chapter in enumerate(part.chapters):
             if number == 0 and not chapter.title:
                 chapter.title = entry.title or title_from_file_name(entry.path)
             chapter.source_file = entry.path
-            chapter.depth = entry.depth
+            if chapter.format == "tokens" and chapter.body and chapter.body[0].meta.get(PART_META):
+                under_part = 1
+                chapter.depth = entry.depth
+            else:
+                chapter.depth = entry.depth + under_part
             _rebase_images(chapter, folder)
             chapters.append(chapter)
         if not part.chapters:
             warnings.append(f"'{entry.path}' has no text; left out.")
     for number, chapter in enumerate(chapters, start=1):
         chapter.number = number
+    label_cross_references([chapter.body for chapter in chapters if chapter.format == "tokens"])
+    if not metadata.title and project.fallback_title:
+        metadata.title = project.fallback_title
     book = ParsedBook(metadata=metadata, chapters=chapters, image_refs={}, split_level=split_level, warnings=warnings)
     return book, digest.digest()
 
 
-def _text(data: bytes, name: str) -> str:
+def project_text(data: bytes, name: str) -> str:
     text = decode_text(data)
     if text is None:
         raise ManuscriptError(f"'{name}' is not UTF-8 text. Save it as UTF-8 and upload it again.")
