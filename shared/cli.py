@@ -13,6 +13,8 @@ import sys
 from datetime import UTC, datetime
 from pathlib import Path
 
+from shared.book.limits import DEEPEST_SPLIT_LEVEL
+
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m shared.cli", description=__doc__)
@@ -25,7 +27,7 @@ def main(argv: list[str] | None = None) -> int:
         "--split-level",
         type=int,
         default=1,
-        choices=range(1, 7),  # h1 to h6 (shared.book.limits.DEEPEST_SPLIT_LEVEL)
+        choices=range(1, DEEPEST_SPLIT_LEVEL + 1),  # h1 to h6
         metavar="1-6",
         help="the heading level chapters start at (h1 to h6); default 1",
     )

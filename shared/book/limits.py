@@ -127,7 +127,10 @@ def long_chapter_warnings(title: str, size: int, split_level: int) -> list[str]:
     advice = "Give it headings"
     if split_level < DEEPEST_SPLIT_LEVEL:
         deeper = split_level + 1
-        advice += f", or start chapters at a deeper heading level (h{deeper}: --split-level {deeper})"
+        advice += (
+            f", or start chapters at a deeper heading level, h{deeper} (upload with split_level={deeper}; "
+            f"on the command line, --split-level {deeper})"
+        )
     return [
         f"The chapter '{title}' is {size // 1000} KB; reading systems turn its pages slowly "
         f"above {LONG_CHAPTER_BYTES // 1000} KB. {advice}."

@@ -19,6 +19,7 @@ import zipfile
 from collections.abc import Mapping
 from dataclasses import dataclass
 
+from shared.book.limits import DEEPEST_SPLIT_LEVEL
 from shared.formats import (
     DOCX,
     EPUB,
@@ -77,6 +78,7 @@ class Upload:
     title: str = ""
     author: str = ""
     language: str = ""
+    split_level: int = 1  # the heading level chapters start at (h1–h6)
 
 
 @dataclass(frozen=True)
@@ -128,7 +130,23 @@ def read_upload(headers: Mapping[str, str], params: Mapping[str, str], body: byt
         title=metadata_value(fields, params, "title"),
         author=metadata_value(fields, params, "author"),
         language=checked_language(metadata_value(fields, params, "language")),
+        split_level=checked_split_level(fields.get("split_level") or params.get("split_level") or ""),
     )
+
+
+def checked_split_level(value: str | int) -> int:
+    """The heading level chapters start at, 1 (h1, the default) to 6."""
+    if value == "":
+        return 1
+    level = value if isinstance(value, int) and not isinstance(value, bool) else whole_number(str(value).strip(), 1)
+    if level is None or not 1 <= level <= DEEPEST_SPLIT_LEVEL:
+        raise UploadRejected(
+            Refusal.MALFORMED,
+            "Unknown split level",
+            f"'split_level' is the heading level chapters start at: a whole number from 1 (h1) to "
+            f"{DEEPEST_SPLIT_LEVEL} (h{DEEPEST_SPLIT_LEVEL}).",
+        )
+    return level
 
 
 def clean_filename(name: str) -> str:

@@ -24,6 +24,7 @@ from shared.formats import (
 from shared.intake import (
     Upload,
     checked_language,
+    checked_split_level,
     clean_filename,
     epub_mimetype,
     identify,
@@ -47,9 +48,10 @@ class DirectUploadRequest:
     title: str = ""
     author: str = ""
     language: str = ""
+    split_level: int = 1
 
     def to_upload(self, data: bytes = b"") -> Upload:
-        return Upload(self.filename, data, self.title, self.author, self.language)
+        return Upload(self.filename, data, self.title, self.author, self.language, self.split_level)
 
 
 @dataclass(frozen=True)
@@ -107,6 +109,7 @@ def read_direct_request(body: bytes, max_upload_bytes: int, max_direct_bytes: in
         title=metadata_value(texts, {}, "title"),
         author=metadata_value(texts, {}, "author"),
         language=checked_language(metadata_value(texts, {}, "language")),
+        split_level=checked_split_level(fields.get("split_level", "")),
     )
 
 

@@ -105,6 +105,7 @@ class Job:
     title: str = ""
     author: str = ""
     language: str = ""
+    split_level: int = 1  # the heading level chapters start at
     # The book this job makes an edition of, and which edition (a book's id is its first job's id).
     book: str = ""
     edition: int = 1
@@ -166,6 +167,7 @@ class Job:
             "title": self.title,
             "author": self.author,
             "language": self.language,
+            "split_level": self.split_level,
             "book": self.book,
             "edition": self.edition,
             **({"manuscript_etag": self.manuscript_etag} if self.manuscript_etag else {}),
@@ -199,6 +201,7 @@ class Job:
             title=entity.get("title", ""),
             author=entity.get("author", ""),
             language=entity.get("language", ""),
+            split_level=int(entity.get("split_level", 1)),
             book=entity.get("book") or entity["PartitionKey"],
             edition=int(entity.get("edition", 1)),
             manuscript_etag=entity.get("manuscript_etag", ""),
@@ -237,6 +240,7 @@ class Job:
                 "type": self.kind,
                 "bytes": self.size,
                 "sha256": self.sha256,
+                "split_level": self.split_level,
             },
             "metadata": {"title": self.title, "author": self.author, "language": self.language},
             "book": self.book,

@@ -95,4 +95,5 @@ def _job_for(manuscript: Manuscript, job_id: str, blob_name: str, now: datetime)
         title=upload.title,
         author=upload.author,
         language=upload.language,
+        split_level=upload.split_level,
     )

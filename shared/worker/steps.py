@@ -73,6 +73,7 @@ def options_for(job: Job) -> ConvertOptions:
         title=job.title,
         author=job.author,
         language=job.language,
+        split_level=job.split_level,
         updates_url=UPDATES_FROM_APP,
         file_name=job.filename,
         edition=job.edition,

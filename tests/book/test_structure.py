@@ -132,7 +132,10 @@ def test_chapters_may_start_at_any_heading_level_down_to_h6() -> None:
 
 
 def test_the_long_chapter_warning_advises_a_level_that_exists() -> None:
-    assert "(h4: --split-level 4)" in long_chapter_warnings("One", 400_000, 3)[0]
+    assert (
+        "h4 (upload with split_level=4; on the command line, --split-level 4)"
+        in long_chapter_warnings("One", 400_000, 3)[0]
+    )
     assert long_chapter_warnings("One", 400_000, 6) == [
         "The chapter 'One' is 400 KB; reading systems turn its pages slowly above 300 KB. Give it headings."
     ]

@@ -222,12 +222,13 @@ def test_the_sas_writes_one_blob_and_nothing_else(app: AppHost) -> None:
 
 def test_submitting_twice_starts_one_job_and_the_book_converts(app: AppHost) -> None:
     data = HARBOUR.read_bytes()
-    grant = granted(app.base_url, "harbour.zip", len(data), title="Harbour")
+    grant = granted(app.base_url, "harbour.zip", len(data), title="Harbour", split_level=2)
     upload(grant, data)
     first_status, first = submit(app.base_url, grant, grant["owner_key"])
     second_status, second = submit(app.base_url, grant, grant["owner_key"])
     assert (first_status, second_status) == (202, 202)
     assert first["id"] == second["id"] == grant["id"] and first["metadata"]["title"] == "Harbour"
+    assert first["manuscript"]["split_level"] == 2  # as asked for with the upload
     assert follow(app.base_url, first["id"], timeout=60)["status"] == "succeeded"
     status, book = http_json("GET", f"{app.base_url}/api/books/{grant['id']}")
     assert status == 200 and [e["edition"] for e in book["editions"]] == [1]

@@ -75,21 +75,22 @@ def test_the_cli_given_a_jobs_parameters_writes_the_bytes_the_pipeline_published
     app: AppHost, azurite: Azurite, tmp_path: Path
 ) -> None:
     """The README's equivalence, run for real: a second edition (so the edition number counts),
-    with a title, author and language, converted by the pipeline and by the CLI's own process."""
+    with a title, author, language and split level, converted by the pipeline and by the CLI's own
+    process."""
     book, owner_key = create_book(
         app.base_url, corpus.small_book_zip(3), "first.zip", title="Harbour & Quay", author="Ada Writer", language="en"
     )
     assert follow(app.base_url, book, timeout=60)["status"] == "succeeded"
     data = corpus.small_book_zip(4)
     metadata = {"title": "Harbour & Quay, Revised", "author": "Ada Writer", "language": "en-GB"}
-    query = urllib.parse.urlencode({"filename": "second edition.zip", **metadata})
+    query = urllib.parse.urlencode({"filename": "second edition.zip", "split_level": "2", **metadata})
     status, sent = http_json(
         "POST", f"{app.base_url}/api/books/{book}/editions?{query}", data, {"Authorization": f"Bearer {owner_key}"}
     )
     assert status == 202, sent
     job = follow(app.base_url, sent["id"], timeout=60)
     assert job["status"] == "succeeded", job
-    assert job["edition"] == 2 and job["metadata"] == metadata
+    assert job["edition"] == 2 and job["metadata"] == metadata and job["manuscript"]["split_level"] == 2
 
     manuscript = tmp_path / "manuscript"  # not the uploaded name: --file-name gives that
     manuscript.write_bytes(data)
@@ -98,6 +99,7 @@ def test_the_cli_given_a_jobs_parameters_writes_the_bytes_the_pipeline_published
         *("--modified", job["created"]),
         *("--title", meta["title"], "--author", meta["author"], "--language", meta["language"]),
         *("--file-name", job["manuscript"]["filename"], "--updates-url", "../updates"),
+        *("--split-level", str(job["manuscript"]["split_level"])),
     ]
     cli = run_cli(manuscript, tmp_path / "cli", *parameters, "--edition", str(job["edition"]))
 
@@ -105,6 +107,9 @@ def test_the_cli_given_a_jobs_parameters_writes_the_bytes_the_pipeline_published
     pipeline = {"book.epub": epub, **{f"app/{path}": content for path, content in app_files.items()}}
     assert sorted(cli) == sorted(pipeline)
     assert [path for path in pipeline if cli[path] != pipeline[path]] == []
+    # Chapters began at h2, as the upload asked: "Part" (an h2 under "Two") is a chapter of its own.
+    chapters = sorted(path for path in pipeline if re.match(r"app/chapters/ch\d+\.html$", path))
+    assert len(chapters) == 4 and b"<h2" in pipeline[chapters[-1]] and b">Part<" in pipeline[chapters[-1]]
     # The comparison sees the edition: without it, the CLI's service worker asks for no edition.
     without = run_cli(manuscript, tmp_path / "no-edition", *parameters)
     assert [path for path in pipeline if without[path] != pipeline[path]] == ["app/sw.js"]

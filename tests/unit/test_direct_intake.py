@@ -46,6 +46,7 @@ def test_a_request_names_the_file_its_size_and_metadata() -> None:
         filename="C:\\books\\Tides.zip", size=5_000_000, title="  Tides ", author="A. Writer", language="en"
     )
     assert asked == DirectUploadRequest("Tides.zip", 5_000_000, "Tides", "A. Writer", "en")
+    assert request(filename="t.md", size=9, split_level=2).split_level == 2
 
 
 @pytest.mark.parametrize(
@@ -64,6 +65,9 @@ def test_a_request_names_the_file_its_size_and_metadata() -> None:
         ({"filename": "a.md", "size": 10, "title": 5}, Refusal.MALFORMED, "strings"),
         ({"filename": "a.md", "size": 10, "language": "not a tag"}, Refusal.MALFORMED, "BCP 47"),
         ({"filename": "a.md", "size": 10, "title": "x" * 301}, Refusal.MALFORMED, "300"),
+        ({"filename": "a.md", "size": 10, "split_level": 7}, Refusal.MALFORMED, "from 1 (h1) to 6"),
+        ({"filename": "a.md", "size": 10, "split_level": True}, Refusal.MALFORMED, "from 1 (h1) to 6"),
+        ({"filename": "a.md", "size": 10, "split_level": [2]}, Refusal.MALFORMED, "from 1 (h1) to 6"),
     ],
 )
 def test_a_bad_request_is_refused_with_a_reason(fields: dict[str, object], kind: Refusal, words: str) -> None:

@@ -106,6 +106,17 @@ def test_declared_size_is_checked_before_reading() -> None:
     check_declared_size({"content-length": str(LIMIT)}, LIMIT)
 
 
+def test_chapters_start_at_the_heading_level_the_upload_names() -> None:
+    headers, body = _multipart({"split_level": "3"}, ("dune.md", b"# A\n"))
+    assert read_upload(headers, {}, body, LIMIT).split_level == 3
+    assert read_upload({}, {"split_level": "6"}, b"x", LIMIT).split_level == 6
+    assert read_upload({}, {}, b"x", LIMIT).split_level == 1
+    for wrong in ("7", "0", "two", "-1", "1.5", "99999999999"):
+        with pytest.raises(UploadRejected, match="from 1 \\(h1\\) to 6") as refused:
+            read_upload({}, {"split_level": wrong}, b"x", LIMIT)
+        assert refused.value.refusal is Refusal.MALFORMED
+
+
 def test_bad_language_and_overlong_title_are_rejected() -> None:
     with pytest.raises(UploadRejected, match="language tag"):
         read_upload({}, {"language": "english please"}, b"x", LIMIT)

@@ -235,6 +235,8 @@
       var value = document.getElementById(name).value.trim();
       if (value) { data.append(name, value); }
     });
+    var level = document.getElementById('split_level').value;
+    if (level !== '1') { data.append('split_level', level); }
     submit.disabled = true;
     progress.hidden = false;
     setBar(uploadBar, 'upload-pct', 0);
@@ -253,6 +255,8 @@
       var value = document.getElementById(name).value.trim();
       if (value) { fields[name] = value; }
     });
+    var level = Number(document.getElementById('split_level').value);
+    if (level !== 1) { fields.split_level = level; }
     return fields;
   }
 
