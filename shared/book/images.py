@@ -232,19 +232,25 @@ def _draw_wrapped(
     return y
 
 
+ICON_SAFE_ZONE = 0.8  # maskable icons keep their content inside the central 80 %
+
+
 def make_icons(cover: ProcessedImage) -> dict[int, bytes]:
     """Square PNG app icons (192 and 512 px) from the cover: its top, centred on its own colour."""
     from PIL import Image
 
     with Image.open(io.BytesIO(cover.data)) as source:
+        # A JPEG decodes at a fraction of its size when that still covers the largest icon: a
+        # quarter of the pixels (and of the memory) for a 1600 × 2560 cover.
+        needed = int(max(ICON_SIZES) * ICON_SAFE_ZONE) + 1
+        source.draft("RGB", (needed, needed))
         image = source.convert("RGB")
     side = min(image.width, image.height)
     square = image.crop(((image.width - side) // 2, 0, (image.width - side) // 2 + side, side))
     icons = {}
     for size in ICON_SIZES:
-        # Maskable icons keep their content inside the central 80 % safe zone.
         canvas = Image.new("RGB", (size, size), square.getpixel((0, 0)))
-        inner = int(size * 0.8)
+        inner = int(size * ICON_SAFE_ZONE)
         canvas.paste(square.resize((inner, inner), Image.Resampling.LANCZOS), ((size - inner) // 2,) * 2)
         out = io.BytesIO()
         canvas.save(out, "PNG", optimize=True)
