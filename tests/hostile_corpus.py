@@ -108,6 +108,23 @@ CASES = [
     Case("headings (60k)", "headings.md", _markdown("# Heading\n\n" * 60_000), "60,000 headings"),
     Case("nested inline HTML (50k)", "html.md", _markdown("<span>" * 50_000 + "deep\n"), "succeeded"),
     Case("1 MB of *", "stars.md", _markdown("*" * 1_000_000 + "\n"), "a run of 1,000,000"),
+    # Shapes that once made a reader's pattern rescan the rest of the text at every step (#35 review).
+    Case(
+        "100k unclosed <svg> in a paragraph",
+        "svgs.md",
+        _markdown("# A\n\ntext " + "<svg> " * 100_000 + "\n"),
+        "succeeded",
+    ),
+    Case(
+        "200k '<svg ' never closed", "svg-open.md", _markdown("# A\n\n<svg>\n" + "<svg " * 200_000 + "\n"), "succeeded"
+    ),
+    Case("\\[ a 1 MB word \\]", "tex.md", _markdown("# A\n\n\\[" + "a" * 1_000_000 + "\\]\n"), "succeeded"),
+    Case(
+        "200k 'href=a.' in HTML",
+        "hrefs.html",
+        _markdown("<html><body><h1>A</h1><p>" + "href=a. " * 200_000 + "</p></body></html>"),
+        "succeeded",
+    ),
     Case("1 MB of [", "brackets.md", _markdown("[" * 1_000_000 + "\n"), "a run of 1,000,000"),
     Case("1 MB of _", "underscores.md", _markdown("_" * 1_000_000 + "\n"), "a run of 1,000,000"),
     Case(

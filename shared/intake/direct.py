@@ -109,7 +109,7 @@ def read_direct_request(body: bytes, max_upload_bytes: int, max_direct_bytes: in
         title=metadata_value(texts, {}, "title"),
         author=metadata_value(texts, {}, "author"),
         language=checked_language(metadata_value(texts, {}, "language")),
-        split_level=checked_split_level(fields.get("split_level", "")),
+        split_level=checked_split_level("" if fields.get("split_level") is None else fields["split_level"]),
     )
 
 

@@ -208,3 +208,20 @@ def test_a_project_read_from_a_file_entry_by_entry_is_the_same_book(tmp_path: Pa
 def test_a_zip_without_a_manuscript_is_refused_with_what_it_lacks() -> None:
     with pytest.raises(ManuscriptError, match="holds no manuscript"):
         convert(zip_of({"images/a.png": png((1, 2, 3))}), options("zip"))
+
+
+def test_a_thumbnail_in_a_chapter_of_a_subfolder_leads_to_its_full_size_picture() -> None:
+    data = zip_of(
+        {
+            "SUMMARY.md": b"- [A](ch/a.md)\n- [B](ch/b.md)\n",
+            "ch/a.md": b"# A\n\n[![The quay, small](../img/small.png)](../img/large.png)\n",
+            "ch/b.md": b'# B\n\n<a href="../img/large.png"><img src="../img/small.png" alt="The quay"></a>\n',
+            "img/small.png": png((1, 2, 3)),
+            "img/large.png": png((200, 2, 3)),
+        }
+    )
+    result = convert(data, options("zip"))
+    files = chapters(result)
+    pages = {re.search(r'<a href="(img-[0-9a-f]+\.xhtml)">', files[name]) for name in ("ch001.xhtml", "ch002.xhtml")}
+    assert None not in pages and len({page.group(1) for page in pages if page}) == 1, files
+    assert not [w for w in result.warnings if "outside the book" in w], result.warnings

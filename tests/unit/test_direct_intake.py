@@ -47,6 +47,7 @@ def test_a_request_names_the_file_its_size_and_metadata() -> None:
     )
     assert asked == DirectUploadRequest("Tides.zip", 5_000_000, "Tides", "A. Writer", "en")
     assert request(filename="t.md", size=9, split_level=2).split_level == 2
+    assert request(filename="t.md", size=9, split_level=None).split_level == 1  # JSON null: the default
 
 
 @pytest.mark.parametrize(

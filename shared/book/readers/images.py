@@ -6,6 +6,7 @@ from __future__ import annotations
 import posixpath
 import re
 from collections.abc import Iterator, Mapping
+from urllib.parse import urlsplit
 
 from shared.book.archive import normalise_reference
 from shared.book.errors import ADD_IMAGES_ADVICE, ManuscriptError
@@ -131,17 +132,21 @@ def _image_references(book: ParsedBook) -> list[str]:
 
 def links_to_image(href: str) -> bool:
     """Whether a link names an image file (by its extension), which the book may carry."""
-    from urllib.parse import urlsplit
+    try:
+        path = urlsplit(href).path
+    except ValueError:
+        return False  # not a URL at all ('http://[x'): the link checks name it, not this one
+    return posixpath.splitext(path.lower())[1] in IMAGE_EXTENSIONS
 
-    return posixpath.splitext(urlsplit(href).path.lower())[1] in IMAGE_EXTENSIONS
 
-
-_IMAGE_HREF = re.compile(r"href\s*=\s*[\"']?[^\"'>\s]*\.(?:jpe?g|png|gif|webp|svg)\b", re.I)
+# An href's value, whatever it names: nothing after it is required, so no match backtracks (one
+# that had to end in an image extension rescanned the rest of the text for every "href=").
+_HREF_VALUE = re.compile(r"href\s*=\s*[\"']?([^\"'>\s]*)", re.I)
 
 
 def html_image_sources(html: str) -> list[str]:
     """The images an HTML fragment shows, and the images it links to."""
-    if "<img" not in html.lower() and not _IMAGE_HREF.search(html):
+    if "<img" not in html.lower() and not any(links_to_image(m.group(1)) for m in _HREF_VALUE.finditer(html)):
         return []  # parsing every chapter with links again would cost as much as sanitising it
     from shared.book.sanitize import sanitized_fragment
 

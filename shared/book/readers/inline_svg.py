@@ -20,10 +20,12 @@ from shared.book.model import ParsedBook
 from shared.book.svg import SVG_NAMESPACE, SvgError, sanitize_svg
 
 FOLDER = "inline-drawings"
-_TAG = re.compile(r"<(/?)svg\b[^>]*?(/?)>", re.IGNORECASE)
-_TITLE = re.compile(r"<title\b[^>]*>(.*?)</title>", re.IGNORECASE | re.DOTALL)
+# Bounded by the next "<" or ">", so a text of unclosed "<svg " costs one pass, not one per tag.
+_TAG = re.compile(r"<(/?)svg\b[^<>]*?(/?)>", re.IGNORECASE)
+_TITLE = re.compile(r"<title\b[^<>]*>([^<]*)</title>", re.IGNORECASE)
 _LABEL = re.compile(r"""\baria-label\s*=\s*(["'])(.*?)\1""", re.IGNORECASE | re.DOTALL)
-_MARKUP = re.compile(r"<[^>]*>")
+_MARKUP = re.compile(r"<[^<>]*>")
+_DEFAULT_NAMESPACE = re.compile(r"\sxmlns\s*=")
 # HTML parsers lower-case every name, and SVG's mixed-case ones then mean nothing: the names as SVG
 # spells them (the HTML standard adjusts the same ones when it parses an inline drawing).
 _MIXED_CASE = {
@@ -142,33 +144,36 @@ def lift_inline_svgs(book: ParsedBook, base_dir: str) -> dict[str, bytes]:
 
 def _lift_children(children: list[Any], base_dir: str, files: dict[str, bytes]) -> list[Any]:
     """A drawing inside a paragraph arrives as a run of inline tokens (each tag one html_inline, the
-    text between them text): the run, joined, is lifted whole."""
+    text between them text): the run, joined, is lifted whole. One pass, pairing the tags as it goes,
+    so a paragraph of unclosed <svg> tags costs no more than one of words."""
     out: list[Any] = []
-    index = 0
-    while index < len(children):
-        child = children[index]
-        if child.type != "html_inline" or not _TAG.match(child.content) or child.content.startswith("</"):
-            out.append(child)
-            index += 1
-            continue
-        depth, end = 0, index
-        while end < len(children):
-            tag = _TAG.match(children[end].content) if children[end].type == "html_inline" else None
-            if tag is not None and not tag.group(2):
-                depth += -1 if tag.group(1) else 1
+    depth, start = 0, 0
+    for index, child in enumerate(children):
+        tag = _TAG.match(child.content) if child.type == "html_inline" else None
+        if tag is None or tag.group(2):  # not a drawing's tag, or a self-closed one
             if depth == 0:
-                break
-            end += 1
-        run = children[index : end + 1]
-        markup = "".join(c.content if c.type == "html_inline" else html.escape(c.content, quote=False) for c in run)
-        lifted = _lift(markup, base_dir, files) if end < len(children) else markup
-        if lifted == markup:
-            out.append(child)  # not a drawing that could be read: left to the sanitiser, as it is
-            index += 1
+                out.append(child)
             continue
-        child.content = lifted
-        out.append(child)
-        index = end + 1
+        if not tag.group(1):
+            if depth == 0:
+                start = index
+            depth += 1
+            continue
+        if depth == 0:
+            out.append(child)  # a closing tag with nothing open: the sanitiser's
+            continue
+        depth -= 1
+        if depth == 0:
+            run = children[start : index + 1]
+            markup = "".join(c.content if c.type == "html_inline" else html.escape(c.content, quote=False) for c in run)
+            lifted = _lift(markup, base_dir, files)
+            if lifted == markup:
+                out.extend(run)  # not a drawing that could be read: left to the sanitiser, as it is
+            else:
+                run[0].content = lifted
+                out.append(run[0])
+    if depth:
+        out.extend(children[start:])  # never closed: left as written
     return out
 
 
@@ -210,7 +215,7 @@ def _safe(drawing: str) -> bytes | None:
     """The drawing as a safe SVG file, or None when it cannot be read as one."""
     drawing = _MARKUP.sub(lambda tag: _NAME.sub(_svg_spelling, tag.group(0)), drawing)
     opening = _TAG.match(drawing)
-    if opening is not None and "xmlns" not in opening.group(0):
+    if opening is not None and not _DEFAULT_NAMESPACE.search(opening.group(0)):
         # HTML lets an inline drawing leave its namespace out; a file must declare it.
         drawing = f'<svg xmlns="{SVG_NAMESPACE}"' + drawing[4:]
     try:

@@ -100,7 +100,9 @@ def _brackets_math(state: Any, start_line: int, end_line: int, silent: bool) -> 
 
 _TEX_MARKS = re.compile(r"\\[A-Za-z]+|[\^_=<>{}+*/|]")
 _TEXT_COMMANDS = re.compile(r"\\(?:text|mathrm|textit|textbf|mbox|operatorname)\s*\{[^{}]*\}")
-_WORDS = re.compile(r"[^\W\d_]{2,}[\s,.;:]+[^\W\d_]{2,}[\s,.;:]+[^\W\d_]{2,}")
+# Tried only where a word begins, and possessively: a long run of letters is scanned once, not once
+# for each of its letters.
+_WORDS = re.compile(r"\b[^\W\d_]{2,}+[\s,.;:]++[^\W\d_]{2,}+[\s,.;:]++[^\W\d_]{2,}+")
 
 
 def looks_like_tex(content: str) -> bool:

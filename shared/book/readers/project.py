@@ -36,6 +36,7 @@ from shared.book.errors import ManuscriptError
 from shared.book.limits import check_markdown
 from shared.book.model import ChapterSource, Metadata, ParsedBook
 from shared.book.readers.html import read_html
+from shared.book.readers.images import links_to_image
 from shared.book.readers.markdown import inline_text, markdown_parser, read_markdown
 from shared.book.readers.outline import title_from_file_name
 from shared.book.readers.pandoc_markdown import PART_META, label_cross_references, titled
@@ -288,7 +289,8 @@ def project_text(data: bytes, name: str) -> str:
     return text.replace("\r\n", "\n").replace("\r", "\n")
 
 
-_IMG_SRC = re.compile(r"""(<img\b[^>]*?\bsrc\s*=\s*)(["'])(.*?)\2""", re.I | re.S)
+# An image's src, or a link's href (a link to a full-size picture is rebased as the picture is).
+_FILE_ATTRIBUTE = re.compile(r"""(<(img|a)\b[^<>]*?\b(src|href)\s*=\s*)(["'])([^"'<>]*)\4""", re.I)
 
 
 def _rebased(reference: str, folder: str) -> str:
@@ -299,7 +301,13 @@ def _rebased(reference: str, folder: str) -> str:
 
 
 def _rebase_html(html: str, folder: str) -> str:
-    return _IMG_SRC.sub(lambda m: m.group(1) + m.group(2) + _rebased(m.group(3), folder) + m.group(2), html)
+    def rebased(m: re.Match[str]) -> str:
+        tag, attribute, value = m.group(2).lower(), m.group(3).lower(), m.group(5)
+        if (tag, attribute) == ("img", "src") or ((tag, attribute) == ("a", "href") and links_to_image(value)):
+            value = _rebased(value, folder)
+        return m.group(1) + m.group(4) + value + m.group(4)
+
+    return _FILE_ATTRIBUTE.sub(rebased, html)
 
 
 def _rebase_images(chapter: ChapterSource, folder: str) -> None:
@@ -321,5 +329,7 @@ def _rebase_token(token: Any, folder: str) -> None:
     for child in token.children or ():
         if child.type == "image":
             child.attrs["src"] = _rebased(str(child.attrs.get("src", "")), folder)
+        elif child.type == "link_open" and links_to_image(href := str(child.attrs.get("href", ""))):
+            child.attrs["href"] = _rebased(href, folder)
         elif child.type == "html_inline":
             child.content = _rebase_html(child.content, folder)
