@@ -365,13 +365,19 @@ LAUGHS = (
 EXTERNAL_ENTITY = '<!DOCTYPE package [<!ENTITY h SYSTEM "file:///etc/passwd">]>'
 
 
-def epub_declaring(doctype: str) -> bytes:
+def epub_declaring(doctype: str, encoding: str = "UTF-8") -> bytes:
+    """An EPUB whose OPF declares entities, written in `encoding`. In UTF-7, the declaration's `<` is
+    written in base64 (`+ADw-`), as UTF-7 allows and Python does not do unasked."""
     opf = MINIMAL_OPF.format(spine='<itemref idref="c"/>').replace("<package", doctype + "\n<package", 1)
     opf = opf.replace("<dc:title>Broken</dc:title>", "<dc:title>Broken &h;</dc:title>")
+    opf = opf.replace('<?xml version="1.0"?>', f'<?xml version="1.0" encoding="{encoding}"?>', 1)
+    data = opf.encode(encoding)
+    if encoding == "UTF-7":
+        data = data.replace(b"<!ENTITY", b"+ADw-!ENTITY")
     return epub_of(
         {
             "META-INF/container.xml": container("content.opf"),
-            "content.opf": opf.encode(),
+            "content.opf": data,
             "c.xhtml": xhtml("C", "<p>c</p>"),
         }
     )

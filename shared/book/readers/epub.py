@@ -112,19 +112,39 @@ def _rootfile(files: Mapping[str, bytes], container: str, root: str) -> str:
     return opf_path
 
 
+# `<!ENTITY` in the encodings a parser tells apart by their first bytes: one byte a character (UTF-8),
+# or each character padded with NULs (UTF-16 and UTF-32, either byte order, with a BOM or without).
+_ENTITY_DECLARATION = re.compile(rb"\x00{0,3}".join(re.escape(bytes([c])) for c in b"<!ENTITY"), re.I)
+_DECLARES_ENTITIES = "declares XML entities, which EPUBs never use"
+
+
 def _xml(data: bytes, name: str) -> Any:
+    root, problem = _parsed_xml(data)
+    if root is None:
+        raise ManuscriptError(f"The EPUB's '{name}' {problem}. {REPACK_ADVICE}")
+    return root
+
+
+def _parsed_xml(data: bytes) -> tuple[Any, str]:
+    """An XML part's root element, or None and what is wrong with it (to follow "The EPUB's 'x' ")."""
     from lxml import etree
 
     # EPUBs declare no entities (an NCX's DOCTYPE names a DTD, and has no declarations); one that
-    # does is made to expand or to reach outside the book. The whole part is searched.
-    if re.search(rb"<!ENTITY", data, re.I):
-        raise ManuscriptError(f"The EPUB's '{name}' declares XML entities, which EPUBs never use. {REPACK_ADVICE}")
+    # does is made to expand or to reach outside the book. The whole part is searched, before parsing.
+    if _ENTITY_DECLARATION.search(data):
+        return None, _DECLARES_ENTITIES
     # An EPUB is data from outside: no entity expansion, no DTD, no network, no huge trees.
     parser = etree.XMLParser(resolve_entities=False, no_network=True, load_dtd=False, huge_tree=False)
     try:
-        return etree.fromstring(data, parser)
+        root = etree.fromstring(data, parser)
     except etree.XMLSyntaxError as error:
-        raise ManuscriptError(f"The EPUB's '{name}' is not well-formed XML ({error}). {REPACK_ADVICE}") from None
+        return None, f"is not well-formed XML ({error})"
+    # The parser's own record of the DOCTYPE sees a declaration in any encoding it decodes (UTF-7
+    # writes `<!ENTITY` as `+ADw-+ACE-ENTITY`, which the search above misses): refused by name too.
+    dtd = root.getroottree().docinfo.internalDTD
+    if dtd is not None and any(True for _ in dtd.iterentities()):
+        return None, _DECLARES_ENTITIES
+    return root, ""
 
 
 def _manifest(package: Any, opf_dir: str) -> dict[str, dict[str, str]]:
