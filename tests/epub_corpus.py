@@ -325,6 +325,38 @@ def republished_source_zip() -> bytes:
     )
 
 
+# -- broken tables of contents: they only give titles, so the book is made without them ------------
+
+BROKEN_NCX = """<?xml version="1.0"?><ncx xmlns="http://www.daisy.org/z3986/2005/ncx/" version="2005-1"><navMap>
+<navPoint id="p1"><navLabel><text>First&nbsp;Light</text></navLabel><content src="c1.xhtml"/></navPoint>
+</navMap></ncx>"""
+# HTML habits in XHTML: an entity XML does not know, list items and an italic never closed.
+BROKEN_NAV = """<nav epub:type="toc"><ol><li><a href="c1.xhtml">First&nbsp;Light</a>
+<li><a href="c2.xhtml">Second <i>Tide</a></ol></nav>"""
+
+
+def epub_with_broken_contents(nav: bool) -> bytes:
+    """An EPUB whose NCX is not well-formed (a Calibre habit): alone, or beside a nav document that
+    is not well-formed either. Neither chapter has a heading."""
+    nav_item = '<item id="nav" href="nav.xhtml" media-type="application/xhtml+xml" properties="nav"/>'
+    opf = MINIMAL_OPF.format(spine='<itemref idref="c"/><itemref idref="c2"/>').replace(
+        "<manifest>",
+        '<manifest><item id="ncx" href="toc.ncx" media-type="application/x-dtbncx+xml"/>'
+        '<item id="c2" href="c2.xhtml" media-type="application/xhtml+xml"/>' + (nav_item if nav else ""),
+    )
+    opf = opf.replace('href="c.xhtml"', 'href="c1.xhtml"').replace("<spine>", '<spine toc="ncx">')
+    entries = {
+        "META-INF/container.xml": container("content.opf"),
+        "content.opf": opf.encode(),
+        "toc.ncx": BROKEN_NCX.encode(),
+        "c1.xhtml": xhtml("One", "<p>The lamp was lit at dusk.</p>"),
+        "c2.xhtml": xhtml("Two", "<p>The tide turned at dawn.</p>"),
+    }
+    if nav:
+        entries["nav.xhtml"] = xhtml("Contents", BROKEN_NAV)
+    return epub_of(entries)
+
+
 # -- broken EPUBs: each should be refused with a message, never crash -------------------------------
 
 MINIMAL_OPF = """<?xml version="1.0"?>

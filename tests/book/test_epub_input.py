@@ -221,6 +221,21 @@ def test_quires_own_epub_republishes_to_the_same_book() -> None:
     assert not again.warnings, again.warnings
 
 
+# -- broken tables of contents ------------------------------------------------------------------
+
+
+def test_a_broken_ncx_is_skipped_with_a_warning_and_a_broken_nav_still_gives_titles() -> None:
+    # Beside a nav that is not well-formed XML either: the nav is read as HTML, and titles the chapters.
+    book = parsed(epub_corpus.epub_with_broken_contents(nav=True))
+    assert [c.title for c in book.chapters] == ["First Light", "Second Tide"]
+    skipped = [w for w in book.warnings if "'toc.ncx' is not well-formed XML" in w]
+    assert len(skipped) == 1 and "skipped" in skipped[0] and "Export the EPUB again" in skipped[0]
+    # Alone: the book is still made, its chapters titled by their text.
+    book = parsed(epub_corpus.epub_with_broken_contents(nav=False))
+    assert [c.source_file for c in book.chapters] == ["c1.xhtml", "c2.xhtml"]
+    assert [w for w in book.warnings if "'toc.ncx'" in w] == skipped
+
+
 # -- broken EPUBs ---------------------------------------------------------------------------------
 
 

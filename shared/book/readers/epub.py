@@ -55,7 +55,7 @@ def find_epub(files: Mapping[str, bytes]) -> Project:
     manifest = _manifest(package, opf_dir)
     project = Project([], metadata=_metadata(package))
     cover_image = _cover_image(package, manifest)
-    titles, landmarks = _navigation(files, package, manifest, opf_dir)
+    titles, landmarks = _navigation(files, package, manifest, opf_dir, project.warnings)
     linear: list[Entry] = []
     extra: list[Entry] = []
     seen: set[str] = set()
@@ -231,10 +231,15 @@ def _is_image(path: str) -> bool:
 
 
 def _navigation(
-    files: Mapping[str, bytes], package: Any, manifest: Mapping[str, Mapping[str, str]], opf_dir: str
+    files: Mapping[str, bytes],
+    package: Any,
+    manifest: Mapping[str, Mapping[str, str]],
+    opf_dir: str,
+    warnings: list[str],
 ) -> tuple[dict[str, str], dict[str, str]]:
     """Each file's title in the table of contents (the first entry for it), and the files the EPUB
-    marks as its cover or title page (nav landmarks, or EPUB 2's guide)."""
+    marks as its cover or title page (nav landmarks, or EPUB 2's guide). Both only name titles and
+    pages, so a broken one is skipped with a warning (the nav is read as HTML, which always reads)."""
     titles: dict[str, str] = {}
     landmarks: dict[str, str] = {}
     nav = next((i for i in manifest.values() if "nav" in i["properties"].split() and i["path"] in files), None)
@@ -252,19 +257,34 @@ def _navigation(
     spine = package.find(f"{{{OPF_NS}}}spine")
     ncx = manifest.get(spine.get("toc", "")) if spine is not None else None
     if ncx is not None and ncx["path"] in files:
-        folder = posixpath.dirname(ncx["path"])
-        for point in _xml(files[ncx["path"]], ncx["path"]).iter(f"{{{NCX_NS}}}navPoint"):
-            label = point.findtext(f"{{{NCX_NS}}}navLabel/{{{NCX_NS}}}text") or ""
-            content = point.find(f"{{{NCX_NS}}}content")
-            path = _target(content.get("src", "") if content is not None else "", folder)
-            if path:
-                titles.setdefault(path, clean_text(label))
+        for path, title in _ncx_titles(files[ncx["path"]], ncx["path"], warnings):
+            titles.setdefault(path, title)
     for reference in package.iterfind(f"{{{OPF_NS}}}guide/{{{OPF_NS}}}reference"):
         path = _target(reference.get("href", ""), opf_dir)
         kind = {"cover": "cover", "title-page": "titlepage"}.get(reference.get("type", ""))
         if path and kind:
             landmarks.setdefault(path, kind)
     return titles, landmarks
+
+
+def _ncx_titles(data: bytes, name: str, warnings: list[str]) -> list[tuple[str, str]]:
+    """EPUB 2's table of contents as (archive path, title) in order. One that cannot be read is
+    skipped with a warning: it only titles chapters, which their headings or the nav title too."""
+    root, problem = _parsed_xml(data)
+    if root is None:
+        warnings.append(
+            f"The EPUB's table of contents '{name}' {problem}, so it was skipped: each chapter takes its title "
+            f"from the nav document or its own heading. {REPACK_ADVICE}"
+        )
+        return []
+    found = []
+    for point in root.iter(f"{{{NCX_NS}}}navPoint"):
+        label = point.findtext(f"{{{NCX_NS}}}navLabel/{{{NCX_NS}}}text") or ""
+        content = point.find(f"{{{NCX_NS}}}content")
+        path = _target(content.get("src", "") if content is not None else "", posixpath.dirname(name))
+        if path:
+            found.append((path, clean_text(label)))
+    return found
 
 
 def _target(href: str, folder: str) -> str | None:
