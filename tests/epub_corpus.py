@@ -357,6 +357,30 @@ def epub_with_broken_contents(nav: bool) -> bytes:
     return epub_of(entries)
 
 
+# -- covers named wrong: the book is made, with the cover it can have --------------------------------
+
+
+def epub_with_cover(item: str, meta: str = "", cover_page: str = "") -> bytes:
+    """A one-chapter EPUB whose manifest also holds `item` (naming its cover, EPUB 3's way) and whose
+    metadata holds `meta` (EPUB 2's way); when `cover_page` names an image, a first page that only
+    shows it. The EPUB holds an image, img/real.jpg, and a scan Quire cannot use, img/scan.tif."""
+    opf = MINIMAL_OPF.format(
+        spine='<itemref idref="cover"/><itemref idref="c"/>' if cover_page else '<itemref idref="c"/>'
+    )
+    page = '<item id="cover" href="cover.xhtml" media-type="application/xhtml+xml"/>' if cover_page else ""
+    opf = opf.replace("<manifest>", "<manifest>" + item + page).replace("</metadata>", meta + "</metadata>")
+    entries = {
+        "META-INF/container.xml": container("content.opf"),
+        "content.opf": opf.encode(),
+        "c.xhtml": xhtml("C", "<h1>Landfall</h1><p>c</p>"),
+        "img/real.jpg": photo_jpeg(600, 900),
+        "img/scan.tif": b"II*\x00",
+    }
+    if cover_page:
+        entries["cover.xhtml"] = xhtml("Cover", f'<img src="{cover_page}" alt="Cover"/>')
+    return epub_of(entries)
+
+
 # -- broken EPUBs: each should be refused with a message, never crash -------------------------------
 
 MINIMAL_OPF = """<?xml version="1.0"?>

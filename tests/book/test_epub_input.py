@@ -221,6 +221,57 @@ def test_quires_own_epub_republishes_to_the_same_book() -> None:
     assert not again.warnings, again.warnings
 
 
+# -- covers named wrong ---------------------------------------------------------------------------
+
+IMAGE_ITEM = '<item id="ci" href="img/{}" media-type="image/jpeg" properties="cover-image"/>'
+PAGE_ITEM = '<item id="ci" href="c.xhtml" media-type="image/jpeg" properties="cover-image"/>'
+EPUB2_META = '<meta name="cover" content="c"/>'  # names the chapter's item
+
+
+@pytest.mark.parametrize(
+    ("item", "meta", "cover_page", "has_cover", "warned"),
+    [
+        # EPUB 3 and EPUB 2 alike: a cover that is not an image is passed over, never fails the book.
+        (PAGE_ITEM, "", "", False, "names 'c.xhtml' as its cover image, but it is not an image"),
+        ("", EPUB2_META, "", False, "names 'c.xhtml' as its cover image, but it is not an image"),
+        # One missing from the EPUB is the EPUB's to fix, not an upload's.
+        (
+            IMAGE_ITEM.format("none.jpg"),
+            "",
+            "",
+            False,
+            "names 'img/none.jpg' as its cover image, but it is not in the EPUB",
+        ),
+        (IMAGE_ITEM.format("none.jpg"), "", "img/real.jpg", True, "so the image its cover page shows is the cover"),
+        ("", "", "img/none.jpg", False, "cover page shows 'img/none.jpg', which is not in the EPUB"),
+        ("", "", "img/scan.tif", False, "cover page shows 'img/scan.tif', which is not an image Quire can use"),
+        # The first cover named that is an image in the EPUB is the one.
+        (PAGE_ITEM + IMAGE_ITEM.format("real.jpg").replace('"ci"', '"r"'), "", "", True, ""),
+    ],
+    ids=[
+        "epub3-page",
+        "epub2-page",
+        "missing",
+        "missing-page-stands-in",
+        "page-image-missing",
+        "page-tiff",
+        "first-usable",
+    ],
+)
+def test_a_cover_named_wrong_is_passed_over_with_what_to_do(
+    item: str, meta: str, cover_page: str, has_cover: bool, warned: str
+) -> None:
+    book = parsed(epub_corpus.epub_with_cover(item, meta, cover_page))
+    assert [c.title for c in book.chapters] == ["Landfall"]
+    assert bool(book.cover_key) == has_cover
+    covers = [w for w in book.warnings if "cover" in w]
+    if warned:
+        assert len(covers) == 1 and warned in covers[0] and "Export the EPUB again" in covers[0], covers
+    else:
+        assert covers == []
+    assert not [w for w in book.warnings if "upload a zip" in w]
+
+
 # -- broken tables of contents ------------------------------------------------------------------
 
 

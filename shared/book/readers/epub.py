@@ -54,7 +54,7 @@ def find_epub(files: Mapping[str, bytes]) -> Project:
     opf_dir = posixpath.dirname(opf_path)
     manifest = _manifest(package, opf_dir)
     project = Project([], metadata=_metadata(package))
-    cover_image = _cover_image(package, manifest)
+    cover_image, cover_note = _cover_image(package, manifest, files)
     titles, landmarks = _navigation(files, package, manifest, opf_dir, project.warnings)
     linear: list[Entry] = []
     extra: list[Entry] = []
@@ -87,6 +87,12 @@ def find_epub(files: Mapping[str, bytes]) -> Project:
     project.entries = linear + extra
     if not project.entries:
         raise ManuscriptError(f"The EPUB's spine lists no chapter file that is in the EPUB. {REPACK_ADVICE}")
+    if cover_image and (problem := _cover_problem(cover_image, files)):
+        cover_note = cover_note or f"The EPUB's cover page shows '{cover_image}', which {problem}"
+        cover_image = ""
+    if cover_note:
+        outcome = "the image its cover page shows is the cover" if cover_image else "the book has a generated cover"
+        project.warnings.append(f"{cover_note}, so {outcome}. {REPACK_ADVICE}")
     if cover_image:
         project.metadata.cover_image = quote(cover_image)  # a reference; image lookup unquotes it
     # Fonts are a choice an author sees gone; stylesheets go unremarked (every book is laid out anew).
@@ -216,18 +222,27 @@ def _refinements(block: Any) -> dict[tuple[str, str], str]:
     return found
 
 
-def _cover_image(package: Any, manifest: Mapping[str, Mapping[str, str]]) -> str:
-    """The cover image's archive path: EPUB 3's `cover-image` item, or EPUB 2's `<meta name="cover">`."""
-    for item in manifest.values():
-        if "cover-image" in item["properties"].split():
-            return item["path"]
+def _cover_image(
+    package: Any, manifest: Mapping[str, Mapping[str, str]], files: Mapping[str, bytes]
+) -> tuple[str, str]:
+    """The cover image's archive path: EPUB 3's `cover-image` item, else EPUB 2's `<meta name="cover">`,
+    the first that is an image in the EPUB; else '' and why the one named was passed over (for a
+    warning: a cover page's image may still be the cover), or '' and '' when none is named."""
+    named = [item for item in manifest.values() if "cover-image" in item["properties"].split()]
     meta = package.find(f"{{{OPF_NS}}}metadata/{{{OPF_NS}}}meta[@name='cover']")
-    named = manifest.get(meta.get("content", "")) if meta is not None else None
-    return named["path"] if named is not None and _is_image(named["path"]) else ""
+    named += [manifest[meta.get("content")]] if meta is not None and meta.get("content") in manifest else []
+    usable = next((item["path"] for item in named if not _cover_problem(item["path"], files)), "")
+    if usable or not named:
+        return usable, ""
+    first = named[0]["path"]
+    return "", f"The EPUB names '{first}' as its cover image, but it {_cover_problem(first, files)}"
 
 
-def _is_image(path: str) -> bool:
-    return posixpath.splitext(path.lower())[1] in IMAGE_EXTENSIONS
+def _cover_problem(path: str, files: Mapping[str, bytes]) -> str:
+    """Why the file at `path` cannot be the cover (to follow "it"); '' when it can."""
+    if posixpath.splitext(path.lower())[1] not in IMAGE_EXTENSIONS:
+        return "is not an image Quire can use (JPEG, PNG, GIF, WebP or SVG)"
+    return "" if path in files else "is not in the EPUB"
 
 
 def _navigation(
