@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import io
 import zipfile
+from html import escape
 
 from tests.book_corpus import line_art_png, photo_jpeg, zip_of
 
@@ -322,6 +323,45 @@ Between the two: [the chart again](#the-chart).
 def republished_source_zip() -> bytes:
     return zip_of(
         {"tides.md": REPUBLISHED_MARKDOWN.encode(), "cover.jpg": photo_jpeg(800, 1200), "chart.png": line_art_png()}
+    )
+
+
+# -- Calibre's habits: a description stored as escaped HTML, a placeholder date ---------------------
+
+CALIBRE_OPF = """<?xml version="1.0" encoding="utf-8"?>
+<package xmlns="http://www.idpf.org/2007/opf" version="2.0" unique-identifier="uuid_id">
+<metadata xmlns:dc="http://purl.org/dc/elements/1.1/" xmlns:opf="http://www.idpf.org/2007/opf">
+  <dc:identifier id="uuid_id" opf:scheme="uuid">6a1d1e3c-6b43-4a36-9c1e-2f5d6c0b7e11</dc:identifier>
+  <dc:title>Salt and Lanterns</dc:title>
+  <dc:creator opf:role="aut">Ida Shore</dc:creator>
+  <dc:language>en</dc:language>
+  <dc:description>{description}</dc:description>
+  {dates}
+  <meta name="calibre:timestamp" content="2024-03-01T10:00:00+00:00"/>
+</metadata>
+<manifest><item id="c" href="c.xhtml" media-type="application/xhtml+xml"/></manifest>
+<spine><itemref idref="c"/></spine></package>"""
+
+
+CALIBRE_DESCRIPTION = (
+    "<div><p>A blurb with <i>style</i> &amp; wit.</p>\n<p>A second<br/>paragraph.</p><script>alert(1)</script></div>"
+)
+
+
+def calibre_epub(
+    description: str = CALIBRE_DESCRIPTION, dates: tuple[str, ...] = ("0101-01-01T00:00:00+00:00",)
+) -> bytes:
+    """An EPUB as Calibre writes one: its description HTML, escaped into the OPF; its date the one
+    Calibre writes for none."""
+    opf = CALIBRE_OPF.format(
+        description=escape(description, quote=False), dates="".join(f"<dc:date>{date}</dc:date>" for date in dates)
+    )
+    return epub_of(
+        {
+            "META-INF/container.xml": container("content.opf"),
+            "content.opf": opf.encode(),
+            "c.xhtml": xhtml("C", "<h1>Harbour Lights</h1><p>c</p>"),
+        }
     )
 
 

@@ -221,6 +221,39 @@ def test_quires_own_epub_republishes_to_the_same_book() -> None:
     assert not again.warnings, again.warnings
 
 
+# -- Calibre's habits ----------------------------------------------------------------------------
+
+
+def test_calibres_html_description_is_read_as_text_and_its_placeholder_date_is_no_date() -> None:
+    book = parsed(epub_corpus.calibre_epub())
+    # Its tags gone, its entities read, its script's code left out; a line for each paragraph.
+    assert book.metadata.description == "A blurb with style & wit.\nA second\nparagraph."
+    assert book.metadata.date == ""
+    result = converted(epub_corpus.calibre_epub())
+    index = result.app_files["index.html"].decode()
+    assert "A blurb with style &amp; wit." in index and "&lt;" not in index and "alert" not in index
+    files = files_of(result.epub)
+    package = etree.fromstring(files["OEBPS/content.opf"])
+    assert package.findtext(f".//{DC}description") == "A blurb with style & wit.\nA second\nparagraph."
+    assert package.find(f".//{DC}date") is None
+    assert not [name for name, data in files.items() if b"0101-01-01" in data]
+    # A real date after the placeholder is the book's.
+    assert parsed(epub_corpus.calibre_epub(dates=("0101-01-01", "2019-05-02"))).metadata.date == "2019-05-02"
+
+
+@pytest.mark.parametrize(
+    ("description", "shown"),
+    [
+        ("A plain blurb: x < y, and  spaced.", "A plain blurb: x < y, and spaced."),  # no markup: only cleaned
+        ("<p>One</p><p>Two &amp; <b>three</b></p>", "One\nTwo & three"),
+        ("<div><h2>Praise</h2><ul><li>Bold</li><li>Kind</li></ul></div>", "Praise\nBold\nKind"),
+        ("<p>   </p>", ""),
+    ],
+)
+def test_an_epub_description_is_shown_as_text(description: str, shown: str) -> None:
+    assert parsed(epub_corpus.calibre_epub(description)).metadata.description == shown
+
+
 # -- covers named wrong ---------------------------------------------------------------------------
 
 IMAGE_ITEM = '<item id="ci" href="img/{}" media-type="image/jpeg" properties="cover-image"/>'

@@ -28,7 +28,7 @@ from urllib.parse import quote, urlsplit
 from shared.book.archive import normalise_reference
 from shared.book.errors import ManuscriptError
 from shared.book.model import Metadata
-from shared.book.readers.html import html_parser
+from shared.book.readers.html import html_parser, text_from_html
 from shared.book.readers.project import Entry, Project
 from shared.formats import IMAGE_EXTENSIONS, clean_text, epub_container_in_zip, is_language_tag
 
@@ -193,6 +193,10 @@ def _metadata(package: Any) -> Metadata:
         if (creator.get(f"{{{OPF_NS}}}role") or refines.get((creator.get("id", ""), "role")) or "aut") == "aut"
     ]
     language = first("language")
+    descriptions = texts("description")
+    # Calibre writes 0101-01-01 when a book has no date; no book was published before the year 1000,
+    # so an earlier year is such a placeholder, not a date for the title page or dc:date.
+    dates = [date for date in (clean_text(e.text) for e in texts("date")) if not re.match(r"0\d{3}", date)]
     unique = package.get("unique-identifier", "")
     identifiers = texts("identifier")
     identifier = next((i for i in identifiers if i.get("id") == unique), identifiers[0] if identifiers else None)
@@ -205,10 +209,10 @@ def _metadata(package: Any) -> Metadata:
         subtitle=clean_text(subtitles[0].text) if subtitles else "",
         authors=authors,
         language=language if is_language_tag(language) else "",
-        date=first("date"),
+        date=dates[0] if dates else "",
         publisher=first("publisher"),
         rights=first("rights"),
-        description=first("description"),
+        description=text_from_html(descriptions[0].text) if descriptions else "",  # Calibre's is HTML
         identifier=identifier_text,
     )
 
