@@ -74,12 +74,18 @@ def is_pandoc_markdown(name: str) -> bool:
     return posixpath.splitext(name.lower())[1] in PANDOC_MARKDOWN_EXTENSIONS
 
 
+def _zip_roots(names: Iterable[str]) -> tuple[set[str], list[str]]:
+    """A zip's entries (macOS metadata aside), and where a book's own files may start: at the zip's
+    root ('') and, when one folder holds everything (a zipped folder), in that folder ('book/')."""
+    present = {name for name in names if not name.startswith("__MACOSX/")}
+    tops = {name.split("/", 1)[0] for name in present if name.strip("/")}
+    return present, [""] + ([f"{next(iter(tops))}/"] if len(tops) == 1 else [])
+
+
 def project_file_in_zip(names: Iterable[str]) -> str | None:
     """The zip entry that lists a book project's files in order, if there is one: at the zip's root,
     or inside the one folder that holds everything (a zipped project folder)."""
-    present = {name for name in names if not name.startswith("__MACOSX/")}
-    tops = {name.split("/", 1)[0] for name in present if name.strip("/")}
-    prefixes = [""] + ([f"{next(iter(tops))}/"] if len(tops) == 1 else [])
+    present, prefixes = _zip_roots(names)
     for prefix in prefixes:
         for project_file in PROJECT_FILES:
             if prefix + project_file in present:
@@ -100,9 +106,7 @@ EPUB_MIMETYPE = b"application/epub+zip"
 def epub_container_in_zip(names: Iterable[str]) -> str | None:
     """The zip entry that is an EPUB's META-INF/container.xml, if there is one: at the zip's root,
     or inside the one folder that holds everything (a zipped EPUB folder)."""
-    present = {name for name in names if not name.startswith("__MACOSX/")}
-    tops = {name.split("/", 1)[0] for name in present if name.strip("/")}
-    prefixes = [""] + ([f"{next(iter(tops))}/"] if len(tops) == 1 else [])
+    present, prefixes = _zip_roots(names)
     return next((p + c for p in prefixes for c in EPUB_CONTAINERS if p + c in present), None)
 
 

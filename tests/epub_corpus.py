@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import io
 import zipfile
+from html import escape
 
 from tests.book_corpus import line_art_png, photo_jpeg, zip_of
 
@@ -325,6 +326,101 @@ def republished_source_zip() -> bytes:
     )
 
 
+# -- Calibre's habits: a description stored as escaped HTML, a placeholder date ---------------------
+
+CALIBRE_OPF = """<?xml version="1.0" encoding="utf-8"?>
+<package xmlns="http://www.idpf.org/2007/opf" version="2.0" unique-identifier="uuid_id">
+<metadata xmlns:dc="http://purl.org/dc/elements/1.1/" xmlns:opf="http://www.idpf.org/2007/opf">
+  <dc:identifier id="uuid_id" opf:scheme="uuid">6a1d1e3c-6b43-4a36-9c1e-2f5d6c0b7e11</dc:identifier>
+  <dc:title>Salt and Lanterns</dc:title>
+  <dc:creator opf:role="aut">Ida Shore</dc:creator>
+  <dc:language>en</dc:language>
+  <dc:description>{description}</dc:description>
+  {dates}
+  <meta name="calibre:timestamp" content="2024-03-01T10:00:00+00:00"/>
+</metadata>
+<manifest><item id="c" href="c.xhtml" media-type="application/xhtml+xml"/></manifest>
+<spine><itemref idref="c"/></spine></package>"""
+
+
+CALIBRE_DESCRIPTION = (
+    "<div><p>A blurb with <i>style</i> &amp; wit.</p>\n<p>A second<br/>paragraph.</p><script>alert(1)</script></div>"
+)
+
+
+def calibre_epub(
+    description: str = CALIBRE_DESCRIPTION, dates: tuple[str, ...] = ("0101-01-01T00:00:00+00:00",)
+) -> bytes:
+    """An EPUB as Calibre writes one: its description HTML, escaped into the OPF; its date the one
+    Calibre writes for none."""
+    opf = CALIBRE_OPF.format(
+        description=escape(description, quote=False), dates="".join(f"<dc:date>{date}</dc:date>" for date in dates)
+    )
+    return epub_of(
+        {
+            "META-INF/container.xml": container("content.opf"),
+            "content.opf": opf.encode(),
+            "c.xhtml": xhtml("C", "<h1>Harbour Lights</h1><p>c</p>"),
+        }
+    )
+
+
+# -- broken tables of contents: they only give titles, so the book is made without them ------------
+
+BROKEN_NCX = """<?xml version="1.0"?><ncx xmlns="http://www.daisy.org/z3986/2005/ncx/" version="2005-1"><navMap>
+<navPoint id="p1"><navLabel><text>First&nbsp;Light</text></navLabel><content src="c1.xhtml"/></navPoint>
+</navMap></ncx>"""
+# HTML habits in XHTML: an entity XML does not know, list items and an italic never closed.
+BROKEN_NAV = """<nav epub:type="toc"><ol><li><a href="c1.xhtml">First&nbsp;Light</a>
+<li><a href="c2.xhtml">Second <i>Tide</a></ol></nav>"""
+
+
+def epub_with_broken_contents(nav: bool) -> bytes:
+    """An EPUB whose NCX is not well-formed (a Calibre habit): alone, or beside a nav document that
+    is not well-formed either. Neither chapter has a heading."""
+    nav_item = '<item id="nav" href="nav.xhtml" media-type="application/xhtml+xml" properties="nav"/>'
+    opf = MINIMAL_OPF.format(spine='<itemref idref="c"/><itemref idref="c2"/>').replace(
+        "<manifest>",
+        '<manifest><item id="ncx" href="toc.ncx" media-type="application/x-dtbncx+xml"/>'
+        '<item id="c2" href="c2.xhtml" media-type="application/xhtml+xml"/>' + (nav_item if nav else ""),
+    )
+    opf = opf.replace('href="c.xhtml"', 'href="c1.xhtml"').replace("<spine>", '<spine toc="ncx">')
+    entries = {
+        "META-INF/container.xml": container("content.opf"),
+        "content.opf": opf.encode(),
+        "toc.ncx": BROKEN_NCX.encode(),
+        "c1.xhtml": xhtml("One", "<p>The lamp was lit at dusk.</p>"),
+        "c2.xhtml": xhtml("Two", "<p>The tide turned at dawn.</p>"),
+    }
+    if nav:
+        entries["nav.xhtml"] = xhtml("Contents", BROKEN_NAV)
+    return epub_of(entries)
+
+
+# -- covers named wrong: the book is made, with the cover it can have --------------------------------
+
+
+def epub_with_cover(item: str, meta: str = "", cover_page: str = "") -> bytes:
+    """A one-chapter EPUB whose manifest also holds `item` (naming its cover, EPUB 3's way) and whose
+    metadata holds `meta` (EPUB 2's way); when `cover_page` names an image, a first page that only
+    shows it. The EPUB holds an image, img/real.jpg, and a scan Quire cannot use, img/scan.tif."""
+    opf = MINIMAL_OPF.format(
+        spine='<itemref idref="cover"/><itemref idref="c"/>' if cover_page else '<itemref idref="c"/>'
+    )
+    page = '<item id="cover" href="cover.xhtml" media-type="application/xhtml+xml"/>' if cover_page else ""
+    opf = opf.replace("<manifest>", "<manifest>" + item + page).replace("</metadata>", meta + "</metadata>")
+    entries = {
+        "META-INF/container.xml": container("content.opf"),
+        "content.opf": opf.encode(),
+        "c.xhtml": xhtml("C", "<h1>Landfall</h1><p>c</p>"),
+        "img/real.jpg": photo_jpeg(600, 900),
+        "img/scan.tif": b"II*\x00",
+    }
+    if cover_page:
+        entries["cover.xhtml"] = xhtml("Cover", f'<img src="{cover_page}" alt="Cover"/>')
+    return epub_of(entries)
+
+
 # -- broken EPUBs: each should be refused with a message, never crash -------------------------------
 
 MINIMAL_OPF = """<?xml version="1.0"?>
@@ -365,13 +461,19 @@ LAUGHS = (
 EXTERNAL_ENTITY = '<!DOCTYPE package [<!ENTITY h SYSTEM "file:///etc/passwd">]>'
 
 
-def epub_declaring(doctype: str) -> bytes:
+def epub_declaring(doctype: str, encoding: str = "UTF-8") -> bytes:
+    """An EPUB whose OPF declares entities, written in `encoding`. In UTF-7, the declaration's `<` is
+    written in base64 (`+ADw-`), as UTF-7 allows and Python does not do unasked."""
     opf = MINIMAL_OPF.format(spine='<itemref idref="c"/>').replace("<package", doctype + "\n<package", 1)
     opf = opf.replace("<dc:title>Broken</dc:title>", "<dc:title>Broken &h;</dc:title>")
+    opf = opf.replace('<?xml version="1.0"?>', f'<?xml version="1.0" encoding="{encoding}"?>', 1)
+    data = opf.encode(encoding)
+    if encoding == "UTF-7":
+        data = data.replace(b"<!ENTITY", b"+ADw-!ENTITY")
     return epub_of(
         {
             "META-INF/container.xml": container("content.opf"),
-            "content.opf": opf.encode(),
+            "content.opf": data,
             "c.xhtml": xhtml("C", "<p>c</p>"),
         }
     )

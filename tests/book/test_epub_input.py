@@ -221,7 +221,109 @@ def test_quires_own_epub_republishes_to_the_same_book() -> None:
     assert not again.warnings, again.warnings
 
 
+# -- Calibre's habits ----------------------------------------------------------------------------
+
+
+def test_calibres_html_description_is_read_as_text_and_its_placeholder_date_is_no_date() -> None:
+    book = parsed(epub_corpus.calibre_epub())
+    # Its tags gone, its entities read, its script's code left out; a line for each paragraph.
+    assert book.metadata.description == "A blurb with style & wit.\nA second\nparagraph."
+    assert book.metadata.date == ""
+    result = converted(epub_corpus.calibre_epub())
+    index = result.app_files["index.html"].decode()
+    assert "A blurb with style &amp; wit." in index and "&lt;" not in index and "alert" not in index
+    files = files_of(result.epub)
+    package = etree.fromstring(files["OEBPS/content.opf"])
+    assert package.findtext(f".//{DC}description") == "A blurb with style & wit.\nA second\nparagraph."
+    assert package.find(f".//{DC}date") is None
+    assert not [name for name, data in files.items() if b"0101-01-01" in data]
+    # A real date after the placeholder is the book's.
+    assert parsed(epub_corpus.calibre_epub(dates=("0101-01-01", "2019-05-02"))).metadata.date == "2019-05-02"
+
+
+@pytest.mark.parametrize(
+    ("description", "shown"),
+    [
+        ("A plain blurb: x < y, and  spaced.", "A plain blurb: x < y, and spaced."),  # no markup: only cleaned
+        ("<p>One</p><p>Two &amp; <b>three</b></p>", "One\nTwo & three"),
+        ("<div><h2>Praise</h2><ul><li>Bold</li><li>Kind</li></ul></div>", "Praise\nBold\nKind"),
+        ("<p>   </p>", ""),
+    ],
+)
+def test_an_epub_description_is_shown_as_text(description: str, shown: str) -> None:
+    assert parsed(epub_corpus.calibre_epub(description)).metadata.description == shown
+
+
+# -- covers named wrong ---------------------------------------------------------------------------
+
+IMAGE_ITEM = '<item id="ci" href="img/{}" media-type="image/jpeg" properties="cover-image"/>'
+PAGE_ITEM = '<item id="ci" href="c.xhtml" media-type="image/jpeg" properties="cover-image"/>'
+EPUB2_META = '<meta name="cover" content="c"/>'  # names the chapter's item
+
+
+@pytest.mark.parametrize(
+    ("item", "meta", "cover_page", "has_cover", "warned"),
+    [
+        # EPUB 3 and EPUB 2 alike: a cover that is not an image is passed over, never fails the book.
+        (PAGE_ITEM, "", "", False, "names 'c.xhtml' as its cover image, but it is not an image"),
+        ("", EPUB2_META, "", False, "names 'c.xhtml' as its cover image, but it is not an image"),
+        # One missing from the EPUB is the EPUB's to fix, not an upload's.
+        (
+            IMAGE_ITEM.format("none.jpg"),
+            "",
+            "",
+            False,
+            "names 'img/none.jpg' as its cover image, but it is not in the EPUB",
+        ),
+        (IMAGE_ITEM.format("none.jpg"), "", "img/real.jpg", True, "so the image its cover page shows is the cover"),
+        ("", "", "img/none.jpg", False, "cover page shows 'img/none.jpg', which is not in the EPUB"),
+        ("", "", "img/scan.tif", False, "cover page shows 'img/scan.tif', which is not an image Quire can use"),
+        # The first cover named that is an image in the EPUB is the one.
+        (PAGE_ITEM + IMAGE_ITEM.format("real.jpg").replace('"ci"', '"r"'), "", "", True, ""),
+    ],
+    ids=[
+        "epub3-page",
+        "epub2-page",
+        "missing",
+        "missing-page-stands-in",
+        "page-image-missing",
+        "page-tiff",
+        "first-usable",
+    ],
+)
+def test_a_cover_named_wrong_is_passed_over_with_what_to_do(
+    item: str, meta: str, cover_page: str, has_cover: bool, warned: str
+) -> None:
+    book = parsed(epub_corpus.epub_with_cover(item, meta, cover_page))
+    assert [c.title for c in book.chapters] == ["Landfall"]
+    assert bool(book.cover_key) == has_cover
+    covers = [w for w in book.warnings if "cover" in w]
+    if warned:
+        assert len(covers) == 1 and warned in covers[0] and "Export the EPUB again" in covers[0], covers
+    else:
+        assert covers == []
+    assert not [w for w in book.warnings if "upload a zip" in w]
+
+
+# -- broken tables of contents ------------------------------------------------------------------
+
+
+def test_a_broken_ncx_is_skipped_with_a_warning_and_a_broken_nav_still_gives_titles() -> None:
+    # Beside a nav that is not well-formed XML either: the nav is read as HTML, and titles the chapters.
+    book = parsed(epub_corpus.epub_with_broken_contents(nav=True))
+    assert [c.title for c in book.chapters] == ["First Light", "Second Tide"]
+    skipped = [w for w in book.warnings if "'toc.ncx' is not well-formed XML" in w]
+    assert len(skipped) == 1 and "skipped" in skipped[0] and "Export the EPUB again" in skipped[0]
+    # Alone: the book is still made, its chapters titled by their text.
+    book = parsed(epub_corpus.epub_with_broken_contents(nav=False))
+    assert [c.source_file for c in book.chapters] == ["c1.xhtml", "c2.xhtml"]
+    assert [w for w in book.warnings if "'toc.ncx'" in w] == skipped
+
+
 # -- broken EPUBs ---------------------------------------------------------------------------------
+
+
+DECLARES = "'content.opf' declares XML entities"
 
 
 @pytest.mark.parametrize(
@@ -231,8 +333,14 @@ def test_quires_own_epub_republishes_to_the_same_book() -> None:
         (epub_corpus.epub_with_missing_opf, "names 'OEBPS/package.opf', which is not in the EPUB"),
         (epub_corpus.epub_with_empty_spine, "spine lists no chapter file"),
         (epub_corpus.epub_with_broken_opf, "'content.opf' is not well-formed XML"),
-        (lambda: epub_corpus.epub_declaring(epub_corpus.LAUGHS), "'content.opf' declares XML entities"),
-        (lambda: epub_corpus.epub_declaring(epub_corpus.EXTERNAL_ENTITY), "'content.opf' declares XML entities"),
+        (lambda: epub_corpus.epub_declaring(epub_corpus.LAUGHS), DECLARES),
+        (lambda: epub_corpus.epub_declaring(epub_corpus.EXTERNAL_ENTITY), DECLARES),
+        # UTF-16 (either byte order, a BOM or none) is searched between its NULs; UTF-7's `+ADw-!ENTITY`
+        # is caught by the parser's own record of the DOCTYPE: refused by name, whatever the encoding.
+        (lambda: epub_corpus.epub_declaring(epub_corpus.LAUGHS, "UTF-16"), DECLARES),
+        (lambda: epub_corpus.epub_declaring(epub_corpus.EXTERNAL_ENTITY, "UTF-16"), DECLARES),
+        (lambda: epub_corpus.epub_declaring(epub_corpus.EXTERNAL_ENTITY, "UTF-16-BE"), DECLARES),
+        (lambda: epub_corpus.epub_declaring(epub_corpus.EXTERNAL_ENTITY, "UTF-7"), DECLARES),
     ],
 )
 def test_a_broken_epub_is_refused_with_what_to_do(make: Callable[[], bytes], expected: str) -> None:

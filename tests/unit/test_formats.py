@@ -97,3 +97,20 @@ def test_a_project_file_is_found_at_the_root_in_src_or_in_the_one_folder_zipped(
     assert sorted(["ch10.md", "ch2.md", "Ch1.md"], key=natural_key) == ["Ch1.md", "ch2.md", "ch10.md"]
     assert zip_is_readable(["a.md", "b.md"]) and not zip_is_readable(["a.md", "b.docx"])
     assert zip_is_readable(["SUMMARY.md", "a.md", "b.docx"]) and not zip_is_readable(["a.png"])
+
+
+def test_an_epub_container_is_found_where_a_project_file_would_be() -> None:
+    from shared.formats import epub_container_in_zip, project_file_in_zip
+
+    assert epub_container_in_zip(["mimetype", "META-INF/container.xml"]) == "META-INF/container.xml"
+    assert epub_container_in_zip(["src/META-INF/container.xml", "README.md"]) == "src/META-INF/container.xml"
+    assert epub_container_in_zip(["b/META-INF/container.xml", "b/x.opf"]) == "b/META-INF/container.xml"
+    assert epub_container_in_zip(["b/src/META-INF/container.xml"]) == "b/src/META-INF/container.xml"
+    assert epub_container_in_zip(["a/META-INF/container.xml", "b/x.opf"]) is None  # two folders
+    assert epub_container_in_zip(["a/b/META-INF/container.xml"]) is None  # too deep to be an EPUB's root
+    # macOS's metadata folder is no second folder, and never the place: for both kinds of book alike.
+    mac = "__MACOSX/b/._x"
+    assert epub_container_in_zip(["b/META-INF/container.xml", mac]) == "b/META-INF/container.xml"
+    assert project_file_in_zip(["b/SUMMARY.md", mac]) == "b/SUMMARY.md"
+    assert epub_container_in_zip(["__MACOSX/META-INF/container.xml"]) is None
+    assert project_file_in_zip(["__MACOSX/SUMMARY.md"]) is None

@@ -28,7 +28,7 @@ from urllib.parse import quote, urlsplit
 from shared.book.archive import normalise_reference
 from shared.book.errors import ManuscriptError
 from shared.book.model import Metadata
-from shared.book.readers.html import html_parser
+from shared.book.readers.html import html_parser, text_from_html
 from shared.book.readers.project import Entry, Project
 from shared.formats import IMAGE_EXTENSIONS, clean_text, epub_container_in_zip, is_language_tag
 
@@ -54,8 +54,8 @@ def find_epub(files: Mapping[str, bytes]) -> Project:
     opf_dir = posixpath.dirname(opf_path)
     manifest = _manifest(package, opf_dir)
     project = Project([], metadata=_metadata(package))
-    cover_image = _cover_image(package, manifest)
-    titles, landmarks = _navigation(files, package, manifest, opf_dir)
+    cover_image, cover_note = _cover_image(package, manifest, files)
+    titles, landmarks = _navigation(files, package, manifest, opf_dir, project.warnings)
     linear: list[Entry] = []
     extra: list[Entry] = []
     seen: set[str] = set()
@@ -87,6 +87,12 @@ def find_epub(files: Mapping[str, bytes]) -> Project:
     project.entries = linear + extra
     if not project.entries:
         raise ManuscriptError(f"The EPUB's spine lists no chapter file that is in the EPUB. {REPACK_ADVICE}")
+    if cover_image and (problem := _cover_problem(cover_image, files)):
+        cover_note = cover_note or f"The EPUB's cover page shows '{cover_image}', which {problem}"
+        cover_image = ""
+    if cover_note:
+        outcome = "the image its cover page shows is the cover" if cover_image else "the book has a generated cover"
+        project.warnings.append(f"{cover_note}, so {outcome}. {REPACK_ADVICE}")
     if cover_image:
         project.metadata.cover_image = quote(cover_image)  # a reference; image lookup unquotes it
     # Fonts are a choice an author sees gone; stylesheets go unremarked (every book is laid out anew).
@@ -112,19 +118,39 @@ def _rootfile(files: Mapping[str, bytes], container: str, root: str) -> str:
     return opf_path
 
 
+# `<!ENTITY` in the encodings a parser tells apart by their first bytes: one byte a character (UTF-8),
+# or each character padded with NULs (UTF-16 and UTF-32, either byte order, with a BOM or without).
+_ENTITY_DECLARATION = re.compile(rb"\x00{0,3}".join(re.escape(bytes([c])) for c in b"<!ENTITY"), re.I)
+_DECLARES_ENTITIES = "declares XML entities, which EPUBs never use"
+
+
 def _xml(data: bytes, name: str) -> Any:
+    root, problem = _parsed_xml(data)
+    if root is None:
+        raise ManuscriptError(f"The EPUB's '{name}' {problem}. {REPACK_ADVICE}")
+    return root
+
+
+def _parsed_xml(data: bytes) -> tuple[Any, str]:
+    """An XML part's root element, or None and what is wrong with it (to follow "The EPUB's 'x' ")."""
     from lxml import etree
 
     # EPUBs declare no entities (an NCX's DOCTYPE names a DTD, and has no declarations); one that
-    # does is made to expand or to reach outside the book. The whole part is searched.
-    if re.search(rb"<!ENTITY", data, re.I):
-        raise ManuscriptError(f"The EPUB's '{name}' declares XML entities, which EPUBs never use. {REPACK_ADVICE}")
+    # does is made to expand or to reach outside the book. The whole part is searched, before parsing.
+    if _ENTITY_DECLARATION.search(data):
+        return None, _DECLARES_ENTITIES
     # An EPUB is data from outside: no entity expansion, no DTD, no network, no huge trees.
     parser = etree.XMLParser(resolve_entities=False, no_network=True, load_dtd=False, huge_tree=False)
     try:
-        return etree.fromstring(data, parser)
+        root = etree.fromstring(data, parser)
     except etree.XMLSyntaxError as error:
-        raise ManuscriptError(f"The EPUB's '{name}' is not well-formed XML ({error}). {REPACK_ADVICE}") from None
+        return None, f"is not well-formed XML ({error})"
+    # The parser's own record of the DOCTYPE sees a declaration in any encoding it decodes (UTF-7
+    # writes `<!ENTITY` as `+ADw-+ACE-ENTITY`, which the search above misses): refused by name too.
+    dtd = root.getroottree().docinfo.internalDTD
+    if dtd is not None and any(True for _ in dtd.iterentities()):
+        return None, _DECLARES_ENTITIES
+    return root, ""
 
 
 def _manifest(package: Any, opf_dir: str) -> dict[str, dict[str, str]]:
@@ -167,6 +193,10 @@ def _metadata(package: Any) -> Metadata:
         if (creator.get(f"{{{OPF_NS}}}role") or refines.get((creator.get("id", ""), "role")) or "aut") == "aut"
     ]
     language = first("language")
+    descriptions = texts("description")
+    # Calibre writes 0101-01-01 when a book has no date; no book was published before the year 1000,
+    # so an earlier year is such a placeholder, not a date for the title page or dc:date.
+    dates = [date for date in (clean_text(e.text) for e in texts("date")) if not re.match(r"0\d{3}", date)]
     unique = package.get("unique-identifier", "")
     identifiers = texts("identifier")
     identifier = next((i for i in identifiers if i.get("id") == unique), identifiers[0] if identifiers else None)
@@ -179,10 +209,10 @@ def _metadata(package: Any) -> Metadata:
         subtitle=clean_text(subtitles[0].text) if subtitles else "",
         authors=authors,
         language=language if is_language_tag(language) else "",
-        date=first("date"),
+        date=dates[0] if dates else "",
         publisher=first("publisher"),
         rights=first("rights"),
-        description=first("description"),
+        description=text_from_html(descriptions[0].text) if descriptions else "",  # Calibre's is HTML
         identifier=identifier_text,
     )
 
@@ -196,25 +226,39 @@ def _refinements(block: Any) -> dict[tuple[str, str], str]:
     return found
 
 
-def _cover_image(package: Any, manifest: Mapping[str, Mapping[str, str]]) -> str:
-    """The cover image's archive path: EPUB 3's `cover-image` item, or EPUB 2's `<meta name="cover">`."""
-    for item in manifest.values():
-        if "cover-image" in item["properties"].split():
-            return item["path"]
+def _cover_image(
+    package: Any, manifest: Mapping[str, Mapping[str, str]], files: Mapping[str, bytes]
+) -> tuple[str, str]:
+    """The cover image's archive path: EPUB 3's `cover-image` item, else EPUB 2's `<meta name="cover">`,
+    the first that is an image in the EPUB; else '' and why the one named was passed over (for a
+    warning: a cover page's image may still be the cover), or '' and '' when none is named."""
+    named = [item for item in manifest.values() if "cover-image" in item["properties"].split()]
     meta = package.find(f"{{{OPF_NS}}}metadata/{{{OPF_NS}}}meta[@name='cover']")
-    named = manifest.get(meta.get("content", "")) if meta is not None else None
-    return named["path"] if named is not None and _is_image(named["path"]) else ""
+    named += [manifest[meta.get("content")]] if meta is not None and meta.get("content") in manifest else []
+    usable = next((item["path"] for item in named if not _cover_problem(item["path"], files)), "")
+    if usable or not named:
+        return usable, ""
+    first = named[0]["path"]
+    return "", f"The EPUB names '{first}' as its cover image, but it {_cover_problem(first, files)}"
 
 
-def _is_image(path: str) -> bool:
-    return posixpath.splitext(path.lower())[1] in IMAGE_EXTENSIONS
+def _cover_problem(path: str, files: Mapping[str, bytes]) -> str:
+    """Why the file at `path` cannot be the cover (to follow "it"); '' when it can."""
+    if posixpath.splitext(path.lower())[1] not in IMAGE_EXTENSIONS:
+        return "is not an image Quire can use (JPEG, PNG, GIF, WebP or SVG)"
+    return "" if path in files else "is not in the EPUB"
 
 
 def _navigation(
-    files: Mapping[str, bytes], package: Any, manifest: Mapping[str, Mapping[str, str]], opf_dir: str
+    files: Mapping[str, bytes],
+    package: Any,
+    manifest: Mapping[str, Mapping[str, str]],
+    opf_dir: str,
+    warnings: list[str],
 ) -> tuple[dict[str, str], dict[str, str]]:
     """Each file's title in the table of contents (the first entry for it), and the files the EPUB
-    marks as its cover or title page (nav landmarks, or EPUB 2's guide)."""
+    marks as its cover or title page (nav landmarks, or EPUB 2's guide). Both only name titles and
+    pages, so a broken one is skipped with a warning (the nav is read as HTML, which always reads)."""
     titles: dict[str, str] = {}
     landmarks: dict[str, str] = {}
     nav = next((i for i in manifest.values() if "nav" in i["properties"].split() and i["path"] in files), None)
@@ -232,19 +276,34 @@ def _navigation(
     spine = package.find(f"{{{OPF_NS}}}spine")
     ncx = manifest.get(spine.get("toc", "")) if spine is not None else None
     if ncx is not None and ncx["path"] in files:
-        folder = posixpath.dirname(ncx["path"])
-        for point in _xml(files[ncx["path"]], ncx["path"]).iter(f"{{{NCX_NS}}}navPoint"):
-            label = point.findtext(f"{{{NCX_NS}}}navLabel/{{{NCX_NS}}}text") or ""
-            content = point.find(f"{{{NCX_NS}}}content")
-            path = _target(content.get("src", "") if content is not None else "", folder)
-            if path:
-                titles.setdefault(path, clean_text(label))
+        for path, title in _ncx_titles(files[ncx["path"]], ncx["path"], warnings):
+            titles.setdefault(path, title)
     for reference in package.iterfind(f"{{{OPF_NS}}}guide/{{{OPF_NS}}}reference"):
         path = _target(reference.get("href", ""), opf_dir)
         kind = {"cover": "cover", "title-page": "titlepage"}.get(reference.get("type", ""))
         if path and kind:
             landmarks.setdefault(path, kind)
     return titles, landmarks
+
+
+def _ncx_titles(data: bytes, name: str, warnings: list[str]) -> list[tuple[str, str]]:
+    """EPUB 2's table of contents as (archive path, title) in order. One that cannot be read is
+    skipped with a warning: it only titles chapters, which their headings or the nav title too."""
+    root, problem = _parsed_xml(data)
+    if root is None:
+        warnings.append(
+            f"The EPUB's table of contents '{name}' {problem}, so it was skipped: each chapter takes its title "
+            f"from the nav document or its own heading. {REPACK_ADVICE}"
+        )
+        return []
+    found = []
+    for point in root.iter(f"{{{NCX_NS}}}navPoint"):
+        label = point.findtext(f"{{{NCX_NS}}}navLabel/{{{NCX_NS}}}text") or ""
+        content = point.find(f"{{{NCX_NS}}}content")
+        path = _target(content.get("src", "") if content is not None else "", posixpath.dirname(name))
+        if path:
+            found.append((path, clean_text(label)))
+    return found
 
 
 def _target(href: str, folder: str) -> str | None:

@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterator
 from typing import Any
 
 from shared.book.errors import ManuscriptError
 from shared.book.model import ChapterSource, Metadata, ParsedBook
 from shared.book.readers.outline import split_level_for
-from shared.formats import is_language_tag
+from shared.formats import clean_text, is_language_tag
 
 
 def read_html(text: str, split_level: int, *, deepen: bool = True) -> ParsedBook:
@@ -207,3 +208,26 @@ def escape_text(text: str) -> str:
     from html import escape
 
     return escape(text)
+
+
+# A tag's opening (`<p`, `</p`, `<!--`): what tells HTML from text that only holds a `<` ("x < y").
+_MARKUP = re.compile(r"<[A-Za-z/!]")
+# The elements that end a line when HTML becomes plain text.
+_LINE_ENDS = ("p", "div", "br", "li", "blockquote", "tr", "dt", "dd", *sorted(_HEADINGS))
+
+
+def text_from_html(text: str) -> str:
+    """Text that may be HTML, as plain text for display: its markup gone and its entities read, a line
+    for each paragraph (or other block), each line cleaned. Calibre stores an EPUB's description as
+    HTML; a page shows it as text, so its tags would show. Text with no markup is only cleaned."""
+    if not _MARKUP.search(text):
+        return clean_text(text)
+    from lxml import html as lxml_html
+
+    root = lxml_html.fragment_fromstring(text.encode("utf-8"), create_parent="div", parser=html_parser())
+    for hidden in root.xpath(".//script | .//style"):
+        hidden.drop_tree()  # their text is code, not description (drop_tree keeps what follows)
+    for element in root.iter(*_LINE_ENDS):
+        element.tail = "\n" + (element.tail or "")
+    lines = (clean_text(line) for line in root.text_content().split("\n"))
+    return "\n".join(line for line in lines if line)
