@@ -296,3 +296,22 @@ def test_a_zip_of_one_qmd_file_is_read_as_quarto() -> None:
     assert [title_of(x) for x in files.values()] == ["Opening", "Closing"] and ">A Talk</dc:title>" in opf(result)
     assert '<a href="ch002.xhtml#sec-close">Closing</a>' in files["ch001.xhtml"]
     assert_no_raw_syntax(result)
+
+
+def test_a_part_names_its_page_by_any_file_name_quire_reads() -> None:
+    """`- part: practice.markdown` is the part's page, as `- part: practice.qmd` is, and a notebook
+    named as a part is a file Quire leaves out, not a part called 'nb.ipynb'."""
+    data = zip_of(
+        {
+            "_quarto.yml": b"book:\n  chapters:\n    - index.qmd\n    - part: practice.markdown\n"
+            b"      chapters: [b.qmd]\n    - part: nb.ipynb\n      chapters: [c.qmd]\n",
+            "index.qmd": b"# Preface\n",
+            "practice.markdown": b"# In practice\n\nThe part's page.\n",
+            "b.qmd": b"# B\n",
+            "c.qmd": b"# C\n",
+            "nb.ipynb": b"{}",
+        }
+    )
+    result = convert(data, options("zip"))
+    assert [title_of(x) for x in chapters(result).values()] == ["Preface", "In practice", "B", "C"]
+    assert any("'nb.ipynb'" in w and "not Markdown" in w for w in result.warnings)

@@ -20,6 +20,7 @@ import re
 from typing import Any
 
 from shared.book.model import ChapterSource
+from shared.book.readers.outline import inline_text
 
 XREF_META = "quire_xref"
 PART_META = "quire_part"
@@ -296,8 +297,6 @@ def pandoc_id(title: str) -> str:
 def label_cross_references(bodies: list[list[Any]]) -> None:
     """Give each cross-reference link its text, once every file is read (a link may point forward,
     or into another file): a section's title, a figure's caption, else its kind ('Table')."""
-    from shared.book.readers.markdown import inline_text
-
     labels: dict[str, str] = {}
     for body in bodies:
         for index, token in enumerate(body):

@@ -26,10 +26,11 @@ from shared.book.limits import MAX_CHAPTERS
 from shared.book.model import Metadata
 from shared.book.readers.front_matter import MAX_FRONT_MATTER_BYTES
 from shared.book.readers.outline import title_from_file_name
-from shared.book.readers.project import Entry, Project, add_file, project_text
+from shared.book.readers.project_model import Entry, Project, add_file, project_text
 from shared.formats import KIND_IN_ZIP, is_language_tag, kind_in_zip
 
 APPENDICES_TITLE = "Appendices"
+NOTEBOOK_EXTENSION = ".ipynb"  # a chapter Quarto runs and Quire does not read: named, then left out
 QUARTO_ADVICE = "List the book's files in _quarto.yml under 'book:' → 'chapters:', such as '- index.qmd'."
 
 
@@ -83,7 +84,8 @@ def _quarto_items(project: Project, items: list[Any], depth: int, listing: str, 
 
 
 def _is_chapter_file(name: str) -> bool:
-    return posixpath.splitext(name.lower())[1] in (".qmd", ".md", ".rmd", ".ipynb")
+    """Whether a part's value names its page's file rather than its title."""
+    return posixpath.splitext(name.lower())[1] in (*KIND_IN_ZIP, NOTEBOOK_EXTENSION)
 
 
 def _add_chapter(

@@ -26,7 +26,6 @@ import posixpath
 import re
 import tomllib
 from collections.abc import Mapping
-from dataclasses import dataclass, field
 from html import escape
 from typing import Any
 from urllib.parse import unquote, urlsplit
@@ -36,13 +35,14 @@ from shared.book.errors import ManuscriptError
 from shared.book.limits import check_markdown
 from shared.book.model import ChapterSource, Metadata, ParsedBook
 from shared.book.readers.html import read_html
-from shared.book.readers.markdown import inline_text, markdown_parser, read_markdown
-from shared.book.readers.outline import title_from_file_name
+from shared.book.readers.markdown import markdown_parser, read_markdown
+from shared.book.readers.outline import inline_text, title_from_file_name
 from shared.book.readers.pandoc_markdown import PART_META, label_cross_references, titled
+from shared.book.readers.pandoc_projects import bookdown_project, quarto_project
+from shared.book.readers.project_model import Entry, Project, add_file, project_text
 from shared.book.readers.text import read_text
 from shared.formats import (
     KIND_IN_ZIP,
-    decode_text,
     is_pandoc_markdown,
     kind_in_zip,
     manuscripts_in_zip,
@@ -55,27 +55,6 @@ MAX_PROJECT_TEXT_BYTES = DEFAULT_LIMITS.max_entry_bytes
 ORDER_ADVICE = (
     "To set the order, add a SUMMARY.md to the zip that lists them, one a line: '- [Chapter title](file.md)'."
 )
-
-
-@dataclass
-class Entry:
-    """One item of the project's table of contents: a file (its archive path), or a part title."""
-
-    path: str
-    title: str = ""
-    part: bool = False
-    depth: int = 0  # in the table of contents: under a part, or nested in the SUMMARY's list
-    kind: str = ""  # the file's format when its listing says so (an EPUB's media type), not its name
-
-
-@dataclass
-class Project:
-    entries: list[Entry]
-    warnings: list[str] = field(default_factory=list)
-    metadata: Metadata = field(default_factory=Metadata)
-    leanpub: bool = False  # a Book.txt project, whose chapters are Markdown whatever their extension
-    pandoc: bool = False  # a Quarto or bookdown project: its Markdown is read with pandoc's syntax
-    fallback_title: str = ""  # the book's title when no file names one (bookdown's book_filename)
 
 
 def find_project(files: Mapping[str, bytes]) -> Project:
@@ -91,9 +70,6 @@ def find_project(files: Mapping[str, bytes]) -> Project:
         if book_toml in files:
             project.metadata = _book_toml(files[book_toml], project.warnings)
     elif listing is not None and posixpath.basename(listing) in ("_quarto.yml", "_bookdown.yml"):
-        # Imported here: those readers build on this module's Project and add_file.
-        from shared.book.readers.pandoc_projects import bookdown_project, quarto_project
-
         project = (quarto_project if listing.endswith("_quarto.yml") else bookdown_project)(listing, files)
     elif listing is not None:
         project = _book_txt(listing, files)
@@ -172,18 +148,6 @@ def _book_txt(listing: str, files: Mapping[str, bytes]) -> Project:
         if name and not name.startswith("#"):
             add_file(project, base, name, "", listing, files)
     return project
-
-
-def add_file(
-    project: Project, base: str, target: str, title: str, listing: str, files: Mapping[str, bytes], depth: int = 0
-) -> None:
-    path = normalise_reference(target, base) if target else None
-    if path is None or path not in files:
-        project.warnings.append(f"'{target}', listed in {listing}, is not in the zip; left out.")
-    elif any(entry.path == path for entry in project.entries):
-        project.warnings.append(f"'{target}' is listed twice in {listing}; the book has it once, where first listed.")
-    else:
-        project.entries.append(Entry(path, title, depth=depth))
 
 
 def _book_toml(data: bytes, warnings: list[str]) -> Metadata:
@@ -279,13 +243,6 @@ def read_project(project: Project, files: Mapping[str, bytes], split_level: int)
         metadata.title = project.fallback_title
     book = ParsedBook(metadata=metadata, chapters=chapters, image_refs={}, split_level=split_level, warnings=warnings)
     return book, digest.digest()
-
-
-def project_text(data: bytes, name: str) -> str:
-    text = decode_text(data)
-    if text is None:
-        raise ManuscriptError(f"'{name}' is not UTF-8 text. Save it as UTF-8 and upload it again.")
-    return text.replace("\r\n", "\n").replace("\r", "\n")
 
 
 _IMG_SRC = re.compile(r"""(<img\b[^>]*?\bsrc\s*=\s*)(["'])(.*?)\2""", re.I | re.S)
