@@ -315,3 +315,32 @@ def test_a_part_names_its_page_by_any_file_name_quire_reads() -> None:
     result = convert(data, options("zip"))
     assert [title_of(x) for x in chapters(result).values()] == ["Preface", "In practice", "B", "C"]
     assert any("'nb.ipynb'" in w and "not Markdown" in w for w in result.warnings)
+
+
+DEEP_FLOW = "[" * 5000 + "]" * 5000
+
+
+@pytest.mark.parametrize(
+    ("entries", "message"),
+    [
+        ({"_quarto.yml": f"book: {DEEP_FLOW}\n", "x.qmd": "# X\n"}, r"_quarto\.yml nests lists or mappings"),
+        ({"_bookdown.yml": f"rmd_files: {DEEP_FLOW}\n", "x.Rmd": "# X\n"}, r"_bookdown\.yml nests lists or mappings"),
+        (
+            {
+                "_quarto.yml": "book:\n  chapters: [x.qmd]\n",
+                "x.qmd": f"---\ntitle: {'[ ' * 3000}{'] ' * 3000}\n---\n# X\n",
+            },
+            "The front matter nests lists or mappings",
+        ),
+        (
+            {"paper.md": f"---\ntitle: {'[ ' * 3000}{'] ' * 3000}\n---\n# X\n"},
+            "The front matter nests lists or mappings",
+        ),
+    ],
+    ids=["quarto", "bookdown", "qmd-front-matter", "md-front-matter"],
+)
+def test_yaml_nested_thousands_deep_is_a_manuscript_error_not_a_crash(entries: dict[str, str], message: str) -> None:
+    """The YAML reader recurses once per level: without a bound the worker's RecursionError is
+    retried until the job is poisoned; the author should hear what to fix instead."""
+    with pytest.raises(ManuscriptError, match=message):
+        convert(zip_of({name: text.encode() for name, text in entries.items()}), options("zip"))

@@ -152,6 +152,11 @@ def _yaml(data: bytes, listing: str) -> dict[str, Any]:
         mark = getattr(error, "problem_mark", None)
         where = f" (line {mark.line + 1})" if mark else ""
         raise ManuscriptError(f"{listing} is not valid YAML{where}. Check its indentation and quotes.") from None
+    except RecursionError:  # the YAML reader recurses once per level of nesting
+        raise ManuscriptError(
+            f"{listing} nests lists or mappings hundreds of levels deep; a project file needs a few. "
+            "Check its brackets and indentation."
+        ) from None
     if config is None:
         return {}
     if not isinstance(config, dict):
