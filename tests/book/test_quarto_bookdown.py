@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import io
 import re
+import time
 import zipfile
 
 import pytest
@@ -344,3 +345,14 @@ def test_yaml_nested_thousands_deep_is_a_manuscript_error_not_a_crash(entries: d
     retried until the job is poisoned; the author should hear what to fix instead."""
     with pytest.raises(ManuscriptError, match=message):
         convert(zip_of({name: text.encode() for name, text in entries.items()}), options("zip"))
+
+
+def test_a_long_line_that_almost_opens_a_div_is_read_in_linear_time() -> None:
+    """`:::x`, a long run of spaces, then a word: the div pattern once tried every split of the run
+    (about 30 s for this line), and every line of a paragraph is tried as a div's opening."""
+    line = ":::x" + " " * 120_000 + "y"
+    data = zip_of({"_quarto.yml": b"book:\n  chapters: [a.qmd]\n", "a.qmd": f"# A\n\n{line}\n".encode()})
+    started = time.perf_counter()
+    page = chapters(convert(data, options("zip")))["ch001.xhtml"]
+    assert time.perf_counter() - started < 5
+    assert ":::x" in page and "y</p>" in page  # not a div: read as the text it is

@@ -52,7 +52,8 @@ _TRAILING_ATTRIBUTES = re.compile(_ATTRIBUTES.pattern + r"\s*$")
 _ONE_ATTRIBUTE = re.compile(_ATTRIBUTE)
 _CELL = re.compile(r"^\{\s*\.?([A-Za-z][\w+-]*)")
 _RAW = re.compile(r"^\{\s*=\s*([\w-]+)\s*\}$")
-_DIV_OPEN = re.compile(r"^:{3,}\s*(\{[^{}]*\}|[\w-]+)\s*:*\s*$")
+# The second run of spaces only after colons (not \s*:*\s*, which tries every split of one run).
+_DIV_OPEN = re.compile(r"^:{3,}\s*(\{[^{}]*\}|[\w-]+)\s*(?::+\s*)?$")
 _DIV_CLOSE = re.compile(r"^:{3,}\s*$")
 _XREF = re.compile(r"(?<![\w@])-?@((?:" + "|".join(XREF_KINDS) + r")-[\w-]*\w)|\\?@ref\(([\w:.-]+)\)")
 _SHORTCODE = re.compile(r"\{\{<[^{}]{0,500}?>\}\}")  # bounded: each `{{<` looks no further
