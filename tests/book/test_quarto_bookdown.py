@@ -230,7 +230,6 @@ def test_a_quarto_book_of_one_chapter_is_still_a_project() -> None:
     [
         (b"book:\n  chapters: [index.qmd\n", "not valid YAML"),
         (b"project:\n  type: book\nbook:\n  title: No Chapters\n", "lists no chapters"),
-        (b"project:\n  type: website\n", "lists no chapters"),
         (b"- index.qmd\n", "'key: value' lines"),
         (b"book:\n  chapters: [gone.qmd]\n", "lists no chapter file that is in the zip"),
     ],
@@ -356,3 +355,24 @@ def test_a_long_line_that_almost_opens_a_div_is_read_in_linear_time() -> None:
     page = chapters(convert(data, options("zip")))["ch001.xhtml"]
     assert time.perf_counter() - started < 5
     assert ":::x" in page and "y</p>" in page  # not a div: read as the text it is
+
+
+def test_a_quarto_project_that_is_no_book_is_read_as_any_zip() -> None:
+    """A default, manuscript or website project has a _quarto.yml with no chapter list: one
+    manuscript is the book, several are joined in file-name order, .qmd still read as Quarto."""
+    paper = zip_of({"_quarto.yml": b"project:\n  type: default\n", "paper.md": b"# Paper\n\nText.\n"})
+    result = convert(paper, options("zip"))
+    assert [title_of(x) for x in chapters(result).values()] == ["Paper"] and result.warnings == []
+    website = zip_of(
+        {
+            "_quarto.yml": b"project:\n  type: website\nwebsite:\n  title: Tides\n",
+            "index.qmd": b"# Home {#sec-home}\n\n```{r}\n#| echo: false\n1 + 1\n```\n",
+            "about.md": b"# About\n\nText.\n",
+            "posts/2-tides.qmd": b"# Tides\n",
+            "posts/10-waves.qmd": b"# Waves\n",
+        }
+    )
+    result = convert(website, options("zip"))
+    assert [title_of(x) for x in chapters(result).values()] == ["About", "Home", "Tides", "Waves"]
+    assert any("file-name order" in w for w in result.warnings)
+    assert_no_raw_syntax(result)

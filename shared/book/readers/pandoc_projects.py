@@ -34,6 +34,16 @@ NOTEBOOK_EXTENSION = ".ipynb"  # a chapter Quarto runs and Quire does not read: 
 QUARTO_ADVICE = "List the book's files in _quarto.yml under 'book:' → 'chapters:', such as '- index.qmd'."
 
 
+def is_quarto_book(listing: str, files: Mapping[str, bytes]) -> bool:
+    """Whether a _quarto.yml makes a book (`book: chapters:`, or `project: type: book`); a website's,
+    a manuscript's or a default project's lists no chapters, and its files are read as any zip's."""
+    config = _yaml(files[listing], listing)
+    book, settings = config.get("book"), config.get("project")
+    return (isinstance(book, dict) and "chapters" in book) or (
+        isinstance(settings, dict) and settings.get("type") == "book"
+    )
+
+
 def quarto_project(listing: str, files: Mapping[str, bytes]) -> Project:
     """A Quarto book: `book: chapters:` (and `appendices:`) in _quarto.yml."""
     config = _yaml(files[listing], listing)

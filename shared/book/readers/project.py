@@ -6,7 +6,9 @@ Which files, in which order:
                                    prefix and suffix chapters (links outside the list) in place;
                                    draft chapters `[Title]()` left out with a warning
     Book.txt (Leanpub)             one file name a line
-    _quarto.yml, _bookdown.yml     Quarto's and bookdown's chapter lists (pandoc_projects.py)
+    _quarto.yml, _bookdown.yml     Quarto's and bookdown's chapter lists (pandoc_projects.py); the
+                                   _quarto.yml of a website or another project that is no book
+                                   orders nothing
     none of these                  every manuscript file, in natural file-name order, with a
                                    warning that says how to set the order
     an EPUB's spine                its XHTML files in reading order (readers/epub.py)
@@ -38,7 +40,7 @@ from shared.book.readers.html import read_html
 from shared.book.readers.markdown import markdown_parser, read_markdown
 from shared.book.readers.outline import inline_text, title_from_file_name
 from shared.book.readers.pandoc_markdown import PART_META, label_cross_references, titled
-from shared.book.readers.pandoc_projects import bookdown_project, quarto_project
+from shared.book.readers.pandoc_projects import bookdown_project, is_quarto_book, quarto_project
 from shared.book.readers.project_model import Entry, Project, add_file, project_text
 from shared.book.readers.text import read_text
 from shared.formats import (
@@ -57,10 +59,19 @@ ORDER_ADVICE = (
 )
 
 
+def project_listing(files: Mapping[str, bytes]) -> str | None:
+    """The zip entry that orders the book's files, if any: a project file, unless it is the
+    _quarto.yml of a Quarto project that is no book (a website, a manuscript)."""
+    listing = project_file_in_zip(files)
+    if listing is not None and posixpath.basename(listing) == "_quarto.yml" and not is_quarto_book(listing, files):
+        return None
+    return listing
+
+
 def find_project(files: Mapping[str, bytes]) -> Project:
     """The project a zip of several manuscripts holds, its files in order."""
     names = list(files)
-    listing = project_file_in_zip(names)
+    listing = project_listing(files)
     if listing is not None and posixpath.basename(listing) == "SUMMARY.md":
         project = _summary(listing, files)
         # book.toml sits beside SUMMARY.md, or one folder up (mdBook's `src`, or another it names).
