@@ -376,3 +376,15 @@ def test_a_quarto_project_that_is_no_book_is_read_as_any_zip() -> None:
     assert [title_of(x) for x in chapters(result).values()] == ["About", "Home", "Tides", "Waves"]
     assert any("file-name order" in w for w in result.warnings)
     assert_no_raw_syntax(result)
+
+
+def part_pages(result: Conversion) -> list[str]:
+    """The titles of the pages the EPUB marks as parts."""
+    return [title_of(x) for x in chapters(result).values() if '<section epub:type="part" role="doc-part">' in x]
+
+
+def test_quarto_and_bookdown_parts_are_part_pages_in_the_epub() -> None:
+    """`- part: "Title"`, `- part: practice.qmd` and the appendices (Quarto), `# (PART)` and
+    `# (APPENDIX)` headings (bookdown): each a part page, as a reading system shows one."""
+    assert part_pages(convert(quarto_zip(), options("zip"))) == ["Predictions", "In practice", "Appendices"]
+    assert part_pages(convert(bookdown_zip(), options("zip"))) == ["The basics", "Going further", "Appendix"]

@@ -80,7 +80,7 @@ def _quarto_items(project: Project, items: list[Any], depth: int, listing: str, 
         elif isinstance(item, dict) and "part" in item:
             part = _plain(item["part"])
             if _is_chapter_file(part):  # the part's page is a file of its own
-                _add_chapter(project, base, part, depth, listing, files)
+                _add_chapter(project, base, part, depth, listing, files, part=True)
             else:
                 project.entries.append(Entry("", part or "Part", part=True, depth=depth))
             nested = item.get("chapters")
@@ -99,7 +99,15 @@ def _is_chapter_file(name: str) -> bool:
 
 
 def _add_chapter(
-    project: Project, base: str, name: str, depth: int, listing: str, files: Mapping[str, bytes], title: str = ""
+    project: Project,
+    base: str,
+    name: str,
+    depth: int,
+    listing: str,
+    files: Mapping[str, bytes],
+    title: str = "",
+    *,
+    part: bool = False,
 ) -> None:
     extension = posixpath.splitext(name.lower())[1]
     if extension not in KIND_IN_ZIP or kind_in_zip(name) not in ("markdown", "text", "html"):
@@ -108,7 +116,7 @@ def _add_chapter(
             "left out."
         )
         return
-    add_file(project, base, name, title, listing, files, depth)
+    add_file(project, base, name, title, listing, files, depth, part=part)
 
 
 def bookdown_project(listing: str, files: Mapping[str, bytes]) -> Project:

@@ -97,7 +97,7 @@ def find_project(files: Mapping[str, bytes]) -> Project:
             f"The zip holds {len(candidates)} manuscript files and nothing that orders them, so they were joined "
             f"in file-name order ({', '.join(candidates[:5])}{', …' if len(candidates) > 5 else ''}). {ORDER_ADVICE}"
         )
-    if not any(not entry.part for entry in project.entries):
+    if not any(entry.path for entry in project.entries):
         raise ManuscriptError(f"The book project lists no chapter file that is in the zip. {ORDER_ADVICE}")
     return project
 
@@ -188,7 +188,7 @@ def read_project(project: Project, files: Mapping[str, bytes], split_level: int)
     total = 0
     under_part = 0  # 1 after a bookdown `# (PART)` heading: the chapters that follow are in it
     for entry in project.entries:
-        if entry.part:
+        if not entry.path:  # a part's title alone
             continue
         data = files[entry.path]
         total += len(data)
@@ -207,7 +207,7 @@ def read_project(project: Project, files: Mapping[str, bytes], split_level: int)
     # The book as a whole is held to the limits one Markdown manuscript is held to (tables, headings).
     check_markdown("\n\n".join(text for kind, text in texts.values() if kind == "markdown"))
     for entry in project.entries:
-        if entry.part:
+        if not entry.path:
             body = f"<h{split_level}>{escape(entry.title)}</h{split_level}>"
             chapters.append(ChapterSource(0, entry.title, "html", body, depth=entry.depth, part=True))
             continue
@@ -240,7 +240,9 @@ def read_project(project: Project, files: Mapping[str, bytes], split_level: int)
             chapter.source_file = entry.path
             if chapter.format == "tokens" and chapter.body and chapter.body[0].meta.get(PART_META):
                 under_part = 1
-                chapter.depth = entry.depth
+                chapter.depth, chapter.part = entry.depth, True
+            elif number == 0 and entry.part:  # the file is a part's page (Quarto's `- part: part.qmd`)
+                chapter.depth, chapter.part = entry.depth, True
             else:
                 chapter.depth = entry.depth + under_part
             _rebase_images(chapter, folder)

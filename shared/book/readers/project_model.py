@@ -18,7 +18,8 @@ from shared.formats import decode_text
 
 @dataclass
 class Entry:
-    """One item of the project's table of contents: a file (its archive path), or a part title."""
+    """One item of the project's table of contents: a file (its archive path), or a part: its title
+    alone (no path), or a file that is the part's page."""
 
     path: str
     title: str = ""
@@ -38,16 +39,25 @@ class Project:
 
 
 def add_file(
-    project: Project, base: str, target: str, title: str, listing: str, files: Mapping[str, bytes], depth: int = 0
+    project: Project,
+    base: str,
+    target: str,
+    title: str,
+    listing: str,
+    files: Mapping[str, bytes],
+    depth: int = 0,
+    *,
+    part: bool = False,
 ) -> None:
-    """The file `target`, named in `listing` (relative to its folder `base`), as the next entry."""
+    """The file `target`, named in `listing` (relative to its folder `base`), as the next entry;
+    `part`: the file is a part's page."""
     path = normalise_reference(target, base) if target else None
     if path is None or path not in files:
         project.warnings.append(f"'{target}', listed in {listing}, is not in the zip; left out.")
     elif any(entry.path == path for entry in project.entries):
         project.warnings.append(f"'{target}' is listed twice in {listing}; the book has it once, where first listed.")
     else:
-        project.entries.append(Entry(path, title, depth=depth))
+        project.entries.append(Entry(path, title, part=part, depth=depth))
 
 
 def project_text(data: bytes, name: str) -> str:
