@@ -374,7 +374,7 @@ def test_a_quarto_project_that_is_no_book_is_read_as_any_zip() -> None:
     )
     result = convert(website, options("zip"))
     assert [title_of(x) for x in chapters(result).values()] == ["About", "Home", "Tides", "Waves"]
-    assert any("file-name order" in w for w in result.warnings)
+    assert any("file-name order" in w and "_quarto.yml under 'book:'" in w for w in result.warnings)
     assert_no_raw_syntax(result)
 
 
@@ -388,3 +388,23 @@ def test_quarto_and_bookdown_parts_are_part_pages_in_the_epub() -> None:
     `# (APPENDIX)` headings (bookdown): each a part page, as a reading system shows one."""
     assert part_pages(convert(quarto_zip(), options("zip"))) == ["Predictions", "In practice", "Appendices"]
     assert part_pages(convert(bookdown_zip(), options("zip"))) == ["The basics", "Going further", "Appendix"]
+
+
+@pytest.mark.parametrize(
+    ("entries", "wanted", "unwanted"),
+    [
+        ({"_bookdown.yml": b"- a.Rmd\n"}, "'rmd_files:' followed by", "'book:'"),
+        ({"_bookdown.yml": b"rmd_files: [gone.Rmd]\n"}, "_bookdown.yml lists no chapter file", "SUMMARY.md"),
+        ({"_quarto.yml": b"book:\n  chapters: [gone.qmd]\n"}, "_quarto.yml lists no chapter file", "SUMMARY.md"),
+        ({"manuscript/Book.txt": b"gone.md\n"}, "Book.txt lists no chapter file", "SUMMARY.md"),
+    ],
+)
+def test_a_project_files_errors_tell_its_author_what_that_file_needs(
+    entries: dict[str, bytes], wanted: str, unwanted: str
+) -> None:
+    """bookdown is told about `rmd_files:`, not Quarto's `book:`; a project file that lists nothing
+    in the zip is named, with what to write in it, not told to add a SUMMARY.md."""
+    data = zip_of(entries | {"a.Rmd": b"# A\n", "manuscript/b.md": b"# B\n"})
+    with pytest.raises(ManuscriptError, match=re.escape(wanted)) as raised:
+        convert(data, options("zip"))
+    assert unwanted not in str(raised.value)

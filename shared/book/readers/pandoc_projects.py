@@ -32,6 +32,10 @@ from shared.formats import KIND_IN_ZIP, is_language_tag, kind_in_zip
 APPENDICES_TITLE = "Appendices"
 NOTEBOOK_EXTENSION = ".ipynb"  # a chapter Quarto runs and Quire does not read: named, then left out
 QUARTO_ADVICE = "List the book's files in _quarto.yml under 'book:' → 'chapters:', such as '- index.qmd'."
+BOOKDOWN_ADVICE = (
+    "List the book's files in _bookdown.yml under 'rmd_files:', such as 'rmd_files: [index.Rmd, 01-intro.Rmd]', "
+    "or put its .Rmd files beside _bookdown.yml."
+)
 
 
 def is_quarto_book(listing: str, files: Mapping[str, bytes]) -> bool:
@@ -178,7 +182,12 @@ def _yaml(data: bytes, listing: str) -> dict[str, Any]:
     if config is None:
         return {}
     if not isinstance(config, dict):
-        raise ManuscriptError(f"{listing} must be 'key: value' lines, such as 'book:' followed by 'chapters:'.")
+        example = (
+            "'rmd_files:' followed by the book's files"
+            if listing.endswith("_bookdown.yml")
+            else "'book:' followed by 'chapters:'"
+        )
+        raise ManuscriptError(f"{listing} must be 'key: value' lines, such as {example}.")
     return config
 
 

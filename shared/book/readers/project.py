@@ -40,7 +40,13 @@ from shared.book.readers.html import read_html
 from shared.book.readers.markdown import markdown_parser, read_markdown
 from shared.book.readers.outline import inline_text, title_from_file_name
 from shared.book.readers.pandoc_markdown import PART_META, label_cross_references, titled
-from shared.book.readers.pandoc_projects import bookdown_project, is_quarto_book, quarto_project
+from shared.book.readers.pandoc_projects import (
+    BOOKDOWN_ADVICE,
+    QUARTO_ADVICE,
+    bookdown_project,
+    is_quarto_book,
+    quarto_project,
+)
 from shared.book.readers.project_model import Entry, Project, add_file, project_text
 from shared.book.readers.text import read_text
 from shared.formats import (
@@ -57,6 +63,13 @@ MAX_PROJECT_TEXT_BYTES = DEFAULT_LIMITS.max_entry_bytes
 ORDER_ADVICE = (
     "To set the order, add a SUMMARY.md to the zip that lists them, one a line: '- [Chapter title](file.md)'."
 )
+# What to write in each project file, by its name, when it lists no file the zip holds.
+LISTING_ADVICE = {
+    "SUMMARY.md": "List each chapter in SUMMARY.md as '- [Chapter title](file.md)', its path relative to SUMMARY.md.",
+    "Book.txt": "List each chapter's file name in Book.txt, one a line, relative to Book.txt's folder.",
+    "_quarto.yml": QUARTO_ADVICE,
+    "_bookdown.yml": BOOKDOWN_ADVICE,
+}
 
 
 def project_listing(files: Mapping[str, bytes]) -> str | None:
@@ -95,10 +108,13 @@ def find_project(files: Mapping[str, bytes]) -> Project:
         project = Project([Entry(name) for name in candidates])
         project.warnings.append(
             f"The zip holds {len(candidates)} manuscript files and nothing that orders them, so they were joined "
-            f"in file-name order ({', '.join(candidates[:5])}{', …' if len(candidates) > 5 else ''}). {ORDER_ADVICE}"
+            f"in file-name order ({', '.join(candidates[:5])}{', …' if len(candidates) > 5 else ''}). "
+            # A Quarto project that is no book (yet) becomes one with a chapter list.
+            + (QUARTO_ADVICE if project_file_in_zip(names) else ORDER_ADVICE)
         )
     if not any(entry.path for entry in project.entries):
-        raise ManuscriptError(f"The book project lists no chapter file that is in the zip. {ORDER_ADVICE}")
+        advice = LISTING_ADVICE.get(posixpath.basename(listing or ""), ORDER_ADVICE)
+        raise ManuscriptError(f"{listing or 'The book project'} lists no chapter file that is in the zip. {advice}")
     return project
 
 
