@@ -91,6 +91,10 @@ def _padded_dtd_docx() -> bytes:
     )
 
 
+def _quarto_line(line: str) -> bytes:
+    return corpus.zip_of({"_quarto.yml": b"book:\n  chapters: [a.qmd]\n", "a.qmd": f"# A\n\n{line}\n".encode()})
+
+
 def _large_markdown_zip() -> bytes:
     # 63 MiB of ordinary Markdown (a chapter heading every 200 KB), zipped under the upload limit.
     prose = _prose(21 * 1024 * 1024)
@@ -119,6 +123,9 @@ CASES = [
         "200k '<svg ' never closed", "svg-open.md", _markdown("# A\n\n<svg>\n" + "<svg " * 200_000 + "\n"), "succeeded"
     ),
     Case("\\[ a 1 MB word \\]", "tex.md", _markdown("# A\n\n\\[" + "a" * 1_000_000 + "\\]\n"), "succeeded"),
+    Case(
+        "a .qmd line almost opening a div", "div.zip", lambda: _quarto_line(":::x" + " " * 120_000 + "y"), "succeeded"
+    ),
     Case(
         "200k 'href=a.' in HTML",
         "hrefs.html",

@@ -229,7 +229,6 @@ def test_a_quarto_book_of_one_chapter_is_still_a_project() -> None:
     [
         (b"book:\n  chapters: [index.qmd\n", "not valid YAML"),
         (b"project:\n  type: book\nbook:\n  title: No Chapters\n", "lists no chapters"),
-        (b"project:\n  type: website\n", "lists no chapters"),
         (b"- index.qmd\n", "'key: value' lines"),
         (b"book:\n  chapters: [gone.qmd]\n", "lists no chapter file that is in the zip"),
     ],
@@ -296,3 +295,113 @@ def test_a_zip_of_one_qmd_file_is_read_as_quarto() -> None:
     assert [title_of(x) for x in files.values()] == ["Opening", "Closing"] and ">A Talk</dc:title>" in opf(result)
     assert '<a href="ch002.xhtml#sec-close">Closing</a>' in files["ch001.xhtml"]
     assert_no_raw_syntax(result)
+
+
+def test_a_part_names_its_page_by_any_file_name_quire_reads() -> None:
+    """`- part: practice.markdown` is the part's page, as `- part: practice.qmd` is, and a notebook
+    named as a part is a file Quire leaves out, not a part called 'nb.ipynb'."""
+    data = zip_of(
+        {
+            "_quarto.yml": b"book:\n  chapters:\n    - index.qmd\n    - part: practice.markdown\n"
+            b"      chapters: [b.qmd]\n    - part: nb.ipynb\n      chapters: [c.qmd]\n",
+            "index.qmd": b"# Preface\n",
+            "practice.markdown": b"# In practice\n\nThe part's page.\n",
+            "b.qmd": b"# B\n",
+            "c.qmd": b"# C\n",
+            "nb.ipynb": b"{}",
+        }
+    )
+    result = convert(data, options("zip"))
+    assert [title_of(x) for x in chapters(result).values()] == ["Preface", "In practice", "B", "C"]
+    assert any("'nb.ipynb'" in w and "not Markdown" in w for w in result.warnings)
+
+
+DEEP_FLOW = "[" * 5000 + "]" * 5000
+
+
+@pytest.mark.parametrize(
+    ("entries", "message"),
+    [
+        ({"_quarto.yml": f"book: {DEEP_FLOW}\n", "x.qmd": "# X\n"}, r"_quarto\.yml nests lists or mappings"),
+        ({"_bookdown.yml": f"rmd_files: {DEEP_FLOW}\n", "x.Rmd": "# X\n"}, r"_bookdown\.yml nests lists or mappings"),
+        (
+            {
+                "_quarto.yml": "book:\n  chapters: [x.qmd]\n",
+                "x.qmd": f"---\ntitle: {'[ ' * 3000}{'] ' * 3000}\n---\n# X\n",
+            },
+            "The front matter nests lists or mappings",
+        ),
+        (
+            {"paper.md": f"---\ntitle: {'[ ' * 3000}{'] ' * 3000}\n---\n# X\n"},
+            "The front matter nests lists or mappings",
+        ),
+    ],
+    ids=["quarto", "bookdown", "qmd-front-matter", "md-front-matter"],
+)
+def test_yaml_nested_thousands_deep_is_a_manuscript_error_not_a_crash(entries: dict[str, str], message: str) -> None:
+    """The YAML reader recurses once per level: without a bound the worker's RecursionError is
+    retried until the job is poisoned; the author should hear what to fix instead."""
+    with pytest.raises(ManuscriptError, match=message):
+        convert(zip_of({name: text.encode() for name, text in entries.items()}), options("zip"))
+
+
+def test_a_line_that_almost_opens_a_div_is_text() -> None:
+    """`:::x`, spaces, then a word is no div's opening. (Its long form, which once took the div
+    pattern half a minute, is a hostile case: tests/hostile_corpus.py.)"""
+    line = ":::x" + " " * 200 + "y"
+    data = zip_of({"_quarto.yml": b"book:\n  chapters: [a.qmd]\n", "a.qmd": f"# A\n\n{line}\n".encode()})
+    page = chapters(convert(data, options("zip")))["ch001.xhtml"]
+    assert ":::x" in page and "y</p>" in page  # not a div: read as the text it is
+
+
+def test_a_quarto_project_that_is_no_book_is_read_as_any_zip() -> None:
+    """A default, manuscript or website project has a _quarto.yml with no chapter list: one
+    manuscript is the book, several are joined in file-name order, .qmd still read as Quarto."""
+    paper = zip_of({"_quarto.yml": b"project:\n  type: default\n", "paper.md": b"# Paper\n\nText.\n"})
+    result = convert(paper, options("zip"))
+    assert [title_of(x) for x in chapters(result).values()] == ["Paper"] and result.warnings == []
+    website = zip_of(
+        {
+            "_quarto.yml": b"project:\n  type: website\nwebsite:\n  title: Tides\n",
+            "index.qmd": b"# Home {#sec-home}\n\n```{r}\n#| echo: false\n1 + 1\n```\n",
+            "about.md": b"# About\n\nText.\n",
+            "posts/2-tides.qmd": b"# Tides\n",
+            "posts/10-waves.qmd": b"# Waves\n",
+        }
+    )
+    result = convert(website, options("zip"))
+    assert [title_of(x) for x in chapters(result).values()] == ["About", "Home", "Tides", "Waves"]
+    assert any("file-name order" in w and "_quarto.yml under 'book:'" in w for w in result.warnings)
+    assert_no_raw_syntax(result)
+
+
+def part_pages(result: Conversion) -> list[str]:
+    """The titles of the pages the EPUB marks as parts."""
+    return [title_of(x) for x in chapters(result).values() if '<section epub:type="part" role="doc-part">' in x]
+
+
+def test_quarto_and_bookdown_parts_are_part_pages_in_the_epub() -> None:
+    """`- part: "Title"`, `- part: practice.qmd` and the appendices (Quarto), `# (PART)` and
+    `# (APPENDIX)` headings (bookdown): each a part page, as a reading system shows one."""
+    assert part_pages(convert(quarto_zip(), options("zip"))) == ["Predictions", "In practice", "Appendices"]
+    assert part_pages(convert(bookdown_zip(), options("zip"))) == ["The basics", "Going further", "Appendix"]
+
+
+@pytest.mark.parametrize(
+    ("entries", "wanted", "unwanted"),
+    [
+        ({"_bookdown.yml": b"- a.Rmd\n"}, "'rmd_files:' followed by", "'book:'"),
+        ({"_bookdown.yml": b"rmd_files: [gone.Rmd]\n"}, "_bookdown.yml lists no chapter file", "SUMMARY.md"),
+        ({"_quarto.yml": b"book:\n  chapters: [gone.qmd]\n"}, "_quarto.yml lists no chapter file", "SUMMARY.md"),
+        ({"manuscript/Book.txt": b"gone.md\n"}, "Book.txt lists no chapter file", "SUMMARY.md"),
+    ],
+)
+def test_a_project_files_errors_tell_its_author_what_that_file_needs(
+    entries: dict[str, bytes], wanted: str, unwanted: str
+) -> None:
+    """bookdown is told about `rmd_files:`, not Quarto's `book:`; a project file that lists nothing
+    in the zip is named, with what to write in it, not told to add a SUMMARY.md."""
+    data = zip_of(entries | {"a.Rmd": b"# A\n", "manuscript/b.md": b"# B\n"})
+    with pytest.raises(ManuscriptError, match=re.escape(wanted)) as raised:
+        convert(data, options("zip"))
+    assert unwanted not in str(raised.value)

@@ -3,6 +3,7 @@
     markdown.py, front_matter.py, text.py, html.py, docx.py   one module per format
     outline.py                                                 where chapters begin; fallback titles
     project.py                                                 a zip of many files (SUMMARY.md, Book.txt)
+    project_model.py                                           a project's files in order, as plain data
     epub.py                                                    an EPUB: its spine, nav and metadata, as a project
     pandoc_markdown.py                                         .qmd and .Rmd: code cells, attributes, divs
     pandoc_projects.py                                         Quarto's and bookdown's chapter lists
@@ -33,10 +34,10 @@ from shared.book.readers.epub import find_epub
 from shared.book.readers.html import html_parser, read_html
 from shared.book.readers.images import attach_images
 from shared.book.readers.inline_svg import lift_inline_svgs
-from shared.book.readers.markdown import inline_text, read_markdown
-from shared.book.readers.outline import title_from_file_name, title_from_first_line
+from shared.book.readers.markdown import read_markdown
+from shared.book.readers.outline import inline_text, title_from_file_name, title_from_first_line
 from shared.book.readers.pandoc_markdown import label_cross_references
-from shared.book.readers.project import find_project, read_project
+from shared.book.readers.project import find_project, project_listing, read_project
 from shared.book.readers.text import read_text
 from shared.formats import (
     SETTINGS_PROJECT_FILES,
@@ -47,7 +48,6 @@ from shared.formats import (
     is_pandoc_markdown,
     kind_in_zip,
     manuscripts_in_zip,
-    project_file_in_zip,
 )
 
 ISBN_NAMESPACE = uuid.UUID("6f1d3c4e-7d47-4f2a-9a57-0c7bb3c0a001")  # Quire's namespace for derived ids
@@ -81,7 +81,7 @@ def parse_manuscript(
         what = archive_name(kind)
         files = read_archive(manuscript, what) if isinstance(manuscript, bytes) else ArchiveFiles(manuscript, what)
         candidates = manuscripts_in_zip(files)
-        listing = project_file_in_zip(files)
+        listing = project_listing(files)
         if kind == "epub" or epub_container_in_zip(files) is not None:
             book, data = read_project(find_epub(files), files, split_level)
             own_names = set()  # its links name its files by their paths, as a project's do

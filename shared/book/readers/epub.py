@@ -29,7 +29,7 @@ from shared.book.archive import normalise_reference
 from shared.book.errors import ManuscriptError
 from shared.book.model import Metadata
 from shared.book.readers.html import html_parser, text_from_html
-from shared.book.readers.project import Entry, Project
+from shared.book.readers.project_model import Entry, Project
 from shared.formats import IMAGE_EXTENSIONS, clean_text, epub_container_in_zip, is_language_tag
 
 CONTAINER_NS = "urn:oasis:names:tc:opendocument:xmlns:container"

@@ -24,6 +24,11 @@ def front_matter(raw: str) -> Metadata:
         raise ManuscriptError(
             f"The front matter is not valid YAML{where}. Check the lines between the --- markers."
         ) from None
+    except RecursionError:  # the YAML reader recurses once per level of nesting
+        raise ManuscriptError(
+            "The front matter nests lists or mappings hundreds of levels deep. "
+            "Check the brackets and indentation between the --- markers."
+        ) from None
     if not isinstance(data, dict):
         raise ManuscriptError("The front matter must be 'key: value' lines, such as 'title: My Book'.")
     lowered = {str(k).lower().replace("_", "-"): v for k, v in data.items()}

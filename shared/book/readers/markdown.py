@@ -10,7 +10,7 @@ from shared.book.limits import check_markdown
 from shared.book.links import backslashes_read
 from shared.book.model import ChapterSource, Metadata, ParsedBook
 from shared.book.readers.front_matter import front_matter
-from shared.book.readers.outline import split_level_for
+from shared.book.readers.outline import inline_text, split_level_for
 from shared.book.readers.pandoc_markdown import pandoc_plugin
 
 # A \[…\] formula longer than this is not looked for: the search stays linear in the text.
@@ -231,19 +231,3 @@ def _open_under_title(groups: list[list[Any]], titles: list[str], metadata: Meta
         groups.pop(0)
         titles.pop(0)
         groups[0][:0] = opening
-
-
-def inline_text(token: Any) -> str:
-    if token.type != "inline":
-        return ""
-    parts = []
-    for child in token.children or ():
-        if child.type in ("text", "code_inline"):
-            parts.append(child.content)
-        elif child.type in ("math_inline", "math_inline_double"):
-            parts.append(child.content.strip())  # the TeX as written: a title is plain text
-        elif child.type in ("softbreak", "hardbreak"):
-            parts.append(" ")
-        elif child.type == "image":
-            parts.append(child.content)
-    return " ".join("".join(parts).split())

@@ -11,6 +11,7 @@ chapter, it joins the first chapter).
 from __future__ import annotations
 
 import re
+from typing import Any
 
 MAX_HEADING_LEVEL = 6
 TITLE_MAX_CHARS = 120
@@ -44,3 +45,20 @@ def title_from_file_name(file_name: str) -> str:
     """'the-harbour_standards.v2.html' → 'the harbour standards.v2': the last resort for a title."""
     stem = file_name.replace("\\", "/").rsplit("/", 1)[-1].rsplit(".", 1)[0]
     return " ".join(re.sub(r"[-_]+", " ", stem).split())
+
+
+def inline_text(token: Any) -> str:
+    """A Markdown inline token (a heading's, a link's) as the plain text a title is made of."""
+    if token.type != "inline":
+        return ""
+    parts = []
+    for child in token.children or ():
+        if child.type in ("text", "code_inline"):
+            parts.append(child.content)
+        elif child.type in ("math_inline", "math_inline_double"):
+            parts.append(child.content.strip())  # the TeX as written: a title is plain text
+        elif child.type in ("softbreak", "hardbreak"):
+            parts.append(" ")
+        elif child.type == "image":
+            parts.append(child.content)
+    return " ".join("".join(parts).split())

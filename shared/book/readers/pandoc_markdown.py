@@ -20,6 +20,7 @@ import re
 from typing import Any
 
 from shared.book.model import ChapterSource
+from shared.book.readers.outline import inline_text
 
 XREF_META = "quire_xref"
 PART_META = "quire_part"
@@ -51,7 +52,8 @@ _TRAILING_ATTRIBUTES = re.compile(_ATTRIBUTES.pattern + r"\s*$")
 _ONE_ATTRIBUTE = re.compile(_ATTRIBUTE)
 _CELL = re.compile(r"^\{\s*\.?([A-Za-z][\w+-]*)")
 _RAW = re.compile(r"^\{\s*=\s*([\w-]+)\s*\}$")
-_DIV_OPEN = re.compile(r"^:{3,}\s*(\{[^{}]*\}|[\w-]+)\s*:*\s*$")
+# The second run of spaces only after colons (not \s*:*\s*, which tries every split of one run).
+_DIV_OPEN = re.compile(r"^:{3,}\s*(\{[^{}]*\}|[\w-]+)\s*(?::+\s*)?$")
 _DIV_CLOSE = re.compile(r"^:{3,}\s*$")
 _XREF = re.compile(r"(?<![\w@])-?@((?:" + "|".join(XREF_KINDS) + r")-[\w-]*\w)|\\?@ref\(([\w:.-]+)\)")
 _SHORTCODE = re.compile(r"\{\{<[^{}]{0,500}?>\}\}")  # bounded: each `{{<` looks no further
@@ -296,8 +298,6 @@ def pandoc_id(title: str) -> str:
 def label_cross_references(bodies: list[list[Any]]) -> None:
     """Give each cross-reference link its text, once every file is read (a link may point forward,
     or into another file): a section's title, a figure's caption, else its kind ('Table')."""
-    from shared.book.readers.markdown import inline_text
-
     labels: dict[str, str] = {}
     for body in bodies:
         for index, token in enumerate(body):

@@ -26,11 +26,26 @@ from shared.book.limits import MAX_CHAPTERS
 from shared.book.model import Metadata
 from shared.book.readers.front_matter import MAX_FRONT_MATTER_BYTES
 from shared.book.readers.outline import title_from_file_name
-from shared.book.readers.project import Entry, Project, add_file, project_text
+from shared.book.readers.project_model import Entry, Project, add_file, project_text
 from shared.formats import KIND_IN_ZIP, is_language_tag, kind_in_zip
 
 APPENDICES_TITLE = "Appendices"
+NOTEBOOK_EXTENSION = ".ipynb"  # a chapter Quarto runs and Quire does not read: named, then left out
 QUARTO_ADVICE = "List the book's files in _quarto.yml under 'book:' → 'chapters:', such as '- index.qmd'."
+BOOKDOWN_ADVICE = (
+    "List the book's files in _bookdown.yml under 'rmd_files:', such as 'rmd_files: [index.Rmd, 01-intro.Rmd]', "
+    "or put its .Rmd files beside _bookdown.yml."
+)
+
+
+def is_quarto_book(listing: str, files: Mapping[str, bytes]) -> bool:
+    """Whether a _quarto.yml makes a book (`book: chapters:`, or `project: type: book`); a website's,
+    a manuscript's or a default project's lists no chapters, and its files are read as any zip's."""
+    config = _yaml(files[listing], listing)
+    book, settings = config.get("book"), config.get("project")
+    return (isinstance(book, dict) and "chapters" in book) or (
+        isinstance(settings, dict) and settings.get("type") == "book"
+    )
 
 
 def quarto_project(listing: str, files: Mapping[str, bytes]) -> Project:
@@ -69,7 +84,7 @@ def _quarto_items(project: Project, items: list[Any], depth: int, listing: str, 
         elif isinstance(item, dict) and "part" in item:
             part = _plain(item["part"])
             if _is_chapter_file(part):  # the part's page is a file of its own
-                _add_chapter(project, base, part, depth, listing, files)
+                _add_chapter(project, base, part, depth, listing, files, part=True)
             else:
                 project.entries.append(Entry("", part or "Part", part=True, depth=depth))
             nested = item.get("chapters")
@@ -83,11 +98,20 @@ def _quarto_items(project: Project, items: list[Any], depth: int, listing: str, 
 
 
 def _is_chapter_file(name: str) -> bool:
-    return posixpath.splitext(name.lower())[1] in (".qmd", ".md", ".rmd", ".ipynb")
+    """Whether a part's value names its page's file rather than its title."""
+    return posixpath.splitext(name.lower())[1] in (*KIND_IN_ZIP, NOTEBOOK_EXTENSION)
 
 
 def _add_chapter(
-    project: Project, base: str, name: str, depth: int, listing: str, files: Mapping[str, bytes], title: str = ""
+    project: Project,
+    base: str,
+    name: str,
+    depth: int,
+    listing: str,
+    files: Mapping[str, bytes],
+    title: str = "",
+    *,
+    part: bool = False,
 ) -> None:
     extension = posixpath.splitext(name.lower())[1]
     if extension not in KIND_IN_ZIP or kind_in_zip(name) not in ("markdown", "text", "html"):
@@ -96,7 +120,7 @@ def _add_chapter(
             "left out."
         )
         return
-    add_file(project, base, name, title, listing, files, depth)
+    add_file(project, base, name, title, listing, files, depth, part=part)
 
 
 def bookdown_project(listing: str, files: Mapping[str, bytes]) -> Project:
@@ -150,10 +174,20 @@ def _yaml(data: bytes, listing: str) -> dict[str, Any]:
         mark = getattr(error, "problem_mark", None)
         where = f" (line {mark.line + 1})" if mark else ""
         raise ManuscriptError(f"{listing} is not valid YAML{where}. Check its indentation and quotes.") from None
+    except RecursionError:  # the YAML reader recurses once per level of nesting
+        raise ManuscriptError(
+            f"{listing} nests lists or mappings hundreds of levels deep; a project file needs a few. "
+            "Check its brackets and indentation."
+        ) from None
     if config is None:
         return {}
     if not isinstance(config, dict):
-        raise ManuscriptError(f"{listing} must be 'key: value' lines, such as 'book:' followed by 'chapters:'.")
+        example = (
+            "'rmd_files:' followed by the book's files"
+            if listing.endswith("_bookdown.yml")
+            else "'book:' followed by 'chapters:'"
+        )
+        raise ManuscriptError(f"{listing} must be 'key: value' lines, such as {example}.")
     return config
 
 

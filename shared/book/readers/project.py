@@ -6,7 +6,9 @@ Which files, in which order:
                                    prefix and suffix chapters (links outside the list) in place;
                                    draft chapters `[Title]()` left out with a warning
     Book.txt (Leanpub)             one file name a line
-    _quarto.yml, _bookdown.yml     Quarto's and bookdown's chapter lists (pandoc_projects.py)
+    _quarto.yml, _bookdown.yml     Quarto's and bookdown's chapter lists (pandoc_projects.py); the
+                                   _quarto.yml of a website or another project that is no book
+                                   orders nothing
     none of these                  every manuscript file, in natural file-name order, with a
                                    warning that says how to set the order
     an EPUB's spine                its XHTML files in reading order (readers/epub.py)
@@ -26,7 +28,6 @@ import posixpath
 import re
 import tomllib
 from collections.abc import Mapping
-from dataclasses import dataclass, field
 from html import escape
 from typing import Any
 from urllib.parse import unquote, urlsplit
@@ -37,13 +38,20 @@ from shared.book.limits import check_markdown
 from shared.book.model import ChapterSource, Metadata, ParsedBook
 from shared.book.readers.html import read_html
 from shared.book.readers.images import links_to_image
-from shared.book.readers.markdown import inline_text, markdown_parser, read_markdown
-from shared.book.readers.outline import title_from_file_name
+from shared.book.readers.markdown import markdown_parser, read_markdown
+from shared.book.readers.outline import inline_text, title_from_file_name
 from shared.book.readers.pandoc_markdown import PART_META, label_cross_references, titled
+from shared.book.readers.pandoc_projects import (
+    BOOKDOWN_ADVICE,
+    QUARTO_ADVICE,
+    bookdown_project,
+    is_quarto_book,
+    quarto_project,
+)
+from shared.book.readers.project_model import Entry, Project, add_file, project_text
 from shared.book.readers.text import read_text
 from shared.formats import (
     KIND_IN_ZIP,
-    decode_text,
     is_pandoc_markdown,
     kind_in_zip,
     manuscripts_in_zip,
@@ -56,33 +64,28 @@ MAX_PROJECT_TEXT_BYTES = DEFAULT_LIMITS.max_entry_bytes
 ORDER_ADVICE = (
     "To set the order, add a SUMMARY.md to the zip that lists them, one a line: '- [Chapter title](file.md)'."
 )
+# What to write in each project file, by its name, when it lists no file the zip holds.
+LISTING_ADVICE = {
+    "SUMMARY.md": "List each chapter in SUMMARY.md as '- [Chapter title](file.md)', its path relative to SUMMARY.md.",
+    "Book.txt": "List each chapter's file name in Book.txt, one a line, relative to Book.txt's folder.",
+    "_quarto.yml": QUARTO_ADVICE,
+    "_bookdown.yml": BOOKDOWN_ADVICE,
+}
 
 
-@dataclass
-class Entry:
-    """One item of the project's table of contents: a file (its archive path), or a part title."""
-
-    path: str
-    title: str = ""
-    part: bool = False
-    depth: int = 0  # in the table of contents: under a part, or nested in the SUMMARY's list
-    kind: str = ""  # the file's format when its listing says so (an EPUB's media type), not its name
-
-
-@dataclass
-class Project:
-    entries: list[Entry]
-    warnings: list[str] = field(default_factory=list)
-    metadata: Metadata = field(default_factory=Metadata)
-    leanpub: bool = False  # a Book.txt project, whose chapters are Markdown whatever their extension
-    pandoc: bool = False  # a Quarto or bookdown project: its Markdown is read with pandoc's syntax
-    fallback_title: str = ""  # the book's title when no file names one (bookdown's book_filename)
+def project_listing(files: Mapping[str, bytes]) -> str | None:
+    """The zip entry that orders the book's files, if any: a project file, unless it is the
+    _quarto.yml of a Quarto project that is no book (a website, a manuscript)."""
+    listing = project_file_in_zip(files)
+    if listing is not None and posixpath.basename(listing) == "_quarto.yml" and not is_quarto_book(listing, files):
+        return None
+    return listing
 
 
 def find_project(files: Mapping[str, bytes]) -> Project:
     """The project a zip of several manuscripts holds, its files in order."""
     names = list(files)
-    listing = project_file_in_zip(names)
+    listing = project_listing(files)
     if listing is not None and posixpath.basename(listing) == "SUMMARY.md":
         project = _summary(listing, files)
         # book.toml sits beside SUMMARY.md, or one folder up (mdBook's `src`, or another it names).
@@ -92,9 +95,6 @@ def find_project(files: Mapping[str, bytes]) -> Project:
         if book_toml in files:
             project.metadata = _book_toml(files[book_toml], project.warnings)
     elif listing is not None and posixpath.basename(listing) in ("_quarto.yml", "_bookdown.yml"):
-        # Imported here: those readers build on this module's Project and add_file.
-        from shared.book.readers.pandoc_projects import bookdown_project, quarto_project
-
         project = (quarto_project if listing.endswith("_quarto.yml") else bookdown_project)(listing, files)
     elif listing is not None:
         project = _book_txt(listing, files)
@@ -109,10 +109,13 @@ def find_project(files: Mapping[str, bytes]) -> Project:
         project = Project([Entry(name) for name in candidates])
         project.warnings.append(
             f"The zip holds {len(candidates)} manuscript files and nothing that orders them, so they were joined "
-            f"in file-name order ({', '.join(candidates[:5])}{', …' if len(candidates) > 5 else ''}). {ORDER_ADVICE}"
+            f"in file-name order ({', '.join(candidates[:5])}{', …' if len(candidates) > 5 else ''}). "
+            # A Quarto project that is no book (yet) becomes one with a chapter list.
+            + (QUARTO_ADVICE if project_file_in_zip(names) else ORDER_ADVICE)
         )
-    if not any(not entry.part for entry in project.entries):
-        raise ManuscriptError(f"The book project lists no chapter file that is in the zip. {ORDER_ADVICE}")
+    if not any(entry.path for entry in project.entries):
+        advice = LISTING_ADVICE.get(posixpath.basename(listing or ""), ORDER_ADVICE)
+        raise ManuscriptError(f"{listing or 'The book project'} lists no chapter file that is in the zip. {advice}")
     return project
 
 
@@ -175,18 +178,6 @@ def _book_txt(listing: str, files: Mapping[str, bytes]) -> Project:
     return project
 
 
-def add_file(
-    project: Project, base: str, target: str, title: str, listing: str, files: Mapping[str, bytes], depth: int = 0
-) -> None:
-    path = normalise_reference(target, base) if target else None
-    if path is None or path not in files:
-        project.warnings.append(f"'{target}', listed in {listing}, is not in the zip; left out.")
-    elif any(entry.path == path for entry in project.entries):
-        project.warnings.append(f"'{target}' is listed twice in {listing}; the book has it once, where first listed.")
-    else:
-        project.entries.append(Entry(path, title, depth=depth))
-
-
 def _book_toml(data: bytes, warnings: list[str]) -> Metadata:
     metadata = Metadata()
     try:
@@ -214,7 +205,7 @@ def read_project(project: Project, files: Mapping[str, bytes], split_level: int)
     total = 0
     under_part = 0  # 1 after a bookdown `# (PART)` heading: the chapters that follow are in it
     for entry in project.entries:
-        if entry.part:
+        if not entry.path:  # a part's title alone
             continue
         data = files[entry.path]
         total += len(data)
@@ -233,7 +224,7 @@ def read_project(project: Project, files: Mapping[str, bytes], split_level: int)
     # The book as a whole is held to the limits one Markdown manuscript is held to (tables, headings).
     check_markdown("\n\n".join(text for kind, text in texts.values() if kind == "markdown"))
     for entry in project.entries:
-        if entry.part:
+        if not entry.path:
             body = f"<h{split_level}>{escape(entry.title)}</h{split_level}>"
             chapters.append(ChapterSource(0, entry.title, "html", body, depth=entry.depth, part=True))
             continue
@@ -266,7 +257,9 @@ def read_project(project: Project, files: Mapping[str, bytes], split_level: int)
             chapter.source_file = entry.path
             if chapter.format == "tokens" and chapter.body and chapter.body[0].meta.get(PART_META):
                 under_part = 1
-                chapter.depth = entry.depth
+                chapter.depth, chapter.part = entry.depth, True
+            elif number == 0 and entry.part:  # the file is a part's page (Quarto's `- part: part.qmd`)
+                chapter.depth, chapter.part = entry.depth, True
             else:
                 chapter.depth = entry.depth + under_part
             _rebase_images(chapter, folder)
@@ -280,13 +273,6 @@ def read_project(project: Project, files: Mapping[str, bytes], split_level: int)
         metadata.title = project.fallback_title
     book = ParsedBook(metadata=metadata, chapters=chapters, image_refs={}, split_level=split_level, warnings=warnings)
     return book, digest.digest()
-
-
-def project_text(data: bytes, name: str) -> str:
-    text = decode_text(data)
-    if text is None:
-        raise ManuscriptError(f"'{name}' is not UTF-8 text. Save it as UTF-8 and upload it again.")
-    return text.replace("\r\n", "\n").replace("\r", "\n")
 
 
 # An image's src, or a link's href (a link to a full-size picture is rebased as the picture is).
