@@ -91,7 +91,7 @@ def host_messages_in_flight() -> int:
 
 
 # (pages, seconds) of each slot's scan: the pages follow one another, so their pace bounds how
-# many sources one slot can reach (README "Scaling on paper").
+# many sources one slot can reach (docs/operations.md, "Scaling on paper").
 SCANS: list[tuple[int, float]] = []
 
 

@@ -367,7 +367,7 @@ resource app 'Microsoft.Web/sites@2024-04-01' = {
           name: 'PYTHON_ENABLE_OPENTELEMETRY'
           value: 'true'
         }
-        // The app's own settings (README "Settings").
+        // The app's own settings (docs/settings.md).
         {
           name: 'MAX_UPLOAD_BYTES'
           value: string(maxUploadBytes)

@@ -227,7 +227,7 @@ def test_any_unicode_file_name_in_a_form_is_kept_as_utf8(web_app: AppHost, sent:
 
 
 def test_dot_segments_in_a_book_path_are_404(app: AppHost) -> None:
-    """The README: a book page path with `.` or `..` segments answers 404, as sent (the client's
+    """docs/api.md: a book page path with `.` or `..` segments answers 404, as sent (the client's
     own library is kept from normalising them), never a file the segments would lead to."""
     from http.client import HTTPConnection
 
@@ -259,7 +259,7 @@ def test_json_answers_carry_nosniff_and_get_routes_answer_head(web_app: AppHost)
 def test_the_stand_in_host_answers_bodies_over_its_limit_as_the_functions_host_does(web_app: AppHost) -> None:
     """The stand-in host's fidelity, not Quire's code: over FUNCTIONS_REQUEST_BODY_SIZE_LIMIT the
     Functions host itself answers a bare 500 with an empty body before any function runs
-    (Azure/azure-functions-host issue #10519, as the README documents), and devhost/http.py must
+    (Azure/azure-functions-host issue #10519, as docs/api.md and docs/settings.md document), and devhost/http.py must
     do the same, or tests through it would see answers Azure never gives. Quire runs no code here;
     its own answer to a body over MAX_UPLOAD_BYTES (413) is tested by
     test_multipart_file_over_the_limit_is_413 and test_bad_uploads_get_problem_json_and_leave_nothing."""

@@ -387,7 +387,7 @@ class MarkerDeleteFails(Storage):
 def test_a_submit_after_its_upload_was_swept_is_410_then_404_once_its_record_is_gone(
     brief_sas_app: AppHost, azurite: Azurite
 ) -> None:
-    """The README's row: a direct upload whose SAS expired and which was swept before it was
+    """docs/api.md's row: a direct upload whose SAS expired and which was swept before it was
     submitted answers 410 "Upload expired" (or 404 once its record is gone)."""
     data = b"# Swept\n\nText.\n"
     grant = granted(brief_sas_app.base_url, "swept.md", len(data))

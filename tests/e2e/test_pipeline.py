@@ -74,9 +74,9 @@ def run_cli(manuscript: Path, out: Path, *options: str) -> dict[str, bytes]:
 def test_the_cli_given_a_jobs_parameters_writes_the_bytes_the_pipeline_published(
     app: AppHost, azurite: Azurite, tmp_path: Path
 ) -> None:
-    """The README's equivalence, run for real: a second edition (so the edition number counts),
-    with a title, author, language and split level, converted by the pipeline and by the CLI's own
-    process."""
+    """docs/architecture.md's equivalence ("How a conversion runs"), run for real: a second edition
+    (so the edition number counts), with a title, author, language and split level, converted by the
+    pipeline and by the CLI's own process."""
     book, owner_key = create_book(
         app.base_url, corpus.small_book_zip(3), "first.zip", title="Harbour & Quay", author="Ada Writer", language="en"
     )

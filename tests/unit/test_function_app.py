@@ -124,9 +124,9 @@ def test_host_json_is_what_the_functions_host_expects() -> None:
     assert host["extensionBundle"] == {"id": "Microsoft.Azure.Functions.ExtensionBundle", "version": "[4.*, 5.0.0)"}
     assert host["extensions"]["http"]["routePrefix"] == "api"
     assert host["telemetryMode"] == "OpenTelemetry"
-    # Exactly what the README ("host.json sets …", and the instance sizing: 3 steps of 512 MB fit
-    # 2,048 MB) and shared/settings.py (75 s of retries, ABANDONED_UPLOAD_SECONDS above the
-    # function timeout) rely on: a looser value would pass a range and break those figures.
+    # Exactly what docs/settings.md ("host.json sets …"), docs/operations.md (the instance sizing: 3
+    # steps of 512 MB fit 2,048 MB) and shared/settings.py (75 s of retries, ABANDONED_UPLOAD_SECONDS
+    # above the function timeout) rely on: a looser value would pass a range and break those figures.
     queues = host["extensions"]["queues"]
     assert queues["batchSize"] == 2
     assert queues["newBatchThreshold"] == 1
