@@ -7,20 +7,34 @@
 
     TransientError              something around the work failed: let the queue retry the step with
     │                           back-off (the HTTP tier answers 503 with Retry-After instead)
-    ├── StorageUnavailable      shared/storage.py: storage unreachable, or a server error
+    ├── StorageUnavailable      shared/storage/errors.py: storage unreachable, or a server error
     ├── StepProcessDied         shared/budget/: a step's process ended without an answer
     └── MissingCheckpoint       shared/worker/checkpoints.py: a step's input is not there (yet)
 
     LostRace                    another delivery or worker got there first: stop quietly, it does
     │                           (or did) the same work
-    ├── Conflict                shared/storage.py: an ETag-conditional write lost
-    └── AlreadyExists           shared/storage.py: a create-only write found its name taken; a
+    ├── Conflict                shared/storage/errors.py: an ETag-conditional write lost
+    └── AlreadyExists           shared/storage/errors.py: a create-only write found its name taken; a
                                 checkpoint then must hold the same bytes
+
+    Refused                     the caller asked for what cannot be done, and nothing changed: the
+    │                           web tier answers why (shared/web/problems.py), the worker drops it
+    ├── BookUnknown             no book has this id
+    ├── BookErased              the book is being erased, or was
+    ├── JobUnknown              no job has this id
+    ├── OwnerKeyRequired        a change without the book's owner key
+    ├── WrongOwnerKey           a key that does not open the book (or the upload's book)
+    ├── TooManyConverting       a book with too many editions converting for another one
+    ├── FeedsRefused            a feed list with a feed that must not be followed
+    ├── UploadUnknown           no direct upload (nor its job) has this id
+    ├── UploadExpired           a direct upload given up before it was submitted
+    ├── UploadNotFinished       a direct upload submitted before its blob was committed
+    └── UploadChanged           a direct upload written again while it was checked
 
 Outside the tree, each caught where it arises:
 
-    NotFound                    shared/storage.py: no such blob or row (an unknown job: 404)
-    UploadRejected              shared/intake/: an upload refused, with its kind (web/upload.py: status)
+    NotFound                    shared/storage/errors.py: no such blob or row (an unknown job: 404)
+    UploadRejected              shared/intake/: an upload refused, with its kind (web/problems.py: status)
     BlockedURL, FeedError       shared/feeds/: a feed that must not be fetched, or cannot be read:
                                 recorded on that feed, with back-off; never fails a book
     SettingError                shared/settings.py: a setting missing or malformed: the app does not start
@@ -42,3 +56,59 @@ class TransientError(Exception):
 
 class LostRace(Exception):
     """Someone else got there first: stop quietly."""
+
+
+class Refused(Exception):
+    """The caller asked for what cannot be done; nothing changed."""
+
+
+class BookUnknown(Refused):
+    """No book has this id."""
+
+
+class BookErased(Refused):
+    """The book is being erased, or was: nothing of it may be read or changed."""
+
+
+class JobUnknown(Refused):
+    """No job has this id."""
+
+
+class OwnerKeyRequired(Refused):
+    """A change was asked for without an owner key. `of_upload`: the key a direct upload's submit needs."""
+
+    def __init__(self, *, of_upload: bool = False) -> None:
+        super().__init__("owner key required")
+        self.of_upload = of_upload
+
+
+class WrongOwnerKey(Refused):
+    """The key presented does not open the book. `of_upload`: presented at a direct upload's submit."""
+
+    def __init__(self, *, of_upload: bool = False) -> None:
+        super().__init__("wrong owner key")
+        self.of_upload = of_upload
+
+
+class TooManyConverting(Refused):
+    """The book has too many editions still converting to take another now."""
+
+
+class FeedsRefused(Refused):
+    """A feed list was not accepted; the message names the first feed at fault and why."""
+
+
+class UploadUnknown(Refused):
+    """No direct upload has this id: never handed out, refused, or expired and deleted."""
+
+
+class UploadExpired(Refused):
+    """The direct upload was given up (or its book deleted) before it was submitted."""
+
+
+class UploadNotFinished(Refused):
+    """Nothing has been committed to the direct upload's blob yet."""
+
+
+class UploadChanged(Refused):
+    """The direct upload's blob was written again while it was being checked."""

@@ -1,6 +1,6 @@
 """Why an upload is refused: the kind of refusal, a title, and a message an author can act on.
 
-Intake knows nothing of HTTP; the web tier maps each kind to its status (shared/web/upload.py).
+Intake knows nothing of HTTP; the web tier maps each kind to its status (shared/web/problems.py).
 """
 
 from __future__ import annotations

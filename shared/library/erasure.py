@@ -53,7 +53,7 @@ def erasure_message_book(body: bytes | str) -> str | None:
 
 
 def start_erasure(storage: Storage, book_id: str, owner_key: str, now: datetime) -> None:
-    """Mark the book erasing (BookRefused when the key is wrong or it already is)."""
+    """Mark the book erasing (WrongOwnerKey when the key is wrong, BookErased when it already is)."""
     guarded_update(storage, book_id, owner_key, lambda book: replace(book, erasing=True, updated=now))
 
 

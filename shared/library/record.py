@@ -21,6 +21,7 @@ from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 from typing import Any
 
+from shared.errors import BookErased, OwnerKeyRequired, WrongOwnerKey
 from shared.formats import utc_timestamp
 from shared.jobs.record import JobStatus
 
@@ -58,6 +59,15 @@ def key_matches(presented: str, owner_key_sha256: str) -> bool:
         presented = ""  # hashed all the same, so a refusal takes as long as any other
     stored = owner_key_sha256.encode("utf-8", "replace")
     return hmac.compare_digest(owner_key_hash(presented).encode("ascii"), stored)
+
+
+def check_owner_key(owner_key_sha256: str, presented: str | None, *, of_upload: bool = False) -> None:
+    """The one check of an owner key, for every change to a book and every direct upload's submit:
+    OwnerKeyRequired without one, WrongOwnerKey for one that does not match the stored hash."""
+    if presented is None:
+        raise OwnerKeyRequired(of_upload=of_upload)
+    if not key_matches(presented, owner_key_sha256):
+        raise WrongOwnerKey(of_upload=of_upload)
 
 
 def erased_partition(book_id: str) -> str:
@@ -101,8 +111,12 @@ class Book:
     title: str = ""  # the published edition's
     erasing: bool = False
 
-    def owner_key_matches(self, presented: str) -> bool:
-        return key_matches(presented, self.owner_key_sha256)
+    def check_change(self, owner_key: str | None) -> None:
+        """Raise what stops the holder of `owner_key` from changing the book: BookErased, or the
+        owner key's refusal (`check_owner_key`)."""
+        if self.erasing:
+            raise BookErased
+        check_owner_key(self.owner_key_sha256, owner_key)
 
     def edition(self, number: int) -> Edition | None:
         return next((e for e in self.editions if e.number == number), None)

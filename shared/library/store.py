@@ -14,6 +14,7 @@ from datetime import datetime
 from enum import StrEnum
 
 from shared import logs
+from shared.errors import BookErased, BookUnknown, Refused, TooManyConverting
 from shared.intake import Manuscript
 from shared.jobs.record import JOB_ROW_KEY, UPLOAD_ROW_KEY, Job, JobStatus, new_job_id
 from shared.jobs.store import delete_job_files, fail_job, read_job
@@ -37,21 +38,6 @@ log = logs.get_logger(__name__)
 ERASED_REASON = "The book was deleted."
 
 
-class BookState(StrEnum):
-    """Why a book cannot be acted on."""
-
-    UNKNOWN = "unknown"
-    ERASED = "erased"  # being erased, or erased
-    WRONG_KEY = "wrong-key"
-    CONVERTING = "converting"  # too many of its editions are still converting for another one
-
-
-class BookRefused(Exception):
-    def __init__(self, state: BookState) -> None:
-        super().__init__(state.value)
-        self.state = state
-
-
 def read_book(storage: Storage, book_id: str) -> Book:
     """The book; NotFound if there is none (see `was_erased`)."""
     return Book.from_entity(storage.get_entity(BOOK_TABLE, book_id, BOOK_ROW_KEY).properties)
@@ -69,36 +55,24 @@ def update_book(storage: Storage, book_id: str, change: Callable[[Book], Book | 
     return changed_row(storage, BOOK_TABLE, (book_id, BOOK_ROW_KEY), Book.from_entity, Book.to_entity, change)
 
 
-def refusal(book: Book, owner_key: str | None) -> BookState | None:
-    """What stops the holder of `owner_key` (None: no key needed) from changing the book, if anything."""
-    if book.erasing:
-        return BookState.ERASED
-    if owner_key is not None and not book.owner_key_matches(owner_key):
-        return BookState.WRONG_KEY
-    return None
-
-
 def guarded_update(
     storage: Storage, book_id: str, owner_key: str | None, change: Callable[[Book], Book | None]
 ) -> Book | None:
-    """`change` applied only while the book stands and `owner_key` opens it; BookRefused otherwise."""
-    refused: list[BookState] = []
+    """`change` applied only while the book stands and `owner_key` opens it (None: no key needed),
+    checked in the same write (`Book.check_change`); BookUnknown or BookErased when there is no row."""
 
     def guarded(current: Book) -> Book | None:
-        refused.clear()
-        state = refusal(current, owner_key)
-        if state is not None:
-            refused.append(state)
-            return None
+        if owner_key is None:
+            if current.erasing:
+                raise BookErased
+        else:
+            current.check_change(owner_key)
         return change(current)
 
     try:
-        changed = update_book(storage, book_id, guarded)
+        return update_book(storage, book_id, guarded)
     except NotFound:
-        raise BookRefused(BookState.ERASED if was_erased(storage, book_id) else BookState.UNKNOWN) from None
-    if refused:
-        raise BookRefused(refused[0])
-    return changed
+        raise (BookErased if was_erased(storage, book_id) else BookUnknown)() from None
 
 
 def create_book(storage: Storage, manuscript: Manuscript, now: datetime) -> tuple[Book, Job, str]:
@@ -199,13 +173,13 @@ def stop_if_erased(storage: Storage, book_id: str, job_id: str) -> None:
         still = None
     if still is None or still.erasing:
         erase_job(storage, job_id)
-        raise BookRefused(BookState.ERASED)
+        raise BookErased
 
 
 def make_room_for_edition(storage: Storage, book_id: str, owner_key: str, job_id: str, now: datetime) -> None:
     """Before a new edition is numbered, keep the book's row bounded: failed editions newer than
     the published one beyond the newest few are dropped as superseded ones are (files, checkpoints,
-    manuscript and job rows first, then struck from the row), and BookRefused(CONVERTING) when too
+    manuscript and job rows first, then struck from the row), and TooManyConverting when too
     many editions are still converting. One read of the row; the jobs' rows are read only when the
     book is crowded. Nothing is done for a book the key does not open (the caller refuses it), nor
     for a job whose edition is numbered already (a second submit of a direct upload)."""
@@ -213,7 +187,7 @@ def make_room_for_edition(storage: Storage, book_id: str, owner_key: str, job_id
         book = read_book(storage, book_id)
     except NotFound:
         return
-    if refusal(book, owner_key) is not None or book.edition_of_job(job_id) is not None or not book.crowded():
+    if not _opens(book, owner_key) or book.edition_of_job(job_id) is not None or not book.crowded():
         return
     jobs = {e.job: _job_status(storage, e.job) for e in book.editions if e.number != book.published}
     gone = book.failed_beyond_kept(jobs, now)
@@ -224,7 +198,15 @@ def make_room_for_edition(storage: Storage, book_id: str, owner_key: str, job_id
         with logs.bound(book=book_id):
             log.info("failed editions beyond the kept ones were deleted: %s", [e.number for e in gone])
     if book.converting(jobs, now) >= MAX_CONVERTING_EDITIONS:
-        raise BookRefused(BookState.CONVERTING)
+        raise TooManyConverting
+
+
+def _opens(book: Book, owner_key: str) -> bool:
+    try:
+        book.check_change(owner_key)
+    except Refused:
+        return False
+    return True
 
 
 def _job_status(storage: Storage, job_id: str) -> JobStatus | None:

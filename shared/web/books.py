@@ -17,17 +17,17 @@ from urllib.parse import quote
 
 import azure.functions as func
 
+from shared.books.reading import edition_file, latest_job, readable_book
 from shared.formats import content_type_for, whole_number
 from shared.jobs.record import Job, JobStatus
-from shared.jobs.store import book_blob, read_job
 from shared.library.record import Book, Edition
 from shared.routes import API_BASE
 from shared.services import Services
-from shared.settings import BOOK_CONTAINER
-from shared.storage import NotFound, StorageUnavailable
-from shared.web.editions import readable_book
-from shared.web.responses import BOOK_FILE_HEADERS, problem, storage_unavailable
-from shared.web.status import job_or_problem
+from shared.storage import NotFound
+from shared.web.editions import checked_book_id
+from shared.web.problems import Problem, answers_problems
+from shared.web.responses import BOOK_FILE_HEADERS
+from shared.web.status import checked_job
 
 APP_CSP = (
     "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self'; connect-src 'self'; "
@@ -40,20 +40,22 @@ IMMUTABLE = "public, max-age=31536000, immutable"
 _SAFE_PATH = re.compile(r"^[A-Za-z0-9._-]+(/[A-Za-z0-9._-]+)*$")
 
 
-def _finished_job(services: Services, job_id: str) -> Job | func.HttpResponse:
-    job = job_or_problem(services, job_id)
-    if isinstance(job, func.HttpResponse):
-        return job
+def _finished_job(services: Services, job_id: str) -> Job:
+    job = checked_job(services, job_id)
     if job.status is JobStatus.FAILED:
-        return problem(404, "No book", f"This manuscript could not be converted: {job.error}")
+        raise Problem(404, "No book", f"This manuscript could not be converted: {job.error}")
     if job.status is not JobStatus.SUCCEEDED:
-        return problem(
-            404,
-            "Book not ready",
-            f"The book is still being made. Follow {API_BASE}/manuscripts/{job_id} and try again when it has succeeded.",
-            headers={"Retry-After": "5"},
-        )
+        raise _not_ready(job_id)
     return job
+
+
+def _not_ready(job_id: str) -> Problem:
+    return Problem(
+        404,
+        "Book not ready",
+        f"The book is still being made. Follow {API_BASE}/manuscripts/{job_id} and try again when it has succeeded.",
+        headers={"Retry-After": "5"},
+    )
 
 
 def download_filename(title: str) -> str:
@@ -63,11 +65,10 @@ def download_filename(title: str) -> str:
     return f"{slug or 'book'}.epub"
 
 
+@answers_problems
 def download_edition_epub(req: func.HttpRequest, services: Services) -> func.HttpResponse:
     """One edition's EPUB, by its job id."""
     found = _finished_job(services, req.route_params.get("id", ""))
-    if isinstance(found, func.HttpResponse):
-        return found
     return _epub(
         req,
         services,
@@ -76,22 +77,18 @@ def download_edition_epub(req: func.HttpRequest, services: Services) -> func.Htt
     )
 
 
+@answers_problems
 def download_epub(req: func.HttpRequest, services: Services) -> func.HttpResponse:
     """The book's published edition as EPUB."""
-    found = _served_edition(services, req.route_params.get("id", ""), req.params.get("edition"))
-    if isinstance(found, func.HttpResponse):
-        return found
-    book, edition = found
+    book, edition = _served_edition(services, checked_book_id(req), req.params.get("edition"))
     return _epub(req, services, edition.job, book.title)
 
 
 def _epub(req: func.HttpRequest, services: Services, job_id: str, title: str) -> func.HttpResponse:
     try:
-        data, etag = services.storage.read_blob_with_etag(BOOK_CONTAINER, book_blob(job_id, "book.epub"))
+        data, etag = edition_file(services.storage, job_id, "book.epub")
     except NotFound:
-        return problem(404, "No book", "The book file is missing. Upload the manuscript again.")
-    except StorageUnavailable:
-        return storage_unavailable()
+        raise Problem(404, "No book", "The book file is missing. Upload the manuscript again.") from None
     if req.headers.get("if-none-match") == etag:
         return func.HttpResponse(status_code=304, headers={"ETag": etag})
     utf8_name = quote(f"{title or 'book'}.epub", safe="")
@@ -110,26 +107,28 @@ def _epub(req: func.HttpRequest, services: Services, job_id: str, title: str) ->
     )
 
 
+def _no_page() -> Problem:
+    return Problem(404, "Not found", "This book has no such page.")
+
+
 def _title_from_filename(name: str) -> str:
     return name.rsplit(".", 1)[0] if name else ""
 
 
-def _served_edition(services: Services, book_id: str, asked: str | None) -> tuple[Book, Edition] | func.HttpResponse:
+def _served_edition(services: Services, book_id: str, asked: str | None) -> tuple[Book, Edition]:
     """The edition a book's address serves: the published one, or the kept edition `asked` for."""
-    book = readable_book(services, book_id)
-    if isinstance(book, func.HttpResponse):
-        return book
+    book = readable_book(services.storage, book_id)
     if asked is not None:
         number = whole_number(asked)
         if number is None:
-            return problem(
+            raise Problem(
                 400,
                 "Malformed edition",
                 "?edition= takes an edition's number, such as ?edition=2. Open the book without it for its current one.",
             )
         edition = book.edition(number)
         if edition is None or edition.number > book.published:
-            return problem(
+            raise Problem(
                 404,
                 "No such edition",
                 "This book does not keep that edition. Open the book without ?edition= for its current one.",
@@ -138,26 +137,16 @@ def _served_edition(services: Services, book_id: str, asked: str | None) -> tupl
     published = book.published_edition
     if published is not None:
         return book, published
-    latest = book.editions[-1] if book.editions else None
-    try:
-        job = read_job(services.storage, latest.job)[0] if latest else None
-    except NotFound:
-        job = None
-    except StorageUnavailable:
-        return storage_unavailable()
+    job = latest_job(services.storage, book)
     if job is None or job.status is JobStatus.FAILED:
         reason = f": {job.error}" if job else "."
-        return problem(
+        raise Problem(
             404, "No book", f"This book's manuscript could not be converted{reason} Publish a corrected edition."
         )
-    return problem(
-        404,
-        "Book not ready",
-        f"The book is still being made. Follow {API_BASE}/manuscripts/{job.id} and try again when it has succeeded.",
-        headers={"Retry-After": "5"},
-    )
+    raise _not_ready(job.id)
 
 
+@answers_problems
 def serve_app_file(req: func.HttpRequest, services: Services) -> func.HttpResponse:
     book_id = req.route_params.get("id", "")
     path = req.route_params.get("path", "") or ""
@@ -171,17 +160,12 @@ def serve_app_file(req: func.HttpRequest, services: Services) -> func.HttpRespon
         path += "index.html"
     # `.` and `..` segments (which storage would refuse with a 403) name no page of a book.
     if not _SAFE_PATH.match(path) or any(segment in (".", "..") for segment in path.split("/")):
-        return problem(404, "Not found", "This book has no such page.")
-    found = _served_edition(services, book_id, req.params.get("edition"))
-    if isinstance(found, func.HttpResponse):
-        return found
-    _, edition = found
+        raise _no_page()
+    _, edition = _served_edition(services, checked_book_id(req), req.params.get("edition"))
     try:
-        data, etag = services.storage.read_blob_with_etag(BOOK_CONTAINER, book_blob(edition.job, f"app/{path}"))
+        data, etag = edition_file(services.storage, edition.job, f"app/{path}")
     except NotFound:
-        return problem(404, "Not found", "This book has no such page.")
-    except StorageUnavailable:
-        return storage_unavailable()
+        raise _no_page() from None
     content_type = content_type_for(path)
     cache = IMMUTABLE if path.startswith("images/") else REVALIDATE
     headers = {

@@ -1,4 +1,5 @@
-"""HTTP side of feeds: a book's feed list (GET anonymous, PUT with the owner key), and its updates (anonymous).
+"""HTTP side of feeds: a book's feed list (GET anonymous, PUT with the owner key), and its updates
+(anonymous). The use cases are shared/books/feeds.py.
 
 A feed's address may carry a subscriber's credentials (`?token=…`, `user:password@`): the owner sees
 the addresses whole, anyone else sees them with their credentials masked."""
@@ -6,83 +7,51 @@ the addresses whole, anyone else sees them with their credentials masked."""
 from __future__ import annotations
 
 from datetime import UTC, datetime
+from typing import Any
 
 import azure.functions as func
 
-from shared.feeds.guard import BlockedURL
-from shared.feeds.sources import list_sources, public_source, set_sources, validate_feed_urls
-from shared.feeds.updates import book_news
+from shared.books import feeds
 from shared.formats import JSONRefused, bounded_json
-from shared.library.erasure import erase_feeds
-from shared.library.record import Book
-from shared.library.store import BookState, read_book
-from shared.logs import redact
 from shared.services import Services
-from shared.storage import NotFound, StorageUnavailable
-from shared.web.editions import owned_book, presented_owner_key, readable_book, refusal_response
-from shared.web.responses import NOSNIFF, json_response, problem, storage_unavailable
+from shared.web.editions import checked_book_id, presented_owner_key
+from shared.web.problems import Problem, answers_problems
+from shared.web.responses import NOSNIFF, json_response
 
 CORS = {"Access-Control-Allow-Origin": "*", "Access-Control-Expose-Headers": "ETag"}
 
 
+@answers_problems
 def book_feeds(req: func.HttpRequest, services: Services) -> func.HttpResponse:
-    book_id = req.route_params.get("id", "")
-    try:
-        if req.method.upper() == "PUT":
-            owned = owned_book(req, services, book_id)
-            if isinstance(owned, func.HttpResponse):
-                return owned
-            try:
-                body = bounded_json(req.get_body())
-            except JSONRefused as refused:
-                return problem(
-                    400, "Not JSON", f'{refused} Send JSON such as {{"feeds": ["https://example.com/feed.xml"]}}.'
-                )
-            urls = body.get("feeds") if isinstance(body, dict) else None
-            if not isinstance(urls, list):
-                return problem(400, "No feed list", 'Send JSON such as {"feeds": ["https://example.com/feed.xml"]}.')
-            try:
-                cleaned = validate_feed_urls(urls, services.settings.feeds_allow_private_addresses)
-            except BlockedURL as error:
-                return problem(400, "Feed not accepted", f"This feed list was not accepted: {error}.")
-            set_sources(services.storage, book_id, cleaned, datetime.now(UTC), replace=True)
-            _undo_if_erased(services, book_id)
-            whole = True
-        else:
-            found = readable_book(services, book_id)
-            if isinstance(found, func.HttpResponse):
-                return found
-            owner_key = presented_owner_key(req)
-            if owner_key is not None and not found.owner_key_matches(owner_key):
-                return refusal_response(BookState.WRONG_KEY)
-            whole = owner_key is not None
-        sources = [public_source(p) for p in list_sources(services.storage, book_id)]
-        if not whole:
-            sources = [{**s, "url": redact(s["url"]), "last_error": redact(s["last_error"])} for s in sources]
-    except StorageUnavailable:
-        return storage_unavailable()
+    book_id = checked_book_id(req)
+    owner_key = presented_owner_key(req)
+    if req.method.upper() == "PUT":
+        allow_private = services.settings.feeds_allow_private_addresses
+        sources = feeds.set_feeds(
+            services.storage, book_id, owner_key, lambda: _feed_list(req), allow_private, datetime.now(UTC)
+        )
+    else:
+        sources = feeds.feeds_of(services.storage, book_id, owner_key)
     return json_response({"book": book_id, "feeds": sources})
 
 
-def _undo_if_erased(services: Services, book_id: str) -> None:
-    """An erasure that began while the feeds were being written may have swept before they landed."""
+def _feed_list(req: func.HttpRequest) -> list[Any]:
     try:
-        book: Book | None = read_book(services.storage, book_id)
-    except NotFound:
-        book = None
-    if book is None or book.erasing:
-        erase_feeds(services.storage, book_id)
+        body = bounded_json(req.get_body())
+    except JSONRefused as refused:
+        raise Problem(
+            400, "Not JSON", f'{refused} Send JSON such as {{"feeds": ["https://example.com/feed.xml"]}}.'
+        ) from None
+    urls = body.get("feeds") if isinstance(body, dict) else None
+    if not isinstance(urls, list):
+        raise Problem(400, "No feed list", 'Send JSON such as {"feeds": ["https://example.com/feed.xml"]}.')
+    return urls
 
 
+@answers_problems
 def book_updates(req: func.HttpRequest, services: Services) -> func.HttpResponse:
-    book_id = req.route_params.get("id", "")
-    try:
-        found = readable_book(services, book_id)
-        if isinstance(found, func.HttpResponse):
-            return found
-        data, etag = book_news(list_sources(services.storage, book_id), services.settings.feeds_max_items)
-    except StorageUnavailable:
-        return storage_unavailable()
+    book_id = checked_book_id(req)
+    data, etag = feeds.book_updates(services.storage, book_id, services.settings.feeds_max_items)
     headers = {
         "ETag": etag,
         "Cache-Control": "no-cache",

@@ -7,75 +7,35 @@ from datetime import UTC, datetime
 import azure.functions as func
 
 from shared import logs
-from shared.jobs.record import (
-    Job,
-    JobStatus,
-    QueueBacklog,
-    is_valid_job_id,
-)
-from shared.jobs.store import read_job
-from shared.library.store import BookState, read_book, was_erased
+from shared.books.reading import backlog, job_status
+from shared.jobs.record import Job, JobStatus, is_valid_job_id
 from shared.routes import API_BASE, book_links
 from shared.services import Services
-from shared.settings import CONVERSION_QUEUE
-from shared.storage import NotFound, StorageAccessDenied, StorageUnavailable
-from shared.web.editions import refusal_response
-from shared.web.responses import json_response, problem, storage_unavailable
+from shared.storage import StorageAccessDenied, StorageUnavailable
+from shared.web.problems import Problem, answers_problems
+from shared.web.responses import json_response, problem
 
 log = logs.get_logger(__name__)
 
 
-def job_or_problem(services: Services, job_id: str) -> Job | func.HttpResponse:
-    """The job with this id, or the problem response that says why there is none."""
+def checked_job(services: Services, job_id: str) -> Job:
+    """The job with this id; a Problem (400) for an id that cannot be one, else what
+    `job_status` raises."""
     if not is_valid_job_id(job_id):
-        return problem(
+        raise Problem(
             400, "Malformed job id", "That is not a Quire job id. Use the id or Location returned by the upload."
         )
-    storage = services.storage
-    try:
-        try:
-            job, _ = read_job(storage, job_id)
-        except NotFound:
-            if was_erased(storage, job_id):
-                return refusal_response(BookState.ERASED)
-            return problem(404, "Unknown job", "No manuscript has this id. Check the link, or upload it again.")
-        if job.book and _book_erased(services, job.book):
-            return refusal_response(BookState.ERASED)  # from the moment DELETE answered, not once erased
-    except StorageUnavailable:
-        return storage_unavailable()
-    return job
+    return job_status(services.storage, job_id)
 
 
-def _book_erased(services: Services, book_id: str) -> bool:
-    try:
-        return read_book(services.storage, book_id).erasing
-    except NotFound:
-        # Erased, or a new book whose row is written just after its first job's.
-        return was_erased(services.storage, book_id)
-
-
+@answers_problems
 def get_job(req: func.HttpRequest, services: Services) -> func.HttpResponse:
-    found = job_or_problem(services, req.route_params.get("id", ""))
-    if isinstance(found, func.HttpResponse):
-        return found
-    backlog = _backlog(services, found.id) if found.status is JobStatus.QUEUED else None
-    body = found.to_public(API_BASE, backlog)
+    found = checked_job(services, req.route_params.get("id", ""))
+    waiting = backlog(services.storage, found.id, datetime.now(UTC)) if found.status is JobStatus.QUEUED else None
+    body = found.to_public(API_BASE, waiting)
     if found.status is JobStatus.SUCCEEDED:
         body["links"].update(book_links(found.id, found.book))
     return json_response(body)
-
-
-def _backlog(services: Services, job_id: str) -> QueueBacklog | None:
-    """What a queued job waits behind, so the author sees a backlog, not a hang. Two cheap reads,
-    only while the job is queued; without them the status still answers."""
-    try:
-        messages = services.storage.queue_length(CONVERSION_QUEUE)
-        front = services.storage.oldest_visible_message_inserted(CONVERSION_QUEUE)
-    except (StorageUnavailable, NotFound) as error:
-        log.info("job %s: the queue's length is unknown: %s", job_id, type(error).__name__)
-        return None
-    waited = max(0.0, (datetime.now(UTC) - front).total_seconds()) if front else 0.0
-    return QueueBacklog(messages=messages, front_waited_seconds=waited)
 
 
 def health(services: Services) -> func.HttpResponse:

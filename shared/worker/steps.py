@@ -34,6 +34,7 @@ from datetime import UTC, datetime
 from typing import TYPE_CHECKING
 
 from shared import logs
+from shared.books.publishing import publish_packaged_edition
 from shared.formats import content_type_for
 from shared.jobs.record import (
     FIRST_STEP,
@@ -45,12 +46,10 @@ from shared.jobs.record import (
     parallel_steps,
     pending_steps,
 )
-from shared.jobs.store import book_blob, clean_work, fail_job, update_job
-from shared.library.erasure import erase_feeds
-from shared.library.store import ERASED_REASON, Publication, drop_superseded_editions, publish, read_book
+from shared.jobs.store import book_blob, fail_job, update_job
 from shared.routes import UPDATES_FROM_APP
 from shared.settings import BOOK_CONTAINER, MANUSCRIPT_CONTAINER
-from shared.storage import Conflict, NotFound, Storage
+from shared.storage import Conflict, Storage
 from shared.worker import checkpoints, claims
 from shared.worker.parsing import parse_and_render, sha256_of
 
@@ -225,43 +224,41 @@ def package(storage: Storage, job: Job, message_id: str, editions_kept: int) -> 
         put_file("book.epub", epub, "application/epub+zip")
         for upload in uploads:
             upload.result()  # a failed upload fails the step, which the queue retries
-    # The book's addresses switch to this edition in one write, before the job says it succeeded:
-    # a crash in between reruns this step, and publishing the same edition again changes nothing.
-    publication = publish(storage, job, book.metadata.title, datetime.now(UTC))
-    if publication is Publication.BOOK_GONE:
-        log.info("the book was deleted while this edition was being made: its files are deleted")
-        fail_job(storage, job.id, ERASED_REASON)
-        return []
-    if publication is Publication.PUBLISHED and book.metadata.feeds:
-        _register_feeds(storage, job.book, book.metadata.feeds)
-    # Before the job says it succeeded, so that an author who sees it finds the book as it stays.
-    dropped = drop_superseded_editions(storage, job.book, editions_kept, datetime.now(UTC))
-    if dropped:
-        log.info("editions the book no longer keeps were deleted: %s", dropped)
-
-    def succeed(current: Job) -> Job | None:
-        if current.is_terminal or not claims.holds(current, PACKAGE_STEP, message_id):
-            return None
-        return current.with_changes(
-            status=JobStatus.SUCCEEDED,
-            claims={},
-            completed=[*current.completed, PACKAGE_STEP],
-            steps_done=current.steps_total,
-            updated=datetime.now(UTC),
-        )
-
-    committed = update_job(storage, job.id, succeed)
-    if committed is not None:
-        _log_commit(committed)
+    # One use case publishes it: the book's addresses, its feeds, the editions no longer kept, then
+    # the job turns succeeded (shared/books/publishing.py).
+    published = publish_packaged_edition(
+        storage,
+        job,
+        book.metadata.title,
+        book.metadata.feeds,
+        editions_kept,
+        lambda current: _succeeded(current, message_id),
+        lambda: datetime.now(UTC),
+    )
+    if published.succeeded is not None:
+        _log_commit(published.succeeded)
         log.info(
             "succeeded: EPUB %d bytes, web app %d files; edition %d %s",
             len(epub),
             len(app_files),
             job.edition,
-            publication.value,
+            published.publication.value,
         )
-        clean_work(storage, job.id)
     return []
+
+
+def _succeeded(current: Job, message_id: str) -> Job | None:
+    """The package step's commit: the job succeeded, unless it ended already or another delivery
+    holds the step."""
+    if current.is_terminal or not claims.holds(current, PACKAGE_STEP, message_id):
+        return None
+    return current.with_changes(
+        status=JobStatus.SUCCEEDED,
+        claims={},
+        completed=[*current.completed, PACKAGE_STEP],
+        steps_done=current.steps_total,
+        updated=datetime.now(UTC),
+    )
 
 
 def release(storage: Storage, job_id: str, step: str, message_id: str) -> None:
@@ -273,23 +270,3 @@ def release(storage: Storage, job_id: str, step: str, message_id: str) -> None:
         return current.with_changes(claims=claims.without_claim(current, step))
 
     update_job(storage, job_id, release)
-
-
-def _register_feeds(storage: Storage, book_id: str, urls: list[str]) -> None:
-    """The front matter's `feeds:` become the book's sources (form checked here, addresses at fetch)."""
-    from shared.feeds.guard import BlockedURL
-    from shared.feeds.sources import MAX_FEEDS_PER_BOOK, set_sources, validate_feed_urls
-
-    good = []
-    for url in urls:
-        try:
-            good.extend(validate_feed_urls([url], allow_private=True))
-        except BlockedURL as error:
-            log.info("feed not registered: %s", error)
-    set_sources(storage, book_id, good[:MAX_FEEDS_PER_BOOK], datetime.now(UTC), replace=False)
-    try:
-        erasing = read_book(storage, book_id).erasing
-    except NotFound:
-        erasing = True
-    if erasing:  # an erasure that began meanwhile may have swept before these landed
-        erase_feeds(storage, book_id)

@@ -10,15 +10,16 @@ from datetime import UTC, datetime
 
 import pytest
 
+from shared.errors import TooManyConverting
 from shared.intake import Manuscript, identify, read_upload
 from shared.jobs.record import JobStatus
 from shared.jobs.store import fail_job, read_job
 from shared.jobs.uploads import manuscript_blob_name
 from shared.library.record import BOOK_ROW_KEY, KEPT_FAILED_EDITIONS, MAX_CONVERTING_EDITIONS
-from shared.library.store import BookRefused, BookState, add_edition, create_book, read_book
+from shared.library.store import add_edition, create_book, read_book
 from shared.settings import BOOK_TABLE, MANUSCRIPT_CONTAINER
 from shared.storage import NotFound, Storage
-from shared.web.editions import refusal_response
+from shared.web.problems import answer_for
 from tests.support import Azurite
 
 FAILED_EDITIONS = 1000
@@ -78,12 +79,11 @@ def test_a_book_with_too_many_editions_converting_refuses_another_with_429(azuri
     for number in range(2, MAX_CONVERTING_EDITIONS + 1):  # none of them converts: no worker runs
         add_edition(storage, book.id, key, manuscript(f"# Queued\n\nEdition {number}.\n"), datetime.now(UTC))
     size = editions_property_bytes(storage, book.id)
-    with pytest.raises(BookRefused) as refused:
+    with pytest.raises(TooManyConverting) as refused:
         add_edition(storage, book.id, key, manuscript("# Queued\n\nOne too many.\n"), datetime.now(UTC))
-    assert refused.value.state is BookState.CONVERTING
     assert len(read_book(storage, book.id).editions) == MAX_CONVERTING_EDITIONS
     assert editions_property_bytes(storage, book.id) == size  # nothing was written, nor stored
-    response = refusal_response(refused.value.state)
+    response = answer_for(refused.value)
     assert response.status_code == 429 and response.mimetype == "application/problem+json"
     assert response.headers["Retry-After"] and "converting" in json.loads(response.get_body())["detail"]
     # Once one finishes, there is room again.

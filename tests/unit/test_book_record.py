@@ -5,6 +5,9 @@ from __future__ import annotations
 import json
 from datetime import UTC, datetime, timedelta
 
+import pytest
+
+from shared.errors import BookErased, OwnerKeyRequired, WrongOwnerKey
 from shared.jobs.record import JobStatus, new_job_id
 from shared.library.record import (
     KEPT_FAILED_EDITIONS,
@@ -12,7 +15,9 @@ from shared.library.record import (
     UNRECORDED_EDITION_SECONDS,
     Book,
     Edition,
+    check_owner_key,
     erased_partition,
+    key_matches,
     new_owner_key,
     owner_key_hash,
 )
@@ -37,10 +42,25 @@ def test_owner_keys_are_long_random_and_only_their_hash_is_kept() -> None:
     assert first != second and len(first) > 40
     book = Book(id="B" * 22, owner_key_sha256=owner_key_hash(first), created=NOW, updated=NOW)
     assert first not in str(book.to_entity())
-    assert book.owner_key_matches(first)
+    assert key_matches(first, book.owner_key_sha256)
     assert (
-        not book.owner_key_matches(second) and not book.owner_key_matches(first[:-1]) and not book.owner_key_matches("")
+        not key_matches(second, book.owner_key_sha256)
+        and not key_matches(first[:-1], book.owner_key_sha256)
+        and not key_matches("", book.owner_key_sha256)
     )
+
+
+def test_the_owner_key_check_says_which_key_was_missing_or_wrong() -> None:
+    key = new_owner_key()
+    book = Book(id="B" * 22, owner_key_sha256=owner_key_hash(key), created=NOW, updated=NOW)
+    book.check_change(key)
+    with pytest.raises(OwnerKeyRequired):
+        book.check_change(None)
+    with pytest.raises(WrongOwnerKey) as wrong:
+        check_owner_key(book.owner_key_sha256, new_owner_key(), of_upload=True)
+    assert wrong.value.of_upload
+    with pytest.raises(BookErased):
+        Book(**{**book.__dict__, "erasing": True}).check_change(key)
 
 
 def test_editions_are_numbered_in_order_and_published_never_backwards() -> None:
@@ -82,9 +102,9 @@ def test_a_key_with_a_byte_that_is_not_ascii_matches_nothing_and_never_raises() 
     book = Book(id="B" * 22, owner_key_sha256=owner_key_hash(key), created=NOW, updated=NOW)
     # A raw 0xE9 reaches the app as a lone surrogate: it cannot even be encoded as UTF-8.
     for presented in (key + "\udce9", key + "é", "\udce9", key[:-1] + "\u0661"):
-        assert not book.owner_key_matches(presented)
-    assert book.owner_key_matches(key)
-    assert not Book(id="B" * 22, owner_key_sha256="é" * 64, created=NOW, updated=NOW).owner_key_matches(key)
+        assert not key_matches(presented, book.owner_key_sha256)
+    assert key_matches(key, book.owner_key_sha256)
+    assert not key_matches(key, "é" * 64)
 
 
 def statuses(book: Book, **by_number: JobStatus | None) -> dict[str, JobStatus | None]:

@@ -4,6 +4,7 @@ environment is read. Every import counts, also those inside functions."""
 from __future__ import annotations
 
 import ast
+import re
 from pathlib import Path
 
 import pytest
@@ -33,7 +34,9 @@ def app_imports(path: Path) -> set[str]:
 MODULES = {module_name(path): app_imports(path) for path in SHARED.rglob("*.py") if path != SHARED / "__init__.py"}
 
 # What each part of the app may import from the app, besides itself. The book core and the
-# storage adapter sit at the bottom; the web tier and the worker at the top, beside each other.
+# storage adapter sit at the bottom; the stores (jobs, library, feeds) above them; the application
+# layer (books) above the stores; the web tier and the worker at the top, beside each other. The web
+# tier reads records, never stores: it calls a use case.
 BASE = ("shared.errors", "shared.formats", "shared.logs", "shared.routes")
 ALLOWED = {
     "shared.errors": (),
@@ -51,6 +54,15 @@ ALLOWED = {
     "shared.jobs": (*BASE, "shared.settings", "shared.storage", "shared.intake"),
     "shared.library": (*BASE, "shared.settings", "shared.storage", "shared.intake", "shared.jobs", "shared.feeds"),
     "shared.services": (*BASE, "shared.settings", "shared.storage", "shared.feeds", "shared.telemetry"),
+    "shared.books": (
+        *BASE,
+        "shared.settings",
+        "shared.storage",
+        "shared.intake",
+        "shared.jobs",
+        "shared.library",
+        "shared.feeds",
+    ),
     "shared.worker": (
         *BASE,
         "shared.settings",
@@ -59,6 +71,7 @@ ALLOWED = {
         "shared.budget",
         "shared.jobs",
         "shared.library",
+        "shared.books",
         "shared.services",
         "shared.feeds",
         "shared.telemetry",
@@ -68,10 +81,10 @@ ALLOWED = {
         "shared.settings",
         "shared.storage",
         "shared.intake",
-        "shared.jobs",
-        "shared.library",
+        "shared.jobs.record",
+        "shared.library.record",
+        "shared.books",
         "shared.services",
-        "shared.feeds",
         "shared.telemetry",
     ),
 }
@@ -89,6 +102,15 @@ def test_each_module_imports_only_from_the_layers_below_it(module: str) -> None:
         name for name in MODULES[module] if not any(name == a or name.startswith(f"{a}.") for a in allowed)
     )
     assert reaching == [], f"{module} ({part}) imports {reaching}"
+
+
+# Where a thing is stored is the stores' business: the web tier names no table, container or queue.
+STORAGE_NAME = re.compile(r"^shared\.settings\.[A-Z_]+_(TABLE|CONTAINER|QUEUE)$")
+
+
+@pytest.mark.parametrize("module", sorted(m for m in MODULES if m.startswith("shared.web")))
+def test_the_web_tier_names_no_storage(module: str) -> None:
+    assert sorted(name for name in MODULES[module] if STORAGE_NAME.match(name)) == []
 
 
 def test_the_environment_is_read_in_one_place() -> None:
