@@ -16,9 +16,10 @@ from shared import logs
 from shared.books.reading import readable_book
 from shared.errors import WrongOwnerKey
 from shared.intake import Manuscript
-from shared.jobs.record import Job, conversion_message
+from shared.jobs.messages import ConvertStep, EraseBook
+from shared.jobs.record import Job
 from shared.library import store
-from shared.library.erasure import erasure_message, start_erasure
+from shared.library.erasure import start_erasure
 from shared.library.record import Book
 from shared.storage import Storage, StorageUnavailable
 
@@ -62,7 +63,7 @@ def create_book(storage: Storage, manuscript: Manuscript, now: datetime) -> NewB
         raise
     with logs.bound(job=job.id, book=book.id):
         log.info("book created, edition 1 queued: %s, %d bytes, %s", job.kind, job.size, job.sha256[:12])
-    return NewBook(book, Queued(job, conversion_message(job.id)), owner_key)
+    return NewBook(book, Queued(job, ConvertStep(job.id).to_message()), owner_key)
 
 
 def publish_edition(
@@ -74,7 +75,7 @@ def publish_edition(
     job = store.add_edition(storage, book.id, owner_key, manuscript(), now)
     with logs.bound(job=job.id, book=book.id):
         log.info("edition %d queued: %s, %d bytes", job.edition, job.kind, job.size)
-    return Queued(job, conversion_message(job.id))
+    return Queued(job, ConvertStep(job.id).to_message())
 
 
 def rotate_key(storage: Storage, book_id: str, owner_key: str | None, now: datetime) -> str:
@@ -95,4 +96,4 @@ def erase(storage: Storage, book_id: str, owner_key: str | None, now: datetime) 
     start_erasure(storage, book.id, owner_key, now)
     with logs.bound(book=book.id):
         log.info("erasure started")
-    return erasure_message(book.id)
+    return EraseBook(book.id).to_message()

@@ -47,7 +47,8 @@ from shared.jobs.direct import (
     record_direct_upload,
     reserve_direct_upload,
 )
-from shared.jobs.record import Job, conversion_message, new_job_id
+from shared.jobs.messages import ConvertStep
+from shared.jobs.record import Job, new_job_id
 from shared.jobs.store import read_job
 from shared.jobs.uploads import manuscript_blob_name
 from shared.library.record import check_owner_key, new_owner_key, owner_key_hash
@@ -177,7 +178,7 @@ def _check_and_record(
             discard_direct_upload(storage, upload)
         raise
     log.info("direct upload submitted: edition %d queued, %s, %d bytes", job.edition, job.kind, job.size)
-    return Queued(job, conversion_message(job.id))
+    return Queued(job, ConvertStep(job.id).to_message())
 
 
 def _identify(storage: Storage, settings: Settings, upload: DirectUpload, size: int, etag: str) -> ArrivedManuscript:

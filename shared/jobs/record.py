@@ -1,4 +1,4 @@
-"""The job record: the row, its status words, its steps, and the conversion message format.
+"""The job record: the row, its status words and its steps (their messages: shared/jobs/messages.py).
 
 A job is one table entity (PartitionKey = job id, RowKey = "job"). It is the source of truth;
 a queue message only wakes a worker up to look at it. The web tier and the worker share this
@@ -26,6 +26,7 @@ MESSAGE_VERSION = 1
 # (in any order, anywhere), then "package", which publishes the book.
 FIRST_STEP = "plan"
 PACKAGE_STEP = "package"
+IMAGES_STEP_PREFIX = "images:"
 
 # A table property holds at most 64 KiB; a handful of warnings is what an author reads anyway.
 MAX_STORED_WARNINGS = 50
@@ -260,7 +261,7 @@ def parallel_steps(job: Job) -> list[str]:
     """The steps the plan fanned out, which run side by side between the plan and the package."""
     if job.plan is None:
         return []
-    return [f"images:{i}" for i in range(job.plan.images_in_plan, len(job.plan.images))]
+    return [f"{IMAGES_STEP_PREFIX}{i}" for i in range(job.plan.images_in_plan, len(job.plan.images))]
 
 
 def pending_steps(job: Job) -> list[str]:
@@ -269,27 +270,3 @@ def pending_steps(job: Job) -> list[str]:
     if not job.plan or FIRST_STEP not in job.completed:
         return [FIRST_STEP]
     return [s for s in parallel_steps(job) if s not in job.completed] or [PACKAGE_STEP]
-
-
-def conversion_message(job_id: str, step: str = FIRST_STEP) -> str:
-    """The body of a message on the conversion queue: which job, which step of its plan.
-
-    A JSON object (not an array): the host's queue output binding splits arrays into messages.
-    """
-    return json.dumps({"v": MESSAGE_VERSION, "job": job_id, "step": step}, separators=(",", ":"))
-
-
-def parse_conversion_message(body: bytes | str) -> tuple[str, str]:
-    """Return (job_id, step) from a conversion message, or raise ValueError."""
-    try:
-        data = json.loads(body)
-    except (ValueError, UnicodeDecodeError) as error:
-        raise ValueError(f"conversion message is not JSON: {error}") from None
-    if not isinstance(data, dict) or data.get("v") != MESSAGE_VERSION:
-        raise ValueError("conversion message has an unknown format")
-    job_id, step = data.get("job"), data.get("step")
-    if not isinstance(job_id, str) or not is_valid_job_id(job_id):
-        raise ValueError("conversion message names no valid job id")
-    if not isinstance(step, str) or not step:
-        raise ValueError("conversion message names no step")
-    return job_id, step

@@ -19,14 +19,13 @@ from __future__ import annotations
 
 import contextlib
 import functools
-import json
 from collections.abc import Callable
 from dataclasses import replace
 from datetime import datetime, timedelta
 
 from shared import logs
 from shared.feeds.slots import forget_book_in_scans
-from shared.jobs.record import MESSAGE_VERSION, UPLOAD_ROW_KEY, is_valid_job_id
+from shared.jobs.record import UPLOAD_ROW_KEY, is_valid_job_id
 from shared.jobs.uploads import manuscript_blob_name
 from shared.library.record import BOOK_ROW_KEY, ERASED_ROW_KEY, erased_partition
 from shared.library.store import erase_job, guarded_update, read_book
@@ -34,22 +33,6 @@ from shared.settings import BOOK_CONTAINER, BOOK_TABLE, FEED_TABLE, JOB_TABLE, M
 from shared.storage import NotFound, Storage
 
 log = logs.get_logger(__name__)
-
-
-def erasure_message(book_id: str) -> str:
-    return json.dumps({"v": MESSAGE_VERSION, "erase": book_id}, separators=(",", ":"))
-
-
-def erasure_message_book(body: bytes | str) -> str | None:
-    """The book an erasure message names; None when the message is something else."""
-    try:
-        data = json.loads(body)
-    except (ValueError, UnicodeDecodeError):
-        return None
-    if not isinstance(data, dict) or data.get("v") != MESSAGE_VERSION:
-        return None
-    book_id = data.get("erase")
-    return book_id if isinstance(book_id, str) and is_valid_job_id(book_id) else None
 
 
 def start_erasure(storage: Storage, book_id: str, owner_key: str, now: datetime) -> None:

@@ -24,16 +24,14 @@ from datetime import UTC, datetime
 from shared import logs, telemetry
 from shared.book.errors import ManuscriptError
 from shared.budget import BudgetExceeded, StepBudget, run_within_budget
+from shared.jobs.messages import ConvertStep, EraseBook, parse_conversion_queue_message
 from shared.jobs.record import (
     FIRST_STEP,
-    PACKAGE_STEP,
     Job,
     JobStatus,
-    conversion_message,
-    parse_conversion_message,
 )
 from shared.jobs.store import delete_job_files, fail_job, finish_clean_up, read_job, update_job
-from shared.library.erasure import erase_book, erasure_message_book
+from shared.library.erasure import erase_book
 from shared.services import Services
 from shared.storage import NotFound, Storage
 from shared.worker import claims, steps
@@ -46,19 +44,19 @@ def run_conversion_message(services: Services, body: bytes | str, message_id: st
     delivery of it): claim its step, run it in a child process within the step budget. Returns
     the messages to send next (through the output binding)."""
     parent = telemetry.message_traceparent(body)
-    erased_book = erasure_message_book(body)
-    if erased_book is not None:
-        with (
-            logs.bound(book=erased_book),
-            telemetry.span("erase book", parent=parent, kind="consumer", book=erased_book),
-        ):
-            erase_book(services.storage, erased_book, datetime.now(UTC))
-        return []
     try:
-        job_id, step = parse_conversion_message(body)
+        message = parse_conversion_queue_message(body)
     except ValueError as error:
         log.warning("ignoring a malformed conversion message: %s", error)
         return []
+    if isinstance(message, EraseBook):
+        with (
+            logs.bound(book=message.book),
+            telemetry.span("erase book", parent=parent, kind="consumer", book=message.book),
+        ):
+            erase_book(services.storage, message.book, datetime.now(UTC))
+        return []
+    job_id, step = message.job, message.step
     # One span per step, a child of the span that sent its message: the book's whole conversion is
     # one trace, and the messages this step sends carry this span on.
     with (
@@ -245,14 +243,14 @@ def run_step(
     if step == FIRST_STEP:
         return steps.plan(storage, job, message_id, images_in_plan_bytes)
     if not job.plan:
-        return [conversion_message(job_id, FIRST_STEP)]  # a step before its plan: plan first
+        return [ConvertStep(job_id, FIRST_STEP).to_message()]  # a step before its plan: plan first
     if step in job.completed:
         log.info("the step is already committed (a duplicate delivery)")
         return steps.follow_up(job)
-    kind, _, argument = step.partition(":")
-    if kind == "images" and argument.isdigit():
-        return steps.images(storage, job, step, message_id, int(argument))
-    if step == PACKAGE_STEP:
+    message = ConvertStep(job_id, step)
+    if message.image_batch is not None:
+        return steps.images(storage, job, step, message_id, message.image_batch)
+    if message.is_package:
         return steps.package(storage, job, message_id, editions_kept)
     log.warning("unknown step %r", step)
     return []

@@ -17,9 +17,10 @@ from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 
 from shared import logs
-from shared.jobs.record import JOB_ROW_KEY, UPLOAD_ROW_KEY, Job, JobStatus, conversion_message, parse_conversion_message
+from shared.jobs.messages import ConvertStep, EraseBook, parse_conversion_queue_message
+from shared.jobs.record import JOB_ROW_KEY, UPLOAD_ROW_KEY, Job, JobStatus
 from shared.jobs.store import clean_failed, clean_finished, finish_clean_up, update_job
-from shared.library.erasure import erasure_message, erasure_message_book, stalled_erasures
+from shared.library.erasure import stalled_erasures
 from shared.library.record import BOOK_ROW_KEY
 from shared.settings import (
     BOOK_TABLE,
@@ -59,20 +60,19 @@ def handle_poison_message(storage: Storage, body: bytes | str) -> list[str]:
     scaled in): that is no evidence against the manuscript, so the step is re-driven, counted
     with the reconciler's re-drives (and, past MAX_REDRIVES, the job fails saying why). Returns the
     messages to send."""
-    erased_book = erasure_message_book(body)
-    if erased_book is not None:
-        # The book stays marked erasing, so the reconciler sends its erasure again once it has
-        # stalled: retried with that pause between rounds, never dropped.
-        with logs.bound(book=erased_book):
-            log.warning("every delivery of an erasure failed: the reconciler re-drives it")
-        return []
     try:
-        job_id, step = parse_conversion_message(body)
+        message = parse_conversion_queue_message(body)
     except ValueError:
         log.warning("poison queue: a malformed message was dropped")
         return []
-    with logs.bound(job=job_id, step=step):
-        return _settle_poisoned(storage, job_id, step)
+    if isinstance(message, EraseBook):
+        # The book stays marked erasing, so the reconciler sends its erasure again once it has
+        # stalled: retried with that pause between rounds, never dropped.
+        with logs.bound(book=message.book):
+            log.warning("every delivery of an erasure failed: the reconciler re-drives it")
+        return []
+    with logs.bound(job=message.job, step=message.step):
+        return _settle_poisoned(storage, message.job, message.step)
 
 
 def _settle_poisoned(storage: Storage, job_id: str, step: str) -> list[str]:
@@ -115,7 +115,7 @@ def _settle_poisoned(storage: Storage, job_id: str, step: str) -> list[str]:
     log.warning("every delivery of the step ended with its worker: re-driving it")
     if step in settled.completed:
         return steps.messages_to_redrive(settled, now)  # the step is done: send what follows it
-    return [conversion_message(job_id, step)]
+    return [ConvertStep(job_id, step).to_message()]
 
 
 # -- the reconciler -------------------------------------------------------------------------------
@@ -268,7 +268,7 @@ def reconcile(
         for book_id in stalled_erasures(storage, stall_seconds, now):
             with logs.bound(book=book_id):
                 log.info("re-driving an erasure that stalled")
-            messages.append(erasure_message(book_id))
+            messages.append(EraseBook(book_id).to_message())
     if faults.items:
         log.warning("reconcile: %d items could not be handled this run; the next run tries again", len(faults.items))
     return messages

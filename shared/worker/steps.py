@@ -36,13 +36,13 @@ from typing import TYPE_CHECKING
 from shared import logs
 from shared.books.publishing import publish_packaged_edition
 from shared.formats import content_type_for
+from shared.jobs.messages import ConvertStep
 from shared.jobs.record import (
     FIRST_STEP,
     PACKAGE_STEP,
     Job,
     JobStatus,
     Plan,
-    conversion_message,
     parallel_steps,
     pending_steps,
 )
@@ -81,13 +81,13 @@ def options_for(job: Job) -> ConvertOptions:
 
 def messages_to_redrive(job: Job, now: datetime) -> list[str]:
     """What a job needs sent again, from its row alone: its next steps that no delivery runs now."""
-    return [conversion_message(job.id, step) for step in claims.unclaimed(job, pending_steps(job), now)]
+    return [ConvertStep(job.id, step).to_message() for step in claims.unclaimed(job, pending_steps(job), now)]
 
 
 def follow_up(job: Job) -> list[str]:
     """After a duplicate of a parallel step: make sure the fan-in is not lost."""
     if all(s in job.completed for s in parallel_steps(job)) and PACKAGE_STEP not in job.completed:
-        return [conversion_message(job.id, PACKAGE_STEP)]
+        return [ConvertStep(job.id, PACKAGE_STEP).to_message()]
     return []
 
 
@@ -146,8 +146,8 @@ def plan(storage: Storage, job: Job, message_id: str, images_in_plan_bytes: int)
         len(images),
         len(batches) - in_plan,
     )
-    return [conversion_message(job.id, step) for step in parallel_steps(committed)] or [
-        conversion_message(job.id, PACKAGE_STEP)
+    return [ConvertStep(job.id, step).to_message() for step in parallel_steps(committed)] or [
+        ConvertStep(job.id, PACKAGE_STEP).to_message()
     ]
 
 
@@ -185,7 +185,7 @@ def images(storage: Storage, job: Job, step: str, message_id: str, index: int) -
         return []
     _log_commit(committed)
     if all(s in committed.completed for s in parallel_steps(job)):
-        return [conversion_message(job.id, PACKAGE_STEP)]  # this commit completed the set: fan in
+        return [ConvertStep(job.id, PACKAGE_STEP).to_message()]  # this commit completed the set: fan in
     return []
 
 

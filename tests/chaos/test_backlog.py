@@ -11,7 +11,8 @@ from concurrent.futures import ThreadPoolExecutor
 import pytest
 from azure.storage.queue import BinaryBase64EncodePolicy, QueueClient
 
-from shared.jobs.record import FIRST_STEP, Job, conversion_message
+from shared.jobs.messages import ConvertStep
+from shared.jobs.record import FIRST_STEP, Job
 from shared.settings import CONVERSION_QUEUE
 from tests import book_corpus as corpus
 from tests.pipeline_support import follow, upload
@@ -107,7 +108,7 @@ def test_other_deliveries_of_a_running_step_are_dropped_not_run_beside_it(
         storage_emulator.connection_string, CONVERSION_QUEUE, message_encode_policy=BinaryBase64EncodePolicy()
     )
     for _ in range(3):
-        queue.send_message(conversion_message(job_id, FIRST_STEP).encode())
+        queue.send_message(ConvertStep(job_id, FIRST_STEP).to_message().encode())
     job = follow(host.host.base_url, job_id, timeout=300, interval=1)
     assert job["status"] == "succeeded", job
     wait_for(

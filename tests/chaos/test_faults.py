@@ -19,7 +19,8 @@ import pytest
 from azure.core.exceptions import ResourceExistsError
 from azure.storage.queue import QueueClient
 
-from shared.jobs.record import JOB_ROW_KEY, Job, conversion_message
+from shared.jobs.messages import ConvertStep
+from shared.jobs.record import JOB_ROW_KEY, Job
 from shared.settings import CONVERSION_QUEUE, JOB_TABLE
 from shared.storage import NotFound, Storage
 from tests import book_corpus as corpus
@@ -120,7 +121,7 @@ def test_the_same_messages_delivered_to_several_workers_commit_once(
     books = {i: corpus.small_book_zip(i) for i in range(6)}
     jobs = {upload(first.host.base_url, data, f"book{i}.zip"): data for i, data in books.items()}
     for job_id in jobs:  # every job's first message three more times, racing on two workers
-        send_raw(storage_emulator.connection_string, conversion_message(job_id), copies=3)
+        send_raw(storage_emulator.connection_string, ConvertStep(job_id).to_message(), copies=3)
     for job_id, data in jobs.items():
         check_job(storage_emulator.connection_string, second.host.base_url, job_id, data, [])
     counted = commit_counts()
@@ -161,7 +162,7 @@ def test_a_step_that_always_fails_ends_failed_and_blocks_no_one(
     assert no_work_left(storage_emulator.connection_string, doomed)
     # The poison handler is idempotent: a second copy changes nothing.
     poison = QueueClient.from_connection_string(storage_emulator.connection_string, f"{CONVERSION_QUEUE}-poison")
-    poison.send_message(base64.b64encode(conversion_message(doomed, "images:0").encode()).decode())
+    poison.send_message(base64.b64encode(ConvertStep(doomed, "images:0").to_message().encode()).decode())
     # Handled: the first poisoned message, and this copy.
     wait_for(lambda: worker.logs().count("Executed 'Functions.convert_poison' (Succeeded") >= 2, 20, "the copy's run")
     wait_for(lambda: poison.get_queue_properties().approximate_message_count == 0, 20, "the copy's deletion")
@@ -184,7 +185,7 @@ def test_a_step_whose_workers_were_stopped_under_it_is_redriven_not_failed(
     data = corpus.small_book_zip(3)
     job_id = upload(web.host.base_url, data, "interrupted.zip")
     conversions.clear_messages()
-    poison.send_message(base64.b64encode(conversion_message(job_id).encode()).decode())
+    poison.send_message(base64.b64encode(ConvertStep(job_id).to_message().encode()).decode())
     deadline = time.monotonic() + 20
     while not conversions.peek_messages() and time.monotonic() < deadline:
         time.sleep(0.2)
@@ -203,7 +204,7 @@ def test_a_step_whose_workers_were_stopped_under_it_is_redriven_not_failed(
     # Stopped under it again and again: after MAX_REDRIVES re-drives, the job fails and says why.
     stopped = upload(web.host.base_url, data, "stopped.zip")
     for _ in range(MAX_REDRIVES + 1):
-        poison.send_message(base64.b64encode(conversion_message(stopped).encode()).decode())
+        poison.send_message(base64.b64encode(ConvertStep(stopped).to_message().encode()).decode())
     failed = follow(web.host.base_url, stopped, timeout=60)
     assert failed["status"] == "failed" and "interrupted again and again" in failed["error"], failed
     assert conversions.get_queue_properties().approximate_message_count == 1 + MAX_REDRIVES

@@ -18,8 +18,8 @@ from azure.data.tables import TableServiceClient
 from azure.storage.queue import QueueServiceClient
 
 from shared.feeds import slots
-from shared.jobs.record import JOB_ROW_KEY, conversion_message
-from shared.library.erasure import erasure_message
+from shared.jobs.messages import ConvertStep, EraseBook
+from shared.jobs.record import JOB_ROW_KEY
 from shared.library.record import BOOK_ROW_KEY
 from shared.settings import BOOK_TABLE, CONVERSION_QUEUE, JOB_TABLE, MANUSCRIPT_CONTAINER
 from shared.storage import Storage
@@ -182,21 +182,21 @@ def test_one_jammed_item_never_stops_the_reconciler(
     erased, erased_key = direct_book(base, markdown("Erased", "Its erasure went to the poison queue."))
     assert http_json("DELETE", f"{base}/api/books/{erased}", None, bearer(erased_key))[0] == 202
     clear_conversion_queue(emulator)
-    assert handle_poison_message(storage, erasure_message(erased)) == []  # not dropped: re-driven below
+    assert handle_poison_message(storage, EraseBook(erased).to_message()) == []  # not dropped: re-driven below
     book_row = tables.get_table_client(BOOK_TABLE).get_entity(erased, BOOK_ROW_KEY)
     assert book_row["erasing"] is True
 
     later = datetime.now(UTC) + timedelta(seconds=SAS_SECONDS + ABANDONED_SECONDS + 60)
     with caplog.at_level(logging.WARNING):
         messages = reconcile(storage, 60, ABANDONED_SECONDS, now=later, sas_seconds=SAS_SECONDS)
-    assert conversion_message(lost) in messages and erasure_message(erased) in messages
+    assert ConvertStep(lost).to_message() in messages and EraseBook(erased).to_message() in messages
     assert left_behind(emulator, leased["id"]) == [] and left_behind(emulator, plain["id"]) == []
     jammed = [r.getMessage() for r in caplog.records if "JammedJammedJammedJamm" in r.getMessage()]
     assert jammed and "could not be handled" in jammed[0]
     # The next run meets the same jam and still does its work.
     time.sleep(0.01)
     again = reconcile(storage, 60, ABANDONED_SECONDS, now=later + timedelta(minutes=10), sas_seconds=SAS_SECONDS)
-    assert erasure_message(erased) in again
+    assert EraseBook(erased).to_message() in again
 
 
 def test_racing_submits_answer_one_job_and_lose_no_edition(
