@@ -18,7 +18,7 @@
                                 checkpoint then must hold the same bytes
 
     Refused                     the caller asked for what cannot be done, and nothing changed: the
-    │                           web tier answers why (shared/web/problems.py), the worker drops it
+    │                           web tier answers why (shared/web/problems.py)
     ├── BookUnknown             no book has this id
     ├── BookErased              the book is being erased, or was
     ├── JobUnknown              no job has this id

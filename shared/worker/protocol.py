@@ -5,12 +5,13 @@ it. For each message the worker claims its step in the row (shared/worker/claims
 the step (shared/worker/steps.py) in a child process within a CPU-time and memory budget
 (shared/budget/), renewing the claim while it runs, and returns the messages to send next.
 
-What happens to an error (shared/errors.py draws the whole tree):
-- a ManuscriptError, or a step over its budget: the job fails with its reason, the message is
-  consumed (permanent: every retry would fail the same way);
-- anything else: the failure is counted on the row and re-raised, so the queue retries with
-  back-off; after maxDequeueCount the poison handler decides (shared/worker/recovery.py);
-- a lost race (another delivery holds or took over the step): the message stops quietly.
+What happens to an error is decided by its base class in the tree shared/errors.py draws:
+- a PermanentError (a ManuscriptError in the step's process, a step over its budget here): the
+  job fails with its reason, the message is consumed: every retry would fail the same way;
+- a LostRace (another delivery or worker got there first): the message stops quietly;
+- a TransientError, or anything else: the failure is counted on the row and re-raised, so the
+  queue retries with back-off; after maxDequeueCount the poison handler decides
+  (shared/worker/recovery.py).
 """
 
 from __future__ import annotations
@@ -22,8 +23,8 @@ from collections.abc import Callable, Iterator, Mapping
 from datetime import UTC, datetime
 
 from shared import logs, telemetry
-from shared.book.errors import ManuscriptError
-from shared.budget import BudgetExceeded, StepBudget, run_within_budget
+from shared.budget import StepBudget, run_within_budget
+from shared.errors import LostRace, PermanentError
 from shared.jobs.messages import ConvertStep, EraseBook, parse_conversion_queue_message
 from shared.jobs.record import (
     FIRST_STEP,
@@ -90,8 +91,8 @@ def _run(services: Services, job_id: str, step: str, message_id: str) -> list[st
     try:
         with _reporting_alive(storage, job_id, step, message_id, lease_seconds):
             messages, existing = run_within_budget(run_step_in_child, arguments, budget)
-    except BudgetExceeded as error:
-        log.warning("the job failed: the step went over its %s budget", error.resource_name)
+    except PermanentError as error:  # here a step over its budget; the step's process fails the job for the rest
+        log.warning("the job failed: %s", error)
         fail_job(storage, job_id, str(error))
         return []
     except Exception as error:
@@ -179,17 +180,23 @@ def run_step_in_child(
     known_to_exist: frozenset[str],
     log_ids: Mapping[str, str],
 ) -> tuple[list[str], frozenset[str]]:
-    """One step in its budgeted child process, with storage clients of its own. A manuscript
-    error fails the job; anything else fails the step, which the queue retries. Returns the next
-    messages, and the containers and tables the step found existing."""
+    """One step in its budgeted child process, with storage clients of its own. A permanent error
+    fails the job, a lost race stops quietly, anything else fails the step, which the queue
+    retries. Returns the next messages, and the containers and tables the step found existing."""
     storage = _step_process_storage(open_storage, connection)
     storage.remember_existing(known_to_exist)
     with logs.bound(**log_ids):
         try:
             messages = run_step(storage, job_id, step, message_id, images_in_plan_bytes, editions_kept)
-        except ManuscriptError as error:
+        except PermanentError as error:
             log.info("the job failed: %s", error)
             fail_job(storage, job_id, str(error))
+            messages = []
+        except LostRace as error:
+            # Another delivery or worker wrote first and does (or did) the same work. A commit
+            # that lost every attempt leaves its step unclaimed once the lease lapses, and the
+            # reconciler re-sends steps nobody holds.
+            log.info("another delivery got there first: this one stops (%s)", type(error).__name__)
             messages = []
         except NotFound:
             # Its row or its manuscript went under it: erased (or failed) while the step ran. Not
