@@ -49,6 +49,11 @@ from __future__ import annotations
 class PermanentError(Exception):
     """The input is at fault: the job fails with this message; no retry."""
 
+    @property
+    def log_summary(self) -> str:
+        """What the worker's log line says of it: the message, unless a kind has a shorter one."""
+        return str(self)
+
 
 class TransientError(Exception):
     """Something around the work failed: retry later."""

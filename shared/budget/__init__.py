@@ -55,6 +55,10 @@ class StepBudget:
 class BudgetExceeded(PermanentError):
     """The step needed more CPU time or memory than its budget: permanent for this manuscript."""
 
+    @property
+    def log_summary(self) -> str:
+        return f"the step went over its {self.resource_name} budget"
+
     def __init__(self, resource_name: str, budget: StepBudget) -> None:
         self.resource_name = resource_name
         if resource_name == "cpu":

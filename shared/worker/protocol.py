@@ -92,7 +92,7 @@ def _run(services: Services, job_id: str, step: str, message_id: str) -> list[st
         with _reporting_alive(storage, job_id, step, message_id, lease_seconds):
             messages, existing = run_within_budget(run_step_in_child, arguments, budget)
     except PermanentError as error:  # here a step over its budget; the step's process fails the job for the rest
-        log.warning("the job failed: %s", error)
+        log.warning("the job failed: %s", error.log_summary)
         fail_job(storage, job_id, str(error))
         return []
     except Exception as error:
