@@ -40,6 +40,12 @@ def spin(seconds: float) -> None:
         pass
 
 
+def loaded_modules() -> set[str]:
+    import sys
+
+    return set(sys.modules)
+
+
 def die() -> None:
     os.kill(os.getpid(), signal.SIGKILL)
 
@@ -184,8 +190,7 @@ def test_a_step_process_ends_with_its_zygote() -> None:
 
     pid = run_within_budget(pid_after, (0,), ROOMY)
     assert _running(pid)  # idle, waiting for the next step
-    zygote = budget._zygote
-    assert zygote is not None
+    zygote = budget._zygotes[()]
     zygote.process.kill()
     zygote.process.wait()
     deadline = time.monotonic() + 5
@@ -193,3 +198,8 @@ def test_a_step_process_ends_with_its_zygote() -> None:
         time.sleep(0.05)
     assert not _running(pid)
     assert run_within_budget(pid_after, (0,), ROOMY) != pid  # a new zygote, a new child
+
+
+def test_the_zygote_preloads_what_the_caller_names() -> None:
+    assert "wave" not in run_within_budget(loaded_modules, (), ROOMY)
+    assert "wave" in run_within_budget(loaded_modules, (), ROOMY, preload=["wave"])
