@@ -34,11 +34,11 @@ lint: $(VENV)/.installed
 	$(VENV)/bin/ruff format --check .
 	$(VENV)/bin/mypy
 
-# The quick tier: lint, types and the tests that need no storage, browser or EPUBCheck (well under a minute).
-QUICK_TESTS := tests/unit tests/feeds/test_parse.py tests/book/test_conversion.py tests/book/test_limits.py \
-	tests/book/test_webapp.py tests/book/test_cli.py
+# The quick tier: lint, types and the pure tests, those with none of the markers that tests/tiers.py
+# gives from what a test needs (Azurite, a host, Chromium, EPUBCheck or Ace; slow). About 50 s.
+PURE := not storage and not host and not browser and not tools and not slow
 check: $(VENV)/.installed lint
-	$(PY) -m pytest -q $(QUICK_TESTS)
+	$(PY) -m pytest -q -m "$(PURE)"
 
 test: setup system-deps lint
 	$(PY) -m pytest -m "not slow" --durations=15
