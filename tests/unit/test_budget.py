@@ -11,6 +11,8 @@ import pytest
 
 from shared.budget import BudgetExceeded, StepBudget, StepProcessDied, run_within_budget
 
+# Steps held to CPU budgets and wall-clock bounds: nothing may run beside them.
+pytestmark = pytest.mark.alone
 ROOMY = StepBudget(cpu_seconds=10, memory_bytes=512 * 1024 * 1024)
 
 
