@@ -40,8 +40,13 @@ PURE := not storage and not host and not browser and not tools and not slow
 check: $(VENV)/.installed lint
 	$(PY) -m pytest -q -m "$(PURE)"
 
+# Two test processes at a time (pytest-xdist), each with its own Azurite and hosts; a file's tests stay
+# in one process, so a session fixture (EPUBCheck, Ace over their books) runs once. Then, one at a
+# time, the tests held to time, CPU or memory bounds (marked `alone`).
+TEST_PROCESSES ?= 2
 test: setup system-deps lint
-	$(PY) -m pytest -m "not slow" --durations=15
+	$(PY) -m pytest -m "not slow and not alone" -n $(TEST_PROCESSES) --dist loadfile --durations=15
+	$(PY) -m pytest -m "alone and not slow" --durations=5
 
 # The long runs (a soak, a backlog, random kills, a 300 MiB upload, 1,000 failed editions): CI runs them too.
 test-slow: setup system-deps
