@@ -34,14 +34,19 @@ lint: $(VENV)/.installed
 	$(VENV)/bin/ruff format --check .
 	$(VENV)/bin/mypy
 
-# The quick tier: lint, types and the tests that need no storage, browser or EPUBCheck (well under a minute).
-QUICK_TESTS := tests/unit tests/feeds/test_parse.py tests/book/test_conversion.py tests/book/test_limits.py \
-	tests/book/test_webapp.py tests/book/test_cli.py
+# The quick tier: lint, types and the pure tests, those with none of the markers that tests/tiers.py
+# gives from what a test needs (Azurite, a host, Chromium, EPUBCheck or Ace; slow). About 50 s.
+PURE := not storage and not host and not browser and not tools and not slow
 check: $(VENV)/.installed lint
-	$(PY) -m pytest -q $(QUICK_TESTS)
+	$(PY) -m pytest -q -m "$(PURE)"
 
+# Two test processes at a time (pytest-xdist), each with its own Azurite and hosts; a file's tests stay
+# in one process, so a session fixture (EPUBCheck, Ace over their books) runs once. Then, one at a
+# time, the tests held to time, CPU or memory bounds (marked `alone`).
+TEST_PROCESSES ?= 2
 test: setup system-deps lint
-	$(PY) -m pytest -m "not slow" --durations=15
+	$(PY) -m pytest -m "not slow and not alone" -n $(TEST_PROCESSES) --dist loadfile --durations=15
+	$(PY) -m pytest -m "alone and not slow" --durations=5
 
 # The long runs (a soak, a backlog, random kills, a 300 MiB upload, 1,000 failed editions): CI runs them too.
 test-slow: setup system-deps

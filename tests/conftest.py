@@ -5,7 +5,21 @@ from pathlib import Path
 
 import pytest
 
+from tests import tiers
 from tests.support import Azurite, start_azurite
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    tiers.mark(items)
+
+
+@pytest.hookimpl(tryfirst=True)  # before the test's fixtures are set up: they may start what a tier needs
+def pytest_runtest_setup(item: pytest.Item) -> None:
+    tiers.running(item)
+
+
+def pytest_runtest_teardown(item: pytest.Item) -> None:
+    tiers.running(None)
 
 
 @pytest.fixture(scope="session")

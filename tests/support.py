@@ -21,6 +21,8 @@ from typing import Any
 
 import pytest
 
+from tests import tiers
+
 ROOT = Path(__file__).resolve().parent.parent
 AZURITE = ROOT / "node_modules" / ".bin" / "azurite"
 ACCOUNT = "devstoreaccount1"
@@ -58,6 +60,7 @@ class Azurite:
 def start_azurite(tls: tuple[Path, Path] | None = None) -> Azurite:
     """Azurite on free ports. With `tls` (certificate and key files) it serves HTTPS and checks
     OAuth bearer tokens (`--oauth basic`), as Azure Storage does for identity-based connections."""
+    tiers.require("storage", "starts Azurite")
     if not AZURITE.exists():
         pytest.fail("Azurite is not installed: run `make test` (it runs `npm ci`).")
     secure = ["--cert", str(tls[0]), "--key", str(tls[1]), "--oauth", "basic"] if tls else []
@@ -152,6 +155,7 @@ def start_host(
     wait_path: str | None = "/api/health",
 ) -> AppHost:
     """Run `python -m devhost` in `script_root` with the given settings, and wait until it serves."""
+    tiers.require("host", "starts the stand-in host")
     port = free_port()
     env = {**os.environ, **environment, "PYTHONUNBUFFERED": "1", "PYTHONPATH": str(ROOT)}
     log_file = log_path.open("wb")

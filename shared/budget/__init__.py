@@ -35,7 +35,7 @@ import subprocess
 import sys
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from multiprocessing.connection import Connection
 from typing import Any
@@ -77,21 +77,23 @@ class StepProcessDied(TransientError):
     """The step's process ended without an answer, not by a budget: retrying may succeed."""
 
 
+# argv: the control socket's descriptor, the modules to preload (comma-separated), the import path.
 _ZYGOTE_START = (
-    "import socket, sys; sys.path[:0] = sys.argv[2:]; from shared.budget.process import serve_as_zygote; "
-    "serve_as_zygote(socket.socket(fileno=int(sys.argv[1])))"
+    "import socket, sys; sys.path[:0] = sys.argv[3:]; from shared.budget.process import serve_as_zygote; "
+    "serve_as_zygote(socket.socket(fileno=int(sys.argv[1])), [m for m in sys.argv[2].split(',') if m])"
 )
 
 
 class _Zygote:
     """The worker's side of its zygote process: started on first use, again if it died."""
 
-    def __init__(self) -> None:
+    def __init__(self, preload: tuple[str, ...]) -> None:
+        self.preload = preload
         self.control, theirs = socket.socketpair()
         # The zygote must import what the worker imports, from where the worker does: it starts
         # with the worker's import path (the environment it inherits as it is).
         self.process = subprocess.Popen(
-            [sys.executable, "-c", _ZYGOTE_START, str(theirs.fileno()), *(p for p in sys.path if p)],
+            [sys.executable, "-c", _ZYGOTE_START, str(theirs.fileno()), ",".join(preload), *(p for p in sys.path if p)],
             pass_fds=(theirs.fileno(),),
             stdin=subprocess.DEVNULL,
         )
@@ -123,24 +125,25 @@ class _IdleChild:
 
 
 _zygote_lock = threading.Lock()
-_zygote: _Zygote | None = None
+# One zygote per list of modules to preload (a worker names one list; a test may name another).
+_zygotes: dict[tuple[str, ...], _Zygote] = {}
 _idle_children: list[_IdleChild] = []
 
 
-def _fork_child() -> tuple[Connection, _Zygote]:
-    global _zygote
+def _fork_child(preload: tuple[str, ...]) -> tuple[Connection, _Zygote]:
     with _zygote_lock:
         for _ in range(2):
-            if _zygote is None or not _zygote.alive():
-                _zygote = _Zygote()
+            zygote = _zygotes.get(preload)
+            if zygote is None or not zygote.alive():
+                zygote = _zygotes[preload] = _Zygote(preload)
             try:
-                return _zygote.fork(), _zygote
+                return zygote.fork(), zygote
             except OSError:
-                _zygote = None  # it died since it was checked: start another once
+                del _zygotes[preload]  # it died since it was checked: start another once
         raise StepProcessDied("the step processes' zygote cannot be started")
 
 
-def _take_idle_child() -> tuple[Connection, _Zygote] | None:
+def _take_idle_child(preload: tuple[str, ...]) -> tuple[Connection, _Zygote] | None:
     """The child that answered last and is still waiting for a step, if any. One that has almost
     reached its idle time, or whose zygote ended or was replaced (none would report how it ended),
     is let go."""
@@ -149,7 +152,7 @@ def _take_idle_child() -> tuple[Connection, _Zygote] | None:
         while _idle_children:
             idle = _idle_children.pop()
             fresh = now - idle.idle_since < idle.keep_idle_seconds - 1.0
-            if idle.zygote is _zygote and idle.zygote.alive() and fresh:
+            if idle.zygote is _zygotes.get(preload) and idle.zygote.alive() and fresh:
                 return idle.connection, idle.zygote
             idle.connection.close()
     return None
@@ -183,14 +186,17 @@ def run_within_budget(
     args: tuple[Any, ...],
     budget: StepBudget,
     keep_idle_seconds: float = KEEP_IDLE_SECONDS,
+    preload: Sequence[str] = (),
 ) -> Any:
     """Run `function(*args)` in a child process within `budget`; return its result. The child may
-    have run earlier steps, and may wait `keep_idle_seconds` for the next.
+    have run earlier steps, and may wait `keep_idle_seconds` for the next. Children are forked from
+    a process that imported `preload` (module names: the caller's step code and the libraries it
+    uses), so a step starts with them loaded and near its memory budget never has to map one in.
 
     `function` and `args` must be picklable (a module-level function, plain values). Raises
     BudgetExceeded, StepProcessDied, or RuntimeError carrying the child's own exception."""
     request = (function, args, budget, keep_idle_seconds)
-    idle = _take_idle_child()
+    idle = _take_idle_child(tuple(preload))
     answer: tuple[str, Any, bool] | None = None
     status: int | None = None
     if idle is not None:
@@ -201,7 +207,7 @@ def run_within_budget(
             connection.close()
             idle = None
     if idle is None:
-        connection, zygote = _fork_child()
+        connection, zygote = _fork_child(tuple(preload))
         answer, status = _exchange(connection, request)
     if answer is not None and answer[2]:
         _keep_idle(connection, zygote, keep_idle_seconds)

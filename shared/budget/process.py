@@ -1,7 +1,7 @@
 """The step processes' side: the zygote that forks them, and each child's life within its budget.
 
-The zygote imports the conversion code once (PRELOAD) and warms it up, then forks a child for each
-socket the worker sends. A child runs steps under soft RLIMIT_CPU and RLIMIT_DATA limits with a
+The zygote imports the modules the worker names once (its steps' code: the worker owns that list)
+and warms up the conversion, then forks a child for each socket the worker sends. A child runs steps under soft RLIMIT_CPU and RLIMIT_DATA limits with a
 watchdog, sends its log records and its answer back, and stays for the next step while it gave its
 memory back. shared/budget/__init__.py is the worker's side.
 """
@@ -28,40 +28,6 @@ from shared import logs
 from shared.budget import StepBudget
 
 log = logging.getLogger(__name__)
-
-# Imported once by the forkserver, so that each child starts with them loaded: faster, and a step
-# near its memory budget never has to map a library in (a failed import is not a budget failure).
-PRELOAD = [
-    "shared.worker.protocol",
-    "shared.worker.steps",
-    "shared.book.steps",
-    "shared.book.readers",
-    "shared.book.render",
-    "shared.book.sanitize",
-    "shared.book.images",
-    "shared.book.epub",
-    "shared.book.webapp",
-    "shared.storage",
-    "azure.storage.blob",
-    "azure.data.tables",
-    "lxml.etree",
-    "lxml.html",
-    "markdown_it",
-    "mdit_py_plugins.footnote",
-    "mdit_py_plugins.front_matter",
-    "mammoth",
-    "nh3",
-    "yaml",
-    "PIL.Image",
-    "PIL.ImageDraw",
-    "PIL.ImageFont",
-    "PIL.ImageOps",
-    "PIL.JpegImagePlugin",
-    "PIL.PngImagePlugin",
-    "PIL.GifImagePlugin",
-    "PIL.WebPImagePlugin",
-]
-
 
 # A child that holds more than this above what it was forked with after its step (Python's
 # allocators do not give everything back) is not reused: its memory goes back to the system.
@@ -279,13 +245,14 @@ def _end_with_zygote() -> None:
         os._exit(0)  # the zygote ended before the request took effect
 
 
-def serve_as_zygote(control: socket.socket) -> None:
-    """The zygote's loop: fork a child for each socket the worker sends; when a child ends, tell
-    the worker how, on that socket. Ends when the worker closes the control socket (it is gone)."""
+def serve_as_zygote(control: socket.socket, preload: list[str]) -> None:
+    """The zygote's loop: import `preload`, then fork a child for each socket the worker sends; when
+    a child ends, tell the worker how, on that socket. Ends when the worker closes the control
+    socket (it is gone)."""
     import importlib
     import selectors
 
-    for module in PRELOAD:
+    for module in preload:
         importlib.import_module(module)
     _warm_up()
     # What the zygote holds now lives as long as it does: out of every child's collections, which

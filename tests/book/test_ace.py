@@ -23,6 +23,8 @@ from tests.browser.conftest import chromium_path
 
 ROOT = Path(__file__).resolve().parents[2]
 ACE = ROOT / "node_modules" / ".bin" / "ace-puppeteer"
+# Every test here runs Ace, which drives Chromium.
+pytestmark = [pytest.mark.tools, pytest.mark.browser]
 BLOCKING = {"critical", "serious"}
 # One book per reader and per real-world shape (each Ace run costs about 5 s of a 2-core machine);
 # the hostile books are EPUBCheck's and the sanitiser's business.

@@ -7,6 +7,7 @@ from typing import Any
 
 import pytest
 
+from tests import tiers
 from tests.feeds.servers import FeedServer
 from tests.support import ROOT, AppHost, local_site
 
@@ -25,6 +26,7 @@ CHROMIUM_ARGS = [
 
 
 def chromium_path() -> str:
+    tiers.require("browser", "drives Chromium")
     path = shutil.which("chromium") or shutil.which("chromium-browser")
     if not path:
         pytest.fail(

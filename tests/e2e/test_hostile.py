@@ -17,6 +17,8 @@ from tests.hostile_corpus import CASES, Case
 from tests.pipeline_support import follow
 from tests.support import ROOT, AppHost, Azurite, TreeSampler, http, start_azurite, start_host
 
+# Each case is held to a time and a memory bound: nothing may run beside it.
+pytestmark = pytest.mark.alone
 MAX_SECONDS = 60  # from upload to the job's end, on this 2-core machine shared with Azurite
 MAX_TREE_BYTES = 1536 * 1024 * 1024  # host + worker + step processes, as in issue #13's bound
 

@@ -10,6 +10,8 @@ import urllib.parse
 import zipfile
 from pathlib import Path
 
+import pytest
+
 from shared.jobs.record import JobStatus
 from tests import book_corpus as corpus
 from tests import epub_corpus
@@ -30,6 +32,7 @@ def fetch(url: str, headers: dict[str, str] | None = None) -> tuple[int, dict[st
     return http("GET", url, headers=headers)
 
 
+@pytest.mark.tools  # EPUBCheck on the published book
 def test_upload_converts_to_a_valid_epub_and_web_app(app: AppHost, azurite: Azurite, tmp_path) -> None:
     data = corpus.small_book_zip()
     job_id = upload(app.base_url, data, "small.zip", title="Small & Fine")

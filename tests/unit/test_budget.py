@@ -11,6 +11,8 @@ import pytest
 
 from shared.budget import BudgetExceeded, StepBudget, StepProcessDied, run_within_budget
 
+# Steps held to CPU budgets and wall-clock bounds: nothing may run beside them.
+pytestmark = pytest.mark.alone
 ROOMY = StepBudget(cpu_seconds=10, memory_bytes=512 * 1024 * 1024)
 
 
@@ -38,6 +40,12 @@ def spin(seconds: float) -> None:
     deadline = time.process_time() + seconds
     while time.process_time() < deadline:
         pass
+
+
+def loaded_modules() -> set[str]:
+    import sys
+
+    return set(sys.modules)
 
 
 def die() -> None:
@@ -184,8 +192,7 @@ def test_a_step_process_ends_with_its_zygote() -> None:
 
     pid = run_within_budget(pid_after, (0,), ROOMY)
     assert _running(pid)  # idle, waiting for the next step
-    zygote = budget._zygote
-    assert zygote is not None
+    zygote = budget._zygotes[()]
     zygote.process.kill()
     zygote.process.wait()
     deadline = time.monotonic() + 5
@@ -193,3 +200,8 @@ def test_a_step_process_ends_with_its_zygote() -> None:
         time.sleep(0.05)
     assert not _running(pid)
     assert run_within_budget(pid_after, (0,), ROOMY) != pid  # a new zygote, a new child
+
+
+def test_the_zygote_preloads_what_the_caller_names() -> None:
+    assert "wave" not in run_within_budget(loaded_modules, (), ROOMY)
+    assert "wave" in run_within_budget(loaded_modules, (), ROOMY, preload=["wave"])

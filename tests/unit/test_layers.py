@@ -18,20 +18,52 @@ def module_name(path: Path) -> str:
     return ".".join(parts[:-1] if parts[-1] == "__init__" else parts)
 
 
-def app_imports(path: Path) -> set[str]:
-    """The app modules (shared.*, function_app, devhost, tests) that `path` imports."""
+SHARED_MODULES = {module_name(path) for path in SHARED.rglob("*.py")}
+
+
+def imports_in(tree: ast.AST, by_name: bool = True) -> set[str]:
+    """Every module name `tree` imports: by import statements, and (`by_name`) by strings that name
+    a module."""
     found: set[str] = set()
-    for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+    for node in ast.walk(tree):
         if isinstance(node, ast.Import):
             found.update(alias.name for alias in node.names)
         elif isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
             found.add(node.module)
             found.update(f"{node.module}.{alias.name}" for alias in node.names)
+        elif by_name and isinstance(node, ast.Constant) and isinstance(node.value, str):
+            found.update(imported_by_string(node.value))
+    return found
+
+
+def imported_by_string(text: str) -> set[str]:
+    """A string that is exactly a module of shared is there to be imported (importlib.import_module,
+    __import__, a preload list, `python -m`); one that is code (`python -c`) imports what it does."""
+    if text in SHARED_MODULES:
+        return {text}
+    if "import " in text:
+        try:
+            return imports_in(ast.parse(text))
+        except SyntaxError:
+            return set()  # prose that mentions importing
+    return set()
+
+
+def app_imports(path: Path, by_name: bool = True) -> set[str]:
+    """The app modules (shared.*, function_app, devhost, tests) that `path` imports."""
+    found = imports_in(ast.parse(path.read_text(encoding="utf-8")), by_name)
     # `from shared import logs` names shared.logs; the bare package itself holds nothing.
     return {name for name in found if name.split(".")[0] in ("shared", "function_app", "devhost", "tests")} - {"shared"}
 
 
 MODULES = {module_name(path): app_imports(path) for path in SHARED.rglob("*.py") if path != SHARED / "__init__.py"}
+# Only import statements can close a cycle: a name handed to another process (`python -c`) is
+# imported there, where nothing is half-built.
+IN_PROCESS = {
+    module_name(path): app_imports(path, by_name=False)
+    for path in SHARED.rglob("*.py")
+    if path != SHARED / "__init__.py"
+}
 
 # What each part of the app may import from the app, besides itself. The book core and the
 # storage adapter sit at the bottom; the stores (jobs, library, feeds) above them; the application
@@ -113,6 +145,27 @@ def test_the_web_tier_names_no_storage(module: str) -> None:
     assert sorted(name for name in MODULES[module] if STORAGE_NAME.match(name)) == []
 
 
+def test_imports_by_name_count_as_imports(tmp_path: Path) -> None:
+    source = tmp_path / "module.py"
+    source.write_text(
+        "import importlib\n"
+        "PRELOAD = ['shared.worker.steps', 'lxml.etree']\n"
+        "def load() -> None:\n"
+        "    importlib.import_module('shared.jobs.store')\n"
+        "    __import__('shared.library')\n"
+        "START = 'import sys; from shared.web import app; app.run()'\n"
+        "PROSE = 'shared.worker.steps, which we import when needed'\n",
+        encoding="utf-8",
+    )
+    assert app_imports(source) == {
+        "shared.worker.steps",
+        "shared.jobs.store",
+        "shared.library",
+        "shared.web",
+        "shared.web.app",
+    }
+
+
 def test_the_environment_is_read_in_one_place() -> None:
     readers = sorted(
         str(path.relative_to(ROOT))
@@ -141,7 +194,7 @@ def test_no_module_is_too_long_to_read() -> None:
 def imported_modules(module: str) -> set[str]:
     """The modules of shared that `module` imports; `from package import submodule` names the
     submodule, not the package."""
-    names = MODULES[module]
+    names = IN_PROCESS[module]
     return {
         name
         for name in names
