@@ -9,7 +9,7 @@ import azure.functions as func
 from shared import logs
 from shared.services import get_feed_refresher, get_services
 from shared.settings import CONVERSION_POISON_QUEUE, CONVERSION_QUEUE, FEED_QUEUE
-from shared.web import books, editions, pages, status, uploads
+from shared.web import books, direct_uploads, editions, pages, status
 from shared.worker import protocol, recovery
 
 # Before any line is logged: no credential a request carries reaches the logs (shared/logs.py).
@@ -62,7 +62,7 @@ def publish_edition(req: func.HttpRequest, conversion: func.Out[str], context: f
 def request_upload(req: func.HttpRequest, context: func.Context) -> func.HttpResponse:
     """A direct upload (valet key) for a new book: a SAS to write the manuscript straight to storage."""
     with logs.bound(invocation=context.invocation_id):
-        return uploads.ask_for_new_book(req, get_services())
+        return direct_uploads.ask_for_new_book(req, get_services())
 
 
 @app.function_name("request_edition_upload")
@@ -70,7 +70,7 @@ def request_upload(req: func.HttpRequest, context: func.Context) -> func.HttpRes
 def request_edition_upload(req: func.HttpRequest, context: func.Context) -> func.HttpResponse:
     # Anonymous to the host: the book's owner key guards it.
     with logs.bound(invocation=context.invocation_id):
-        return uploads.ask_for_edition(req, get_services())
+        return direct_uploads.ask_for_edition(req, get_services())
 
 
 @app.function_name("submit_upload")
@@ -79,7 +79,7 @@ def request_edition_upload(req: func.HttpRequest, context: func.Context) -> func
 def submit_upload(req: func.HttpRequest, conversion: func.Out[str], context: func.Context) -> func.HttpResponse:
     # Anonymous to the host: the owner key handed out with the upload guards it.
     with logs.bound(invocation=context.invocation_id):
-        response, message = uploads.submit(req, get_services())
+        response, message = direct_uploads.submit(req, get_services())
         if message is not None:
             conversion.set(message)
         return response

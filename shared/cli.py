@@ -56,7 +56,7 @@ def main(argv: list[str] | None = None) -> int:
     file_name = args.file_name or args.manuscript.name
 
     from shared.book import ConvertOptions, ManuscriptError
-    from shared.book.steps import finish, parse
+    from shared.book.conversion import finish, parse
     from shared.intake import Upload, UploadRejected, identify
 
     try:

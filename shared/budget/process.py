@@ -224,7 +224,7 @@ def _warm_up() -> None:
     font), as a long-lived worker had them. One thread: the zygote must have no others to fork."""
     from datetime import UTC, datetime
 
-    from shared.book.steps import ConvertOptions, convert
+    from shared.book.conversion import ConvertOptions, convert
 
     try:
         convert(

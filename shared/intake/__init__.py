@@ -3,7 +3,7 @@
 It reads the upload (multipart field `file`, or a raw body named by `Content-Disposition` or
 `?filename=`), checks its size and metadata, and decides its type by sniffing its bytes (a zip is
 opened to see that it is a Word document, an EPUB, or holds one manuscript or a book project of
-several; zip safety itself is the book core's, shared/book/archive.py). Storing it is shared/jobs/uploads.py's.
+several; zip safety itself is the book core's, shared/book/archive.py). Storing it is shared/jobs/manuscripts.py's.
 
 Every rejection is an `UploadRejected`: the kind of refusal (the web tier maps it to an HTTP status)
 and a message an author can act on.

@@ -25,8 +25,8 @@ from datetime import datetime, timedelta
 
 from shared import logs
 from shared.feeds.slots import forget_book_in_scans
+from shared.jobs.manuscripts import manuscript_blob_name
 from shared.jobs.record import UPLOAD_ROW_KEY, is_valid_job_id
-from shared.jobs.uploads import manuscript_blob_name
 from shared.library.record import BOOK_ROW_KEY, ERASED_ROW_KEY, erased_partition
 from shared.library.store import erase_job, guarded_update, read_book
 from shared.settings import BOOK_CONTAINER, BOOK_TABLE, FEED_TABLE, JOB_TABLE, MANUSCRIPT_CONTAINER

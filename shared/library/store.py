@@ -16,9 +16,9 @@ from enum import StrEnum
 from shared import logs
 from shared.errors import BookErased, BookUnknown, Refused, TooManyConverting
 from shared.intake import Manuscript
+from shared.jobs.manuscripts import manuscript_blob_name, store_manuscript
 from shared.jobs.record import JOB_ROW_KEY, UPLOAD_ROW_KEY, Job, JobStatus, new_job_id
 from shared.jobs.store import delete_job_files, fail_job, read_job
-from shared.jobs.uploads import manuscript_blob_name, store_manuscript
 from shared.library.record import (
     BOOK_ROW_KEY,
     ERASED_ROW_KEY,

@@ -45,7 +45,7 @@ log = logs.get_logger(__name__)
 STEP_PRELOAD = (
     "shared.worker.protocol",
     "shared.worker.steps",
-    "shared.book.steps",
+    "shared.book.conversion",
     "shared.book.readers",
     "shared.book.render",
     "shared.book.sanitize",

@@ -51,10 +51,10 @@ from shared.routes import UPDATES_FROM_APP
 from shared.settings import BOOK_CONTAINER, MANUSCRIPT_CONTAINER
 from shared.storage import Conflict, Storage
 from shared.worker import checkpoints, claims
-from shared.worker.parsing import parse_and_render, sha256_of
+from shared.worker.planning import parse_and_render, sha256_of
 
 if TYPE_CHECKING:
-    from shared.book.steps import ConvertOptions
+    from shared.book.conversion import ConvertOptions
 
 log = logs.get_logger(__name__)
 
@@ -64,7 +64,7 @@ MANUSCRIPT_CHANGED = (
 
 
 def options_for(job: Job) -> ConvertOptions:
-    from shared.book.steps import ConvertOptions
+    from shared.book.conversion import ConvertOptions
 
     return ConvertOptions(
         kind=job.kind,
@@ -156,7 +156,7 @@ def _log_commit(committed: Job) -> None:
 
 
 def images(storage: Storage, job: Job, step: str, message_id: str, index: int) -> list[str]:
-    from shared.book.steps import process_in_parallel
+    from shared.book.conversion import process_in_parallel
 
     assert job.plan is not None  # run_step plans a job first
     batches = job.plan.images
@@ -190,9 +190,9 @@ def images(storage: Storage, job: Job, step: str, message_id: str, index: int) -
 
 
 def package(storage: Storage, job: Job, message_id: str, editions_kept: int) -> list[str]:
+    from shared.book.conversion import book_parts
     from shared.book.epub import write_epub
     from shared.book.model import RenderedChapter, unpack_images
-    from shared.book.steps import book_parts
     from shared.book.webapp import write_webapp
 
     missing = [s for s in parallel_steps(job) if s not in job.completed]

@@ -17,7 +17,7 @@ from typing import Any
 
 import pytest
 
-from shared.book.steps import Conversion
+from shared.book.conversion import Conversion
 from tests.book.conftest import selected_books
 from tests.browser.conftest import chromium_path
 

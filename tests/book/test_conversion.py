@@ -10,7 +10,7 @@ import zipfile
 import pytest
 
 from shared.book import Conversion, ManuscriptError, convert
-from shared.book.steps import assemble, image_batches, parse, process, render
+from shared.book.conversion import assemble, image_batches, parse, process, render
 from tests import book_corpus as corpus
 from tests.book.conftest import options
 
@@ -280,8 +280,8 @@ def test_a_packed_image_checkpoint_round_trips_and_refuses_a_truncated_one() -> 
 
 
 def test_image_batches_cover_every_image_once_in_bounded_steps() -> None:
+    from shared.book.conversion import IMAGE_BATCH_BYTES
     from shared.book.model import ParsedBook
-    from shared.book.steps import IMAGE_BATCH_BYTES
 
     sizes = {"a": 10, "b": IMAGE_BATCH_BYTES - 5, "c": 4, "d": IMAGE_BATCH_BYTES * 2, "e": 1}
     book = ParsedBook.from_plain_meta(
@@ -336,7 +336,7 @@ def test_encoding_through_a_file_descriptor_gives_pillows_in_memory_bytes(
 def test_the_cycle_collector_is_paused_only_while_a_parse_runs() -> None:
     import gc
 
-    from shared.book.steps import cycle_collector_paused
+    from shared.book.conversion import cycle_collector_paused
 
     collections: list[str] = []
 
@@ -397,8 +397,8 @@ def test_a_zip_read_from_a_file_converts_to_the_same_bytes_reading_each_image_wh
     """The worker parses a zip from a file on disk, entry by entry: the book is the same, and the
     parse holds none of the images (each is read from the archive when processed)."""
     from shared.book.archive import ArchiveFiles
+    from shared.book.conversion import finish
     from shared.book.readers.images import FilesByKey
-    from shared.book.steps import finish
 
     data = corpus.full_markdown_zip()
     opts = options("zip", updates_url="../updates")

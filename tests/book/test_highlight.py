@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from lxml import html as lxml_html
 
+from shared.book.conversion import render
 from shared.book.highlight import MAX_HIGHLIGHTED_CHARS, highlight_code_blocks
 from shared.book.readers import parse_manuscript
-from shared.book.steps import render
 
 
 def highlighted(markup: str) -> str:

@@ -200,7 +200,7 @@ def test_an_unsafe_entry_in_a_project_is_refused_as_in_any_zip() -> None:
 
 def test_a_project_read_from_a_file_entry_by_entry_is_the_same_book(tmp_path: Path) -> None:
     """The worker parses a zip from a file on disk (ArchiveFiles); the project reads the same."""
-    from shared.book.steps import finish, parse
+    from shared.book.conversion import finish, parse
 
     data = mdbook_zip()
     opts = options("zip", updates_url="../updates")

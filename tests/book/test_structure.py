@@ -7,11 +7,11 @@ import re
 import pytest
 from markdown_it import MarkdownIt
 
+from shared.book.conversion import render
 from shared.book.limits import long_chapter_warnings
 from shared.book.model import ParsedBook
 from shared.book.readers import parse_manuscript
 from shared.book.readers.outline import split_level_for, title_from_file_name, title_from_first_line
-from shared.book.steps import render
 from tests import real_world_corpus as real_world
 
 

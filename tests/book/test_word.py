@@ -9,9 +9,9 @@ import zipfile
 import pytest
 
 from shared.book import convert
+from shared.book.conversion import render
 from shared.book.errors import ManuscriptError
 from shared.book.readers import parse_manuscript
-from shared.book.steps import render
 from tests import book_corpus as corpus
 from tests.book.conftest import options
 from tests.book.test_conversion import text

@@ -215,8 +215,8 @@ def test_an_upload_whose_request_died_before_its_job_was_recorded_leaves_nothing
 ) -> None:
     from datetime import UTC, datetime, timedelta
 
+    from shared.jobs.manuscripts import manuscript_blob_name
     from shared.jobs.record import UPLOAD_ROW_KEY, new_job_id
-    from shared.jobs.uploads import manuscript_blob_name
     from shared.settings import MANUSCRIPT_CONTAINER
 
     storage = Storage(storage_emulator.connection_string)
@@ -308,8 +308,8 @@ def test_two_reconcilers_at_once_redrive_each_job_once_and_give_up_eventually(st
     from datetime import UTC, datetime, timedelta
 
     from shared.intake import Upload, identify
+    from shared.jobs.manuscripts import store_manuscript
     from shared.jobs.record import JOB_ROW_KEY, new_job_id
-    from shared.jobs.uploads import store_manuscript
     from shared.settings import JOB_TABLE
     from shared.storage import Storage
     from shared.worker.recovery import MAX_REDRIVES, reconcile

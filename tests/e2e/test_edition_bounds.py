@@ -12,9 +12,9 @@ import pytest
 
 from shared.errors import TooManyConverting
 from shared.intake import Manuscript, identify, read_upload
+from shared.jobs.manuscripts import manuscript_blob_name
 from shared.jobs.record import JobStatus
 from shared.jobs.store import fail_job, read_job
-from shared.jobs.uploads import manuscript_blob_name
 from shared.library.record import BOOK_ROW_KEY, KEPT_FAILED_EDITIONS, MAX_CONVERTING_EDITIONS
 from shared.library.store import add_edition, create_book, read_book
 from shared.settings import BOOK_TABLE, MANUSCRIPT_CONTAINER

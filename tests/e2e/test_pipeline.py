@@ -156,8 +156,8 @@ def test_nothing_is_served_before_the_job_succeeds(app: AppHost, azurite: Azurit
     from datetime import UTC, datetime
 
     from shared.intake import Upload, identify
+    from shared.jobs.manuscripts import store_manuscript
     from shared.jobs.store import book_blob, update_job
-    from shared.jobs.uploads import store_manuscript
     from shared.library.record import Book, Edition
     from shared.settings import BOOK_CONTAINER, BOOK_TABLE
     from shared.storage import Storage

@@ -9,7 +9,7 @@ import zipfile
 import pytest
 
 from shared.formats import DOCX, EPUB, MARKDOWN, ZIP
-from shared.intake.direct import (
+from shared.intake.direct_uploads import (
     ArrivedManuscript,
     DirectUploadRequest,
     check_arrived_size,

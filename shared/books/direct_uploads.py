@@ -1,9 +1,9 @@
 """Direct uploads (the valet-key pattern): how a direct upload becomes a job.
 
-Asking writes the upload's marker row (shared/jobs/direct.py `reserve_direct_upload`) and makes a
+Asking writes the upload's marker row (shared/jobs/direct_uploads.py `reserve_direct_upload`) and makes a
 short-lived SAS that writes that one blob. Submitting checks the owner key (the upload's book's,
 or for a new book the one handed out with the SAS), then what arrived: the blob's size, its first
-bytes and a zip's central directory, a few ranged reads (shared/intake/direct.py); only a small
+bytes and a zip's central directory, a few ranged reads (shared/intake/direct_uploads.py); only a small
 non-zip manuscript is read whole. Then the marker becomes the queued job in one conditional
 transaction (`record_direct_upload`), so a second submit, or one racing the first, finds the job
 and starts nothing more.
@@ -30,7 +30,7 @@ from shared.errors import (
     UploadUnknown,
     WrongOwnerKey,
 )
-from shared.intake.direct import (
+from shared.intake.direct_uploads import (
     ArrivedManuscript,
     DirectUploadRequest,
     check_arrived_by_upload,
@@ -40,17 +40,17 @@ from shared.intake.direct import (
     starts_as_zip,
 )
 from shared.intake.rejections import Refusal, UploadRejected, human_size
-from shared.jobs.direct import (
+from shared.jobs.direct_uploads import (
     DirectUpload,
     discard_direct_upload,
     read_direct_upload,
     record_direct_upload,
     reserve_direct_upload,
 )
+from shared.jobs.manuscripts import manuscript_blob_name
 from shared.jobs.messages import ConvertStep
 from shared.jobs.record import Job, new_job_id
 from shared.jobs.store import read_job
-from shared.jobs.uploads import manuscript_blob_name
 from shared.library.record import check_owner_key, new_owner_key, owner_key_hash
 from shared.library.store import add_edition_with, open_book_once, stop_if_erased
 from shared.settings import MANUSCRIPT_CONTAINER, Settings

@@ -1,7 +1,7 @@
 """Direct uploads over HTTP (the valet-key pattern): the web tier hands out a short-lived SAS that
 lets the client write one blob, the client uploads straight to Blob Storage in blocks, then submits,
 and the upload is checked exactly as a form upload is before its job starts. The web tier never
-carries the manuscript's bytes; how an upload becomes a job is shared/books/uploads.py.
+carries the manuscript's bytes; how an upload becomes a job is shared/books/direct_uploads.py.
 
     POST /api/uploads                  a new book (function key): the SAS, and the book's owner key
     POST /api/books/{id}/uploads       a new edition (owner key): the SAS
@@ -17,8 +17,8 @@ from datetime import UTC, datetime
 
 import azure.functions as func
 
-from shared.books import uploads
-from shared.intake.direct import DirectUploadRequest, read_direct_request
+from shared.books import direct_uploads
+from shared.intake.direct_uploads import DirectUploadRequest, read_direct_request
 from shared.jobs.record import Job, is_valid_job_id
 from shared.routes import API_BASE
 from shared.services import Services
@@ -35,7 +35,7 @@ def ask_for_new_book(req: func.HttpRequest, services: Services) -> func.HttpResp
 
 @answers_problems
 def _ask_for_new_book(req: func.HttpRequest, services: Services) -> func.HttpResponse:
-    asked = uploads.ask_for_new_book(
+    asked = direct_uploads.ask_for_new_book(
         services.storage, services.settings, lambda: _request(req, services), datetime.now(UTC)
     )
     return _handed_out(services, asked, {"owner_key": asked.owner_key})
@@ -50,7 +50,7 @@ def ask_for_edition(req: func.HttpRequest, services: Services) -> func.HttpRespo
 @answers_problems
 def _ask_for_edition(req: func.HttpRequest, services: Services) -> func.HttpResponse:
     book_id = checked_book_id(req)
-    asked = uploads.ask_for_edition(
+    asked = direct_uploads.ask_for_edition(
         services.storage,
         services.settings,
         book_id,
@@ -66,7 +66,7 @@ def _request(req: func.HttpRequest, services: Services) -> DirectUploadRequest:
     return read_direct_request(req.get_body(), settings.max_upload_bytes, settings.direct_upload_max_bytes)
 
 
-def _handed_out(services: Services, asked: uploads.AskedUpload, extra: dict[str, str]) -> func.HttpResponse:
+def _handed_out(services: Services, asked: direct_uploads.AskedUpload, extra: dict[str, str]) -> func.HttpResponse:
     block = services.settings.direct_upload_block_bytes
     submit_url = f"{API_BASE}/uploads/{asked.id}"
     body = {
@@ -100,7 +100,9 @@ def _submit(req: func.HttpRequest, services: Services) -> Reply:
     upload_id = req.route_params.get("id", "")
     if not is_valid_job_id(upload_id):
         raise Problem(400, "Malformed upload id", "That is not a Quire upload id. Use the id the upload was given.")
-    queued = uploads.submit(services.storage, services.settings, upload_id, presented_owner_key(req), datetime.now(UTC))
+    queued = direct_uploads.submit(
+        services.storage, services.settings, upload_id, presented_owner_key(req), datetime.now(UTC)
+    )
     return _accepted(queued.job), queued.message or None
 
 

@@ -1,7 +1,7 @@
 """Direct uploads' records: the upload's marker row, written when the client asks for its SAS, and
 the job that replaces it when the upload is submitted.
 
-The marker is the same row a form upload writes before its blob (shared/jobs/uploads.py), with
+The marker is the same row a form upload writes before its blob (shared/jobs/manuscripts.py), with
 what the client declared and when its SAS expires: the reconciler deletes the blob and the marker of
 an upload never submitted once its SAS has expired and ABANDONED_UPLOAD_SECONDS more have passed
 (shared/worker/recovery.sweep_abandoned_uploads). Submitting turns the marker into the job row in
@@ -13,9 +13,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 
-from shared.intake.direct import ArrivedManuscript, DirectUploadRequest
+from shared.intake.direct_uploads import ArrivedManuscript, DirectUploadRequest
+from shared.jobs.manuscripts import discard_upload, manuscript_blob_name, record_job
 from shared.jobs.record import UPLOAD_ROW_KEY, Job, JobStatus
-from shared.jobs.uploads import discard_upload, manuscript_blob_name, record_job
 from shared.settings import JOB_TABLE
 from shared.storage import NotFound, Storage
 

@@ -14,8 +14,8 @@ from shared.storage import Storage
 from shared.worker import checkpoints
 
 if TYPE_CHECKING:
+    from shared.book.conversion import ConvertOptions
     from shared.book.model import ParsedBook, ProcessedImage, RenderedChapter
-    from shared.book.steps import ConvertOptions
 
 # Image sources handed on to other workers are read from the manuscript as they are written: at
 # most about this many bytes of them are in memory at once.
@@ -45,7 +45,7 @@ def parse_and_render(
 ) -> tuple[list[RenderedChapter], list[ProcessedImage], ParsedBook, list[list[str]], int]:
     """Parse, then render the chapters while threads process the first images; checkpoint the
     parse, the chapters, the processed images and the sources of the images fanned out."""
-    from shared.book.steps import image_batches, parse, render_while_processing
+    from shared.book.conversion import image_batches, parse, render_while_processing
 
     book = parse(manuscript, options)
     batches = image_batches(book)
