@@ -8,7 +8,7 @@ import azure.functions as func
 
 from shared import logs
 from shared.services import get_feed_refresher, get_services
-from shared.settings import CONVERSION_POISON_QUEUE, CONVERSION_QUEUE, FEED_QUEUE
+from shared.storage.names import CONVERSION_POISON_QUEUE, CONVERSION_QUEUE, FEED_QUEUE
 from shared.web import books, direct_uploads, editions, pages, status
 from shared.worker import protocol, recovery
 

@@ -39,9 +39,10 @@ from shared.feeds import sources as feed_sources  # noqa: E402
 from shared.feeds.fetch import make_client  # noqa: E402
 from shared.feeds.messages import FetchBatch, ScanPage, parse_feed_message  # noqa: E402
 from shared.feeds.refresh import FeedRefresher  # noqa: E402
-from shared.settings import FEED_TABLE, Settings  # noqa: E402
+from shared.settings import Settings  # noqa: E402
 from shared.storage import Storage  # noqa: E402
 from shared.storage.aio import AsyncStorage  # noqa: E402
+from shared.storage.names import FEED_TABLE  # noqa: E402
 from tests.feeds.servers import RSS  # noqa: E402
 from tests.support import start_azurite  # noqa: E402
 

@@ -14,19 +14,6 @@ from urllib.parse import urlsplit
 
 from shared.storage.connection import MANAGED_IDENTITY, SERVICES, StorageConnection
 
-# Names of storage resources. Fixed here because the web tier and the worker must agree on them,
-# and because `function_app.py` needs the queue name at import time for its bindings.
-CONVERSION_QUEUE = "quire-conversions"
-CONVERSION_POISON_QUEUE = f"{CONVERSION_QUEUE}-poison"  # where the host moves failing messages
-MANUSCRIPT_CONTAINER = "quire-manuscripts"
-WORK_CONTAINER = "quire-work"  # checkpoints between steps; deleted when a job ends
-BOOK_CONTAINER = "quire-books"  # published books: {job}/book.epub and {job}/app/...
-JOB_TABLE = "quireJobs"
-BOOK_TABLE = "quireBooks"  # PK = book id, RK = "book"; an erased book: PK = a hash of its id, RK = "erased"
-FEED_TABLE = "quireFeedSources"  # PK = one of 16 shards of the book id, RK = "{book}:{hash of the feed URL}"
-FEED_CONTAINER = "quire-feeds"  # slots/{slot}, scans/{slot}/{page}.json (a message a line), claims/{slot}/{batch}
-FEED_QUEUE = "quire-feeds"  # scan pages and fetch batches
-
 DEFAULT_MAX_UPLOAD_BYTES = 50 * 1024 * 1024
 # Direct uploads (the valet key): the client writes the manuscript straight to Blob Storage with a
 # short-lived, write-only SAS for one blob, so the web tier never carries its bytes. Only a zip (a

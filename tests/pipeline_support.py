@@ -18,7 +18,7 @@ from azure.storage.blob import BlobServiceClient
 from azure.storage.queue import QueueServiceClient
 
 from shared.book import Conversion, ConvertOptions, convert
-from shared.settings import BOOK_CONTAINER, WORK_CONTAINER
+from shared.storage.names import BOOK_CONTAINER, WORK_CONTAINER
 from tests.support import http
 
 

@@ -53,8 +53,9 @@ from shared.jobs.record import Job, new_job_id
 from shared.jobs.store import read_job
 from shared.library.record import check_owner_key, new_owner_key, owner_key_hash
 from shared.library.store import add_edition_with, open_book_once, stop_if_erased
-from shared.settings import MANUSCRIPT_CONTAINER, Settings
+from shared.settings import Settings
 from shared.storage import AlreadyExists, Conflict, NotFound, Storage
+from shared.storage.names import MANUSCRIPT_CONTAINER
 
 log = logs.get_logger(__name__)
 
@@ -94,27 +95,27 @@ def ask_for_edition(
 def _ask(
     storage: Storage, settings: Settings, request: DirectUploadRequest, now: datetime, book_id: str, key_sha256: str
 ) -> AskedUpload:
-    upload_id = new_job_id()
+    job_id = new_job_id()
     expires = (now + timedelta(seconds=settings.direct_upload_sas_seconds)).replace(microsecond=0)
     # A marker left behind by a failure after it is swept once its SAS would have expired.
-    reserve_direct_upload(storage, upload_id, request, now, expires, book_id, key_sha256)
-    url = storage.upload_sas_url(MANUSCRIPT_CONTAINER, manuscript_blob_name(upload_id), expires)
-    with logs.bound(job=upload_id, book=book_id or upload_id):
+    reserve_direct_upload(storage, job_id, request, now, expires, book_id, key_sha256)
+    url = storage.upload_sas_url(MANUSCRIPT_CONTAINER, manuscript_blob_name(job_id), expires)
+    with logs.bound(job=job_id, book=book_id or job_id):
         log.info(
             "direct upload handed out: %s, %d bytes declared, SAS until %s", request.filename, request.size, expires
         )
-    return AskedUpload(upload_id, request, url, expires)
+    return AskedUpload(job_id, request, url, expires)
 
 
-def submit(storage: Storage, settings: Settings, upload_id: str, owner_key: str | None, now: datetime) -> Queued:
+def submit(storage: Storage, settings: Settings, job_id: str, owner_key: str | None, now: datetime) -> Queued:
     """Check what arrived and record its job; the message is "" when a submit before this one
     recorded it. A refused upload is discarded, unless the book has too many editions converting
     (TooManyConverting: the upload waits to be submitted again)."""
     if owner_key is None:
         raise OwnerKeyRequired(of_upload=True)
-    upload = read_direct_upload(storage, upload_id)
+    upload = read_direct_upload(storage, job_id)
     if upload is None:
-        return Queued(_already_submitted(storage, upload_id, owner_key), "")
+        return Queued(_already_submitted(storage, job_id, owner_key), "")
     try:
         _authorise(storage, upload, owner_key)
     except (BookUnknown, BookErased):
@@ -196,10 +197,10 @@ def _identify(storage: Storage, settings: Settings, upload: DirectUpload, size: 
     return identify_small(upload.request, storage.read_blob_if(MANUSCRIPT_CONTAINER, upload.blob_name, etag))
 
 
-def _already_submitted(storage: Storage, upload_id: str, owner_key: str) -> Job:
+def _already_submitted(storage: Storage, job_id: str, owner_key: str) -> Job:
     """A second submit: the job it started, to whoever holds its book's key."""
     try:
-        job, _ = read_job(storage, upload_id)
+        job, _ = read_job(storage, job_id)
     except NotFound:
         raise UploadUnknown from None
     try:

@@ -14,8 +14,8 @@ from shared.jobs.record import Job, QueueBacklog
 from shared.jobs.store import book_blob, read_job
 from shared.library.record import Book
 from shared.library.store import read_book, was_erased
-from shared.settings import BOOK_CONTAINER, CONVERSION_QUEUE
 from shared.storage import NotFound, Storage, StorageUnavailable
+from shared.storage.names import BOOK_CONTAINER, CONVERSION_QUEUE
 
 log = logs.get_logger(__name__)
 

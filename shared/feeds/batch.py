@@ -23,8 +23,9 @@ from shared import logs, telemetry
 from shared.feeds.messages import DueSource, FetchBatch
 from shared.feeds.parse import FeedError, parse_feed
 from shared.feeds.updates import NEWS_PROPERTY, stored_items
-from shared.settings import FEED_CONTAINER, FEED_TABLE, Settings
+from shared.settings import Settings
 from shared.storage import AlreadyExists, Conflict, NotFound
+from shared.storage.names import FEED_CONTAINER, FEED_TABLE
 
 if TYPE_CHECKING:
     from shared.feeds.fetch import FetchResult

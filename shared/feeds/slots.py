@@ -18,8 +18,8 @@ from typing import Any
 from shared import logs
 from shared.feeds.messages import DueSource, FetchBatch, ScanPage, encoded_source, fetch_message, parse_feed_message
 from shared.formats import utc_timestamp
-from shared.settings import FEED_CONTAINER, FEED_TABLE
 from shared.storage import AlreadyExists, Conflict, NotFound, Storage
+from shared.storage.names import FEED_CONTAINER, FEED_TABLE
 
 log = logs.get_logger(__name__)
 

@@ -14,8 +14,8 @@ from typing import Any
 
 from shared.feeds.guard import BlockedURL, check_url
 from shared.formats import utc_timestamp
-from shared.settings import FEED_TABLE
 from shared.storage import Storage
+from shared.storage.names import FEED_TABLE
 
 SOURCE_SHARDS = 16
 MAX_FEEDS_PER_BOOK = 20

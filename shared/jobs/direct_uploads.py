@@ -16,8 +16,8 @@ from datetime import datetime
 from shared.intake.direct_uploads import ArrivedManuscript, DirectUploadRequest
 from shared.jobs.manuscripts import discard_upload, manuscript_blob_name, record_job
 from shared.jobs.record import UPLOAD_ROW_KEY, Job, JobStatus
-from shared.settings import JOB_TABLE
 from shared.storage import NotFound, Storage
+from shared.storage.names import JOB_TABLE
 
 
 @dataclass(frozen=True)
@@ -40,7 +40,7 @@ class DirectUpload:
 
 def reserve_direct_upload(
     storage: Storage,
-    upload_id: str,
+    job_id: str,
     request: DirectUploadRequest,
     now: datetime,
     expires: datetime,
@@ -51,10 +51,10 @@ def reserve_direct_upload(
     storage.put_entity(  # the id is 128 random bits, so nothing else has this row
         JOB_TABLE,
         {
-            "PartitionKey": upload_id,
+            "PartitionKey": job_id,
             "RowKey": UPLOAD_ROW_KEY,
             "started": now,
-            "manuscript_blob": manuscript_blob_name(upload_id),
+            "manuscript_blob": manuscript_blob_name(job_id),
             "direct": True,
             "expires": expires,
             "filename": request.filename,
@@ -69,17 +69,17 @@ def reserve_direct_upload(
     )
 
 
-def read_direct_upload(storage: Storage, upload_id: str) -> DirectUpload | None:
+def read_direct_upload(storage: Storage, job_id: str) -> DirectUpload | None:
     """The direct upload's marker; None when there is none (submitted, discarded, or never asked for)."""
     try:
-        marker = storage.get_entity(JOB_TABLE, upload_id, UPLOAD_ROW_KEY)
+        marker = storage.get_entity(JOB_TABLE, job_id, UPLOAD_ROW_KEY)
     except NotFound:
         return None
     row = marker.properties
     if not row.get("direct"):
         return None  # a form upload in flight: not for the submit endpoint
     return DirectUpload(
-        id=upload_id,
+        id=job_id,
         request=DirectUploadRequest(
             filename=row["filename"],
             size=int(row["size"]),

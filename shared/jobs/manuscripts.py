@@ -14,8 +14,8 @@ from datetime import datetime
 
 from shared.intake import Manuscript
 from shared.jobs.record import JOB_ROW_KEY, UPLOAD_ROW_KEY, Job, JobStatus
-from shared.settings import JOB_TABLE, MANUSCRIPT_CONTAINER
 from shared.storage import AlreadyExists, Conflict, NotFound, Storage, StorageUnavailable
+from shared.storage.names import JOB_TABLE, MANUSCRIPT_CONTAINER
 
 
 def manuscript_blob_name(job_id: str) -> str:

@@ -13,8 +13,8 @@ from collections.abc import Callable
 from datetime import UTC, datetime
 
 from shared.jobs.record import JOB_ROW_KEY, Job, JobStatus
-from shared.settings import BOOK_CONTAINER, JOB_TABLE, WORK_CONTAINER
 from shared.storage import NotFound, Storage
+from shared.storage.names import BOOK_CONTAINER, JOB_TABLE, WORK_CONTAINER
 from shared.storage.rows import changed_row
 
 

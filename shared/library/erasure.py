@@ -29,8 +29,8 @@ from shared.jobs.manuscripts import manuscript_blob_name
 from shared.jobs.record import UPLOAD_ROW_KEY, is_valid_job_id
 from shared.library.record import BOOK_ROW_KEY, ERASED_ROW_KEY, erased_partition
 from shared.library.store import erase_job, guarded_update, read_book
-from shared.settings import BOOK_CONTAINER, BOOK_TABLE, FEED_TABLE, JOB_TABLE, MANUSCRIPT_CONTAINER
 from shared.storage import NotFound, Storage
+from shared.storage.names import BOOK_CONTAINER, BOOK_TABLE, FEED_TABLE, JOB_TABLE, MANUSCRIPT_CONTAINER
 
 log = logs.get_logger(__name__)
 
@@ -94,12 +94,12 @@ def erase_pending_uploads(storage: Storage, book_id: str) -> int:
         return 0
     markers = storage.query_entities_filtered(JOB_TABLE, f"RowKey eq '{UPLOAD_ROW_KEY}' and book eq '{book_id}'")
     for marker in markers:
-        upload_id = marker.properties["PartitionKey"]
+        job_id = marker.properties["PartitionKey"]
         with contextlib.suppress(NotFound):
-            storage.merge_entity(JOB_TABLE, {"PartitionKey": upload_id, "RowKey": UPLOAD_ROW_KEY, "abandoned": True})
-        storage.delete_blob(MANUSCRIPT_CONTAINER, manuscript_blob_name(upload_id))
+            storage.merge_entity(JOB_TABLE, {"PartitionKey": job_id, "RowKey": UPLOAD_ROW_KEY, "abandoned": True})
+        storage.delete_blob(MANUSCRIPT_CONTAINER, manuscript_blob_name(job_id))
         with contextlib.suppress(NotFound):
-            storage.delete_entity(JOB_TABLE, upload_id, UPLOAD_ROW_KEY)
+            storage.delete_entity(JOB_TABLE, job_id, UPLOAD_ROW_KEY)
     return len(markers)
 
 

@@ -29,8 +29,8 @@ from shared.library.record import (
     new_owner_key,
     owner_key_hash,
 )
-from shared.settings import BOOK_TABLE, JOB_TABLE, MANUSCRIPT_CONTAINER
 from shared.storage import AlreadyExists, NotFound, Storage, StorageError
+from shared.storage.names import BOOK_TABLE, JOB_TABLE, MANUSCRIPT_CONTAINER
 from shared.storage.rows import changed_row
 
 log = logs.get_logger(__name__)

@@ -97,11 +97,11 @@ def submit(req: func.HttpRequest, services: Services) -> Reply:
 
 @answers_problems_sending
 def _submit(req: func.HttpRequest, services: Services) -> Reply:
-    upload_id = req.route_params.get("id", "")
-    if not is_valid_job_id(upload_id):
+    job_id = req.route_params.get("id", "")
+    if not is_valid_job_id(job_id):
         raise Problem(400, "Malformed upload id", "That is not a Quire upload id. Use the id the upload was given.")
     queued = direct_uploads.submit(
-        services.storage, services.settings, upload_id, presented_owner_key(req), datetime.now(UTC)
+        services.storage, services.settings, job_id, presented_owner_key(req), datetime.now(UTC)
     )
     return _accepted(queued.job), queued.message or None
 

@@ -20,8 +20,8 @@ from typing import TYPE_CHECKING, Any
 from shared import logs
 from shared.errors import TransientError
 from shared.jobs.store import work_blob
-from shared.settings import WORK_CONTAINER
 from shared.storage import AlreadyExists, NotFound, Storage
+from shared.storage.names import WORK_CONTAINER
 
 if TYPE_CHECKING:
     from shared.book.model import ParsedBook, ProcessedImage

@@ -22,14 +22,9 @@ from shared.jobs.record import JOB_ROW_KEY, UPLOAD_ROW_KEY, Job, JobStatus
 from shared.jobs.store import clean_failed, clean_finished, finish_clean_up, update_job
 from shared.library.erasure import stalled_erasures
 from shared.library.record import BOOK_ROW_KEY
-from shared.settings import (
-    BOOK_TABLE,
-    CONVERSION_QUEUE,
-    DEFAULT_DIRECT_UPLOAD_SAS_SECONDS,
-    JOB_TABLE,
-    MANUSCRIPT_CONTAINER,
-)
+from shared.settings import DEFAULT_DIRECT_UPLOAD_SAS_SECONDS
 from shared.storage import Conflict, Entity, NotFound, Storage
+from shared.storage.names import BOOK_TABLE, CONVERSION_QUEUE, JOB_TABLE, MANUSCRIPT_CONTAINER
 from shared.worker import claims, steps
 
 log = logs.get_logger(__name__)
@@ -221,9 +216,9 @@ def sweep_orphan_manuscripts(
     since = now - timedelta(seconds=sas_seconds + abandoned_seconds) - ORPHAN_LOOKBACK
     deleted = 0
     for blob in storage.list_blobs_changed(MANUSCRIPT_CONTAINER, since, settled):
-        upload_id = blob.name.split("/", 1)[0]
-        with faults.isolated("manuscript blob of", upload_id), logs.bound(job=upload_id):
-            if _named_by_a_row(storage, upload_id):
+        job_id = blob.name.split("/", 1)[0]
+        with faults.isolated("manuscript blob of", job_id), logs.bound(job=job_id):
+            if _named_by_a_row(storage, job_id):
                 continue
             storage.delete_blob(MANUSCRIPT_CONTAINER, blob.name)
             log.warning("a manuscript blob no upload or job names was deleted (%d bytes)", blob.size)
@@ -231,10 +226,10 @@ def sweep_orphan_manuscripts(
     return deleted
 
 
-def _named_by_a_row(storage: Storage, upload_id: str) -> bool:
+def _named_by_a_row(storage: Storage, job_id: str) -> bool:
     for row_key in (JOB_ROW_KEY, UPLOAD_ROW_KEY):
         try:
-            storage.get_entity(JOB_TABLE, upload_id, row_key)
+            storage.get_entity(JOB_TABLE, job_id, row_key)
             return True
         except NotFound:
             pass

@@ -48,8 +48,8 @@ from shared.jobs.record import (
 )
 from shared.jobs.store import book_blob, fail_job, update_job
 from shared.routes import UPDATES_FROM_APP
-from shared.settings import BOOK_CONTAINER, MANUSCRIPT_CONTAINER
 from shared.storage import Conflict, Storage
+from shared.storage.names import BOOK_CONTAINER, MANUSCRIPT_CONTAINER
 from shared.worker import checkpoints, claims
 from shared.worker.planning import parse_and_render, sha256_of
 

@@ -6,8 +6,8 @@ from pathlib import Path
 import pytest
 
 from shared.jobs.record import JOB_ROW_KEY, Job
-from shared.settings import JOB_TABLE
 from shared.storage import Storage
+from shared.storage.names import JOB_TABLE
 from tests.chaos.faults import FAULT_APP, claimants_recorded, commits_recorded
 from tests.support import Azurite, Supervisor, start_azurite
 

@@ -45,8 +45,8 @@ from typing import Any
 from shared import logs
 from shared.jobs.record import JOB_ROW_KEY, Job
 from shared.library.record import ERASED_ROW_KEY
-from shared.settings import BOOK_CONTAINER, BOOK_TABLE, JOB_TABLE, WORK_CONTAINER
 from shared.storage import Entity, Storage, StorageConnection
+from shared.storage.names import BOOK_CONTAINER, BOOK_TABLE, JOB_TABLE, WORK_CONTAINER
 
 # The folder the stand-in host runs the fault app from.
 FAULT_APP = Path(__file__).resolve().parent / "fault_app"

@@ -25,7 +25,7 @@ from typing import Any
 from azure.core.exceptions import ResourceNotFoundError
 from azure.storage.queue import QueueClient
 
-from shared.settings import CONVERSION_QUEUE
+from shared.storage.names import CONVERSION_QUEUE
 from tests import book_corpus as corpus
 from tests.pipeline_support import golden, http_json, no_work_left, published, upload
 from tests.support import ROOT, Supervisor, start_azurite

@@ -46,7 +46,7 @@ from azure.storage.blob import BlobServiceClient
 from azure.storage.queue import QueueClient
 
 from shared.jobs.record import UPLOAD_ROW_KEY
-from shared.settings import (
+from shared.storage.names import (
     CONVERSION_POISON_QUEUE,
     CONVERSION_QUEUE,
     JOB_TABLE,

@@ -13,7 +13,7 @@ from azure.storage.queue import BinaryBase64EncodePolicy, QueueClient
 
 from shared.jobs.messages import ConvertStep
 from shared.jobs.record import FIRST_STEP, Job
-from shared.settings import CONVERSION_QUEUE
+from shared.storage.names import CONVERSION_QUEUE
 from tests import book_corpus as corpus
 from tests.pipeline_support import follow, upload
 from tests.support import Azurite, Supervisor, wait_for

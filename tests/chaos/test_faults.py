@@ -21,8 +21,8 @@ from azure.storage.queue import QueueClient
 
 from shared.jobs.messages import ConvertStep
 from shared.jobs.record import JOB_ROW_KEY, Job
-from shared.settings import CONVERSION_QUEUE, JOB_TABLE
 from shared.storage import NotFound, Storage
+from shared.storage.names import CONVERSION_QUEUE, JOB_TABLE
 from tests import book_corpus as corpus
 from tests.pipeline_support import follow, golden, http_json, no_work_left, published, upload
 from tests.support import Azurite, Supervisor, wait_for
@@ -217,7 +217,7 @@ def test_an_upload_whose_request_died_before_its_job_was_recorded_leaves_nothing
 
     from shared.jobs.manuscripts import manuscript_blob_name
     from shared.jobs.record import UPLOAD_ROW_KEY, new_job_id
-    from shared.settings import MANUSCRIPT_CONTAINER
+    from shared.storage.names import MANUSCRIPT_CONTAINER
 
     storage = Storage(storage_emulator.connection_string)
     web = workers(["upload_manuscript", "get_manuscript", "health"])
@@ -310,8 +310,8 @@ def test_two_reconcilers_at_once_redrive_each_job_once_and_give_up_eventually(st
     from shared.intake import Upload, identify
     from shared.jobs.manuscripts import store_manuscript
     from shared.jobs.record import JOB_ROW_KEY, new_job_id
-    from shared.settings import JOB_TABLE
     from shared.storage import Storage
+    from shared.storage.names import JOB_TABLE
     from shared.worker.recovery import MAX_REDRIVES, reconcile
 
     storage = Storage(storage_emulator.connection_string)
@@ -334,7 +334,7 @@ def test_two_reconcilers_at_once_redrive_each_job_once_and_give_up_eventually(st
 def test_a_job_that_fails_while_publishing_leaves_no_book_files(
     workers: Callable[..., Supervisor], storage_emulator: Azurite, tmp_path: Path
 ) -> None:
-    from shared.settings import BOOK_CONTAINER
+    from shared.storage.names import BOOK_CONTAINER
 
     # The package step fails every time just after the EPUB is published, until the job is poisoned.
     worker = workers(

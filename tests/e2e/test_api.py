@@ -13,7 +13,7 @@ from azure.data.tables import TableServiceClient
 from azure.storage.blob import BlobServiceClient
 from azure.storage.queue import QueueClient
 
-from shared.settings import CONVERSION_QUEUE, JOB_TABLE, MANUSCRIPT_CONTAINER
+from shared.storage.names import CONVERSION_QUEUE, JOB_TABLE, MANUSCRIPT_CONTAINER
 from tests.e2e.conftest import TEST_MAX_UPLOAD_BYTES
 from tests.support import ROOT, AppHost, Azurite, free_port, http, start_host
 

@@ -21,8 +21,8 @@ from shared.feeds import slots
 from shared.jobs.messages import ConvertStep, EraseBook
 from shared.jobs.record import JOB_ROW_KEY
 from shared.library.record import BOOK_ROW_KEY
-from shared.settings import BOOK_TABLE, CONVERSION_QUEUE, JOB_TABLE, MANUSCRIPT_CONTAINER
 from shared.storage import Storage
+from shared.storage.names import BOOK_TABLE, CONVERSION_QUEUE, JOB_TABLE, MANUSCRIPT_CONTAINER
 from shared.worker.recovery import handle_poison_message, reconcile, sweep_orphan_manuscripts
 from tests.e2e.test_direct_upload import bearer, granted, left_behind, put_blocks, submit, upload
 from tests.pipeline_support import http_json, names_in_storage, storage_naming

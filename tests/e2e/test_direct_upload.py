@@ -24,8 +24,8 @@ from azure.data.tables import TableServiceClient
 from azure.storage.blob import BlobServiceClient
 
 from shared.jobs.record import UPLOAD_ROW_KEY
-from shared.settings import JOB_TABLE, MANUSCRIPT_CONTAINER
 from shared.storage import Storage
+from shared.storage.names import JOB_TABLE, MANUSCRIPT_CONTAINER
 from shared.worker.recovery import Faults, sweep_abandoned_uploads
 from tests import epub_corpus
 from tests.pipeline_support import create_book, follow, http_json

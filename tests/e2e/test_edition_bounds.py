@@ -17,8 +17,8 @@ from shared.jobs.record import JobStatus
 from shared.jobs.store import fail_job, read_job
 from shared.library.record import BOOK_ROW_KEY, KEPT_FAILED_EDITIONS, MAX_CONVERTING_EDITIONS
 from shared.library.store import add_edition, create_book, read_book
-from shared.settings import BOOK_TABLE, MANUSCRIPT_CONTAINER
 from shared.storage import NotFound, Storage
+from shared.storage.names import BOOK_TABLE, MANUSCRIPT_CONTAINER
 from shared.web.problems import answer_for
 from tests.support import Azurite
 

@@ -159,8 +159,8 @@ def test_nothing_is_served_before_the_job_succeeds(app: AppHost, azurite: Azurit
     from shared.jobs.manuscripts import store_manuscript
     from shared.jobs.store import book_blob, update_job
     from shared.library.record import Book, Edition
-    from shared.settings import BOOK_CONTAINER, BOOK_TABLE
     from shared.storage import Storage
+    from shared.storage.names import BOOK_CONTAINER, BOOK_TABLE
 
     unknown = "A" * 22
     assert fetch(f"{app.base_url}/api/manuscripts/{unknown}/book.epub")[0] == 404

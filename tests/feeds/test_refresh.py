@@ -21,9 +21,10 @@ from shared.feeds.fetch import make_client
 from shared.feeds.messages import DueSource, FetchBatch, ScanPage, parse_feed_message
 from shared.formats import utc_timestamp
 from shared.jobs.record import new_job_id
-from shared.settings import FEED_CONTAINER, FEED_TABLE, Settings
+from shared.settings import Settings
 from shared.storage import Storage
 from shared.storage.aio import AsyncStorage
+from shared.storage.names import FEED_CONTAINER, FEED_TABLE
 from tests.feeds.servers import RSS, FeedServer
 from tests.support import Azurite
 

@@ -14,7 +14,8 @@ import azure.functions as func
 from shared.jobs.record import JobStatus
 from shared.jobs.store import book_blob, read_job
 from shared.services import Services
-from shared.settings import BOOK_CONTAINER, Settings
+from shared.settings import Settings
+from shared.storage.names import BOOK_CONTAINER
 from shared.web import editions
 from shared.worker.protocol import run_conversion_message
 from shared.worker.recovery import reconcile

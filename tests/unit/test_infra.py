@@ -12,6 +12,7 @@ import pytest
 from pycep import BicepParser
 
 from shared import settings
+from shared.storage import names as resources
 from tests.unit.test_function_app import _index
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -104,16 +105,16 @@ def test_storage_allows_no_shared_key_and_no_public_blobs(bicep: dict[str, Any])
 def test_the_storage_the_app_uses_is_created(bicep: dict[str, Any]) -> None:
     variables = {name: value["value"] for name, value in bicep["variables"].items()}
     assert set(variables["queueNames"]) == {
-        settings.CONVERSION_QUEUE,
-        settings.CONVERSION_POISON_QUEUE,
-        settings.FEED_QUEUE,
+        resources.CONVERSION_QUEUE,
+        resources.CONVERSION_POISON_QUEUE,
+        resources.FEED_QUEUE,
     }
-    assert set(variables["tableNames"]) == {settings.JOB_TABLE, settings.BOOK_TABLE, settings.FEED_TABLE}
+    assert set(variables["tableNames"]) == {resources.JOB_TABLE, resources.BOOK_TABLE, resources.FEED_TABLE}
     containers = {
-        settings.MANUSCRIPT_CONTAINER,
-        settings.WORK_CONTAINER,
-        settings.BOOK_CONTAINER,
-        settings.FEED_CONTAINER,
+        resources.MANUSCRIPT_CONTAINER,
+        resources.WORK_CONTAINER,
+        resources.BOOK_CONTAINER,
+        resources.FEED_CONTAINER,
     }
     assert containers <= set(variables["blobContainers"])
 

@@ -137,7 +137,7 @@ def test_each_module_imports_only_from_the_layers_below_it(module: str) -> None:
 
 
 # Where a thing is stored is the stores' business: the web tier names no table, container or queue.
-STORAGE_NAME = re.compile(r"^shared\.settings\.[A-Z_]+_(TABLE|CONTAINER|QUEUE)$")
+STORAGE_NAME = re.compile(r"^shared\.storage\.names(\.|$)")
 
 
 @pytest.mark.parametrize("module", sorted(m for m in MODULES if m.startswith("shared.web")))
