@@ -10,8 +10,10 @@ one transaction, conditional on the marker as it was read, so two submits record
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Any
 
 from shared.intake.direct_uploads import ArrivedManuscript, DirectUploadRequest
 from shared.jobs.manuscripts import discard_upload, manuscript_blob_name, record_job
@@ -37,6 +39,48 @@ class DirectUpload:
     def blob_name(self) -> str:
         return manuscript_blob_name(self.id)
 
+    def to_row(self) -> dict[str, object]:
+        """The marker row (the same key a form upload's marker has; `direct` tells them apart)."""
+        row: dict[str, object] = {
+            "PartitionKey": self.id,
+            "RowKey": UPLOAD_ROW_KEY,
+            "started": self.started,
+            "manuscript_blob": self.blob_name,
+            "direct": True,
+            "expires": self.expires,
+            "filename": self.request.filename,
+            "size": self.request.size,
+            "title": self.request.title,
+            "author": self.request.author,
+            "language": self.request.language,
+            "split_level": self.request.split_level,
+            "book": self.book,
+            "owner_key_sha256": self.owner_key_sha256,
+        }
+        if self.abandoned:
+            row["abandoned"] = True
+        return row
+
+    @classmethod
+    def from_row(cls, row: Mapping[str, Any], etag: str) -> DirectUpload:
+        return cls(
+            id=row["PartitionKey"],
+            request=DirectUploadRequest(
+                filename=row["filename"],
+                size=int(row["size"]),
+                title=row.get("title", ""),
+                author=row.get("author", ""),
+                language=row.get("language", ""),
+                split_level=int(row.get("split_level", 1)),
+            ),
+            started=row["started"],
+            expires=row["expires"],
+            book=row.get("book", ""),
+            owner_key_sha256=row.get("owner_key_sha256", ""),
+            abandoned=bool(row.get("abandoned")),
+            etag=etag,
+        )
+
 
 def reserve_direct_upload(
     storage: Storage,
@@ -48,25 +92,8 @@ def reserve_direct_upload(
     owner_key_sha256: str = "",
 ) -> None:
     """The marker row of a direct upload about to be handed its SAS."""
-    storage.put_entity(  # the id is 128 random bits, so nothing else has this row
-        JOB_TABLE,
-        {
-            "PartitionKey": job_id,
-            "RowKey": UPLOAD_ROW_KEY,
-            "started": now,
-            "manuscript_blob": manuscript_blob_name(job_id),
-            "direct": True,
-            "expires": expires,
-            "filename": request.filename,
-            "size": request.size,
-            "title": request.title,
-            "author": request.author,
-            "language": request.language,
-            "split_level": request.split_level,
-            "book": book,
-            "owner_key_sha256": owner_key_sha256,
-        },
-    )
+    upload = DirectUpload(job_id, request, now, expires, book, owner_key_sha256, abandoned=False, etag="")
+    storage.put_entity(JOB_TABLE, upload.to_row())  # the id is 128 random bits: nothing else has this row
 
 
 def read_direct_upload(storage: Storage, job_id: str) -> DirectUpload | None:
@@ -75,26 +102,9 @@ def read_direct_upload(storage: Storage, job_id: str) -> DirectUpload | None:
         marker = storage.get_entity(JOB_TABLE, job_id, UPLOAD_ROW_KEY)
     except NotFound:
         return None
-    row = marker.properties
-    if not row.get("direct"):
+    if not marker.properties.get("direct"):
         return None  # a form upload in flight: not for the submit endpoint
-    return DirectUpload(
-        id=job_id,
-        request=DirectUploadRequest(
-            filename=row["filename"],
-            size=int(row["size"]),
-            title=row.get("title", ""),
-            author=row.get("author", ""),
-            language=row.get("language", ""),
-            split_level=int(row.get("split_level", 1)),
-        ),
-        started=row["started"],
-        expires=row["expires"],
-        book=row.get("book", ""),
-        owner_key_sha256=row.get("owner_key_sha256", ""),
-        abandoned=bool(row.get("abandoned")),
-        etag=marker.etag,
-    )
+    return DirectUpload.from_row(marker.properties, marker.etag)
 
 
 def record_direct_upload(
