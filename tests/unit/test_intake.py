@@ -117,6 +117,18 @@ def test_chapters_start_at_the_heading_level_the_upload_names() -> None:
         assert refused.value.refusal is Refusal.MALFORMED
 
 
+def test_the_pdf_page_size_comes_from_a_form_field_or_the_query() -> None:
+    headers, body = _multipart({"pdf_page": " Letter "}, ("dune.md", b"# A\n"))
+    assert read_upload(headers, {}, body, LIMIT).pdf_page == "letter"
+    assert read_upload({}, {"pdf_page": "6x9"}, b"x", LIMIT).pdf_page == "6x9"
+    assert read_upload({}, {}, b"x", LIMIT).pdf_page == ""  # the book's language chooses
+    assert read_upload({}, {"pdf_page": ""}, b"x", LIMIT).pdf_page == ""
+    for wrong in ("a5", "6 x 9", "legal", "a4;"):
+        with pytest.raises(UploadRejected, match="a4, letter, 6x9, 5.5x8.5, 5x8") as refused:
+            read_upload({}, {"pdf_page": wrong}, b"x", LIMIT)
+        assert refused.value.refusal is Refusal.MALFORMED and refused.value.title == "Unknown PDF page size"
+
+
 def test_bad_language_and_overlong_title_are_rejected() -> None:
     with pytest.raises(UploadRejected, match="language tag"):
         read_upload({}, {"language": "english please"}, b"x", LIMIT)
