@@ -111,6 +111,13 @@ def download_book_epub(req: func.HttpRequest, context: func.Context) -> func.Htt
         return books.download_epub(req, get_services())
 
 
+@app.function_name("download_book_pdf")
+@app.route(route="books/{id}/book.pdf", methods=["GET", "HEAD"], auth_level=func.AuthLevel.ANONYMOUS)
+def download_book_pdf(req: func.HttpRequest, context: func.Context) -> func.HttpResponse:
+    with logs.bound(invocation=context.invocation_id):
+        return books.download_pdf(req, get_services())
+
+
 @app.function_name("get_manuscript")
 @app.route(route="manuscripts/{id}", methods=["GET", "HEAD"], auth_level=func.AuthLevel.ANONYMOUS)
 def get_manuscript(req: func.HttpRequest, context: func.Context) -> func.HttpResponse:

@@ -2,7 +2,8 @@
 
 Warnings go to stderr; a manuscript that cannot be converted exits 1 with the reason, no traceback.
 With a job's parameters (`--modified` its `created`, `--title`, `--author`, `--language`,
-`--file-name` its manuscript's `filename`, `--edition` its `edition`, `--updates-url ../updates`)
+`--file-name` its manuscript's `filename`, `--split-level` and `--pdf-page` its manuscript's,
+`--edition` its `edition`, `--updates-url ../updates`)
 it writes the same bytes the pipeline publishes for that job (tests/e2e/test_pipeline.py).
 """
 
@@ -14,6 +15,15 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from shared.book.limits import DEEPEST_SPLIT_LEVEL
+from shared.formats import PDF_PAGE_SIZES, pdf_page_size
+
+
+def page_size(value: str) -> str:
+    """--pdf-page's value as a job stores it (any case, spaces around it trimmed)."""
+    chosen = pdf_page_size(value)
+    if chosen is None:
+        raise argparse.ArgumentTypeError(f"{value!r} is not one of {', '.join(PDF_PAGE_SIZES)}")
+    return chosen
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -30,6 +40,13 @@ def main(argv: list[str] | None = None) -> int:
         choices=range(1, DEEPEST_SPLIT_LEVEL + 1),  # h1 to h6
         metavar="1-6",
         help="the heading level chapters start at (h1 to h6); default 1",
+    )
+    parser.add_argument(
+        "--pdf-page",
+        type=page_size,
+        default="",
+        metavar="|".join(PDF_PAGE_SIZES),
+        help="the print PDF's page size; default: chosen by the book's language",
     )
     parser.add_argument("--updates-url", default="", help="where the web-app book's updates page reads its news")
     parser.add_argument(
@@ -80,6 +97,7 @@ def main(argv: list[str] | None = None) -> int:
             author=args.author,
             language=args.language,
             split_level=args.split_level,
+            pdf_page=args.pdf_page,
             updates_url=args.updates_url,
             file_name=file_name,
             edition=args.edition,

@@ -1,8 +1,8 @@
 """Formats: one truth about files for the upload checks, the book core and the web tier.
 
 The manuscript kinds Quire reads and the names that mark them, which file in a zip is the
-manuscript, how manuscript text is decoded, what a language tag looks like, the media type of each
-file the app writes or serves, and how timestamps are written; and how text from outside is read
+manuscript, how manuscript text is decoded, what a language tag looks like, the print PDF's page
+sizes, the media type of each file the app writes or serves, and how timestamps are written; and how text from outside is read
 (a number, a JSON body) and cleaned for display (a title). Pure and free of any SDK.
 """
 
@@ -152,6 +152,19 @@ def is_language_tag(value: str) -> bool:
     return bool(_LANGUAGE_TAG.match(value))
 
 
+# The print PDF's page sizes an author may choose, as the API, the job row and the CLI spell them:
+# ISO A4, US Letter, and the three trim sizes most print-on-demand novels use (inches, width x height).
+# No choice ("") leaves it to the book's language.
+PDF_PAGE_SIZES = ("a4", "letter", "6x9", "5.5x8.5", "5x8")
+
+
+def pdf_page_size(value: str) -> str | None:
+    """A submitted page size as it is stored: one of PDF_PAGE_SIZES, whatever its case and the
+    spaces around it, or "" for none (the book's language chooses); None when it is anything else."""
+    chosen = value.strip().lower()
+    return chosen if chosen == "" or chosen in PDF_PAGE_SIZES else None
+
+
 _CONTENT_TYPES = {
     ".html": "text/html; charset=utf-8",
     ".css": "text/css; charset=utf-8",
@@ -164,6 +177,7 @@ _CONTENT_TYPES = {
     ".webp": "image/webp",
     ".svg": "image/svg+xml",
     ".epub": "application/epub+zip",
+    ".pdf": "application/pdf",
 }
 
 

@@ -12,7 +12,10 @@ API_BASE = "/api"
 UPDATES_FROM_APP = "../updates"
 
 
-def book_links(job_id: str, book_id: str) -> dict[str, str]:
-    """Where a succeeded job's book is read: this edition's EPUB, and the book's web-app book
-    (which serves its published edition)."""
-    return {"app": f"{API_BASE}/books/{book_id}/app/", "epub": f"{API_BASE}/manuscripts/{job_id}/book.epub"}
+def book_links(job_id: str, book_id: str, pdf_edition: int | None = None) -> dict[str, str]:
+    """Where a succeeded job's book is read: this edition's EPUB, the book's web-app book (which
+    serves its published edition) and, given the edition's number when it has one, its print PDF."""
+    links = {"app": f"{API_BASE}/books/{book_id}/app/", "epub": f"{API_BASE}/manuscripts/{job_id}/book.epub"}
+    if pdf_edition is not None:
+        links["pdf"] = f"{API_BASE}/books/{book_id}/book.pdf?edition={pdf_edition}"
+    return links

@@ -45,6 +45,8 @@ class ConvertOptions:
     author: str = ""
     language: str = ""
     split_level: int = 1
+    # The print PDF's page size (shared/formats.py PDF_PAGE_SIZES); "": the book's language chooses.
+    pdf_page: str = ""
     updates_url: str = ""
     file_name: str = ""  # as uploaded: the manuscript's links may use it to point inside the book
     # The edition of the book these files are (0: not part of a served book, as from the CLI). The

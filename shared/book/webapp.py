@@ -66,8 +66,16 @@ def _chapter_html(chapter: RenderedChapter, parts: BookParts) -> str:
     return image_files(body, parts.images, ' loading="lazy"')
 
 
-def write_webapp(parts: BookParts, updates_url: str = "", edition: int = 0) -> dict[str, bytes]:
-    """All files of the web-app book, by path relative to its root folder."""
+def _pdf_href(edition: int) -> str:
+    """The edition's print PDF, from the index (the edition this book is, as its service worker
+    asks for its files; a book that is not served, edition 0, has its PDF beside its folder)."""
+    return f"../book.pdf?edition={edition}" if edition else "../book.pdf"
+
+
+def write_webapp(parts: BookParts, updates_url: str = "", edition: int = 0, *, pdf: bool = False) -> dict[str, bytes]:
+    """All files of the web-app book, by path relative to its root folder. With `pdf`, the index
+    links the edition's print PDF, which is served beside the book's folder (`../book.pdf`), not in
+    it: the service worker does not cache it, and a reader downloads it only when asked."""
     meta = parts.metadata
     chapters = parts.chapters
     book_key = hashlib.sha256(meta.identifier.encode()).hexdigest()[:12]
@@ -84,6 +92,7 @@ def write_webapp(parts: BookParts, updates_url: str = "", edition: int = 0) -> d
         + '<a class="resume" id="resume" href="#" hidden>Continue reading</a>\n'
         + f'<nav class="toc" aria-label="Contents"><h2>Contents</h2>{_toc(outline(chapters, "html"), "chapters/")}</nav>\n'
         + '<p><a href="updates.html">News and updates from the author</a></p>\n'
+        + (f'<p><a href="{_pdf_href(edition)}" download>Download PDF</a></p>\n' if pdf else "")
         + (f"<p>{_e(meta.description)}</p>\n" if meta.description else "")
         + "</main>"
     )

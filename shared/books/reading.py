@@ -73,6 +73,21 @@ def latest_job(storage: Storage, book: Book) -> Job | None:
         return None
 
 
+def edition_has_pdf(storage: Storage, job_id: str) -> bool:
+    """Whether an edition's job wrote its print PDF (`book.pdf`): False for one made before Quire
+    typeset PDFs, or whose row is gone."""
+    try:
+        return read_job(storage, job_id)[0].has_pdf
+    except NotFound:
+        return False
+
+
+def published_has_pdf(storage: Storage, book: Book) -> bool:
+    """Whether the book's published edition has a print PDF (its address serves that edition's)."""
+    published = book.published_edition
+    return published is not None and edition_has_pdf(storage, published.job)
+
+
 def edition_file(storage: Storage, job_id: str, path: str) -> tuple[bytes, str]:
-    """One published file of an edition (`book.epub`, `app/…`) and its ETag; NotFound if missing."""
+    """One published file of an edition (`book.epub`, `book.pdf`, `app/…`) and its ETag; NotFound if missing."""
     return storage.read_blob_with_etag(BOOK_CONTAINER, book_blob(job_id, path))

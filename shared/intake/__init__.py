@@ -27,6 +27,7 @@ from shared.formats import (
     HTML,
     MANUSCRIPT_TYPES,
     MARKDOWN,
+    PDF_PAGE_SIZES,
     TEXT,
     ZIP,
     ManuscriptType,
@@ -35,6 +36,7 @@ from shared.formats import (
     epub_container_in_zip,
     is_language_tag,
     manuscripts_in_zip,
+    pdf_page_size,
     whole_number,
     zip_is_readable,
 )
@@ -79,6 +81,7 @@ class Upload:
     author: str = ""
     language: str = ""
     split_level: int = 1  # the heading level chapters start at (h1–h6)
+    pdf_page: str = ""  # the print PDF's page size (formats.PDF_PAGE_SIZES); "": the language's
 
 
 @dataclass(frozen=True)
@@ -131,6 +134,7 @@ def read_upload(headers: Mapping[str, str], params: Mapping[str, str], body: byt
         author=metadata_value(fields, params, "author"),
         language=checked_language(metadata_value(fields, params, "language")),
         split_level=checked_split_level(fields.get("split_level") or params.get("split_level") or ""),
+        pdf_page=checked_pdf_page(fields.get("pdf_page") or params.get("pdf_page") or ""),
     )
 
 
@@ -147,6 +151,20 @@ def checked_split_level(value: str | int) -> int:
             f"{DEEPEST_SPLIT_LEVEL} (h{DEEPEST_SPLIT_LEVEL}).",
         )
     return level
+
+
+def checked_pdf_page(value: object) -> str:
+    """The print PDF's page size as stored: one of PDF_PAGE_SIZES, or "" (none given, or JSON null)
+    for the default, which the book's language chooses."""
+    chosen = "" if value is None else pdf_page_size(value) if isinstance(value, str) else None
+    if chosen is None:
+        raise UploadRejected(
+            Refusal.MALFORMED,
+            "Unknown PDF page size",
+            f"'pdf_page' is the print PDF's page size: one of {', '.join(PDF_PAGE_SIZES)}. Leave it out, or "
+            "empty, to let the book's language choose.",
+        )
+    return chosen
 
 
 def clean_filename(name: str) -> str:

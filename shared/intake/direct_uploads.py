@@ -24,6 +24,7 @@ from shared.formats import (
 from shared.intake import (
     Upload,
     checked_language,
+    checked_pdf_page,
     checked_split_level,
     clean_filename,
     epub_mimetype,
@@ -49,9 +50,10 @@ class DirectUploadRequest:
     author: str = ""
     language: str = ""
     split_level: int = 1
+    pdf_page: str = ""
 
     def to_upload(self, data: bytes = b"") -> Upload:
-        return Upload(self.filename, data, self.title, self.author, self.language, self.split_level)
+        return Upload(self.filename, data, self.title, self.author, self.language, self.split_level, self.pdf_page)
 
 
 @dataclass(frozen=True)
@@ -66,7 +68,7 @@ class ArrivedManuscript:
 
 def read_direct_request(body: bytes, max_upload_bytes: int, max_direct_bytes: int) -> DirectUploadRequest:
     """The JSON request for a direct upload: `filename` and `size` (bytes), and optionally `title`,
-    `author` and `language`. Only a zip or an EPUB may be larger than a form upload (`max_upload_bytes`)."""
+    `author`, `language`, `split_level` and `pdf_page`. Only a zip or an EPUB may be larger than a form upload (`max_upload_bytes`)."""
     example = (
         'Send a JSON object naming the file and its exact size in bytes: {"filename": "book.zip", "size": 123456}.'
     )
@@ -110,6 +112,7 @@ def read_direct_request(body: bytes, max_upload_bytes: int, max_direct_bytes: in
         author=metadata_value(texts, {}, "author"),
         language=checked_language(metadata_value(texts, {}, "language")),
         split_level=checked_split_level("" if fields.get("split_level") is None else fields["split_level"]),
+        pdf_page=checked_pdf_page(fields.get("pdf_page")),
     )
 
 

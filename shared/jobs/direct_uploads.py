@@ -54,6 +54,7 @@ class DirectUpload:
             "author": self.request.author,
             "language": self.request.language,
             "split_level": self.request.split_level,
+            "pdf_page": self.request.pdf_page,
             "book": self.book,
             "owner_key_sha256": self.owner_key_sha256,
         }
@@ -72,6 +73,7 @@ class DirectUpload:
                 author=row.get("author", ""),
                 language=row.get("language", ""),
                 split_level=int(row.get("split_level", 1)),
+                pdf_page=row.get("pdf_page", ""),
             ),
             started=row["started"],
             expires=row["expires"],
@@ -129,6 +131,7 @@ def record_direct_upload(
         author=request.author,
         language=request.language,
         split_level=request.split_level,
+        pdf_page=request.pdf_page,
         book=upload.book or upload.id,
         edition=edition,
         manuscript_etag=blob_etag,

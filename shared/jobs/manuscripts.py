@@ -96,4 +96,5 @@ def _job_for(manuscript: Manuscript, job_id: str, blob_name: str, now: datetime)
         author=upload.author,
         language=upload.language,
         split_level=upload.split_level,
+        pdf_page=upload.pdf_page,
     )

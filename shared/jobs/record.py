@@ -107,6 +107,7 @@ class Job:
     author: str = ""
     language: str = ""
     split_level: int = 1  # the heading level chapters start at
+    pdf_page: str = ""  # the print PDF's page size (formats.PDF_PAGE_SIZES); "": the language's
     # The book this job makes an edition of, and which edition (a book's id is its first job's id).
     book: str = ""
     edition: int = 1
@@ -134,6 +135,8 @@ class Job:
     failures: dict[str, int] = field(default_factory=dict)
     last_failure: str = ""
     warnings: list[str] = field(default_factory=list)
+    # Whether the pdf step wrote the edition's print PDF (book.pdf beside its EPUB).
+    has_pdf: bool = False
 
     @property
     def is_terminal(self) -> bool:
@@ -169,6 +172,7 @@ class Job:
             "author": self.author,
             "language": self.language,
             "split_level": self.split_level,
+            "pdf_page": self.pdf_page,
             "book": self.book,
             "edition": self.edition,
             **({"manuscript_etag": self.manuscript_etag} if self.manuscript_etag else {}),
@@ -184,6 +188,7 @@ class Job:
             "failures": json.dumps(self.failures, sort_keys=True),
             "last_failure": self.last_failure,
             "warnings": json.dumps(self.warnings[:MAX_STORED_WARNINGS], ensure_ascii=False),
+            "has_pdf": self.has_pdf,
         }
 
     @classmethod
@@ -203,6 +208,7 @@ class Job:
             author=entity.get("author", ""),
             language=entity.get("language", ""),
             split_level=int(entity.get("split_level", 1)),
+            pdf_page=entity.get("pdf_page", ""),
             book=entity.get("book") or entity["PartitionKey"],
             edition=int(entity.get("edition", 1)),
             manuscript_etag=entity.get("manuscript_etag", ""),
@@ -218,6 +224,7 @@ class Job:
             failures=json.loads(entity.get("failures") or "{}"),
             last_failure=entity.get("last_failure", ""),
             warnings=json.loads(entity.get("warnings") or "[]"),
+            has_pdf=bool(entity.get("has_pdf", False)),
         )
 
     def with_changes(self, **changes: Any) -> Job:
@@ -242,6 +249,7 @@ class Job:
                 "bytes": self.size,
                 "sha256": self.sha256,
                 "split_level": self.split_level,
+                "pdf_page": self.pdf_page,
             },
             "metadata": {"title": self.title, "author": self.author, "language": self.language},
             "book": self.book,

@@ -24,9 +24,10 @@ def book_blob(job_id: str, path: str) -> str:
 
 
 def book_file_prefixes(job_id: str) -> list[str]:
-    """The prefixes of the job's published files. Not the whole "{job}/" folder: a book's first
-    job's id is the book's id, and its news (updates.json) lives there too."""
-    return [book_blob(job_id, "book.epub"), book_blob(job_id, "app/")]
+    """The prefixes of the job's published files (its EPUB, its print PDF, its web-app book). Not
+    the whole "{job}/" folder: a book's first job's id is the book's id, and its news (updates.json)
+    lives there too."""
+    return [book_blob(job_id, "book.epub"), book_blob(job_id, "book.pdf"), book_blob(job_id, "app/")]
 
 
 def work_blob(job_id: str, name: str) -> str:

@@ -212,8 +212,9 @@ class Book:
             erasing=bool(entity.get("erasing", False)),
         )
 
-    def to_public(self, api_base: str) -> dict[str, Any]:
-        """The book as `GET /books/{id}` shows it (never the owner key's hash)."""
+    def to_public(self, api_base: str, pdf: bool = False) -> dict[str, Any]:
+        """The book as `GET /books/{id}` shows it (never the owner key's hash); `pdf`: whether its
+        published edition has a print PDF to link."""
         book_base = f"{api_base}/books/{self.id}"
         published = self.published_edition
         return {
@@ -235,6 +236,7 @@ class Book:
                 "self": book_base,
                 "app": f"{book_base}/app/",
                 "epub": f"{book_base}/book.epub",
+                **({"pdf": f"{book_base}/book.pdf"} if pdf else {}),
                 "editions": f"{book_base}/editions",
                 "feeds": f"{book_base}/feeds",
                 "updates": f"{book_base}/updates",

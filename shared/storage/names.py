@@ -9,7 +9,7 @@ CONVERSION_QUEUE = "quire-conversions"
 CONVERSION_POISON_QUEUE = f"{CONVERSION_QUEUE}-poison"  # where the host moves failing messages
 MANUSCRIPT_CONTAINER = "quire-manuscripts"
 WORK_CONTAINER = "quire-work"  # checkpoints between steps; deleted when a job ends
-BOOK_CONTAINER = "quire-books"  # published books: {job}/book.epub and {job}/app/...
+BOOK_CONTAINER = "quire-books"  # published books: {job}/book.epub, {job}/book.pdf and {job}/app/...
 JOB_TABLE = "quireJobs"
 BOOK_TABLE = "quireBooks"  # PK = book id, RK = "book"; an erased book: PK = a hash of its id, RK = "erased"
 FEED_TABLE = "quireFeedSources"  # PK = one of 16 shards of the book id, RK = "{book}:{hash of the feed URL}"

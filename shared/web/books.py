@@ -1,10 +1,10 @@
-"""Serving finished books: the EPUB download and the web-app book's files.
+"""Serving finished books: the EPUB and print PDF downloads and the web-app book's files.
 
 Anonymous: the unguessable id is the capability. A book's addresses serve its published edition
 (one read of the book's row names it); `?edition=N` asks for one kept edition, which is how an
 installed book's service worker caches a whole edition even while a newer one is being published.
 An edition's own download (`/manuscripts/{job}/book.epub`) serves only once its job succeeded, so
-nobody sees half a book. The web-app book gets a strict Content-Security-Policy
+nobody sees half a book. The PDF is served like the EPUB, for the editions whose job wrote one. The web-app book gets a strict Content-Security-Policy
 (its pages carry no inline script or style), nosniff, and cache headers: pages, the manifest and
 the service worker are revalidated; images, styles and scripts of a finished book never change.
 """
@@ -17,7 +17,7 @@ from urllib.parse import quote
 
 import azure.functions as func
 
-from shared.books.reading import edition_file, latest_job, readable_book
+from shared.books.reading import edition_file, edition_has_pdf, latest_job, readable_book
 from shared.formats import content_type_for, whole_number
 from shared.jobs.record import Job, JobStatus
 from shared.library.record import Book, Edition
@@ -58,48 +58,62 @@ def _not_ready(job_id: str) -> Problem:
     )
 
 
-def download_filename(title: str) -> str:
+def download_filename(title: str, extension: str = "epub") -> str:
     """An ASCII file name from the title (the UTF-8 one goes in filename*)."""
     ascii_title = unicodedata.normalize("NFKD", title).encode("ascii", "ignore").decode()
     slug = re.sub(r"[^A-Za-z0-9]+", "-", ascii_title).strip("-").lower()[:80]
-    return f"{slug or 'book'}.epub"
+    return f"{slug or 'book'}.{extension}"
 
 
 @answers_problems
 def download_edition_epub(req: func.HttpRequest, services: Services) -> func.HttpResponse:
     """One edition's EPUB, by its job id."""
     found = _finished_job(services, req.route_params.get("id", ""))
-    return _epub(
-        req,
-        services,
-        found.id,
-        found.title or (found.plan.title if found.plan else "") or _title_from_filename(found.filename),
-    )
+    title = found.title or (found.plan.title if found.plan else "") or _title_from_filename(found.filename)
+    return _download(req, services, found.id, title, "epub")
 
 
 @answers_problems
 def download_epub(req: func.HttpRequest, services: Services) -> func.HttpResponse:
     """The book's published edition as EPUB."""
     book, edition = _served_edition(services, checked_book_id(req), req.params.get("edition"))
-    return _epub(req, services, edition.job, book.title)
+    return _download(req, services, edition.job, book.title, "epub")
 
 
-def _epub(req: func.HttpRequest, services: Services, job_id: str, title: str) -> func.HttpResponse:
+@answers_problems
+def download_pdf(req: func.HttpRequest, services: Services) -> func.HttpResponse:
+    """The book's published edition (or `?edition=N`) as its print PDF, when its job wrote one."""
+    book, edition = _served_edition(services, checked_book_id(req), req.params.get("edition"))
+    if not edition_has_pdf(services.storage, edition.job):
+        raise Problem(
+            404,
+            "No PDF",
+            "This edition has no PDF: it was made before Quire typeset print PDFs, or its PDF could not be made. "
+            f"Its EPUB is at {API_BASE}/books/{book.id}/book.epub?edition={edition.number}.",
+        )
+    return _download(req, services, edition.job, book.title, "pdf")
+
+
+def _download(req: func.HttpRequest, services: Services, job_id: str, title: str, extension: str) -> func.HttpResponse:
+    """An edition's `book.<extension>` as an attachment named by the title."""
     try:
-        data, etag = edition_file(services.storage, job_id, "book.epub")
+        data, etag = edition_file(services.storage, job_id, f"book.{extension}")
     except NotFound:
         raise Problem(404, "No book", "The book file is missing. Upload the manuscript again.") from None
     if req.headers.get("if-none-match") == etag:
         return func.HttpResponse(status_code=304, headers={"ETag": etag})
-    utf8_name = quote(f"{title or 'book'}.epub", safe="")
+    utf8_name = quote(f"{title or 'book'}.{extension}", safe="")
+    media_type = content_type_for(f"book.{extension}")
     return func.HttpResponse(
         data,
         status_code=200,
-        mimetype="application/epub+zip",
+        mimetype=media_type,
         charset=None,
         headers={
-            "Content-Type": "application/epub+zip",
-            "Content-Disposition": f"attachment; filename=\"{download_filename(title)}\"; filename*=UTF-8''{utf8_name}",
+            "Content-Type": media_type,
+            "Content-Disposition": (
+                f"attachment; filename=\"{download_filename(title, extension)}\"; filename*=UTF-8''{utf8_name}"
+            ),
             "Cache-Control": "private, max-age=3600",
             "ETag": etag,
             **BOOK_FILE_HEADERS,

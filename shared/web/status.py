@@ -34,7 +34,7 @@ def get_job(req: func.HttpRequest, services: Services) -> func.HttpResponse:
     waiting = backlog(services.storage, found.id, datetime.now(UTC)) if found.status is JobStatus.QUEUED else None
     body = found.to_public(API_BASE, waiting)
     if found.status is JobStatus.SUCCEEDED:
-        body["links"].update(book_links(found.id, found.book))
+        body["links"].update(book_links(found.id, found.book, found.edition if found.has_pdf else None))
     return json_response(body)
 
 

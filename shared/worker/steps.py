@@ -73,6 +73,7 @@ def options_for(job: Job) -> ConvertOptions:
         author=job.author,
         language=job.language,
         split_level=job.split_level,
+        pdf_page=job.pdf_page,
         updates_url=UPDATES_FROM_APP,
         file_name=job.filename,
         edition=job.edition,
@@ -215,7 +216,7 @@ def package(storage: Storage, job: Job, message_id: str, editions_kept: int) -> 
     def put_file(name: str, data: bytes, content_type: str) -> None:
         storage.put_blob(BOOK_CONTAINER, book_blob(job.id, name), data, content_type=content_type)
 
-    app_files = write_webapp(parts, options.updates_url, options.edition)
+    app_files = write_webapp(parts, options.updates_url, options.edition, pdf=job.has_pdf)
     with checkpoints.storage_pool() as pool:
         uploads = [
             pool.submit(put_file, f"app/{name}", data, content_type_for(name)) for name, data in app_files.items()

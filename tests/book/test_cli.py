@@ -80,3 +80,12 @@ def test_cli_starts_chapters_at_a_deep_heading_level(tmp_path: Path) -> None:
     assert len(list((tmp_path / "out" / "app" / "chapters").iterdir())) == 5  # at level 1: two
     refused = run_cli(str(manuscript), "--out", str(tmp_path / "out"), "--split-level", "7")
     assert refused.returncode == 2 and "--split-level" in refused.stderr
+
+
+def test_cli_takes_a_pdf_page_size_as_the_api_does(tmp_path: Path) -> None:
+    manuscript = tmp_path / "book.md"
+    manuscript.write_text("# One\n\nText.\n")
+    done = run_cli(str(manuscript), "--out", str(tmp_path / "out"), "--pdf-page", " 6X9 ")
+    assert done.returncode == 0, done.stderr
+    refused = run_cli(str(manuscript), "--out", str(tmp_path / "out"), "--pdf-page", "a5")
+    assert refused.returncode == 2 and "a4, letter, 6x9, 5.5x8.5, 5x8" in refused.stderr

@@ -92,3 +92,19 @@ def test_the_contents_list_titles_without_numbering_them() -> None:
     nav = epub.read("OEBPS/nav.xhtml").decode()
     assert '<nav epub:type="toc" id="toc"' in nav and 'href="css/book.css"' in nav
     assert "list-style-type: none" in found(r"nav#toc ol \{([^}]*)\}", epub.read("OEBPS/css/book.css").decode())
+
+
+def test_the_index_links_the_print_pdf_only_when_there_is_one_and_never_caches_it() -> None:
+    from shared.book.conversion import book_parts, parse, render
+    from shared.book.webapp import write_webapp
+
+    book = parse(b"# One\n\nText.\n", options("markdown"))
+    parts = book_parts(book, render(book), {}, options("markdown"))
+    assert "book.pdf" not in write_webapp(parts, "../updates", 2)["index.html"].decode()
+    for edition, href in ((2, "../book.pdf?edition=2"), (0, "../book.pdf")):
+        files = write_webapp(parts, "../updates", edition, pdf=True)
+        index = files["index.html"].decode()
+        assert f'<a href="{href}" download>Download PDF</a>' in index
+        # Served beside the book's folder, outside the service worker's scope and its precache.
+        precache = json.loads(found(r"var PRECACHE = (\[.*?\]);", files["sw.js"].decode()))
+        assert not any("pdf" in path for path in precache) and not any(p.endswith(".pdf") for p in files)

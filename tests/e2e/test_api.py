@@ -79,6 +79,7 @@ def test_multipart_upload_stores_blob_record_and_message(web_app: AppHost, web_a
         "bytes": len(manuscript),
         "sha256": hashlib.sha256(manuscript).hexdigest(),
         "split_level": 1,  # chapters at h1 unless the upload says otherwise
+        "pdf_page": "",  # the print PDF's page size by the book's language unless the upload says otherwise
     }
     assert job["metadata"] == {"title": "Night", "author": "A. Author", "language": "en"}
     assert len(base64.urlsafe_b64decode(job["id"] + "==")) >= 16

@@ -61,6 +61,7 @@ def test_a_300_mib_book_goes_straight_to_storage_and_converts(
         "bytes": photo_book_300mib.stat().st_size,
         "sha256": "",
         "split_level": 1,
+        "pdf_page": "",
     }
     job = follow(app.base_url, str(accepted["id"]), timeout=600)
     assert job["status"] == "succeeded", job

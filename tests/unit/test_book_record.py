@@ -95,6 +95,8 @@ def test_the_row_round_trips_and_the_tombstone_does_not_name_the_book() -> None:
     assert book.id not in erased_partition(book.id)
     public = book.to_public("/api")
     assert public["published_edition"] == 2 and "owner_key_sha256" not in str(public)
+    assert "pdf" not in public["links"]  # only when the published edition has one
+    assert book.to_public("/api", pdf=True)["links"]["pdf"] == f"/api/books/{book.id}/book.pdf"
 
 
 def test_a_key_with_a_byte_that_is_not_ascii_matches_nothing_and_never_raises() -> None:

@@ -48,6 +48,10 @@ def test_a_request_names_the_file_its_size_and_metadata() -> None:
     assert asked == DirectUploadRequest("Tides.zip", 5_000_000, "Tides", "A. Writer", "en")
     assert request(filename="t.md", size=9, split_level=2).split_level == 2
     assert request(filename="t.md", size=9, split_level=None).split_level == 1  # JSON null: the default
+    assert request(filename="t.md", size=9, pdf_page="A4").pdf_page == "a4"
+    assert request(filename="t.md", size=9, pdf_page=None).pdf_page == ""  # JSON null: the language's
+    assert request(filename="t.md", size=9).to_upload().pdf_page == ""
+    assert request(filename="t.md", size=9, pdf_page="5x8").to_upload(b"# A").pdf_page == "5x8"
 
 
 @pytest.mark.parametrize(
@@ -69,6 +73,10 @@ def test_a_request_names_the_file_its_size_and_metadata() -> None:
         ({"filename": "a.md", "size": 10, "split_level": 7}, Refusal.MALFORMED, "from 1 (h1) to 6"),
         ({"filename": "a.md", "size": 10, "split_level": True}, Refusal.MALFORMED, "from 1 (h1) to 6"),
         ({"filename": "a.md", "size": 10, "split_level": [2]}, Refusal.MALFORMED, "from 1 (h1) to 6"),
+        ({"filename": "a.md", "size": 10, "pdf_page": "a5"}, Refusal.MALFORMED, "one of a4, letter"),
+        ({"filename": "a.md", "size": 10, "pdf_page": 4}, Refusal.MALFORMED, "one of a4, letter"),
+        ({"filename": "a.md", "size": 10, "pdf_page": ["a4"]}, Refusal.MALFORMED, "one of a4, letter"),
+        ({"filename": "a.md", "size": 10, "pdf_page": True}, Refusal.MALFORMED, "one of a4, letter"),
     ],
 )
 def test_a_bad_request_is_refused_with_a_reason(fields: dict[str, object], kind: Refusal, words: str) -> None:

@@ -14,7 +14,7 @@ STARTED = datetime(2026, 12, 5, 6, 0, tzinfo=UTC)
 def an_upload(**changes: object) -> DirectUpload:
     fields: dict[str, object] = {
         "id": "A" * 22,
-        "request": DirectUploadRequest("book.zip", 5_000_000, "Tide Tables", "Ada Writer", "en-GB", 3),
+        "request": DirectUploadRequest("book.zip", 5_000_000, "Tide Tables", "Ada Writer", "en-GB", 3, "6x9"),
         "started": STARTED,
         "expires": STARTED + timedelta(minutes=30),
         "book": "B" * 22,
@@ -41,3 +41,10 @@ def test_a_marker_written_before_split_levels_reads_as_level_one() -> None:
     row = an_upload().to_row()
     del row["split_level"]
     assert DirectUpload.from_row(row, "").request.split_level == 1
+
+
+def test_a_marker_written_before_pdf_page_sizes_reads_as_the_default() -> None:
+    row = an_upload().to_row()
+    assert row["pdf_page"] == "6x9"
+    del row["pdf_page"]
+    assert DirectUpload.from_row(row, "").request.pdf_page == ""

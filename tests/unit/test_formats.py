@@ -1,10 +1,19 @@
-"""Reading text from outside, pure: whole numbers, bounded JSON bodies, titles cleaned for display."""
+"""Reading text from outside, pure: whole numbers, bounded JSON bodies, titles cleaned for display,
+the print PDF's page sizes."""
 
 from __future__ import annotations
 
 import pytest
 
-from shared.formats import JSONRefused, bounded_json, clean_text, json_depth, whole_number
+from shared.formats import (
+    PDF_PAGE_SIZES,
+    JSONRefused,
+    bounded_json,
+    clean_text,
+    json_depth,
+    pdf_page_size,
+    whole_number,
+)
 
 
 @pytest.mark.parametrize(
@@ -114,3 +123,20 @@ def test_an_epub_container_is_found_where_a_project_file_would_be() -> None:
     assert project_file_in_zip(["b/SUMMARY.md", mac]) == "b/SUMMARY.md"
     assert epub_container_in_zip(["__MACOSX/META-INF/container.xml"]) is None
     assert project_file_in_zip(["__MACOSX/SUMMARY.md"]) is None
+
+
+@pytest.mark.parametrize(
+    ("given", "stored"),
+    [("", ""), ("   ", ""), ("a4", "a4"), (" A4 ", "a4"), ("Letter", "letter"), ("6X9", "6x9"), ("5.5x8.5", "5.5x8.5")],
+)
+def test_a_pdf_page_size_is_read_whatever_its_case_and_spaces(given: str, stored: str) -> None:
+    assert pdf_page_size(given) == stored
+
+
+@pytest.mark.parametrize("given", ["a5", "A 4", "6 x 9", "6×9", "5,5x8,5", "letter-size", "default", "a4\x00"])
+def test_any_other_pdf_page_size_is_none(given: str) -> None:
+    assert pdf_page_size(given) is None
+
+
+def test_every_pdf_page_size_reads_as_itself() -> None:
+    assert [pdf_page_size(size) for size in PDF_PAGE_SIZES] == list(PDF_PAGE_SIZES)

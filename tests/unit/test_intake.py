@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import io
+import re
 import zipfile
 
 import pytest
@@ -115,6 +116,18 @@ def test_chapters_start_at_the_heading_level_the_upload_names() -> None:
         with pytest.raises(UploadRejected, match="from 1 \\(h1\\) to 6") as refused:
             read_upload({}, {"split_level": wrong}, b"x", LIMIT)
         assert refused.value.refusal is Refusal.MALFORMED
+
+
+def test_the_pdf_page_size_comes_from_a_form_field_or_the_query() -> None:
+    headers, body = _multipart({"pdf_page": " Letter "}, ("dune.md", b"# A\n"))
+    assert read_upload(headers, {}, body, LIMIT).pdf_page == "letter"
+    assert read_upload({}, {"pdf_page": "6x9"}, b"x", LIMIT).pdf_page == "6x9"
+    assert read_upload({}, {}, b"x", LIMIT).pdf_page == ""  # the book's language chooses
+    assert read_upload({}, {"pdf_page": ""}, b"x", LIMIT).pdf_page == ""
+    for wrong in ("a5", "6 x 9", "legal", "a4;"):
+        with pytest.raises(UploadRejected, match=re.escape("a4, letter, 6x9, 5.5x8.5, 5x8")) as refused:
+            read_upload({}, {"pdf_page": wrong}, b"x", LIMIT)
+        assert refused.value.refusal is Refusal.MALFORMED and refused.value.title == "Unknown PDF page size"
 
 
 def test_bad_language_and_overlong_title_are_rejected() -> None:

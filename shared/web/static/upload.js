@@ -198,6 +198,9 @@
     statusLine.textContent = 'Done: your book is ready.';
     var appUrl = new URL(job.links.app, location.href).href;
     document.getElementById('download-epub').href = job.links.epub;
+    var pdf = document.getElementById('download-pdf');
+    pdf.hidden = !job.links.pdf;  // an edition whose PDF could not be made has none
+    pdf.href = job.links.pdf || '#';
     document.getElementById('open-app').href = job.links.app;
     var copy = document.getElementById('copy-link');
     copy.onclick = function () {
@@ -237,6 +240,8 @@
     });
     var level = document.getElementById('split_level').value;
     if (level !== '1') { data.append('split_level', level); }
+    var page = document.getElementById('pdf_page').value;
+    if (page) { data.append('pdf_page', page); }
     submit.disabled = true;
     progress.hidden = false;
     setBar(uploadBar, 'upload-pct', 0);
@@ -257,6 +262,8 @@
     });
     var level = Number(document.getElementById('split_level').value);
     if (level !== 1) { fields.split_level = level; }
+    var page = document.getElementById('pdf_page').value;
+    if (page) { fields.pdf_page = page; }
     return fields;
   }
 
