@@ -6,12 +6,17 @@ spans and alignment; a wide table is set smaller so it fits the text block.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from typing import Any, Protocol
 
 from shared.book.pdf.text import local as _local
 
-if TYPE_CHECKING:
-    from shared.book.pdf.markup import ChapterWriter
+
+class ChapterWriter(Protocol):
+    """What a table or list needs from the chapter's writer (markup.py) for its cells and items."""
+
+    def blocks(self, parent: Any) -> str: ...
+
+    def anchor(self, element: Any) -> str: ...
 
 _ALIGN = {"align-left": "left", "align-right": "right", "align-center": "center"}
 _MAX_SPAN = 1000  # colspan/rowspan beyond any real table: a hostile value is not a layout request
