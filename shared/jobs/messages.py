@@ -13,7 +13,7 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass
 
-from shared.jobs.record import FIRST_STEP, IMAGES_STEP_PREFIX, MESSAGE_VERSION, PACKAGE_STEP, is_valid_job_id
+from shared.jobs.record import FIRST_STEP, IMAGES_STEP_PREFIX, MESSAGE_VERSION, PACKAGE_STEP, PDF_STEP, is_valid_job_id
 
 
 @dataclass(frozen=True)
@@ -30,6 +30,10 @@ class ConvertStep:
     @property
     def is_package(self) -> bool:
         return self.step == PACKAGE_STEP
+
+    @property
+    def is_pdf(self) -> bool:
+        return self.step == PDF_STEP
 
     def to_message(self) -> str:
         return json.dumps({"v": MESSAGE_VERSION, "job": self.job, "step": self.step}, separators=(",", ":"))

@@ -23,8 +23,10 @@ JOB_ROW_KEY = "job"
 UPLOAD_ROW_KEY = "upload"
 MESSAGE_VERSION = 1
 # A job's steps: "plan" first, then "images:<batch>" for each image batch the plan fanned out
-# (in any order, anywhere), then "package", which publishes the book.
+# (in any order, anywhere), then "pdf", which typesets the print PDF from them, then "package",
+# which publishes the book.
 FIRST_STEP = "plan"
+PDF_STEP = "pdf"
 PACKAGE_STEP = "package"
 IMAGES_STEP_PREFIX = "images:"
 
@@ -55,15 +57,18 @@ def is_valid_job_id(value: str) -> bool:
 class Plan:
     """What the plan step decided, from which every later step knows its work: the image batches
     (image keys, in order), how many leading batches the plan step processed itself (the rest are
-    fanned out as images:<i>), and the book's title as parsed."""
+    fanned out as images:<i>), the book's title as parsed, and whether a pdf step follows them (a
+    plan committed before that step existed has none)."""
 
     images: list[list[str]]
     images_in_plan: int
     title: str
+    pdf: bool = True
 
     def to_json(self) -> str:
         return json.dumps(
-            {"images": self.images, "images_in_plan": self.images_in_plan, "title": self.title}, sort_keys=True
+            {"images": self.images, "images_in_plan": self.images_in_plan, "title": self.title, "pdf": self.pdf},
+            sort_keys=True,
         )
 
     @classmethod
@@ -76,6 +81,7 @@ class Plan:
             images=data.get("images", []),
             images_in_plan=int(data.get("images_in_plan", 0)),
             title=str(data.get("title", "")),
+            pdf=bool(data.get("pdf", False)),
         )
 
 
@@ -274,7 +280,12 @@ def parallel_steps(job: Job) -> list[str]:
 
 def pending_steps(job: Job) -> list[str]:
     """What must run next, from the row alone: the plan, else the fanned-out steps not committed,
-    else the package."""
+    else the pdf, else the package."""
     if not job.plan or FIRST_STEP not in job.completed:
         return [FIRST_STEP]
-    return [s for s in parallel_steps(job) if s not in job.completed] or [PACKAGE_STEP]
+    return [s for s in parallel_steps(job) if s not in job.completed] or [step_after_images(job)]
+
+
+def step_after_images(job: Job) -> str:
+    """The fan-in: the pdf step when the plan has one and it has not committed, else the package."""
+    return PDF_STEP if job.plan is not None and job.plan.pdf and PDF_STEP not in job.completed else PACKAGE_STEP

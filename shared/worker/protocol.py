@@ -35,7 +35,7 @@ from shared.jobs.store import delete_job_files, fail_job, finish_clean_up, read_
 from shared.library.erasure import erase_book
 from shared.services import Services
 from shared.storage import NotFound, Storage
-from shared.worker import claims, steps
+from shared.worker import claims, steps, typesetting
 
 log = logs.get_logger(__name__)
 
@@ -45,6 +45,7 @@ log = logs.get_logger(__name__)
 STEP_PRELOAD = (
     "shared.worker.protocol",
     "shared.worker.steps",
+    "shared.worker.typesetting",
     "shared.book.conversion",
     "shared.book.readers",
     "shared.book.render",
@@ -52,6 +53,8 @@ STEP_PRELOAD = (
     "shared.book.images",
     "shared.book.epub",
     "shared.book.webapp",
+    "shared.book.pdf.typeset",
+    "typst",
     "shared.storage",
     "azure.storage.blob",
     "azure.data.tables",
@@ -291,6 +294,8 @@ def run_step(
     message = ConvertStep(job_id, step)
     if message.image_batch is not None:
         return steps.images(storage, job, step, message_id, message.image_batch)
+    if message.is_pdf:
+        return typesetting.typeset(storage, job, message_id)
     if message.is_package:
         return steps.package(storage, job, message_id, editions_kept)
     log.warning("unknown step %r", step)

@@ -1,4 +1,4 @@
-"""The conversion steps a job runs: plan, images:<i>, package. Each runs in a step process
+"""The conversion steps a job runs: plan, images:<i>, pdf, package. Each runs in a step process
 (shared/worker/protocol.py) holding the step's claim, writes its checkpoints create-only, then
 commits by adding itself to the row's `completed` set with If-Match.
 
@@ -6,6 +6,8 @@ commits by adding itself to the row's `completed` set with If-Match.
                 images; checkpoint them; decide the parallel steps
     images:<i>  process one batch of the remaining images: fanned out as separate messages, run by
                 any worker, in any order
+    pdf         typeset the print PDF from the rendered chapters and processed images
+                (shared/worker/typesetting.py), written beside the EPUB before it is published
     package     write the edition's EPUB and web-app book under its job's names, publish it (one
                 write of the book's row points the book's addresses at it), then succeed
 
@@ -19,7 +21,7 @@ fans the rest out to any worker.
 
 Commits form one linear chain per job; a step already committed is never committed again, and a
 commit by a delivery whose claim was taken over is refused (the other delivery commits the same
-bytes). Exactly one commit completes the parallel set, and that one sends `package`. Publishing is
+bytes). Exactly one commit completes the parallel set, and that one sends `pdf` (then `package`). Publishing is
 last: the edition's files are written, the book's row points at them, then the job turns
 `succeeded` in the same step; editions the book no longer keeps are deleted after.
 
@@ -40,11 +42,13 @@ from shared.jobs.messages import ConvertStep
 from shared.jobs.record import (
     FIRST_STEP,
     PACKAGE_STEP,
+    PDF_STEP,
     Job,
     JobStatus,
     Plan,
     parallel_steps,
     pending_steps,
+    step_after_images,
 )
 from shared.jobs.store import book_blob, fail_job, update_job
 from shared.routes import UPDATES_FROM_APP
@@ -55,6 +59,7 @@ from shared.worker.planning import parse_and_render, sha256_of
 
 if TYPE_CHECKING:
     from shared.book.conversion import ConvertOptions
+    from shared.book.model import ParsedBook, ProcessedImage, RenderedChapter
 
 log = logs.get_logger(__name__)
 
@@ -86,9 +91,11 @@ def messages_to_redrive(job: Job, now: datetime) -> list[str]:
 
 
 def follow_up(job: Job) -> list[str]:
-    """After a duplicate of a parallel step: make sure the fan-in is not lost."""
-    if all(s in job.completed for s in parallel_steps(job)) and PACKAGE_STEP not in job.completed:
-        return [ConvertStep(job.id, PACKAGE_STEP).to_message()]
+    """After a duplicate of a step that committed: make sure the step after the images is not lost."""
+    if all(s in job.completed for s in parallel_steps(job)):
+        after = step_after_images(job)
+        if after not in job.completed:
+            return [ConvertStep(job.id, after).to_message()]
     return []
 
 
@@ -116,8 +123,8 @@ def plan(storage: Storage, job: Job, message_id: str, images_in_plan_bytes: int)
             storage, job, manuscript, options, images_in_plan_bytes
         )
     warnings = list(dict.fromkeys([*book.warnings, *(w for c in chapters for w in c.warnings)]))
-    step_plan = Plan(images=batches, images_in_plan=in_plan, title=book.metadata.title)
-    total = 1 + len(batches) - in_plan + 1
+    step_plan = Plan(images=batches, images_in_plan=in_plan, title=book.metadata.title, pdf=True)
+    total = 1 + len(batches) - in_plan + 2  # the plan, the image batches it fanned out, the pdf, the package
 
     def commit(current: Job) -> Job | None:
         if current.is_terminal or FIRST_STEP in current.completed:
@@ -148,7 +155,7 @@ def plan(storage: Storage, job: Job, message_id: str, images_in_plan_bytes: int)
         len(batches) - in_plan,
     )
     return [ConvertStep(job.id, step).to_message() for step in parallel_steps(committed)] or [
-        ConvertStep(job.id, PACKAGE_STEP).to_message()
+        ConvertStep(job.id, step_after_images(committed)).to_message()
     ]
 
 
@@ -186,27 +193,23 @@ def images(storage: Storage, job: Job, step: str, message_id: str, index: int) -
         return []
     _log_commit(committed)
     if all(s in committed.completed for s in parallel_steps(job)):
-        return [ConvertStep(job.id, PACKAGE_STEP).to_message()]  # this commit completed the set: fan in
+        return [ConvertStep(job.id, step_after_images(committed)).to_message()]  # this commit completed the set: fan in
     return []
 
 
 def package(storage: Storage, job: Job, message_id: str, editions_kept: int) -> list[str]:
     from shared.book.conversion import book_parts
     from shared.book.epub import write_epub
-    from shared.book.model import RenderedChapter, unpack_images
     from shared.book.webapp import write_webapp
 
     missing = [s for s in parallel_steps(job) if s not in job.completed]
+    if job.plan is not None and job.plan.pdf and PDF_STEP not in job.completed:
+        missing.append(PDF_STEP)
     if missing:
         log.info("package waits for %d steps", len(missing))
         release(storage, job.id, PACKAGE_STEP, message_id)  # the last of them sends package again
         return []
-    book = checkpoints.load_parsed(storage, job.id)
-    assert job.plan is not None  # run_step plans a job first
-    names = [checkpoints.CHAPTERS] + [checkpoints.image_batch_name(i) for i in range(len(job.plan.images))]
-    chapters_json, *packed = checkpoints.in_parallel(lambda name: checkpoints.read(storage, job.id, name), names)
-    chapters = [RenderedChapter.from_dict(data) for data in json.loads(chapters_json)]
-    images = {image.key: image for batch in packed for image in unpack_images(batch)}
+    book, chapters, images = load_book(storage, job)
     options = options_for(job)
     parts = book_parts(book, chapters, images, options)
 
@@ -246,6 +249,19 @@ def package(storage: Storage, job: Job, message_id: str, editions_kept: int) -> 
             published.publication.value,
         )
     return []
+
+
+def load_book(storage: Storage, job: Job) -> tuple[ParsedBook, list[RenderedChapter], dict[str, ProcessedImage]]:
+    """What the plan and image steps left: the parsed book, its rendered chapters, its processed images."""
+    from shared.book.model import RenderedChapter, unpack_images
+
+    book = checkpoints.load_parsed(storage, job.id)
+    assert job.plan is not None  # run_step plans a job first
+    names = [checkpoints.CHAPTERS] + [checkpoints.image_batch_name(i) for i in range(len(job.plan.images))]
+    chapters_json, *packed = checkpoints.in_parallel(lambda name: checkpoints.read(storage, job.id, name), names)
+    chapters = [RenderedChapter.from_dict(data) for data in json.loads(chapters_json)]
+    images = {image.key: image for batch in packed for image in unpack_images(batch)}
+    return book, chapters, images
 
 
 def _succeeded(current: Job, message_id: str) -> Job | None:

@@ -89,6 +89,11 @@ def test_the_plan_and_the_claims_survive_the_row_and_steps_follow_from_them() ->
     assert stored.plan == PLANNED and stored.claims == claimed.claims
     assert parallel_steps(stored) == ["images:0", "images:1"]
     assert pending_steps(stored) == ["images:0", "images:1"]
-    assert pending_steps(stored.with_changes(completed=["plan", "images:0", "images:1"])) == ["package"]
+    assert pending_steps(stored.with_changes(completed=["plan", "images:0", "images:1"])) == ["pdf"]
+    assert pending_steps(stored.with_changes(completed=["plan", "images:0", "images:1", "pdf"])) == ["package"]
+    # A plan committed before the pdf step existed goes straight to the package.
+    before_pdf = stored.with_changes(plan=Plan(images=[["a"], ["b"]], images_in_plan=0, title="A", pdf=False))
+    assert pending_steps(before_pdf.with_changes(completed=["plan", "images:0", "images:1"])) == ["package"]
+    assert Plan.from_json('{"images": [], "images_in_plan": 0, "title": "A"}') == Plan([], 0, "A", pdf=False)
     unplanned = Job.from_entity(job().to_entity())
     assert unplanned.plan is None and parallel_steps(unplanned) == [] and pending_steps(unplanned) == ["plan"]

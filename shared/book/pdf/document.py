@@ -1,0 +1,134 @@
+"""The book around its chapters, in Typst: page size and margins, type, the title page, the
+contents, running heads and page numbers. Pure.
+
+Print trims (6 × 9 in and smaller) are set as a printer wants them: mirrored margins, chapters on
+a right-hand page, no cover (a printer takes it separately), and a link's address in a footnote,
+since paper cannot be clicked. A4 and US Letter are for reading on a screen or a home printer: a
+cover page, chapters on the next page, links clickable.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+
+from shared.book.model import Metadata
+from shared.book.pdf.fonts import body_fonts, code_fonts
+from shared.book.pdf.text import string
+
+
+@dataclass(frozen=True)
+class PageSpec:
+    name: str
+    width: str
+    height: str
+    margins: str  # a Typst margin dictionary
+    text_size: str
+    print_trim: bool
+
+
+PAGES = {
+    "a4": PageSpec("a4", "210mm", "297mm", "(x: 25mm, top: 25mm, bottom: 28mm)", "11pt", False),
+    "letter": PageSpec("letter", "8.5in", "11in", "(x: 1in, top: 1in, bottom: 1.1in)", "11pt", False),
+    "6x9": PageSpec("6x9", "6in", "9in", "(inside: 0.875in, outside: 0.625in, top: 0.75in, bottom: 0.8in)", "10.5pt", True),
+    "5.5x8.5": PageSpec("5.5x8.5", "5.5in", "8.5in", "(inside: 0.8in, outside: 0.55in, top: 0.7in, bottom: 0.75in)", "10pt", True),
+    "5x8": PageSpec("5x8", "5in", "8in", "(inside: 0.75in, outside: 0.5in, top: 0.65in, bottom: 0.7in)", "10pt", True),
+}  # fmt: skip
+# Where US Letter is the paper in the drawer; everywhere else, A4.
+LETTER_REGIONS = frozenset({"US", "CA", "MX", "PH", "CL", "CO", "VE", "GT", "CR", "PR", "DO", "PA", "SV", "NI", "HN"})
+
+
+def page_for(choice: str, language: str) -> PageSpec:
+    """The author's choice, else A4 or US Letter by the book's language region (en-US: Letter)."""
+    if choice in PAGES:
+        return PAGES[choice]
+    parts = language.replace("_", "-").split("-")
+    region = next((p.upper() for p in parts[1:] if len(p) == 2 and p.isalpha()), "")
+    return PAGES["letter" if region in LETTER_REGIONS else "a4"]
+
+
+def language_settings(language: str) -> str:
+    parts = language.replace("_", "-").split("-")
+    lang = parts[0].lower() if parts and parts[0].isalpha() and 2 <= len(parts[0]) <= 3 else "en"
+    region = next((p.upper() for p in parts[1:] if len(p) == 2 and p.isalpha()), "")
+    return f"lang: {string(lang)}" + (f", region: {string(region)}" if region else "")
+
+
+def _array(values: tuple[str, ...] | list[str]) -> str:
+    return "(" + "".join(f"{string(v)}, " for v in values) + ")"
+
+
+def preamble(meta: Metadata, page: PageSpec, modified: datetime) -> str:
+    """Document settings and the helpers the chapters' markup calls (`book-image`, `code-fonts`)."""
+    date = f"datetime(year: {modified.year}, month: {modified.month}, day: {modified.day})"
+    binding = "right" if meta.direction == "rtl" else "left"
+    return f"""#set document(title: {string(meta.title or "Untitled")}, author: {_array(meta.authors)}, date: {date})
+#set text(font: {_array(body_fonts())}, size: {page.text_size}, {language_settings(meta.language)}, hyphenate: auto, costs: (widow: 100%, orphan: 100%))
+#set par(justify: true, leading: 0.62em, spacing: 0.9em)
+#let code-fonts = {_array(code_fonts())}
+#show raw: set text(font: code-fonts, size: 0.85em)
+#show heading: set block(above: 1.4em, below: 0.8em)
+#show heading: set par(justify: false)
+#show heading.where(level: 1): set text(size: 1.6em)
+#show figure: set block(breakable: true)
+#show link: it => if type(it.dest) == str {{ underline(stroke: 0.4pt + luma(120), offset: 2pt, it) }} else {{ it }}
+#let book-image(path, natural, ratio, alt, share: 1.0) = layout(size => {{
+  let most = calc.min(natural, share * size.width, 0.72 * {page.height} / ratio)
+  if alt == "" {{ pdf.artifact(image(path, width: most)) }} else {{ image(path, width: most, alt: alt) }}
+}})
+#set page(width: {page.width}, height: {page.height}, margin: {page.margins}, binding: {binding},
+  header: context {{
+    let here-page = here().page()
+    let starts = query(<quire-chapter-start>)
+    if starts.any(s => s.location().page() == here-page) {{ return }}
+    let before = starts.filter(s => s.location().page() < here-page)
+    if before.len() > 0 {{
+      set text(size: 0.85em, style: "italic")
+      align(if calc.odd(here-page) {{ right }} else {{ left }}, before.last().value)
+    }}
+  }},
+)
+"""
+
+
+def title_pages(meta: Metadata, page: PageSpec, cover: str) -> str:
+    """The cover (screen pages only), the title page, the rights page and the contents, numbered
+    in roman; the chapters then start again at 1."""
+    out = []
+    if cover and not page.print_trim:
+        out.append(
+            f'#page(margin: 0pt, header: none, numbering: none)[#image({string(cover)}, width: 100%, height: 100%, fit: "contain", alt: {string("Cover: " + (meta.title or "Untitled"))})]\n'
+        )
+    lines = [f'#text(size: 2.2em, weight: "bold")[#{string(meta.title or "Untitled")}]']
+    if meta.subtitle:
+        lines.append(f"#text(size: 1.3em)[#{string(meta.subtitle)}]")
+    if meta.authors:
+        lines.append(f"#v(2em)#text(size: 1.2em)[#{string(', '.join(meta.authors))}]")
+    if meta.publisher:
+        lines.append(f"#v(1fr)#{string(meta.publisher)}")
+    out.append(
+        "#page(header: none, numbering: none)[#set par(justify: false)\n#v(20%)\n#align(center)[\n"
+        + "\n\n".join(lines)
+        + "\n]]\n"
+    )
+    rights = [s for s in (meta.rights, meta.identifier, meta.date) if s]
+    if rights:
+        out.append(
+            "#page(header: none, numbering: none)[#set text(size: 0.85em)\n#v(1fr)\n"
+            + "\n\n".join(f"#{string(s)}" for s in rights)
+            + "]\n"
+        )
+    out.append('#set page(numbering: "i")\n#counter(page).update(1)\n#outline(indent: auto)\n')
+    return "\n".join(out)
+
+
+def body_start() -> str:
+    return '#set page(numbering: "1", footer: context align(center, text(size: 0.85em, counter(page).display())))\n#counter(page).update(1)\n'
+
+
+def chapter_start(title: str, anchor: str, print_trim: bool) -> str:
+    """A chapter begins a page (a right-hand one in print) and names itself for the running heads;
+    `anchor` is the label links to the chapter itself reach, if any do."""
+    page_break = '#pagebreak(weak: true, to: "odd")' if print_trim else "#pagebreak(weak: true)"
+    target = f"#metadata(none)#label({string(anchor)})" if anchor else ""
+    return f"{page_break}\n#metadata({string(title)}) <quire-chapter-start>{target}\n"

@@ -1,0 +1,153 @@
+"""`write_pdf`: the book's chapters and images typeset by Typst into one PDF.
+
+The Typst source is made in memory (document.py, markup.py); the images are written to a private
+temporary folder, since Typst reads images only from files. The PDF claims PDF/UA-1 when Typst's
+own check of that standard passes: every image described, every character in a font, the
+structure tagged. When it does not, the PDF is still made, without the claim, and the warning says
+what was missing. The same book gives the same bytes: the date is the upload's.
+"""
+
+from __future__ import annotations
+
+import tempfile
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from shared.book.epub import BookParts
+from shared.book.model import RenderedChapter
+from shared.book.pdf import document
+from shared.book.pdf.fonts import font_folders
+from shared.book.pdf.markup import ChapterWriter, PlacedImage
+from shared.book.pdf.targets import BookTargets, chapter_label
+from shared.book.pdf.text import local, parse_body, string
+
+UA_STANDARD = "ua-1"
+_HEADINGS = ("h1", "h2", "h3", "h4", "h5", "h6")
+
+
+@dataclass
+class PdfResult:
+    pdf: bytes | None  # None: Typst could not typeset the book (the warning says why)
+    page: str  # the page size used (document.PAGES)
+    pdf_ua: bool  # the PDF claims PDF/UA-1
+    warnings: list[str] = field(default_factory=list)
+
+
+def typst_source(parts: BookParts, page: document.PageSpec, images: dict[str, PlacedImage]) -> tuple[str, list[str]]:
+    """The whole book as Typst markup, and what it could not carry."""
+    trees = [(chapter, parse_body(chapter.body)) for chapter in parts.chapters]
+    targets = BookTargets()
+    for chapter, root in trees:
+        targets.scan(root, chapter.file_stem)
+    cover = images.get(parts.cover.key)
+    out = [document.preamble(parts.metadata, page, parts.modified)]
+    out.append(document.title_pages(parts.metadata, page, cover.path if cover else ""))
+    out.append(document.body_start())
+    warnings: list[str] = []
+    for chapter, root in trees:
+        anchor = chapter_label(chapter.file_stem)
+        out.append(document.chapter_start(chapter.title, anchor if targets.labelled(anchor) else "", page.print_trim))
+        levels = _heading_levels(chapter, root)
+        if levels.title_in_body is None:
+            out.append(f"#heading(level: {levels.chapter_level})[#{string(chapter.title)}]\n\n")
+        writer = ChapterWriter(targets, images, _formula, page.print_trim, levels.level_of)
+        out.append(writer.chapter(root))
+        warnings.extend(writer.warnings)
+        out.append("\n")
+    return targets.resolve("".join(out)), list(dict.fromkeys(warnings))
+
+
+@dataclass
+class _Levels:
+    """Where each heading of a chapter sits in the book's outline, as the EPUB's nav places it: the
+    chapter's own title at its depth, the headings the nav lists nested below, the rest unlisted."""
+
+    chapter_level: int
+    title_in_body: Any  # the heading element that titles the chapter, if the body has one
+    listed: dict[str, int]  # heading id → level
+    base: int  # the HTML level of the chapter's title
+
+    def level_of(self, element: Any) -> tuple[int, bool] | None:
+        if element is self.title_in_body:
+            return self.chapter_level, True
+        identifier = element.get("id", "")
+        if identifier in self.listed:
+            return self.listed[identifier], True
+        html_level = int(local(element)[1])
+        return max(self.chapter_level + 1, self.chapter_level + html_level - self.base), False
+
+
+def _heading_levels(chapter: RenderedChapter, root: Any) -> _Levels:
+    chapter_level = chapter.depth + 1
+    listed_ids = {heading.id for heading in chapter.headings}
+    first = next((e for e in root.iter() if local(e) in _HEADINGS), None)
+    title = first if first is not None and first.get("id", "") not in listed_ids else None
+    base = int(local(title)[1]) if title is not None else 1
+    listed: dict[str, int] = {}
+    stack: list[int] = []  # the HTML levels of the listed headings above this one
+    for heading in chapter.headings:
+        while stack and stack[-1] >= heading.level:
+            stack.pop()
+        stack.append(heading.level)
+        listed[heading.id] = chapter_level + len(stack)
+    return _Levels(chapter_level, title, listed, base)
+
+
+def _formula(element: Any) -> tuple[str, list[str]]:
+    from shared.book.typst_math import mathml_to_typst
+
+    math = mathml_to_typst(element)
+    block = "true" if math.block else "false"
+    return f"#math.equation(block: {block}, alt: {string(math.alt)}, ${math.source}$)", list(math.unconverted)
+
+
+def write_pdf(parts: BookParts, page_choice: str = "") -> PdfResult:
+    import typst
+
+    page = document.page_for(page_choice, parts.metadata.language)
+    used = dict.fromkeys(key for chapter in parts.chapters for key in chapter.image_keys)
+    chosen = {key: parts.images[key] for key in used if key in parts.images}
+    if not page.print_trim:
+        chosen[parts.cover.key] = parts.cover
+    placed = {
+        key: PlacedImage(
+            f"/images/{key}.{image.extension}", image.width, image.height, image.media_type == "image/svg+xml"
+        )
+        for key, image in chosen.items()
+    }
+    source, warnings = typst_source(parts, page, placed)
+    undescribed = sum(chapter.images_without_alt for chapter in parts.chapters)
+    with tempfile.TemporaryDirectory(prefix="quire-pdf-") as folder:
+        (Path(folder) / "images").mkdir()
+        for key, image in chosen.items():
+            (Path(folder) / placed[key].path.lstrip("/")).write_bytes(image.data)
+
+        def compile_pdf(standards: list[Any]) -> bytes:
+            pdf = typst.compile(  # type: ignore[misc]  # the stub ties the input's type to the font paths'
+                source.encode("utf-8"),
+                root=folder,
+                font_paths=list(font_folders()),
+                pdf_standards=standards,
+                timestamp=int(parts.modified.timestamp()),
+            )
+            assert isinstance(pdf, bytes)  # one PDF, since no output path was given
+            return pdf
+
+        if undescribed:
+            warnings.append(
+                f"The PDF does not claim PDF/UA-1 (accessible PDF): {undescribed} image(s) have no description."
+            )
+        else:
+            try:
+                return PdfResult(compile_pdf([UA_STANDARD]), page.name, True, warnings)
+            except typst.TypstError as refused:
+                if "PDF/UA" not in refused.message:
+                    return PdfResult(
+                        None, page.name, False, [*warnings, f"The PDF could not be made: {refused.message}"]
+                    )
+                warnings.append(f"The PDF does not claim PDF/UA-1 (accessible PDF): {refused.message}")
+        try:
+            return PdfResult(compile_pdf([]), page.name, False, warnings)
+        except typst.TypstError as failed:
+            return PdfResult(None, page.name, False, [*warnings, f"The PDF could not be made: {failed.message}"])

@@ -1,0 +1,66 @@
+"""The pdf step: the print PDF typeset from what the plan and image steps left, written beside the
+edition's EPUB, then committed with whether there is one.
+
+A book Typst cannot typeset still gets its EPUB and web-app book: the step commits without a PDF
+and the job's warnings say why (a PDF is a bonus; an author should not lose the edition for it).
+Typst gives the same bytes for the same book, so a rerun writes the blob again unchanged.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+from shared import logs
+from shared.jobs.messages import ConvertStep
+from shared.jobs.record import MAX_STORED_WARNINGS, PACKAGE_STEP, PDF_STEP, Job, parallel_steps
+from shared.jobs.store import book_blob, update_job
+from shared.storage import Storage
+from shared.storage.names import BOOK_CONTAINER
+from shared.worker import claims
+from shared.worker.steps import load_book, options_for, release
+
+log = logs.get_logger(__name__)
+PDF_NAME = "book.pdf"
+
+
+def typeset(storage: Storage, job: Job, message_id: str) -> list[str]:
+    from shared.book.conversion import book_parts
+    from shared.book.pdf.typeset import write_pdf
+
+    missing = [s for s in parallel_steps(job) if s not in job.completed]
+    if missing:
+        log.info("pdf waits for %d steps", len(missing))
+        release(storage, job.id, PDF_STEP, message_id)  # the last of them sends pdf again
+        return []
+    book, chapters, images = load_book(storage, job)
+    options = options_for(job)
+    result = write_pdf(book_parts(book, chapters, images, options), options.pdf_page)
+    if result.pdf is not None:
+        storage.put_blob(BOOK_CONTAINER, book_blob(job.id, PDF_NAME), result.pdf, content_type="application/pdf")
+
+    def commit(current: Job) -> Job | None:
+        if current.is_terminal or PDF_STEP in current.completed or not claims.holds(current, PDF_STEP, message_id):
+            return None
+        warnings = list(dict.fromkeys([*current.warnings, *result.warnings]))[:MAX_STORED_WARNINGS]
+        return current.with_changes(
+            claims=claims.without_claim(current, PDF_STEP),
+            completed=[*current.completed, PDF_STEP],
+            steps_done=current.steps_done + 1,
+            has_pdf=result.pdf is not None,
+            warnings=warnings,
+            updated=datetime.now(UTC),
+        )
+
+    committed = update_job(storage, job.id, commit)
+    if committed is None:
+        log.info("the step was committed by another delivery")
+        return []
+    log.info(
+        "step committed (%d/%d done): PDF %s, %s pages, PDF/UA-1 %s",
+        committed.steps_done,
+        committed.steps_total,
+        f"{len(result.pdf)} bytes" if result.pdf else "not made",
+        result.page,
+        "claimed" if result.pdf_ua else "not claimed",
+    )
+    return [ConvertStep(job.id, PACKAGE_STEP).to_message()]
