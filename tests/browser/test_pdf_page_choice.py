@@ -1,5 +1,6 @@
 """The upload page's print PDF page size in Chromium: sent with a form upload and with a direct
-upload, kept by the job, and "Download PDF" shown exactly when the job's status links a PDF."""
+upload, kept by the job, and "Download PDF" offered beside the EPUB once the book is made (hidden
+until a status links a PDF)."""
 
 from __future__ import annotations
 
@@ -45,10 +46,11 @@ def test_the_page_size_chosen_on_the_page_reaches_the_job(
     book = page.get_attribute("#open-app", "href").split("/")[3]
     job = follow(host.base_url, book, timeout=10)
     assert job["status"] == "succeeded" and job["manuscript"]["pdf_page"] == size
-    links_pdf = "pdf" in job["links"]
-    assert page.is_visible("#download-pdf") == links_pdf
-    if links_pdf:
-        assert page.get_attribute("#download-pdf", "href") == job["links"]["pdf"]
+    assert page.is_visible("#download-pdf") and page.get_attribute("#download-pdf", "href") == job["links"]["pdf"]
+    with page.expect_download() as download:
+        page.click("#download-pdf")
+    assert Path(download.value.path()).read_bytes().startswith(b"%PDF-")
+    assert download.value.suggested_filename == "Tides.pdf"
     assert console == [], console
     page.close()
 
