@@ -56,7 +56,7 @@ def test_edition_numbers_that_are_not_numbers_answer_400(app: AppHost) -> None:
     base = app.base_url
     book, _ = create_book(base, manuscript(), "attacked.md")
     assert follow(base, book, timeout=60)["status"] == "succeeded"
-    for path in ("book.epub", "app/", "app/index.html", "app/chapters/ch001.html"):
+    for path in ("book.epub", "book.pdf", "app/", "app/index.html", "app/chapters/ch001.html"):
         for edition in NOT_NUMBERS:
             status, headers, body = http("GET", f"{base}/api/books/{book}/{path}?edition={edition}")
             assert_problem(status, headers, body, 400, f"{path}?edition={edition[:10]}")

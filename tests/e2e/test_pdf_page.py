@@ -4,6 +4,9 @@ job's status, a page size refused, and the book's PDF address (no PDF, served, e
 from __future__ import annotations
 
 import json
+import re
+import shutil
+import subprocess
 import urllib.parse
 
 from shared.jobs.store import book_blob, update_job
@@ -91,7 +94,7 @@ def test_the_pdf_address_answers_404_without_a_pdf_serves_one_as_the_epub_is_ser
     book, key = create_book(base, MANUSCRIPT, "tides.md")
     assert follow(base, book, timeout=60)["status"] == "succeeded"
     pdf = f"{base}/api/books/{book}/book.pdf"
-    # An edition whose job wrote no PDF (one made before Quire typeset them, say).
+    # An edition whose job wrote no PDF (one made before Quire typeset them, or Typst could not).
     update_job(storage, book, lambda job: job.with_changes(has_pdf=False))
     for method, address in (("GET", pdf), ("HEAD", pdf), ("GET", f"{pdf}?edition=1")):
         status, headers, answer = http(method, address)
@@ -106,7 +109,7 @@ def test_the_pdf_address_answers_404_without_a_pdf_serves_one_as_the_epub_is_ser
     assert http("GET", f"{base}/api/books/{'A' * 22}/book.pdf")[0] == 404
     assert http("GET", f"{base}/api/books/not-a-book/book.pdf")[0] == 400
 
-    # The job's PDF as the pdf step leaves it: book.pdf beside the EPUB, and has_pdf on the row.
+    # A PDF of known bytes where the pdf step leaves one (book.pdf beside the EPUB), and has_pdf on the row.
     document = b"%PDF-1.7\n% Tides\n%%EOF\n"
     storage.put_blob(BOOK_CONTAINER, book_blob(book, "book.pdf"), document, content_type="application/pdf")
     update_job(storage, book, lambda job: job.with_changes(has_pdf=True))
@@ -128,3 +131,40 @@ def test_the_pdf_address_answers_404_without_a_pdf_serves_one_as_the_epub_is_ser
     # Erasing deletes the PDF with the rest of the edition's files.
     wait_for(lambda: not storage_naming(azurite.connection_string, [book]), 60, "the book to be erased")
     assert storage.list_blob_names(BOOK_CONTAINER, book) == []
+
+
+def page_size_in_points(pdf: bytes) -> str:
+    """The first page's size as poppler's pdfinfo reads it ("360 x 576")."""
+    pdfinfo = shutil.which("pdfinfo")
+    assert pdfinfo, "pdfinfo (poppler-utils) is not installed: run ./scripts/install-system-deps.sh"
+    info = subprocess.run([pdfinfo, "-"], input=pdf, capture_output=True, check=True, timeout=60).stdout.decode()
+    match = re.search(r"^Page size:\s+([\d.]+ x [\d.]+) pts", info, re.M)
+    assert match, info
+    return match.group(1)
+
+
+def test_a_converted_book_links_and_serves_its_pdf_typeset_at_the_page_size_asked_for(app: AppHost) -> None:
+    base = app.base_url
+    book, _ = create_book(base, MANUSCRIPT, "tides.md", pdf_page="5x8")
+    job = follow(base, book, timeout=120)
+    assert job["status"] == "succeeded" and job["manuscript"]["pdf_page"] == "5x8", job
+    assert job["links"]["pdf"] == f"/api/books/{book}/book.pdf?edition=1"
+    assert http_json("GET", f"{base}/api/books/{book}")[1]["links"]["pdf"] == f"/api/books/{book}/book.pdf"
+
+    status, headers, pdf = http("GET", f"{base}{job['links']['pdf']}")
+    assert (status, lower(headers)["content-type"]) == (200, "application/pdf")
+    assert pdf.startswith(b"%PDF-")
+    assert page_size_in_points(pdf) == "360 x 576"  # 5 x 8 inches
+    status, headers, published = http("GET", f"{base}/api/books/{book}/book.pdf")
+    assert (status, published) == (200, pdf)
+    assert lower(headers)["content-disposition"].startswith('attachment; filename="tides.pdf"')
+
+    # The web-app book's contents page links this edition's PDF, outside what its service worker caches.
+    app_url = f"{base}/api/books/{book}/app/"
+    index = http("GET", app_url)[2].decode()
+    link = re.search(r'<a href="([^"]+)" download>Download PDF</a>', index)
+    assert link and link.group(1) == "../book.pdf?edition=1", index
+    assert http("GET", urllib.parse.urljoin(app_url, link.group(1)))[2] == pdf
+    worker = http("GET", f"{app_url}sw.js")[2].decode()
+    precache = json.loads(re.search(r"var PRECACHE = (\[.*?\]);", worker).group(1))  # type: ignore[union-attr]
+    assert precache and not any("pdf" in path for path in precache)
