@@ -1,4 +1,4 @@
-"""Command line: `python -m shared.cli MANUSCRIPT --out DIR` writes DIR/book.epub and DIR/app/.
+"""Command line: `python -m shared.cli MANUSCRIPT --out DIR` writes DIR/book.epub, DIR/book.pdf and DIR/app/.
 
 Warnings go to stderr; a manuscript that cannot be converted exits 1 with the reason, no traceback.
 With a job's parameters (`--modified` its `created`, `--title`, `--author`, `--language`,
@@ -114,6 +114,8 @@ def main(argv: list[str] | None = None) -> int:
 
     args.out.mkdir(parents=True, exist_ok=True)
     (args.out / "book.epub").write_bytes(result.epub)
+    if result.pdf is not None:
+        (args.out / "book.pdf").write_bytes(result.pdf)
     app = args.out / "app"
     for path, content in result.app_files.items():
         target = app / path
@@ -121,7 +123,8 @@ def main(argv: list[str] | None = None) -> int:
         target.write_bytes(content)
     for warning in result.warnings:
         print(f"warning: {warning}", file=sys.stderr)
-    print(f"wrote {args.out / 'book.epub'} ({len(result.epub):,} bytes) and {app}/ ({len(result.app_files)} files)")
+    pdf = f", {args.out / 'book.pdf'} ({len(result.pdf):,} bytes)" if result.pdf is not None else ""
+    print(f"wrote {args.out / 'book.epub'} ({len(result.epub):,} bytes){pdf} and {app}/ ({len(result.app_files)} files)")
     return 0
 
 

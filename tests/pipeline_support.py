@@ -84,8 +84,15 @@ def golden(data: bytes, kind: str, job: dict[str, Any]) -> Conversion:
         updates_url="../updates",
         edition=int(job["edition"]),
         file_name=job["manuscript"]["filename"],
+        split_level=int(job["manuscript"].get("split_level", 1)),
+        pdf_page=job["manuscript"].get("pdf_page", ""),
     )
     return convert(data, options)
+
+
+def published_pdf(connection: str, job_id: str) -> bytes:
+    container = BlobServiceClient.from_connection_string(connection).get_container_client(BOOK_CONTAINER)
+    return container.download_blob(f"{job_id}/book.pdf").readall()
 
 
 def published(connection: str, job_id: str) -> tuple[bytes, dict[str, bytes]]:

@@ -3,7 +3,7 @@
     parse           manuscript bytes → ParsedBook (metadata, chapter sources, image sources)
     render          chapter sources → RenderedChapters
     process_image   one image's bytes → ProcessedImage (also the cover)
-    assemble        rendered chapters + processed images → EPUB bytes and web-app files
+    assemble        rendered chapters + processed images → print PDF, EPUB bytes and web-app files
 
 Rendered chapters and processed images are plain data, so a worker can checkpoint them and run
 independent steps (batches of images) in parallel. Running the steps one by one gives the same
@@ -59,6 +59,7 @@ class Conversion:
     epub: bytes
     app_files: dict[str, bytes]
     warnings: list[str] = field(default_factory=list)
+    pdf: bytes | None = None  # None: not asked for, or Typst could not typeset the book (a warning says why)
 
 
 def parse(manuscript: bytes | BinaryIO, options: ConvertOptions) -> ParsedBook:
@@ -158,29 +159,40 @@ def assemble(
     images: dict[str, ProcessedImage],
     options: ConvertOptions,
     cover: ProcessedImage | None = None,
+    with_pdf: bool = True,
 ) -> Conversion:
+    """Every output, as the pipeline's pdf and package steps make them: the PDF first, since the
+    web-app book links it only when there is one."""
     parts = book_parts(book, chapters, images, options, cover)
     warnings = list(book.warnings) + [w for c in parts.chapters for w in c.warnings]
+    pdf = None
+    if with_pdf:
+        from shared.book.pdf.typeset import write_pdf
+
+        typeset = write_pdf(parts, options.pdf_page)
+        pdf = typeset.pdf
+        warnings.extend(typeset.warnings)
     return Conversion(
         epub=write_epub(parts),
-        app_files=write_webapp(parts, options.updates_url, options.edition),
+        app_files=write_webapp(parts, options.updates_url, options.edition, pdf=pdf is not None),
         warnings=warnings,
+        pdf=pdf,
     )
 
 
-def convert(manuscript: bytes, options: ConvertOptions, image_threads: int = 1) -> Conversion:
+def convert(manuscript: bytes, options: ConvertOptions, image_threads: int = 1, with_pdf: bool = True) -> Conversion:
     """The whole conversion in one call: every step, in order (images in a thread beside the render)."""
-    return finish(parse(manuscript, options), options, image_threads)
+    return finish(parse(manuscript, options), options, image_threads, with_pdf)
 
 
-def finish(book: ParsedBook, options: ConvertOptions, image_threads: int = 1) -> Conversion:
+def finish(book: ParsedBook, options: ConvertOptions, image_threads: int = 1, with_pdf: bool = True) -> Conversion:
     """Every step after parsing. Callers that own the manuscript bytes can free them first."""
     keys = sorted(book.image_sources)
     # Drawn first, while little else is held: drawn last, its canvas and encoder came on top of
     # everything the images had left (the 1 MB benchmark book peaked 28 MiB higher).
     cover = generated_cover(book)
     chapters, processed = render_while_processing(book, keys, image_threads)
-    return assemble(book, chapters, dict(zip(keys, processed, strict=True)), options, cover)
+    return assemble(book, chapters, dict(zip(keys, processed, strict=True)), options, cover, with_pdf)
 
 
 def render_while_processing(

@@ -228,7 +228,12 @@ def _warm_up() -> None:
 
     try:
         convert(
-            b"# Warm\n\nUp *here*.\n", ConvertOptions(kind="markdown", modified=datetime(2026, 1, 1, tzinfo=UTC)), 0
+            b"# Warm\n\nUp *here*.\n",
+            ConvertOptions(kind="markdown", modified=datetime(2026, 1, 1, tzinfo=UTC)),
+            0,
+            # Not the PDF: Typst typesets on a pool of threads, and a child forked from a process
+            # whose pool had started would wait for ever on threads it does not have.
+            with_pdf=False,
         )
     except Exception:
         log.exception("warming up the step processes' zygote failed; steps will warm up themselves")

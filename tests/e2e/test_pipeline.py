@@ -22,6 +22,7 @@ from tests.pipeline_support import (
     golden,
     http_json,
     published,
+    published_pdf,
     upload,
     work_blobs,
 )
@@ -57,6 +58,7 @@ def test_upload_converts_to_a_valid_epub_and_web_app(app: AppHost, azurite: Azur
     stored_epub, stored_app = published(azurite.connection_string, job_id)
     assert stored_epub == expected.epub == epub  # byte-identical to the CLI's conversion
     assert stored_app == expected.app_files
+    assert expected.pdf is not None and published_pdf(azurite.connection_string, job_id) == expected.pdf
     assert work_blobs(azurite.connection_string, job_id) == []  # checkpoints cleaned up
 
 
@@ -86,7 +88,7 @@ def test_the_cli_given_a_jobs_parameters_writes_the_bytes_the_pipeline_published
     assert follow(app.base_url, book, timeout=60)["status"] == "succeeded"
     data = corpus.small_book_zip(4)
     metadata = {"title": "Harbour & Quay, Revised", "author": "Ada Writer", "language": "en-GB"}
-    query = urllib.parse.urlencode({"filename": "second edition.zip", "split_level": "2", **metadata})
+    query = urllib.parse.urlencode({"filename": "second edition.zip", "split_level": "2", "pdf_page": "5x8", **metadata})
     status, sent = http_json(
         "POST", f"{app.base_url}/api/books/{book}/editions?{query}", data, {"Authorization": f"Bearer {owner_key}"}
     )
@@ -102,20 +104,22 @@ def test_the_cli_given_a_jobs_parameters_writes_the_bytes_the_pipeline_published
         *("--modified", job["created"]),
         *("--title", meta["title"], "--author", meta["author"], "--language", meta["language"]),
         *("--file-name", job["manuscript"]["filename"], "--updates-url", "../updates"),
-        *("--split-level", str(job["manuscript"]["split_level"])),
+        *("--split-level", str(job["manuscript"]["split_level"]), "--pdf-page", job["manuscript"]["pdf_page"]),
     ]
     cli = run_cli(manuscript, tmp_path / "cli", *parameters, "--edition", str(job["edition"]))
 
     epub, app_files = published(azurite.connection_string, job["id"])
-    pipeline = {"book.epub": epub, **{f"app/{path}": content for path, content in app_files.items()}}
+    pdf = published_pdf(azurite.connection_string, job["id"])
+    pipeline = {"book.epub": epub, "book.pdf": pdf, **{f"app/{path}": content for path, content in app_files.items()}}
     assert sorted(cli) == sorted(pipeline)
     assert [path for path in pipeline if cli[path] != pipeline[path]] == []
     # Chapters began at h2, as the upload asked: "Part" (an h2 under "Two") is a chapter of its own.
     chapters = sorted(path for path in pipeline if re.match(r"app/chapters/ch\d+\.html$", path))
     assert len(chapters) == 4 and b"<h2" in pipeline[chapters[-1]] and b">Part<" in pipeline[chapters[-1]]
-    # The comparison sees the edition: without it, the CLI's service worker asks for no edition.
+    # The comparison sees the edition: without it, the CLI's service worker asks for no edition,
+    # and its index links the book's PDF, not this edition's.
     without = run_cli(manuscript, tmp_path / "no-edition", *parameters)
-    assert [path for path in pipeline if without[path] != pipeline[path]] == ["app/sw.js"]
+    assert [path for path in pipeline if without[path] != pipeline[path]] == ["app/index.html", "app/sw.js"]
 
 
 def test_web_app_book_is_served_with_types_caching_and_csp(app: AppHost) -> None:
