@@ -124,7 +124,9 @@ def main(argv: list[str] | None = None) -> int:
     for warning in result.warnings:
         print(f"warning: {warning}", file=sys.stderr)
     pdf = f", {args.out / 'book.pdf'} ({len(result.pdf):,} bytes)" if result.pdf is not None else ""
-    print(f"wrote {args.out / 'book.epub'} ({len(result.epub):,} bytes){pdf} and {app}/ ({len(result.app_files)} files)")
+    print(
+        f"wrote {args.out / 'book.epub'} ({len(result.epub):,} bytes){pdf} and {app}/ ({len(result.app_files)} files)"
+    )
     return 0
 
 

@@ -88,7 +88,9 @@ def test_the_cli_given_a_jobs_parameters_writes_the_bytes_the_pipeline_published
     assert follow(app.base_url, book, timeout=60)["status"] == "succeeded"
     data = corpus.small_book_zip(4)
     metadata = {"title": "Harbour & Quay, Revised", "author": "Ada Writer", "language": "en-GB"}
-    query = urllib.parse.urlencode({"filename": "second edition.zip", "split_level": "2", "pdf_page": "5x8", **metadata})
+    query = urllib.parse.urlencode(
+        {"filename": "second edition.zip", "split_level": "2", "pdf_page": "5x8", **metadata}
+    )
     status, sent = http_json(
         "POST", f"{app.base_url}/api/books/{book}/editions?{query}", data, {"Authorization": f"Bearer {owner_key}"}
     )

@@ -18,6 +18,7 @@ class ChapterWriter(Protocol):
 
     def anchor(self, element: Any) -> str: ...
 
+
 _ALIGN = {"align-left": "left", "align-right": "right", "align-center": "center"}
 _MAX_SPAN = 1000  # colspan/rowspan beyond any real table: a hostile value is not a layout request
 
