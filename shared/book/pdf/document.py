@@ -76,8 +76,15 @@ def preamble(meta: Metadata, page: PageSpec, modified: datetime) -> str:
   let most = calc.min(natural, share * size.width, 0.72 * {page.height} / ratio)
   if alt == "" {{ pdf.artifact(image(path, width: most)) }} else {{ image(path, width: most, alt: alt) }}
 }})
+// A page left empty so the next chapter starts on a right-hand page shows no head and no number.
+#let blank-page() = {{
+  let here-page = here().page()
+  query(<quire-section-end>).any(e => e.location().page() == here-page - 1) and query(<quire-chapter-start>).any(s => s.location().page() == here-page + 1)
+}}
+#let page-foot = context if not blank-page() {{ align(center, text(size: 0.85em, counter(page).display())) }}
 #set page(width: {page.width}, height: {page.height}, margin: {page.margins}, binding: {binding},
   header: context {{
+    if blank-page() {{ return }}
     let here-page = here().page()
     let starts = query(<quire-chapter-start>)
     if starts.any(s => s.location().page() == here-page) {{ return }}
@@ -118,12 +125,18 @@ def title_pages(meta: Metadata, page: PageSpec, cover: str) -> str:
             + "\n\n".join(f"#{string(s)}" for s in rights)
             + "]\n"
         )
-    out.append('#set page(numbering: "i")\n#counter(page).update(1)\n#outline(indent: auto)\n')
+    out.append('#set page(numbering: "i", footer: page-foot)\n#counter(page).update(1)\n#outline(indent: auto)\n#metadata(none) <quire-section-end>\n')
     return "\n".join(out)
 
 
-def body_start() -> str:
-    return '#set page(numbering: "1", footer: context align(center, text(size: 0.85em, counter(page).display())))\n#counter(page).update(1)\n'
+def body_start(page: PageSpec) -> str:
+    """Page 1 is the first chapter's page: a right-hand one in print, so odd numbers stay on the right."""
+    page_break = '#pagebreak(weak: true, to: "odd")' if page.print_trim else "#pagebreak(weak: true)"
+    return (
+        f"{page_break}\n"
+        '#set page(numbering: "1", footer: page-foot)\n'
+        "#counter(page).update(1)\n"
+    )
 
 
 def chapter_start(title: str, anchor: str, print_trim: bool) -> str:
@@ -131,4 +144,4 @@ def chapter_start(title: str, anchor: str, print_trim: bool) -> str:
     `anchor` is the label links to the chapter itself reach, if any do."""
     page_break = '#pagebreak(weak: true, to: "odd")' if print_trim else "#pagebreak(weak: true)"
     target = f"#metadata(none)#label({string(anchor)})" if anchor else ""
-    return f"{page_break}\n#metadata({string(title)}) <quire-chapter-start>{target}\n"
+    return f"#metadata(none) <quire-section-end>\n{page_break}\n#metadata({string(title)}) <quire-chapter-start>{target}\n"

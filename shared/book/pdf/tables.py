@@ -65,18 +65,16 @@ def write_table(writer: ChapterWriter, element: Any) -> str:
             caption = child
     if not header_rows and body_rows and all(_local(c) == "th" for c in body_rows[0] if isinstance(c.tag, str)):
         header_rows, body_rows = body_rows[:1], body_rows[1:]
-    columns = max((_width(row) for row in header_rows + body_rows), default=0)
-    if columns == 0:
+    placed = _placed(header_rows + body_rows, len(header_rows))
+    if not placed:
         return ""
+    columns = max(x + colspan for _, x, _, colspan, _ in placed)
     # Rows and cells are written whole, not through writer.element: their labels go before the table.
-    anchors = "".join(
-        writer.anchor(e) for e in (*header_rows, *body_rows, *(c for r in header_rows + body_rows for c in _cells(r)))
-    )
-    cells = []
-    if header_rows:
-        header = ", ".join(_cell(writer, c, strong=True) for row in header_rows for c in _cells(row))
-        cells.append(f"table.header({header})")
-    cells.extend(_cell(writer, c) for row in body_rows for c in _cells(row))
+    anchors = "".join(writer.anchor(e) for e in (*header_rows, *body_rows, *(c for c, *_ in placed)))
+    head = [_cell(writer, *place, strong=True) for place in placed if place[2] < len(header_rows)]
+    cells = [_cell(writer, *place) for place in placed if place[2] >= len(header_rows)]
+    if head:
+        cells.insert(0, f"table.header({', '.join(head)})")
     size = "" if columns <= 4 else f"#set text(size: {max(6.5, 10 - 0.5 * (columns - 4)):.1f}pt)\n"
     table = f"table(columns: {columns}, inset: 4pt, stroke: 0.4pt + luma(170), {', '.join(cells)})"
     if caption is not None:
@@ -84,12 +82,28 @@ def write_table(writer: ChapterWriter, element: Any) -> str:
     return f"\n\n{anchors}#[{size}#{table}]\n\n"
 
 
+def _placed(rows: list[Any], header_rows: int) -> list[tuple[Any, int, int, int, int]]:
+    """Each cell with its column, row and spans, placed as a browser places it: in the first column
+    no cell from a row above holds, a span cut at the table's (or its header's) last row. Typst is given the places,
+    since it knows nothing of the HTML rows and would run one row's cells into the next."""
+    taken: dict[int, set[int]] = {}  # row → the columns cells from rows above hold in it
+    placed = []
+    for y, row in enumerate(rows):
+        x = 0
+        for cell in _cells(row):
+            while x in taken.get(y, ()):
+                x += 1
+            last = header_rows if y < header_rows else len(rows)
+            colspan, rowspan = _span(cell, "colspan"), min(_span(cell, "rowspan"), last - y)
+            for below in range(y, y + rowspan):
+                taken.setdefault(below, set()).update(range(x, x + colspan))
+            placed.append((cell, x, y, colspan, rowspan))
+            x += colspan
+    return placed
+
+
 def _cells(row: Any) -> list[Any]:
     return [c for c in row if _local(c) in ("td", "th")]
-
-
-def _width(row: Any) -> int:
-    return sum(_span(c, "colspan") for c in _cells(row))
 
 
 def _span(cell: Any, name: str) -> int:
@@ -97,18 +111,16 @@ def _span(cell: Any, name: str) -> int:
     return min(int(value), _MAX_SPAN) if value.isdigit() and int(value) > 0 else 1
 
 
-def _cell(writer: ChapterWriter, cell: Any, strong: bool = False) -> str:
+def _cell(writer: ChapterWriter, cell: Any, x: int, y: int, colspan: int, rowspan: int, strong: bool = False) -> str:
     inner = writer.blocks(cell).strip()
-    if strong or _local(cell) == "th":
-        inner = f"#strong[{inner}]" if inner else ""
-    options = []
-    if (span := _span(cell, "colspan")) > 1:
-        options.append(f"colspan: {span}")
-    if (span := _span(cell, "rowspan")) > 1:
-        options.append(f"rowspan: {span}")
+    if (strong or _local(cell) == "th") and inner:
+        inner = f"#strong[{inner}]"
+    options = [f"x: {x}", f"y: {y}"]
+    if colspan > 1:
+        options.append(f"colspan: {colspan}")
+    if rowspan > 1:
+        options.append(f"rowspan: {rowspan}")
     align = next((_ALIGN[c] for c in cell.get("class", "").split() if c in _ALIGN), "")
     if align:
         options.append(f"align: {align}")
-    if not options:
-        return f"[{inner}]"
     return f"table.cell({', '.join(options)})[{inner}]"

@@ -43,7 +43,7 @@ def typst_source(parts: BookParts, page: document.PageSpec, images: dict[str, Pl
     cover = images.get(parts.cover.key)
     out = [document.preamble(parts.metadata, page, parts.modified)]
     out.append(document.title_pages(parts.metadata, page, cover.path if cover else ""))
-    out.append(document.body_start())
+    out.append(document.body_start(page))
     warnings: list[str] = []
     for chapter, root in trees:
         anchor = chapter_label(chapter.file_stem)
