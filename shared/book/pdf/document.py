@@ -125,18 +125,16 @@ def title_pages(meta: Metadata, page: PageSpec, cover: str) -> str:
             + "\n\n".join(f"#{string(s)}" for s in rights)
             + "]\n"
         )
-    out.append('#set page(numbering: "i", footer: page-foot)\n#counter(page).update(1)\n#outline(indent: auto)\n#metadata(none) <quire-section-end>\n')
+    out.append(
+        '#set page(numbering: "i", footer: page-foot)\n#counter(page).update(1)\n#outline(indent: auto)\n#metadata(none) <quire-section-end>\n'
+    )
     return "\n".join(out)
 
 
 def body_start(page: PageSpec) -> str:
     """Page 1 is the first chapter's page: a right-hand one in print, so odd numbers stay on the right."""
     page_break = '#pagebreak(weak: true, to: "odd")' if page.print_trim else "#pagebreak(weak: true)"
-    return (
-        f"{page_break}\n"
-        '#set page(numbering: "1", footer: page-foot)\n'
-        "#counter(page).update(1)\n"
-    )
+    return f'{page_break}\n#set page(numbering: "1", footer: page-foot)\n#counter(page).update(1)\n'
 
 
 def chapter_start(title: str, anchor: str, print_trim: bool) -> str:
@@ -144,4 +142,6 @@ def chapter_start(title: str, anchor: str, print_trim: bool) -> str:
     `anchor` is the label links to the chapter itself reach, if any do."""
     page_break = '#pagebreak(weak: true, to: "odd")' if print_trim else "#pagebreak(weak: true)"
     target = f"#metadata(none)#label({string(anchor)})" if anchor else ""
-    return f"#metadata(none) <quire-section-end>\n{page_break}\n#metadata({string(title)}) <quire-chapter-start>{target}\n"
+    return (
+        f"#metadata(none) <quire-section-end>\n{page_break}\n#metadata({string(title)}) <quire-chapter-start>{target}\n"
+    )
