@@ -71,3 +71,21 @@ def test_the_page_size_is_left_to_the_language_unless_chosen(site, browser) -> N
     ]
     assert page.is_hidden("#download-pdf")
     page.close()
+
+
+@pytest.mark.tools  # qpdf and pdfinfo read the downloaded PDF
+def test_the_web_app_book_downloads_its_print_pdf(site, browser) -> None:
+    from tests.book.pdf_tools import outline_of, page_info
+    from tests.browser.test_browser import example_with_feed, published_book
+
+    host, feeds = site
+    job = published_book(site, example_with_feed(feeds.url("/rss")))
+    page = browser.new_page(viewport=PHONE)
+    page.goto(host.base_url + job["links"]["app"])
+    with page.expect_download() as download:
+        page.click("text=Download PDF")
+    pdf = Path(download.value.path()).read_bytes()
+    assert pdf.startswith(b"%PDF-") and download.value.suggested_filename == "The Lantern Harbour.pdf"
+    assert [title for title, _ in outline_of(pdf)] == ["the lantern harbour", "the quay", "the storm"]
+    assert int(page_info(pdf)["Pages"]) >= 3
+    page.close()
