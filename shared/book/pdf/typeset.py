@@ -98,6 +98,8 @@ def _formula(element: Any) -> tuple[str, list[str]]:
     from shared.book.typst_math import mathml_to_typst
 
     math = mathml_to_typst(element)
+    if not math.source.strip():  # nothing to set: an empty equation would have no alternative text
+        return (f"#{string(math.alt)}" if math.alt.strip() else ""), list(math.unconverted)
     block = "true" if math.block else "false"
     return f"#math.equation(block: {block}, alt: {string(math.alt)}, ${math.source}$)", list(math.unconverted)
 
