@@ -436,6 +436,10 @@ resource app 'Microsoft.Web/sites@2024-04-01' = {
           name: 'EDITIONS_KEPT'
           value: '3'
         }
+        {
+          name: 'PDF_ARCHIVAL'
+          value: 'false'
+        }
       ]
     }
   }

@@ -245,6 +245,8 @@ class Settings:
     direct_upload_block_bytes: int = DEFAULT_DIRECT_UPLOAD_BLOCK_BYTES
     direct_upload_page_threshold_bytes: int = DEFAULT_DIRECT_UPLOAD_PAGE_THRESHOLD_BYTES
     editions_kept: int = DEFAULT_EDITIONS_KEPT
+    # The print PDF also claims PDF/A-2a (archival) when Typst's check of it passes.
+    pdf_archival: bool = False
     otlp_endpoint: str = ""
     app_insights_connection: Secret = field(default=Secret(""), repr=False)
     app_insights_client_id: str = ""
@@ -270,6 +272,7 @@ class Settings:
             abandoned_upload_seconds=_positive_int(env, "ABANDONED_UPLOAD_SECONDS", DEFAULT_ABANDONED_UPLOAD_SECONDS),
             **_direct_upload(env),
             editions_kept=_positive_int(env, "EDITIONS_KEPT", DEFAULT_EDITIONS_KEPT),
+            pdf_archival=_boolean(env, "PDF_ARCHIVAL", False),
             otlp_endpoint=_otlp_endpoint(env),
             app_insights_connection=Secret(env.get("APPLICATIONINSIGHTS_CONNECTION_STRING", "").strip()),
             app_insights_client_id=_app_insights_client_id(env),

@@ -20,6 +20,7 @@ import contextlib
 import functools
 import threading
 from collections.abc import Callable, Iterator, Mapping
+from dataclasses import dataclass
 from datetime import UTC, datetime
 
 from shared import logs, telemetry
@@ -39,9 +40,19 @@ from shared.worker import claims, steps, typesetting
 
 log = logs.get_logger(__name__)
 
+
 # What the step processes import before any step (shared/budget/ forks them from a process that
 # did): each child starts with them loaded, faster, and a step near its memory budget never has to
 # map a library in (a failed import is not a budget failure).
+@dataclass(frozen=True)
+class StepSettings:
+    """The settings a step process needs, sent to it with the step (it reads no environment)."""
+
+    images_in_plan_bytes: int
+    editions_kept: int
+    pdf_archival: bool
+
+
 STEP_PRELOAD = (
     "shared.worker.protocol",
     "shared.worker.steps",
@@ -120,8 +131,7 @@ def _run(services: Services, job_id: str, step: str, message_id: str) -> list[st
         job_id,
         step,
         message_id,
-        settings.images_in_plan_bytes,
-        settings.editions_kept,
+        StepSettings(settings.images_in_plan_bytes, settings.editions_kept, settings.pdf_archival),
         storage.known_to_exist(),
         dict(logs.current_ids()),
     )
@@ -212,8 +222,7 @@ def run_step_in_child(
     job_id: str,
     step: str,
     message_id: str,
-    images_in_plan_bytes: int,
-    editions_kept: int,
+    step_settings: StepSettings,
     known_to_exist: frozenset[str],
     log_ids: Mapping[str, str],
 ) -> tuple[list[str], frozenset[str]]:
@@ -224,7 +233,7 @@ def run_step_in_child(
     storage.remember_existing(known_to_exist)
     with logs.bound(**log_ids):
         try:
-            messages = run_step(storage, job_id, step, message_id, images_in_plan_bytes, editions_kept)
+            messages = run_step(storage, job_id, step, message_id, step_settings)
         except PermanentError as error:
             log.info("the job failed: %s", error)
             fail_job(storage, job_id, str(error))
@@ -267,9 +276,7 @@ def _step_process_storage(open_storage: Callable[[str], Storage], connection: st
     return open_storage(connection)
 
 
-def run_step(
-    storage: Storage, job_id: str, step: str, message_id: str, images_in_plan_bytes: int, editions_kept: int
-) -> list[str]:
+def run_step(storage: Storage, job_id: str, step: str, message_id: str, step_settings: StepSettings) -> list[str]:
     """Run `step` of the job if this delivery still holds its claim; returns the messages to send."""
     try:
         job, _ = read_job(storage, job_id)
@@ -285,7 +292,7 @@ def run_step(
         log.info("the step was taken over by another delivery: message %s stops", message_id)
         return []
     if step == FIRST_STEP:
-        return steps.plan(storage, job, message_id, images_in_plan_bytes)
+        return steps.plan(storage, job, message_id, step_settings.images_in_plan_bytes)
     if not job.plan:
         return [ConvertStep(job_id, FIRST_STEP).to_message()]  # a step before its plan: plan first
     if step in job.completed:
@@ -295,8 +302,8 @@ def run_step(
     if message.image_batch is not None:
         return steps.images(storage, job, step, message_id, message.image_batch)
     if message.is_pdf:
-        return typesetting.typeset(storage, job, message_id)
+        return typesetting.typeset(storage, job, message_id, step_settings.pdf_archival)
     if message.is_package:
-        return steps.package(storage, job, message_id, editions_kept)
+        return steps.package(storage, job, message_id, step_settings.editions_kept)
     log.warning("unknown step %r", step)
     return []

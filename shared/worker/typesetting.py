@@ -23,7 +23,7 @@ log = logs.get_logger(__name__)
 PDF_NAME = "book.pdf"
 
 
-def typeset(storage: Storage, job: Job, message_id: str) -> list[str]:
+def typeset(storage: Storage, job: Job, message_id: str, archival: bool) -> list[str]:
     from shared.book.conversion import book_parts
     from shared.book.pdf.typeset import write_pdf
 
@@ -34,7 +34,7 @@ def typeset(storage: Storage, job: Job, message_id: str) -> list[str]:
         return []
     book, chapters, images = load_book(storage, job)
     options = options_for(job)
-    result = write_pdf(book_parts(book, chapters, images, options), options.pdf_page)
+    result = write_pdf(book_parts(book, chapters, images, options), options.pdf_page, archival)
     if result.pdf is not None:
         storage.put_blob(BOOK_CONTAINER, book_blob(job.id, PDF_NAME), result.pdf, content_type="application/pdf")
 
@@ -56,11 +56,12 @@ def typeset(storage: Storage, job: Job, message_id: str) -> list[str]:
         log.info("the step was committed by another delivery")
         return []
     log.info(
-        "step committed (%d/%d done): PDF %s, %s pages, PDF/UA-1 %s",
+        "step committed (%d/%d done): PDF %s, %s pages, PDF/UA-1 %s, PDF/A-2 %s",
         committed.steps_done,
         committed.steps_total,
         f"{len(result.pdf)} bytes" if result.pdf else "not made",
         result.page,
         "claimed" if result.pdf_ua else "not claimed",
+        "claimed" if result.pdf_a else "not claimed",
     )
     return [ConvertStep(job.id, PACKAGE_STEP).to_message()]

@@ -67,14 +67,26 @@ def outline_of(pdf: bytes) -> list[Any]:
 
 
 def claims_pdf_ua(pdf: bytes) -> bool:
-    """Whether the XMP metadata says PDF/UA (pdfuaid:part), read from the uncompressed file."""
+    """Whether the XMP metadata says PDF/UA (pdfuaid:part)."""
+    return b"pdfuaid:part" in _uncompressed(pdf)
+
+
+def pdf_a_part(pdf: bytes) -> str:
+    """The PDF/A part and conformance the XMP metadata claims ('2A', '2B'), or ''."""
+    plain = _uncompressed(pdf)
+    part = re.search(rb"pdfaid:part[=>\"]+\s*(\d)", plain)
+    level = re.search(rb"pdfaid:conformance[=>\"]+\s*([A-Za-z])", plain)
+    return (part.group(1) + level.group(1)).decode().upper() if part and level else ""
+
+
+def _uncompressed(pdf: bytes) -> bytes:
     path = _file(pdf)
     plain = path.with_suffix(".qdf.pdf")
     _run("qpdf", "--qdf", "--object-streams=disable", str(path), str(plain))
-    claimed = b"pdfuaid:part" in plain.read_bytes()
+    data = plain.read_bytes()
     path.unlink()
     plain.unlink()
-    return claimed
+    return data
 
 
 def nav_of(epub: bytes) -> list[Any]:

@@ -19,6 +19,7 @@ from tests.book.pdf_tools import (
     nav_of,
     outline_of,
     page_info,
+    pdf_a_part,
     pdf_words,
     qpdf_check,
     text_of,
@@ -63,6 +64,26 @@ def test_a_described_book_claims_pdf_ua_and_an_undescribed_image_says_why_not(
     undescribed = converted["undescribed-image"]
     assert not claims_pdf_ua(undescribed.pdf or b"")
     assert "The PDF does not claim PDF/UA-1 (accessible PDF): 1 image(s) have no description." in undescribed.warnings
+
+
+def test_an_archival_pdf_claims_pdf_a_as_well() -> None:
+    from shared.book.conversion import book_parts, parse, process, render
+
+    def typeset(name: str) -> tuple[bool, str, list[str]]:
+        data, kind = GOOD_BOOKS[name]()
+        opts = options(kind)
+        book = parse(data, opts)
+        images = {key: process(book, key) for key in book.image_sources}
+        result = write_pdf(book_parts(book, render(book), images, opts), "a4", archival=True)
+        assert result.pdf is not None and result.pdf_a
+        return claims_pdf_ua(result.pdf), pdf_a_part(result.pdf), result.warnings
+
+    assert typeset("captioned-figure") == (True, "2A", [])
+    ua, part, warnings = typeset("undescribed-image")
+    assert (ua, part) == (False, "2B") and warnings == [
+        "The PDF does not claim PDF/UA-1 (accessible PDF): 1 image(s) have no description."
+    ]
+    assert pdf_a_part(convert(corpus.PLAIN_TEXT.encode(), options("text")).pdf or b"") == ""
 
 
 @pytest.mark.parametrize("page", sorted(PAGE_POINTS))

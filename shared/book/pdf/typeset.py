@@ -9,6 +9,7 @@ what was missing. The same book gives the same bytes: the date is the upload's.
 
 from __future__ import annotations
 
+import re
 import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -32,6 +33,7 @@ class PdfResult:
     page: str  # the page size used (document.PAGES)
     pdf_ua: bool  # the PDF claims PDF/UA-1
     warnings: list[str] = field(default_factory=list)
+    pdf_a: bool = False  # the PDF claims PDF/A-2 (archival; asked for by the PDF_ARCHIVAL setting)
 
 
 def typst_source(parts: BookParts, page: document.PageSpec, images: dict[str, PlacedImage]) -> tuple[str, list[str]]:
@@ -104,7 +106,7 @@ def _formula(element: Any) -> tuple[str, list[str]]:
     return f"#math.equation(block: {block}, alt: {string(math.alt)}, ${math.source}$)", list(math.unconverted)
 
 
-def write_pdf(parts: BookParts, page_choice: str = "") -> PdfResult:
+def write_pdf(parts: BookParts, page_choice: str = "", archival: bool = False) -> PdfResult:
     import typst
 
     page = document.page_for(page_choice, parts.metadata.language)
@@ -140,16 +142,27 @@ def write_pdf(parts: BookParts, page_choice: str = "") -> PdfResult:
             warnings.append(
                 f"The PDF does not claim PDF/UA-1 (accessible PDF): {undescribed} image(s) have no description."
             )
-        else:
+        for standards in _attempts(not undescribed, archival):
             try:
-                return PdfResult(compile_pdf([UA_STANDARD]), page.name, True, warnings)
+                pdf = compile_pdf(standards)
             except typst.TypstError as refused:
-                if "PDF/UA" not in refused.message:
+                if not re.search(r"PDF/(UA|A)", refused.message) or not standards:
                     return PdfResult(
                         None, page.name, False, [*warnings, f"The PDF could not be made: {refused.message}"]
                     )
-                warnings.append(f"The PDF does not claim PDF/UA-1 (accessible PDF): {refused.message}")
-        try:
-            return PdfResult(compile_pdf([]), page.name, False, warnings)
-        except typst.TypstError as failed:
-            return PdfResult(None, page.name, False, [*warnings, f"The PDF could not be made: {failed.message}"])
+                claim = "PDF/UA-1 (accessible PDF)" if UA_STANDARD in standards else "PDF/A-2 (archival PDF)"
+                warnings.append(f"The PDF does not claim {claim}: {refused.message}")
+                continue
+            return PdfResult(
+                pdf, page.name, UA_STANDARD in standards, warnings, pdf_a=any(s.startswith("a-") for s in standards)
+            )
+        raise AssertionError("the last attempt claims no standard, so it returns")  # pragma: no cover
+
+
+def _attempts(accessible: bool, archival: bool) -> list[list[str]]:
+    """The standards to try, most first: Typst checks each as it writes, and refuses what breaks it.
+    PDF/A-2a asks for the tagged structure PDF/UA has; PDF/A-2b for the look alone."""
+    attempts = [[UA_STANDARD, *(["a-2a"] if archival else [])]] if accessible else []
+    if archival:
+        attempts.append(["a-2b"])
+    return [*attempts, []]
