@@ -10,10 +10,11 @@ the worker binds (`step=`). The fault is chosen by the test through the host's e
     FAULT_FAIL_AT=<kind>:<point>    raise InjectedFault there FAULT_FAIL_TIMES times (counted in
                                     the file FAULT_COUNT_FILE), then let the step through
 
-<kind> is plan, images or package; <point> one of:
+<kind> is plan, images, pdf or package; <point> one of:
 
     after_claim          the step read its job row (its claim is held; no work done yet)
-    after_output_write   the step wrote its checkpoint (plan: chapters.json, images: its batch);
+    after_output_write   the step wrote its checkpoint (plan: chapters.json, images: its batch;
+                         pdf: the edition's book.pdf);
                          `after_output_write=images/` after the plan's own image batch instead
     during_publish       the package step published book.epub (the web app may still be going out)
     before_commit        the step is about to write the row that commits it
@@ -50,7 +51,7 @@ from shared.storage.names import BOOK_CONTAINER, BOOK_TABLE, JOB_TABLE, WORK_CON
 
 # The folder the stand-in host runs the fault app from.
 FAULT_APP = Path(__file__).resolve().parent / "fault_app"
-OUTPUT_OF = {"plan": "chapters.json", "images": "images/"}
+OUTPUT_OF = {"plan": "chapters.json", "images": "images/", "pdf": "book.pdf"}
 
 
 class InjectedFault(RuntimeError):
@@ -145,6 +146,8 @@ class FaultInjectingStorage(EventRecordingStorage):
         super().put_blob(container, name, data, **kwargs)
         if container == BOOK_CONTAINER and name.endswith("/book.epub"):
             _reached("during_publish")
+        if container == BOOK_CONTAINER and name.endswith("/book.pdf"):
+            _reached("after_output_write", written="book.pdf")
 
     def _before_commit(self) -> None:
         _reached("before_commit")

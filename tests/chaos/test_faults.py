@@ -30,6 +30,7 @@ from tests.support import Azurite, Supervisor, wait_for
 POINTS = {
     "plan": ["after_claim", "after_output_write", "before_commit", "after_commit"],
     "images": ["after_claim", "after_output_write", "before_commit", "after_commit"],
+    "pdf": ["after_claim", "after_output_write", "before_commit", "after_commit"],
     "package": ["after_claim", "during_publish", "before_commit", "after_commit"],
 }
 CRASHES = [f"{kind}:{point}" for kind, points in POINTS.items() for point in points]
