@@ -76,25 +76,25 @@ def preamble(meta: Metadata, page: PageSpec, modified: datetime) -> str:
   let most = calc.min(natural, share * size.width, 0.72 * {page.height} / ratio)
   if alt == "" {{ pdf.artifact(image(path, width: most)) }} else {{ image(path, width: most, alt: alt) }}
 }})
-// A page left empty so the next chapter starts on a right-hand page shows no head and no number.
-#let blank-page() = {{
-  let here-page = here().page()
-  query(<quire-section-end>).any(e => e.location().page() == here-page - 1) and query(<quire-chapter-start>).any(s => s.location().page() == here-page + 1)
-}}
-#let page-foot = context if not blank-page() {{ align(center, text(size: 0.85em, counter(page).display())) }}
-#set page(width: {page.width}, height: {page.height}, margin: {page.margins}, binding: {binding},
+#let book-image-inline(path, width, alt) = if alt == "" {{ pdf.artifact(image(path, width: width)) }} else {{ image(path, width: width, alt: alt) }}
+// Each part of the book (the contents, then each chapter) sets its own page head and foot. A
+// page is bare when it opens the part (a chapter's first page carries its title already) or comes
+// after the part's end (the page left blank so the next chapter starts on a right-hand page).
+// Located by the part's own labels: one lookup a page, where querying every chapter on every page
+// cost Typst 110 MB more on a 560-page book.
+#let part-pages(title, start, end) = (
   header: context {{
-    if blank-page() {{ return }}
     let here-page = here().page()
-    let starts = query(<quire-chapter-start>)
-    if starts.any(s => s.location().page() == here-page) {{ return }}
-    let before = starts.filter(s => s.location().page() < here-page)
-    if before.len() > 0 {{
-      set text(size: 0.85em, style: "italic")
-      align(if calc.odd(here-page) {{ right }} else {{ left }}, before.last().value)
-    }}
+    if title == none or here-page == locate(start).page() or here-page > locate(end).page() {{ return }}
+    set text(size: 0.85em, style: "italic")
+    align(if calc.odd(here-page) {{ right }} else {{ left }}, title)
+  }},
+  footer: context {{
+    if here().page() > locate(end).page() {{ return }}
+    align(center, text(size: 0.85em, counter(page).display()))
   }},
 )
+#set page(width: {page.width}, height: {page.height}, margin: {page.margins}, binding: {binding})
 """
 
 
@@ -126,7 +126,9 @@ def title_pages(meta: Metadata, page: PageSpec, cover: str) -> str:
             + "]\n"
         )
     out.append(
-        '#set page(numbering: "i", footer: page-foot)\n#counter(page).update(1)\n#outline(indent: auto)\n#metadata(none) <quire-section-end>\n'
+        '#set page(numbering: "i", ..part-pages(none, <quire-contents-start>, <quire-contents-end>))\n'
+        "#counter(page).update(1)\n#metadata(none) <quire-contents-start>\n#outline(indent: auto)\n"
+        "#metadata(none) <quire-contents-end>\n"
     )
     return "\n".join(out)
 
@@ -134,14 +136,19 @@ def title_pages(meta: Metadata, page: PageSpec, cover: str) -> str:
 def body_start(page: PageSpec) -> str:
     """Page 1 is the first chapter's page: a right-hand one in print, so odd numbers stay on the right."""
     page_break = '#pagebreak(weak: true, to: "odd")' if page.print_trim else "#pagebreak(weak: true)"
-    return f'{page_break}\n#set page(numbering: "1", footer: page-foot)\n#counter(page).update(1)\n'
+    return f'{page_break}\n#set page(numbering: "1")\n#counter(page).update(1)\n'
 
 
-def chapter_start(title: str, anchor: str, print_trim: bool) -> str:
-    """A chapter begins a page (a right-hand one in print) and names itself for the running heads;
-    `anchor` is the label links to the chapter itself reach, if any do."""
+def chapter_start(number: int, title: str, anchor: str, print_trim: bool) -> str:
+    """A chapter begins a page (a right-hand one in print) with its own running head; `anchor` is
+    the label links to the chapter itself reach, if any do."""
     page_break = '#pagebreak(weak: true, to: "odd")' if print_trim else "#pagebreak(weak: true)"
     target = f"#metadata(none)#label({string(anchor)})" if anchor else ""
     return (
-        f"#metadata(none) <quire-section-end>\n{page_break}\n#metadata({string(title)}) <quire-chapter-start>{target}\n"
+        f"{page_break}\n#set page(..part-pages({string(title)}, <quire-start-{number}>, <quire-end-{number}>))\n"
+        f"#metadata(none) <quire-start-{number}>{target}\n"
     )
+
+
+def chapter_end(number: int) -> str:
+    return f"\n#metadata(none) <quire-end-{number}>\n"

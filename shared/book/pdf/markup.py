@@ -35,6 +35,8 @@ _INLINE_CALLS = {
     "u": "underline", "ins": "underline",
     "sup": "super", "sub": "sub", "mark": "highlight", "small": "smallcaps",
 }  # fmt: skip
+INLINE_IMAGE_SHARE = 0.35  # of the text block's width, for a picture within a paragraph or note
+INLINE_IMAGE_MAX_HEIGHT_PT = 14.0  # an image no taller than a line of text stays in the line
 _SKIPPED = {"script", "style", "head", "title", "template", "noscript", "button", "input", "select", "textarea"}
 
 
@@ -122,12 +124,25 @@ class ChapterWriter:
             return f"#quote[{self.blocks(element)}]"
         if name in ("kbd", "samp", "tt"):
             return "#raw(" + string(element.xpath("string()")) + ")"
+        if name == "sup" and self._only_noteref(element):
+            return self.link(element[0])  # a note's number is raised already
         if name in _INLINE_CALLS:
             inner = self.blocks(element)
             return f"#{_INLINE_CALLS[name]}[{inner}]" if inner else ""
         if name == "aside" or "callout" in element.get("class", ""):
             return f"\n\n#block(stroke: (left: 2pt + luma(150)), inset: (left: 8pt, y: 4pt), width: 100%)[{self.blocks(element)}]\n\n"
         return self.languaged(element, self.blocks(element))
+
+    def _only_noteref(self, element: Any) -> bool:
+        children = [c for c in element if isinstance(c.tag, str)]
+        return (
+            len(children) == 1
+            and local(children[0]) == "a"
+            and children[0].get(f"{{{EPUB}}}type") == "noteref"
+            and link_target(children[0].get("href", "")) in self.footnotes
+            and not (element.text or "").strip()
+            and not (children[0].tail or "").strip()
+        )
 
     def languaged(self, element: Any, inner: str) -> str:
         """Content in another language or direction than the book's (`lang`, `dir`)."""
@@ -210,8 +225,13 @@ class ChapterWriter:
             return text_run(alt)
         points = placed.width * 72 / 150  # a photo's pixels at 150 dpi: sharp enough on paper
         ratio = placed.height / placed.width if placed.width else 1
-        # An image within a line of text (or a note) stays small, as the text around it expects.
-        share = 0.35 if self._in_text(element) else 1.0
+        in_text = self._in_text(element)
+        if in_text and points * ratio <= INLINE_IMAGE_MAX_HEIGHT_PT:
+            # An icon within a line of text stays in the line.
+            return f"#box(book-image-inline({string(placed.path)}, {points:.1f}pt, {string(alt)}))"
+        # A picture within text (or a note) is set between its lines, smaller, as print books do:
+        # stood in the line, it would push the lines apart and stretch the words around it.
+        share = INLINE_IMAGE_SHARE if in_text else 1.0
         return f"#book-image({string(placed.path)}, {points:.1f}pt, {ratio:.4f}, {string(alt)}, share: {share})"
 
     def _in_text(self, element: Any) -> bool:
@@ -266,7 +286,8 @@ class ChapterWriter:
         self.targets.linked.add(identifier)
         tail = self.targets.claim(identifier)
         aside = self.footnotes[identifier]
-        return f"#footnote[{self.blocks(aside).strip()}]{tail}"
+        body = re.sub(r'^#"\s+', '#"', self.blocks(aside).strip())  # the space after the dropped back link
+        return f"#footnote[{body}]{tail}"
 
     def unreached_notes(self, section: Any) -> str:
         """Notes no reference in the text points at: kept, after the chapter, as the EPUB keeps them."""

@@ -25,7 +25,11 @@ def string(text: str) -> str:
 
 
 def text_run(text: str) -> str:
-    return "#" + string(text) if text else ""
+    """Text as a string literal; white space alone as markup's own space, which Typst drops where
+    it would stand alone between blocks (as a string it would make an empty paragraph)."""
+    if not text:
+        return ""
+    return " " if text.isspace() else "#" + string(text)
 
 
 def local(element: Any) -> str:

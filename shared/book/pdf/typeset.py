@@ -49,14 +49,18 @@ def typst_source(parts: BookParts, page: document.PageSpec, images: dict[str, Pl
     warnings: list[str] = []
     for chapter, root in trees:
         anchor = chapter_label(chapter.file_stem)
-        out.append(document.chapter_start(chapter.title, anchor if targets.labelled(anchor) else "", page.print_trim))
+        out.append(
+            document.chapter_start(
+                chapter.number, chapter.title, anchor if targets.labelled(anchor) else "", page.print_trim
+            )
+        )
         levels = _heading_levels(chapter, root)
         if levels.title_in_body is None:
             out.append(f"#heading(level: {levels.chapter_level})[#{string(chapter.title)}]\n\n")
         writer = ChapterWriter(targets, images, _formula, page.print_trim, levels.level_of)
         out.append(writer.chapter(root))
         warnings.extend(writer.warnings)
-        out.append("\n")
+        out.append(document.chapter_end(chapter.number))
     return targets.resolve("".join(out)), list(dict.fromkeys(warnings))
 
 
