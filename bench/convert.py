@@ -181,6 +181,7 @@ def compare(label: str, folder: Path, runs: int, pandoc_inputs: list[str] | None
         str(folder / "quire"),
         "--modified",
         "2026-11-21T00:00:00Z",
+        "--no-pdf",  # pandoc makes the EPUB alone here; the print PDF is bench/pdf.py's to measure
     ]
     sources = pandoc_inputs or ["book.md"]
     # pandoc finds each file's images from the working directory, then along its resource path.

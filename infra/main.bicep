@@ -440,6 +440,10 @@ resource app 'Microsoft.Web/sites@2024-04-01' = {
           name: 'PDF_ARCHIVAL'
           value: 'false'
         }
+        {
+          name: 'PDF_STEP_MEMORY_MB'
+          value: '1024'
+        }
       ]
     }
   }

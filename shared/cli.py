@@ -48,6 +48,7 @@ def main(argv: list[str] | None = None) -> int:
         metavar="|".join(PDF_PAGE_SIZES),
         help="the print PDF's page size; default: chosen by the book's language",
     )
+    parser.add_argument("--no-pdf", action="store_true", help="make the EPUB and the web-app book only")
     parser.add_argument("--updates-url", default="", help="where the web-app book's updates page reads its news")
     parser.add_argument(
         "--edition",
@@ -104,7 +105,7 @@ def main(argv: list[str] | None = None) -> int:
         )
         book = parse(data, options)
         del data  # the manuscript (a zip of photos, say) is not needed past parsing
-        result = finish(book, options)
+        result = finish(book, options, with_pdf=not args.no_pdf)
     except (ManuscriptError, UploadRejected) as error:
         print(f"error: {error}", file=sys.stderr)
         return 1

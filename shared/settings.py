@@ -43,6 +43,9 @@ DEFAULT_IMAGES_IN_PLAN_BYTES = 16 * 1024 * 1024
 # 2,048 MB Flex Consumption instance.
 DEFAULT_STEP_CPU_SECONDS = 20
 DEFAULT_STEP_MEMORY_MB = 512
+# The pdf step's: Typst holds the laid-out book, about 300 bytes for each byte of its source, so
+# 1,024 MB typesets a book of about 700 pages of text (bench/pdf.py).
+DEFAULT_PDF_STEP_MEMORY_MB = 1024
 # An upload that has not recorded its job this long after it started is abandoned (its request
 # died): its manuscript is deleted. Longer than host.json's functionTimeout (10 minutes), so no
 # live request is ever refused by it.
@@ -239,6 +242,7 @@ class Settings:
     images_in_plan_bytes: int = DEFAULT_IMAGES_IN_PLAN_BYTES
     step_cpu_seconds: int = DEFAULT_STEP_CPU_SECONDS
     step_memory_mb: int = DEFAULT_STEP_MEMORY_MB
+    pdf_step_memory_mb: int = DEFAULT_PDF_STEP_MEMORY_MB
     abandoned_upload_seconds: int = DEFAULT_ABANDONED_UPLOAD_SECONDS
     direct_upload_max_bytes: int = DEFAULT_DIRECT_UPLOAD_MAX_BYTES
     direct_upload_sas_seconds: int = DEFAULT_DIRECT_UPLOAD_SAS_SECONDS
@@ -269,6 +273,7 @@ class Settings:
             images_in_plan_bytes=_positive_int(env, "IMAGES_IN_PLAN_BYTES", DEFAULT_IMAGES_IN_PLAN_BYTES, minimum=0),
             step_cpu_seconds=_positive_int(env, "STEP_CPU_SECONDS", DEFAULT_STEP_CPU_SECONDS),
             step_memory_mb=_positive_int(env, "STEP_MEMORY_MB", DEFAULT_STEP_MEMORY_MB, minimum=64),
+            pdf_step_memory_mb=_positive_int(env, "PDF_STEP_MEMORY_MB", DEFAULT_PDF_STEP_MEMORY_MB, minimum=64),
             abandoned_upload_seconds=_positive_int(env, "ABANDONED_UPLOAD_SECONDS", DEFAULT_ABANDONED_UPLOAD_SECONDS),
             **_direct_upload(env),
             editions_kept=_positive_int(env, "EDITIONS_KEPT", DEFAULT_EDITIONS_KEPT),

@@ -79,6 +79,16 @@ def _peak_data_bytes() -> int:
     return fields[b"VmPeak"] - fields[b"VmSize"] + fields[b"VmData"] if fields else 0
 
 
+def data_bytes_left() -> int | None:
+    """How much more data (what RLIMIT_DATA limits) this process may take before its budget stops
+    it; None when nothing limits it (outside a step's process)."""
+    soft = resource.getrlimit(resource.RLIMIT_DATA)[0]
+    data = _status_bytes(b"VmData").get(b"VmData")
+    if soft == resource.RLIM_INFINITY or data is None:
+        return None
+    return max(0, soft - data)
+
+
 def _anonymous_resident_bytes() -> int:
     """Memory this process holds that no file backs: what it would give back by exiting."""
     return _status_bytes(b"RssAnon").get(b"RssAnon", 0)

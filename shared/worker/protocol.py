@@ -29,6 +29,7 @@ from shared.errors import LostRace, PermanentError
 from shared.jobs.messages import ConvertStep, EraseBook, parse_conversion_queue_message
 from shared.jobs.record import (
     FIRST_STEP,
+    PDF_STEP,
     Job,
     JobStatus,
 )
@@ -124,7 +125,10 @@ def _run(services: Services, job_id: str, step: str, message_id: str) -> list[st
         return []
     if outcome is claims.ClaimOutcome.TAKEN:
         log.info("step claimed by message %s", message_id)
-    budget = StepBudget(cpu_seconds=settings.step_cpu_seconds, memory_bytes=settings.step_memory_mb * 1024 * 1024)
+    # Typst holds the whole laid-out book while it typesets (about 300 bytes a byte of its source):
+    # the pdf step has a memory budget of its own.
+    memory_mb = settings.pdf_step_memory_mb if step == PDF_STEP else settings.step_memory_mb
+    budget = StepBudget(cpu_seconds=settings.step_cpu_seconds, memory_bytes=memory_mb * 1024 * 1024)
     arguments = (
         services.step_storage,
         settings.storage_connection,

@@ -26,6 +26,7 @@ PDF_NAME = "book.pdf"
 def typeset(storage: Storage, job: Job, message_id: str, archival: bool) -> list[str]:
     from shared.book.conversion import book_parts
     from shared.book.pdf.typeset import write_pdf
+    from shared.budget.process import data_bytes_left
 
     missing = [s for s in parallel_steps(job) if s not in job.completed]
     if missing:
@@ -34,7 +35,9 @@ def typeset(storage: Storage, job: Job, message_id: str, archival: bool) -> list
         return []
     book, chapters, images = load_book(storage, job)
     options = options_for(job)
-    result = write_pdf(book_parts(book, chapters, images, options), options.pdf_page, archival)
+    parts = book_parts(book, chapters, images, options)
+    del book  # the parsed manuscript is not needed past here: its memory goes to Typst
+    result = write_pdf(parts, options.pdf_page, archival, memory_left=data_bytes_left())
     if result.pdf is not None:
         storage.put_blob(BOOK_CONTAINER, book_blob(job.id, PDF_NAME), result.pdf, content_type="application/pdf")
 

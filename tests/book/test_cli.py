@@ -40,6 +40,12 @@ def test_cli_writes_epub_and_app(tmp_path: Path) -> None:
     again = run_cli(str(manuscript), "--out", str(tmp_path / "again"), "--modified", "2026-11-21T09:30:00Z")
     assert again.returncode == 0
     assert (tmp_path / "out" / "book.epub").read_bytes() == (tmp_path / "again" / "book.epub").read_bytes()
+    assert (tmp_path / "out" / "book.pdf").read_bytes() == (tmp_path / "again" / "book.pdf").read_bytes()
+    assert (tmp_path / "out" / "book.pdf").read_bytes().startswith(b"%PDF-")
+    assert b"Download PDF" in (tmp_path / "out" / "app" / "index.html").read_bytes()
+    without = run_cli(str(manuscript), "--out", str(tmp_path / "no-pdf"), "--no-pdf")
+    assert without.returncode == 0 and not (tmp_path / "no-pdf" / "book.pdf").exists()
+    assert b"Download PDF" not in (tmp_path / "no-pdf" / "app" / "index.html").read_bytes()
 
 
 def test_cli_prints_warnings(tmp_path: Path) -> None:

@@ -187,3 +187,16 @@ def test_a_book_typst_cannot_typeset_keeps_its_other_outputs_and_says_why() -> N
     result = write_pdf(book_parts(book, render(book), broken, opts), "a4")
     assert result.pdf is None and not result.pdf_ua
     assert any(w.startswith("The PDF could not be made: ") for w in result.warnings), result.warnings
+
+
+def test_a_book_too_long_for_the_memory_left_gets_no_pdf_and_a_reason() -> None:
+    from shared.book.conversion import book_parts, parse, render
+
+    opts = options("text")
+    book = parse(corpus.PLAIN_TEXT.encode(), opts)
+    parts = book_parts(book, render(book), {}, opts)
+    assert write_pdf(parts, "a4", memory_left=None).pdf is not None
+    refused = write_pdf(parts, "a4", memory_left=10 * 2**20)
+    assert refused.pdf is None and len(refused.warnings) == 1
+    assert refused.warnings[0].startswith("The PDF was not made: a book this long (about ")
+    assert "more than a conversion step may use (10 MB left of PDF_STEP_MEMORY_MB)" in refused.warnings[0]

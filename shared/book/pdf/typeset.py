@@ -24,6 +24,10 @@ from shared.book.pdf.targets import BookTargets, chapter_label
 from shared.book.pdf.text import local, parse_body, string
 
 UA_STANDARD = "ua-1"
+# What Typst holds while it typesets, measured (bench/pdf.py): about 300 bytes for each byte of
+# Typst source (a 288-page book of 1.1 MB of source took 340 MB), and each image decoded to pixels.
+TYPST_BYTES_PER_SOURCE_BYTE = 320
+TYPST_BASE_BYTES = 40 * 1024 * 1024
 _HEADINGS = ("h1", "h2", "h3", "h4", "h5", "h6")
 
 
@@ -110,7 +114,16 @@ def _formula(element: Any) -> tuple[str, list[str]]:
     return f"#math.equation(block: {block}, alt: {string(math.alt)}, ${math.source}$)", list(math.unconverted)
 
 
-def write_pdf(parts: BookParts, page_choice: str = "", archival: bool = False) -> PdfResult:
+def memory_needed(source: str, images: list[tuple[int, int]]) -> int:
+    """An estimate of what typesetting `source` with images of these pixel sizes takes."""
+    return TYPST_BASE_BYTES + TYPST_BYTES_PER_SOURCE_BYTE * len(source) + sum(4 * w * h for w, h in images)
+
+
+def write_pdf(
+    parts: BookParts, page_choice: str = "", archival: bool = False, memory_left: int | None = None
+) -> PdfResult:
+    """The book's PDF. `memory_left`: what the process may still allocate (a step's budget); a book
+    that would need more is not typeset (Typst would be stopped mid-way) and a warning says so."""
     import typst
 
     page = document.page_for(page_choice, parts.metadata.language)
@@ -125,6 +138,20 @@ def write_pdf(parts: BookParts, page_choice: str = "", archival: bool = False) -
         for key, image in chosen.items()
     }
     source, warnings = typst_source(parts, page, placed)
+    needed = memory_needed(source, [(i.width, i.height) for i in chosen.values()])
+    if memory_left is not None and needed > memory_left:
+        pages = len(source) // 4000  # about 4 KB of source a page of text
+        return PdfResult(
+            None,
+            page.name,
+            False,
+            [
+                *warnings,
+                f"The PDF was not made: a book this long (about {pages} pages) needs about {needed // 2**20} MB to "
+                f"typeset, more than a conversion step may use ({memory_left // 2**20} MB left of PDF_STEP_MEMORY_MB). "
+                "The EPUB and the web-app book are complete.",
+            ],
+        )
     undescribed = sum(chapter.images_without_alt for chapter in parts.chapters)
     with tempfile.TemporaryDirectory(prefix="quire-pdf-") as folder:
         (Path(folder) / "images").mkdir()
