@@ -200,3 +200,18 @@ def test_a_book_too_long_for_the_memory_left_gets_no_pdf_and_a_reason() -> None:
     assert refused.pdf is None and len(refused.warnings) == 1
     assert refused.warnings[0].startswith("The PDF was not made: a book this long (about ")
     assert "more than a conversion step may use (10 MB left of PDF_STEP_MEMORY_MB)" in refused.warnings[0]
+
+
+def test_nesting_no_author_meant_is_set_as_its_text() -> None:
+    from shared.book.pdf.markup import ChapterWriter
+    from shared.book.pdf.targets import BookTargets
+    from shared.book.pdf.text import parse_body
+
+    body = "<div>" * 1500 + "<p>deep <em>text</em></p>" + "</div>" * 1500
+    writer = ChapterWriter(BookTargets(), {}, lambda element: ("", []), False, lambda element: None)
+    assert writer.chapter(parse_body(body)).strip() == '#"deep text"'
+    html = (
+        "<html><body><h1>Deep</h1>" + "<div>" * 3000 + "<p>deep <em>text</em></p>" + "</div>" * 3000 + "</body></html>"
+    )
+    result = convert(html.encode(), options("html"))
+    assert "deep text" in text_of(result.pdf or b"")

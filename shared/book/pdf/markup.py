@@ -35,6 +35,7 @@ _INLINE_CALLS = {
     "u": "underline", "ins": "underline",
     "sup": "super", "sub": "sub", "mark": "highlight", "small": "smallcaps",
 }  # fmt: skip
+MAX_DEPTH = 100
 INLINE_IMAGE_SHARE = 0.35  # of the text block's width, for a picture within a paragraph or note
 INLINE_IMAGE_MAX_HEIGHT_PT = 14.0  # an image no taller than a line of text stays in the line
 _SKIPPED = {"script", "style", "head", "title", "template", "noscript", "button", "input", "select", "textarea"}
@@ -61,6 +62,7 @@ class ChapterWriter:
     footnotes: dict[str, Any] = field(default_factory=dict)
     _noted: set[str] = field(default_factory=set)
     _quiet: bool = False  # inside a heading: its labels were placed before it
+    _depth: int = 0
 
     def chapter(self, root: Any) -> str:
         for aside in root.iter(f"{{{XHTML}}}aside"):
@@ -71,11 +73,17 @@ class ChapterWriter:
     # Blocks ---------------------------------------------------------------------------------
 
     def blocks(self, parent: Any) -> str:
-        """The children of `parent`: blocks separated by paragraph breaks, loose text kept in line."""
+        """The children of `parent`: blocks separated by paragraph breaks, loose text kept in line.
+        Past MAX_DEPTH elements deep the rest is its text alone: nesting that deep is no layout an
+        author meant, and would take Python's stack (and Typst's) with it."""
+        if self._depth >= MAX_DEPTH:
+            return text_run(flow(parent.xpath("string()")))
+        self._depth += 1
         out: list[str] = [text_run(flow(parent.text))]
         for child in parent:
             out.append(self.element(child))
             out.append(text_run(flow(child.tail)))
+        self._depth -= 1
         return "".join(out)
 
     def element(self, element: Any) -> str:

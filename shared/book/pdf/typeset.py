@@ -15,6 +15,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from lxml import etree
+
 from shared.book.epub import BookParts
 from shared.book.model import RenderedChapter
 from shared.book.pdf import document
@@ -114,9 +116,18 @@ def _formula(element: Any) -> tuple[str, list[str]]:
     return f"#math.equation(block: {block}, alt: {string(math.alt)}, ${math.source}$)", list(math.unconverted)
 
 
-def memory_needed(source: str, images: list[tuple[int, int]]) -> int:
-    """An estimate of what typesetting `source` with images of these pixel sizes takes."""
-    return TYPST_BASE_BYTES + TYPST_BYTES_PER_SOURCE_BYTE * len(source) + sum(4 * w * h for w, h in images)
+def memory_needed(source_length: int, images: list[tuple[int, int]]) -> int:
+    """An estimate of what typesetting a source this long, with images of these pixel sizes, takes."""
+    return TYPST_BASE_BYTES + TYPST_BYTES_PER_SOURCE_BYTE * source_length + sum(4 * w * h for w, h in images)
+
+
+def _too_long(needed: int, memory_left: int, source_length: int) -> str:
+    pages = source_length // 4000  # about 4 KB of source a page of text
+    return (
+        f"The PDF was not made: a book this long (about {pages} pages) needs about {needed // 2**20} MB to "
+        f"typeset, more than a conversion step may use ({memory_left // 2**20} MB left of PDF_STEP_MEMORY_MB). "
+        "The EPUB and the web-app book are complete."
+    )
 
 
 def write_pdf(
@@ -137,21 +148,22 @@ def write_pdf(
         )
         for key, image in chosen.items()
     }
-    source, warnings = typst_source(parts, page, placed)
-    needed = memory_needed(source, [(i.width, i.height) for i in chosen.values()])
-    if memory_left is not None and needed > memory_left:
-        pages = len(source) // 4000  # about 4 KB of source a page of text
+    sizes = [(i.width, i.height) for i in chosen.values()]
+    # The chapters' XHTML is about as long as the Typst made of it: a book far too long is told so
+    # before its chapters are parsed (63 MB of text would take gigabytes only to be refused).
+    body_length = sum(len(chapter.body) for chapter in parts.chapters)
+    if memory_left is not None and memory_needed(body_length, sizes) > 2 * memory_left:
+        needed = memory_needed(body_length, sizes)
+        return PdfResult(None, page.name, False, [_too_long(needed, memory_left, body_length)])
+    try:
+        source, warnings = typst_source(parts, page, placed)
+    except etree.XMLSyntaxError as unreadable:  # nesting deeper than libxml2 reads (2,048 levels)
         return PdfResult(
-            None,
-            page.name,
-            False,
-            [
-                *warnings,
-                f"The PDF was not made: a book this long (about {pages} pages) needs about {needed // 2**20} MB to "
-                f"typeset, more than a conversion step may use ({memory_left // 2**20} MB left of PDF_STEP_MEMORY_MB). "
-                "The EPUB and the web-app book are complete.",
-            ],
+            None, page.name, False, [f"The PDF could not be made: a chapter is nested too deeply ({unreadable})."]
         )
+    needed = memory_needed(len(source), sizes)
+    if memory_left is not None and needed > memory_left:
+        return PdfResult(None, page.name, False, [*warnings, _too_long(needed, memory_left, len(source))])
     undescribed = sum(chapter.images_without_alt for chapter in parts.chapters)
     with tempfile.TemporaryDirectory(prefix="quire-pdf-") as folder:
         (Path(folder) / "images").mkdir()
