@@ -33,7 +33,7 @@ from __future__ import annotations
 import json
 import tempfile
 from datetime import UTC, datetime
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from shared import logs
 from shared.books.publishing import publish_packaged_edition
@@ -159,6 +159,27 @@ def plan(storage: Storage, job: Job, message_id: str, images_in_plan_bytes: int)
     ]
 
 
+def commit_step(storage: Storage, job_id: str, step: str, message_id: str, **changes: Any) -> Job | None:
+    """Add `step` to the row's completed steps (with `changes`), unless the job ended, the step is
+    committed already, or another delivery holds it; None then."""
+
+    def commit(current: Job) -> Job | None:
+        if current.is_terminal or step in current.completed or not claims.holds(current, step, message_id):
+            return None
+        return current.with_changes(
+            claims=claims.without_claim(current, step),
+            completed=[*current.completed, step],
+            steps_done=current.steps_done + 1,
+            updated=datetime.now(UTC),
+            **{name: change(current) if callable(change) else change for name, change in changes.items()},
+        )
+
+    committed = update_job(storage, job_id, commit)
+    if committed is None:
+        log.info("the step was committed by another delivery")
+    return committed
+
+
 def _log_commit(committed: Job) -> None:
     log.info("step committed (%d/%d done)", committed.steps_done, committed.steps_total)
 
@@ -177,19 +198,8 @@ def images(storage: Storage, job: Job, step: str, message_id: str, index: int) -
     book.image_sources = dict(zip(keys, sources, strict=True))
     checkpoints.write_once(storage, job.id, *checkpoints.packed_image_batch(index, process_in_parallel(book, keys)))
 
-    def commit(current: Job) -> Job | None:
-        if current.is_terminal or step in current.completed or not claims.holds(current, step, message_id):
-            return None
-        return current.with_changes(
-            claims=claims.without_claim(current, step),
-            completed=[*current.completed, step],
-            steps_done=current.steps_done + 1,
-            updated=datetime.now(UTC),
-        )
-
-    committed = update_job(storage, job.id, commit)
+    committed = commit_step(storage, job.id, step, message_id)
     if committed is None:
-        log.info("the step was committed by another delivery")
         return []
     _log_commit(committed)
     if all(s in committed.completed for s in parallel_steps(job)):

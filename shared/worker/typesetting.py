@@ -8,16 +8,13 @@ Typst gives the same bytes for the same book, so a rerun writes the blob again u
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
-
 from shared import logs
 from shared.jobs.messages import ConvertStep
 from shared.jobs.record import MAX_STORED_WARNINGS, PACKAGE_STEP, PDF_STEP, Job, parallel_steps
-from shared.jobs.store import book_blob, update_job
+from shared.jobs.store import book_blob
 from shared.storage import Storage
 from shared.storage.names import BOOK_CONTAINER
-from shared.worker import claims
-from shared.worker.steps import load_book, options_for, release
+from shared.worker.steps import commit_step, load_book, options_for, release
 
 log = logs.get_logger(__name__)
 PDF_NAME = "book.pdf"
@@ -41,22 +38,15 @@ def typeset(storage: Storage, job: Job, message_id: str, archival: bool) -> list
     if result.pdf is not None:
         storage.put_blob(BOOK_CONTAINER, book_blob(job.id, PDF_NAME), result.pdf, content_type="application/pdf")
 
-    def commit(current: Job) -> Job | None:
-        if current.is_terminal or PDF_STEP in current.completed or not claims.holds(current, PDF_STEP, message_id):
-            return None
-        warnings = list(dict.fromkeys([*current.warnings, *result.warnings]))[:MAX_STORED_WARNINGS]
-        return current.with_changes(
-            claims=claims.without_claim(current, PDF_STEP),
-            completed=[*current.completed, PDF_STEP],
-            steps_done=current.steps_done + 1,
-            has_pdf=result.pdf is not None,
-            warnings=warnings,
-            updated=datetime.now(UTC),
-        )
-
-    committed = update_job(storage, job.id, commit)
+    committed = commit_step(
+        storage,
+        job.id,
+        PDF_STEP,
+        message_id,
+        has_pdf=result.pdf is not None,
+        warnings=lambda current: list(dict.fromkeys([*current.warnings, *result.warnings]))[:MAX_STORED_WARNINGS],
+    )
     if committed is None:
-        log.info("the step was committed by another delivery")
         return []
     log.info(
         "step committed (%d/%d done): PDF %s, %s pages, PDF/UA-1 %s, PDF/A-2 %s",
