@@ -3,6 +3,7 @@ pdftotext and pdfinfo (the text a reader copies, the page size), as a reader's s
 
 from __future__ import annotations
 
+import html as html_module
 import json
 import re
 import subprocess
@@ -45,6 +46,19 @@ def text_of(pdf: bytes) -> str:
     text = _run("pdftotext", "-enc", "UTF-8", str(path), "-")
     path.unlink()
     return text
+
+
+def word_boxes(pdf: bytes) -> list[tuple[str, float, float]]:
+    """Each word poppler finds, with its left and right edge in points."""
+    path = _file(pdf)
+    html = _run("pdftotext", "-bbox", str(path), "-")
+    path.unlink()
+    return [
+        (html_module.unescape(word), float(left), float(right))
+        for left, right, word in re.findall(
+            r'<word xMin="([0-9.]+)" yMin="[0-9.]+" xMax="([0-9.]+)" yMax="[0-9.]+">([^<]*)</word>', html
+        )
+    ]
 
 
 def page_info(pdf: bytes) -> dict[str, str]:

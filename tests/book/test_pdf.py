@@ -23,6 +23,7 @@ from tests.book.pdf_tools import (
     pdf_words,
     qpdf_check,
     text_of,
+    word_boxes,
 )
 
 pytestmark = pytest.mark.tools
@@ -213,3 +214,10 @@ def test_nesting_no_author_meant_is_set_as_its_text() -> None:
     html = "<html><body><h1>Deep</h1>" + "<div>" * 240 + "<p>deep <em>text</em></p>" + "</div>" * 240 + "</body></html>"
     result = convert(html.encode(), options("html"))
     assert "deep text" in text_of(result.pdf or b"")
+
+
+def test_code_with_a_word_longer_than_a_line_is_set_smaller_to_stay_on_the_page() -> None:
+    token = "'" + "a" * 90 + "'"
+    result = convert(f"# Code\n\n```python\nx = {token}\n```\n".encode(), options("markdown", pdf_page="5x8"))
+    boxes = [(left, right) for word, left, right in word_boxes(result.pdf or b"") if word == token]
+    assert len(boxes) == 1 and boxes[0][1] <= 360 - 0.5 * 72  # within the outer margin of a 5 × 8 in page

@@ -58,6 +58,7 @@ class ChapterWriter:
     math: Callable[[Any], tuple[str, list[str]]]  # a <math> element → (Typst markup, unconverted names)
     show_urls: bool
     heading_level: Callable[[Any], tuple[int, bool] | None]  # a heading → (level, in the outline)
+    code_columns: int = 80  # characters of code a line of the page holds at the listing's usual size
     warnings: list[str] = field(default_factory=list)
     footnotes: dict[str, Any] = field(default_factory=dict)
     _noted: set[str] = field(default_factory=set)
@@ -205,9 +206,13 @@ class ChapterWriter:
 
         walk(element, "")
         code = "".join(runs).rstrip("\n") if runs else ""
+        # Code wraps at its spaces; a word longer than a line (a long string, a URL) would run off the
+        # page, so the listing is set smaller until it fits, down to just over half size.
+        longest = max((len(word) for word in element.xpath("string()").split()), default=0)
+        size = 0.8 * max(min(1.0, self.code_columns / longest), 0.55) if longest else 0.8
         return (
             f"\n\n{self.anchors_within(element)}#block(fill: luma(246), inset: 6pt, radius: 2pt, width: 100%, breakable: true)"
-            f"[#set par(justify: false, first-line-indent: 0pt); #set text(font: code-fonts, size: 0.8em, hyphenate: false); {code}]\n\n"
+            f"[#set par(justify: false, first-line-indent: 0pt); #set text(font: code-fonts, size: {size:.3f}em, hyphenate: false); {code}]\n\n"
         )
 
     def figure(self, element: Any) -> str:

@@ -63,7 +63,7 @@ def typst_source(parts: BookParts, page: document.PageSpec, images: dict[str, Pl
         levels = _heading_levels(chapter, root)
         if levels.title_in_body is None:
             out.append(f"#heading(level: {levels.chapter_level})[#{string(chapter.title)}]\n\n")
-        writer = ChapterWriter(targets, images, _formula, page.print_trim, levels.level_of)
+        writer = ChapterWriter(targets, images, _formula, page.print_trim, levels.level_of, page.code_columns)
         out.append(writer.chapter(root))
         warnings.extend(writer.warnings)
         out.append(document.chapter_end(chapter.number))
