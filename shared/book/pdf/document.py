@@ -31,11 +31,11 @@ class PageSpec:
 
 
 PAGES = {
-    "a4": PageSpec("a4", "210mm", "297mm", "(x: 25mm, top: 25mm, bottom: 28mm)", "11pt", False, 85),
-    "letter": PageSpec("letter", "8.5in", "11in", "(x: 1in, top: 1in, bottom: 1.1in)", "11pt", False, 88),
-    "6x9": PageSpec("6x9", "6in", "9in", "(inside: 0.875in, outside: 0.625in, top: 0.75in, bottom: 0.8in)", "10.5pt", True, 64),
-    "5.5x8.5": PageSpec("5.5x8.5", "5.5in", "8.5in", "(inside: 0.8in, outside: 0.55in, top: 0.7in, bottom: 0.75in)", "10pt", True, 62),
-    "5x8": PageSpec("5x8", "5in", "8in", "(inside: 0.75in, outside: 0.5in, top: 0.65in, bottom: 0.7in)", "10pt", True, 56),
+    "a4": PageSpec("a4", "210mm", "297mm", "(x: 25mm, top: 25mm, bottom: 28mm)", "11pt", False, 83),
+    "letter": PageSpec("letter", "8.5in", "11in", "(x: 1in, top: 1in, bottom: 1.1in)", "11pt", False, 86),
+    "6x9": PageSpec("6x9", "6in", "9in", "(inside: 0.875in, outside: 0.625in, top: 0.75in, bottom: 0.8in)", "10.5pt", True, 61),
+    "5.5x8.5": PageSpec("5.5x8.5", "5.5in", "8.5in", "(inside: 0.8in, outside: 0.55in, top: 0.7in, bottom: 0.75in)", "10pt", True, 59),
+    "5x8": PageSpec("5x8", "5in", "8in", "(inside: 0.75in, outside: 0.5in, top: 0.65in, bottom: 0.7in)", "10pt", True, 53),
 }  # fmt: skip
 # Where US Letter is the paper in the drawer; everywhere else, A4.
 LETTER_REGIONS = frozenset({"US", "CA", "MX", "PH", "CL", "CO", "VE", "GT", "CR", "PR", "DO", "PA", "SV", "NI", "HN"})
