@@ -181,8 +181,15 @@ _CONTENT_TYPES = {
 }
 
 
+# The web-app book's Readium Web Publication Manifest (shared/book/webpub.py), by its name.
+WEBPUB_MANIFEST = "publication.json"
+WEBPUB_MEDIA_TYPE = "application/webpub+json"
+
+
 def content_type_for(path: str) -> str:
-    """The Content-Type of a book's file or the upload page's, by its extension."""
+    """The Content-Type of a book's file or the upload page's, by its name or its extension."""
+    if posixpath.basename(path) == WEBPUB_MANIFEST:
+        return WEBPUB_MEDIA_TYPE
     return _CONTENT_TYPES.get(posixpath.splitext(path)[1].lower(), "application/octet-stream")
 
 

@@ -21,6 +21,8 @@ from shared.book.model import RenderedChapter
 from shared.book.render import image_files
 from shared.book.styles import APP_CSS
 from shared.book.webapp_script import APP_JS, SERVICE_WORKER_JS
+from shared.book.webpub import publication_manifest
+from shared.formats import WEBPUB_MANIFEST
 
 THEME_COLOR = "#8a4b14"
 BACKGROUND_COLOR = "#fbf8f2"
@@ -157,6 +159,7 @@ def write_webapp(parts: BookParts, updates_url: str = "", edition: int = 0, *, p
         ],
     }
     files["manifest.webmanifest"] = (json.dumps(manifest, ensure_ascii=False, indent=2) + "\n").encode("utf-8")
+    files[WEBPUB_MANIFEST] = publication_manifest(parts, files, edition, pdf)
 
     digest = hashlib.sha256()
     for path in sorted(files):

@@ -7,8 +7,10 @@ import json
 import re
 import zipfile
 
+import pytest
+
 from shared.book import Conversion, convert
-from tests.book.conftest import options
+from tests.book.conftest import GOOD_BOOKS, options
 
 
 def found(pattern: str, text: str) -> str:
@@ -108,3 +110,27 @@ def test_the_index_links_the_print_pdf_only_when_there_is_one_and_never_caches_i
         # Served beside the book's folder, outside the service worker's scope and its precache.
         precache = json.loads(found(r"var PRECACHE = (\[.*?\]);", files["sw.js"].decode()))
         assert not any("pdf" in path for path in precache) and not any(p.endswith(".pdf") for p in files)
+
+
+@pytest.mark.parametrize("name", sorted(GOOD_BOOKS))
+def test_the_publication_manifest_reads_the_book_in_order_from_its_own_files(
+    name: str, converted: dict[str, Conversion]
+) -> None:
+    from shared.formats import WEBPUB_MEDIA_TYPE, content_type_for
+
+    files = converted[name].app_files
+    manifest = json.loads(files["publication.json"])
+    assert content_type_for("app/publication.json") == WEBPUB_MEDIA_TYPE
+    assert manifest["@context"] == "https://readium.org/webpub-manifest/context.jsonld"
+    assert manifest["links"][0] == {"rel": "self", "href": "publication.json", "type": WEBPUB_MEDIA_TYPE}
+    assert manifest["metadata"]["title"] and manifest["metadata"]["language"]
+    order = [item["href"] for item in manifest["readingOrder"]]
+    assert order == sorted(path for path in files if path.startswith("chapters/"))
+    assert all(item["href"] in files for item in manifest["resources"])
+    assert [r["rel"] for r in manifest["resources"] if "rel" in r] == ["cover"]
+
+    def hrefs(entries: list[dict[str, object]]) -> list[str]:
+        return [h for e in entries for h in [str(e["href"]), *hrefs(e.get("children", []))]]  # type: ignore[arg-type]
+
+    assert all(href.split("#")[0] in files for href in hrefs(manifest["toc"]))
+    assert "publication.json" in json.loads(found(r"var PRECACHE = (\[.*?\]);", files["sw.js"].decode()))
