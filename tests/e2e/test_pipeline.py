@@ -119,9 +119,13 @@ def test_the_cli_given_a_jobs_parameters_writes_the_bytes_the_pipeline_published
     chapters = sorted(path for path in pipeline if re.match(r"app/chapters/ch\d+\.html$", path))
     assert len(chapters) == 4 and b"<h2" in pipeline[chapters[-1]] and b">Part<" in pipeline[chapters[-1]]
     # The comparison sees the edition: without it, the CLI's service worker asks for no edition,
-    # and its index links the book's PDF, not this edition's.
+    # and its index and publication manifest link the book's PDF and EPUB, not this edition's.
     without = run_cli(manuscript, tmp_path / "no-edition", *parameters)
-    assert [path for path in pipeline if without[path] != pipeline[path]] == ["app/index.html", "app/sw.js"]
+    assert [path for path in pipeline if without[path] != pipeline[path]] == [
+        "app/index.html",
+        "app/publication.json",
+        "app/sw.js",
+    ]
 
 
 def test_web_app_book_is_served_with_types_caching_and_csp(app: AppHost) -> None:
