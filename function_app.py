@@ -9,7 +9,7 @@ import azure.functions as func
 from shared import logs
 from shared.services import get_feed_refresher, get_services
 from shared.storage.names import CONVERSION_POISON_QUEUE, CONVERSION_QUEUE, FEED_QUEUE
-from shared.web import books, direct_uploads, editions, pages, status
+from shared.web import books, direct_uploads, editions, opds, pages, status
 from shared.worker import protocol, recovery
 
 # Before any line is logged: no credential a request carries reaches the logs (shared/logs.py).
@@ -116,6 +116,20 @@ def download_book_epub(req: func.HttpRequest, context: func.Context) -> func.Htt
 def download_book_pdf(req: func.HttpRequest, context: func.Context) -> func.HttpResponse:
     with logs.bound(invocation=context.invocation_id):
         return books.download_pdf(req, get_services())
+
+
+@app.function_name("book_opds")
+@app.route(route="books/{id}/opds", methods=["GET", "HEAD"], auth_level=func.AuthLevel.ANONYMOUS)
+def book_opds(req: func.HttpRequest, context: func.Context) -> func.HttpResponse:
+    with logs.bound(invocation=context.invocation_id):
+        return opds.book_catalog(req, get_services(), version=1)
+
+
+@app.function_name("book_opds_json")
+@app.route(route="books/{id}/opds.json", methods=["GET", "HEAD"], auth_level=func.AuthLevel.ANONYMOUS)
+def book_opds_json(req: func.HttpRequest, context: func.Context) -> func.HttpResponse:
+    with logs.bound(invocation=context.invocation_id):
+        return opds.book_catalog(req, get_services(), version=2)
 
 
 @app.function_name("get_manuscript")

@@ -76,14 +76,14 @@ def download_edition_epub(req: func.HttpRequest, services: Services) -> func.Htt
 @answers_problems
 def download_epub(req: func.HttpRequest, services: Services) -> func.HttpResponse:
     """The book's published edition as EPUB."""
-    book, edition = _served_edition(services, checked_book_id(req), req.params.get("edition"))
+    book, edition = served_edition(services, checked_book_id(req), req.params.get("edition"))
     return _download(req, services, edition.job, book.title, "epub")
 
 
 @answers_problems
 def download_pdf(req: func.HttpRequest, services: Services) -> func.HttpResponse:
     """The book's published edition (or `?edition=N`) as its print PDF, when its job wrote one."""
-    book, edition = _served_edition(services, checked_book_id(req), req.params.get("edition"))
+    book, edition = served_edition(services, checked_book_id(req), req.params.get("edition"))
     if not edition_has_pdf(services.storage, edition.job):
         raise Problem(
             404,
@@ -129,7 +129,7 @@ def _title_from_filename(name: str) -> str:
     return name.rsplit(".", 1)[0] if name else ""
 
 
-def _served_edition(services: Services, book_id: str, asked: str | None) -> tuple[Book, Edition]:
+def served_edition(services: Services, book_id: str, asked: str | None) -> tuple[Book, Edition]:
     """The edition a book's address serves: the published one, or the kept edition `asked` for."""
     book = readable_book(services.storage, book_id)
     if asked is not None:
@@ -175,7 +175,7 @@ def serve_app_file(req: func.HttpRequest, services: Services) -> func.HttpRespon
     # `.` and `..` segments (which storage would refuse with a 403) name no page of a book.
     if not _SAFE_PATH.match(path) or any(segment in (".", "..") for segment in path.split("/")):
         raise _no_page()
-    _, edition = _served_edition(services, checked_book_id(req), req.params.get("edition"))
+    _, edition = served_edition(services, checked_book_id(req), req.params.get("edition"))
     try:
         data, etag = edition_file(services.storage, edition.job, f"app/{path}")
     except NotFound:

@@ -76,6 +76,8 @@ def test_every_function_and_its_binding() -> None:
         "rotate_owner_key": ("books/{id}/owner-key", ("POST",), "ANONYMOUS"),
         "download_book_epub": ("books/{id}/book.epub", ("GET", "HEAD"), "ANONYMOUS"),
         "download_book_pdf": ("books/{id}/book.pdf", ("GET", "HEAD"), "ANONYMOUS"),
+        "book_opds": ("books/{id}/opds", ("GET", "HEAD"), "ANONYMOUS"),
+        "book_opds_json": ("books/{id}/opds.json", ("GET", "HEAD"), "ANONYMOUS"),
         "get_manuscript": ("manuscripts/{id}", ("GET", "HEAD"), "ANONYMOUS"),
         "health": ("health", ("GET", "HEAD"), "ANONYMOUS"),
         "download_epub": ("manuscripts/{id}/book.epub", ("GET", "HEAD"), "ANONYMOUS"),
