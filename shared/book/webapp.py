@@ -95,6 +95,12 @@ def write_webapp(parts: BookParts, updates_url: str = "", edition: int = 0, *, p
         + f'<nav class="toc" aria-label="Contents"><h2>Contents</h2>{_toc(outline(chapters, "html"), "chapters/")}</nav>\n'
         + '<p><a href="updates.html">News and updates from the author</a></p>\n'
         + (f'<p><a href="{_pdf_href(edition)}" download>Download PDF</a></p>\n' if pdf else "")
+        + (
+            '<p>Add this book to your reading app, which then gets each new edition: <a href="../opds">OPDS 1.2 '
+            'catalog</a> (KOReader, Calibre, Aldiko) · <a href="../opds.json">OPDS 2.0 catalog</a> (Thorium).</p>\n'
+            if edition
+            else ""  # the command line's book is no served book: it has no catalogs
+        )
         + (f"<p>{_e(meta.description)}</p>\n" if meta.description else "")
         + "</main>"
     )

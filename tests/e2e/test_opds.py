@@ -61,6 +61,13 @@ def test_a_book_is_a_catalog_reading_apps_follow_through_its_editions(app: AppHo
     first = follow(base, book, timeout=60)
     assert first["status"] == "succeeded"
     atom_url, json_url = f"{base}/api/books/{book}/opds", f"{base}/api/books/{book}/opds.json"
+    assert (first["links"]["opds"], first["links"]["opds2"]) == (
+        f"/api/books/{book}/opds",
+        f"/api/books/{book}/opds.json",
+    )
+    index = fetched(f"{base}/api/books/{book}/app/")[2].decode()
+    assert all(resolves(f"{base}/api/books/{book}/app/", href)[0] == 200 for href in ("../opds", "../opds.json"))
+    assert 'href="../opds"' in index and 'href="../opds.json"' in index
 
     feed = opds_1(atom_url)
     (entry,) = feed.entries

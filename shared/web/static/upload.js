@@ -202,6 +202,8 @@
     pdf.hidden = !job.links.pdf;  // an edition whose PDF could not be made has none
     pdf.href = job.links.pdf || '#';
     document.getElementById('open-app').href = job.links.app;
+    document.getElementById('opds').href = job.links.opds;
+    document.getElementById('opds2').href = job.links.opds2;
     var copy = document.getElementById('copy-link');
     copy.onclick = function () {
       var copied = document.getElementById('copy-status');
