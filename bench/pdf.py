@@ -17,8 +17,9 @@ Wall time, CPU (user + system) and peak memory of each process; medians and rang
 WeasyPrint is not run again on a book once its runs there took over 30 s, and a run over 300 s is
 stopped.
 Targets (#37): Quire ≤ 0.2× WeasyPrint's time and ≤ 0.5× its memory; the 500-page book within one
-step's budget (DEFAULT_STEP_CPU_SECONDS, DEFAULT_STEP_MEMORY_MB), which a last run checks under the
-limits the step process runs with (RLIMIT_CPU, RLIMIT_DATA).
+step's budget (DEFAULT_STEP_CPU_SECONDS, and the pdf step's own DEFAULT_PDF_STEP_MEMORY_MB). A last
+run on each book typesets it under the limits the step process runs with (RLIMIT_CPU, RLIMIT_DATA):
+a book too long for them gets no PDF, and the step's warning says so.
 
 Run: `.venv/bin/python bench/pdf.py [--runs 3]` (needs Debian's Pango for WeasyPrint, installed
 when missing and root, and poppler-utils for pdfinfo; pandoc is optional).
@@ -55,7 +56,11 @@ sys.path.insert(0, str(ROOT / "bench"))
 
 from convert import make_images, prepare, sentence  # noqa: E402
 
-from shared.settings import DEFAULT_STEP_CPU_SECONDS, DEFAULT_STEP_MEMORY_MB  # noqa: E402
+from shared.settings import (  # noqa: E402
+    DEFAULT_PDF_STEP_MEMORY_MB,
+    DEFAULT_STEP_CPU_SECONDS,
+    DEFAULT_STEP_MEMORY_MB,
+)
 
 MODIFIED = "2026-11-21T00:00:00+00:00"
 BENCH_VENV = ROOT / ".bench-venv"
@@ -68,8 +73,8 @@ STOP_AFTER = 300.0  # seconds: a reference run is stopped there
 MIB = 2**20
 
 # The pdf step in a fresh process: the step processes' preloaded modules, the checkpoints, then the
-# typesetting alone timed. With "limits", under the RLIMIT_CPU and RLIMIT_DATA the step runs with
-# (shared/budget/process.py): an allocation Typst cannot make aborts the process.
+# typesetting alone timed, as shared/worker/typesetting.py calls it. With "limits", under the
+# RLIMIT_CPU and RLIMIT_DATA the step runs with (shared/budget/process.py).
 STEP_PROBE = """
 import importlib, json, math, resource, sys, time
 from datetime import datetime
@@ -80,6 +85,7 @@ for name in STEP_PRELOAD:
 from shared.book.conversion import ConvertOptions, book_parts
 from shared.book.model import ParsedBook, RenderedChapter, unpack_images
 from shared.book.pdf.typeset import write_pdf
+from shared.budget.process import data_bytes_left
 
 def status(*names):
     fields = dict(line.split(":", 1) for line in open("/proc/self/status"))
@@ -100,12 +106,14 @@ if limits:
     resource.setrlimit(resource.RLIMIT_CPU, (math.ceil(cpu()) + seconds, resource.RLIM_INFINITY))
     resource.setrlimit(resource.RLIMIT_DATA, (memory, resource.RLIM_INFINITY))
 started, cpu_before = time.perf_counter(), cpu()
-result = write_pdf(book_parts(book, chapters, images, options), options.pdf_page)
+parts = book_parts(book, chapters, images, options)
+del book
+result = write_pdf(parts, options.pdf_page, False, memory_left=data_bytes_left())
 wall, used = time.perf_counter() - started, cpu() - cpu_before
 peak, size, data, hwm = status("VmPeak", "VmSize", "VmData", "VmHWM")
 (folder / "step.pdf").write_bytes(result.pdf or b"")
 print(json.dumps({"wall": wall, "cpu": used, "rss": hwm, "data": peak - size + data, "loaded": loaded,
-                  "warnings": result.warnings}))
+                  "made": result.pdf is not None, "warnings": result.warnings}))
 """
 
 
@@ -118,6 +126,7 @@ class Run:
     stopped: bool = False  # ran past STOP_AFTER and was killed
     data: int = 0  # Quire's step: peak data segment (what RLIMIT_DATA limits)
     loaded: int = 0  # Quire's step: resident before the typesetting (interpreter, modules, checkpoints)
+    refused: str = ""  # Quire's step: why it made no PDF (a book too long for the memory left)
 
 
 def run_process(command: list[str], cwd: Path, stop_after: float = STOP_AFTER) -> tuple[Run, str, str]:
@@ -156,7 +165,12 @@ def step_run(folder: Path, limits: list[int] | None = None) -> Run:
             raise RuntimeError(f"Quire's pdf step failed ({run.code}): {errors}")
         return run
     figures = json.loads(out.splitlines()[-1])
-    return Run(figures["wall"], figures["cpu"], figures["rss"], data=figures["data"], loaded=figures["loaded"])
+    refused = "" if figures["made"] else " ".join(figures["warnings"]) or "no PDF"
+    if refused and limits is None:
+        raise RuntimeError(f"Quire's pdf step made no PDF: {refused}")
+    return Run(
+        figures["wall"], figures["cpu"], figures["rss"], data=figures["data"], loaded=figures["loaded"], refused=refused
+    )
 
 
 def pages(pdf: Path) -> int:
@@ -230,7 +244,7 @@ def one_html(app: Path) -> Path:
 # -- the books --------------------------------------------------------------------------------------
 
 
-def prose_book(folder: Path, chapters: int = 40, paragraphs: int = 96, seed: int = 2) -> Path:
+def prose_book(folder: Path, chapters: int = 40, paragraphs: int = 120, seed: int = 2) -> Path:
     """A book of plain paragraphs, no images (Quire draws its cover): about 500 A4 pages."""
     rng = random.Random(seed)
     text = ["---\ntitle: The Long Harbour\nauthor: Bench Writer\nlanguage: en-GB\n---\n"]
@@ -360,19 +374,23 @@ def compare(label: str, folder: Path, runs: int, weasyprint: Path | None, pandoc
 
 def budget_check(folder: Path, step: Run) -> None:
     """The step's CPU and memory (medians) against its budget, then one run under the step's own limits."""
-    memory = DEFAULT_STEP_MEMORY_MB * MIB
+    memory = DEFAULT_PDF_STEP_MEMORY_MB * MIB
     print(
         f"  step budget: CPU {step.cpu:.2f} s of {DEFAULT_STEP_CPU_SECONDS} s "
         f"({'within' if step.cpu <= DEFAULT_STEP_CPU_SECONDS else 'OVER'}); peak data segment (what the memory "
-        f"limit counts) {step.data / MIB:.0f} MiB of {DEFAULT_STEP_MEMORY_MB} MiB "
-        f"({'within' if step.data <= memory else 'OVER'}), peak resident {step.rss / MIB:.0f} MiB"
+        f"limit counts) {step.data / MIB:.0f} MiB of the pdf step's {DEFAULT_PDF_STEP_MEMORY_MB} MiB "
+        f"({'within' if step.data <= memory else 'OVER'}; other steps have {DEFAULT_STEP_MEMORY_MB} MiB), "
+        f"peak resident {step.rss / MIB:.0f} MiB"
     )
     limited = step_run(folder, [DEFAULT_STEP_CPU_SECONDS, memory])
-    if limited.code == 0:
-        print("  under the step's limits (RLIMIT_CPU, RLIMIT_DATA): typeset")
-    else:
+    where = "under the pdf step's limits (RLIMIT_CPU, RLIMIT_DATA)"
+    if limited.code != 0:
         ended = signal.Signals(-limited.code).name if limited.code < 0 else f"exit {limited.code}"
-        print(f"  under the step's limits (RLIMIT_CPU, RLIMIT_DATA): FAILED, {ended} after {limited.wall:.1f} s")
+        print(f"  {where}: FAILED, {ended} after {limited.wall:.1f} s")
+    elif limited.refused:
+        print(f"  {where}: no PDF, {limited.refused}")
+    else:
+        print(f"  {where}: typeset in {limited.wall:.2f} s, peak data segment {limited.data / MIB:.0f} MiB")
 
 
 def main() -> None:
@@ -394,9 +412,8 @@ def main() -> None:
     prepare(work / "5mb", 5_200_000, 60, work / "images")
     prose_book(work / "500p")
     print(f"(inputs generated in {time.perf_counter() - started:.1f} s under {work})")
-    compare("1 MB book", work / "1mb", args.runs, weasyprint, pandoc)
-    budget_check(work / "500p", compare("500-page book", work / "500p", args.runs, weasyprint, pandoc))
-    compare("5 MB book", work / "5mb", args.runs, weasyprint, pandoc)
+    for label, folder in (("1 MB book", "1mb"), ("500-page book", "500p"), ("5 MB book", "5mb")):
+        budget_check(work / folder, compare(label, work / folder, args.runs, weasyprint, pandoc))
     print(
         "\ntargets (#37): Quire's pdf step ≤ 0.2× WeasyPrint's time, ≤ 0.5× its memory; 500 pages within one step's budget"
     )
