@@ -56,6 +56,7 @@ bench: setup
 	$(PY) bench/upload.py
 	$(PY) bench/devhost.py
 	$(PY) bench/convert.py
+	$(PY) bench/pdf.py
 	$(PY) bench/pipeline.py
 	$(PY) bench/refresh.py
 	$(PY) bench/hostile.py
