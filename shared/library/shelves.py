@@ -6,6 +6,10 @@ per book on it (RowKey "book:{book id}": when it was added). Adding or removing 
 shelf row (its count, by compare-and-swap) and the book's row in one transaction, so the count is
 exact and a shelf never holds more than MAX_SHELF_BOOKS books however many requests race.
 
+Each book on a shelf also has a row in a partition of its own (PartitionKey "book:{book id}",
+RowKey the shelf id), written before it is put on the shelf and deleted after it is taken off, so
+erasing a book takes it off every shelf (`take_off_every_shelf`) and leaves no row naming it.
+
 A shelf key is a secret of its own, made and checked by the owner key's mechanism
 (shared/library/record.py `key_matches`): 32 random bytes, only its SHA-256 stored.
 """
@@ -21,6 +25,7 @@ from datetime import datetime
 from typing import Any
 
 from shared.errors import ShelfErased, ShelfFull, ShelfKeyRequired, ShelfUnknown, WrongShelfKey
+from shared.jobs.record import is_valid_job_id
 from shared.library.record import key_matches, owner_key_hash
 from shared.storage import AlreadyExists, Conflict, NotFound, Storage
 from shared.storage.names import SHELF_TABLE
@@ -28,6 +33,7 @@ from shared.storage.names import SHELF_TABLE
 SHELF_ROW_KEY = "shelf"
 ERASED_ROW_KEY = "erased"
 BOOK_ROW_PREFIX = "book:"
+HELD_PARTITION_PREFIX = "book:"  # + a book id: the shelves holding it (shelf ids never hold a colon)
 SHELF_KEY_PREFIX = "quire_shelf_"
 _SHELF_KEY_BYTES = 32
 _SHELF_ID_BYTES = 16  # 128 random bits: the shelf id is the capability to read it
@@ -167,6 +173,7 @@ def add_to_shelf(storage: Storage, shelf_id: str, shelf_key: str | None, book_id
             return False
         if shelf.books >= MAX_SHELF_BOOKS:
             raise ShelfFull
+        storage.put_entity(SHELF_TABLE, {"PartitionKey": HELD_PARTITION_PREFIX + book_id, "RowKey": shelf_id})
         entry = {"PartitionKey": shelf_id, "RowKey": BOOK_ROW_PREFIX + book_id, "added": now}
         counted = replace(shelf, books=shelf.books + 1, updated=now)
         try:
@@ -185,13 +192,15 @@ def remove_from_shelf(storage: Storage, shelf_id: str, shelf_key: str | None, bo
         if shelf_key is not None or shelf.erasing:
             shelf.check_change(shelf_key)
         if not _entry_exists(storage, shelf_id, book_id):
+            _delete_row(storage, HELD_PARTITION_PREFIX + book_id, shelf_id)
             return False
         counted = replace(shelf, books=max(0, shelf.books - 1), updated=now)
         try:
             storage.update_together(SHELF_TABLE, counted.to_entity(), etag, delete=BOOK_ROW_PREFIX + book_id)
-            return True
         except Conflict:
             continue
+        _delete_row(storage, HELD_PARTITION_PREFIX + book_id, shelf_id)
+        return True
     raise Conflict(f"{SHELF_TABLE} {shelf_id}: gave up after {_MAX_ATTEMPTS} lost races")
 
 
@@ -217,11 +226,30 @@ def erase_shelf(
     """Erase a shelf marked erasing to nothing but its marker: its books' rows (deleted by
     `delete_all`, which runs deletes side by side), then the marker, then the shelf row. A run that
     dies part way is resumed by the next DELETE of the shelf."""
-    rows = [BOOK_ROW_PREFIX + entry.book_id for entry in shelf_entries(storage, shelf_id)]
-    delete_all(lambda row: _delete_row(storage, shelf_id, row), rows)
+    books = [entry.book_id for entry in shelf_entries(storage, shelf_id)]
+
+    def delete(book_id: str) -> None:
+        _delete_row(storage, HELD_PARTITION_PREFIX + book_id, shelf_id)
+        _delete_row(storage, shelf_id, BOOK_ROW_PREFIX + book_id)
+
+    delete_all(delete, books)
     with contextlib.suppress(AlreadyExists):
         storage.create_entity(SHELF_TABLE, {"PartitionKey": erased_partition(shelf_id), "RowKey": ERASED_ROW_KEY})
     _delete_row(storage, shelf_id, SHELF_ROW_KEY)
+
+
+def take_off_every_shelf(storage: Storage, book_id: str, now: datetime) -> int:
+    """Take a book (being erased) off every shelf holding it, and delete the rows that say which;
+    returns how many shelves held it. A shelf being erased loses the book with the shelf."""
+    if not is_valid_job_id(book_id):  # a book id is its first job's: nothing else may reach the query
+        return 0
+    held = storage.query_entities_filtered(SHELF_TABLE, f"PartitionKey eq '{HELD_PARTITION_PREFIX}{book_id}'")
+    for row in held:
+        shelf_id = str(row.properties["RowKey"])
+        with contextlib.suppress(ShelfErased, ShelfUnknown):
+            remove_from_shelf(storage, shelf_id, None, book_id, now)
+        _delete_row(storage, HELD_PARTITION_PREFIX + book_id, shelf_id)
+    return len(held)
 
 
 def _delete_row(storage: Storage, shelf_id: str, row_key: str) -> None:

@@ -1,6 +1,6 @@
 """Shelves over real HTTP, read as reading apps read them (feedparser for OPDS 1.2, palace-opds for
 2.0): a book put on a shelf is listed, a new edition shows as the same entry updated, an erased
-book vanishes from the shelf, every link resolves, the shelf key guards every change, a search
+book vanishes from the shelf, every link resolves, the erasure leaves no shelf naming the book, the shelf key guards every change, a search
 finds books by title and author, and an erased shelf answers 410 everywhere."""
 
 from __future__ import annotations
@@ -12,8 +12,8 @@ from typing import Any
 
 from tests.e2e.test_books import bearer
 from tests.e2e.test_opds import opds_1, opds_2, resolves
-from tests.pipeline_support import create_book, follow, http_json, publish_edition
-from tests.support import AppHost, http
+from tests.pipeline_support import create_book, follow, http_json, publish_edition, storage_naming
+from tests.support import AppHost, Azurite, http, wait_for
 
 OPENSEARCH_TYPE = "application/opensearchdescription+xml"
 
@@ -25,7 +25,9 @@ def manuscript(title: str, author: str, line: str) -> bytes:
 def new_shelf(base: str, title: str) -> tuple[str, str]:
     status, shelf = http_json("POST", f"{base}/api/shelves", json.dumps({"title": title}).encode())
     assert status == 201, shelf
-    assert shelf["links"]["opds"] == f"/api/shelves/{shelf['id']}/opds" and shelf["shelf_key"].startswith("quire_shelf_")
+    assert shelf["links"]["opds"] == f"/api/shelves/{shelf['id']}/opds" and shelf["shelf_key"].startswith(
+        "quire_shelf_"
+    )
     return str(shelf["id"]), str(shelf["shelf_key"])
 
 
@@ -53,10 +55,12 @@ def every_link_resolves(atom_url: str, json_url: str) -> None:
             assert resolves(json_url, str(link.href))[0] == 200, link
 
 
-def test_a_shelf_lists_its_books_through_their_editions_and_erasure(app: AppHost) -> None:
+def test_a_shelf_lists_its_books_through_their_editions_and_erasure(app: AppHost, azurite: Azurite) -> None:
     base = app.base_url
     ((book, owner_key),) = published(base, (manuscript("Tide Tables", "Ada Writer", "Spring tides."), "tides.md"))
     shelf, key = new_shelf(base, "Harbour club")
+    unread, unread_key = new_shelf(base, "Never read")  # only the book's erasure can take the book off it
+    assert shelve(base, unread, book, unread_key)[0] == 201
     atom_url, json_url = f"{base}/api/shelves/{shelf}/opds", f"{base}/api/shelves/{shelf}/opds.json"
 
     assert shelve(base, shelf, book, None)[0] == 401
@@ -92,6 +96,8 @@ def test_a_shelf_lists_its_books_through_their_editions_and_erasure(app: AppHost
     assert http_json("DELETE", f"{base}/api/books/{book}", None, bearer(owner_key))[0] == 202
     assert opds_1(atom_url).entries == [] and opds_2(json_url).publications == []
     assert shelve(base, shelf, book, key)[0] == 410
+    # The erasure takes the book off every shelf, read or not: no row of any shelf names it.
+    wait_for(lambda: not storage_naming(azurite.connection_string, [book]), 60, "the book to be erased")
 
     assert http_json("DELETE", f"{base}/api/shelves/{shelf}", None, bearer("quire_shelf_wrong"))[0] == 403
     assert http_json("DELETE", f"{base}/api/shelves/{shelf}")[0] == 401
