@@ -34,6 +34,7 @@ OPDS_1_TYPE = "application/atom+xml;profile=opds-catalog;kind=acquisition"
 OPDS_2_TYPE = "application/opds+json"
 ACQUIRE = "http://opds-spec.org/acquisition/open-access"
 OPENSEARCH_TYPE = "application/opensearchdescription+xml"
+OPENSEARCH = "http://a9.com/-/spec/opensearch/1.1/"
 THUMBNAIL = "icons/icon-192.png"  # shared/book/webapp.py draws it from the cover
 
 
@@ -91,7 +92,8 @@ class Catalog:
     Its addresses are relative to the feed's own (`opds` or `opds.json`, which sit side by side):
     `query` is this page's query string, `navigation` the (rel, query string) of the other pages
     (first, previous, next, last), and a `searchable` feed links its search (an OpenSearch
-    description beside it for OPDS 1.2, a URI template for 2.0)."""
+    description beside it for OPDS 1.2, a URI template for 2.0). A paged feed says how many
+    entries all its pages hold, how many a page holds, and which page this is (`paging`)."""
 
     id: str
     title: str
@@ -100,6 +102,7 @@ class Catalog:
     query: str = ""
     navigation: tuple[tuple[str, str], ...] = ()
     searchable: bool = False
+    paging: tuple[int, int, int] | None = None  # (entries in all pages, entries a page, this page)
 
     @classmethod
     def of_book(cls, entry: CatalogEntry) -> Catalog:
@@ -112,7 +115,10 @@ def opds_1(catalog: Catalog | CatalogEntry) -> bytes:
 
     if isinstance(catalog, CatalogEntry):
         catalog = Catalog.of_book(catalog)
-    feed = etree.Element(f"{{{ATOM}}}feed", nsmap={None: ATOM, "dc": DC_TERMS, "opds": OPDS_NS})
+    names: dict[str | None, str] = {None: ATOM, "dc": DC_TERMS, "opds": OPDS_NS}
+    if catalog.paging:
+        names["opensearch"] = OPENSEARCH
+    feed = etree.Element(f"{{{ATOM}}}feed", nsmap=names)
     _text(feed, "id", catalog.id)
     _text(feed, "title", catalog.title)
     _text(feed, "updated", catalog.updated)
@@ -124,6 +130,10 @@ def opds_1(catalog: Catalog | CatalogEntry) -> bytes:
         _link(feed, rel, f"opds{query}", OPDS_1_TYPE)
     if catalog.searchable:
         _link(feed, "search", "opensearch.xml", OPENSEARCH_TYPE)
+    if catalog.paging:
+        total, size, page = catalog.paging
+        for name, value in (("totalResults", total), ("itemsPerPage", size), ("startIndex", (page - 1) * size + 1)):
+            etree.SubElement(feed, f"{{{OPENSEARCH}}}{name}").text = str(value)
     for entry in catalog.entries:
         _entry_1(feed, entry)
     return etree.tostring(feed, xml_declaration=True, encoding="utf-8")
@@ -167,8 +177,9 @@ def opds_2(catalog: Catalog | CatalogEntry) -> bytes:
     ]
     if catalog.searchable:
         links.append({"rel": "search", "href": "opds.json{?q}", "type": OPDS_2_TYPE, "templated": True})
+    paged = dict(zip(("numberOfItems", "itemsPerPage", "currentPage"), catalog.paging or (), strict=False))
     feed = {
-        "metadata": {"title": catalog.title, "modified": catalog.updated},
+        "metadata": {"title": catalog.title, "modified": catalog.updated, **paged},
         "links": links,
         "publications": [_publication_2(entry) for entry in catalog.entries],
     }

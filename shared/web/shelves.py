@@ -163,6 +163,7 @@ def shelf_catalog(page: shelves.ShelfPage, query: str) -> Catalog:
         query=query_string(query, page.page),
         navigation=navigation(query, page.page, page.pages),
         searchable=True,
+        paging=(page.total, shelves.PAGE_SIZE, page.page),
     )
 
 

@@ -96,9 +96,12 @@ def test_a_page_of_a_shelf_renders_every_entry_in_both_formats_with_its_paging()
         f"https://q.example/api/books/{59:022d}/book.epub?edition=2"
     )
     assert feed.feed.updated == "2026-12-01T08:59:00Z"  # the newest entry's
+    assert (feed.feed.opensearch_totalresults, feed.feed.opensearch_startindex) == ("60", "51")
 
     parsed = PublicationFeed.model_validate(json.loads(opds_2(catalog)))
     assert [p.metadata.title for p in parsed.publications] == [f"Book {n}" for n in range(59, 49, -1)]
+    metadata = parsed.metadata
+    assert (metadata.number_of_items, metadata.items_per_page, metadata.current_page) == (60, 50, 2)
     links = {link.rel if isinstance(link.rel, str) else link.rel[0]: link for link in parsed.links}
     assert str(links["previous"].href) == "opds.json" and links["search"].templated
 
