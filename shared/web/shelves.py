@@ -9,6 +9,7 @@ does (shared/web/opds.py), linking the book's addresses relative to the shelf's.
 
 from __future__ import annotations
 
+import hashlib
 import re
 import urllib.parse
 from datetime import UTC, datetime
@@ -177,7 +178,11 @@ def catalog(req: func.HttpRequest, services: Services, version: int) -> func.Htt
     listing = shelf_catalog(page, query)
     media_type = OPDS_1_TYPE if version == 1 else OPDS_2_TYPE
     body = opds_1(listing) if version == 1 else opds_2(listing)
-    headers = {"Content-Type": media_type, "Cache-Control": "no-cache", **BOOK_FILE_HEADERS}
+    # A tag of what was read: a reading app polling an unchanged shelf is sent nothing again.
+    etag = f'"shelf{version}-{hashlib.sha256(body).hexdigest()[:20]}"'
+    headers = {"Content-Type": media_type, "Cache-Control": "no-cache", "ETag": etag, **BOOK_FILE_HEADERS}
+    if req.headers.get("if-none-match") == etag:
+        return func.HttpResponse(status_code=304, headers=headers)
     return func.HttpResponse(body, status_code=200, headers=headers)
 
 

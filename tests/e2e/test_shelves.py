@@ -76,6 +76,8 @@ def test_a_shelf_lists_its_books_through_their_editions_and_erasure(app: AppHost
     (publication,) = opds_2(json_url).publications
     assert publication.metadata.title == "Tide Tables"
     every_link_resolves(atom_url, json_url)
+    tag = http("GET", atom_url)[1]["ETag"]
+    assert http("GET", atom_url, headers={"If-None-Match": tag})[0] == 304
 
     description = http("GET", f"{base}/api/shelves/{shelf}/opensearch.xml")
     assert description[0] == 200 and description[1]["Content-Type"] == OPENSEARCH_TYPE
@@ -86,6 +88,7 @@ def test_a_shelf_lists_its_books_through_their_editions_and_erasure(app: AppHost
 
     second = publish_edition(base, book, owner_key, manuscript("Tide Tables", "Ada Writer", "Neap tides."), "tides.md")
     assert follow(base, second, timeout=90)["status"] == "succeeded"
+    assert http("GET", atom_url, headers={"If-None-Match": tag})[0] == 200
     (newer,) = opds_1(atom_url).entries
     assert newer.id == entry.id and newer.updated > entry.updated and newer.content[0].value == "Edition 2"
     assert "edition=2" in next(link.href for link in newer.links if link.type == "application/epub+zip")
