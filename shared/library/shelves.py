@@ -164,8 +164,8 @@ def _entry_exists(storage: Storage, shelf_id: str, book_id: str) -> bool:
 
 
 def add_to_shelf(storage: Storage, shelf_id: str, shelf_key: str | None, book_id: str, now: datetime) -> bool:
-    """Put the book on the shelf (the key checked in the same write). False when it was there
-    already; ShelfFull when the shelf holds MAX_SHELF_BOOKS books."""
+    """Put the book on the shelf, the key checked on the shelf row the write is conditional on.
+    False when it was there already; ShelfFull when the shelf holds MAX_SHELF_BOOKS books."""
     for _ in range(_MAX_ATTEMPTS):
         shelf, etag = _read(storage, shelf_id)
         shelf.check_change(shelf_key)
@@ -252,6 +252,6 @@ def take_off_every_shelf(storage: Storage, book_id: str, now: datetime) -> int:
     return len(held)
 
 
-def _delete_row(storage: Storage, shelf_id: str, row_key: str) -> None:
+def _delete_row(storage: Storage, partition: str, row_key: str) -> None:
     with contextlib.suppress(NotFound):
-        storage.delete_entity(SHELF_TABLE, shelf_id, row_key)
+        storage.delete_entity(SHELF_TABLE, partition, row_key)
