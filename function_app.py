@@ -9,7 +9,7 @@ import azure.functions as func
 from shared import logs
 from shared.services import get_feed_refresher, get_services
 from shared.storage.names import CONVERSION_POISON_QUEUE, CONVERSION_QUEUE, FEED_QUEUE
-from shared.web import books, direct_uploads, editions, opds, pages, status
+from shared.web import books, direct_uploads, editions, opds, pages, shelves, status
 from shared.worker import protocol, recovery
 
 # Before any line is logged: no credential a request carries reaches the logs (shared/logs.py).
@@ -130,6 +130,49 @@ def book_opds(req: func.HttpRequest, context: func.Context) -> func.HttpResponse
 def book_opds_json(req: func.HttpRequest, context: func.Context) -> func.HttpResponse:
     with logs.bound(invocation=context.invocation_id):
         return opds.book_catalog(req, get_services(), version=2)
+
+
+@app.function_name("create_shelf")
+@app.route(route="shelves", methods=["POST"], auth_level=func.AuthLevel.FUNCTION)
+def create_shelf(req: func.HttpRequest, context: func.Context) -> func.HttpResponse:
+    with logs.bound(invocation=context.invocation_id):
+        return shelves.create(req, get_services())
+
+
+@app.function_name("shelf")
+@app.route(route="shelves/{id}", methods=["DELETE"], auth_level=func.AuthLevel.ANONYMOUS)
+def shelf(req: func.HttpRequest, context: func.Context) -> func.HttpResponse:
+    # Anonymous to the host: the shelf key guards it (shared/web/shelves.py).
+    with logs.bound(invocation=context.invocation_id):
+        return shelves.shelf(req, get_services())
+
+
+@app.function_name("shelf_book")
+@app.route(route="shelves/{id}/books/{book}", methods=["PUT", "DELETE"], auth_level=func.AuthLevel.ANONYMOUS)
+def shelf_book(req: func.HttpRequest, context: func.Context) -> func.HttpResponse:
+    with logs.bound(invocation=context.invocation_id):
+        return shelves.shelf_book(req, get_services())
+
+
+@app.function_name("shelf_opds")
+@app.route(route="shelves/{id}/opds", methods=["GET", "HEAD"], auth_level=func.AuthLevel.ANONYMOUS)
+def shelf_opds(req: func.HttpRequest, context: func.Context) -> func.HttpResponse:
+    with logs.bound(invocation=context.invocation_id):
+        return shelves.catalog(req, get_services(), version=1)
+
+
+@app.function_name("shelf_opds_json")
+@app.route(route="shelves/{id}/opds.json", methods=["GET", "HEAD"], auth_level=func.AuthLevel.ANONYMOUS)
+def shelf_opds_json(req: func.HttpRequest, context: func.Context) -> func.HttpResponse:
+    with logs.bound(invocation=context.invocation_id):
+        return shelves.catalog(req, get_services(), version=2)
+
+
+@app.function_name("shelf_opensearch")
+@app.route(route="shelves/{id}/opensearch.xml", methods=["GET", "HEAD"], auth_level=func.AuthLevel.ANONYMOUS)
+def shelf_opensearch(req: func.HttpRequest, context: func.Context) -> func.HttpResponse:
+    with logs.bound(invocation=context.invocation_id):
+        return shelves.opensearch(req, get_services())
 
 
 @app.function_name("get_manuscript")

@@ -51,6 +51,7 @@ var tableNames = [
   'quireJobs'
   'quireBooks'
   'quireFeedSources'
+  'quireShelves'
 ]
 
 // Built-in role definition ids.
@@ -154,7 +155,7 @@ resource tables 'Microsoft.Storage/storageAccounts/tableServices/tables@2023-05-
 ]
 
 // The identity's roles on the storage account: blobs (the host's own containers, the deployment
-// package and the app's), queues (triggers and outputs), tables (job and book rows, feed sources).
+// package and the app's), queues (triggers and outputs), tables (job and book rows, feed sources, shelves).
 resource blobRole 'Microsoft.Authorization/roleAssignments@2022-04-01' = {
   name: guid(storage.id, identity.id, storageBlobDataOwner)
   scope: storage

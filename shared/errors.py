@@ -29,7 +29,12 @@
     ├── UploadUnknown           no direct upload (nor its job) has this id
     ├── UploadExpired           a direct upload given up before it was submitted
     ├── UploadNotFinished       a direct upload submitted before its blob was committed
-    └── UploadChanged           a direct upload written again while it was checked
+    ├── UploadChanged           a direct upload written again while it was checked
+    ├── ShelfUnknown            no shelf has this id
+    ├── ShelfErased             the shelf is being erased, or was
+    ├── ShelfKeyRequired        a change to a shelf without its shelf key
+    ├── WrongShelfKey           a key that does not open the shelf
+    └── ShelfFull               a shelf already holding MAX_SHELF_BOOKS books
 
 Outside the tree, each caught where it arises:
 
@@ -117,3 +122,23 @@ class UploadNotFinished(Refused):
 
 class UploadChanged(Refused):
     """The direct upload's blob was written again while it was being checked."""
+
+
+class ShelfUnknown(Refused):
+    """No shelf has this id."""
+
+
+class ShelfErased(Refused):
+    """The shelf is being erased, or was: nothing of it may be read or changed."""
+
+
+class ShelfKeyRequired(Refused):
+    """A change to a shelf was asked for without its shelf key."""
+
+
+class WrongShelfKey(Refused):
+    """The key presented does not open the shelf."""
+
+
+class ShelfFull(Refused):
+    """The shelf already holds as many books as a shelf may (shared/library/shelves.py MAX_SHELF_BOOKS)."""

@@ -101,6 +101,7 @@ _REDACTIONS = (
     ),
     (re.compile(r"(\bbearer\s+)[^\s'\",}]+", re.IGNORECASE), rf"\1{REDACTED}"),
     (re.compile(r"(quire_owner_)[^\s'\",}]*"), rf"\1{REDACTED}"),
+    (re.compile(r"(quire_shelf_)[^\s'\",}]*"), rf"\1{REDACTED}"),
 )
 
 
@@ -112,8 +113,8 @@ def url_for_logs(url: str) -> str:
 
 
 def redact(text: str) -> str:
-    """`text` with its credentials masked: bearer tokens and Authorization values, owner keys
-    (`quire_owner_…`), SAS signatures (`sig=`), and every absolute URL's query string and user info."""
+    """`text` with its credentials masked: bearer tokens and Authorization values, owner and shelf keys
+    (`quire_owner_…`, `quire_shelf_…`), SAS signatures (`sig=`), and every absolute URL's query string and user info."""
     for pattern, replacement in _REDACTIONS:
         text = pattern.sub(replacement, text)
     return text

@@ -6,7 +6,7 @@ erases, in an order that a worker killed anywhere can repeat from the start: fir
 job id (and so the book's), keyed by a hash of the id, so that the addresses go on answering 410
 when nothing in storage names the book any more; then each edition's job (stopped first, so no
 step commits again; then its files, checkpoints, manuscript and rows), the direct uploads asked
-for it and never submitted, its feeds and news, its sources in the refresh's kept scan pages, and
+for it and never submitted, its place on every shelf, its feeds and news, its sources in the refresh's kept scan pages, and
 last the row itself. A part that fails is retried with the message; the reconciler re-sends the
 message for an erasure that stalled.
 
@@ -28,6 +28,7 @@ from shared.feeds.slots import forget_book_in_scans
 from shared.jobs.manuscripts import manuscript_blob_name
 from shared.jobs.record import UPLOAD_ROW_KEY, is_valid_job_id
 from shared.library.record import BOOK_ROW_KEY, ERASED_ROW_KEY, erased_partition
+from shared.library.shelves import take_off_every_shelf
 from shared.library.store import erase_job, guarded_update, read_book
 from shared.storage import NotFound, Storage
 from shared.storage.names import BOOK_CONTAINER, BOOK_TABLE, FEED_TABLE, JOB_TABLE, MANUSCRIPT_CONTAINER
@@ -63,6 +64,7 @@ def erase_book(storage: Storage, book_id: str, now: datetime) -> bool:
     parts: list[tuple[str, Callable[[], object]]] = [
         *((f"edition {e.number}", functools.partial(erase_job, storage, e.job)) for e in book.editions),
         ("pending uploads", functools.partial(erase_pending_uploads, storage, book_id)),
+        ("shelves", functools.partial(take_off_every_shelf, storage, book_id, now)),
         ("feeds", functools.partial(erase_feeds, storage, book_id)),
         ("refresh scan pages", functools.partial(forget_book_in_scans, storage, book_id)),
     ]

@@ -13,5 +13,8 @@ BOOK_CONTAINER = "quire-books"  # published books: {job}/book.epub, {job}/book.p
 JOB_TABLE = "quireJobs"
 BOOK_TABLE = "quireBooks"  # PK = book id, RK = "book"; an erased book: PK = a hash of its id, RK = "erased"
 FEED_TABLE = "quireFeedSources"  # PK = one of 16 shards of the book id, RK = "{book}:{hash of the feed URL}"
+# PK = shelf id, RK = "shelf" or "book:{book id}"; PK = "book:{book id}", RK = a shelf holding it;
+# an erased shelf: PK = a hash of its id, RK = "erased"
+SHELF_TABLE = "quireShelves"
 FEED_CONTAINER = "quire-feeds"  # slots/{slot}, scans/{slot}/{page}.json (a message a line), claims/{slot}/{batch}
 FEED_QUEUE = "quire-feeds"  # scan pages and fetch batches

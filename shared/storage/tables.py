@@ -109,6 +109,29 @@ class TableOperations:
             operations.append(("update", properties, options))
         self._submit_all_or_none(table, operations, conflicting=(404, 409, 412))
 
+    def update_together(
+        self,
+        table: str,
+        properties: dict[str, Any],
+        etag: str,
+        *,
+        create: dict[str, Any] | None = None,
+        delete: str | None = None,
+    ) -> None:
+        """In one transaction: replace an entity only if it still has `etag`, and create a row
+        (`create`) or delete the row keyed `delete` of its partition. Raises Conflict (nothing
+        written) when the entity changed, the created row exists or the deleted one is gone."""
+        from azure.core import MatchConditions
+
+        operations: list[Any] = [
+            ("update", properties, {"mode": "replace", "etag": etag, "match_condition": MatchConditions.IfNotModified})
+        ]
+        if create is not None:
+            operations.append(("create", create))
+        if delete is not None:
+            operations.append(("delete", {"PartitionKey": properties["PartitionKey"], "RowKey": delete}))
+        self._submit_all_or_none(table, operations, conflicting=(404, 409, 412))
+
     def upsert_entity(self, table: str, properties: dict[str, Any]) -> None:
         """Insert or merge (unconditional): for rows with one writer, such as an author's feed list."""
         from azure.data.tables import UpdateMode

@@ -14,6 +14,7 @@ from collections.abc import Callable
 import azure.functions as func
 
 from shared import logs
+from shared.books.shelves import MAX_SHELF_BOOKS
 from shared.errors import (
     BookErased,
     BookUnknown,
@@ -21,12 +22,17 @@ from shared.errors import (
     JobUnknown,
     OwnerKeyRequired,
     Refused,
+    ShelfErased,
+    ShelfFull,
+    ShelfKeyRequired,
+    ShelfUnknown,
     TooManyConverting,
     UploadChanged,
     UploadExpired,
     UploadNotFinished,
     UploadUnknown,
     WrongOwnerKey,
+    WrongShelfKey,
 )
 from shared.formats import MANUSCRIPT_TYPES
 from shared.intake.rejections import Refusal, UploadRejected
@@ -119,6 +125,30 @@ def refused_answer(error: Refused) -> func.HttpResponse:
             )
         case UploadChanged():
             return problem(409, "Upload changed", "The upload was written again while it was checked. Submit again.")
+    return shelf_refused_answer(error)
+
+
+def shelf_refused_answer(error: Refused) -> func.HttpResponse:
+    """The answer to a refused change or read of a shelf, by its kind."""
+    match error:
+        case ShelfKeyRequired():
+            detail = (
+                "Changing a shelf needs its shelf key, the one shown when the shelf was made: "
+                "send it as 'Authorization: Bearer <shelf key>'."
+            )
+            return problem(401, "Shelf key required", detail, headers=_ASK_FOR_KEY)
+        case WrongShelfKey():
+            return problem(403, "Wrong shelf key", "This is not the shelf's key. Nothing was changed.")
+        case ShelfErased():
+            return problem(410, "Shelf deleted", "This shelf was deleted. Nothing of it is kept.")
+        case ShelfUnknown():
+            return problem(404, "Unknown shelf", "No shelf has this id. Check the link.")
+        case ShelfFull():
+            return problem(
+                409,
+                "Shelf full",
+                f"A shelf holds at most {MAX_SHELF_BOOKS:,} books. Take some off, or make another shelf.",
+            )
     raise TypeError(f"no answer for {type(error).__name__}")  # a new kind of refusal needs its answer here
 
 

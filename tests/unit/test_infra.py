@@ -109,7 +109,12 @@ def test_the_storage_the_app_uses_is_created(bicep: dict[str, Any]) -> None:
         resources.CONVERSION_POISON_QUEUE,
         resources.FEED_QUEUE,
     }
-    assert set(variables["tableNames"]) == {resources.JOB_TABLE, resources.BOOK_TABLE, resources.FEED_TABLE}
+    assert set(variables["tableNames"]) == {
+        resources.JOB_TABLE,
+        resources.BOOK_TABLE,
+        resources.FEED_TABLE,
+        resources.SHELF_TABLE,
+    }
     containers = {
         resources.MANUSCRIPT_CONTAINER,
         resources.WORK_CONTAINER,
