@@ -76,12 +76,14 @@ def test_one_upload_is_one_trace_from_request_to_publish(
     assert request.parent_id == "" and request.kind == SERVER
     plan = [s for s in steps if s.name == "step plan"]
     images = [s for s in steps if s.name == "step images"]
+    pdf = [s for s in steps if s.name == "step pdf"]
     package = [s for s in steps if s.name == "step package"]
     assert len(plan) == 1 and plan[0].parent_id == request.span_id
-    assert {s.attributes["quire.step"] for s in images} == {f"images:{i}" for i in range(steps_total - 2)}
+    assert {s.attributes["quire.step"] for s in images} == {f"images:{i}" for i in range(steps_total - 3)}
     assert all(s.parent_id == plan[0].span_id for s in images)
-    # The batch that completed the set sent the package step's message (fan-in).
-    assert len(package) == 1 and package[0].parent_id in {s.span_id for s in images}
+    # The batch that completed the set sent the pdf step's message (fan-in), and that the package's.
+    assert len(pdf) == 1 and pdf[0].parent_id in {s.span_id for s in images}
+    assert len(package) == 1 and package[0].parent_id == pdf[0].span_id
     assert all(s.kind == CONSUMER and s.attributes["quire.job"] == book for s in steps)
     assert package[0].start_ns >= max(s.end_ns for s in images) - 1_000_000_000  # publish comes last
     # Every parent is in the trace: nothing dangles.
