@@ -128,7 +128,7 @@ def test_a_shelf_is_searched_by_title_and_author_newest_first(app: AppHost) -> N
     def titles(query: str) -> tuple[list[str], list[str]]:
         suffix = f"?{urllib.parse.urlencode({'q': query})}" if query else ""
         feed = opds_1(atom_url + suffix)
-        return [e.title for e in feed.entries], [p.metadata.title for p in opds_2(json_url + suffix).publications]
+        return [e.title for e in feed.entries], [str(p.metadata.title) for p in opds_2(json_url + suffix).publications]
 
     # Newest edition first: each book was published after the one before it.
     everything = ["Harbour Lights", "Fog Signals", "Tide Tables"]

@@ -102,7 +102,7 @@ def test_a_page_of_a_shelf_renders_every_entry_in_both_formats_with_its_paging()
     assert [p.metadata.title for p in parsed.publications] == [f"Book {n}" for n in range(59, 49, -1)]
     metadata = parsed.metadata
     assert (metadata.number_of_items, metadata.items_per_page, metadata.current_page) == (60, 50, 2)
-    links = {link.rel if isinstance(link.rel, str) else link.rel[0]: link for link in parsed.links}
+    links = {link.rel if isinstance(link.rel, str) else (link.rel or ("",))[0]: link for link in parsed.links}
     assert str(links["previous"].href) == "opds.json" and links["search"].templated
 
 
