@@ -20,8 +20,9 @@ TESTS = Path(__file__).resolve().parent
 BY_FIXTURE = {
     "storage": {"azurite", "storage_emulator", "web_azurite", "job_row"},
     "host": {"app", "web_app", "workers", "site"},
-    "tools": {"epubcheck_reports", "ace_reports"},
+    "tools": {"epubcheck_reports", "ace_reports", "calibre_reads", "kindle_conversions"},
     "browser": {"ace_reports"},  # Ace drives Chromium
+    "slow": {"kindle_conversions"},  # calibre converting every book to AZW3
 }
 # Folders whose every test starts a host on its own Azurite, or drives Chromium.
 BY_FOLDER = {

@@ -70,13 +70,16 @@ UPLOAD_NAMES = {
 }  # the others neither link to nor are named after their file names
 
 
+def convert_good_book(name: str) -> Conversion:
+    """One of GOOD_BOOKS, converted as the `converted` fixture converts it (the browser tests, which
+    cannot see that fixture, read the same bytes)."""
+    data, kind = GOOD_BOOKS[name]()
+    return convert(data, options(kind, updates_url="../updates", file_name=UPLOAD_NAMES.get(name, "")))
+
+
 @pytest.fixture(scope="session")
 def converted() -> dict[str, Conversion]:
-    books = {}
-    for name, make in GOOD_BOOKS.items():
-        data, kind = make()
-        books[name] = convert(data, options(kind, updates_url="../updates", file_name=UPLOAD_NAMES.get(name, "")))
-    return books
+    return {name: convert_good_book(name) for name in GOOD_BOOKS}
 
 
 def epubcheck_jar() -> Path:

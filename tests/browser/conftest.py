@@ -13,6 +13,7 @@ from tests.support import ROOT, AppHost, local_site
 
 ARTIFACTS = ROOT / "test-artifacts"
 PHONE = {"width": 390, "height": 844}
+DESKTOP = {"width": 1280, "height": 800}
 # Flags for Debian's Chromium on a machine without outside network (see the machine notes).
 CHROMIUM_ARGS = [
     "--no-sandbox",

@@ -8,7 +8,7 @@ from typing import Any
 import pytest
 
 from tests import book_corpus as corpus
-from tests.browser.conftest import PHONE
+from tests.browser.conftest import DESKTOP, PHONE
 from tests.browser.test_browser import published_book
 from tests.support import ROOT
 
@@ -24,9 +24,6 @@ def serious_violations(page: Any) -> list[str]:
         for violation in result["violations"]
         if violation["impact"] in ("serious", "critical")
     ]
-
-
-DESKTOP = {"width": 1280, "height": 800}
 
 
 @pytest.fixture(scope="module")
