@@ -219,6 +219,11 @@ def _resolve_images(
         if src in image_refs:
             key = image_refs[src]
             img.set("src", IMAGE_PLACEHOLDER + key)
+            parent = img.getparent()
+            if parent is not None and parent.tag == "p" and len(parent) == 1 and not parent.text_content().strip():
+                # A picture standing alone: not indented like a paragraph's first line (its column
+                # would push it past the page's edge on a phone).
+                parent.set("class", " ".join(filter(None, [parent.get("class"), "image"])))
             if key not in keys:
                 keys.append(key)
             described = bool((alt or "").strip())

@@ -8,7 +8,7 @@ body { margin: 0 5%; line-height: 1.5; }
 h1, h2, h3 { line-height: 1.25; page-break-after: avoid; break-after: avoid; }
 h1 { margin: 2em 0 1em; font-size: 1.6em; }
 p { margin: 0; text-indent: 1.2em; }
-h1 + p, h2 + p, h3 + p, blockquote p, aside p, .titlepage p, li p, hr + p { text-indent: 0; }
+h1 + p, h2 + p, h3 + p, blockquote p, aside p, .titlepage p, li p, hr + p, p.image { text-indent: 0; }
 blockquote { margin: 1em 1.5em; font-style: italic; }
 /* A Quarto callout (a note, a tip, a warning): set apart by a rule, its title in bold. */
 .callout { margin: 1em 0; padding: 0 0.8em; border-left: 3px solid #888; } .callout p { text-indent: 0; }

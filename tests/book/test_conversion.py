@@ -470,3 +470,14 @@ def test_titles_from_the_manuscript_lose_controls_and_bidi_overrides(manuscript:
         assert re.findall(r"<dc:creator[^>]*>([^<]+)</dc:creator>", opf) == ["Ada Writer"]
         assert "Salt</meta>" in opf and "\u202d" not in opf
         assert re.findall(r'<a href="text/ch\d+\.xhtml">([^<]+)</a>', text(result, "OEBPS/nav.xhtml"))[-1] == "Two"
+
+
+def test_a_picture_standing_alone_is_not_indented_like_a_paragraph(converted: dict[str, Conversion]) -> None:
+    from shared.book.styles import EPUB_CSS
+
+    with zipfile.ZipFile(io.BytesIO(converted["markdown-zip-every-feature"].epub)) as book:
+        chapter = book.read("OEBPS/text/ch002.xhtml").decode()
+    assert re.search(r'<p class="image"><img [^>]*alt="The harbour at dawn"', chapter)
+    assert "<p>It was a <em>dark</em>" in chapter  # a paragraph of text keeps its indent
+    unindented = next(rule for rule in EPUB_CSS.splitlines() if "text-indent: 0" in rule and "p.image" in rule)
+    assert unindented.startswith("h1 + p")
