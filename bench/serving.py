@@ -6,7 +6,8 @@ For one published book on the local host and Azurite, sequential requests on one
 - `GET /api/books/{id}/app/publication.json`, a book file served through the same host (the host's
   own floor: one book row read, one blob read);
 - a bare read of the same blob with the Storage SDK, no host (the storage floor);
-- and `If-None-Match` polls of the OPDS answer (`304`), which is what a subscribed app mostly sends.
+- `If-None-Match` polls of the OPDS answer (`304`), which is what a subscribed app mostly sends;
+- and the OPDS handler called in this process, no host (Quire's own cost: what it reads and renders).
 Ratios are against the bare blob read (#38's target: an OPDS answer ≤ 1.5×) and the host's file
 read. Each figure is the median of several rounds, rounds taken in turn so drift hits all alike;
 the host's and Azurite's CPU per request are printed beside.
@@ -28,9 +29,13 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+import azure.functions as func  # noqa: E402
 import psutil  # noqa: E402
 from azure.storage.blob import BlobServiceClient  # noqa: E402
 
+from shared.services import Services  # noqa: E402
+from shared.settings import Settings  # noqa: E402
+from shared.web import opds  # noqa: E402
 from tests import book_corpus as corpus  # noqa: E402
 from tests.pipeline_support import create_book, follow  # noqa: E402
 from tests.support import start_azurite, start_host  # noqa: E402
@@ -84,12 +89,29 @@ def main() -> None:
                 blob.download_blob().readall()
             return time.perf_counter() - started
 
+        services = Services.from_settings(Settings.from_env({"AzureWebJobsStorage": azurite.connection_string}))
+
+        def in_process(count: int, etag: str = "") -> float:
+            request = func.HttpRequest(
+                "GET",
+                f"http://localhost/api/books/{book}/opds",
+                headers={"If-None-Match": etag} if etag else {},
+                route_params={"id": book},
+                body=b"",
+            )
+            started = time.perf_counter()
+            for _ in range(count):
+                assert opds.book_catalog(request, services, version=1).status_code == (304 if etag else 200)
+            return time.perf_counter() - started
+
         cases: dict[str, Callable[[int], float]] = {
             "bare blob read (SDK)": bare,
             "book file via host": lambda n: timed_gets(port, f"/api/books/{book}/app/publication.json", n),
             "OPDS 1.2": lambda n: timed_gets(port, f"/api/books/{book}/opds", n),
             "OPDS 2.0": lambda n: timed_gets(port, f"/api/books/{book}/opds.json", n),
             "OPDS 1.2, 304": lambda n: timed_gets(port, f"/api/books/{book}/opds", n, {"If-None-Match": etag}),
+            "OPDS 1.2, no host": in_process,
+            "OPDS 1.2, 304, no host": lambda n: in_process(n, etag),
         }
         for run in cases.values():
             run(30)  # warm up: connections, imports, caches
