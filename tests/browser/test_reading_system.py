@@ -179,22 +179,24 @@ class Reader:
 
     def follow(self, link: Link) -> str | None:
         """Click `link` with the mouse; what went wrong, if it did not land on its target."""
-        self.show(link.source)
-        centre = self.page.evaluate("([href, nth]) => reader.bringLink(href, nth)", [link.href, link.nth])
-        if centre is None:
-            return f"{link} is not in the rendered document"
-        self.page.mouse.click(centre["x"], centre["y"])
-        try:
-            self.page.wait_for_function(
-                "([index, id, after]) => reader.shows(index, id, after)",
-                arg=[link.target, link.fragment, centre["moves"]],
-                timeout=5_000,
-            )
-        except PlaywrightTimeoutError:
-            return (
-                f"{link} leaves the reader on section {self.page.evaluate('reader.where()')['index']}, off its target"
-            )
-        return None
+        # Twice at most: on a loaded machine the page can still be laying out (a picture above the
+        # link decoding) when the link's place is measured, and the click then lands beside it.
+        for _ in range(2):
+            self.show(link.source)
+            centre = self.page.evaluate("([href, nth]) => reader.bringLink(href, nth)", [link.href, link.nth])
+            if centre is None:
+                return f"{link} is not in the rendered document"
+            self.page.mouse.click(centre["x"], centre["y"])
+            try:
+                self.page.wait_for_function(
+                    "([index, id, after]) => reader.shows(index, id, after)",
+                    arg=[link.target, link.fragment, centre["moves"]],
+                    timeout=5_000,
+                )
+            except PlaywrightTimeoutError:
+                continue
+            return None
+        return f"{link} leaves the reader on section {self.page.evaluate('reader.where()')['index']}, off its target"
 
     def close(self) -> None:
         self.page.close()
