@@ -212,12 +212,8 @@ def package(storage: Storage, job: Job, message_id: str, editions_kept: int) -> 
     from shared.book.epub import write_epub
     from shared.book.webapp import write_webapp
 
-    missing = [s for s in parallel_steps(job) if s not in job.completed]
-    if job.plan is not None and job.plan.pdf and PDF_STEP not in job.completed:
-        missing.append(PDF_STEP)
-    if missing:
-        log.info("package waits for %d steps", len(missing))
-        release(storage, job.id, PACKAGE_STEP, message_id)  # the last of them sends package again
+    before = [*parallel_steps(job), *([PDF_STEP] if job.plan is not None and job.plan.pdf else [])]
+    if waits_for(storage, job, PACKAGE_STEP, message_id, before):
         return []
     book, chapters, images = load_book(storage, job)
     options = options_for(job)
@@ -286,6 +282,16 @@ def _succeeded(current: Job, message_id: str) -> Job | None:
         steps_done=current.steps_total,
         updated=datetime.now(UTC),
     )
+
+
+def waits_for(storage: Storage, job: Job, step: str, message_id: str, before: list[str]) -> bool:
+    """Whether a fan-in `step` must wait for steps of `before` not yet committed; it then gives its
+    claim up, and the last of them sends it again."""
+    missing = [s for s in before if s not in job.completed]
+    if missing:
+        log.info("%s waits for %d steps", step, len(missing))
+        release(storage, job.id, step, message_id)
+    return bool(missing)
 
 
 def release(storage: Storage, job_id: str, step: str, message_id: str) -> None:

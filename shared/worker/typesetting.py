@@ -14,7 +14,7 @@ from shared.jobs.record import MAX_STORED_WARNINGS, PACKAGE_STEP, PDF_STEP, Job,
 from shared.jobs.store import book_blob
 from shared.storage import Storage
 from shared.storage.names import BOOK_CONTAINER
-from shared.worker.steps import commit_step, load_book, options_for, release
+from shared.worker.steps import commit_step, load_book, options_for, waits_for
 
 log = logs.get_logger(__name__)
 PDF_NAME = "book.pdf"
@@ -25,10 +25,7 @@ def typeset(storage: Storage, job: Job, message_id: str, archival: bool) -> list
     from shared.book.pdf.typeset import write_pdf
     from shared.budget.process import data_bytes_left
 
-    missing = [s for s in parallel_steps(job) if s not in job.completed]
-    if missing:
-        log.info("pdf waits for %d steps", len(missing))
-        release(storage, job.id, PDF_STEP, message_id)  # the last of them sends pdf again
+    if waits_for(storage, job, PDF_STEP, message_id, parallel_steps(job)):
         return []
     book, chapters, images = load_book(storage, job)
     options = options_for(job)
