@@ -86,6 +86,8 @@ def golden(data: bytes, kind: str, job: dict[str, Any]) -> Conversion:
         file_name=job["manuscript"]["filename"],
         split_level=int(job["manuscript"].get("split_level", 1)),
         pdf_page=job["manuscript"].get("pdf_page", ""),
+        release_notes=job.get("release_notes", ""),
+        changes=job.get("changes"),
     )
     return convert(data, options)
 
