@@ -9,8 +9,8 @@ its words are the same.
 
 How much a chapter changed is the share of its words, old and new, that the two texts do not
 share, in order (difflib's ratio, on words): paragraphs are compared first, as whole strings, so
-only the paragraphs that differ are compared word by word. A 5 MB book with every chapter edited
-compares in well under a second (tests/book/test_changes.py measures it).
+only the paragraphs that differ are compared word by word. bench/changes.py measures it on a 5 MB
+book: 0.3 s with every chapter edited a little, 2.3 s with every chapter rewritten (the worst case).
 """
 
 from __future__ import annotations
@@ -78,7 +78,7 @@ def text_fingerprint(texts: list[ChapterText]) -> bytes:
         "chapters": [{"title": t.title, "stem": t.stem, "paragraphs": t.paragraphs} for t in texts],
     }
     raw = json.dumps(data, ensure_ascii=False, separators=(",", ":")).encode("utf-8")
-    return gzip.compress(raw, compresslevel=6, mtime=0)
+    return gzip.compress(raw, compresslevel=1, mtime=0)  # 5 MB of text: 0.06 s, 28%; level 6: 0.4 s, 21%
 
 
 def read_fingerprint(data: bytes) -> list[ChapterText] | None:
