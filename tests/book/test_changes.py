@@ -200,3 +200,12 @@ def test_an_edition_with_changes_ends_its_epub_with_the_page_in_the_spine_and_th
     off = convert(book, options("markdown", edition=2, changes=summary, changes_page=False), with_pdf=False)
     assert CHANGES_STEM not in str(zipfile.ZipFile(io.BytesIO(off.epub)).namelist())
     assert "changes.json" in off.app_files  # the web app's offer still shows what changed
+
+
+def test_an_epub_quire_made_uploaded_again_leaves_its_changes_page_out() -> None:
+    book = b"# Arrival\n\nThe boats come in.\n\n# Departure\n\nThe boats leave.\n"
+    made = convert(book, options("markdown", edition=2, release_notes="Tidied."), with_pdf=False)
+    again = convert(made.epub, options("epub", edition=3), with_pdf=False)
+    chapters = sorted(path for path in again.app_files if path.startswith("chapters/"))
+    assert chapters == ["chapters/ch001.html", "chapters/ch002.html"]
+    assert b"Tidied." not in b"".join(again.app_files.values())
