@@ -33,9 +33,10 @@ WORD_DIFF_LIMIT = 40_000
 # A chapter left over whose title changed is the same chapter when at most this share changed.
 RENAMED_AT_MOST = 0.5
 RENAME_CANDIDATES = 3  # how many left-over chapters of the previous edition each is tried against
-# The summary lives in a table property (64 KiB): lists and titles are bounded; counts are whole.
-MAX_LISTED = 100
-MAX_TITLE_CHARS = 120
+# The summary lives in a table property (64 KiB, 32,768 UTF-16 units): lists and titles are bounded,
+# so the fullest summary takes about 22,300 units (tests/book/test_changes.py); counts are whole.
+MAX_LISTED = 50
+MAX_TITLE_CHARS = 80
 
 _BLOCK_END = re.compile(
     r"</(?:p|h[1-6]|li|dd|dt|blockquote|pre|tr|th|td|figcaption|caption|div|section|aside|header|footer)>"

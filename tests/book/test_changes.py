@@ -127,12 +127,20 @@ def test_repeated_titles_match_in_order_and_a_retitled_chapter_is_found_by_its_t
 
 
 def test_a_large_book_compares_every_chapter_and_keeps_the_summary_small() -> None:
-    old = [chapter(f"Chapter {n}", f"ch{n:03d}", [paragraph(n * 100 + p) for p in range(30)]) for n in range(1, 301)]
-    new = [chapter(c.title, c.stem, [*c.paragraphs[:-1], paragraph(9999)]) for c in old]
+    # 300 chapters edited and retitled, 60 removed and 60 added, titles far longer than a list shows.
+    long = "🌊 A very long chapter title that goes on and on about the harbour and its quay " * 3
+    old = [chapter(f"{long} {n}", f"ch{n:03d}", [paragraph(n * 100 + p) for p in range(30)]) for n in range(1, 301)]
+    new = [chapter(f"New {c.title}", c.stem, [*c.paragraphs[:-1], paragraph(9999)]) for c in old]
+    old += [chapter(f"Gone {long} {n}", f"ch{n:03d}", [f"gone {n}"]) for n in range(301, 361)]
+    new += [chapter(f"Fresh {long} {n}", f"ch{n:03d}", [f"fresh {n + 1000}"]) for n in range(301, 361)]
     summary = compare(old, new, previous_edition=2)
-    assert summary["counts"] == {"added": 0, "removed": 0, "changed": 300, "unchanged": 0}
-    assert len(summary["changed"]) == 100 and {c["percent"] for c in summary["changed"]} == {1}  # 16 of 2,400 words
-    assert len(json.dumps(summary)) < 16_000  # a table property holds 64 KiB
+    assert summary["counts"] == {"added": 60, "removed": 60, "changed": 300, "unchanged": 0}
+    assert len(summary["changed"]) == 50 and {c["percent"] for c in summary["changed"]} == {1}  # 16 of 2,400 words
+    assert len(summary["added"]) == len(summary["removed"]) == 50
+    assert all(70 < len(c["title"]) <= 80 and 70 < len(c["previous_title"]) <= 80 for c in summary["changed"])
+    # A table property holds 32,768 UTF-16 units: the fullest summary fits.
+    units = len(json.dumps(summary, ensure_ascii=False).encode("utf-16-le")) // 2
+    assert units < 32_768, units
 
 
 def test_a_fingerprint_reads_back_as_the_same_chapters_and_is_deterministic() -> None:
