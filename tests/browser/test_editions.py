@@ -87,6 +87,19 @@ def test_an_installed_book_offers_the_new_edition_and_keeps_the_readers_place(si
     page.goto(base + "chapters/ch003.html")
     assert page.url == base + "chapters/ch002.html"
     assert "The second edition of the quay." in page.inner_text("main")
+
+    # Edition 3 brings the third chapter back: its link in the offer takes the edition and opens it.
+    context.set_offline(False)
+    third = publish_edition(host.base_url, book, key, manuscript("third edition", with_third_chapter=True), "quay.md")
+    assert follow(host.base_url, third, timeout=60)["status"] == "succeeded"
+    page.evaluate("navigator.serviceWorker.getRegistration().then(r => r.update())")
+    link = page.wait_for_selector(".edition-chapters a[href$='chapters/ch003.html']", timeout=30_000)
+    assert link.inner_text() == "Departure" and page.is_hidden(".edition-notes")  # no notes this time
+    with page.expect_navigation(url=base + "chapters/ch003.html"):
+        link.click()
+    assert "The boats leave." in page.inner_text("main")
+    page.goto(base + "chapters/ch001.html")
+    assert "The third edition begins here." in page.inner_text("main")  # the whole edition moved
     context.close()
 
 
