@@ -15,7 +15,6 @@ CHANGES_JS = r"""
   'use strict';
   var root = document.documentElement.dataset.root || '';
   var target = null;
-  var ASK_MS = 5000;
 
   if ('serviceWorker' in navigator) {
     navigator.serviceWorker.addEventListener('controllerchange', function () {
@@ -23,11 +22,12 @@ CHANGES_JS = r"""
     });
   }
 
+  // However late the worker answers (a busy device), the offer shows the changes then; until it
+  // does, the offer is as it always was.
   function changesOf(waiting) {
     return new Promise(function (resolve) {
       var channel = new MessageChannel();
-      var timer = setTimeout(function () { resolve(null); }, ASK_MS);
-      channel.port1.onmessage = function (event) { clearTimeout(timer); resolve(event.data); };
+      channel.port1.onmessage = function (event) { resolve(event.data); };
       waiting.postMessage({ type: 'quire:edition-changes' }, [channel.port2]);
     });
   }

@@ -58,7 +58,7 @@ def test_an_installed_book_offers_the_new_edition_and_keeps_the_readers_place(si
     offer = page.wait_for_selector("#edition-offer", timeout=30_000)
     assert "A new edition is available" in offer.inner_text()
     # The offer shows the notes (as text) and the changed chapters, read from the waiting edition's cache.
-    page.wait_for_selector("#edition-offer .edition-changes", timeout=10_000)
+    page.wait_for_selector("#edition-offer .edition-changes", timeout=30_000)
     assert page.eval_on_selector_all(".edition-notes", "ps => ps.map(p => p.textContent)") == [
         "Tides <corrected>.",
         "Thanks, readers.",
