@@ -21,6 +21,7 @@ from shared.book.model import RenderedChapter
 from shared.book.render import image_files
 from shared.book.styles import APP_CSS
 from shared.book.webapp_changes import CHANGES_CSS, CHANGES_JS, SW_CHANGES_JS
+from shared.book.webapp_reader import listen_controls, reader_files, reader_head, reader_tools
 from shared.book.webapp_script import APP_JS, SERVICE_WORKER_JS
 from shared.book.webpub import publication_manifest
 from shared.formats import WEBPUB_MANIFEST
@@ -46,6 +47,7 @@ def _page(parts: BookParts, title: str, body: str, root: str, book_key: str, upd
         f'<link rel="icon" href="{root}icons/icon-192.png" type="image/png">\n'
         f'<link rel="apple-touch-icon" href="{root}icons/icon-192.png">\n'
         f'<link rel="stylesheet" href="{root}css/app.css">\n'
+        f"{reader_head(root)}"
         f'<script src="{root}js/app.js" defer></script>\n'
         "</head>\n<body>\n"
         '<a class="skip" href="#content">Skip to text</a>\n'
@@ -96,6 +98,7 @@ def write_webapp(
         + (f'<p class="subtitle">{_e(meta.subtitle)}</p>\n' if meta.subtitle else "")
         + (f'<p class="author">{_e(authors)}</p>\n' if authors else "")
         + '<a class="resume" id="resume" href="#" hidden>Continue reading</a>\n'
+        + reader_tools()
         + f'<nav class="toc" aria-label="Contents"><h2>Contents</h2>{_toc(outline(chapters, "html"), "chapters/")}</nav>\n'
         + '<p><a href="updates.html">News and updates from the author</a></p>\n'
         + (f'<p><a href="{_pdf_href(edition)}" download>Download PDF</a></p>\n' if pdf else "")
@@ -126,8 +129,9 @@ def write_webapp(
         )
         pager += "</nav>"
         body = (
-            f'<header class="bar"><a href="../index.html">☰ Contents</a><span class="book">{_e(meta.title)}</span></header>\n'
-            f'<main id="content"><article>{_chapter_html(chapter, parts)}</article>\n{pager}</main>'
+            f'<header class="bar"><a href="../index.html">☰ Contents</a><span class="book">{_e(meta.title)}</span>'
+            f"{listen_controls()}</header>\n"
+            f'<main id="content">{reader_tools()}<article>{_chapter_html(chapter, parts)}</article>\n{pager}</main>'
         )
         files[f"chapters/{chapter.file_stem}.html"] = _page(
             parts, f"{chapter.title} – {meta.title}", body, "../", book_key, updates_url, "chapter"
@@ -142,6 +146,7 @@ def write_webapp(
     files["updates.html"] = _page(parts, f"Updates – {meta.title}", updates_body, "", book_key, updates_url, "updates")
     files["css/app.css"] = (APP_CSS + CHANGES_CSS).encode("utf-8")
     files["js/app.js"] = (APP_JS + CHANGES_JS).encode("utf-8")
+    files.update(reader_files())
     if changes is not None:
         files["changes.json"] = changes
     files[f"images/{cover.file_name}"] = cover.data
