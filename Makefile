@@ -58,6 +58,7 @@ bench: setup
 	$(PY) bench/convert.py
 	$(PY) bench/pdf.py
 	$(PY) bench/serving.py
+	$(PY) bench/search_index.py
 	$(PY) bench/pipeline.py
 	$(PY) bench/refresh.py
 	$(PY) bench/hostile.py

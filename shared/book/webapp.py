@@ -3,7 +3,9 @@
 An index with the cover and the table of contents, a page per chapter, the images, a phone-first
 stylesheet with dark mode, a manifest with 192 and 512 px icons made from the cover, a service
 worker that precaches every file under a content-hashed cache name, the reading position kept in
-localStorage, and an updates page fed from a URL given at build time (cached for offline use).
+localStorage, an updates page fed from a URL given at build time (cached for offline use), and a
+search page over an index of the book's words (search_index.py; precached like every file, read
+only when the reader first searches).
 No inline script or style anywhere, so a Content-Security-Policy without 'unsafe-inline' holds.
 """
 
@@ -19,8 +21,10 @@ from shared.book.images import make_icons
 from shared.book.links import chapter_hrefs, image_page_hrefs
 from shared.book.model import RenderedChapter
 from shared.book.render import image_files
+from shared.book.search_index import SEARCH_INDEX, IndexedChapter, build_index
 from shared.book.styles import APP_CSS
 from shared.book.webapp_script import APP_JS, SERVICE_WORKER_JS
+from shared.book.webapp_search import CHAPTER_BAR_LINK, SEARCH_CSS, search_form, search_page_body
 from shared.book.webpub import publication_manifest
 from shared.formats import WEBPUB_MANIFEST
 
@@ -92,6 +96,7 @@ def write_webapp(parts: BookParts, updates_url: str = "", edition: int = 0, *, p
         + (f'<p class="subtitle">{_e(meta.subtitle)}</p>\n' if meta.subtitle else "")
         + (f'<p class="author">{_e(authors)}</p>\n' if authors else "")
         + '<a class="resume" id="resume" href="#" hidden>Continue reading</a>\n'
+        + search_form(hidden=True)
         + f'<nav class="toc" aria-label="Contents"><h2>Contents</h2>{_toc(outline(chapters, "html"), "chapters/")}</nav>\n'
         + '<p><a href="updates.html">News and updates from the author</a></p>\n'
         + (f'<p><a href="{_pdf_href(edition)}" download>Download PDF</a></p>\n' if pdf else "")
@@ -106,6 +111,7 @@ def write_webapp(parts: BookParts, updates_url: str = "", edition: int = 0, *, p
     )
     files["index.html"] = _page(parts, meta.title, index_body, "", book_key, updates_url, "index")
 
+    articles = [_chapter_html(chapter, parts) for chapter in chapters]
     for position, chapter in enumerate(chapters):
         previous = chapters[position - 1] if position > 0 else None
         following = chapters[position + 1] if position + 1 < len(chapters) else None
@@ -122,8 +128,9 @@ def write_webapp(parts: BookParts, updates_url: str = "", edition: int = 0, *, p
         )
         pager += "</nav>"
         body = (
-            f'<header class="bar"><a href="../index.html">☰ Contents</a><span class="book">{_e(meta.title)}</span></header>\n'
-            f'<main id="content"><article>{_chapter_html(chapter, parts)}</article>\n{pager}</main>'
+            f'<header class="bar"><a href="../index.html">☰ Contents</a><span class="book">{_e(meta.title)}</span>'
+            f"{CHAPTER_BAR_LINK}</header>\n"
+            f'<main id="content"><article>{articles[position]}</article>\n{pager}</main>'
         )
         files[f"chapters/{chapter.file_stem}.html"] = _page(
             parts, f"{chapter.title} – {meta.title}", body, "../", book_key, updates_url, "chapter"
@@ -136,7 +143,17 @@ def write_webapp(parts: BookParts, updates_url: str = "", edition: int = 0, *, p
         '<div id="updates-list"></div></main>'
     )
     files["updates.html"] = _page(parts, f"Updates – {meta.title}", updates_body, "", book_key, updates_url, "updates")
-    files["css/app.css"] = APP_CSS.encode("utf-8")
+    files["search.html"] = _page(
+        parts, f"Search – {meta.title}", search_page_body(meta.title), "", book_key, updates_url, "search"
+    )
+    files[SEARCH_INDEX] = build_index(
+        [
+            IndexedChapter(href=f"chapters/{chapter.file_stem}.html", title=chapter.title, body=article)
+            for chapter, article in zip(chapters, articles, strict=True)
+        ],
+        meta.language,
+    )
+    files["css/app.css"] = (APP_CSS + SEARCH_CSS).encode("utf-8")
     files["js/app.js"] = APP_JS.encode("utf-8")
     files[f"images/{cover.file_name}"] = cover.data
     for key in dict.fromkeys(k for c in chapters for k in c.image_keys):

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+from shared.book.search_index import WORDS_JS
+from shared.book.webapp_search import SEARCH_JS
+
 APP_JS = r"""'use strict';
 (function () {
   var html = document.documentElement;
@@ -62,7 +65,7 @@ APP_JS = r"""'use strict';
   if (page === 'chapter') {
     var saved = null;
     try { saved = JSON.parse(localStorage.getItem(positionKey) || 'null'); } catch (e) { saved = null; }
-    if (saved && saved.path === here() && !location.hash) {
+    if (saved && saved.path === here() && !location.hash && !/[?&]q=/.test(location.search)) {  // not a search's hit
       var restore = function () {
         var height = document.documentElement.scrollHeight - innerHeight;
         window.scrollTo(0, Math.round(saved.fraction * Math.max(height, 0)));
@@ -138,6 +141,7 @@ APP_JS = r"""'use strict';
   }
 })();
 """
+APP_JS += WORDS_JS + SEARCH_JS  # search (webapp_search.py)
 
 SERVICE_WORKER_JS = r"""'use strict';
 // Precaches the whole book under a cache named by its content, so a new edition replaces the old.

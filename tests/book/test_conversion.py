@@ -196,7 +196,8 @@ def test_script_laden_manuscripts_are_rendered_harmless(name: str, converted: di
     documents = [d.decode() for n, d in entries(result).items() if n.endswith(".xhtml")]
     documents += [d.decode() for n, d in result.app_files.items() if n.endswith(".html")]
     for document in documents:
-        lowered = document.lower()
+        # The web-app book's own search box is the one form a page may have (webapp.py).
+        lowered = re.sub(r'<form class="search-form" role="search" action="search.html"[^>]*>', "", document.lower())
         assert "<script>alert" not in lowered and "<script" not in lowered.replace(
             '<script src="../js/app.js" defer>', ""
         ).replace('<script src="js/app.js" defer>', "")
