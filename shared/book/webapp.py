@@ -3,9 +3,9 @@
 An index with the cover and the table of contents, a page per chapter, the images, a phone-first
 stylesheet with dark mode, a manifest with 192 and 512 px icons made from the cover, a service
 worker that precaches every file under a content-hashed cache name, the reading position kept in
-localStorage, an updates page fed from a URL given at build time (cached for offline use), and a
+localStorage, an updates page fed from a URL given at build time (cached for offline use), a
 search page over an index of the book's words (search_index.py; precached like every file, read
-only when the reader first searches).
+only when the reader first searches), and footnotes that open in place, in a dialog.
 No inline script or style anywhere, so a Content-Security-Policy without 'unsafe-inline' holds.
 """
 
@@ -23,6 +23,7 @@ from shared.book.model import RenderedChapter
 from shared.book.render import image_files
 from shared.book.search_index import SEARCH_INDEX, IndexedChapter, build_index
 from shared.book.styles import APP_CSS
+from shared.book.webapp_notes import NOTES_CSS
 from shared.book.webapp_script import APP_JS, SERVICE_WORKER_JS
 from shared.book.webapp_search import CHAPTER_BAR_LINK, SEARCH_CSS, search_form, search_page_body
 from shared.book.webpub import publication_manifest
@@ -153,7 +154,7 @@ def write_webapp(parts: BookParts, updates_url: str = "", edition: int = 0, *, p
         ],
         meta.language,
     )
-    files["css/app.css"] = (APP_CSS + SEARCH_CSS).encode("utf-8")
+    files["css/app.css"] = (APP_CSS + SEARCH_CSS + NOTES_CSS).encode("utf-8")
     files["js/app.js"] = APP_JS.encode("utf-8")
     files[f"images/{cover.file_name}"] = cover.data
     for key in dict.fromkeys(k for c in chapters for k in c.image_keys):

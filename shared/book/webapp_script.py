@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from shared.book.search_index import WORDS_JS
+from shared.book.webapp_notes import NOTES_JS
 from shared.book.webapp_search import SEARCH_JS
 
 APP_JS = r"""'use strict';
@@ -141,7 +142,7 @@ APP_JS = r"""'use strict';
   }
 })();
 """
-APP_JS += WORDS_JS + SEARCH_JS  # search (webapp_search.py)
+APP_JS += WORDS_JS + SEARCH_JS + NOTES_JS  # search (webapp_search.py) and pop-up notes (webapp_notes.py)
 
 SERVICE_WORKER_JS = r"""'use strict';
 // Precaches the whole book under a cache named by its content, so a new edition replaces the old.

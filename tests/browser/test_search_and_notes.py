@@ -1,4 +1,4 @@
-"""The web-app book's search, offline, in Chromium (#39)."""
+"""The web-app book's search, offline, and its footnotes opened in place, in Chromium (#39)."""
 
 from __future__ import annotations
 
@@ -118,4 +118,48 @@ def test_searching_offline_lands_on_the_hit_marked(site, browser, harbour) -> No
     page.wait_for_function("document.getElementById('search-status').textContent.startsWith('Nothing')")
     assert page.inner_text("#search-status") == "Nothing found for “submarine”."
     assert page.locator("#search-hits li").count() == 0
+    context.close()
+
+
+def test_a_footnote_opens_in_a_dialog_and_closes_with_escape(site, browser, harbour) -> None:
+    host, _ = site
+    job = harbour
+    chapter = host.base_url + job["links"]["app"] + "chapters/ch002.html"
+    page = browser.new_page(viewport=PHONE)
+    page.goto(chapter)
+    reference = page.locator("a[role=doc-noteref]").first
+    dialog = page.get_by_role("dialog", name="Note 1")
+
+    reference.click()
+    dialog.wait_for(state="visible")
+    assert page.evaluate("document.querySelector('dialog.note-dialog').matches(':modal')")
+    assert "The storm of 1887" in dialog.inner_text()
+    assert page.url == chapter  # the reader stays where they were reading
+    assert page.evaluate("document.activeElement.closest('dialog') !== null")
+    page.keyboard.press("Escape")
+    dialog.wait_for(state="hidden")
+    assert page.evaluate("document.activeElement.getAttribute('role')") == "doc-noteref"
+
+    reference.click()  # a tap outside closes it too
+    dialog.wait_for(state="visible")
+    page.mouse.click(4, 4)
+    dialog.wait_for(state="hidden")
+
+    reference.click()  # and it leads to the note itself
+    dialog.wait_for(state="visible")
+    dialog.get_by_role("button", name="Close").click()
+    dialog.wait_for(state="hidden")
+    reference.click()
+    dialog.get_by_role("link", name="Go to note").click()
+    dialog.wait_for(state="hidden")
+    assert page.url.endswith("#c2-fn1")
+    page.close()
+
+    # Without the script, the reference is the plain link it always was.
+    context = browser.new_context(viewport=PHONE, java_script_enabled=False)
+    plain = context.new_page()
+    plain.goto(chapter)
+    plain.click("a[role=doc-noteref]")
+    assert plain.url.endswith("#c2-fn1")
+    assert plain.locator("dialog").count() == 0
     context.close()
