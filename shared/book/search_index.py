@@ -254,11 +254,17 @@ WORDS_JS = (
     return false;
   }
 
+  var folded = [new Map(), new Map()];  // a book has a few thousand clusters: each is folded once
+
   function fold(cluster, turkic) {
-    var text = turkic ? cluster.replace(/I/g, '\u0131').replace(/\u0130/g, 'i') : cluster;
+    var known = folded[turkic ? 1 : 0], text = known.get(cluster);
+    if (text !== undefined) { return text; }
+    text = turkic ? cluster.replace(/I/g, '\u0131').replace(/\u0130/g, 'i') : cluster;
     text = text.toLowerCase();
     if (!within(cluster.codePointAt(0), KEEP_MARKS)) { text = text.normalize('NFKD').replace(ACCENT, ''); }
-    return text.normalize('NFKC').toLowerCase().replace(/\u00df/g, 'ss').replace(/\u03c2/g, '\u03c3');
+    text = text.normalize('NFKC').toLowerCase().replace(/\u00df/g, 'ss').replace(/\u03c2/g, '\u03c3');
+    known.set(cluster, text);
+    return text;
   }
 
   // [{word, start, end}]: each word of `text`, folded, and where it is (UTF-16 offsets).
