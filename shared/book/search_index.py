@@ -3,9 +3,10 @@ position, for a search that works offline. Pure.
 
 The text is what a browser's DOM holds for the chapter's `<article>`: its text nodes in order, a
 space at the edges of block elements (a paragraph's last word and the next one's first are two
-words), MathML's source annotations and the numbers of note references left out. It is cut into words by the same rules here and in
-the page script (`WORDS_JS` below, which `webapp_script.APP_JS` includes), so a query's words are
-the index's words and a hit's position is the same word in the page:
+words), MathML's source annotations and the numbers of note references left out. It is cut into
+words by the same rules here and in the page script (`WORDS_JS` below, which
+`webapp_script.APP_JS` includes), so a query's words are the index's words and a hit's position is
+the same word in the page:
 
 - characters are taken a cluster at a time: a base character and the combining marks after it;
 - a word is a run of clusters whose base is a letter or a digit (Unicode categories L and N);
