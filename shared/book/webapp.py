@@ -24,6 +24,7 @@ from shared.book.render import image_files
 from shared.book.search_index import SEARCH_INDEX, IndexedChapter, build_index
 from shared.book.styles import APP_CSS
 from shared.book.webapp_notes import NOTES_CSS
+from shared.book.webapp_reader import listen_controls, reader_files, reader_head, reader_tools
 from shared.book.webapp_script import APP_JS, SERVICE_WORKER_JS
 from shared.book.webapp_search import CHAPTER_BAR_LINK, SEARCH_CSS, search_form, search_page_body
 from shared.book.webpub import publication_manifest
@@ -50,6 +51,7 @@ def _page(parts: BookParts, title: str, body: str, root: str, book_key: str, upd
         f'<link rel="icon" href="{root}icons/icon-192.png" type="image/png">\n'
         f'<link rel="apple-touch-icon" href="{root}icons/icon-192.png">\n'
         f'<link rel="stylesheet" href="{root}css/app.css">\n'
+        f"{reader_head(root)}"
         f'<script src="{root}js/app.js" defer></script>\n'
         "</head>\n<body>\n"
         '<a class="skip" href="#content">Skip to text</a>\n'
@@ -97,6 +99,7 @@ def write_webapp(parts: BookParts, updates_url: str = "", edition: int = 0, *, p
         + (f'<p class="subtitle">{_e(meta.subtitle)}</p>\n' if meta.subtitle else "")
         + (f'<p class="author">{_e(authors)}</p>\n' if authors else "")
         + '<a class="resume" id="resume" href="#" hidden>Continue reading</a>\n'
+        + reader_tools()
         + search_form(hidden=True)
         + f'<nav class="toc" aria-label="Contents"><h2>Contents</h2>{_toc(outline(chapters, "html"), "chapters/")}</nav>\n'
         + '<p><a href="updates.html">News and updates from the author</a></p>\n'
@@ -130,8 +133,8 @@ def write_webapp(parts: BookParts, updates_url: str = "", edition: int = 0, *, p
         pager += "</nav>"
         body = (
             f'<header class="bar"><a href="../index.html">☰ Contents</a><span class="book">{_e(meta.title)}</span>'
-            f"{CHAPTER_BAR_LINK}</header>\n"
-            f'<main id="content"><article>{articles[position]}</article>\n{pager}</main>'
+            f"{CHAPTER_BAR_LINK}{listen_controls()}</header>\n"
+            f'<main id="content">{reader_tools()}<article>{articles[position]}</article>\n{pager}</main>'
         )
         files[f"chapters/{chapter.file_stem}.html"] = _page(
             parts, f"{chapter.title} – {meta.title}", body, "../", book_key, updates_url, "chapter"
@@ -156,6 +159,7 @@ def write_webapp(parts: BookParts, updates_url: str = "", edition: int = 0, *, p
     )
     files["css/app.css"] = (APP_CSS + SEARCH_CSS + NOTES_CSS).encode("utf-8")
     files["js/app.js"] = APP_JS.encode("utf-8")
+    files.update(reader_files())
     files[f"images/{cover.file_name}"] = cover.data
     for key in dict.fromkeys(k for c in chapters for k in c.image_keys):
         image = parts.images[key]

@@ -46,12 +46,14 @@ def typeset(storage: Storage, job: Job, message_id: str, archival: bool) -> list
     if committed is None:
         return []
     log.info(
-        "step committed (%d/%d done): PDF %s, %s pages, PDF/UA-1 %s, PDF/A-2 %s",
+        "step committed (%d/%d done): PDF %s, %s pages, PDF/UA-1 %s, PDF/A-2 %s; typeset in %d parts, the largest holding %d MB",
         committed.steps_done,
         committed.steps_total,
         f"{len(result.pdf)} bytes" if result.pdf else "not made",
         result.page,
         "claimed" if result.pdf_ua else "not claimed",
         "claimed" if result.pdf_a else "not claimed",
+        result.parts,
+        result.part_peak_bytes // 2**20,
     )
     return [ConvertStep(job.id, PACKAGE_STEP).to_message()]

@@ -199,7 +199,7 @@ def test_a_book_too_long_for_the_memory_left_gets_no_pdf_and_a_reason() -> None:
     assert write_pdf(parts, "a4", memory_left=None).pdf is not None
     refused = write_pdf(parts, "a4", memory_left=10 * 2**20)
     assert refused.pdf is None and len(refused.warnings) == 1
-    assert refused.warnings[0].startswith("The PDF was not made: a book this long (about ")
+    assert refused.warnings[0].startswith("The PDF was not made: a part of the book this long (a chapter of about ")
     assert "more than a conversion step may use (10 MB left of PDF_STEP_MEMORY_MB)" in refused.warnings[0]
 
 

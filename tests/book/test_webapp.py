@@ -80,6 +80,32 @@ def test_updates_url_is_given_at_build_time(converted: dict[str, Conversion]) ->
     assert 'id="updates-list"' in page
 
 
+def test_reader_settings_and_read_aloud_are_files_of_the_book(converted: dict[str, Conversion]) -> None:
+    files = converted["markdown-zip-every-feature"].app_files
+    reader = ("css/reader.css", "js/settings.js", "js/reader.js", "js/listen.js")
+    precache = json.loads(found(r"var PRECACHE = (\[.*?\]);", files["sw.js"].decode()))
+    assert set(reader) <= set(precache)  # read offline too
+    for path in reader:
+        assert "__" not in files[path].decode(), path  # every placeholder filled in
+    chapter = files["chapters/ch002.html"].decode()
+    head, body = chapter.split("</head>")
+    # Applied before the first paint: a synchronous script in <head> (no defer, no async).
+    assert '<script src="../js/settings.js"></script>' in head
+    assert '<script src="../js/reader.js" defer></script>' in head and '<script src="../js/listen.js" defer>' in head
+    header = found(r'(<header class="bar">.*?</header>)', body)
+    assert 'id="listen"' in header and 'id="listen-bar"' in header and 'role="status"' in header
+    assert 'id="reader-settings"' in body and "<form" not in body  # a book's pages have no form
+    index = files["index.html"].decode()
+    assert 'id="reader-settings"' in index and 'id="listen"' not in index
+    # Themes the reader picks are the system's own palettes (and sepia); every size from 80 to 200 %.
+    css = files["css/reader.css"].decode()
+    assert "--bg: #fbf8f2;" in found(r'html\[data-theme="light"\] \{([^}]*)\}', css)
+    assert "--bg: #161514;" in found(r'html\[data-theme="dark"\] \{([^}]*)\}', css)
+    assert "--bg: #f4ecd8;" in found(r'html\[data-theme="sepia"\] \{([^}]*)\}', css)
+    sizes = re.findall(r'html\[data-size="(\d+)"\] \{ font-size: (\d+)%; \}', css)
+    assert [int(a) for a, b in sizes if a == b] == list(range(80, 100, 10)) + list(range(110, 201, 10))
+
+
 def test_the_contents_list_titles_without_numbering_them() -> None:
     chapters = "".join(f"# Chapter {n}\n\nText {n}.\n\n" for n in (7, 8, 9))
     result = convert(f"# Foreword\n\nWords.\n\n{chapters}".encode(), options("markdown"))

@@ -14,6 +14,7 @@ from datetime import datetime
 
 from shared.book.model import Metadata
 from shared.book.pdf.fonts import body_fonts, code_fonts
+from shared.book.pdf.targets import PART_LINK
 from shared.book.pdf.text import string
 
 
@@ -74,12 +75,13 @@ def preamble(meta: Metadata, page: PageSpec, modified: datetime) -> str:
 #show heading: set par(justify: false)
 #show heading.where(level: 1): set text(size: 1.6em)
 #show figure: set block(breakable: true)
-#show link: it => if type(it.dest) == str {{ underline(stroke: 0.4pt + luma(120), offset: 2pt, it) }} else {{ it }}
+#show link: it => if type(it.dest) == str and not it.dest.starts-with({string(PART_LINK)}) {{ underline(stroke: 0.4pt + luma(120), offset: 2pt, it) }} else {{ it }}
 #let book-image(path, natural, ratio, alt, share: 1.0) = layout(size => {{
   let most = calc.min(natural, share * size.width, 0.72 * {page.height} / ratio)
   if alt == "" {{ pdf.artifact(image(path, width: most)) }} else {{ image(path, width: most, alt: alt) }}
 }})
 #let book-image-inline(path, width, alt) = if alt == "" {{ pdf.artifact(image(path, width: width)) }} else {{ image(path, width: width, alt: alt) }}
+// Odd pages are right-hand ones by their number: the book is typeset in parts, each from its page 1.
 // Each part of the book (the contents, then each chapter) sets its own page head and foot. A
 // page is bare when it opens the part (a chapter's first page carries its title already) or comes
 // after the part's end (the page left blank so the next chapter starts on a right-hand page).
@@ -90,7 +92,7 @@ def preamble(meta: Metadata, page: PageSpec, modified: datetime) -> str:
     let here-page = here().page()
     if title == none or here-page == locate(start).page() or here-page > locate(end).page() {{ return }}
     set text(size: 0.85em, style: "italic")
-    align(if calc.odd(here-page) {{ right }} else {{ left }}, title)
+    align(if calc.odd(counter(page).get().first()) {{ right }} else {{ left }}, title)
   }},
   footer: context {{
     if here().page() > locate(end).page() {{ return }}
@@ -128,18 +130,38 @@ def title_pages(meta: Metadata, page: PageSpec, cover: str) -> str:
             + "\n\n".join(f"#{string(s)}" for s in rights)
             + "]\n"
         )
-    out.append(
-        '#set page(numbering: "i", ..part-pages(none, <quire-contents-start>, <quire-contents-end>))\n'
-        "#counter(page).update(1)\n#metadata(none) <quire-contents-start>\n#outline(indent: auto)\n"
-        "#metadata(none) <quire-contents-end>\n"
-    )
     return "\n".join(out)
 
 
-def body_start(page: PageSpec) -> str:
-    """Page 1 is the first chapter's page: a right-hand one in print, so odd numbers stay on the right."""
-    page_break = '#pagebreak(weak: true, to: "odd")' if page.print_trim else "#pagebreak(weak: true)"
-    return f'{page_break}\n#set page(numbering: "1")\n#counter(page).update(1)\n'
+@dataclass(frozen=True)
+class ContentsEntry:
+    level: int  # 1: a top-level chapter
+    title: str
+    label: str  # where it links to, in a part of the body
+    number: int  # the page number printed there
+
+
+def contents(entries: list[ContentsEntry]) -> str:
+    """The contents, numbered in roman. The body is typeset apart (in parts), so its entries are
+    written out, with the page numbers the parts reported; the title is Typst's own outline's, in
+    the book's language (an outline of nothing: no figure has that kind)."""
+    lines = [
+        f"#block(above: 0.7em, below: 0.7em)[#h({1.4 * (entry.level - 1):.1f}em)"
+        f"#link({string(PART_LINK + entry.label)})[#{string(entry.title)} "
+        f"#box(width: 1fr, repeat(gap: 0.35em)[.]) {entry.number}]]\n"
+        for entry in entries
+    ]
+    return (
+        '#set page(numbering: "i", ..part-pages(none, <quire-contents-start>, <quire-contents-end>))\n'
+        "#counter(page).update(1)\n#metadata(none) <quire-contents-start>\n"
+        '#outline(target: figure.where(kind: "quire-none"))\n'
+        "#set par(justify: false)\n" + "".join(lines) + "#metadata(none) <quire-contents-end>\n"
+    )
+
+
+def body_part_start(start: int) -> str:
+    """A part of the body begins at page `start` of the book's arabic numbering."""
+    return f'#set page(numbering: "1")\n#counter(page).update({start})\n'
 
 
 def chapter_start(number: int, title: str, anchor: str, print_trim: bool) -> str:

@@ -15,6 +15,7 @@ from typing import Any
 from shared.book.pdf.text import local, string
 
 CHAPTER_LINK = "quire-chapter:"
+PART_LINK = "quire-goto:"  # a link to a label in another part of the book (merge.py makes it one)
 _LINK_MARKER = re.compile("\x01([0-9]+)\x02")  # control characters: never in a string() of the text
 
 
@@ -41,6 +42,8 @@ class BookTargets:
     linked: set[str] = field(default_factory=set)
     present: set[str] = field(default_factory=set)
     written: set[str] = field(default_factory=set)
+    chapter: int = 0  # the chapter being written: a label is written in it
+    written_in: dict[str, int] = field(default_factory=dict)  # label → its chapter's number
     _links: list[str] = field(default_factory=list)
 
     def scan(self, root: Any, stem: str) -> None:
@@ -63,16 +66,27 @@ class BookTargets:
         if not identifier or not self.labelled(identifier) or identifier in self.written:
             return ""
         self.written.add(identifier)
+        self.written_in[identifier] = self.chapter
         return label(identifier)
 
     def link_to(self, identifier: str) -> str:
         self._links.append(identifier)
         return f"\x01{len(self._links) - 1}\x02"
 
-    def resolve(self, source: str) -> str:
+    def resolve(self, source: str, chapters: set[int] | None = None, elsewhere: set[str] | None = None) -> str:
+        """The links in `source`, a part of the book holding `chapters` (None: the whole book): to
+        a label of this part, a link; to one of another part, a `quire-goto:` address the merge
+        makes a link (each added to `elsewhere`); to a place no label marks, the text alone."""
+
         def link(match: re.Match[str]) -> str:
             identifier = self._links[int(match.group(1))]
-            return f"#link({label_value(identifier)})" if identifier in self.written else "#"
+            if identifier not in self.written:
+                return "#"
+            if chapters is None or self.written_in[identifier] in chapters:
+                return f"#link({label_value(identifier)})"
+            if elsewhere is not None:
+                elsewhere.add(identifier)
+            return f"#link({string(PART_LINK + identifier)})"
 
         return _LINK_MARKER.sub(link, source)
 
