@@ -71,3 +71,18 @@ def publication_manifest(parts: BookParts, files: dict[str, bytes], edition: int
         "toc": _toc(outline(chapters, "html")),
     }
     return (json.dumps(manifest, ensure_ascii=False, indent=2) + "\n").encode("utf-8")
+
+
+# A book's row keeps its published edition's card, and a table property holds 64 KiB at most.
+CARD_MAX_CHARS = 16_000
+
+
+def catalog_card(manifest: bytes) -> dict[str, Any]:
+    """What a catalog lists of an edition, from its publication manifest: the metadata and the
+    cover. Kept in the book's row, so a catalog answers from one read; {} when too long for it."""
+    parsed = json.loads(manifest)
+    card = {
+        "metadata": parsed.get("metadata", {}),
+        "resources": [r for r in parsed.get("resources", []) if r.get("rel") == "cover"],
+    }
+    return card if len(json.dumps(card, ensure_ascii=False)) <= CARD_MAX_CHARS else {}

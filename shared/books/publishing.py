@@ -14,6 +14,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Any
 
 from shared import logs
 from shared.books.feeds import register_feeds
@@ -39,10 +40,12 @@ def publish_packaged_edition(
     editions_kept: int,
     succeed: Callable[[Job], Job | None],
     now: Callable[[], datetime],
+    catalog: dict[str, Any] | None = None,
 ) -> Published:
     """Publish the edition `job` made, whose files are written. `succeed` is the change that marks
-    the job succeeded (None: not this run's to mark, such as when its claim was taken over)."""
-    publication = publish(storage, job, title, now())
+    the job succeeded (None: not this run's to mark, such as when its claim was taken over);
+    `catalog`: the edition's catalog card, which the book's row keeps while it is published."""
+    publication = publish(storage, job, title, now(), catalog)
     if publication is Publication.BOOK_GONE:
         log.info("the book was deleted while this edition was being made: its files are deleted")
         fail_job(storage, job.id, ERASED_REASON)

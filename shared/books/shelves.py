@@ -156,13 +156,19 @@ def _published(storage: Storage, book_id: str) -> tuple[Book, Edition] | BookEra
 
 
 def _with_manifest(storage: Storage, pair: tuple[Book, Edition]) -> ShelvedBook:
+    """The book as its entry lists it: from the catalog card its row keeps, else (an edition
+    published before rows kept one) from its manifest and its job."""
     book, edition = pair
+    card = book.catalog
+    if card.get("job") == edition.job:
+        publication = {"metadata": card.get("metadata", {}), "resources": card.get("resources", [])}
+        return ShelvedBook(book, edition, publication, bool(card.get("has_pdf")))
     try:
         manifest, _ = edition_file(storage, edition.job, f"app/{WEBPUB_MANIFEST}")
         publication = json.loads(manifest)
     except NotFound:  # an edition made before publication manifests, or dropped a moment ago
         publication = {}
-    return ShelvedBook(book, edition, publication)
+    return ShelvedBook(book, edition, publication, edition_has_pdf(storage, edition.job))
 
 
 def _drop_erased(storage: Storage, shelf_id: str, book_ids: list[str], now: datetime) -> None:
@@ -195,9 +201,7 @@ def shelf_page(storage: Storage, shelf_id: str, query: str, page: int, now: date
     else:
         on_page = side_by_side(lambda pair: _with_manifest(storage, pair), page_of(listed, page))
         total = len(listed)
-    pdfs = side_by_side(lambda shelved: edition_has_pdf(storage, shelved.edition.job), on_page)
-    books = [ShelvedBook(b.book, b.edition, b.publication, pdf) for b, pdf in zip(on_page, pdfs, strict=True)]
-    return ShelfPage(shelf, books, page, page_count(total), total)
+    return ShelfPage(shelf, on_page, page, page_count(total), total)
 
 
 def _title(shelved: ShelvedBook) -> str:

@@ -110,6 +110,9 @@ class Book:
     published: int = 0  # the edition the public addresses serve; 0 before the first succeeds
     title: str = ""  # the published edition's
     erasing: bool = False
+    # The published edition's catalog card (shared/book/webpub.py `catalog_card`, with its "job" and
+    # whether it has a PDF), so its OPDS catalogs answer from this row alone; {} before one.
+    catalog: dict[str, Any] = field(default_factory=dict)
 
     def check_change(self, owner_key: str | None) -> None:
         """Raise what stops the holder of `owner_key` from changing the book: BookErased, or the
@@ -167,14 +170,14 @@ class Book:
         edition = Edition(number=self.next_edition_number, job=job_id, created=now)
         return replace(self, editions=[*self.editions, edition], updated=now)
 
-    def publishing(self, job_id: str, title: str, now: datetime) -> Book | None:
+    def publishing(self, job_id: str, title: str, now: datetime, catalog: dict[str, Any] | None = None) -> Book | None:
         """The book with this edition published, or None when it must not be: the book is being
         erased, the edition is not the book's, or a later edition is already published (editions
         that finish out of order never step the book back)."""
         edition = self.edition_of_job(job_id)
         if self.erasing or edition is None or edition.number <= self.published:
             return None
-        return replace(self, published=edition.number, title=title, updated=now)
+        return replace(self, published=edition.number, title=title, updated=now, catalog=catalog or {})
 
     def superseded(self, kept: int) -> list[Edition]:
         """Editions older than the published one beyond the `kept` newest editions up to it: their
@@ -197,6 +200,7 @@ class Book:
             "published": self.published,
             "title": self.title,
             "erasing": self.erasing,
+            "catalog": json.dumps(self.catalog, ensure_ascii=False),
         }
 
     @classmethod
@@ -210,6 +214,7 @@ class Book:
             published=int(entity.get("published", 0)),
             title=entity.get("title", ""),
             erasing=bool(entity.get("erasing", False)),
+            catalog=json.loads(entity.get("catalog") or "{}"),
         )
 
     def to_public(self, api_base: str, pdf: bool = False) -> dict[str, Any]:

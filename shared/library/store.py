@@ -12,6 +12,7 @@ from collections.abc import Callable
 from dataclasses import replace
 from datetime import datetime
 from enum import StrEnum
+from typing import Any
 
 from shared import logs
 from shared.errors import BookErased, BookUnknown, Refused, TooManyConverting
@@ -234,9 +235,11 @@ class Publication(StrEnum):
     BOOK_GONE = "book-gone"  # the book is being erased, or was never recorded
 
 
-def publish(storage: Storage, job: Job, title: str, now: datetime) -> Publication:
+def publish(
+    storage: Storage, job: Job, title: str, now: datetime, catalog: dict[str, Any] | None = None
+) -> Publication:
     """Point the book's public addresses at this edition, in one write of its row (none when it
-    is already published, superseded, or the book is going)."""
+    is already published, superseded, or the book is going), with its catalog card."""
     outcome = Publication.PUBLISHED
 
     def decide(current: Book) -> Book | None:
@@ -248,7 +251,7 @@ def publish(storage: Storage, job: Job, title: str, now: datetime) -> Publicatio
             outcome = Publication.SUPERSEDED
         else:
             outcome = Publication.PUBLISHED  # a rerun finds it published already: nothing to write
-        return current.publishing(job.id, title, now)
+        return current.publishing(job.id, title, now, catalog)
 
     try:
         update_book(storage, job.book, decide)

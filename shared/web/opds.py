@@ -232,7 +232,12 @@ def edition_tag(job_id: str) -> str:
 
 
 def catalog_entry(services: Services, book: Book, edition: Edition) -> CatalogEntry:
-    """The book's edition as a catalog lists it."""
+    """The book's edition as a catalog lists it: from the card its row keeps (no read), else, for
+    an edition published before books kept one, from its manifest and its job."""
+    card = book.catalog
+    if card.get("job") == edition.job:
+        publication = {"metadata": card.get("metadata", {}), "resources": card.get("resources", [])}
+        return CatalogEntry(book.id, edition.number, book.title, publication, bool(card.get("has_pdf")))
     try:
         manifest, _ = edition_file(services.storage, edition.job, f"app/{WEBPUB_MANIFEST}")
         publication = json.loads(manifest)
@@ -244,8 +249,8 @@ def catalog_entry(services: Services, book: Book, edition: Edition) -> CatalogEn
 
 @answers_problems
 def book_catalog(req: func.HttpRequest, services: Services, version: int) -> func.HttpResponse:
-    """GET /api/books/{id}/opds (version 1) and /opds.json (version 2). A poll with the tag it was
-    given last time costs one read, the book's row."""
+    """GET /api/books/{id}/opds (version 1) and /opds.json (version 2): one read, the book's row,
+    whether the poll carries the tag it was given last time (304) or not."""
     book, edition = served_edition(services, checked_book_id(req), None)
     etag = f'"opds{version}-{edition_tag(edition.job)}"'
     media_type = OPDS_1_TYPE if version == 1 else OPDS_2_TYPE

@@ -37,7 +37,7 @@ from typing import TYPE_CHECKING, Any
 
 from shared import logs
 from shared.books.publishing import publish_packaged_edition
-from shared.formats import content_type_for
+from shared.formats import WEBPUB_MANIFEST, content_type_for
 from shared.jobs.messages import ConvertStep
 from shared.jobs.record import (
     FIRST_STEP,
@@ -207,6 +207,14 @@ def images(storage: Storage, job: Job, step: str, message_id: str, index: int) -
     return []
 
 
+def _catalog(job: Job, app_files: dict[str, bytes]) -> dict[str, Any]:
+    """The edition's catalog card for the book's row: what its OPDS entry says, without reading."""
+    from shared.book.webpub import catalog_card
+
+    card = catalog_card(app_files[WEBPUB_MANIFEST]) if WEBPUB_MANIFEST in app_files else {}
+    return {"job": job.id, "has_pdf": job.has_pdf, **card} if card else {}
+
+
 def package(storage: Storage, job: Job, message_id: str, editions_kept: int) -> list[str]:
     from shared.book.conversion import book_parts
     from shared.book.epub import write_epub
@@ -244,6 +252,7 @@ def package(storage: Storage, job: Job, message_id: str, editions_kept: int) -> 
         editions_kept,
         lambda current: _succeeded(current, message_id),
         lambda: datetime.now(UTC),
+        _catalog(job, app_files),
     )
     if published.succeeded is not None:
         _log_commit(published.succeeded)

@@ -9,12 +9,17 @@ import json
 import urllib.parse
 from typing import Any
 
+import azure.functions as func
 import feedparser
 from palace.opds.opds2 import PublicationFeed
 
+from shared.services import Services
+from shared.settings import Settings
+from shared.storage import Storage
+from shared.web.opds import book_catalog
 from tests.e2e.test_books import bearer
 from tests.pipeline_support import create_book, follow, http_json, publish_edition
-from tests.support import AppHost, http
+from tests.support import AppHost, Azurite, http
 
 BOOK = b"""---
 title: Tide Tables
@@ -119,3 +124,43 @@ def test_an_unknown_or_unpublished_book_has_no_catalog(app: AppHost) -> None:
         status, problem = http_json("GET", f"{base}/api/books/{'A' * 22}/{suffix}")
         assert status == 404 and problem["title"], problem
         assert http_json("GET", f"{base}/api/books/not-an-id/{suffix}")[0] in (400, 404)
+
+
+class CountingStorage:
+    """The app's storage adapter on the same Azurite, with each call it is asked for written down."""
+
+    def __init__(self, storage: Storage) -> None:
+        self.storage = storage
+        self.calls: list[str] = []
+
+    def __getattr__(self, name: str) -> Any:
+        found = getattr(self.storage, name)
+        if not callable(found):
+            return found
+
+        def counted(*args: Any, **kwargs: Any) -> Any:
+            self.calls.append(name)
+            return found(*args, **kwargs)
+
+        return counted
+
+
+def test_a_catalog_answer_costs_one_read_of_the_book_row(app: AppHost, azurite: Azurite) -> None:
+    book, _ = create_book(app.base_url, BOOK, "tides.md")
+    assert follow(app.base_url, book, timeout=120)["status"] == "succeeded"
+    counting = CountingStorage(Storage(azurite.connection_string))
+    services = Services(Settings.from_env({"AzureWebJobsStorage": azurite.connection_string}), counting)  # type: ignore[arg-type]
+
+    def answer(version: int, etag: str = "") -> func.HttpResponse:
+        headers = {"If-None-Match": etag} if etag else {}
+        request = func.HttpRequest(
+            "GET", f"http://localhost/api/books/{book}/opds", headers=headers, body=b"", route_params={"id": book}
+        )
+        counting.calls.clear()
+        return book_catalog(request, services, version)
+
+    for version in (1, 2):
+        full = answer(version)
+        assert full.status_code == 200 and counting.calls == ["get_entity"], counting.calls
+        assert b"Tide Tables" in full.get_body() and b"book.pdf?edition=1" in full.get_body()
+        assert answer(version, full.headers["ETag"]).status_code == 304 and counting.calls == ["get_entity"]

@@ -99,6 +99,24 @@ def test_the_row_round_trips_and_the_tombstone_does_not_name_the_book() -> None:
     assert book.to_public("/api", pdf=True)["links"]["pdf"] == f"/api/books/{book.id}/book.pdf"
 
 
+def test_publishing_keeps_the_editions_catalog_card_in_the_row() -> None:
+    from shared.book.webpub import CARD_MAX_CHARS, catalog_card
+
+    book = book_with(2, published=1)
+    manifest = {
+        "metadata": {"title": "Tides", "author": ["Ada"], "modified": "2026-12-05T08:00:00.000Z"},
+        "resources": [{"href": "images/cover.jpg", "type": "image/jpeg", "rel": "cover"}, {"href": "css/app.css"}],
+        "readingOrder": [{"href": "chapters/ch001.html"}],
+    }
+    card = {"job": book.editions[1].job, "has_pdf": True, **catalog_card(json.dumps(manifest).encode())}
+    assert card["resources"] == [{"href": "images/cover.jpg", "type": "image/jpeg", "rel": "cover"}]
+    assert "readingOrder" not in card
+    published = book.publishing(book.editions[1].job, "Tides", book.updated, card)
+    assert published is not None and Book.from_entity(published.to_entity()).catalog == card
+    too_long = {**manifest, "metadata": {"description": "x" * CARD_MAX_CHARS}}
+    assert catalog_card(json.dumps(too_long).encode()) == {}  # the catalog then reads the manifest
+
+
 def test_a_key_with_a_byte_that_is_not_ascii_matches_nothing_and_never_raises() -> None:
     key = new_owner_key()
     book = Book(id="B" * 22, owner_key_sha256=owner_key_hash(key), created=NOW, updated=NOW)
