@@ -59,6 +59,7 @@ bench: setup
 	$(PY) bench/pdf.py
 	$(PY) bench/changes.py
 	$(PY) bench/serving.py
+	$(PY) bench/search_index.py
 	$(PY) bench/pipeline.py
 	$(PY) bench/refresh.py
 	$(PY) bench/hostile.py

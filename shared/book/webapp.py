@@ -3,7 +3,9 @@
 An index with the cover and the table of contents, a page per chapter, the images, a phone-first
 stylesheet with dark mode, a manifest with 192 and 512 px icons made from the cover, a service
 worker that precaches every file under a content-hashed cache name, the reading position kept in
-localStorage, and an updates page fed from a URL given at build time (cached for offline use).
+localStorage, an updates page fed from a URL given at build time (cached for offline use), a
+search page over an index of the book's words (search_index.py; precached like every file, read
+only when the reader first searches), and footnotes that open in place, in a dialog.
 No inline script or style anywhere, so a Content-Security-Policy without 'unsafe-inline' holds.
 """
 
@@ -19,10 +21,13 @@ from shared.book.images import make_icons
 from shared.book.links import chapter_hrefs, image_page_hrefs
 from shared.book.model import RenderedChapter
 from shared.book.render import image_files
+from shared.book.search_index import SEARCH_INDEX, IndexedChapter, build_index
 from shared.book.styles import APP_CSS
 from shared.book.webapp_changes import CHANGES_CSS, CHANGES_JS, SW_CHANGES_JS
+from shared.book.webapp_notes import NOTES_CSS
 from shared.book.webapp_reader import listen_controls, reader_files, reader_head, reader_tools
 from shared.book.webapp_script import APP_JS, SERVICE_WORKER_JS
+from shared.book.webapp_search import CHAPTER_BAR_LINK, SEARCH_CSS, search_form, search_page_body
 from shared.book.webpub import publication_manifest
 from shared.formats import WEBPUB_MANIFEST
 
@@ -99,6 +104,7 @@ def write_webapp(
         + (f'<p class="author">{_e(authors)}</p>\n' if authors else "")
         + '<a class="resume" id="resume" href="#" hidden>Continue reading</a>\n'
         + reader_tools()
+        + search_form(hidden=True)
         + f'<nav class="toc" aria-label="Contents"><h2>Contents</h2>{_toc(outline(chapters, "html"), "chapters/")}</nav>\n'
         + '<p><a href="updates.html">News and updates from the author</a></p>\n'
         + (f'<p><a href="{_pdf_href(edition)}" download>Download PDF</a></p>\n' if pdf else "")
@@ -113,6 +119,7 @@ def write_webapp(
     )
     files["index.html"] = _page(parts, meta.title, index_body, "", book_key, updates_url, "index")
 
+    articles = [_chapter_html(chapter, parts) for chapter in chapters]
     for position, chapter in enumerate(chapters):
         previous = chapters[position - 1] if position > 0 else None
         following = chapters[position + 1] if position + 1 < len(chapters) else None
@@ -130,8 +137,8 @@ def write_webapp(
         pager += "</nav>"
         body = (
             f'<header class="bar"><a href="../index.html">☰ Contents</a><span class="book">{_e(meta.title)}</span>'
-            f"{listen_controls()}</header>\n"
-            f'<main id="content">{reader_tools()}<article>{_chapter_html(chapter, parts)}</article>\n{pager}</main>'
+            f"{CHAPTER_BAR_LINK}{listen_controls()}</header>\n"
+            f'<main id="content">{reader_tools()}<article>{articles[position]}</article>\n{pager}</main>'
         )
         files[f"chapters/{chapter.file_stem}.html"] = _page(
             parts, f"{chapter.title} – {meta.title}", body, "../", book_key, updates_url, "chapter"
@@ -144,7 +151,17 @@ def write_webapp(
         '<div id="updates-list"></div></main>'
     )
     files["updates.html"] = _page(parts, f"Updates – {meta.title}", updates_body, "", book_key, updates_url, "updates")
-    files["css/app.css"] = (APP_CSS + CHANGES_CSS).encode("utf-8")
+    files["search.html"] = _page(
+        parts, f"Search – {meta.title}", search_page_body(meta.title), "", book_key, updates_url, "search"
+    )
+    files[SEARCH_INDEX] = build_index(
+        [
+            IndexedChapter(href=f"chapters/{chapter.file_stem}.html", title=chapter.title, body=article)
+            for chapter, article in zip(chapters, articles, strict=True)
+        ],
+        meta.language,
+    )
+    files["css/app.css"] = (APP_CSS + SEARCH_CSS + NOTES_CSS + CHANGES_CSS).encode("utf-8")
     files["js/app.js"] = (APP_JS + CHANGES_JS).encode("utf-8")
     files.update(reader_files())
     if changes is not None:

@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+from shared.book.search_index import WORDS_JS
+from shared.book.webapp_notes import NOTES_JS
+from shared.book.webapp_search import SEARCH_JS
+
 APP_JS = r"""'use strict';
 (function () {
   var html = document.documentElement;
@@ -63,7 +67,7 @@ APP_JS = r"""'use strict';
   if (page === 'chapter') {
     var saved = null;
     try { saved = JSON.parse(localStorage.getItem(positionKey) || 'null'); } catch (e) { saved = null; }
-    if (saved && saved.path === here() && !location.hash) {
+    if (saved && saved.path === here() && !location.hash && !/[?&]q=/.test(location.search)) {  // not a search's hit
       var restore = function () {
         var height = document.documentElement.scrollHeight - innerHeight;
         window.scrollTo(0, Math.round(saved.fraction * Math.max(height, 0)));
@@ -139,6 +143,7 @@ APP_JS = r"""'use strict';
   }
 })();
 """
+APP_JS += WORDS_JS + SEARCH_JS + NOTES_JS  # search (webapp_search.py) and pop-up notes (webapp_notes.py)
 
 SERVICE_WORKER_JS = r"""'use strict';
 // Precaches the whole book under a cache named by its content, so a new edition replaces the old.

@@ -196,7 +196,8 @@ def test_script_laden_manuscripts_are_rendered_harmless(name: str, converted: di
     documents = [d.decode() for n, d in entries(result).items() if n.endswith(".xhtml")]
     documents += [d.decode() for n, d in result.app_files.items() if n.endswith(".html")]
     for document in documents:
-        lowered = document.lower()
+        # The web-app book's own search box is the one form a page may have (webapp_search.py).
+        lowered = re.sub(r'<form class="search-form" role="search" action="search.html"[^>]*>', "", document.lower())
         # The book's own scripts only: each a file of its own (js/), none written into the page.
         own = re.sub(r'<script src="(\.\./)?js/[a-z]+\.js"( defer)?>', "", lowered)
         assert "<script>alert" not in lowered and "<script" not in own

@@ -160,3 +160,18 @@ def test_the_publication_manifest_reads_the_book_in_order_from_its_own_files(
 
     assert all(href.split("#")[0] in files for href in hrefs(manifest["toc"]))
     assert "publication.json" in json.loads(found(r"var PRECACHE = (\[.*?\]);", files["sw.js"].decode()))
+
+
+def test_a_search_page_and_boxes_that_need_the_script(converted: dict[str, Conversion]) -> None:
+    files = converted["markdown-zip-every-feature"].app_files
+    search = files["search.html"].decode()
+    assert 'data-page="search"' in search
+    assert '<form class="search-form" role="search"' in search and '<label for="search-q">' in search
+    assert 'role="status" aria-live="polite"' in search and '<ol class="hits" id="search-hits">' in search
+    assert "<noscript>" in search
+    # On the index and in the chapters' bars, hidden until the script shows them: the book's CSP lets no
+    # form submit, so only the script can search.
+    index = files["index.html"].decode()
+    assert re.search(r'<form class="search-form" role="search"[^>]* data-needs-script hidden>', index)
+    assert '<a href="../search.html" data-needs-script hidden>Search</a>' in files["chapters/ch002.html"].decode()
+    assert "search.json" in json.loads(found(r"var PRECACHE = (\[.*?\]);", files["sw.js"].decode()))

@@ -40,7 +40,10 @@ def test_axe_finds_nothing_serious(site, browser, every_feature_book, scheme: st
     context = browser.new_context(viewport=viewport, bypass_csp=True, color_scheme=scheme)
     page = context.new_page()
     base = host.base_url + every_feature_book["links"]["app"]
-    pages = ("", "chapters/ch001.html", "chapters/ch002.html", "chapters/ch003.html", "updates.html")
+    pages = (
+        "", "chapters/ch001.html", "chapters/ch002.html", "chapters/ch003.html", "updates.html",
+        "search.html?q=nested", "chapters/ch002.html?q=stormy%20night",
+    )  # fmt: skip
     found: dict[str, list[str]] = {}
     for url in (f"{host.base_url}/api/", *(base + path for path in pages)):
         page.goto(url)
@@ -58,7 +61,13 @@ def test_axe_finds_nothing_serious(site, browser, every_feature_book, scheme: st
                 " document.getElementById('owner-key-box').hidden = false; }"
             )
             assert page.is_visible("#my-books") and page.is_visible("#owner-key-box")
+        if url.endswith("search.html?q=nested"):
+            page.wait_for_selector("#search-hits .snippet mark")
         found[url] = serious_violations(page)
+        if url.endswith("chapters/ch002.html"):  # with a footnote open in its dialog
+            page.click("a[role=doc-noteref]")
+            page.wait_for_selector("dialog.note-dialog[open]")
+            found[url + " (note)"] = serious_violations(page)
     context.close()
     assert found == {url: [] for url in found}
 

@@ -14,8 +14,8 @@ A part may be preceded by a blank page: in print, a chapter starts on a right-ha
 
 from __future__ import annotations
 
-import io
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 from shared.book.pdf.targets import PART_LINK
@@ -35,16 +35,18 @@ class Place:
 
 @dataclass
 class TypesetPart:
-    pdf: bytes
+    pdf: Path  # its file: qpdf reads from it what it copies as it needs it
     blank_before: bool = False  # a blank page goes before it (a right-hand start in print)
 
 
-def merge(front: TypesetPart, body: list[TypesetPart], places: dict[str, Place], descriptions: dict[str, str]) -> bytes:
-    """The parts as one PDF; `descriptions` names a link's target for a screen reader (a link
-    annotation's /Contents), by label."""
+def merge(
+    front: TypesetPart, body: list[TypesetPart], places: dict[str, Place], descriptions: dict[str, str], out: Path
+) -> None:
+    """The parts as one PDF, written to `out`; `descriptions` names a link's target for a screen
+    reader (a link annotation's /Contents), by label."""
     import pikepdf
 
-    whole = pikepdf.open(io.BytesIO(front.pdf))
+    whole = pikepdf.open(front.pdf)
     first_page: list[int] = [0]  # each part's first page in the whole, by part number
     labels = _page_label_entries(whole, 0)
     structure = whole.Root.get("/StructTreeRoot")
@@ -53,7 +55,7 @@ def merge(front: TypesetPart, body: list[TypesetPart], places: dict[str, Place],
     for number, part in enumerate(body, start=1):
         if part.blank_before:
             _blank_page(whole, labels)
-        source = pikepdf.open(io.BytesIO(part.pdf))
+        source = pikepdf.open(part.pdf)
         first_page.append(len(whole.pages))
         whole.add_pages_from(source)  # with what the document holds for them (named destinations)
         labels.extend(_page_label_entries(source, first_page[number]))
@@ -68,10 +70,8 @@ def merge(front: TypesetPart, body: list[TypesetPart], places: dict[str, Place],
     _write_page_labels(whole, labels)
     _write_outline(whole, outline, first_page)
     _link_across_parts(whole, places, first_page, descriptions)
-    out = io.BytesIO()
     # The ID from the content: the same book gives the same bytes.
     whole.save(out, deterministic_id=True, object_stream_mode=pikepdf.ObjectStreamMode.generate)
-    return out.getvalue()
 
 
 def _document_element(structure: Any) -> Any:

@@ -6,16 +6,20 @@ Typst keeps everything it laid out until its process ends (its caches have no ev
 binding reaches): typeset whole, a 500-page book held 580 MB. A part in a process that then exits
 holds only its own pages, and gives them all back. Writes FOLDER/NAME.pdf and FOLDER/NAME.json
 (`places`: [label, page from 1, x, y, printed page number] for each label the part's query
-reported; `peak_bytes`: the most memory the process held), or FOLDER/NAME.error (Typst's message)
-and exits 3.
+reported; `pages`; `peak_bytes`: the most memory the process held), or FOLDER/NAME.error (Typst's
+message) and exits 3. With `merge` in REQUEST (a file holding the plan: the body's parts, where
+their labels landed), it typesets nothing: it joins NAME.pdf, the front matter, and the parts into
+the book, written as FOLDER/book.pdf.
 """
 
 from __future__ import annotations
 
+import io
 import json
 import resource
 import sys
 from pathlib import Path
+from typing import Any
 
 PLACES_LABEL = "quire-places"
 REFUSED = 3
@@ -36,22 +40,46 @@ def _limit(kind: int, amount: int | None) -> None:
         resource.setrlimit(kind, (amount, resource.getrlimit(kind)[1]))
 
 
-def main(folder: Path, name: str, request: dict[str, object]) -> int:
-    _limit(resource.RLIMIT_CPU, request.get("cpu_seconds"))  # type: ignore[arg-type]
-    _limit(resource.RLIMIT_DATA, request.get("data_bytes"))  # type: ignore[arg-type]
+def main(folder: Path, name: str, request: dict[str, Any]) -> int:
+    _limit(resource.RLIMIT_CPU, request.get("cpu_seconds"))
+    _limit(resource.RLIMIT_DATA, request.get("data_bytes"))
+    if "merge" in request:
+        return _join(folder, name, json.loads((folder / str(request["merge"])).read_text()))
     import typst
 
-    compiler = typst.Compiler(str(folder / f"{name}.typ"), root=str(folder), font_paths=list(request["fonts"]))  # type: ignore[call-overload]
+    compiler = typst.Compiler(str(folder / f"{name}.typ"), root=str(folder), font_paths=list(request["fonts"]))
     try:
-        pdf = compiler.compile(pdf_standards=request["standards"], timestamp=request["timestamp"])  # type: ignore[arg-type]
+        pdf = compiler.compile(pdf_standards=request["standards"], timestamp=request["timestamp"])
         found = json.loads(compiler.query(f"<{PLACES_LABEL}>", field="value", one=True))
     except typst.TypstError as refused:
         (folder / f"{name}.error").write_text(refused.message)
         return REFUSED
     assert isinstance(pdf, bytes)
     (folder / f"{name}.pdf").write_bytes(pdf)
-    report = {"places": [place for place in found if place], "peak_bytes": resident("VmHWM")}
+    report = {"places": [place for place in found if place], "pages": _page_count(pdf), "peak_bytes": resident("VmHWM")}
     (folder / f"{name}.json").write_text(json.dumps(report))
+    return 0
+
+
+def _page_count(pdf: bytes) -> int:
+    import pikepdf
+
+    return len(pikepdf.open(io.BytesIO(pdf)).pages)
+
+
+def _join(folder: Path, name: str, plan: dict[str, Any]) -> int:
+    """The front matter (NAME.pdf) and the body's parts, from their files, as one PDF, book.pdf
+    (merge.py): in a process of its own too, since the whole book is held while it is
+    joined, and given back when the process exits."""
+    from shared.book.pdf.merge import Place, TypesetPart, merge
+
+    front = folder / f"{name}.pdf"
+    body = [TypesetPart(folder / f"{part}.pdf", blank) for part, blank in plan["body"]]
+    if body and plan["right_hand_start"] and _page_count(front.read_bytes()) % 2:
+        body[0].blank_before = True  # page 1 is a right-hand page
+    places = {label: Place(*place) for label, place in plan["places"].items()}
+    merge(TypesetPart(front), body, places, plan["descriptions"], folder / "book.pdf")
+    (folder / f"{name}.json").write_text(json.dumps({"places": [], "pages": 0, "peak_bytes": resident("VmHWM")}))
     return 0
 
 

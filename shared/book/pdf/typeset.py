@@ -12,7 +12,6 @@ warning says what was missing. The same book gives the same bytes: the date is t
 
 from __future__ import annotations
 
-import io
 import json
 import re
 import resource
@@ -29,7 +28,6 @@ from shared.book.epub import BookParts
 from shared.book.pdf import document
 from shared.book.pdf.fonts import font_folders
 from shared.book.pdf.markup import PlacedImage
-from shared.book.pdf.merge import Place, TypesetPart, merge
 from shared.book.pdf.part_process import REFUSED, places_query
 from shared.book.pdf.source import PART_SOURCE_BYTES, BookSource, book_source
 
@@ -146,49 +144,60 @@ def write_pdf(
 def _typeset(
     folder: Path, source: BookSource, print_trim: bool, standards: list[str], timestamp: int, memory_left: int | None
 ) -> tuple[bytes, int]:
-    """The body's parts in order, then the front matter with the contents, joined into one PDF; and
-    the most memory one part's process held."""
-    import pikepdf
-
-    places: dict[str, Place] = {}
-    body: list[TypesetPart] = []
+    """The body's parts in order, then the front matter with the contents, then all joined into one
+    PDF, each in a process of its own; and the most memory one of those processes held."""
+    places: dict[str, list[Any]] = {}  # label → [part, page from 0, x, y, printed number] (merge.Place)
+    body: list[tuple[str, bool]] = []  # each part's name, and whether a blank page goes before it
     start = 1  # the page number the next part starts at
     peak = 0
     for number, part in enumerate(source.body, start=1):
         blank = print_trim and start % 2 == 0 and number > 1  # a chapter starts on a right-hand page
         start += blank
         text = source.preamble + document.body_part_start(start) + part.chapters + places_query(part.labels)
-        pdf, report = _typeset_part(folder, f"part-{number}", text, standards, timestamp, memory_left)
+        report = _typeset_part(folder, f"part-{number}", text, standards, timestamp, memory_left)
         peak = max(peak, report["peak_bytes"])
-        found = report["places"]
-        places.update({label: Place(number, page - 1, x, y, printed) for label, page, x, y, printed in found})
-        body.append(TypesetPart(pdf, blank))
-        start += len(pikepdf.open(io.BytesIO(pdf)).pages)
+        places.update({label: [number, page - 1, x, y, printed] for label, page, x, y, printed in report["places"]})
+        body.append((f"part-{number}", blank))
+        start += report["pages"]
     entries = [
-        document.ContentsEntry(entry.level, entry.title, entry.label, places[entry.label].number)
+        document.ContentsEntry(entry.level, entry.title, entry.label, places[entry.label][4])
         for entry in source.nav
         if entry.label in places
     ]
+    plan = {
+        "body": body,
+        "right_hand_start": print_trim,
+        "places": places,
+        "descriptions": {entry.label: entry.title for entry in source.nav},
+    }
+    (folder / "merge.json").write_text(json.dumps(plan))
     front_text = source.preamble + source.title_pages + document.contents(entries) + places_query([])
-    front, report = _typeset_part(folder, "front", front_text, standards, timestamp, memory_left)
-    peak = max(peak, report["peak_bytes"])
-    if body and print_trim and len(pikepdf.open(io.BytesIO(front)).pages) % 2:
-        body[0].blank_before = True  # page 1 is a right-hand page
-    titles = {entry.label: entry.title for entry in source.nav}
-    return merge(TypesetPart(front), body, places, titles), peak
+    peak = max(peak, _typeset_part(folder, "front", front_text, standards, timestamp, memory_left)["peak_bytes"])
+    joined = _typeset_part(folder, "front", "", standards, timestamp, memory_left, merge="merge.json")
+    return (folder / "book.pdf").read_bytes(), max(peak, joined["peak_bytes"])
 
 
 def _typeset_part(
-    folder: Path, name: str, text: str, standards: list[str], timestamp: int, memory_left: int | None
-) -> tuple[bytes, dict[str, Any]]:
-    """One part typeset in a process of its own, within what is left of this process's budget."""
-    (folder / f"{name}.typ").write_text(text, encoding="utf-8")
+    folder: Path,
+    name: str,
+    text: str,
+    standards: list[str],
+    timestamp: int,
+    memory_left: int | None,
+    merge: str = "",
+) -> dict[str, Any]:
+    """One part typeset in a process of its own, within what is left of this process's budget; its
+    report (part_process.py). With `merge` (the plan's file), the part typeset already and the
+    body's parts are joined instead."""
+    if not merge:
+        (folder / f"{name}.typ").write_text(text, encoding="utf-8")
     request = {
         "standards": standards,
         "timestamp": timestamp,
         "fonts": list(font_folders()),
         "cpu_seconds": _cpu_left(),
         "data_bytes": memory_left,
+        **({"merge": merge} if merge else {}),
     }
     done = subprocess.run(
         [sys.executable, "-m", "shared.book.pdf.part_process", str(folder), name, json.dumps(request)],
@@ -202,7 +211,8 @@ def _typeset_part(
     if done.returncode != 0:
         ended = f"signal {-done.returncode}" if done.returncode < 0 else f"exit {done.returncode}"
         raise _Refused(f"typesetting stopped ({ended}), past what a step may use", standards_only=False)
-    return (folder / f"{name}.pdf").read_bytes(), json.loads((folder / f"{name}.json").read_text())
+    report: dict[str, Any] = json.loads((folder / f"{name}.json").read_text())
+    return report
 
 
 def _cpu_left() -> int | None:
