@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from typing import Any
+from urllib.parse import quote
 
 import pytest
 
@@ -33,10 +34,25 @@ ARTICLE_WORDS = f"""([pages, language]) => {{
 }}"""
 
 
+# Chapters 3 to 10 after the every-feature book's two: "brass" and "telescope" are in every one, the
+# phrase "brass telescope" only in chapter 9 (ch010: the dedication is ch001), past a screen of text.
+PHRASE = "the keeper’s brass telescope"
+LATER_CHAPTERS = "".join(
+    f"\n# Chapter {n}: The Lamp Room, floor {n}\n\n"
+    + "The keeper polished the brass rail, and the old telescope stood by the window. " * 3
+    + "\n\nGulls turned above the breakwater while the tide came in over the sand. " * (12 if n == 9 else 2)
+    + (f"\n\nAt dusk she lifted {PHRASE} and found the boat.\n" if n == 9 else "\n")
+    for n in range(3, 11)
+)
+
+
 @pytest.fixture(scope="module")
 def harbour(site) -> dict[str, Any]:
-    """The every-feature book (a footnote, formatting across words, a heading with an umlaut), published."""
-    return published_book(site, corpus.full_markdown_zip(), "harbour.zip")
+    """The every-feature book (a footnote, formatting across words, a heading with an umlaut), with
+    eight chapters more, published."""
+    files = corpus.files_of(corpus.full_markdown_zip())
+    files["book/manuscript.md"] = (corpus.FULL_MARKDOWN + LATER_CHAPTERS).encode()
+    return published_book(site, corpus.zip_of(files), "harbour.zip")
 
 
 def test_the_page_script_reads_the_words_the_index_holds(site, browser, harbour) -> None:
@@ -52,10 +68,9 @@ def test_the_page_script_reads_the_words_the_index_holds(site, browser, harbour)
         )
         assert cut == [words(text, language) for text in STRINGS]
     base = host.base_url + harbour["links"]["app"]
-    served = {
-        path: page.request.get(base + path).body()
-        for path in (SEARCH_INDEX, *(f"chapters/ch00{n}.html" for n in (1, 2, 3)))
-    }
+    served = {SEARCH_INDEX: page.request.get(base + SEARCH_INDEX).body()}
+    chapters = [chapter["href"] for chapter in read_index(served[SEARCH_INDEX])["chapters"]]
+    served.update({path: page.request.get(base + path).body() for path in chapters})
     for name, files in [("every feature", served), *((name, convert_good_book(name).app_files) for name in BOOKS)]:
         index = read_index(files[SEARCH_INDEX])
         pages = [files[chapter["href"]].decode("utf-8") for chapter in index["chapters"]]
@@ -113,6 +128,19 @@ def test_searching_offline_lands_on_the_hit_marked(site, browser, harbour) -> No
     page.click("#search-hits a")
     page.wait_for_selector("mark#search-hit")
     assert page.evaluate("document.getElementById('search-hit').closest('aside').id") == "c2-fn1"
+    assert hit_in_view(page)
+    # A phrase whose words are in every chapter, found in chapter 9 alone, lands there, in view.
+    page.goto(base + "search.html?q=" + quote("Keeper's BRASS telescope"))
+    page.wait_for_selector("#search-hits .snippet mark")
+    assert page.inner_text("#search-status") == "1 hit in 1 chapter."
+    assert page.inner_text("#search-hits .hit-chapter") == "Chapter 9: The Lamp Room, floor 9"
+    page.click("#search-hits a")
+    page.wait_for_selector("mark#search-hit")
+    assert "chapters/ch010.html?q=" in page.url
+    marked = page.eval_on_selector_all("mark.search-hit", "marks => marks.map((m) => m.textContent).join('')")
+    assert marked == "keeper’s brass telescope"
+    assert page.evaluate("scrollY") > 0  # the hit is below the first screen: the page moved to it
+    assert page.evaluate("document.activeElement.id") == "search-hit"
     assert hit_in_view(page)
     page.goto(base + "search.html?q=submarine")
     page.wait_for_function("document.getElementById('search-status').textContent.startsWith('Nothing')")
