@@ -108,23 +108,35 @@ def _clusters(text: str) -> Iterable[str]:
 
 # Punctuation common in prose, which ends a word like a space does: read as one, so that more of
 # the text takes the quick way (ASCII) in `words`.
-_PUNCTUATION = str.maketrans(
-    dict.fromkeys("\u00a0\u00ab\u00bb\u2010\u2011\u2013\u2014\u2018\u2019\u201c\u201d\u2026", " ")
-)
+_PUNCTUATION = re.compile("[\u00a0\u00ab\u00bb\u2010\u2011\u2013\u2014\u2018\u2019\u201c\u201d\u2026]")
 _ASCII_WORD = re.compile(r"[a-z0-9]+")
+# A run between white spaces with a character beyond ASCII in it (\s and str.split() agree on space).
+_NON_ASCII_RUN = re.compile(r"(?<!\S)\S*[^\x00-\x7f\s]\S*")
 
 
 def words(text: str, language: str = "") -> list[str]:
     """The folded words of `text`, in order (see the module's docstring for the rules)."""
     turkic = language.split("-")[0].lower() in TURKIC_LANGUAGES
+    text = _PUNCTUATION.sub(" ", text)
+    # White space ends a word and no mark joins a word across it: each run between is read alone,
+    # the runs of ASCII (in a Turkic language, without an I) many at a time.
+    if turkic:
+        return [
+            w
+            for run in text.split()
+            for w in (_run_words(run, True) if "I" in run or not run.isascii() else _ascii_words(run))
+        ]
     found: list[str] = []
-    # White space ends a word and no mark joins a word across it: each run between is read alone.
-    for run in text.translate(_PUNCTUATION).split():
-        if run.isascii() and not (turkic and "I" in run):
-            found.extend(_ASCII_WORD.findall(run.lower()))
-        else:
-            found.extend(_run_words(run, turkic))
-    return found
+    at = 0
+    for run in () if text.isascii() else _NON_ASCII_RUN.finditer(text):
+        found += _ascii_words(text[at : run.start()])
+        found += _run_words(run.group(), False)
+        at = run.end()
+    return found + _ascii_words(text[at:])
+
+
+def _ascii_words(text: str) -> list[str]:
+    return _ASCII_WORD.findall(text.lower())
 
 
 def _run_words(text: str, turkic: bool) -> list[str]:
@@ -208,16 +220,18 @@ class IndexedChapter:
 def build_index(chapters: list[IndexedChapter], language: str) -> bytes:
     """`search.json` for these chapters, in reading order."""
     sequences = [words(chapter_text(chapter.body), language) for chapter in chapters]
-    counts = Counter(word for sequence in sequences for word in sequence)
+    counts: Counter[str] = Counter()
+    for sequence in sequences:
+        counts.update(sequence)
     # Most frequent first (the commonest words get one-character numbers), ties alphabetical.
     vocabulary = sorted(counts, key=lambda word: (-counts[word], word))
-    ids = {word: position for position, word in enumerate(vocabulary)}
+    codes = {word: number(position) for position, word in enumerate(vocabulary)}
     index = {
         "version": INDEX_VERSION,
         "language": language,
         "chapters": [{"href": chapter.href, "title": chapter.title} for chapter in chapters],
         "words": "\n".join(vocabulary),
-        "text": ["".join(number(ids[word]) for word in sequence) for sequence in sequences],
+        "text": ["".join(map(codes.__getitem__, sequence)) for sequence in sequences],
     }
     return json.dumps(index, ensure_ascii=False, separators=(",", ":")).encode("utf-8")
 
