@@ -19,7 +19,7 @@ from html import escape
 from shared.book.epub import BookParts, OutlineEntry, outline
 from shared.book.images import make_icons
 from shared.book.links import chapter_hrefs, image_page_hrefs
-from shared.book.model import RenderedChapter
+from shared.book.model import Metadata, RenderedChapter
 from shared.book.render import image_files
 from shared.book.search_index import SEARCH_INDEX, IndexedChapter, build_index
 from shared.book.styles import APP_CSS
@@ -47,6 +47,7 @@ def _page(parts: BookParts, title: str, body: str, root: str, book_key: str, upd
         f'data-updates="{_e(updates_url)}" data-page="{page_kind}">\n<head>\n<meta charset="utf-8">\n'
         '<meta name="viewport" content="width=device-width, initial-scale=1">\n'
         f"<title>{_e(title)}</title>\n"
+        f'<meta name="description" content="{_e(_description(meta))}">\n'
         f'<meta name="theme-color" content="{THEME_COLOR}">\n'
         f'<link rel="manifest" href="{root}manifest.webmanifest">\n'
         f'<link rel="icon" href="{root}icons/icon-192.png" type="image/png">\n'
@@ -59,6 +60,12 @@ def _page(parts: BookParts, title: str, body: str, root: str, book_key: str, upd
         f"{body}\n</body>\n</html>\n"
     )
     return html.encode("utf-8")
+
+
+def _description(meta: Metadata) -> str:
+    """The book's description, else its title and authors (the manifest's and every page's)."""
+    authors = ", ".join(meta.authors)
+    return meta.description or meta.title + (f" by {authors}" if authors else "")
 
 
 def _toc(entries: list[OutlineEntry], prefix: str) -> str:
@@ -177,7 +184,7 @@ def write_webapp(
         "id": "./",
         "name": meta.title,
         "short_name": short_name,
-        "description": meta.description or f"{meta.title}" + (f" by {authors}" if authors else ""),
+        "description": _description(meta),
         "lang": meta.language,
         "dir": meta.direction,
         "start_url": "./",
