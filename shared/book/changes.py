@@ -44,7 +44,6 @@ _BLOCK_END = re.compile(
     re.IGNORECASE,
 )
 _TAG = re.compile(r"<[^>]*>")
-_SPACE = re.compile(r"\s+")
 
 
 @dataclass(frozen=True)
@@ -64,7 +63,7 @@ def paragraphs_of(body: str) -> list[str]:
     """A chapter's XHTML body as paragraphs of plain text (block ends split, tags dropped, entities
     read, whitespace collapsed); empty ones dropped."""
     text = html.unescape(_TAG.sub(" ", _BLOCK_END.sub("\n", body)))
-    return [line for line in (_SPACE.sub(" ", raw).strip() for raw in text.split("\n")) if line]
+    return [line for line in (" ".join(raw.split()) for raw in text.split("\n")) if line]
 
 
 def chapter_texts(chapters: list[RenderedChapter]) -> list[ChapterText]:
