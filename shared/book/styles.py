@@ -90,8 +90,9 @@ pre:focus-visible, .table-scroll:focus-visible, .math-display:focus-visible { ou
 hr { border: 0; text-align: center; } hr::after { content: "* * *"; color: var(--muted); }
 section.footnotes { margin-top: 2.5rem; border-top: 1px solid var(--rule); font-size: 0.9em; }
 aside[role="doc-footnote"]:target { background: color-mix(in srgb, var(--accent) 15%, transparent); }
-/* width auto: a cover held to both max-width and max-height keeps its shape. */
-.cover img { display: block; width: auto; max-height: 60vh; margin: 1rem auto; box-shadow: 0 2px 12px rgba(0,0,0,.3); }
+/* Held to the width and 60 % of the height, the cover keeps its shape inside its box (contain), its size
+   known before it loads; the shadow follows the picture, not the box. */
+.cover img { display: block; max-height: 60vh; object-fit: contain; margin: 1rem auto; filter: drop-shadow(0 2px 8px rgba(0,0,0,.35)); }
 /* Titles only, no numbers (see EPUB_CSS); inside <nav>, WebKit still reads an unstyled <ol> as a list. */
 .toc ol { list-style: none; padding-left: 1.2rem; } .toc li { margin: 0.35rem 0; }
 .toc > ol > li > a { font-weight: 600; }
