@@ -60,6 +60,7 @@ bench: setup
 	$(PY) bench/changes.py
 	$(PY) bench/serving.py
 	$(PY) bench/search_index.py
+	$(PY) bench/lighthouse.py
 	$(PY) bench/pipeline.py
 	$(PY) bench/refresh.py
 	$(PY) bench/hostile.py

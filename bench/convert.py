@@ -5,7 +5,10 @@ images, and the 1 MB book as an mdBook project (30 chapter files in folders, a S
 between the files), then times pandoc (`pandoc book.md -o book.epub`; for the project, pandoc's
 ordered file list) and the CLI on each (median of --runs), with the peak resident memory and CPU of
 each process. Targets: at 1 MB (one file or many) ≤ 0.5× pandoc's time and ≤ 0.5× its memory; at
-5 MB ≤ 0.25× its time; memory growing no faster than the input.
+5 MB ≤ 0.25× its time; memory growing no faster than the input. For each book, then, what the
+web-app book's search index and an edition's change summary (against the book with one sentence in
+50 edited) cost, against the CLI's median time and CPU on it (#39: ≤ 10 %), and the index's gzipped
+size against the book's text (bench/added_cost.py).
 
 Run: `.venv/bin/python bench/convert.py [--runs 3]` (needs pandoc on PATH: `apt-get install pandoc`).
 """
@@ -13,6 +16,7 @@ Run: `.venv/bin/python bench/convert.py [--runs 3]` (needs pandoc on PATH: `apt-
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import random
 import shutil
@@ -225,7 +229,21 @@ def compare(label: str, folder: Path, runs: int, pandoc_inputs: list[str] | None
         f"  ratio  : time {summary['quire_time'] / summary['pandoc_time']:.2f}×   memory {summary['quire_rss'] / summary['pandoc_rss']:.2f}×   CPU {summary['quire_cpu'] / summary['pandoc_cpu']:.2f}×"
     )
     summary["text_mb"] = text_mb
+    added_cost(folder, runs, summary)
     return summary
+
+
+def added_cost(folder: Path, runs: int, summary: dict[str, float]) -> None:
+    """The search index's and the change summary's cost against the CLI's on this book, measured in
+    a process of its own (bench/added_cost.py)."""
+    from bench.added_cost import report
+
+    script = str(ROOT / "bench" / "added_cost.py")
+    out = subprocess.run(
+        [sys.executable, script, str(folder), "--runs", str(runs)], capture_output=True, text=True, check=True
+    )
+    for line in report(json.loads(out.stdout), summary["quire_time"], summary["quire_cpu"]):
+        print(line)
 
 
 def prepare(folder: Path, target: int, chapters: int, images: Path) -> None:

@@ -99,14 +99,14 @@ def scores(report: dict[str, Any]) -> dict[str, int]:
     return {name: round(report["categories"][name]["score"] * 100) for name in CATEGORIES}
 
 
-def failing(report: dict[str, Any]) -> list[str]:
-    """The audits of the categories that did not pass: '[category] title (score)'."""
-    found = []
+def failing(report: dict[str, Any]) -> dict[str, float]:
+    """The audits of the categories that did not pass (a score under 0.9): '[category] title' → score."""
+    found = {}
     for name in CATEGORIES:
         for ref in report["categories"][name]["auditRefs"]:
             audit = report["audits"][ref["id"]]
             if audit["scoreDisplayMode"] in ("binary", "numeric", "metric") and (audit["score"] or 0) < 0.9:
-                found.append(f"[{name}] {audit['title']} ({audit['score']})")
+                found[f"[{name}] {audit['title']}"] = audit["score"] or 0
     return found
 
 
@@ -141,10 +141,17 @@ def main() -> None:
                 verdict = "" if target is None else f"  (target {'= 100' if target == 100 else f'≥ {target}'}: "
                 verdict += "" if target is None else ("holds)" if low >= target else "MISSED)")
                 print(f"  {name:15} {shown:>7}{verdict}")
-            audits = runs[-1]["audits"]
-            print("  " + ", ".join(f"{audits[m]['title']} {audits[m]['displayValue']}" for m in METRICS))
-            for line in dict.fromkeys(line for report in runs for line in failing(report)):
-                print(f"  not passed: {line}")
+            for report in runs:
+                audits = report["audits"]
+                print("  " + ", ".join(f"{audits[m]['title']} {audits[m]['displayValue']}" for m in METRICS))
+            failed: dict[str, list[float]] = {}
+            for report in runs:
+                for title, score in failing(report).items():
+                    failed.setdefault(title, []).append(score)
+            for title, scores_of in failed.items():
+                print(
+                    f"  not passed: {title} (score {', '.join(f'{s:g}' for s in scores_of)}; in {len(scores_of)} of {len(runs)} runs)"
+                )
     finally:
         server.shutdown()
         shutil.rmtree(work)

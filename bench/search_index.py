@@ -35,7 +35,8 @@ def articles(app_files: dict[str, bytes]) -> list[IndexedChapter]:
     found = []
     for path in sorted(p for p in app_files if p.startswith("chapters/")):
         page = app_files[path].decode("utf-8")
-        body = re.search(r'<main id="content"><article>(.*)</article>\n<nav class="pager"', page, re.S)
+        # The reader's tools (settings, search box) come before the article in <main>.
+        body = re.search(r'<main id="content">.*?<article>(.*)</article>\n<nav class="pager"', page, re.S)
         assert body is not None, path
         found.append(IndexedChapter(href=path, title="", body=body.group(1)))
     return found

@@ -118,8 +118,7 @@ def words(text: str, language: str = "") -> list[str]:
     """The folded words of `text`, in order (see the module's docstring for the rules)."""
     turkic = language.split("-")[0].lower() in TURKIC_LANGUAGES
     text = _PUNCTUATION.sub(" ", text)
-    # White space ends a word and no mark joins a word across it: each run between is read alone,
-    # the runs of ASCII (in a Turkic language, without an I) many at a time.
+    # Each run between white spaces is read alone; ASCII ones (in Turkic, without an I) many at a time.
     if turkic:
         return [
             w
