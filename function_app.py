@@ -9,7 +9,7 @@ import azure.functions as func
 from shared import logs
 from shared.services import get_feed_refresher, get_services
 from shared.storage.names import CONVERSION_POISON_QUEUE, CONVERSION_QUEUE, FEED_QUEUE
-from shared.web import books, direct_uploads, editions, opds, pages, shelves, status
+from shared.web import books, direct_uploads, editions, opds, openapi, pages, shelves, status
 from shared.worker import protocol, recovery
 
 # Before any line is logged: no credential a request carries reaches the logs (shared/logs.py).
@@ -173,6 +173,14 @@ def shelf_opds_json(req: func.HttpRequest, context: func.Context) -> func.HttpRe
 def shelf_opensearch(req: func.HttpRequest, context: func.Context) -> func.HttpResponse:
     with logs.bound(invocation=context.invocation_id):
         return shelves.opensearch(req, get_services())
+
+
+@app.function_name("openapi")
+@app.route(route="openapi.json", methods=["GET", "HEAD"], auth_level=func.AuthLevel.ANONYMOUS)
+def openapi_description(req: func.HttpRequest, context: func.Context) -> func.HttpResponse:
+    """The API's OpenAPI 3.1 description (shared/web/openapi.json)."""
+    with logs.bound(invocation=context.invocation_id):
+        return openapi.serve(req)
 
 
 @app.function_name("get_manuscript")
