@@ -1,7 +1,8 @@
 """GET /api/openapi.json: the API's OpenAPI 3.1 description, shipped beside this module.
 
 The description is the contract clients read, generate from and test against: tests compare it with
-the routes function_app.py wires and validate it (tests/unit/test_openapi.py), and keep a copy of
+the routes function_app.py wires and validate it (tests/unit/test_openapi.py), fuzz the running app
+against it (tests/e2e/test_schemathesis.py), and keep a copy of
 the released one to refuse a breaking change that does not move `info.version`
 (tests/unit/test_openapi_versions.py).
 """
