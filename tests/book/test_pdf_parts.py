@@ -147,6 +147,8 @@ def test_in_print_every_part_starts_its_first_chapter_on_a_right_hand_page() -> 
     # From 0: a right-hand page has an even index and an odd number.
     assert all(index % 2 == 0 and int(pdf.pages[index].label) % 2 == 1 for index in starts)
     assert pdf.pages[starts[0]].label == "1"
+    # The trim box stated on every page (pikepdf would read a missing one as the media box): 5 × 8 in.
+    assert all(list(page.obj.get("/TrimBox", [])) == list(page.mediabox) == [0, 0, 360, 576] for page in pdf.pages)
     assert structure_faults(pdf) == []
 
 

@@ -86,7 +86,7 @@ def _join(folder: Path, name: str, plan: dict[str, Any]) -> int:
     if body and plan["right_hand_start"] and _page_count(front.read_bytes()) % 2:
         body[0].blank_before = True  # page 1 is a right-hand page
     places = {label: Place(*place) for label, place in plan["places"].items()}
-    merge(TypesetPart(front), body, places, plan["descriptions"], folder / "book.pdf")
+    merge(TypesetPart(front), body, places, plan["descriptions"], folder / "book.pdf", plan["right_hand_start"])
     (folder / f"{name}.json").write_text(json.dumps({"places": [], "pages": 0, "peak_bytes": resident("VmHWM")}))
     return 0
 
