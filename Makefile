@@ -57,6 +57,7 @@ bench: setup
 	$(PY) bench/devhost.py
 	$(PY) bench/convert.py
 	$(PY) bench/pdf.py
+	$(PY) bench/changes.py
 	$(PY) bench/serving.py
 	$(PY) bench/search_index.py
 	$(PY) bench/pipeline.py

@@ -2,15 +2,25 @@
 
 from __future__ import annotations
 
-from typing import List  # noqa: UP035 - see QueueMessages
+from typing import TYPE_CHECKING, List  # noqa: UP035 - see QueueMessages
 
 import azure.functions as func
 
 from shared import logs
+from shared.lazy import lazy_module
 from shared.services import get_feed_refresher, get_services
 from shared.storage.names import CONVERSION_POISON_QUEUE, CONVERSION_QUEUE, FEED_QUEUE
-from shared.web import books, direct_uploads, editions, opds, openapi, pages, shelves, status
-from shared.worker import protocol, recovery
+
+# Each function's code loads when it first runs (shared/lazy.py): cold start is paid on every scale-out.
+if TYPE_CHECKING:
+    from shared.web import books, direct_uploads, editions, opds, openapi, pages, shelves, status
+    from shared.worker import protocol, recovery
+else:
+    books, direct_uploads, editions, opds, openapi, pages, shelves, status = (
+        lazy_module(f"shared.web.{name}")
+        for name in ("books", "direct_uploads", "editions", "opds", "openapi", "pages", "shelves", "status")
+    )
+    protocol, recovery = lazy_module("shared.worker.protocol"), lazy_module("shared.worker.recovery")
 
 # Before any line is logged: no credential a request carries reaches the logs (shared/logs.py).
 logs.install_redaction()

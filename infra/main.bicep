@@ -442,6 +442,10 @@ resource app 'Microsoft.Web/sites@2024-04-01' = {
           value: 'false'
         }
         {
+          name: 'EPUB_CHANGES_PAGE'
+          value: 'true'
+        }
+        {
           name: 'PDF_STEP_MEMORY_MB'
           value: '1024'
         }

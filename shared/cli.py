@@ -10,6 +10,7 @@ it writes the same bytes the pipeline publishes for that job (tests/e2e/test_pip
 from __future__ import annotations
 
 import argparse
+import json
 import sys
 from datetime import UTC, datetime
 from pathlib import Path
@@ -68,6 +69,15 @@ def main(argv: list[str] | None = None) -> int:
         default="",
         help="the book's modification time (ISO 8601); default: the manuscript file's own time, so reruns match",
     )
+    parser.add_argument("--release-notes", default="", help="the author's notes on this edition (plain text)")
+    parser.add_argument(
+        "--changes",
+        type=Path,
+        default=None,
+        help="a JSON file of what changed since the previous edition, as a job's status gives it ('changes'); "
+        "with it or release notes, the EPUB ends with a 'Changes in this edition' page",
+    )
+    parser.add_argument("--no-changes-page", action="store_true", help="no 'Changes in this edition' page")
     args = parser.parse_args(argv)
     if args.edition < 0:
         parser.error("--edition must be 0 or more")
@@ -75,7 +85,7 @@ def main(argv: list[str] | None = None) -> int:
 
     from shared.book import ConvertOptions, ManuscriptError
     from shared.book.conversion import finish, parse
-    from shared.intake import Upload, UploadRejected, identify
+    from shared.intake import Upload, UploadRejected, checked_release_notes, identify
 
     try:
         data = args.manuscript.read_bytes()
@@ -102,6 +112,9 @@ def main(argv: list[str] | None = None) -> int:
             updates_url=args.updates_url,
             file_name=file_name,
             edition=args.edition,
+            release_notes=checked_release_notes(args.release_notes),
+            changes=json.loads(args.changes.read_text(encoding="utf-8")) if args.changes else None,
+            changes_page=not args.no_changes_page,
         )
         book = parse(data, options)
         del data  # the manuscript (a zip of photos, say) is not needed past parsing
@@ -109,7 +122,7 @@ def main(argv: list[str] | None = None) -> int:
     except (ManuscriptError, UploadRejected) as error:
         print(f"error: {error}", file=sys.stderr)
         return 1
-    except ValueError as error:
+    except (ValueError, OSError) as error:
         print(f"error: {error}", file=sys.stderr)
         return 1
 

@@ -251,6 +251,8 @@ class Settings:
     editions_kept: int = DEFAULT_EDITIONS_KEPT
     # The print PDF also claims PDF/A-2a (archival) when Typst's check of it passes.
     pdf_archival: bool = False
+    # An edition's EPUB ends with a "Changes in this edition" page (its notes and changed chapters).
+    epub_changes_page: bool = True
     otlp_endpoint: str = ""
     app_insights_connection: Secret = field(default=Secret(""), repr=False)
     app_insights_client_id: str = ""
@@ -278,6 +280,7 @@ class Settings:
             **_direct_upload(env),
             editions_kept=_positive_int(env, "EDITIONS_KEPT", DEFAULT_EDITIONS_KEPT),
             pdf_archival=_boolean(env, "PDF_ARCHIVAL", False),
+            epub_changes_page=_boolean(env, "EPUB_CHANGES_PAGE", True),
             otlp_endpoint=_otlp_endpoint(env),
             app_insights_connection=Secret(env.get("APPLICATIONINSIGHTS_CONNECTION_STRING", "").strip()),
             app_insights_client_id=_app_insights_client_id(env),

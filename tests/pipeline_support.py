@@ -44,9 +44,9 @@ def create_book(base_url: str, data: bytes, filename: str, **params: str) -> tup
     return str(job["book"]), str(job["owner_key"])
 
 
-def publish_edition(base_url: str, book: str, owner_key: str, data: bytes, filename: str) -> str:
-    """A new edition over HTTP; returns its job id."""
-    query = urllib.parse.urlencode({"filename": filename})
+def publish_edition(base_url: str, book: str, owner_key: str, data: bytes, filename: str, **params: str) -> str:
+    """A new edition over HTTP (`params`: the upload's query, such as release_notes); returns its job id."""
+    query = urllib.parse.urlencode({"filename": filename, **params})
     status, job = http_json(
         "POST", f"{base_url}/api/books/{book}/editions?{query}", data, {"Authorization": f"Bearer {owner_key}"}
     )
@@ -86,6 +86,8 @@ def golden(data: bytes, kind: str, job: dict[str, Any]) -> Conversion:
         file_name=job["manuscript"]["filename"],
         split_level=int(job["manuscript"].get("split_level", 1)),
         pdf_page=job["manuscript"].get("pdf_page", ""),
+        release_notes=job.get("release_notes", ""),
+        changes=job.get("changes"),
     )
     return convert(data, options)
 

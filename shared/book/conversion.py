@@ -18,8 +18,9 @@ from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from dataclasses import dataclass, field, replace
 from datetime import datetime
-from typing import BinaryIO
+from typing import Any, BinaryIO
 
+from shared.book.changes_pages import app_changes, back_matter
 from shared.book.epub import BookParts, write_epub
 from shared.book.images import generate_cover, process_image
 from shared.book.links import BookAnchors, resolve_links
@@ -52,6 +53,11 @@ class ConvertOptions:
     # The edition of the book these files are (0: not part of a served book, as from the CLI). The
     # web-app book's service worker asks for exactly its own edition's files by this number.
     edition: int = 0
+    # The author's notes on this edition, and what changed since the previous one (shared/book/changes.py
+    # `compare`; None: nothing to compare with): the EPUB's last page and the web app's changes.json.
+    release_notes: str = ""
+    changes: dict[str, Any] | None = None
+    changes_page: bool = True  # the EPUB's "Changes in this edition" page (the EPUB_CHANGES_PAGE setting)
 
 
 @dataclass
@@ -150,7 +156,13 @@ def book_parts(
         images=images,
         cover=cover or cover_for(book, images),
         modified=options.modified,
+        back_matter=back_matter(options.release_notes, options.changes) if options.changes_page else [],
     )
+
+
+def app_changes_file(options: ConvertOptions) -> bytes | None:
+    """The web-app book's changes.json (None: the edition has no notes and nothing to compare)."""
+    return app_changes(options.release_notes, options.changes)
 
 
 def assemble(
@@ -174,7 +186,9 @@ def assemble(
         warnings.extend(typeset.warnings)
     return Conversion(
         epub=write_epub(parts),
-        app_files=write_webapp(parts, options.updates_url, options.edition, pdf=pdf is not None),
+        app_files=write_webapp(
+            parts, options.updates_url, options.edition, pdf=pdf is not None, changes=app_changes_file(options)
+        ),
         warnings=warnings,
         pdf=pdf,
     )

@@ -9,6 +9,7 @@ landmarks and h1–h3 nesting, and an NCX for older readers.
 
 from __future__ import annotations
 
+import dataclasses
 import io
 import re
 import zipfile
@@ -33,6 +34,18 @@ class BookParts:
     images: dict[str, ProcessedImage]  # by key
     cover: ProcessedImage
     modified: datetime
+    # Pages after the last chapter, in the reading order and the contents (the edition's changes).
+    back_matter: list[BackPage] = dataclasses.field(default_factory=list)
+
+
+@dataclass(frozen=True)
+class BackPage:
+    """A page at the back of the EPUB: its file stem (text/{stem}.xhtml), title, and XHTML body
+    content (a <section>, its text escaped by whoever made it)."""
+
+    stem: str
+    title: str
+    body: str
 
 
 def _e(text: str) -> str:
@@ -226,6 +239,11 @@ def write_epub(parts: BookParts) -> bytes:
     spine = ['<itemref idref="cover"/>', '<itemref idref="titlepage"/>', '<itemref idref="nav"/>']
     spine += [f'<itemref idref="ch{c.number:03d}"/>' for c in chapters]
     manifest += [
+        f'<item id="{p.stem}" href="text/{p.stem}.xhtml" media-type="application/xhtml+xml"/>'
+        for p in parts.back_matter
+    ]
+    spine += [f'<itemref idref="{p.stem}"/>' for p in parts.back_matter]
+    manifest += [
         f'<item id="page-{key}" href="text/{key}.xhtml" media-type="application/xhtml+xml"/>' for key in image_pages
     ]
     spine += [f'<itemref idref="page-{key}" linear="no"/>' for key in image_pages]
@@ -267,7 +285,7 @@ def write_epub(parts: BookParts) -> bytes:
     )
 
     toc_title = "Contents"
-    entries = outline(chapters, "xhtml")
+    entries = outline(chapters, "xhtml") + [OutlineEntry(p.title, f"{p.stem}.xhtml", 0, []) for p in parts.back_matter]
     nav_body = (
         f'<nav epub:type="toc" id="toc" role="doc-toc"><h1>{toc_title}</h1>{_nav_list(entries, "text/")}</nav>\n'
         '<nav epub:type="landmarks" id="landmarks" hidden="hidden"><h2>Landmarks</h2><ol>'
@@ -309,6 +327,8 @@ def write_epub(parts: BookParts) -> bytes:
                 body_type="bodymatter",
             ),
         )
+    for page in parts.back_matter:
+        add(f"OEBPS/text/{page.stem}.xhtml", _xhtml_page(page.title, page.body, meta, body_type="backmatter"))
     for key, alt in image_pages.items():
         add(f"OEBPS/text/{key}.xhtml", _image_page(parts.images[key], alt, meta))
     files.append((f"OEBPS/images/{cover.file_name}", cover.data, False))

@@ -23,6 +23,7 @@ from shared.book.model import RenderedChapter
 from shared.book.render import image_files
 from shared.book.search_index import SEARCH_INDEX, IndexedChapter, build_index
 from shared.book.styles import APP_CSS
+from shared.book.webapp_changes import CHANGES_CSS, CHANGES_JS, SW_CHANGES_JS
 from shared.book.webapp_notes import NOTES_CSS
 from shared.book.webapp_reader import listen_controls, reader_files, reader_head, reader_tools
 from shared.book.webapp_script import APP_JS, SERVICE_WORKER_JS
@@ -81,10 +82,13 @@ def _pdf_href(edition: int) -> str:
     return f"../book.pdf?edition={edition}" if edition else "../book.pdf"
 
 
-def write_webapp(parts: BookParts, updates_url: str = "", edition: int = 0, *, pdf: bool = False) -> dict[str, bytes]:
+def write_webapp(
+    parts: BookParts, updates_url: str = "", edition: int = 0, *, pdf: bool = False, changes: bytes | None = None
+) -> dict[str, bytes]:
     """All files of the web-app book, by path relative to its root folder. With `pdf`, the index
     links the edition's print PDF, which is served beside the book's folder (`../book.pdf`), not in
-    it: the service worker does not cache it, and a reader downloads it only when asked."""
+    it: the service worker does not cache it, and a reader downloads it only when asked. `changes`:
+    the edition's changes.json (shared/book/changes_pages.py), which the update offer shows."""
     meta = parts.metadata
     chapters = parts.chapters
     book_key = hashlib.sha256(meta.identifier.encode()).hexdigest()[:12]
@@ -157,9 +161,11 @@ def write_webapp(parts: BookParts, updates_url: str = "", edition: int = 0, *, p
         ],
         meta.language,
     )
-    files["css/app.css"] = (APP_CSS + SEARCH_CSS + NOTES_CSS).encode("utf-8")
-    files["js/app.js"] = APP_JS.encode("utf-8")
+    files["css/app.css"] = (APP_CSS + SEARCH_CSS + NOTES_CSS + CHANGES_CSS).encode("utf-8")
+    files["js/app.js"] = (APP_JS + CHANGES_JS).encode("utf-8")
     files.update(reader_files())
+    if changes is not None:
+        files["changes.json"] = changes
     files[f"images/{cover.file_name}"] = cover.data
     for key in dict.fromkeys(k for c in chapters for k in c.image_keys):
         image = parts.images[key]
@@ -199,6 +205,6 @@ def write_webapp(parts: BookParts, updates_url: str = "", edition: int = 0, *, p
         .replace("__PRECACHE__", json.dumps(precache))
         .replace("__UPDATES__", json.dumps(updates_url))
         .replace("__EDITION__", str(edition))
-    )
+    ) + SW_CHANGES_JS
     files["sw.js"] = worker.encode("utf-8")
     return dict(sorted(files.items()))

@@ -36,6 +36,7 @@ APP_JS = r"""'use strict';
     offer.appendChild(text);
     offer.appendChild(button);
     document.body.appendChild(offer);
+    if (window.quireEditionChanges) { window.quireEditionChanges(offer, waiting); }
   }
 
   if ('serviceWorker' in navigator) {

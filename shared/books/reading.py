@@ -82,10 +82,13 @@ def edition_has_pdf(storage: Storage, job_id: str) -> bool:
         return False
 
 
-def published_has_pdf(storage: Storage, book: Book) -> bool:
-    """Whether the book's published edition has a print PDF (its address serves that edition's)."""
+def published_job(storage: Storage, book: Book) -> Job | None:
+    """The job of the book's published edition; None before one is published, or when its row is gone."""
     published = book.published_edition
-    return published is not None and edition_has_pdf(storage, published.job)
+    try:
+        return read_job(storage, published.job)[0] if published else None
+    except NotFound:
+        return None
 
 
 def edition_file(storage: Storage, job_id: str, path: str) -> tuple[bytes, str]:

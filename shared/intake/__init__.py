@@ -14,6 +14,7 @@ from __future__ import annotations
 import hashlib
 import io
 import posixpath
+import re
 import unicodedata
 import zipfile
 from collections.abc import Mapping
@@ -46,6 +47,8 @@ from shared.intake.rejections import Refusal, UploadRejected, too_large
 # Multipart framing (boundaries, part headers, metadata fields) on top of the file itself.
 MULTIPART_OVERHEAD_BYTES = 64 * 1024
 MAX_METADATA_CHARS = 300
+# Release notes are a few paragraphs an author writes about an edition, shown to readers offered it.
+MAX_RELEASE_NOTES_CHARS = 2000
 MAX_FILENAME_CHARS = 200
 # Enough digits for any length a client could send (an exabyte); the host refuses a malformed one.
 CONTENT_LENGTH_DIGITS = 18
@@ -82,6 +85,7 @@ class Upload:
     language: str = ""
     split_level: int = 1  # the heading level chapters start at (h1–h6)
     pdf_page: str = ""  # the print PDF's page size (formats.PDF_PAGE_SIZES); "": the language's
+    release_notes: str = ""  # the author's notes on this edition: plain text, paragraphs by blank lines
 
 
 @dataclass(frozen=True)
@@ -135,6 +139,7 @@ def read_upload(headers: Mapping[str, str], params: Mapping[str, str], body: byt
         language=checked_language(metadata_value(fields, params, "language")),
         split_level=checked_split_level(fields.get("split_level") or params.get("split_level") or ""),
         pdf_page=checked_pdf_page(fields.get("pdf_page") or params.get("pdf_page") or ""),
+        release_notes=checked_release_notes(fields.get("release_notes") or params.get("release_notes") or ""),
     )
 
 
@@ -165,6 +170,26 @@ def checked_pdf_page(value: object) -> str:
             "empty, to let the book's language choose.",
         )
     return chosen
+
+
+def checked_release_notes(value: object) -> str:
+    """An edition's release notes as stored: plain text (never markup: every page that shows them
+    escapes them), control and bidi characters removed, lines kept (never two blank ones in a row),
+    MAX_RELEASE_NOTES_CHARS at most; "" for none (or JSON null)."""
+    if value is None:
+        return ""
+    if not isinstance(value, str):
+        raise UploadRejected(Refusal.MALFORMED, "Malformed release notes", "'release_notes' is a string of text.")
+    lines = [clean_text(line) for line in value.replace("\r\n", "\n").replace("\r", "\n").split("\n")]
+    notes = re.sub(r"\n{3,}", "\n\n", "\n".join(lines)).strip()
+    if len(notes) > MAX_RELEASE_NOTES_CHARS:
+        raise UploadRejected(
+            Refusal.MALFORMED,
+            "Release notes too long",
+            f"The release notes are {len(notes):,} characters long; at most {MAX_RELEASE_NOTES_CHARS:,} are kept "
+            "with an edition. Shorten them, and link to a longer text if you need one.",
+        )
+    return notes
 
 
 def clean_filename(name: str) -> str:

@@ -25,6 +25,7 @@ from shared.intake import (
     Upload,
     checked_language,
     checked_pdf_page,
+    checked_release_notes,
     checked_split_level,
     clean_filename,
     epub_mimetype,
@@ -51,9 +52,19 @@ class DirectUploadRequest:
     language: str = ""
     split_level: int = 1
     pdf_page: str = ""
+    release_notes: str = ""
 
     def to_upload(self, data: bytes = b"") -> Upload:
-        return Upload(self.filename, data, self.title, self.author, self.language, self.split_level, self.pdf_page)
+        return Upload(
+            self.filename,
+            data,
+            self.title,
+            self.author,
+            self.language,
+            self.split_level,
+            self.pdf_page,
+            self.release_notes,
+        )
 
 
 @dataclass(frozen=True)
@@ -68,7 +79,7 @@ class ArrivedManuscript:
 
 def read_direct_request(body: bytes, max_upload_bytes: int, max_direct_bytes: int) -> DirectUploadRequest:
     """The JSON request for a direct upload: `filename` and `size` (bytes), and optionally `title`,
-    `author`, `language`, `split_level` and `pdf_page`. Only a zip or an EPUB may be larger than a form upload (`max_upload_bytes`)."""
+    `author`, `language`, `split_level`, `pdf_page` and `release_notes`. Only a zip or an EPUB may be larger than a form upload (`max_upload_bytes`)."""
     example = (
         'Send a JSON object naming the file and its exact size in bytes: {"filename": "book.zip", "size": 123456}.'
     )
@@ -113,6 +124,7 @@ def read_direct_request(body: bytes, max_upload_bytes: int, max_direct_bytes: in
         language=checked_language(metadata_value(texts, {}, "language")),
         split_level=checked_split_level("" if fields.get("split_level") is None else fields["split_level"]),
         pdf_page=checked_pdf_page(fields.get("pdf_page")),
+        release_notes=checked_release_notes(fields.get("release_notes")),
     )
 
 

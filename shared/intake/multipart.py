@@ -88,7 +88,7 @@ def read_multipart(content_type: str, body: bytes, max_upload_bytes: int) -> tup
             found_file = True
             file_name = filename_from_disposition(headers.get("content-disposition", b""))
             file_data = data
-        elif name in ("title", "author", "language", "split_level", "pdf_page"):
+        elif name in ("title", "author", "language", "split_level", "pdf_page", "release_notes"):
             fields[name] = data.decode("utf-8", "replace")
     if not found_file:
         raise UploadRejected(

@@ -55,6 +55,7 @@ class DirectUpload:
             "language": self.request.language,
             "split_level": self.request.split_level,
             "pdf_page": self.request.pdf_page,
+            "release_notes": self.request.release_notes,
             "book": self.book,
             "owner_key_sha256": self.owner_key_sha256,
         }
@@ -74,6 +75,7 @@ class DirectUpload:
                 language=row.get("language", ""),
                 split_level=int(row.get("split_level", 1)),
                 pdf_page=row.get("pdf_page", ""),
+                release_notes=row.get("release_notes", ""),
             ),
             started=row["started"],
             expires=row["expires"],
@@ -132,6 +134,7 @@ def record_direct_upload(
         language=request.language,
         split_level=request.split_level,
         pdf_page=request.pdf_page,
+        release_notes=request.release_notes,
         book=upload.book or upload.id,
         edition=edition,
         manuscript_etag=blob_etag,

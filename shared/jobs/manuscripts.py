@@ -97,4 +97,5 @@ def _job_for(manuscript: Manuscript, job_id: str, blob_name: str, now: datetime)
         language=upload.language,
         split_level=upload.split_level,
         pdf_page=upload.pdf_page,
+        release_notes=upload.release_notes,
     )

@@ -143,6 +143,11 @@ class Job:
     warnings: list[str] = field(default_factory=list)
     # Whether the pdf step wrote the edition's print PDF (book.pdf beside its EPUB).
     has_pdf: bool = False
+    # The author's notes on this edition, as uploaded (plain text, bounded by intake), and what
+    # changed since the previous published edition (shared/book/changes.py `compare`), which the
+    # package step records; None before it, or when there was none to compare with.
+    release_notes: str = ""
+    changes: dict[str, Any] | None = None
 
     @property
     def is_terminal(self) -> bool:
@@ -195,6 +200,8 @@ class Job:
             "last_failure": self.last_failure,
             "warnings": json.dumps(self.warnings[:MAX_STORED_WARNINGS], ensure_ascii=False),
             "has_pdf": self.has_pdf,
+            **({"release_notes": self.release_notes} if self.release_notes else {}),
+            **({"changes": json.dumps(self.changes, ensure_ascii=False)} if self.changes is not None else {}),
         }
 
     @classmethod
@@ -231,6 +238,8 @@ class Job:
             last_failure=entity.get("last_failure", ""),
             warnings=json.loads(entity.get("warnings") or "[]"),
             has_pdf=bool(entity.get("has_pdf", False)),
+            release_notes=entity.get("release_notes", ""),
+            changes=json.loads(entity["changes"]) if entity.get("changes") else None,
         )
 
     def with_changes(self, **changes: Any) -> Job:
@@ -268,6 +277,10 @@ class Job:
             body["error"] = self.error
         if self.warnings:
             body["warnings"] = self.warnings
+        if self.release_notes:
+            body["release_notes"] = self.release_notes
+        if self.changes is not None:
+            body["changes"] = self.changes
         return body
 
 

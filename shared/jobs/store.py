@@ -23,11 +23,21 @@ def book_blob(job_id: str, path: str) -> str:
     return f"{job_id}/{path}"
 
 
+# The edition's chapters as plain text, which the next edition compares itself with (shared/book/changes.py).
+EDITION_TEXT = "text.json.gz"
+
+
 def book_file_prefixes(job_id: str) -> list[str]:
-    """The prefixes of the job's published files (its EPUB, its print PDF, its web-app book). Not
+    """The prefixes of the job's published files (its EPUB, its print PDF, its web-app book, its
+    text for the next edition to compare with). Not
     the whole "{job}/" folder: a book's first job's id is the book's id, and its news (updates.json)
     lives there too."""
-    return [book_blob(job_id, "book.epub"), book_blob(job_id, "book.pdf"), book_blob(job_id, "app/")]
+    return [
+        book_blob(job_id, "book.epub"),
+        book_blob(job_id, "book.pdf"),
+        book_blob(job_id, "app/"),
+        book_blob(job_id, EDITION_TEXT),
+    ]
 
 
 def work_blob(job_id: str, name: str) -> str:

@@ -20,7 +20,7 @@ import azure.functions as func
 
 from shared import telemetry
 from shared.books import editions
-from shared.books.reading import published_has_pdf, readable_book
+from shared.books.reading import published_job, readable_book
 from shared.intake import Manuscript, check_declared_size, identify, read_upload
 from shared.jobs.record import is_valid_job_id
 from shared.library.record import Book
@@ -99,7 +99,11 @@ def book(req: func.HttpRequest, services: Services) -> Reply:
         body = {"id": book_id, "status": "erasing", "detail": "The book and everything kept for it are being erased."}
         return json_response(body, status=202), message
     found: Book = readable_book(services.storage, book_id)
-    return json_response(found.to_public(API_BASE, pdf=published_has_pdf(services.storage, found))), None
+    job = published_job(services.storage, found)  # one read: its PDF, its notes and what it changed
+    public = found.to_public(API_BASE, pdf=job is not None and job.has_pdf)
+    if job is not None:
+        public.update({"release_notes": job.release_notes, "changes": job.changes})
+    return json_response(public), None
 
 
 @answers_problems

@@ -4,6 +4,7 @@
     {job}/chapters.json      the rendered chapters (plan)
     {job}/source/{key}       an image's source bytes, for a fanned-out batch (plan)
     {job}/images/{i}.bin     image batch i, processed (plan for the first batches, else images:i)
+    {job}/changes.json       what changed since the previous edition, as first decided (package)
 
 Every name is fixed by the job and the step, and every write is create-only: a repeated step finds
 its outputs already there, and they must be the same bytes (steps are deterministic). The job's
@@ -65,6 +66,22 @@ def write_once(storage: Storage, job_id: str, name: str, data: bytes, content_ty
     except AlreadyExists:
         if storage.read_blob(WORK_CONTAINER, blob) != data:
             raise RuntimeError(f"{WORK_CONTAINER}/{blob} exists with different content") from None
+
+
+def first_written(storage: Storage, job_id: str, name: str, make: Callable[[], bytes]) -> bytes:
+    """The checkpoint as its first writer wrote it: made and written by this call when there is
+    none yet. For what depends on more than the job (another edition), which a rerun must not redo."""
+    blob = work_blob(job_id, name)
+    try:
+        return storage.read_blob(WORK_CONTAINER, blob)
+    except NotFound:
+        pass
+    data = make()
+    try:
+        storage.create_blob(WORK_CONTAINER, blob, data, content_type="application/json")
+    except AlreadyExists:
+        return storage.read_blob(WORK_CONTAINER, blob)
+    return data
 
 
 def read(storage: Storage, job_id: str, name: str) -> bytes:

@@ -52,6 +52,7 @@ class StepSettings:
     images_in_plan_bytes: int
     editions_kept: int
     pdf_archival: bool
+    epub_changes_page: bool = True
 
 
 STEP_PRELOAD = (
@@ -135,7 +136,9 @@ def _run(services: Services, job_id: str, step: str, message_id: str) -> list[st
         job_id,
         step,
         message_id,
-        StepSettings(settings.images_in_plan_bytes, settings.editions_kept, settings.pdf_archival),
+        StepSettings(
+            settings.images_in_plan_bytes, settings.editions_kept, settings.pdf_archival, settings.epub_changes_page
+        ),
         storage.known_to_exist(),
         dict(logs.current_ids()),
     )
@@ -308,6 +311,6 @@ def run_step(storage: Storage, job_id: str, step: str, message_id: str, step_set
     if message.is_pdf:
         return typesetting.typeset(storage, job, message_id, step_settings.pdf_archival)
     if message.is_package:
-        return steps.package(storage, job, message_id, step_settings.editions_kept)
+        return steps.package(storage, job, message_id, step_settings.editions_kept, step_settings.epub_changes_page)
     log.warning("unknown step %r", step)
     return []

@@ -32,10 +32,12 @@ from __future__ import annotations
 
 import json
 import tempfile
+from dataclasses import replace
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
 from shared import logs
+from shared.books.edition_text import store_edition_text
 from shared.books.publishing import publish_packaged_edition
 from shared.formats import WEBPUB_MANIFEST, content_type_for
 from shared.jobs.messages import ConvertStep
@@ -55,6 +57,7 @@ from shared.routes import UPDATES_FROM_APP
 from shared.storage import Conflict, Storage
 from shared.storage.names import BOOK_CONTAINER, MANUSCRIPT_CONTAINER
 from shared.worker import checkpoints, claims
+from shared.worker.changes import edition_changes
 from shared.worker.planning import parse_and_render, sha256_of
 
 if TYPE_CHECKING:
@@ -82,6 +85,7 @@ def options_for(job: Job) -> ConvertOptions:
         updates_url=UPDATES_FROM_APP,
         file_name=job.filename,
         edition=job.edition,
+        release_notes=job.release_notes,
     )
 
 
@@ -215,8 +219,9 @@ def _catalog(job: Job, app_files: dict[str, bytes]) -> dict[str, Any]:
     return {"job": job.id, "has_pdf": job.has_pdf, **card} if card else {}
 
 
-def package(storage: Storage, job: Job, message_id: str, editions_kept: int) -> list[str]:
-    from shared.book.conversion import book_parts
+def package(storage: Storage, job: Job, message_id: str, editions_kept: int, changes_page: bool = True) -> list[str]:
+    from shared.book.changes import chapter_texts, text_fingerprint
+    from shared.book.conversion import app_changes_file, book_parts
     from shared.book.epub import write_epub
     from shared.book.webapp import write_webapp
 
@@ -224,7 +229,10 @@ def package(storage: Storage, job: Job, message_id: str, editions_kept: int) -> 
     if waits_for(storage, job, PACKAGE_STEP, message_id, before):
         return []
     book, chapters, images = load_book(storage, job)
-    options = options_for(job)
+    # What changed since the previous edition: kept with the job, in the EPUB's last page and the app.
+    texts = chapter_texts(chapters)
+    summary = edition_changes(storage, job, texts)
+    options = replace(options_for(job), changes=summary, changes_page=changes_page)
     parts = book_parts(book, chapters, images, options)
 
     # Publish: the files first (same bytes on any rerun), then the job turns succeeded. The web
@@ -233,11 +241,14 @@ def package(storage: Storage, job: Job, message_id: str, editions_kept: int) -> 
     def put_file(name: str, data: bytes, content_type: str) -> None:
         storage.put_blob(BOOK_CONTAINER, book_blob(job.id, name), data, content_type=content_type)
 
-    app_files = write_webapp(parts, options.updates_url, options.edition, pdf=job.has_pdf)
+    app_files = write_webapp(
+        parts, options.updates_url, options.edition, pdf=job.has_pdf, changes=app_changes_file(options)
+    )
     with checkpoints.storage_pool() as pool:
         uploads = [
             pool.submit(put_file, f"app/{name}", data, content_type_for(name)) for name, data in app_files.items()
         ]
+        uploads.append(pool.submit(store_edition_text, storage, job.id, text_fingerprint(texts)))
         epub = write_epub(parts)
         put_file("book.epub", epub, "application/epub+zip")
         for upload in uploads:
@@ -250,7 +261,7 @@ def package(storage: Storage, job: Job, message_id: str, editions_kept: int) -> 
         book.metadata.title,
         book.metadata.feeds,
         editions_kept,
-        lambda current: _succeeded(current, message_id),
+        lambda current: _succeeded(current, message_id, summary),
         lambda: datetime.now(UTC),
         _catalog(job, app_files),
     )
@@ -279,12 +290,13 @@ def load_book(storage: Storage, job: Job) -> tuple[ParsedBook, list[RenderedChap
     return book, chapters, images
 
 
-def _succeeded(current: Job, message_id: str) -> Job | None:
-    """The package step's commit: the job succeeded, unless it ended already or another delivery
-    holds the step."""
+def _succeeded(current: Job, message_id: str, changes: dict[str, Any] | None) -> Job | None:
+    """The package step's commit: the job succeeded (with what changed since the previous edition),
+    unless it ended already or another delivery holds the step."""
     if current.is_terminal or not claims.holds(current, PACKAGE_STEP, message_id):
         return None
     return current.with_changes(
+        changes=changes,
         status=JobStatus.SUCCEEDED,
         claims={},
         completed=[*current.completed, PACKAGE_STEP],

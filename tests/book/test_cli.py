@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import json
 import resource
 import subprocess
 import sys
+import zipfile
 from pathlib import Path
 
 import pytest
@@ -95,3 +97,35 @@ def test_cli_takes_a_pdf_page_size_as_the_api_does(tmp_path: Path) -> None:
     assert done.returncode == 0, done.stderr
     refused = run_cli(str(manuscript), "--out", str(tmp_path / "out"), "--pdf-page", "a5")
     assert refused.returncode == 2 and "a4, letter, 6x9, 5.5x8.5, 5x8" in refused.stderr
+
+
+def test_cli_takes_release_notes_and_what_changed_as_a_jobs_status_gives_them(tmp_path: Path) -> None:
+    manuscript = tmp_path / "book.md"
+    manuscript.write_text("# One\n\nHigh water.\n\n# Two\n\nLow water.\n")
+    changes = tmp_path / "changes.json"
+    summary = {
+        "previous_edition": 1,
+        "added": [{"title": "Two", "chapter": "ch002"}],
+        "removed": [],
+        "changed": [],
+        "unchanged": 1,
+        "counts": {"added": 1, "removed": 0, "changed": 0, "unchanged": 1},
+    }
+    changes.write_text(json.dumps(summary))
+    out = tmp_path / "out"
+    done = run_cli(
+        str(manuscript), "--out", str(out), "--no-pdf", "--release-notes", "A & B", "--changes", str(changes)
+    )
+    assert done.returncode == 0, done.stderr
+    with zipfile.ZipFile(out / "book.epub") as epub:
+        page = epub.read("OEBPS/text/edition-changes.xhtml").decode()
+    assert "A &amp; B" in page and '<a href="ch002.xhtml">Two</a> (new)' in page
+    assert json.loads((out / "app" / "changes.json").read_text()) == {"release_notes": "A & B", "changes": summary}
+    off = run_cli(
+        str(manuscript), "--out", str(tmp_path / "off"), "--no-pdf", "--changes", str(changes), "--no-changes-page"
+    )
+    with zipfile.ZipFile(tmp_path / "off" / "book.epub") as epub:
+        assert off.returncode == 0 and "OEBPS/text/edition-changes.xhtml" not in epub.namelist()
+    changes.write_text("{not json")
+    broken = run_cli(str(manuscript), "--out", str(tmp_path / "broken"), "--changes", str(changes))
+    assert broken.returncode == 1 and broken.stderr.startswith("error: ")

@@ -42,15 +42,34 @@ def test_an_installed_book_offers_the_new_edition_and_keeps_the_readers_place(si
     wait_for_saved_place(page)
     context.set_offline(False)
 
-    # The author publishes edition 2: the second chapter changed, the third is gone.
+    # The author publishes edition 2, with release notes: the second chapter changed, the third is gone.
+    notes = "Tides <corrected>.\n\nThanks, readers."
     second = publish_edition(
-        host.base_url, book, key, manuscript("second edition", with_third_chapter=False), "quay.md"
+        host.base_url,
+        book,
+        key,
+        manuscript("second edition", with_third_chapter=False),
+        "quay.md",
+        release_notes=notes,
     )
     assert follow(host.base_url, second, timeout=60)["status"] == "succeeded"
     # The book's regular check (on launch, then every 15 minutes while open), run now.
     page.evaluate("navigator.serviceWorker.getRegistration().then(r => r.update())")
     offer = page.wait_for_selector("#edition-offer", timeout=30_000)
     assert "A new edition is available" in offer.inner_text()
+    # The offer shows the notes (as text) and the changed chapters, read from the waiting edition's cache.
+    page.wait_for_selector("#edition-offer .edition-changes", timeout=30_000)
+    assert page.eval_on_selector_all(".edition-notes", "ps => ps.map(p => p.textContent)") == [
+        "Tides <corrected>.",
+        "Thanks, readers.",
+    ]
+    chapters = page.eval_on_selector_all(
+        ".edition-chapters li", "lis => lis.map(li => [li.textContent, li.querySelector('a')?.href ?? null])"
+    )
+    # "Arrival": 1 of its 6 words changed, on each side; "The Long Quay": 1 of its 1,000-odd.
+    assert [text for text, _ in chapters[:2]] == ["Arrival (17% changed)", "The Long Quay (1% changed)"], chapters
+    assert [href for _, href in chapters] == [base + "chapters/ch001.html", base + "chapters/ch002.html", None]
+    assert chapters[2][0] == "Departure (removed)"
     assert "The first edition of the quay." in page.inner_text("main")  # nothing changes until the reader says
 
     with page.expect_navigation():
@@ -68,6 +87,19 @@ def test_an_installed_book_offers_the_new_edition_and_keeps_the_readers_place(si
     page.goto(base + "chapters/ch003.html")
     assert page.url == base + "chapters/ch002.html"
     assert "The second edition of the quay." in page.inner_text("main")
+
+    # Edition 3 brings the third chapter back: its link in the offer takes the edition and opens it.
+    context.set_offline(False)
+    third = publish_edition(host.base_url, book, key, manuscript("third edition", with_third_chapter=True), "quay.md")
+    assert follow(host.base_url, third, timeout=60)["status"] == "succeeded"
+    page.evaluate("navigator.serviceWorker.getRegistration().then(r => r.update())")
+    link = page.wait_for_selector(".edition-chapters a[href$='chapters/ch003.html']", timeout=30_000)
+    assert link.inner_text() == "Departure" and page.is_hidden(".edition-notes")  # no notes this time
+    with page.expect_navigation(url=base + "chapters/ch003.html"):
+        link.click()
+    assert "The boats leave." in page.inner_text("main")
+    page.goto(base + "chapters/ch001.html")
+    assert "The third edition begins here." in page.inner_text("main")  # the whole edition moved
     context.close()
 
 
@@ -101,9 +133,13 @@ def test_the_upload_page_creates_a_book_publishes_an_edition_and_deletes_it(site
     second = tmp_path / "quay-2.md"
     second.write_bytes(manuscript("second edition", with_third_chapter=False))
     page.set_input_files("#file", str(second))
+    page.fill("#release_notes", "The quay, revised.\n\nThanks for reading.")
     page.click("#submit")
     page.wait_for_selector("#done:not([hidden])", timeout=60_000)
     assert page.is_hidden("#owner-key-box")
+    published = page.context.request.get(f"{host.base_url}/api/books/{book}").json()
+    assert published["release_notes"] == "The quay, revised.\n\nThanks for reading."
+    assert published["changes"]["removed"] == [{"title": "Departure"}]
     assert page.get_attribute("#open-app", "href") == app_link  # the same address, now edition 2
     chapter = page.context.request.get(f"{host.base_url}{app_link}chapters/ch002.html").text()
     assert "The second edition of the quay." in chapter

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import io
+import json
 import re
 import subprocess
 import sys
@@ -108,6 +109,11 @@ def test_the_cli_given_a_jobs_parameters_writes_the_bytes_the_pipeline_published
         *("--file-name", job["manuscript"]["filename"], "--updates-url", "../updates"),
         *("--split-level", str(job["manuscript"]["split_level"]), "--pdf-page", job["manuscript"]["pdf_page"]),
     ]
+    # What changed since edition 1, as the package step decided it: the EPUB's last page and the app's changes.json.
+    assert job["changes"]["previous_edition"] == 1 and job["changes"]["counts"]["changed"] > 0, job
+    changes = tmp_path / "changes.json"
+    changes.write_text(json.dumps(job["changes"]), encoding="utf-8")
+    parameters += ["--changes", str(changes)]
     cli = run_cli(manuscript, tmp_path / "cli", *parameters, "--edition", str(job["edition"]))
 
     epub, app_files = published(azurite.connection_string, job["id"])

@@ -163,3 +163,12 @@ def test_a_small_manuscript_is_checked_exactly_as_a_form_upload() -> None:
     with pytest.raises(UploadRejected) as rejected:
         identify_small(DirectUploadRequest("tides.md", 8), b"%PDF-1.7")
     assert rejected.value.refusal is Refusal.UNSUPPORTED_TYPE and "PDF" in rejected.value.detail
+
+
+def test_a_direct_upload_takes_release_notes_as_a_json_string() -> None:
+    asked = request(filename="t.md", size=9, release_notes="Second edition.\n\nThanks!")
+    assert asked.release_notes == "Second edition.\n\nThanks!"
+    assert asked.to_upload(b"# A").release_notes == "Second edition.\n\nThanks!"
+    assert request(filename="t.md", size=9, release_notes=None).release_notes == ""
+    assert refusal(filename="t.md", size=9, release_notes=["notes"]).title == "Malformed release notes"
+    assert refusal(filename="t.md", size=9, release_notes="n" * 2001).title == "Release notes too long"

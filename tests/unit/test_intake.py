@@ -204,3 +204,17 @@ def test_unsupported_or_mismatched_types_are_415(filename: str, data: bytes, rea
     assert caught.value.refusal is Refusal.UNSUPPORTED_TYPE
     assert reason in caught.value.detail
     assert "Quire accepts" in caught.value.detail and "EPUB (.epub)" in caught.value.detail
+
+
+def test_release_notes_come_from_a_form_field_or_the_query_as_plain_text_bounded() -> None:
+    notes = "Fixed typos in <b>Arrival</b>.\r\n\r\n\r\n\r\nNew chapter:\tDeparture\u202e.\x07"
+    headers, body = _multipart({"release_notes": notes}, ("dune.md", b"# A\n"))
+    assert read_upload(headers, {}, body, LIMIT).release_notes == (
+        "Fixed typos in <b>Arrival</b>.\n\nNew chapter: Departure."  # text, escaped where shown
+    )
+    assert read_upload({}, {"release_notes": " One line. "}, b"x", LIMIT).release_notes == "One line."
+    assert read_upload({}, {}, b"x", LIMIT).release_notes == ""
+    assert len(read_upload({}, {"release_notes": "n" * 2000}, b"x", LIMIT).release_notes) == 2000
+    with pytest.raises(UploadRejected, match="at most 2,000") as refused:
+        read_upload({}, {"release_notes": "n" * 2001}, b"x", LIMIT)
+    assert refused.value.refusal is Refusal.MALFORMED and refused.value.title == "Release notes too long"

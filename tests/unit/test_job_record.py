@@ -53,3 +53,14 @@ def test_a_succeeded_jobs_links_name_its_pdf_only_when_given_its_edition() -> No
     links = book_links(job.id, job.book, job.edition)
     assert links["pdf"] == f"/api/books/{job.book}/book.pdf?edition=3"
     assert links["epub"] == f"/api/manuscripts/{job.id}/book.epub"
+
+
+def test_release_notes_and_changes_round_trip_and_show_in_the_status() -> None:
+    changes = {"previous_edition": 2, "added": [{"title": "Départ", "chapter": "ch003"}], "removed": [], "changed": []}
+    job = a_job(release_notes="Fixed typos.", changes={**changes, "unchanged": 2})
+    assert Job.from_entity(job.to_entity()) == job
+    public = job.to_public("/api")
+    assert public["release_notes"] == "Fixed typos." and public["changes"] == {**changes, "unchanged": 2}
+    plain = a_job()
+    assert "release_notes" not in plain.to_entity() and "changes" not in plain.to_entity()
+    assert "release_notes" not in plain.to_public("/api") and "changes" not in plain.to_public("/api")

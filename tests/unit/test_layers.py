@@ -74,6 +74,7 @@ ALLOWED = {
     "shared.errors": (),
     "shared.formats": (),
     "shared.logs": (),
+    "shared.lazy": (),
     "shared.routes": (),
     "shared.settings": (*BASE, "shared.storage.connection"),
     "shared.storage": BASE,

@@ -160,3 +160,8 @@ def test_a_direct_upload_limit_that_needs_more_blocks_than_a_blob_holds_is_refus
     }
     with pytest.raises(SettingError, match="50,000 blocks"):
         Settings.from_env(env)
+
+
+def test_the_epubs_changes_page_is_on_unless_turned_off() -> None:
+    assert Settings.from_env({"AzureWebJobsStorage": "x"}).epub_changes_page is True
+    assert Settings.from_env({"AzureWebJobsStorage": "x", "EPUB_CHANGES_PAGE": "false"}).epub_changes_page is False

@@ -15,6 +15,7 @@ from __future__ import annotations
 import json
 import re
 import resource
+import signal
 import subprocess
 import sys
 import tempfile
@@ -209,10 +210,18 @@ def _typeset_part(
         message = (folder / f"{name}.error").read_text()
         raise _Refused(message, standards_only=bool(re.search(r"PDF/(UA|A)", message)))
     if done.returncode != 0:
-        ended = f"signal {-done.returncode}" if done.returncode < 0 else f"exit {done.returncode}"
-        raise _Refused(f"typesetting stopped ({ended}), past what a step may use", standards_only=False)
+        raise _Refused(_stopped(done.returncode, done.stderr), standards_only=False)
     report: dict[str, Any] = json.loads((folder / f"{name}.json").read_text())
     return report
+
+
+def _stopped(code: int, errors: bytes) -> str:
+    """Why a part's process ended without typesetting its part, for the author."""
+    if code == -signal.SIGXCPU:
+        return "typesetting the book took more CPU time than a conversion step may use (STEP_CPU_SECONDS)"
+    if code in (-signal.SIGABRT, -signal.SIGKILL) or b"MemoryError" in errors or b"memory allocation" in errors:
+        return "typesetting the book took more memory than a conversion step may use (PDF_STEP_MEMORY_MB)"
+    return f"typesetting stopped ({f'signal {-code}' if code < 0 else f'exit {code}'})"
 
 
 def _cpu_left() -> int | None:

@@ -80,7 +80,7 @@ def find_epub(files: Mapping[str, bytes]) -> Project:
         ):
             cover_image = cover_image or shown_image
             continue
-        if landmarks.get(path) == "titlepage" or _typed(page, "titlepage"):
+        if landmarks.get(path) == "titlepage" or _typed(page, "titlepage") or _changes_page(page):
             continue
         entry = Entry(path, titles.get(path, ""), kind="html")
         (extra if itemref.get("linear", "yes").strip() == "no" else linear).append(entry)
@@ -331,6 +331,13 @@ def _only_image(page: Any, folder: str) -> str | None:
     sources += [image.get("xlink:href") or image.get("href") or "" for image in body.iter("image")]
     paths = {path for path in (normalise_reference(s, folder) for s in sources if s) if path}
     return paths.pop() if len(paths) == 1 else None
+
+
+def _changes_page(page: Any) -> bool:
+    """Whether the page is the "Changes in this edition" of Quire's own EPUB (changes_pages.py), no chapter."""
+    body = page.find("body")
+    first = None if body is None else next((c for c in body if isinstance(c.tag, str)), None)
+    return first is not None and first.get("class") == "edition-changes"
 
 
 def _typed(page: Any, wanted: str) -> bool:

@@ -244,6 +244,8 @@
     if (level !== '1') { data.append('split_level', level); }
     var page = document.getElementById('pdf_page').value;
     if (page) { data.append('pdf_page', page); }
+    var notes = document.getElementById('release_notes').value.trim();
+    if (notes) { data.append('release_notes', notes); }
     submit.disabled = true;
     progress.hidden = false;
     setBar(uploadBar, 'upload-pct', 0);
@@ -266,6 +268,8 @@
     if (level !== 1) { fields.split_level = level; }
     var page = document.getElementById('pdf_page').value;
     if (page) { fields.pdf_page = page; }
+    var notes = document.getElementById('release_notes').value.trim();
+    if (notes) { fields.release_notes = notes; }
     return fields;
   }
 
