@@ -51,26 +51,37 @@ def emulator() -> Iterator[Azurite]:
 
 @pytest.fixture(scope="module")
 def seeded(emulator: Azurite, tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[AppHost, dict[str, str]]]:
-    """The web tier, and the ids of a published book and of a shelf that holds it."""
+    """The web tier; a published book and a shelf that holds it, with their keys; and a second
+    book and shelf for the operations that erase or rotate (ids only: the fuzzer holds no key to
+    them), so the first pair stays readable for the whole run."""
     logs = tmp_path_factory.mktemp("schemathesis")
     settings = {"AzureWebJobsStorage": emulator.connection_string, "MAX_UPLOAD_BYTES": str(2 * 1024 * 1024)}
     web = start_host(ROOT, settings, logs / "web.log", extra_args=["--functions", *http_functions()])
     worker = start_host(ROOT, settings, logs / "worker.log", extra_args=["--functions", *WORKER])
     try:
-        book, _ = create_book(web.base_url, BOOK, "tides.md")
+        book, owner_key = create_book(web.base_url, BOOK, "tides.md")
+        other_book, _ = create_book(web.base_url, BOOK, "other.md")
         assert follow(web.base_url, book, timeout=60)["status"] == "succeeded"
     finally:
         worker.stop()
-    status, shelf = http_json("POST", f"{web.base_url}/api/shelves", b'{"title": "Fuzz"}')
-    assert status == 201, shelf
+    shelves = [http_json("POST", f"{web.base_url}/api/shelves", b'{"title": "Fuzz"}') for _ in range(2)]
+    assert [status for status, _ in shelves] == [201, 201], shelves
+    shelf, other_shelf = (answer for _, answer in shelves)
     key = {"Authorization": f"Bearer {shelf['shelf_key']}"}
     assert http("PUT", f"{web.base_url}/api/shelves/{shelf['id']}/books/{book}", b"", key)[0] == 201
-    yield web, {"book": book, "shelf": shelf["id"]}
+    yield web, {
+        "book": book,
+        "owner_key": owner_key,
+        "shelf": shelf["id"],
+        "shelf_key": shelf["shelf_key"],
+        "victims": f'"{other_book}", "{other_shelf["id"]}"',
+    }
     web.stop()
 
 
 def run_config(ids: dict[str, str]) -> str:
-    """tests/e2e/schemathesis.toml, with the seeded ids offered for half the ids the fuzzer sends."""
+    """tests/e2e/schemathesis.toml, with the seeded ids offered for half the ids the fuzzer sends,
+    and their keys sent where the description asks for an owner or shelf key."""
     return (
         CONFIG.read_text(encoding="utf-8")
         + f"""
@@ -85,6 +96,17 @@ values = ["index.html", "publication.json", "sw.js"]
 "path.id" = {{ dictionary = "ids", probability = 0.5 }}
 "path.book" = {{ dictionary = "books", probability = 0.5 }}
 "path.path" = {{ dictionary = "paths", probability = 0.5 }}
+
+[auth.openapi.ownerKey]
+bearer = "{ids["owner_key"]}"
+[auth.openapi.shelfKey]
+bearer = "{ids["shelf_key"]}"
+
+[dictionaries.victims]
+values = [{ids["victims"]}]
+[[operations]]
+include-operation-id = ["deleteBook", "rotateOwnerKey", "deleteShelf"]
+parameters = {{ "path.id" = {{ dictionary = "victims", probability = 0.5 }} }}
 """
     )
 
