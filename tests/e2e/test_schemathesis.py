@@ -69,13 +69,16 @@ def seeded(emulator: Azurite, tmp_path_factory: pytest.TempPathFactory) -> Itera
     shelf, other_shelf = (answer for _, answer in shelves)
     key = {"Authorization": f"Bearer {shelf['shelf_key']}"}
     assert http("PUT", f"{web.base_url}/api/shelves/{shelf['id']}/books/{book}", b"", key)[0] == 201
-    yield web, {
-        "book": book,
-        "owner_key": owner_key,
-        "shelf": shelf["id"],
-        "shelf_key": shelf["shelf_key"],
-        "victims": f'"{other_book}", "{other_shelf["id"]}"',
-    }
+    yield (
+        web,
+        {
+            "book": book,
+            "owner_key": owner_key,
+            "shelf": shelf["id"],
+            "shelf_key": shelf["shelf_key"],
+            "victims": f'"{other_book}", "{other_shelf["id"]}"',
+        },
+    )
     web.stop()
 
 
