@@ -138,7 +138,8 @@ def test_the_app_answers_as_its_description_says(
         timeout=240,
     )
     with capsys.disabled():
-        print("\n" + run.stdout[run.stdout.find("=== SUMMARY") - 31 :])  # the run's summary, in the test log
+        phases = run.stdout[run.stdout.find("Examples (in") - 5 : run.stdout.find("=== WARNINGS") - 31]
+        print("\n" + phases + run.stdout[run.stdout.find("=== SUMMARY") - 31 :])  # the run's summary, in the log
     assert run.returncode == 0, run.stdout[-20000:] + run.stderr[-3000:]
     operations = sum(len(item) for item in openapi.description()["paths"].values())
     found = summary(run.stdout)
