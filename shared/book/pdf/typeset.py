@@ -236,12 +236,16 @@ def _stopped(code: int, errors: bytes) -> str:
 
 
 def _cpu_left(children_before: float) -> int | None:
-    """CPU seconds this process's limit leaves, counting the parts typeset since `children_before`
-    (its reaped children's CPU then); None: no limit."""
+    """Whole CPU seconds a part's process may use: what this process's limit leaves, counting the
+    parts typeset since `children_before` (its reaped children's CPU then), less a second, so the
+    step as the worker measures it (its processes together) stays within its budget; None: no limit."""
     limit = resource.getrlimit(resource.RLIMIT_CPU)[0]
     if limit == resource.RLIM_INFINITY:
         return None
-    return max(1, int(limit - _cpu(resource.RUSAGE_SELF) - (_cpu(resource.RUSAGE_CHILDREN) - children_before)))
+    left = int(limit - _cpu(resource.RUSAGE_SELF) - (_cpu(resource.RUSAGE_CHILDREN) - children_before)) - 1
+    if left < 1:
+        raise _Refused(_stopped(-signal.SIGXCPU, b""), standards_only=False)
+    return left
 
 
 def _cpu(who: int) -> float:
