@@ -153,14 +153,14 @@ def test_in_print_every_part_starts_its_first_chapter_on_a_right_hand_page() -> 
 
 
 def test_a_book_past_the_steps_cpu_budget_gets_no_pdf_and_says_why() -> None:
-    """The parts' processes share the step's CPU limit: run with under a second left, the book's
+    """The parts' processes share the step's CPU limit: run with 3 s left, a long book's
     first part is stopped and the book gets no PDF, with the reason."""
     probe = (
         "import math, resource, sys\n"
         "from tests.book.test_pdf_parts import WORDS, typeset\n"
-        "book = ''.join(f'# Chapter {n}\\n\\n' + '\\n\\n'.join([WORDS * 8] * 40) + '\\n\\n' for n in range(40))\n"
+        "book = ''.join(f'# Chapter {n}\\n\\n' + '\\n\\n'.join([WORDS * 8] * 40) + '\\n\\n' for n in range(90))\n"
         "used = resource.getrusage(resource.RUSAGE_SELF)\n"
-        "resource.setrlimit(resource.RLIMIT_CPU, (math.ceil(used.ru_utime + used.ru_stime) + 1, resource.RLIM_INFINITY))\n"
+        "resource.setrlimit(resource.RLIMIT_CPU, (math.ceil(used.ru_utime + used.ru_stime) + 3, resource.RLIM_INFINITY))\n"
         "result = typeset(book.encode(), 'a4', part_bytes=10**9, kind='markdown')\n"
         "print(result.pdf is None, result.warnings)\n"
     )
