@@ -13,12 +13,12 @@ from shared.storage.names import CONVERSION_POISON_QUEUE, CONVERSION_QUEUE, FEED
 
 # Each function's code loads when it first runs (shared/lazy.py): cold start is paid on every scale-out.
 if TYPE_CHECKING:
-    from shared.web import books, direct_uploads, editions, opds, pages, shelves, status
+    from shared.web import books, direct_uploads, editions, opds, openapi, pages, shelves, status
     from shared.worker import protocol, recovery
 else:
-    books, direct_uploads, editions, opds, pages, shelves, status = (
+    books, direct_uploads, editions, opds, openapi, pages, shelves, status = (
         lazy_module(f"shared.web.{name}")
-        for name in ("books", "direct_uploads", "editions", "opds", "pages", "shelves", "status")
+        for name in ("books", "direct_uploads", "editions", "opds", "openapi", "pages", "shelves", "status")
     )
     protocol, recovery = lazy_module("shared.worker.protocol"), lazy_module("shared.worker.recovery")
 
@@ -183,6 +183,14 @@ def shelf_opds_json(req: func.HttpRequest, context: func.Context) -> func.HttpRe
 def shelf_opensearch(req: func.HttpRequest, context: func.Context) -> func.HttpResponse:
     with logs.bound(invocation=context.invocation_id):
         return shelves.opensearch(req, get_services())
+
+
+@app.function_name("openapi")
+@app.route(route="openapi.json", methods=["GET", "HEAD"], auth_level=func.AuthLevel.ANONYMOUS)
+def openapi_description(req: func.HttpRequest, context: func.Context) -> func.HttpResponse:
+    """The API's OpenAPI 3.1 description (shared/web/openapi.json)."""
+    with logs.bound(invocation=context.invocation_id):
+        return openapi.serve(req)
 
 
 @app.function_name("get_manuscript")

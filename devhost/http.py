@@ -100,7 +100,9 @@ def build_app(
         return web.Response(status=202)
 
     app = web.Application(client_max_size=body_limit + 1)
-    app.router.add_route("*", "/{tail:.*}", dispatch)
+    # Every path reaches dispatch, a decoded line break in it too (`.` would stop at one, and aiohttp
+    # would answer a text/plain 404 of its own where the Functions host routes the request).
+    app.router.add_route("*", "/{tail:[\\s\\S]*}", dispatch)
     return app
 
 

@@ -243,9 +243,10 @@ class TimerListener:
         past_due = await self._check_past_due(now) if self.use_monitor else False
         if not self.status.get("Next"):
             self.status = {"Last": None, "Next": self.schedule.next_after(now), "LastUpdated": now}
-        upcoming = [self.status["Next"]]
+        # From now, as the host's TimerInfo.FormatNextOccurrences lists them (not from a past-due status).
+        upcoming = [self.schedule.next_after(now)]
         for _ in range(4):
-            upcoming.append(self.schedule.next_after(upcoming[-1]))  # type: ignore[arg-type]
+            upcoming.append(self.schedule.next_after(upcoming[-1]))
         log.info(
             "The next 5 occurrences of the '%s' schedule (%s) will be:\n%s",
             self.entry.name,

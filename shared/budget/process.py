@@ -119,8 +119,12 @@ class _StepStuck(BaseException):
 
 
 def _cpu_seconds() -> float:
-    usage = resource.getrusage(resource.RUSAGE_SELF)
-    return usage.ru_utime + usage.ru_stime
+    """CPU used by this process and the children it has reaped (the pdf step typesets in processes
+    of its own, within what the budget leaves: shared/book/pdf/typeset.py)."""
+    return sum(
+        usage.ru_utime + usage.ru_stime
+        for usage in (resource.getrusage(resource.RUSAGE_SELF), resource.getrusage(resource.RUSAGE_CHILDREN))
+    )
 
 
 def _watch(budget: StepBudget) -> None:
@@ -153,7 +157,8 @@ def _run_step(function: Callable[..., Any], args: tuple[Any, ...], budget: StepB
     # the soft CPU limit the kernel sends SIGXCPU, which ends the child; past the data limit
     # allocations fail. The CPU limit counts the process's whole life, so each step's is its own.
     cpu_hard = resource.getrlimit(resource.RLIMIT_CPU)[1]
-    resource.setrlimit(resource.RLIMIT_CPU, (math.ceil(cpu_before) + budget.cpu_seconds, cpu_hard))
+    own = resource.getrusage(resource.RUSAGE_SELF)  # what the kernel's limit counts: not the children
+    resource.setrlimit(resource.RLIMIT_CPU, (math.ceil(own.ru_utime + own.ru_stime) + budget.cpu_seconds, cpu_hard))
     data_hard = resource.getrlimit(resource.RLIMIT_DATA)[1]
     resource.setrlimit(resource.RLIMIT_DATA, (budget.memory_bytes, data_hard))
     _start_peak_rss()

@@ -6,6 +6,7 @@ use case (shared/books/), and answers; what the use case raises is answered in p
     status      GET /api/manuscripts/{id} (and the job lookup the others share), GET /api/health
     books       the published EPUB and web-app book of a succeeded job
     feeds       a book's news feeds (GET/PUT) and their items (/updates)
+    openapi     GET /api/openapi.json: the API's OpenAPI 3.1 description (openapi.json beside it)
     pages       the upload page and its static files (static/)
     problems    the one place an error (a Problem, or a use case's domain error) becomes problem+json
     responses   JSON and problem+json answers, the headers every answer carries

@@ -6,6 +6,8 @@ every page and link points into (what a screen reader walks). Read back by qpdf,
 from __future__ import annotations
 
 import io
+import subprocess
+import sys
 from typing import Any
 
 import pikepdf
@@ -15,6 +17,7 @@ from shared.book.conversion import book_parts, parse, render
 from shared.book.pdf.typeset import PdfResult, write_pdf
 from tests.book.conftest import options
 from tests.book.pdf_tools import claims_pdf_ua, missing_in_order, outline_of, pdf_words, qpdf_check, text_of
+from tests.support import ROOT
 
 pytestmark = pytest.mark.tools
 WORDS = "The tide came in over the harbour wall and went out again before the boats were home."
@@ -40,8 +43,8 @@ def linked_book() -> bytes:
     return ("<html><head><title>Parts</title></head><body>" + "".join(chapters) + "</body></html>").encode()
 
 
-def typeset(data: bytes, page: str, part_bytes: int) -> PdfResult:
-    opts = options("html", pdf_page=page)
+def typeset(data: bytes, page: str, part_bytes: int, kind: str = "html") -> PdfResult:
+    opts = options(kind, pdf_page=page)
     book = parse(data, opts)
     return write_pdf(book_parts(book, render(book), {}, opts), page, part_bytes=part_bytes)
 
@@ -144,4 +147,24 @@ def test_in_print_every_part_starts_its_first_chapter_on_a_right_hand_page() -> 
     # From 0: a right-hand page has an even index and an odd number.
     assert all(index % 2 == 0 and int(pdf.pages[index].label) % 2 == 1 for index in starts)
     assert pdf.pages[starts[0]].label == "1"
+    # The trim box stated on every page (pikepdf would read a missing one as the media box): 5 × 8 in.
+    assert all(list(page.obj.get("/TrimBox", [])) == list(page.mediabox) == [0, 0, 360, 576] for page in pdf.pages)
     assert structure_faults(pdf) == []
+
+
+def test_a_book_past_the_steps_cpu_budget_gets_no_pdf_and_says_why() -> None:
+    """The parts' processes share the step's CPU limit: run with 3 s left, a long book's
+    first part is stopped and the book gets no PDF, with the reason."""
+    probe = (
+        "import math, resource, sys\n"
+        "from tests.book.test_pdf_parts import WORDS, typeset\n"
+        "book = ''.join(f'# Chapter {n}\\n\\n' + '\\n\\n'.join([WORDS * 8] * 40) + '\\n\\n' for n in range(90))\n"
+        "used = resource.getrusage(resource.RUSAGE_SELF)\n"
+        "resource.setrlimit(resource.RLIMIT_CPU, (math.ceil(used.ru_utime + used.ru_stime) + 3, resource.RLIM_INFINITY))\n"
+        "result = typeset(book.encode(), 'a4', part_bytes=10**9, kind='markdown')\n"
+        "print(result.pdf is None, result.warnings)\n"
+    )
+    done = subprocess.run([sys.executable, "-c", probe], cwd=ROOT, capture_output=True, text=True, check=True)
+    made_none, _, warnings = done.stdout.strip().partition(" ")
+    assert made_none == "True", done.stdout
+    assert "more CPU time than a conversion step may use (STEP_CPU_SECONDS)" in warnings

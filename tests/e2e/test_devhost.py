@@ -83,6 +83,7 @@ def test_http_routes_constraints_methods_and_errors(launch: Callable[..., AppHos
     assert http("GET", f"{base}/api/items/12x")[0] == 404  # no constraint matches
     assert json.loads(http("GET", f"{base}/api/things")[2]) == {}
     assert json.loads(http("DELETE", f"{base}/api/things/7")[2]) == {"id": "7"}  # no methods: all match
+    assert json.loads(http("GET", f"{base}/api/things/a%0Ab%C3%B7")[2]) == {"id": "a\nb÷"}  # decoded, a line break too
     status, headers, body = http("GET", f"{base}/api/files/a/b/c.txt")
     assert (status, body, headers["X-Served-By"]) == (200, b"a/b/c.txt", "files")
     assert http("GET", f"{base}/api/echo")[0] == 404  # method filter, as the host answers

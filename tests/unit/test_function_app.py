@@ -92,6 +92,7 @@ def test_every_function_and_its_binding() -> None:
         "book_updates": ("books/{id}/updates", ("GET", "HEAD"), "ANONYMOUS"),
         "upload_page": ("{page?}", ("GET", "HEAD"), "ANONYMOUS"),
         "static_files": ("static/{name}", ("GET", "HEAD"), "ANONYMOUS"),
+        "openapi": ("openapi.json", ("GET", "HEAD"), "ANONYMOUS"),
         "request_upload": ("uploads", ("POST",), "FUNCTION"),
         "request_edition_upload": ("books/{id}/uploads", ("POST",), "ANONYMOUS"),
         "submit_upload": ("uploads/{id}", ("POST",), "ANONYMOUS"),

@@ -40,10 +40,16 @@ class TypesetPart:
 
 
 def merge(
-    front: TypesetPart, body: list[TypesetPart], places: dict[str, Place], descriptions: dict[str, str], out: Path
+    front: TypesetPart,
+    body: list[TypesetPart],
+    places: dict[str, Place],
+    descriptions: dict[str, str],
+    out: Path,
+    print_trim: bool = False,
 ) -> None:
     """The parts as one PDF, written to `out`; `descriptions` names a link's target for a screen
-    reader (a link annotation's /Contents), by label."""
+    reader (a link annotation's /Contents), by label. For a print trim each page states its trim
+    box (the whole page: nothing is set in a bleed), which printers' preflight checks read."""
     import pikepdf
 
     whole = pikepdf.open(front.pdf)
@@ -68,6 +74,9 @@ def merge(
         )
         structure.ParentTreeNextKey = _next_key(parents)
     _write_page_labels(whole, labels)
+    if print_trim:
+        for page in whole.pages:
+            page.obj.TrimBox = page.obj.MediaBox
     _write_outline(whole, outline, first_page)
     _link_across_parts(whole, places, first_page, descriptions)
     # The ID from the content: the same book gives the same bytes.

@@ -26,12 +26,13 @@ REFUSED = 3
 
 
 def places_query(labels: list[str]) -> str:
-    """Typst that reports where each label landed, as metadata the process queries after typesetting."""
+    """Typst that reports where each label landed, and the part's page count (the report sits on
+    its last page), as metadata the process queries after typesetting."""
     names = "".join(json.dumps(label) + ", " for label in labels)
     return (
-        f"\n#context [#metadata(({names}).map(l => {{ let found = query(label(l)); if found.len() == 0 {{ none }} "
-        "else { let at = found.first().location(); let p = at.position(); "
-        f"(l, p.page, p.x.pt(), p.y.pt(), counter(page).at(at).first()) }} }}))<{PLACES_LABEL}>]\n"
+        f"\n#context [#metadata((pages: here().page(), places: ({names}).map(l => {{ let found = query(label(l)); "
+        "if found.len() == 0 { none } else { let at = found.first().location(); let p = at.position(); "
+        f"(l, p.page, p.x.pt(), p.y.pt(), counter(page).at(at).first()) }} }})))<{PLACES_LABEL}>]\n"
     )
 
 
@@ -47,7 +48,10 @@ def main(folder: Path, name: str, request: dict[str, Any]) -> int:
         return _join(folder, name, json.loads((folder / str(request["merge"])).read_text()))
     import typst
 
-    compiler = typst.Compiler(str(folder / f"{name}.typ"), root=str(folder), font_paths=list(request["fonts"]))
+    # Only the fonts the app brings: the PDF comes out the same here and on Azure, which has no others.
+    compiler = typst.Compiler(
+        str(folder / f"{name}.typ"), root=str(folder), font_paths=list(request["fonts"]), ignore_system_fonts=True
+    )
     try:
         pdf = compiler.compile(pdf_standards=request["standards"], timestamp=request["timestamp"])
         found = json.loads(compiler.query(f"<{PLACES_LABEL}>", field="value", one=True))
@@ -56,7 +60,11 @@ def main(folder: Path, name: str, request: dict[str, Any]) -> int:
         return REFUSED
     assert isinstance(pdf, bytes)
     (folder / f"{name}.pdf").write_bytes(pdf)
-    report = {"places": [place for place in found if place], "pages": _page_count(pdf), "peak_bytes": resident("VmHWM")}
+    report = {
+        "places": [place for place in found["places"] if place],
+        "pages": found["pages"],
+        "peak_bytes": resident("VmHWM"),
+    }
     (folder / f"{name}.json").write_text(json.dumps(report))
     return 0
 
@@ -78,7 +86,7 @@ def _join(folder: Path, name: str, plan: dict[str, Any]) -> int:
     if body and plan["right_hand_start"] and _page_count(front.read_bytes()) % 2:
         body[0].blank_before = True  # page 1 is a right-hand page
     places = {label: Place(*place) for label, place in plan["places"].items()}
-    merge(TypesetPart(front), body, places, plan["descriptions"], folder / "book.pdf")
+    merge(TypesetPart(front), body, places, plan["descriptions"], folder / "book.pdf", plan["right_hand_start"])
     (folder / f"{name}.json").write_text(json.dumps({"places": [], "pages": 0, "peak_bytes": resident("VmHWM")}))
     return 0
 

@@ -15,6 +15,7 @@ from __future__ import annotations
 import json
 import re
 import resource
+import signal
 import subprocess
 import sys
 import tempfile
@@ -48,6 +49,16 @@ class PdfResult:
     pdf_a: bool = False  # the PDF claims PDF/A-2 (archival; asked for by the PDF_ARCHIVAL setting)
     parts: int = 0  # the processes the body was typeset in (parts of at most PART_SOURCE_BYTES)
     part_peak_bytes: int = 0  # the most memory one of those processes held
+
+
+@dataclass(frozen=True)
+class _PartBudget:
+    """What the parts' processes may use: the memory this process has left, and the CPU its limit
+    leaves less what the parts typeset so far used (its reaped children's CPU was `children_before`
+    when the book began)."""
+
+    memory_left: int | None
+    children_before: float
 
 
 class _Refused(Exception):
@@ -120,7 +131,8 @@ def write_pdf(
         timestamp = int(parts.modified.timestamp())
         for standards in _attempts(not undescribed, archival):
             try:
-                pdf, peak = _typeset(Path(folder), source, page.print_trim, standards, timestamp, memory_left)
+                budget = _PartBudget(memory_left, _cpu(resource.RUSAGE_CHILDREN))
+                pdf, peak = _typeset(Path(folder), source, page.print_trim, standards, timestamp, budget)
             except _Refused as refused:
                 if not refused.standards_only or not standards:
                     return PdfResult(
@@ -142,7 +154,7 @@ def write_pdf(
 
 
 def _typeset(
-    folder: Path, source: BookSource, print_trim: bool, standards: list[str], timestamp: int, memory_left: int | None
+    folder: Path, source: BookSource, print_trim: bool, standards: list[str], timestamp: int, budget: _PartBudget
 ) -> tuple[bytes, int]:
     """The body's parts in order, then the front matter with the contents, then all joined into one
     PDF, each in a process of its own; and the most memory one of those processes held."""
@@ -154,7 +166,7 @@ def _typeset(
         blank = print_trim and start % 2 == 0 and number > 1  # a chapter starts on a right-hand page
         start += blank
         text = source.preamble + document.body_part_start(start) + part.chapters + places_query(part.labels)
-        report = _typeset_part(folder, f"part-{number}", text, standards, timestamp, memory_left)
+        report = _typeset_part(folder, f"part-{number}", text, standards, timestamp, budget)
         peak = max(peak, report["peak_bytes"])
         places.update({label: [number, page - 1, x, y, printed] for label, page, x, y, printed in report["places"]})
         body.append((f"part-{number}", blank))
@@ -172,8 +184,8 @@ def _typeset(
     }
     (folder / "merge.json").write_text(json.dumps(plan))
     front_text = source.preamble + source.title_pages + document.contents(entries) + places_query([])
-    peak = max(peak, _typeset_part(folder, "front", front_text, standards, timestamp, memory_left)["peak_bytes"])
-    joined = _typeset_part(folder, "front", "", standards, timestamp, memory_left, merge="merge.json")
+    peak = max(peak, _typeset_part(folder, "front", front_text, standards, timestamp, budget)["peak_bytes"])
+    joined = _typeset_part(folder, "front", "", standards, timestamp, budget, merge="merge.json")
     return (folder / "book.pdf").read_bytes(), max(peak, joined["peak_bytes"])
 
 
@@ -183,7 +195,7 @@ def _typeset_part(
     text: str,
     standards: list[str],
     timestamp: int,
-    memory_left: int | None,
+    budget: _PartBudget,
     merge: str = "",
 ) -> dict[str, Any]:
     """One part typeset in a process of its own, within what is left of this process's budget; its
@@ -195,8 +207,8 @@ def _typeset_part(
         "standards": standards,
         "timestamp": timestamp,
         "fonts": list(font_folders()),
-        "cpu_seconds": _cpu_left(),
-        "data_bytes": memory_left,
+        "cpu_seconds": _cpu_left(budget.children_before),
+        "data_bytes": budget.memory_left,
         **({"merge": merge} if merge else {}),
     }
     done = subprocess.run(
@@ -209,22 +221,36 @@ def _typeset_part(
         message = (folder / f"{name}.error").read_text()
         raise _Refused(message, standards_only=bool(re.search(r"PDF/(UA|A)", message)))
     if done.returncode != 0:
-        ended = f"signal {-done.returncode}" if done.returncode < 0 else f"exit {done.returncode}"
-        raise _Refused(f"typesetting stopped ({ended}), past what a step may use", standards_only=False)
+        raise _Refused(_stopped(done.returncode, done.stderr), standards_only=False)
     report: dict[str, Any] = json.loads((folder / f"{name}.json").read_text())
     return report
 
 
-def _cpu_left() -> int | None:
-    """CPU seconds this process's limit leaves, counting the parts already typeset; None: no limit."""
+def _stopped(code: int, errors: bytes) -> str:
+    """Why a part's process ended without typesetting its part, for the author."""
+    if code == -signal.SIGXCPU:
+        return "typesetting the book took more CPU time than a conversion step may use (STEP_CPU_SECONDS)"
+    if code in (-signal.SIGABRT, -signal.SIGKILL) or b"MemoryError" in errors or b"memory allocation" in errors:
+        return "typesetting the book took more memory than a conversion step may use (PDF_STEP_MEMORY_MB)"
+    return f"typesetting stopped ({f'signal {-code}' if code < 0 else f'exit {code}'})"
+
+
+def _cpu_left(children_before: float) -> int | None:
+    """Whole CPU seconds a part's process may use: what this process's limit leaves, counting the
+    parts typeset since `children_before` (its reaped children's CPU then), less a second, so the
+    step as the worker measures it (its processes together) stays within its budget; None: no limit."""
     limit = resource.getrlimit(resource.RLIMIT_CPU)[0]
     if limit == resource.RLIM_INFINITY:
         return None
-    used = sum(
-        usage.ru_utime + usage.ru_stime
-        for usage in (resource.getrusage(resource.RUSAGE_SELF), resource.getrusage(resource.RUSAGE_CHILDREN))
-    )
-    return max(1, int(limit - used))
+    left = int(limit - _cpu(resource.RUSAGE_SELF) - (_cpu(resource.RUSAGE_CHILDREN) - children_before)) - 1
+    if left < 1:
+        raise _Refused(_stopped(-signal.SIGXCPU, b""), standards_only=False)
+    return left
+
+
+def _cpu(who: int) -> float:
+    usage = resource.getrusage(who)
+    return usage.ru_utime + usage.ru_stime
 
 
 def _attempts(accessible: bool, archival: bool) -> list[list[str]]:

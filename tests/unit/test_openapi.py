@@ -1,0 +1,110 @@
+"""The OpenAPI description (shared/web/openapi.json) is true to the app: it validates as OpenAPI
+3.1, every HTTP route function_app.py wires is described with each of its methods and no operation
+is described that no route serves, the function key guards exactly the routes the host guards,
+and docs/api.md's route table lists the same operations. Issue #40."""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+from openapi_spec_validator import validate
+
+from shared.web import openapi
+from tests.support import ROOT
+from tests.unit.test_function_app import _index, _trigger
+
+METHODS = ("get", "head", "post", "put", "delete", "patch", "options")
+
+
+def described_paths(route: str) -> list[str]:
+    """The OpenAPI paths (under the `/api` server) a Functions route template serves: `{*path}`
+    (a catch-all) is `{path}`, and the upload page's `{page?}` serves `/` and `/upload` alone."""
+    if route == "{page?}":
+        return ["/", "/upload"]
+    return ["/" + route.replace("{*", "{")]
+
+
+def operations(spec: dict[str, Any]) -> set[tuple[str, str]]:
+    return {(method.upper(), path) for path, item in spec["paths"].items() for method in item if method in METHODS}
+
+
+def test_the_description_is_valid_openapi_3_1() -> None:
+    spec = openapi.description()
+    validate(spec)
+    assert spec["openapi"].startswith("3.1.")
+    assert re.fullmatch(r"\d+\.\d+\.\d+", spec["info"]["version"])
+    assert spec["servers"] == [{"url": "/api", "description": "The app's route prefix (host.json)."}]
+
+
+def test_every_route_is_described_and_every_description_is_a_route() -> None:
+    routes = {
+        (method, path)
+        for f in _index().values()
+        if _trigger(f)["type"] == "httpTrigger"
+        for method in _trigger(f)["methods"]
+        for path in described_paths(_trigger(f)["route"])
+    }
+    described = operations(openapi.description())
+    assert routes - described == set(), "routes without a description"
+    assert described - routes == set(), "descriptions without a route"
+
+
+def test_the_function_key_guards_exactly_the_routes_the_host_guards() -> None:
+    spec = openapi.description()
+    guarded = {
+        (method, path)
+        for f in _index().values()
+        if _trigger(f)["type"] == "httpTrigger" and _trigger(f)["authLevel"] != "ANONYMOUS"
+        for method in _trigger(f)["methods"]
+        for path in described_paths(_trigger(f)["route"])
+    }
+    keyed = {
+        (method.upper(), path)
+        for path, item in spec["paths"].items()
+        for method, operation in item.items()
+        if any("functionKey" in requirement for requirement in operation["security"])
+    }
+    assert keyed == guarded
+
+
+def test_every_operation_has_an_id_a_success_and_problem_answers() -> None:
+    spec = openapi.description()
+    ids = []
+    for path, item in spec["paths"].items():
+        for method, operation in item.items():
+            ids.append(operation["operationId"])
+            codes = set(operation["responses"])
+            assert any(code.startswith("2") for code in codes), (method, path)
+            if method == "head":
+                assert all("content" not in answer for answer in operation["responses"].values()), (method, path)
+                continue
+            for code, answer in operation["responses"].items():
+                if code.startswith(("4", "5")) and "$ref" in answer:
+                    assert answer["$ref"] == f"#/components/responses/Problem{code}", (method, path, code)
+    assert len(ids) == len(set(ids))
+
+
+def documented_operations(text: str) -> set[tuple[str, str]]:
+    """(method, path) of every `METHOD /api/path` in the first cell of docs/api.md's route table."""
+    found = set()
+    for line in text.splitlines():
+        cells = line.split("|")
+        if len(cells) > 2 and line.startswith("| `"):
+            for method, path in re.findall(r"`(GET|HEAD|POST|PUT|DELETE) /api(/[^`]*)`", cells[1]):
+                found.add((method, path))
+    return found
+
+
+def test_docs_api_md_lists_every_operation_but_head() -> None:
+    documented = documented_operations((ROOT / "docs" / "api.md").read_text(encoding="utf-8"))
+    described = {(method, path) for method, path in operations(openapi.description()) if method != "HEAD"}
+    assert documented == described
+
+
+def test_the_docs_table_reader_reads_each_form() -> None:
+    row = "| `GET /api/books/{id}/opds`, `GET /api/books/{id}/opds.json` | anonymous | catalogs |"
+    assert documented_operations(row + "\n| `x` | not a route |\n") == {
+        ("GET", "/books/{id}/opds"),
+        ("GET", "/books/{id}/opds.json"),
+    }
