@@ -108,3 +108,66 @@ def test_the_docs_table_reader_reads_each_form() -> None:
         ("GET", "/books/{id}/opds"),
         ("GET", "/books/{id}/opds.json"),
     }
+
+
+def curl_calls(text: str) -> list[tuple[str, str, str]]:
+    """(method, path under /api, the command) of every `curl` in a document's shell blocks, with
+    the variables the document set before it (`API=…`, `BOOK=…`) put in; a variable it never set
+    (`$ID`, `$SHELF`) stands for one path segment, written `{}`."""
+    variables: dict[str, str] = {}
+    calls = []
+    for line in re.sub(r"\\\n\s*", " ", text).splitlines():
+        for name, value in re.findall(r"(?:^|;\s*)([A-Z_]+)='?([^\s';]+)'?", line):
+            variables[name] = value
+        command = line.strip()
+        if not command.startswith("curl "):
+            continue
+        command = command.split(" #")[0]
+        for name, value in sorted(variables.items(), key=lambda item: -len(item[0])):
+            command = command.replace(f"${name}", value)
+        command = re.sub(r"\$[A-Z_]+", "{}", command)
+        url = re.search(r"https?://[^/\s\"']+/api(/[^\s\"'?]*)", command)
+        if url is None:
+            continue  # not the API (the host's admin address)
+        given = re.search(r"-X (\w+)", command)
+        sends = re.search(r"(^|\s)(-F|-d|--data-binary)\s", command)
+        calls.append((given.group(1) if given else "POST" if sends else "GET", url.group(1), command))
+    return calls
+
+
+def described_operation(spec: dict[str, Any], method: str, path: str) -> str | None:
+    """The described path template `path` is an address of, when it has `method`."""
+    segments = path.rstrip("/").split("/") if path != "/" else [""]
+    for template, item in spec["paths"].items():
+        parts = template.split("/") if template != "/" else [""]
+        fits = len(parts) == len(segments) and method.lower() in item
+        if fits and all(p == s or (p[:1] == "{" and s) for p, s in zip(parts, segments, strict=True)):
+            return template
+    return None
+
+
+def test_every_curl_in_the_readme_and_docs_is_a_described_operation() -> None:
+    spec = openapi.description()
+    checked = 0
+    for document in (ROOT / "README.md", ROOT / "docs" / "api.md"):
+        for method, path, command in curl_calls(document.read_text(encoding="utf-8")):
+            assert described_operation(spec, method, path), f"{document.name}: {command}"
+            checked += 1
+    assert checked >= 20
+
+
+def test_the_curl_reader_puts_in_variables_and_methods() -> None:
+    text = (
+        "API=http://h/api\nBOOK=http://h/api/books/abc\n"
+        'curl -X PUT -d \'{"feeds": []}\' "$BOOK/feeds"\ncurl -F file=@a.md \\\n  $API/books\n'
+        "curl $API/shelves/$SHELF/opds | head\ncurl -X POST http://h/admin/functions/refresh\n"
+    )
+    assert [(m, p) for m, p, _ in curl_calls(text)] == [
+        ("PUT", "/books/abc/feeds"),
+        ("POST", "/books"),
+        ("GET", "/shelves/{}/opds"),
+    ]
+    spec = openapi.description()
+    assert described_operation(spec, "GET", "/shelves/{}/opds") == "/shelves/{id}/opds"
+    assert described_operation(spec, "PATCH", "/books/abc") is None
+    assert described_operation(spec, "PUT", "/shelves/x/books/http://h/api/books/abc") is None
