@@ -1,13 +1,16 @@
 """The OpenAPI description (shared/web/openapi.json) is true to the app: it validates as OpenAPI
 3.1, every HTTP route function_app.py wires is described with each of its methods and no operation
 is described that no route serves, the function key guards exactly the routes the host guards,
-and docs/api.md's route table lists the same operations. Issue #40."""
+docs/api.md's route table lists the same operations, every `curl` of README.md and docs/api.md is
+a described operation, and GET /api/openapi.json serves the file. Issue #40."""
 
 from __future__ import annotations
 
+import json
 import re
 from typing import Any
 
+import azure.functions as func
 from openapi_spec_validator import validate
 
 from shared.web import openapi
@@ -171,3 +174,15 @@ def test_the_curl_reader_puts_in_variables_and_methods() -> None:
     assert described_operation(spec, "GET", "/shelves/{}/opds") == "/shelves/{id}/opds"
     assert described_operation(spec, "PATCH", "/books/abc") is None
     assert described_operation(spec, "PUT", "/shelves/x/books/http://h/api/books/abc") is None
+
+
+def test_the_handler_serves_the_file_with_a_tag_and_answers_304_to_it() -> None:
+    url = "http://localhost/api/openapi.json"
+    served = openapi.serve(func.HttpRequest("GET", url, body=b""))
+    assert served.status_code == 200 and served.mimetype == "application/json"
+    assert json.loads(served.get_body()) == openapi.description()
+    assert served.headers["Access-Control-Allow-Origin"] == "*"
+    assert served.headers["X-Content-Type-Options"] == "nosniff"
+    again = openapi.serve(func.HttpRequest("GET", url, body=b"", headers={"If-None-Match": served.headers["ETag"]}))
+    assert (again.status_code, again.get_body()) == (304, b"")
+    assert openapi.serve(func.HttpRequest("GET", url, body=b"", headers={"If-None-Match": '"old"'})).status_code == 200
