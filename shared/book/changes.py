@@ -100,10 +100,6 @@ def read_fingerprint(data: bytes) -> list[ChapterText] | None:
 # -- measuring --------------------------------------------------------------------------------------
 
 
-def _word_count(paragraphs: list[str]) -> int:
-    return sum(len(p.split()) for p in paragraphs)
-
-
 def _shared_words(old: list[str], new: list[str]) -> int:
     """Words two runs of paragraphs share in order (in any order, past WORD_DIFF_LIMIT)."""
     old_words = " ".join(old).split()
@@ -118,14 +114,15 @@ def _shared_words(old: list[str], new: list[str]) -> int:
 
 def changed_share(old: list[str], new: list[str]) -> float:
     """The share (0 to 1) of the words of two chapters' paragraphs that they do not share."""
-    total = _word_count(old) + _word_count(new)
+    old_counts = [len(p.split()) for p in old]  # each paragraph's words, counted once
+    total = sum(old_counts) + sum(len(p.split()) for p in new)
     if total == 0:
         return 0.0
     shared = 0
     matcher = SequenceMatcher(None, old, new, autojunk=False)
     for tag, i1, i2, j1, j2 in matcher.get_opcodes():
         if tag == "equal":
-            shared += _word_count(old[i1:i2])
+            shared += sum(old_counts[i1:i2])
         elif tag == "replace":
             shared += _shared_words(old[i1:i2], new[j1:j2])
     return max(0.0, (total - 2 * shared) / total)
