@@ -29,6 +29,14 @@ def app(azurite: Azurite, tmp_path_factory: pytest.TempPathFactory) -> Iterator[
     yield from _session_host(azurite, tmp_path_factory, "host")
 
 
+@pytest.fixture(scope="module")
+def emulator() -> Iterator[Azurite]:
+    """An Azurite of the test module's own, for a module that starts hosts of its own on it."""
+    own = start_azurite()
+    yield own
+    own.stop()
+
+
 @pytest.fixture(scope="session")
 def web_azurite() -> Iterator[Azurite]:
     """An Azurite of the web tier's own: no worker of the session's `app` takes its messages, so

@@ -26,7 +26,7 @@ from shared.storage.names import BOOK_TABLE, CONVERSION_QUEUE, JOB_TABLE, MANUSC
 from shared.worker.recovery import handle_poison_message, reconcile, sweep_orphan_manuscripts
 from tests.e2e.test_direct_upload import bearer, granted, left_behind, put_blocks, submit, upload
 from tests.pipeline_support import http_json, names_in_storage, storage_naming
-from tests.support import ROOT, AppHost, Azurite, http, start_azurite, start_host, wait_for
+from tests.support import ROOT, AppHost, Azurite, http, start_host, wait_for
 
 WEB = [
     "create_book",
@@ -41,13 +41,6 @@ WEB = [
 ]
 ABANDONED_SECONDS = 900  # the app's default ABANDONED_UPLOAD_SECONDS
 SAS_SECONDS = 1800  # the app's default DIRECT_UPLOAD_SAS_SECONDS
-
-
-@pytest.fixture(scope="module")
-def emulator() -> Iterator[Azurite]:
-    own = start_azurite()
-    yield own
-    own.stop()
 
 
 @pytest.fixture(scope="module")

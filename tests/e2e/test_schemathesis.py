@@ -23,7 +23,7 @@ import pytest
 
 from shared.web import openapi
 from tests.pipeline_support import create_book, follow, http_json
-from tests.support import ROOT, AppHost, Azurite, http, start_azurite, start_host
+from tests.support import ROOT, AppHost, Azurite, http, start_host
 
 CONFIG = ROOT / "tests" / "e2e" / "schemathesis.toml"
 SCHEMATHESIS = Path(sys.executable).parent / "schemathesis"
@@ -40,13 +40,6 @@ def http_functions() -> list[str]:
     out = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, check=True)
     names: list[str] = json.loads(out.stdout)
     return names
-
-
-@pytest.fixture(scope="module")
-def emulator() -> Iterator[Azurite]:
-    own = start_azurite()
-    yield own
-    own.stop()
 
 
 @pytest.fixture(scope="module")
