@@ -238,8 +238,18 @@ class Quire:
         ids = [block_id(i) for i in range(count)]
         sent: set[int] = set(saved["sent"])
         lock = threading.Lock()
+        stopping = threading.Event()  # a block failed, or the caller stopped the upload: send no more
 
         def send(index: int) -> None:
+            if stopping.is_set():
+                return
+            try:
+                send_block(index)
+            except BaseException:
+                stopping.set()
+                raise
+
+        def send_block(index: int) -> None:
             with path.open("rb") as file:
                 file.seek(index * upload["block_size"])
                 data = file.read(upload["block_size"])

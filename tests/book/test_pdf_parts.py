@@ -6,6 +6,7 @@ every page and link points into (what a screen reader walks). Read back by qpdf,
 from __future__ import annotations
 
 import io
+import re
 import subprocess
 import sys
 from typing import Any
@@ -152,9 +153,9 @@ def test_in_print_every_part_starts_its_first_chapter_on_a_right_hand_page() -> 
     assert structure_faults(pdf) == []
 
 
-def test_a_book_past_the_steps_cpu_budget_gets_no_pdf_and_says_why() -> None:
-    """The parts' processes share the step's CPU limit: run with 3 s left, a long book's
-    first part is stopped and the book gets no PDF, with the reason."""
+def test_a_book_past_the_steps_cpu_budget_gets_no_pdf_at_once_and_says_why() -> None:
+    """Run with 3 s of CPU left, a book that needs more is refused before its chapters are parsed:
+    no part's process starts, and the warning says what it would need and what was left."""
     probe = (
         "import math, resource, sys\n"
         "from tests.book.test_pdf_parts import WORDS, typeset\n"
@@ -162,9 +163,14 @@ def test_a_book_past_the_steps_cpu_budget_gets_no_pdf_and_says_why() -> None:
         "used = resource.getrusage(resource.RUSAGE_SELF)\n"
         "resource.setrlimit(resource.RLIMIT_CPU, (math.ceil(used.ru_utime + used.ru_stime) + 3, resource.RLIM_INFINITY))\n"
         "result = typeset(book.encode(), 'a4', part_bytes=10**9, kind='markdown')\n"
-        "print(result.pdf is None, result.warnings)\n"
+        "parts = resource.getrusage(resource.RUSAGE_CHILDREN)\n"
+        "print(result.pdf is None, parts.ru_utime + parts.ru_stime == 0, result.warnings)\n"
     )
     done = subprocess.run([sys.executable, "-c", probe], cwd=ROOT, capture_output=True, text=True, check=True)
-    made_none, _, warnings = done.stdout.strip().partition(" ")
-    assert made_none == "True", done.stdout
-    assert "more CPU time than a conversion step may use (STEP_CPU_SECONDS)" in warnings
+    made_none, no_part, warnings = done.stdout.strip().split(" ", 2)
+    assert (made_none, no_part) == ("True", "True"), done.stdout
+    assert "The PDF was not made: a book this long (about " in warnings
+    assert re.search(
+        r"needs about \d+ s of processing to typeset, more than a conversion step may use \([123] s left of STEP_CPU_SECONDS\)",
+        warnings,
+    )

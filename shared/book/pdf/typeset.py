@@ -37,6 +37,9 @@ UA_STANDARD = "ua-1"
 # of Typst source (a 288-page book of 1.1 MB of source took 340 MB), and each image decoded to pixels.
 TYPST_BYTES_PER_SOURCE_BYTE = 320
 TYPST_BASE_BYTES = 40 * 1024 * 1024
+# And the CPU it takes, measured (bench/pdf.py): 3.5 s for the 500-page book's 2.2 MB of chapters,
+# 11 s for the 5 MB book's 6 MB; a little under, so that only a book surely too long is refused.
+TYPST_CPU_SECONDS_PER_MB = 1.5
 _APP_ROOT = Path(__file__).resolve().parents[3]  # where `shared` is: the part processes run there
 
 
@@ -84,6 +87,16 @@ def _too_long(needed: int, memory_left: int, source_length: int) -> str:
     )
 
 
+def _too_slow(source_length: int, seconds_left: int) -> str:
+    pages = source_length // 4000  # about 4 KB of source a page of text
+    needed = TYPST_CPU_SECONDS_PER_MB * source_length / 2**20
+    return (
+        f"The PDF was not made: a book this long (about {pages} pages) needs about {needed:.0f} s of processing "
+        f"to typeset, more than a conversion step may use ({seconds_left} s left of STEP_CPU_SECONDS). "
+        "The EPUB and the web-app book are complete."
+    )
+
+
 def write_pdf(
     parts: BookParts,
     page_choice: str = "",
@@ -105,6 +118,12 @@ def write_pdf(
         )
         for key, image in chosen.items()
     }
+    # Told before its chapters are even parsed: a book far too long for the step's CPU (48 MB of
+    # text would need a minute) gets no PDF at once, rather than after the step's whole budget.
+    body_length = sum(len(chapter.body) for chapter in parts.chapters)
+    seconds_left = _seconds_left(_cpu(resource.RUSAGE_CHILDREN))
+    if seconds_left is not None and TYPST_CPU_SECONDS_PER_MB * body_length / 2**20 > seconds_left:
+        return PdfResult(None, page.name, False, [_too_slow(body_length, max(seconds_left, 0))])
     try:
         source = book_source(parts, page, placed, part_bytes)
     except etree.XMLSyntaxError as unreadable:  # nesting deeper than libxml2 reads (2,048 levels)
@@ -236,16 +255,21 @@ def _stopped(code: int, errors: bytes) -> str:
 
 
 def _cpu_left(children_before: float) -> int | None:
-    """Whole CPU seconds a part's process may use: what this process's limit leaves, counting the
-    parts typeset since `children_before` (its reaped children's CPU then), less a second, so the
-    step as the worker measures it (its processes together) stays within its budget; None: no limit."""
+    """Whole CPU seconds a part's process may use (`_seconds_left`); None: no limit."""
+    left = _seconds_left(children_before)
+    if left is not None and left < 1:
+        raise _Refused(_stopped(-signal.SIGXCPU, b""), standards_only=False)
+    return left
+
+
+def _seconds_left(children_before: float) -> int | None:
+    """What this process's CPU limit leaves, counting the parts typeset since `children_before`
+    (its reaped children's CPU then), less a second, so the step as the worker measures it (its
+    processes together) stays within its budget; None: no limit."""
     limit = resource.getrlimit(resource.RLIMIT_CPU)[0]
     if limit == resource.RLIM_INFINITY:
         return None
-    left = int(limit - _cpu(resource.RUSAGE_SELF) - (_cpu(resource.RUSAGE_CHILDREN) - children_before)) - 1
-    if left < 1:
-        raise _Refused(_stopped(-signal.SIGXCPU, b""), standards_only=False)
-    return left
+    return int(limit - _cpu(resource.RUSAGE_SELF) - (_cpu(resource.RUSAGE_CHILDREN) - children_before)) - 1
 
 
 def _cpu(who: int) -> float:
