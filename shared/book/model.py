@@ -90,6 +90,15 @@ class RenderedChapter:
         return cls(**{**data, "headings": headings})
 
 
+@dataclass(frozen=True)
+class ImageCopy:
+    """A smaller copy of a processed photo, for the web-app book's phones (`srcset`): same format."""
+
+    width: int
+    height: int
+    data: bytes = field(repr=False, default=b"")
+
+
 @dataclass
 class ProcessedImage:
     key: str
@@ -98,10 +107,14 @@ class ProcessedImage:
     width: int
     height: int
     data: bytes = field(repr=False, default=b"")
+    copies: tuple[ImageCopy, ...] = ()  # narrowest first; the EPUB and the PDF use `data` only
 
     @property
     def file_name(self) -> str:
         return f"{self.key}.{self.extension}"
+
+    def copy_name(self, copy: ImageCopy) -> str:
+        return f"{self.key}-{copy.width}w.{self.extension}"
 
     def meta(self) -> dict[str, Any]:
         return {
@@ -114,9 +127,18 @@ class ProcessedImage:
 
 
 def pack_images(images: list[ProcessedImage]) -> bytes:
-    """Processed images as one checkpoint: a JSON header line (metadata and sizes), then the bytes."""
-    header = [{**image.meta(), "size": len(image.data)} for image in images]
-    return json.dumps(header, sort_keys=True).encode() + b"\n" + b"".join(image.data for image in images)
+    """Processed images as one checkpoint: a JSON header line (metadata and sizes), then the bytes,
+    each image's own followed by its copies'."""
+    header = [
+        {
+            **image.meta(),
+            "size": len(image.data),
+            **({"copies": [[c.width, c.height, len(c.data)] for c in image.copies]} if image.copies else {}),
+        }
+        for image in images
+    ]
+    chunks = (chunk for image in images for chunk in (image.data, *(c.data for c in image.copies)))
+    return json.dumps(header, sort_keys=True).encode() + b"\n" + b"".join(chunks)
 
 
 def unpack_images(packed: bytes) -> list[ProcessedImage]:
@@ -125,8 +147,13 @@ def unpack_images(packed: bytes) -> list[ProcessedImage]:
     offset = 0
     for entry in json.loads(header_line):
         size = entry.pop("size")
-        images.append(ProcessedImage(**entry, data=data[offset : offset + size]))
+        own = data[offset : offset + size]
         offset += size
+        copies = []
+        for width, height, copy_size in entry.pop("copies", []):  # none in a checkpoint from before copies
+            copies.append(ImageCopy(width, height, data[offset : offset + copy_size]))
+            offset += copy_size
+        images.append(ProcessedImage(**entry, data=own, copies=tuple(copies)))
     if offset != len(data):
         raise ValueError("a packed image checkpoint does not match its header")
     return images

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import posixpath
 import re
+from collections.abc import Callable
 from functools import lru_cache
 from html import escape
 from typing import Any
@@ -261,16 +262,18 @@ def _captioned(img: Any) -> bool:
     return caption is not None and bool(caption.text_content().strip())
 
 
-def image_files(body: str, images: dict[str, ProcessedImage], extra: str = "") -> str:
+def image_files(body: str, images: dict[str, ProcessedImage], extra: str | Callable[[ProcessedImage], str] = "") -> str:
     """Image placeholders → the images' files, with their sizes unless the author gave one, so a
-    page keeps their shape while they load and a table cell cannot squeeze them to nothing."""
+    page keeps their shape while they load and a table cell cannot squeeze them to nothing.
+    `extra`: attributes added to every image, or made for each (the web-app book's `srcset`)."""
 
     def resolved(tag: re.Match[str]) -> str:
         markup = tag.group(0)
         image = images[tag.group(1)]
         size = "" if re.search(r"\s(width|height)=", markup) else f' width="{image.width}" height="{image.height}"'
+        added = extra if isinstance(extra, str) else extra(image)
         return markup.replace(
-            f'src="{IMAGE_PLACEHOLDER}{tag.group(1)}"', f'src="../images/{image.file_name}"{size}{extra}'
+            f'src="{IMAGE_PLACEHOLDER}{tag.group(1)}"', f'src="../images/{image.file_name}"{size}{added}'
         )
 
     return re.sub(rf'<img [^>]*?src="{IMAGE_PLACEHOLDER}([^"]+)"[^>]*>', resolved, body)

@@ -1,6 +1,7 @@
 """The web-app book: static files that install as an app and read offline.
 
-An index with the cover and the table of contents, a page per chapter, the images, a phone-first
+An index with the cover and the table of contents, a page per chapter, the images (a photo with its
+phone-sized copies in a `srcset`, images.py's COPY_WIDTHS, the original its `src`), a phone-first
 stylesheet with dark mode, a manifest with 192 and 512 px icons made from the cover, a service
 worker that precaches every file under a content-hashed cache name, the reading position kept in
 localStorage, an updates page fed from a URL given at build time (cached for offline use), a
@@ -19,7 +20,7 @@ from html import escape
 from shared.book.epub import BookParts, OutlineEntry, outline
 from shared.book.images import make_icons
 from shared.book.links import chapter_hrefs, image_page_hrefs
-from shared.book.model import Metadata, RenderedChapter
+from shared.book.model import Metadata, ProcessedImage, RenderedChapter
 from shared.book.render import image_files
 from shared.book.search_index import SEARCH_INDEX, IndexedChapter, build_index
 from shared.book.styles import APP_CSS
@@ -33,6 +34,9 @@ from shared.formats import WEBPUB_MANIFEST
 
 THEME_COLOR = "#8a4b14"
 BACKGROUND_COLOR = "#fbf8f2"
+# The width an image is shown at, at most: the text column (styles.py's APP_CSS: `main`, 38rem wide
+# with 1.25rem of padding each side), so a phone picks the copy its screen needs.
+IMAGE_SIZES = "(max-width: 40.5rem) calc(100vw - 2.5rem), 38rem"
 
 
 def _e(text: str) -> str:
@@ -76,11 +80,28 @@ def _toc(entries: list[OutlineEntry], prefix: str) -> str:
     return f"<ol>{items}</ol>"
 
 
+def _srcset(image: ProcessedImage, folder: str) -> str:
+    """A photo's phone-sized copies and itself as `srcset`, with the column's `sizes`; "" for an
+    image without copies."""
+    if not image.copies:
+        return ""
+    candidates = [f"{folder}{image.copy_name(c)} {c.width}w" for c in image.copies]
+    candidates.append(f"{folder}{image.file_name} {image.width}w")
+    return f' srcset="{", ".join(candidates)}" sizes="{IMAGE_SIZES}"'
+
+
+def _image_files(image: ProcessedImage) -> dict[str, bytes]:
+    return {
+        f"images/{image.file_name}": image.data,
+        **{f"images/{image.copy_name(c)}": c.data for c in image.copies},
+    }
+
+
 def _chapter_html(chapter: RenderedChapter, parts: BookParts) -> str:
     body = chapter_hrefs(re.sub(r' epub:type="[^"]*"', "", chapter.body), "html")
     # A browser shows an image on its own: a link to a full-size image leads to the image itself.
     body = image_page_hrefs(body, lambda key: f"../images/{parts.images[key].file_name}")
-    return image_files(body, parts.images, ' loading="lazy"')
+    return image_files(body, parts.images, lambda image: ' loading="lazy"' + _srcset(image, "../images/"))
 
 
 def _pdf_href(edition: int) -> str:
@@ -105,7 +126,8 @@ def write_webapp(
 
     index_body = (
         f'<main id="content" class="home">\n<div class="cover"><img src="images/{cover.file_name}" '
-        f'alt="{_e("Cover of " + meta.title)}" width="{cover.width}" height="{cover.height}"></div>\n'
+        f'alt="{_e("Cover of " + meta.title)}" width="{cover.width}" height="{cover.height}" '
+        f'fetchpriority="high"{_srcset(cover, "images/")}></div>\n'
         f"<h1>{_e(meta.title)}</h1>\n"
         + (f'<p class="subtitle">{_e(meta.subtitle)}</p>\n' if meta.subtitle else "")
         + (f'<p class="author">{_e(authors)}</p>\n' if authors else "")
@@ -173,10 +195,9 @@ def write_webapp(
     files.update(reader_files())
     if changes is not None:
         files["changes.json"] = changes
-    files[f"images/{cover.file_name}"] = cover.data
+    files.update(_image_files(cover))
     for key in dict.fromkeys(k for c in chapters for k in c.image_keys):
-        image = parts.images[key]
-        files[f"images/{image.file_name}"] = image.data
+        files.update(_image_files(parts.images[key]))
     for size, data in make_icons(cover).items():
         files[f"icons/icon-{size}.png"] = data
     short_name = meta.title if len(meta.title) <= 12 else meta.title[:11].rstrip() + "…"

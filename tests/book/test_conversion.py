@@ -268,14 +268,19 @@ def test_stepwise_conversion_matches_whole_conversion() -> None:
 
 
 def test_a_packed_image_checkpoint_round_trips_and_refuses_a_truncated_one() -> None:
-    from shared.book.model import ProcessedImage, pack_images, unpack_images
+    from shared.book.model import ImageCopy, ProcessedImage, pack_images, unpack_images
 
+    copies = (ImageCopy(1, 1, b"\xff\xd8c\n"), ImageCopy(2, 2, b"\xff\xd8d"))
     images = [
         ProcessedImage(key="a", media_type="image/png", extension="png", width=2, height=3, data=b"\x89PNG\n\x00a"),
-        ProcessedImage(key="b", media_type="image/jpeg", extension="jpg", width=4, height=5, data=b"\xff\xd8b\n"),
+        ProcessedImage("b", "image/jpeg", "jpg", width=4, height=5, data=b"\xff\xd8b\n", copies=copies),
+        ProcessedImage(key="e", media_type="image/jpeg", extension="jpg", width=4, height=5, data=b"\xff\xd8e"),
     ]
     packed = pack_images(images)
     assert unpack_images(packed) == images
+    # A checkpoint written before images had copies still reads.
+    assert unpack_images(b'[{"key": "e", "media_type": "image/jpeg", "extension": "jpg", "width": 4, '
+                         b'"height": 5, "size": 3}]\n\xff\xd8e') == images[2:]  # fmt: skip
     with pytest.raises(ValueError, match="header"):
         unpack_images(packed[:-1])
 

@@ -175,3 +175,51 @@ def test_a_search_page_and_boxes_that_need_the_script(converted: dict[str, Conve
     assert re.search(r'<form class="search-form" role="search"[^>]* data-needs-script hidden>', index)
     assert '<a href="../search.html" data-needs-script hidden>Search</a>' in files["chapters/ch002.html"].decode()
     assert "search.json" in json.loads(found(r"var PRECACHE = (\[.*?\]);", files["sw.js"].decode()))
+
+
+def test_photos_come_with_phone_sized_copies_in_a_srcset_and_the_epub_keeps_the_originals(
+    converted: dict[str, Conversion],
+) -> None:
+    from PIL import Image
+
+    from shared.book.images import COPY_WIDTHS
+    from shared.book.webapp import IMAGE_SIZES
+
+    result = converted["markdown-zip-every-feature"]
+    files = result.app_files
+    pages = [re.sub(r"([\" ])images/", r"\1../images/", files["index.html"].decode())]
+    pages += [data.decode() for path, data in files.items() if path.startswith("chapters/")]
+    tags = [tag for page in pages for tag in re.findall(r"<img [^>]*>", page)]
+    with_copies = [tag for tag in tags if "srcset=" in tag]
+    assert len(with_copies) >= 2, "the cover and the chapter's photo"
+    for tag in with_copies:
+        src = found(r' src="\.\./([^"]+)"', tag)  # the original stays the src (the EPUB's image)
+        width, height = int(found(r' width="(\d+)"', tag)), int(found(r' height="(\d+)"', tag))
+        candidates = [candidate.split(" ") for candidate in found(r' srcset="([^"]+)"', tag).split(", ")]
+        assert candidates[-1] == [f"../{src}", f"{width}w"]
+        assert [w for _, w in candidates[:-1]] == [f"{w}w" for w in COPY_WIDTHS if width >= w * 1.2]
+        assert found(r' sizes="([^"]+)"', tag) == IMAGE_SIZES
+        for path, descriptor in candidates[:-1]:
+            data = files[path.removeprefix("../")]
+            with Image.open(io.BytesIO(data)) as copy:
+                assert copy.format == "JPEG" and f"{copy.width}w" == descriptor
+                assert abs(copy.height - height * copy.width / width) <= 1  # the photo's shape
+            assert len(data) < len(files[src])
+    # Line art and transparent images (PNG) and small photos have none.
+    assert all(".png" in tag or int(found(r' width="(\d+)"', tag)) < 576 for tag in set(tags) - set(with_copies))
+    # The EPUB (and the PDF, from the same images) has the originals only.
+    with zipfile.ZipFile(io.BytesIO(result.epub)) as epub:
+        names = epub.namelist()
+        assert not any(re.search(r"-\d+w\.jpg$", name) for name in names)
+        assert not any("srcset" in epub.read(name).decode() for name in names if name.endswith(".xhtml"))
+
+
+@pytest.mark.parametrize(("width", "copies"), [(2400, [480, 720, 960]), (1000, [480, 720]), (560, [])])
+def test_a_photo_gets_the_copies_its_width_allows(width: int, copies: list[int]) -> None:
+    from shared.book.images import process_image
+    from tests.book_corpus import line_art_png, photo_jpeg
+
+    image = process_image(photo_jpeg(width, width * 2 // 3), "photo.jpg")
+    assert [copy.width for copy in image.copies] == copies
+    assert [image.copy_name(copy) for copy in image.copies] == [f"{image.key}-{w}w.jpg" for w in copies]
+    assert process_image(line_art_png(), "diagram.png").copies == ()
