@@ -8,6 +8,8 @@ Typst gives the same bytes for the same book, so a rerun writes the blob again u
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 from shared import logs
 from shared.jobs.messages import ConvertStep
 from shared.jobs.record import MAX_STORED_WARNINGS, PACKAGE_STEP, PDF_STEP, Job, parallel_steps
@@ -27,7 +29,10 @@ def typeset(storage: Storage, job: Job, message_id: str, archival: bool) -> list
 
     if waits_for(storage, job, PDF_STEP, message_id, parallel_steps(job)):
         return []
-    book, chapters, images = load_book(storage, job)
+    book, chapters, loaded = load_book(storage, job)
+    # The photos' phone-sized copies are the web-app book's alone: their memory goes to Typst too.
+    images = {key: replace(image, copies=()) for key, image in loaded.items()}
+    del loaded
     options = options_for(job)
     parts = book_parts(book, chapters, images, options)
     del book  # the parsed manuscript is not needed past here: its memory goes to Typst

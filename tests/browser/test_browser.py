@@ -151,6 +151,11 @@ def test_the_book_reads_offline_after_the_first_visit(site, browser) -> None:
     for number, title in ((1, "The Lantern Harbour"), (2, "The Quay"), (3, "The Storm")):
         page.goto(f"{base}chapters/ch{number:03d}.html")
         assert page.title().startswith(title)
+    # The quay's photo shows offline: the phone-sized copy a 390 px screen picks, precached too.
+    page.goto(f"{base}chapters/ch002.html")
+    page.locator("img[srcset]").scroll_into_view_if_needed()
+    page.wait_for_function("() => document.querySelector('img[srcset]').naturalWidth > 0", timeout=10_000)
+    assert page.eval_on_selector("img[srcset]", "i => i.currentSrc").endswith("-480w.jpg")
     page.goto(base + "updates.html")
     page.wait_for_selector("#updates-list article")
     titles = page.eval_on_selector_all("#updates-list h2", "els => els.map(e => e.textContent)")
