@@ -40,6 +40,8 @@ from dataclasses import dataclass
 from functools import lru_cache
 from typing import Any
 
+from shared.book.search_numbers import CONTINUATION, TERMINAL, number, numbers
+
 SEARCH_INDEX = "search.json"
 INDEX_VERSION = 1
 
@@ -70,11 +72,6 @@ SKIPPED_TAGS = frozenset({"annotation", "annotation-xml", "script", "style", "te
 # A note reference's number is no part of the word it follows ("night¹" is "night"), nor is the
 # number leading back from a note.
 SKIPPED_ROLES = frozenset({"doc-noteref", "doc-backlink"})
-
-# A word number: its last character from TERMINAL (base 62), those before it from CONTINUATION
-# (bijective base 28). Neither alphabet needs escaping in JSON.
-TERMINAL = "0123456789abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ"
-CONTINUATION = "!#$%&()*+-./:;<=>?@[]^_`{|}~"
 
 
 def _within(code: int, ranges: Iterable[tuple[int, int]]) -> bool:
@@ -182,31 +179,6 @@ def chapter_text(body: str) -> str:
     for child in root:
         walk(child)
     return (root.text or "") + "".join(pieces)
-
-
-def number(value: int) -> str:
-    """`value` in the index's separator-free digits."""
-    digits = TERMINAL[value % len(TERMINAL)]
-    value //= len(TERMINAL)
-    while value:
-        value -= 1
-        digits = CONTINUATION[value % len(CONTINUATION)] + digits
-        value //= len(CONTINUATION)
-    return digits
-
-
-def numbers(encoded: str) -> list[int]:
-    """The inverse of `number` over a run of them (what the page script does)."""
-    found: list[int] = []
-    pending = 0
-    for char in encoded:
-        place = CONTINUATION.find(char)
-        if place >= 0:
-            pending = pending * len(CONTINUATION) + place + 1
-        else:
-            found.append(pending * len(TERMINAL) + TERMINAL.index(char))
-            pending = 0
-    return found
 
 
 @dataclass(frozen=True)
