@@ -34,11 +34,13 @@ from __future__ import annotations
 import json
 import re
 import unicodedata
-from collections import Counter
+from array import array
 from collections.abc import Iterable
 from dataclasses import dataclass
 from functools import lru_cache
 from typing import Any
+
+from shared.book.search_numbers import CONTINUATION, TERMINAL, number, numbers
 
 SEARCH_INDEX = "search.json"
 INDEX_VERSION = 1
@@ -70,11 +72,6 @@ SKIPPED_TAGS = frozenset({"annotation", "annotation-xml", "script", "style", "te
 # A note reference's number is no part of the word it follows ("night¹" is "night"), nor is the
 # number leading back from a note.
 SKIPPED_ROLES = frozenset({"doc-noteref", "doc-backlink"})
-
-# A word number: its last character from TERMINAL (base 62), those before it from CONTINUATION
-# (bijective base 28). Neither alphabet needs escaping in JSON.
-TERMINAL = "0123456789abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ"
-CONTINUATION = "!#$%&()*+-./:;<=>?@[]^_`{|}~"
 
 
 def _within(code: int, ranges: Iterable[tuple[int, int]]) -> bool:
@@ -184,31 +181,6 @@ def chapter_text(body: str) -> str:
     return (root.text or "") + "".join(pieces)
 
 
-def number(value: int) -> str:
-    """`value` in the index's separator-free digits."""
-    digits = TERMINAL[value % len(TERMINAL)]
-    value //= len(TERMINAL)
-    while value:
-        value -= 1
-        digits = CONTINUATION[value % len(CONTINUATION)] + digits
-        value //= len(CONTINUATION)
-    return digits
-
-
-def numbers(encoded: str) -> list[int]:
-    """The inverse of `number` over a run of them (what the page script does)."""
-    found: list[int] = []
-    pending = 0
-    for char in encoded:
-        place = CONTINUATION.find(char)
-        if place >= 0:
-            pending = pending * len(CONTINUATION) + place + 1
-        else:
-            found.append(pending * len(TERMINAL) + TERMINAL.index(char))
-            pending = 0
-    return found
-
-
 @dataclass(frozen=True)
 class IndexedChapter:
     href: str  # relative to the book's root
@@ -217,14 +189,26 @@ class IndexedChapter:
 
 
 def build_index(chapters: list[IndexedChapter], language: str) -> bytes:
-    """`search.json` for these chapters, in reading order."""
-    sequences = [words(chapter_text(chapter.body), language) for chapter in chapters]
-    counts: Counter[str] = Counter()
-    for sequence in sequences:
-        counts.update(sequence)
+    """`search.json` for these chapters, in reading order. Each chapter's words are numbered as
+    they are read (an array of 4-byte numbers, not a list of strings: 63 MB of text took 600 MB
+    as strings), then renumbered by frequency."""
+    first_seen: dict[str, int] = {}
+    counts: list[int] = []
+    sequences: list[array[int]] = []
+    for chapter in chapters:
+        sequence = array("I")
+        for word in words(chapter_text(chapter.body), language):
+            seen = first_seen.setdefault(word, len(first_seen))
+            if seen == len(counts):
+                counts.append(0)
+            counts[seen] += 1
+            sequence.append(seen)
+        sequences.append(sequence)
     # Most frequent first (the commonest words get one-character numbers), ties alphabetical.
-    vocabulary = sorted(counts, key=lambda word: (-counts[word], word))
-    codes = {word: number(position) for position, word in enumerate(vocabulary)}
+    vocabulary = sorted(first_seen, key=lambda word: (-counts[first_seen[word]], word))
+    codes = [""] * len(vocabulary)
+    for position, word in enumerate(vocabulary):
+        codes[first_seen[word]] = number(position)
     index = {
         "version": INDEX_VERSION,
         "language": language,

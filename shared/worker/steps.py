@@ -232,6 +232,8 @@ def package(storage: Storage, job: Job, message_id: str, editions_kept: int, cha
     # What changed since the previous edition: kept with the job, in the EPUB's last page and the app.
     texts = chapter_texts(chapters)
     summary = edition_changes(storage, job, texts)
+    fingerprint = text_fingerprint(texts)  # for the next edition's comparison
+    del texts  # the book's text as paragraphs: not held while the EPUB and the app are made
     options = replace(options_for(job), changes=summary, changes_page=changes_page)
     parts = book_parts(book, chapters, images, options)
 
@@ -248,7 +250,7 @@ def package(storage: Storage, job: Job, message_id: str, editions_kept: int, cha
         uploads = [
             pool.submit(put_file, f"app/{name}", data, content_type_for(name)) for name, data in app_files.items()
         ]
-        uploads.append(pool.submit(store_edition_text, storage, job.id, text_fingerprint(texts)))
+        uploads.append(pool.submit(store_edition_text, storage, job.id, fingerprint))
         epub = write_epub(parts)
         put_file("book.epub", epub, "application/epub+zip")
         for upload in uploads:

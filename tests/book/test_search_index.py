@@ -15,12 +15,11 @@ from shared.book.search_index import (
     IndexedChapter,
     build_index,
     chapter_text,
-    number,
-    numbers,
     read_index,
     text_size,
     words,
 )
+from shared.book.search_numbers import number, numbers
 from tests.book.conftest import GOOD_BOOKS, options
 from tests.book_corpus import zip_of
 from tests.support import ROOT

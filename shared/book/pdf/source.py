@@ -20,7 +20,7 @@ from shared.book.pdf.text import local, parse_body, string
 
 # Typst source a part holds at most (a longer chapter is a part alone). A part's process holds
 # about 40 MB and 300 bytes for each byte of source (bench/pdf.py): a part this long, some 35 pages
-# of prose, about 85 MB; and each part costs about 0.07 s of CPU more (a process, its fonts).
+# of prose, about 85 MB; and each part costs about 0.05 s of CPU more (a process, its fonts).
 PART_SOURCE_BYTES = 150_000
 # An image counts towards its part's length as the Typst source that takes the memory its pixels do.
 PIXEL_BYTES_PER_SOURCE_BYTE = 80
