@@ -14,7 +14,6 @@ the book, written as FOLDER/book.pdf.
 
 from __future__ import annotations
 
-import io
 import json
 import resource
 import sys
@@ -69,12 +68,6 @@ def main(folder: Path, name: str, request: dict[str, Any]) -> int:
     return 0
 
 
-def _page_count(pdf: bytes) -> int:
-    import pikepdf
-
-    return len(pikepdf.open(io.BytesIO(pdf)).pages)
-
-
 def _join(folder: Path, name: str, plan: dict[str, Any]) -> int:
     """The front matter (NAME.pdf) and the body's parts, from their files, as one PDF, book.pdf
     (merge.py): in a process of its own too, since the whole book is held while it is
@@ -83,10 +76,8 @@ def _join(folder: Path, name: str, plan: dict[str, Any]) -> int:
 
     front = folder / f"{name}.pdf"
     body = [TypesetPart(folder / f"{part}.pdf", blank) for part, blank in plan["body"]]
-    if body and plan["right_hand_start"] and _page_count(front.read_bytes()) % 2:
-        body[0].blank_before = True  # page 1 is a right-hand page
     places = {label: Place(*place) for label, place in plan["places"].items()}
-    merge(TypesetPart(front), body, places, plan["descriptions"], folder / "book.pdf", plan["right_hand_start"])
+    merge(TypesetPart(front), body, places, plan["descriptions"], folder / "book.pdf", plan["print_trim"])
     (folder / f"{name}.json").write_text(json.dumps({"places": [], "pages": 0, "peak_bytes": resident("VmHWM")}))
     return 0
 

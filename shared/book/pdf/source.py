@@ -94,15 +94,13 @@ def book_source(
         numbers = {number for number, _, _ in group}
         source = "".join(targets.resolve(text, numbers, elsewhere) for _, text, _ in group)
         body.append(BodyPart(source, [], [size for _, _, sizes in group for size in sizes]))
-    linked_across = set().union(*crossing)
-    nav_labels = {entry.label for entry in nav}
+    # A part reports where the labels it holds landed, of those wanted: linked from another part,
+    # or listed in the contents (a chapter's entry is its start's label).
+    wanted = set().union(*crossing) | {entry.label for entry in nav}
+    home = {**targets.written_in, **{f"quire-start-{chapter.number}": chapter.number for chapter in parts.chapters}}
     for group, part in zip(groups, body, strict=True):
         numbers = {number for number, _, _ in group}
-        own = {label for label in linked_across if targets.written_in.get(label) in numbers}
-        starts = {f"quire-start-{number}" for number in numbers}
-        part.labels = sorted(
-            own | (nav_labels & (starts | {label for label, n in targets.written_in.items() if n in numbers}))
-        )
+        part.labels = sorted(label for label in wanted if home.get(label) in numbers)
     return BookSource(
         document.preamble(parts.metadata, page, parts.modified),
         document.title_pages(parts.metadata, page, cover.path if cover else ""),

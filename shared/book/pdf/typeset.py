@@ -195,17 +195,20 @@ def _typeset(
         for entry in source.nav
         if entry.label in places
     ]
+    front_text = source.preamble + source.title_pages + document.contents(entries) + places_query([])
+    front = _typeset_part(folder, "front", front_text, standards, timestamp, budget)
+    if body and print_trim and front["pages"] % 2:
+        body[0] = (body[0][0], True)  # page 1 is a right-hand page
     plan = {
         "body": body,
-        "right_hand_start": print_trim,
+        "print_trim": print_trim,
         "places": places,
         "descriptions": {entry.label: entry.title for entry in source.nav},
     }
     (folder / "merge.json").write_text(json.dumps(plan))
-    front_text = source.preamble + source.title_pages + document.contents(entries) + places_query([])
-    peak = max(peak, _typeset_part(folder, "front", front_text, standards, timestamp, budget)["peak_bytes"])
     joined = _typeset_part(folder, "front", "", standards, timestamp, budget, merge="merge.json")
-    return (folder / "book.pdf").read_bytes(), max(peak, joined["peak_bytes"])
+    peak = max(peak, front["peak_bytes"], joined["peak_bytes"])
+    return (folder / "book.pdf").read_bytes(), peak
 
 
 def _typeset_part(
