@@ -167,7 +167,8 @@ class QueueListener:
         else:
             body = (message.content or "").encode("utf-8")
 
-        renewal = asyncio.create_task(self._keep_invisible(message, state))
+        finished = asyncio.Event()
+        renewal = asyncio.create_task(self._keep_invisible(message, state, finished))
         try:
             result = await self.invoker.invoke(
                 self.entry,
@@ -184,7 +185,10 @@ class QueueListener:
                 trigger_data=_payload_fields(body),
             )
         finally:
-            renewal.cancel()
+            # Stopped, not cancelled: a renewal the queue has applied changed the pop receipt, and
+            # completing the message with the old one would fail and bring it back (a duplicate).
+            finished.set()
+            await renewal
         try:
             if result.succeeded:
                 await self.queue.delete_message(message.id, state["pop_receipt"])
@@ -199,11 +203,14 @@ class QueueListener:
         except Exception as error:  # pop receipt mismatch or 404: someone else owns it now
             log.debug("completing message %s: %s", message.id, type(error).__name__)
 
-    async def _keep_invisible(self, message: Any, state: dict[str, str]) -> None:
-        """Renew the receive visibility every half period while the invocation runs."""
+    async def _keep_invisible(self, message: Any, state: dict[str, str], finished: asyncio.Event) -> None:
+        """Renew the receive visibility every half period until the invocation has `finished`."""
         period = RECEIVE_VISIBILITY.total_seconds()
         while True:
-            await asyncio.sleep(period / 2)
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(finished.wait(), period / 2)
+            if finished.is_set():
+                return
             try:
                 receipt = await self.queue.update_message(
                     message.id, state["pop_receipt"], visibility_timeout=int(period)
