@@ -1,11 +1,12 @@
 """Direct uploads' records: the upload's marker row, written when the client asks for its SAS, and
 the job that replaces it when the upload is submitted.
 
-The marker is the same row a form upload writes before its blob (shared/jobs/manuscripts.py), with
-what the client declared and when its SAS expires: the reconciler deletes the blob and the marker of
-an upload never submitted once its SAS has expired and ABANDONED_UPLOAD_SECONDS more have passed
-(shared/worker/recovery.sweep_abandoned_uploads). Submitting turns the marker into the job row in
-one transaction, conditional on the marker as it was read, so two submits record one job.
+The marker is a row of its own beside the job's (a form upload's marker is the job's row itself:
+shared/jobs/record.py), with what the client declared and when its SAS expires: the reconciler
+deletes the blob and the marker of an upload never submitted once its SAS has expired and
+ABANDONED_UPLOAD_SECONDS more have passed (shared/worker/recovery.sweep_abandoned_uploads).
+Submitting turns the marker into the job row in one transaction, conditional on the marker as it
+was read, so two submits record one job.
 """
 
 from __future__ import annotations
@@ -16,9 +17,9 @@ from datetime import datetime
 from typing import Any
 
 from shared.intake.direct_uploads import ArrivedManuscript, DirectUploadRequest
-from shared.jobs.manuscripts import discard_upload, manuscript_blob_name, record_job
-from shared.jobs.record import UPLOAD_ROW_KEY, Job, JobStatus
-from shared.storage import NotFound, Storage
+from shared.jobs.manuscripts import discard_upload, manuscript_blob_name
+from shared.jobs.record import JOB_ROW_KEY, UPLOAD_ROW_KEY, Job, JobStatus
+from shared.storage import NotFound, Storage, StorageUnavailable
 from shared.storage.names import JOB_TABLE
 
 
@@ -40,7 +41,8 @@ class DirectUpload:
         return manuscript_blob_name(self.id)
 
     def to_row(self) -> dict[str, object]:
-        """The marker row (the same key a form upload's marker has; `direct` tells them apart)."""
+        """The marker row (`direct` tells it from a form upload's marker of an earlier version,
+        which had this key too)."""
         row: dict[str, object] = {
             "PartitionKey": self.id,
             "RowKey": UPLOAD_ROW_KEY,
@@ -107,7 +109,7 @@ def read_direct_upload(storage: Storage, job_id: str) -> DirectUpload | None:
     except NotFound:
         return None
     if not marker.properties.get("direct"):
-        return None  # a form upload in flight: not for the submit endpoint
+        return None  # a form upload's, left by an earlier version: not for the submit endpoint
     return DirectUpload.from_row(marker.properties, marker.etag)
 
 
@@ -139,10 +141,24 @@ def record_direct_upload(
         edition=edition,
         manuscript_etag=blob_etag,
     )
-    record_job(storage, job, upload.etag)
+    _replace_marker(storage, job, upload.etag)
     return job
+
+
+def _replace_marker(storage: Storage, job: Job, marker_etag: str) -> None:
+    """The job row in, the marker out, in one transaction. A transaction is a POST, which the SDK
+    does not retry: a dropped keep-alive connection ends it at once. Its reply may have been lost
+    after it committed, so look before trying once more."""
+    try:
+        storage.create_replacing(JOB_TABLE, job.to_entity(), UPLOAD_ROW_KEY, marker_etag)
+    except StorageUnavailable:
+        try:
+            storage.get_entity(JOB_TABLE, job.id, JOB_ROW_KEY)
+            return  # it was recorded
+        except NotFound:
+            storage.create_replacing(JOB_TABLE, job.to_entity(), UPLOAD_ROW_KEY, marker_etag)
 
 
 def discard_direct_upload(storage: Storage, upload: DirectUpload) -> None:
     """Delete a refused upload's blob, then its marker (best effort: the sweeper finishes the rest)."""
-    discard_upload(storage, upload.id, upload.blob_name)
+    discard_upload(storage, upload.id, upload.blob_name, UPLOAD_ROW_KEY)

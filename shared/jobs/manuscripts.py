@@ -1,9 +1,10 @@
-"""Storing an accepted upload: its manuscript blob and its job row, leaving nothing behind if the
-request dies half-way.
+"""Storing an accepted form upload: its manuscript blob and its job row, leaving nothing behind
+if the request dies half-way.
 
-A marker row goes first, then the blob, then one table transaction that writes the job row and
-removes the marker. A request that dies in between leaves the marker, and the reconciler deletes
-the manuscript once the upload is ABANDONED_UPLOAD_SECONDS old
+The job's row is written first as the upload's marker (shared/jobs/record.upload_marker), then the
+blob; then the queued job replaces the marker, conditional on it as written. A request that dies in
+between leaves the marker, which readers of jobs take for no job, and the reconciler deletes the
+manuscript once the upload is ABANDONED_UPLOAD_SECONDS old
 (shared/worker/recovery.sweep_abandoned_uploads).
 """
 
@@ -13,8 +14,8 @@ import contextlib
 from datetime import datetime
 
 from shared.intake import Manuscript
-from shared.jobs.record import JOB_ROW_KEY, UPLOAD_ROW_KEY, Job, JobStatus
-from shared.storage import AlreadyExists, Conflict, NotFound, Storage, StorageUnavailable
+from shared.jobs.record import JOB_ROW_KEY, Job, JobStatus, is_upload_marker, upload_marker
+from shared.storage import Conflict, NotFound, Storage, StorageUnavailable
 from shared.storage.names import JOB_TABLE, MANUSCRIPT_CONTAINER
 
 
@@ -25,14 +26,13 @@ def manuscript_blob_name(job_id: str) -> str:
 def store_manuscript(
     storage: Storage, manuscript: Manuscript, job_id: str, now: datetime, book_id: str, edition: int
 ) -> Job:
-    """Record that the upload started, write the blob, then the queued job record in the same
-    transaction that removes the upload's marker. Nothing is left behind: on failure here it is
-    deleted at once; if the process dies, the marker names the blob, and the reconciler deletes
-    both once the upload is abandoned (shared/worker/recovery.sweep_abandoned_uploads)."""
+    """Record that the upload started, write the blob, then the queued job in place of the
+    upload's marker. Nothing is left behind: on failure here it is deleted at once; if the process
+    dies, the marker names the blob, and the reconciler deletes both once the upload is abandoned
+    (shared/worker/recovery.sweep_abandoned_uploads)."""
     blob_name = manuscript_blob_name(job_id)
-    marker = {"PartitionKey": job_id, "RowKey": UPLOAD_ROW_KEY, "started": now, "manuscript_blob": blob_name}
-    # The id is 128 random bits, so nothing else has this row: a retryable PUT, not a create.
-    marker_etag = storage.put_entity(JOB_TABLE, marker)
+    # The id is 128 random bits, so no job has this row: a retryable PUT, not a create.
+    marker_etag = storage.put_entity(JOB_TABLE, upload_marker(job_id, blob_name, now))
     try:
         storage.create_blob(
             MANUSCRIPT_CONTAINER,
@@ -42,16 +42,13 @@ def store_manuscript(
             metadata={"sha256": manuscript.sha256, "kind": manuscript.type.kind},
         )
     except BaseException:
-        discard_upload(storage, job_id, blob_name)  # no job can be recorded yet: safe to delete now
+        discard_upload(storage, job_id, blob_name, JOB_ROW_KEY)  # no job can be recorded yet: safe to delete now
         raise
     job = _job_for(manuscript, job_id, blob_name, now).with_changes(book=book_id, edition=edition)
     try:
         record_job(storage, job, marker_etag)
-    except AlreadyExists:
-        discard_upload(storage, job_id, blob_name)
-        raise RuntimeError("job id collision") from None  # 128 random bits collided
     except Conflict:
-        discard_upload(storage, job_id, blob_name)  # the sweeper gave this upload up
+        discard_upload(storage, job_id, blob_name, JOB_ROW_KEY)  # the sweeper gave this upload up
         raise StorageUnavailable("the upload took so long that it was given up; send it again") from None
     # Any other failure leaves both: the job may have been recorded with the answer lost. The
     # marker is gone exactly when it was, and the sweeper acts only on a marker.
@@ -59,24 +56,40 @@ def store_manuscript(
 
 
 def record_job(storage: Storage, job: Job, marker_etag: str) -> None:
-    """The job row in, the upload's marker out, in one transaction. A transaction is a POST, which
-    the SDK does not retry: a dropped keep-alive connection ends it at once. Its reply may have
-    been lost after it committed, so look before trying once more."""
+    """The queued job in place of the upload's marker, if the marker is as it was written;
+    Conflict when it changed or went (the sweeper gave the upload up). The SDK retries a PUT whose
+    connection dropped, and a retry after a first try that committed finds the ETag changed: so
+    a refusal, or a reply lost, is checked against the row before it is believed."""
     try:
-        storage.create_replacing(JOB_TABLE, job.to_entity(), UPLOAD_ROW_KEY, marker_etag)
+        storage.update_entity(JOB_TABLE, job.to_entity(), etag=marker_etag)
+        return
+    except (Conflict, NotFound):
+        if _recorded(storage, job.id):
+            return
+        raise Conflict(f"job {job.id}: its upload's marker changed or went") from None
     except StorageUnavailable:
-        try:
-            storage.get_entity(JOB_TABLE, job.id, JOB_ROW_KEY)
-            return  # it was recorded
-        except NotFound:
-            storage.create_replacing(JOB_TABLE, job.to_entity(), UPLOAD_ROW_KEY, marker_etag)
+        if _recorded(storage, job.id):
+            return
+    try:
+        storage.update_entity(JOB_TABLE, job.to_entity(), etag=marker_etag)
+    except NotFound:
+        raise Conflict(f"job {job.id}: its upload's marker went") from None
 
 
-def discard_upload(storage: Storage, job_id: str, blob_name: str) -> None:
-    """Delete an upload that recorded no job (best effort: the sweeper finishes what fails here)."""
+def _recorded(storage: Storage, job_id: str) -> bool:
+    """Whether the job's row holds a job (the id is 128 random bits: a job there is this one)."""
+    try:
+        return not is_upload_marker(storage.get_entity(JOB_TABLE, job_id, JOB_ROW_KEY).properties)
+    except NotFound:
+        return False
+
+
+def discard_upload(storage: Storage, job_id: str, blob_name: str, marker_row_key: str) -> None:
+    """Delete an upload that recorded no job, then its marker (best effort: the sweeper finishes
+    what fails here)."""
     with contextlib.suppress(Exception):
         storage.delete_blob(MANUSCRIPT_CONTAINER, blob_name)
-        storage.delete_entity(JOB_TABLE, job_id, UPLOAD_ROW_KEY)
+        storage.delete_entity(JOB_TABLE, job_id, marker_row_key)
 
 
 def _job_for(manuscript: Manuscript, job_id: str, blob_name: str, now: datetime) -> Job:

@@ -11,8 +11,9 @@ from __future__ import annotations
 import contextlib
 from collections.abc import Callable
 from datetime import UTC, datetime
+from typing import Any
 
-from shared.jobs.record import JOB_ROW_KEY, Job, JobStatus
+from shared.jobs.record import JOB_ROW_KEY, Job, JobStatus, is_upload_marker
 from shared.storage import NotFound, Storage
 from shared.storage.names import BOOK_CONTAINER, JOB_TABLE, WORK_CONTAINER
 from shared.storage.rows import changed_row
@@ -48,7 +49,14 @@ def work_blob(job_id: str, name: str) -> str:
 def read_job(storage: Storage, job_id: str) -> tuple[Job, str]:
     """The job and its row's ETag; NotFound if there is no such job."""
     entity = storage.get_entity(JOB_TABLE, job_id, JOB_ROW_KEY)
-    return Job.from_entity(entity.properties), entity.etag
+    return _job_of_row(entity.properties), entity.etag
+
+
+def _job_of_row(row: dict[str, Any]) -> Job:
+    """The job in its row; NotFound while the row is still its upload's marker."""
+    if is_upload_marker(row):
+        raise NotFound(f"job {row['PartitionKey']}: its upload is not recorded yet")
+    return Job.from_entity(row)
 
 
 def update_job(storage: Storage, job_id: str, change: Callable[[Job], Job | None]) -> Job | None:
@@ -57,7 +65,7 @@ def update_job(storage: Storage, job_id: str, change: Callable[[Job], Job | None
     `change` returns the new job, or None when there is nothing (left) to do; then nothing is
     written and None is returned. It must be pure: it may run several times.
     """
-    return changed_row(storage, JOB_TABLE, (job_id, JOB_ROW_KEY), Job.from_entity, Job.to_entity, change)
+    return changed_row(storage, JOB_TABLE, (job_id, JOB_ROW_KEY), _job_of_row, Job.to_entity, change)
 
 
 def fail_job(storage: Storage, job_id: str, reason: str) -> bool:

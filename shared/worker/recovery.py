@@ -18,7 +18,7 @@ from datetime import UTC, datetime, timedelta
 
 from shared import logs
 from shared.jobs.messages import ConvertStep, EraseBook, parse_conversion_queue_message
-from shared.jobs.record import JOB_ROW_KEY, UPLOAD_ROW_KEY, Job, JobStatus
+from shared.jobs.record import JOB_ROW_KEY, UPLOAD_MARKERS_FILTER, UPLOAD_ROW_KEY, Job, JobStatus
 from shared.jobs.store import clean_failed, clean_finished, finish_clean_up, update_job
 from shared.library.erasure import stalled_erasures
 from shared.library.record import BOOK_ROW_KEY
@@ -164,14 +164,12 @@ def sweep_abandoned_uploads(
     expired more than `abandoned_seconds` ago). Returns how many.
 
     The marker is first marked abandoned with If-Match, so an upload still alive can no longer
-    record its job (its transaction removes the marker as it wrote it) and answers 503; then the
+    record its job (it replaces the marker as it wrote it) and answers 503; then the
     blob goes (with its book's row, for a new book's direct upload whose submit opened it and
     died), then the marker. A sweep that dies half-way is finished by the next one."""
     faults = faults or Faults()
     cutoff = (now - timedelta(seconds=abandoned_seconds)).strftime("%Y-%m-%dT%H:%M:%SZ")
-    markers = storage.query_entities_filtered(
-        JOB_TABLE, f"RowKey eq '{UPLOAD_ROW_KEY}' and started lt datetime'{cutoff}'"
-    )
+    markers = storage.query_entities_filtered(JOB_TABLE, f"{UPLOAD_MARKERS_FILTER} and started lt datetime'{cutoff}'")
     swept = 0
     for marker in markers:
         job_id = marker.properties["PartitionKey"]
@@ -184,11 +182,11 @@ def sweep_abandoned_uploads(
 
 
 def _sweep_upload(storage: Storage, marker: Entity) -> int:
-    job_id = marker.properties["PartitionKey"]
+    job_id, row_key = marker.properties["PartitionKey"], marker.properties["RowKey"]
     if not marker.properties.get("abandoned"):
         try:
             storage.merge_entity(
-                JOB_TABLE, {"PartitionKey": job_id, "RowKey": UPLOAD_ROW_KEY, "abandoned": True}, etag=marker.etag
+                JOB_TABLE, {"PartitionKey": job_id, "RowKey": row_key, "abandoned": True}, etag=marker.etag
             )
         except (Conflict, NotFound):
             return 0  # its upload recorded the job meanwhile, or another sweep took it
@@ -197,7 +195,7 @@ def _sweep_upload(storage: Storage, marker: Entity) -> int:
         with contextlib.suppress(NotFound):  # a new book's row, opened by a submit that died before its job
             storage.delete_entity(BOOK_TABLE, job_id, BOOK_ROW_KEY)
     with contextlib.suppress(NotFound):
-        storage.delete_entity(JOB_TABLE, job_id, UPLOAD_ROW_KEY)
+        storage.delete_entity(JOB_TABLE, job_id, row_key)
     log.warning("upload %s was abandoned before its job was recorded: its manuscript is deleted", job_id)
     return 1
 

@@ -45,7 +45,7 @@ from azure.data.tables import TableServiceClient
 from azure.storage.blob import BlobServiceClient
 from azure.storage.queue import QueueClient
 
-from shared.jobs.record import UPLOAD_ROW_KEY
+from shared.jobs.record import UPLOAD_MARKERS_FILTER
 from shared.storage.names import (
     CONVERSION_POISON_QUEUE,
     CONVERSION_QUEUE,
@@ -273,7 +273,7 @@ class Soak:
         if queue.get_queue_properties().approximate_message_count:
             return False
         table = TableServiceClient.from_connection_string(connection).get_table_client(JOB_TABLE)
-        if list(table.query_entities(f"RowKey eq '{UPLOAD_ROW_KEY}'")):
+        if list(table.query_entities(UPLOAD_MARKERS_FILTER)):
             return False
         return all(row["status"] in ("succeeded", "failed") for row in table.query_entities("RowKey eq 'job'"))
 

@@ -217,35 +217,85 @@ def test_an_upload_whose_request_died_before_its_job_was_recorded_leaves_nothing
     from datetime import UTC, datetime, timedelta
 
     from shared.jobs.manuscripts import manuscript_blob_name
-    from shared.jobs.record import UPLOAD_ROW_KEY, new_job_id
+    from shared.jobs.record import UPLOAD_ROW_KEY, is_upload_marker, new_job_id, upload_marker
+    from shared.jobs.store import read_job
     from shared.storage.names import MANUSCRIPT_CONTAINER
 
     storage = Storage(storage_emulator.connection_string)
     web = workers(["upload_manuscript", "get_manuscript", "health"])
     answered = upload(web.host.base_url, corpus.PLAIN_TEXT.encode(), "plain.txt")
     # What a host killed between writing the manuscript and recording its job leaves: the upload's
-    # marker and the blob. One request died 20 minutes ago; one is still sending (a second ago).
+    # marker (its job's row) and the blob. One request died 20 minutes ago; one is still sending
+    # (a second ago); and one died under an earlier version, whose marker was a row of its own.
     now = datetime.now(UTC)
-    died, sending = new_job_id(), new_job_id()
+    died, sending, died_before = new_job_id(), new_job_id(), new_job_id()
     for job_id, started in ((died, now - timedelta(minutes=20)), (sending, now - timedelta(seconds=1))):
-        marker = {"PartitionKey": job_id, "RowKey": UPLOAD_ROW_KEY, "started": started}
-        storage.put_entity(JOB_TABLE, marker | {"manuscript_blob": manuscript_blob_name(job_id)})
+        storage.put_entity(JOB_TABLE, upload_marker(job_id, manuscript_blob_name(job_id), started))
+    earlier = {"PartitionKey": died_before, "RowKey": UPLOAD_ROW_KEY, "started": now - timedelta(minutes=20)}
+    storage.put_entity(JOB_TABLE, earlier | {"manuscript_blob": manuscript_blob_name(died_before)})
+    for job_id in (died, sending, died_before):
         storage.create_blob(MANUSCRIPT_CONTAINER, manuscript_blob_name(job_id), b"# Half", content_type="text/plain")
+    with pytest.raises(NotFound):  # a marker is no job: the status answers 404 meanwhile
+        read_job(storage, sending)
     workers(["reconcile"], RECONCILE_SCHEDULE="* * * * * *", ABANDONED_UPLOAD_SECONDS="600")
     deadline = time.monotonic() + 20
-    while storage.list_blob_names(MANUSCRIPT_CONTAINER, f"{died}/") and time.monotonic() < deadline:
+    while time.monotonic() < deadline and any(
+        storage.list_blob_names(MANUSCRIPT_CONTAINER, f"{job_id}/") for job_id in (died, died_before)
+    ):
         time.sleep(0.2)
-    assert storage.list_blob_names(MANUSCRIPT_CONTAINER, f"{died}/") == []
-    with pytest.raises(NotFound):
-        storage.get_entity(JOB_TABLE, died, UPLOAD_ROW_KEY)
+    for job_id, row_key in ((died, JOB_ROW_KEY), (died_before, UPLOAD_ROW_KEY)):
+        assert storage.list_blob_names(MANUSCRIPT_CONTAINER, f"{job_id}/") == []
+        with pytest.raises(NotFound):
+            storage.get_entity(JOB_TABLE, job_id, row_key)
     # The upload still in flight, and the upload that was answered, keep their manuscripts.
     assert storage.list_blob_names(MANUSCRIPT_CONTAINER, f"{sending}/") == [manuscript_blob_name(sending)]
+    assert is_upload_marker(storage.get_entity(JOB_TABLE, sending, JOB_ROW_KEY).properties)
     assert storage.list_blob_names(MANUSCRIPT_CONTAINER, f"{answered}/") == [manuscript_blob_name(answered)]
-    with pytest.raises(NotFound):  # an answered upload left no marker: its job replaced it
+    # An answered upload left no marker: its job replaced it.
+    assert not is_upload_marker(storage.get_entity(JOB_TABLE, answered, JOB_ROW_KEY).properties)
+    with pytest.raises(NotFound):
         storage.get_entity(JOB_TABLE, answered, UPLOAD_ROW_KEY)
 
 
-def test_an_upload_given_up_by_the_sweeper_cannot_record_its_job(storage_emulator: Azurite) -> None:
+def test_a_form_upload_given_up_by_the_sweeper_cannot_record_its_job(storage_emulator: Azurite) -> None:
+    from datetime import UTC, datetime
+
+    from shared.intake import Upload, identify
+    from shared.jobs.manuscripts import record_job, store_manuscript
+    from shared.jobs.record import new_job_id, upload_marker
+    from shared.jobs.store import read_job
+    from shared.storage import Conflict
+
+    storage = Storage(storage_emulator.connection_string)
+    now = datetime.now(UTC)
+    recorded = store_manuscript(storage, identify(Upload(filename="a.md", data=b"# A\n")), new_job_id(), now, "b", 1)
+    given_up = recorded.with_changes(id=new_job_id())
+    etag = storage.put_entity(JOB_TABLE, upload_marker(given_up.id, "x/original", now))
+    # The sweeper marks the marker abandoned; the slow upload can then no longer record its job.
+    storage.merge_entity(JOB_TABLE, {"PartitionKey": given_up.id, "RowKey": JOB_ROW_KEY, "abandoned": True}, etag=etag)
+    with pytest.raises(Conflict):
+        record_job(storage, given_up, etag)
+    with pytest.raises(NotFound):
+        read_job(storage, given_up.id)
+    # Unchanged, the marker is replaced by the job; a retry of that write after it committed (the
+    # SDK retries a PUT whose reply was lost) finds the job recorded and says so, as the first did.
+    fresh = recorded.with_changes(id=new_job_id())
+    etag = storage.put_entity(JOB_TABLE, upload_marker(fresh.id, "x/original", now))
+    record_job(storage, fresh, etag)
+    record_job(storage, fresh, etag)
+    assert (read_job(storage, fresh.id)[0].sha256, read_job(storage, fresh.id)[0].status) == (
+        fresh.sha256,
+        fresh.status,
+    )
+    # A marker deleted meanwhile (the sweeper finished) refuses the job too.
+    gone = recorded.with_changes(id=new_job_id())
+    etag = storage.put_entity(JOB_TABLE, upload_marker(gone.id, "x/original", now))
+    storage.delete_entity(JOB_TABLE, gone.id, JOB_ROW_KEY)
+    with pytest.raises(Conflict):
+        record_job(storage, gone, etag)
+
+
+def test_a_direct_upload_given_up_by_the_sweeper_cannot_record_its_job(storage_emulator: Azurite) -> None:
     from datetime import UTC, datetime
 
     from shared.jobs.record import UPLOAD_ROW_KEY, new_job_id
