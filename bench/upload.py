@@ -1,8 +1,9 @@
 """Upload benchmark: the API against the raw storage floor, measured in the same run.
 
 Prints:
-- throughput of concurrent 1 MB uploads through POST /api/manuscripts, as a ratio of the time the
-  same number of raw blob uploads to the same Azurite take (target ≤ 1.5×);
+- concurrent 1 MB form uploads through POST /api/manuscripts against the raw blob floor and a
+  replay of their storage requests straight from the SDK, in --rounds rounds, with the CPU each
+  process spent an upload and the emulator's own bound (bench/form_uploads.py);
 - the serving process's peak memory growth for one 50 MiB upload, as a multiple of the upload
   (target < 3×);
 - `import function_app` against a bare `import azure.functions` (target < 1.5×);
@@ -10,12 +11,8 @@ Prints:
   accepted submit, against the raw floor of uploading the same file to the same Azurite with the
   storage SDK, and what the web tier's memory and CPU did meanwhile (its bytes never reach it).
 
-It also prints the CPU Azurite spends per upload in each run. Azurite serves blobs, queues and
-tables from one single-threaded Node process, so its CPU per upload bounds the throughput: the API
-writes a blob, an entity and a message where the floor writes a blob, and that ratio is the best
-the API can reach against this emulator, whatever the app does.
-
-Run: `make bench` or `.venv/bin/python bench/upload.py [--uploads 60 --concurrency 6]`.
+Run: `make bench` or `.venv/bin/python bench/upload.py [--uploads 60 --concurrency 6 --rounds 5]`
+(`--direct` with no sizes skips the direct uploads).
 """
 
 from __future__ import annotations
@@ -29,51 +26,16 @@ import tempfile
 import threading
 import time
 import urllib.request
-from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
-from typing import Any
 
 import psutil
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+from bench.form_uploads import form_upload_rounds, manuscript, print_form_uploads  # noqa: E402
 from tests.large_book import write_photo_book  # noqa: E402
 from tests.support import TreeSampler, start_azurite, start_host  # noqa: E402
-
-
-def manuscript(size: int, seed: int) -> bytes:
-    line = f"Paragraph {seed}: the quick brown fox jumps over the lazy dog again and again.\n\n".encode()
-    return (b"# Chapter\n\n" + line * (size // len(line) + 1))[:size]
-
-
-def raw_floor(connection: str, payloads: list[bytes], concurrency: int) -> float:
-    from azure.storage.blob import BlobServiceClient
-
-    container = BlobServiceClient.from_connection_string(connection).get_container_client("bench-floor")
-    container.create_container()
-
-    def put(index: int) -> None:
-        container.get_blob_client(f"b{index}").upload_blob(payloads[index], overwrite=False)
-
-    started = time.perf_counter()
-    with ThreadPoolExecutor(concurrency) as pool:
-        list(pool.map(put, range(len(payloads))))
-    return time.perf_counter() - started
-
-
-def api_uploads(base_url: str, payloads: list[bytes], concurrency: int) -> float:
-    def post(index: int) -> None:
-        request = urllib.request.Request(
-            f"{base_url}/api/manuscripts?filename=book{index}.md", data=payloads[index], method="POST"
-        )
-        with urllib.request.urlopen(request, timeout=120) as response:
-            assert response.status == 202, response.status
-
-    started = time.perf_counter()
-    with ThreadPoolExecutor(concurrency) as pool:
-        list(pool.map(post, range(len(payloads))))
-    return time.perf_counter() - started
 
 
 def peak_memory_growth(pid: int, base_url: str, size: int) -> tuple[int, int]:
@@ -141,14 +103,11 @@ def import_time(statement: str, runs: int = 7) -> float:
     return statistics.median(times)
 
 
-def _cpu_ms(before: Any, after: Any) -> float:
-    return ((after.user + after.system) - (before.user + before.system)) * 1000
-
-
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--uploads", type=int, default=60)
     parser.add_argument("--concurrency", type=int, default=6)
+    parser.add_argument("--rounds", type=int, default=5, help="form uploads: floor then API, this many times")
     parser.add_argument("--size", type=int, default=1_000_000)
     parser.add_argument("--big", type=int, default=50 * 1024 * 1024 - 1024)
     parser.add_argument("--direct", type=int, nargs="*", default=[50, 300], help="direct-upload book sizes, MiB")
@@ -167,13 +126,7 @@ def main() -> None:
     direct: list[tuple[int, Path, float, tuple[float, int, float]]] = []
     try:
         payloads = [manuscript(args.size, i) for i in range(args.uploads)]
-        api_uploads(host.base_url, payloads[:4], 2)  # warm up: containers, table, connections
-        emulator = psutil.Process(azurite.process.pid)
-        cpu_before = emulator.cpu_times()
-        floor = raw_floor(azurite.connection_string, payloads, args.concurrency)
-        cpu_between = emulator.cpu_times()
-        api = api_uploads(host.base_url, payloads, args.concurrency)
-        cpu_after = emulator.cpu_times()
+        form_uploads = form_upload_rounds(azurite, host, payloads, args.concurrency, args.rounds)
         baseline, peak = peak_memory_growth(host.process.pid, host.base_url, args.big)
         direct_upload(host.base_url, host.process.pid, ROOT / "examples" / "harbour.zip")  # warm up
         for mib in args.direct:
@@ -187,17 +140,7 @@ def main() -> None:
     bare = import_time("import azure.functions")
     app = import_time("import function_app")
 
-    mb = args.size * args.uploads / 1e6
-    print(f"uploads: {args.uploads} × {args.size / 1e6:.1f} MB at concurrency {args.concurrency}")
-    print(f"  raw blob floor : {floor:6.2f} s  ({mb / floor:6.1f} MB/s)")
-    print(f"  POST /api      : {api:6.2f} s  ({mb / api:6.1f} MB/s)")
-    print(f"  API / floor    : {api / floor:6.2f}×   (target ≤ 1.5×)")
-    floor_cpu = _cpu_ms(cpu_before, cpu_between) / args.uploads
-    api_cpu = _cpu_ms(cpu_between, cpu_after) / args.uploads
-    print(
-        f"  Azurite CPU per upload: floor {floor_cpu:.1f} ms, API {api_cpu:.1f} ms "
-        f"(blob + entity + message): the emulator alone bounds the ratio at {api_cpu / floor_cpu:.2f}×"
-    )
+    print_form_uploads(form_uploads, args.uploads, args.size, args.concurrency)
     growth = peak - baseline
     print(
         f"peak memory for one {args.big / 2**20:.0f} MiB upload: "

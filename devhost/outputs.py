@@ -12,6 +12,7 @@ import base64
 import contextlib
 import json
 import re
+import urllib.request
 import uuid
 from collections.abc import Callable
 from datetime import UTC, datetime
@@ -35,10 +36,14 @@ class StorageClients:
         conn = resolve_connection(connection, self.environ)
         key = (service, conn)
         if key not in self._clients:
+            # With no proxy set there is nothing for aiohttp to look up in the environment and
+            # ~/.netrc on every request (a proxy set is honoured): 6-9 % of this host's CPU.
+            options = {} if urllib.request.getproxies() else {"use_env_settings": False}
             if isinstance(conn, IdentityConnection):
-                self._clients[key] = client_type(conn.service_uri(service), credential=self._credential(conn))
+                credential = self._credential(conn)
+                self._clients[key] = client_type(conn.service_uri(service), credential=credential, **options)
             else:
-                self._clients[key] = client_type.from_connection_string(conn)
+                self._clients[key] = client_type.from_connection_string(conn, **options)
         return self._clients[key]
 
     def _credential(self, conn: IdentityConnection) -> Any:
