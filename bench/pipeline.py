@@ -23,7 +23,9 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections import Counter
 from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -39,12 +41,26 @@ from convert import make_images, prepare  # noqa: E402
 
 from tests import book_corpus as corpus  # noqa: E402
 from tests.pipeline_support import follow, upload  # noqa: E402
-from tests.support import start_azurite, start_host  # noqa: E402
+from tests.support import Azurite, start_azurite, start_host  # noqa: E402
 
 RUNS = 5  # this 2-core machine is noisy: single runs vary by ±15 %
 
 
-Run = tuple[float, float, float]  # wall seconds, CPU seconds, of which the stand-in hosts' own
+@dataclass(frozen=True)
+class Run:
+    wall: float  # seconds
+    cpu: dict[str, float]  # CPU seconds by process kind (CPU_KINDS)
+    requests: Counter[str]  # storage requests Azurite served, by kind ("PUT blob")
+
+    @property
+    def total_cpu(self) -> float:
+        return sum(self.cpu.values())
+
+
+# The pipeline's processes by kind: Azurite; the stand-in hosts (the .NET host's part on Azure);
+# their worker processes (the invocations: storage calls, claims, messages); the step processes
+# the workers' zygotes fork (the conversion itself, as the CLI does it).
+CPU_KINDS = ("Azurite", "hosts", "workers", "steps")
 
 
 def _children_cpu() -> float:
@@ -58,41 +74,71 @@ def cli_once(book: Path) -> Run:
         [sys.executable, "-m", "shared.cli", str(book), "--out", str(book.parent / "cli"), "--modified", "2026-11-21T00:00:00Z"],
         cwd=ROOT, check=True, capture_output=True,
     )  # fmt: skip
-    return time.perf_counter() - started, _children_cpu() - cpu, 0.0
+    return Run(time.perf_counter() - started, {"CLI": _children_cpu() - cpu}, Counter())
 
 
-def _cpu(processes: list[psutil.Process]) -> tuple[float, float]:
-    """User and system CPU of the processes and their descendants (each host's worker processes,
-    and the step processes their zygotes forked, counted in the zygote once it has reaped them);
-    and, of that, the stand-in hosts' own (playing the .NET host's part: on Azure, not Quire's)."""
+def _kind(process: psutil.Process) -> str:
+    command = " ".join(process.cmdline())
+    if "azurite" in command:
+        return "Azurite"
+    if "devhost.worker" in command:
+        return "workers"
+    return "hosts" if "-m devhost" in command else "steps"
+
+
+def _cpu(processes: list[psutil.Process]) -> dict[str, float]:
+    """User and system CPU of the processes and their descendants, by kind. A step process the
+    zygote forked and reaped is counted in its parent's children times: those are steps."""
     every = {q.pid: q for p in processes for q in (p, *p.children(recursive=True))}
-    total = sum(sum(p.cpu_times()[:4]) for p in every.values())
-    hosts = sum(sum(p.cpu_times()[:2]) for p in processes if "devhost" in " ".join(p.cmdline()))
-    return total, hosts
+    cpu = dict.fromkeys(CPU_KINDS, 0.0)
+    for process in every.values():
+        times = process.cpu_times()
+        cpu[_kind(process)] += times.user + times.system
+        cpu["steps"] += times.children_user + times.children_system
+    return cpu
 
 
-def pipeline_once(base_url: str, data: bytes, processes: list[psutil.Process]) -> Run:
+def pipeline_once(base_url: str, data: bytes, processes: list[psutil.Process], azurite: Azurite) -> Run:
     """Upload to `succeeded`, ended by the job's own time of success (the host shares this clock):
     polling often enough to time the end would cost the host the CPU the conversion needs."""
-    started, (cpu, host) = datetime.now(UTC), _cpu(processes)
+    started, cpu, requests = datetime.now(UTC), _cpu(processes), azurite.requests.copy()
     job_id = upload(base_url, data, "book.zip")
     job = follow(base_url, job_id, timeout=300, interval=0.5)
     assert job["status"] == "succeeded", job
     succeeded = datetime.fromisoformat(job["updated"].replace("Z", "+00:00"))
-    cpu_after, host_after = _cpu(processes)
-    return (succeeded - started).total_seconds(), cpu_after - cpu, host_after - host
+    cpu_after = _cpu(processes)
+    used = {kind: cpu_after[kind] - cpu[kind] for kind in CPU_KINDS}
+    return Run((succeeded - started).total_seconds(), used, azurite.requests - requests)
 
 
-def interleaved(base_url: str, book: Path, processes: list[psutil.Process]) -> tuple[Run, Run]:
-    """Medians of the CLI and the pipeline, run turn about so both see the same machine."""
+def interleaved(base_url: str, book: Path, processes: list[psutil.Process], azurite: Azurite) -> list[tuple[Run, Run]]:
+    """The CLI and the pipeline, run turn about so both see the same machine."""
     data = book.read_bytes()
-    pairs = [(cli_once(book), pipeline_once(base_url, data, processes)) for _ in range(RUNS)]
-    return _median([c for c, _ in pairs]), _median([p for _, p in pairs])
+    return [(cli_once(book), pipeline_once(base_url, data, processes, azurite)) for _ in range(RUNS)]
 
 
-def _median(runs: list[Run]) -> Run:
-    wall, cpu, host = (statistics.median(run[i] for run in runs) for i in range(3))
-    return wall, cpu, host
+def _spread(values: list[float], unit: str = "×") -> str:
+    return f"{statistics.median(values):.2f}{unit} ({min(values):.2f}–{max(values):.2f})"
+
+
+def report(label: str, workers: str, pairs: list[tuple[Run, Run]], target: float) -> None:
+    clis, pipelines = [c for c, _ in pairs], [p for _, p in pairs]
+    print(
+        f"{label} book, {workers}: pipeline {_spread([p.wall for p in pipelines], ' s')}, "
+        f"CLI {_spread([c.wall for c in clis], ' s')}; ratio {_spread([p.wall / c.wall for c, p in pairs])} "
+        f"(target ≤ {target}×)"
+    )
+    print(
+        f"  CPU: pipeline {_spread([p.total_cpu for p in pipelines], ' s')}, CLI {_spread([c.total_cpu for c in clis], ' s')}; "
+        f"ratio {_spread([p.total_cpu / c.total_cpu for c, p in pairs])}; the CLI kept "
+        f"{statistics.median(c.total_cpu / c.wall for c in clis):.1f} cores busy"
+    )
+    kinds = ", ".join(f"{kind} {statistics.median(p.cpu[kind] for p in pipelines):.2f} s" for kind in CPU_KINDS)
+    own = [p.cpu["hosts"] / (p.total_cpu - p.cpu["hosts"]) for p in pipelines]
+    print(f"  pipeline CPU by process (medians): {kinds}; the hosts' own: {_spread(own, '')} of the rest (≤ 0.10)")
+    requests = pipelines[-1].requests
+    listed = ", ".join(f"{count} {kind}" for kind, count in sorted(requests.items(), key=lambda item: -item[1]))
+    print(f"  storage requests (last run): {sum(requests.values())}: {listed}")
 
 
 def main() -> None:
@@ -107,13 +153,13 @@ def main() -> None:
     first = start_host(ROOT, env, work / "host1.log")
     processes = [psutil.Process(azurite.process.pid), psutil.Process(first.process.pid)]
     try:
-        pipeline_once(first.base_url, books["1 MB"].read_bytes(), processes)  # warm up: imports, containers, tables
-        one = {label: interleaved(first.base_url, path, processes) for label, path in books.items()}
+        pipeline_once(first.base_url, books["1 MB"].read_bytes(), processes, azurite)  # warm up: imports, containers
+        one = {label: interleaved(first.base_url, path, processes, azurite) for label, path in books.items()}
         second = start_host(ROOT, env, work / "host2.log", extra_args=["--functions", "convert"], wait_path=None)
         processes.append(psutil.Process(second.process.pid))
         try:
             time.sleep(1)
-            two = {label: interleaved(first.base_url, path, processes) for label, path in books.items()}
+            two = {label: interleaved(first.base_url, path, processes, azurite) for label, path in books.items()}
             small = [corpus.small_book_zip(i) for i in range(20)]
             started = time.perf_counter()
             with ThreadPoolExecutor(20) as pool:
@@ -127,21 +173,12 @@ def main() -> None:
         first.stop()
         azurite.stop()
 
-    cores = os.cpu_count() or 1
-    print(f"upload → succeeded through the stand-in host, against the CLI run turn about (median of {RUNS})")
-    print(f"CPU: seconds used by the CLI, and by the pipeline's hosts and Azurite; all share {cores} cores")
-    print(
-        "(targets, #41: one worker ≤ 1.10× the CLI's time and ≤ 1.2× its CPU; the stand-in host's own CPU ≤ 10 % of the rest)"
-    )
+    print(f"upload → succeeded through the stand-in host, against the CLI run turn about ({RUNS} runs: median (range))")
+    print(f"CPU: seconds used by the CLI, and by the pipeline's processes; all share {os.cpu_count()} cores")
+    print("(targets, #41: one worker ≤ 1.10× the CLI's time and ≤ 1.2× its CPU; the stand-in hosts' own CPU ≤ 10 %)")
     for label in books:
-        for workers, (cli, pipeline), target in (("one worker ", one[label], 1.1), ("two workers", two[label], 1.0)):
-            print(
-                f"{label} book, {workers}: pipeline {pipeline[0]:.2f} s, CLI {cli[0]:.2f} s, "
-                f"ratio {pipeline[0] / cli[0]:.2f}×  (target ≤ {target}×); "
-                f"CPU pipeline {pipeline[1]:.2f} s, CLI {cli[1]:.2f} s ({pipeline[1] / cli[1]:.2f}×; "
-                f"the CLI kept {cli[1] / cli[0]:.1f} cores busy); of the pipeline's, the stand-in host's own "
-                f"{pipeline[2]:.2f} s ({pipeline[2] / max(pipeline[1] - pipeline[2], 1e-9):.0%} of the rest)"
-            )
+        report(label, "one worker", one[label], 1.1)
+        report(label, "two workers", two[label], 1.0)
     print(f"20 concurrent uploads of small books, two workers: {burst:.1f} s, {20 / burst:.1f} books/s")
 
 

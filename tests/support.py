@@ -12,9 +12,10 @@ import threading
 import time
 import urllib.error
 import urllib.request
+from collections import Counter
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from http.client import HTTPException
 from pathlib import Path
 from typing import Any
@@ -29,6 +30,22 @@ ACCOUNT = "devstoreaccount1"
 ACCOUNT_KEY = "Eby8vdM02xNOcqFlqUwJPLlmEtlCDXJ1OUzFT50uSRZ6IFsuFq2UVErCz4I6tq/K1SZFPTOtr/KBHBeksoGMGw=="
 
 
+# Azurite's access log: `127.0.0.1 - - [date] "PUT /devstoreaccount1/jobs(...) HTTP/1.1" 204 -`.
+_ACCESS_LOG = re.compile(r'"([A-Z]+) /[^/ ]+/?(\S*) HTTP/[\d.]+" (\d+)')
+
+
+def request_kind(method: str, path: str) -> str:
+    """An access log line's request as "METHOD service": table paths name an entity, a table or
+    a batch; queue paths end in /messages; the rest are blobs and containers."""
+    if "(" in path or path.startswith(("$batch", "Tables")):
+        service = "table"
+    elif "/messages" in path:
+        service = "queue"
+    else:
+        service = "blob"
+    return f"{method} {service}"
+
+
 @dataclass
 class Azurite:
     process: subprocess.Popen[str]
@@ -36,6 +53,13 @@ class Azurite:
     queue_port: int
     table_port: int
     scheme: str = "http"
+    # Requests served so far, by request_kind, from its access log (benchmarks count them).
+    requests: Counter[str] = field(default_factory=Counter)
+
+    def count(self, line: str) -> None:
+        found = _ACCESS_LOG.search(line)
+        if found:
+            self.requests[request_kind(found.group(1), found.group(2))] += 1
 
     @property
     def connection_string(self) -> str:
@@ -90,9 +114,16 @@ def start_azurite(tls: tuple[Path, Path] | None = None) -> Azurite:
     if len(ports) < 3:
         process.kill()
         pytest.fail(f"Azurite did not start: {ports}")
-    # Keep draining its output so a full pipe never blocks it.
-    threading.Thread(target=lambda: [None for _ in process.stdout], daemon=True).start()  # type: ignore[union-attr]
-    return Azurite(process, ports["Blob"], ports["Queue"], ports["Table"], "https" if tls else "http")
+    azurite = Azurite(process, ports["Blob"], ports["Queue"], ports["Table"], "https" if tls else "http")
+    output = process.stdout
+
+    def drain() -> None:
+        """Keep reading its output so a full pipe never blocks it, counting the requests on the way."""
+        for line in output:
+            azurite.count(line)
+
+    threading.Thread(target=drain, daemon=True).start()
+    return azurite
 
 
 def allow_page_origin(emulator: Azurite, origin: str) -> None:
