@@ -8,7 +8,8 @@ size is what each edition keeps in storage) and read back, and the comparison (`
 - the book with one sentence in every 50 edited (every chapter changed a little),
 - the book of another seed: every chapter rewritten (the worst case: every run of paragraphs is
   compared word by word, up to WORD_DIFF_LIMIT).
-Median of --runs.
+Median of --runs, wall time and this process's CPU time (user + system) beside it, and their ratio
+(all of it runs in this one process: CPU/wall below 1 is time the machine gave to others).
 
 Run: `.venv/bin/python bench/changes.py [--runs 3]`.
 """
@@ -55,13 +56,19 @@ def edited(markdown: str, every: int, seed: int = 7) -> str:
     return ". ".join(sentences)
 
 
-def timed(work: Callable[[], object], runs: int) -> tuple[float, object]:
-    times, result = [], None
+def timed(work: Callable[[], object], runs: int) -> tuple[float, float, object]:
+    """Median wall and CPU seconds of `runs` runs of `work`, and its last result."""
+    walls, cpus, result = [], [], None
     for _ in range(runs):
-        start = time.perf_counter()
+        wall, cpu = time.perf_counter(), time.process_time()
         result = work()
-        times.append(time.perf_counter() - start)
-    return statistics.median(times), result
+        cpus.append(time.process_time() - cpu)
+        walls.append(time.perf_counter() - wall)
+    return statistics.median(walls), statistics.median(cpus), result
+
+
+def seconds(wall: float, cpu: float, digits: int = 3) -> str:
+    return f"{wall:.{digits}f} s, CPU {cpu:.{digits}f} s (CPU/wall {cpu / wall:.2f})"
 
 
 def main() -> None:
@@ -73,26 +80,28 @@ def main() -> None:
     text_bytes = sum(len(p.encode()) + 1 for c in old for p in c.paragraphs)
     print(f"5 MB book: {len(markdown.encode()):,} bytes of Markdown, {text_bytes:,} bytes of text, {len(old)} chapters")
 
-    seconds, chapters = timed(lambda: rendered(markdown), 1)
-    print(f"parse and render (for scale, the plan step's): {seconds:.2f} s")
-    seconds, _ = timed(lambda: chapter_texts(chapters), args.runs)  # type: ignore[arg-type]
-    print(f"the chapters' text from their XHTML: {seconds:.3f} s")
-    seconds, fingerprint = timed(lambda: text_fingerprint(old), args.runs)
+    wall, cpu, chapters = timed(lambda: rendered(markdown), 1)
+    print(f"parse and render (for scale, the plan step's): {seconds(wall, cpu, 2)}")
+    wall, cpu, _ = timed(lambda: chapter_texts(chapters), args.runs)  # type: ignore[arg-type]
+    print(f"the chapters' text from their XHTML: {seconds(wall, cpu)}")
+    wall, cpu, fingerprint = timed(lambda: text_fingerprint(old), args.runs)
     assert isinstance(fingerprint, bytes)
-    print(f"fingerprint: {len(fingerprint):,} bytes ({len(fingerprint) / text_bytes:.0%} of the text), {seconds:.3f} s")
-    seconds, _ = timed(lambda: read_fingerprint(fingerprint), args.runs)
-    print(f"fingerprint read back: {seconds:.3f} s")
+    print(
+        f"fingerprint: {len(fingerprint):,} bytes ({len(fingerprint) / text_bytes:.0%} of the text), {seconds(wall, cpu)}"
+    )
+    wall, cpu, _ = timed(lambda: read_fingerprint(fingerprint), args.runs)
+    print(f"fingerprint read back: {seconds(wall, cpu)}")
 
     for name, new in (
         ("the same book", old),
         ("one sentence in 50 edited", texts_of(edited(markdown, 50))),
         ("every chapter rewritten", texts_of(book_markdown(FIVE_MB, CHAPTERS, [], seed=2))),
     ):
-        seconds, summary = timed(lambda new=new: compare(old, new, 1), args.runs)  # type: ignore[misc]
+        wall, cpu, summary = timed(lambda new=new: compare(old, new, 1), args.runs)  # type: ignore[misc]
         counts = summary["counts"] if isinstance(summary, dict) else {}
         percents = [c["percent"] for c in summary["changed"]] if isinstance(summary, dict) else []
         spread = f", percent {min(percents)}–{max(percents)}" if percents else ""
-        print(f"compare, {name}: {seconds:.3f} s ({counts}{spread})")
+        print(f"compare, {name}: {seconds(wall, cpu)} ({counts}{spread})")
 
 
 if __name__ == "__main__":
