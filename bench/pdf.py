@@ -15,8 +15,10 @@ chapters; its pages are counted with pdfinfo). On each:
 - WeasyPrint 70 on one HTML file made of the web-app book's own pages (the app's stylesheet and
   images, by the same relative paths), as `python -m weasyprint` in a virtual environment of its
   own, .bench-venv, installed on the first run: WeasyPrint is no dependency of Quire's;
-- where pandoc is on PATH, its PDF route, once: `pandoc book.md -o book.pdf --pdf-engine=weasyprint`
-  (LaTeX is not installed; weasyprint from .bench-venv).
+- with --pandoc, where pandoc is on PATH, its PDF route, once:
+  `pandoc book.md -o book.pdf --pdf-engine=weasyprint` (LaTeX is not installed; weasyprint from
+  .bench-venv). Left out by default: no target compares with it, and its runs (about 95 s) took
+  `make bench` over 15 minutes.
 Wall time, CPU (user + system) and peak memory of each process; medians and ranges over --runs.
 WeasyPrint is not run again on a book once its runs there took over 30 s, and a run over 300 s is
 stopped.
@@ -25,7 +27,7 @@ step's budget (DEFAULT_STEP_CPU_SECONDS, and the pdf step's own DEFAULT_PDF_STEP
 run on each book typesets it under the limits the step process runs with (RLIMIT_CPU, RLIMIT_DATA):
 a book too long for them gets no PDF, and the step's warning says so.
 
-Run: `.venv/bin/python bench/pdf.py [--runs 3]` (needs Debian's Pango for WeasyPrint, installed
+Run: `.venv/bin/python bench/pdf.py [--runs 3] [--pandoc]` (needs Debian's Pango for WeasyPrint, installed
 when missing and root, and poppler-utils for pdfinfo; pandoc is optional).
 """
 
@@ -71,7 +73,7 @@ BENCH_VENV = ROOT / ".bench-venv"
 WEASYPRINT = "weasyprint>=70,<71"
 PANGO = {"pango-1.0": "libpango-1.0-0", "pangoft2-1.0": "libpangoft2-1.0-0"}
 # seconds: WeasyPrint is run again on a book only while its runs there took less, which keeps the
-# bench near 5 minutes (the 5 MB book: one run of ~85 s; the others: 2–3 runs of 12–17 s)
+# bench near 4 minutes (the 5 MB book: one run of ~85 s; the others: 2–3 runs of 12–17 s)
 REPEAT_WITHIN = 30.0
 STOP_AFTER = 300.0  # seconds: a reference run is stopped there
 MIB = 2**20
@@ -430,15 +432,16 @@ def budget_check(folder: Path, step: Run) -> None:
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--runs", type=int, default=3)
+    parser.add_argument("--pandoc", action="store_true", help="also time pandoc's PDF route (about 95 s more)")
     args = parser.parse_args()
     if not shutil.which("pdfinfo"):
         sys.exit("pdfinfo is not on PATH: install poppler-utils (apt-get install poppler-utils).")
     weasyprint = weasyprint_venv()
-    pandoc = shutil.which("pandoc") is not None
+    pandoc = args.pandoc and shutil.which("pandoc") is not None
     if pandoc:
         print(subprocess.run(["pandoc", "--version"], capture_output=True, text=True).stdout.splitlines()[0])
     else:
-        print("pandoc is not on PATH: its PDF route is left out")
+        print("pandoc's PDF route is left out (" + ("not on PATH" if args.pandoc else "no --pandoc") + ")")
     work = Path(tempfile.mkdtemp(prefix="quire-bench-pdf-"))
     started = time.perf_counter()
     make_images(work / "images")
