@@ -37,7 +37,8 @@ class StorageClients:
         key = (service, conn)
         if key not in self._clients:
             # With no proxy set there is nothing for aiohttp to look up in the environment and
-            # ~/.netrc on every request (a proxy set is honoured): 6-9 % of this host's CPU.
+            # ~/.netrc on every request (a proxy set is honoured): 6-9 % of this host's CPU. Its
+            # TLS reads SSL_CERT_FILE either way.
             options = {} if urllib.request.getproxies() else {"use_env_settings": False}
             if isinstance(conn, IdentityConnection):
                 credential = self._credential(conn)
