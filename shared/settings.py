@@ -162,6 +162,15 @@ def _direct_upload(env: Mapping[str, str]) -> dict[str, int]:
     }
 
 
+def _http_environment(env: Mapping[str, str]) -> bool:
+    """Whether `env` names a proxy or a CA bundle for the storage SDK's HTTP client (requests reads
+    every `*_proxy` variable, REQUESTS_CA_BUNDLE and CURL_CA_BUNDLE)."""
+    return any(
+        value.strip() and (key.lower().endswith("_proxy") or key.upper() in ("REQUESTS_CA_BUNDLE", "CURL_CA_BUNDLE"))
+        for key, value in env.items()
+    )
+
+
 def _storage_connection(env: Mapping[str, str], name: str) -> StorageConnection:
     """The host's two forms of a storage connection: `<name>` holding a connection string, or the
     identity-based `<name>__blobServiceUri`, `__queueServiceUri`, `__tableServiceUri` (or
@@ -169,7 +178,7 @@ def _storage_connection(env: Mapping[str, str], name: str) -> StorageConnection:
     `__` and `:` both separate the parts and names are not case-sensitive."""
     value = env.get(name, "")
     if value.strip():
-        return StorageConnection(setting=name, connection_string=Secret(value))
+        return StorageConnection(setting=name, connection_string=Secret(value), http_environment=_http_environment(env))
     prefixes = (f"{name}__".lower(), f"{name}:".lower())
     section = {
         key[len(prefix) :].lower(): raw.strip()
@@ -226,6 +235,7 @@ def _storage_connection(env: Mapping[str, str], name: str) -> StorageConnection:
         table_uri=uris["table"],
         credential=credential,
         client_id=section.get("clientid", ""),
+        http_environment=_http_environment(env),
     )
 
 

@@ -14,7 +14,6 @@ ETag-conditional write lost), and `NotFound`.
 from __future__ import annotations
 
 import contextlib
-import os
 import threading
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
@@ -68,20 +67,6 @@ _TABLE_RETRY_OPTIONS: dict[str, Any] = {"retry_backoff_factor": 0.3}
 # gives up (a client re-leasing in a loop is slowed to a round trip a try, then wins this run).
 _LEASED = frozenset({"LeaseIdMissing", "LeaseIdMismatchWithBlobOperation", "LeaseIdMismatch"})
 _LEASE_BREAKS = 5
-# Where requests takes a private CA bundle from (it reads them only when allowed the environment).
-_REQUESTS_CA_VARIABLES = ("REQUESTS_CA_BUNDLE", "CURL_CA_BUNDLE")
-
-
-def _environment_options() -> dict[str, Any]:
-    """Allowed to, the SDK's transport (requests) looks for proxy variables, a CA bundle and
-    ~/.netrc in the environment on every request: 5-10 % of a table write's CPU. When none of
-    those variables is set (the usual case, and Azure's) it is told not to look; a proxy or a
-    private CA named in the environment is honoured as before."""
-    import urllib.request  # the SDK's transport imports it anyway, when a client is built
-
-    if urllib.request.getproxies() or any(os.environ.get(name) for name in _REQUESTS_CA_VARIABLES):
-        return {}
-    return {"use_env_settings": False}
 
 
 def _error_code(error: Any) -> str:
@@ -129,7 +114,8 @@ class Storage(TableOperations, DirectUploadBlobs):
         """A service client from the connection string, or from the service's URI and the identity
         (one credential for all three services, so one token serves them all)."""
         connection = self._connection
-        options = options | _environment_options()
+        if not connection.http_environment:
+            options = options | {"use_env_settings": False}
         if not connection.uses_identity:
             return client_type.from_connection_string(connection.connection_string, **_CLIENT_OPTIONS, **options)
         if self._credential is None:

@@ -37,6 +37,10 @@ class StorageConnection:
     table_uri: str = ""
     credential: str = ""  # "managedidentity", or "" for the default chain (Azure CLI sign-in locally)
     client_id: str = ""  # a user-assigned identity's client id; "" for the system-assigned one
+    # Whether the environment names a proxy or a CA bundle, which the SDK's HTTP client (requests)
+    # then reads on every request. When it names none, the client is told not to look: the look-up
+    # was 5-10 % of a table write's CPU (#41). Unknown, as for a bare connection string: look.
+    http_environment: bool = True
 
     def __repr__(self) -> str:
         # A connection string holds the account key: never shown.

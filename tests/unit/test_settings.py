@@ -165,3 +165,25 @@ def test_a_direct_upload_limit_that_needs_more_blocks_than_a_blob_holds_is_refus
 def test_the_epubs_changes_page_is_on_unless_turned_off() -> None:
     assert Settings.from_env({"AzureWebJobsStorage": "x"}).epub_changes_page is True
     assert Settings.from_env({"AzureWebJobsStorage": "x", "EPUB_CHANGES_PAGE": "false"}).epub_changes_page is False
+
+
+@pytest.mark.parametrize(
+    ("variables", "named"),
+    [
+        ({}, False),
+        ({"HTTPS_PROXY": "http://proxy:3128"}, True),
+        ({"ftp_proxy": "http://proxy:3128"}, True),
+        ({"REQUESTS_CA_BUNDLE": "/etc/ssl/private-ca.pem"}, True),
+        ({"CURL_CA_BUNDLE": "/etc/ssl/private-ca.pem"}, True),
+        ({"HTTPS_PROXY": "  "}, False),
+        ({"SSL_CERT_FILE": "/etc/ssl/private-ca.pem"}, False),  # requests never reads it (it has certifi)
+    ],
+)
+def test_the_storage_clients_read_the_environment_only_when_it_names_a_proxy_or_ca_bundle(
+    variables: dict[str, str], named: bool
+) -> None:
+    for env in (
+        {"AzureWebJobsStorage": "UseDevelopmentStorage=true", **variables},
+        {"AzureWebJobsStorage__accountName": "quire", **variables},
+    ):
+        assert Settings.from_env(env).storage_connection.http_environment is named
