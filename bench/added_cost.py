@@ -23,11 +23,8 @@ import argparse
 import gzip
 import io
 import json
-import statistics
 import sys
-import time
 import zipfile
-from collections.abc import Callable
 from dataclasses import replace
 from datetime import UTC, datetime
 from pathlib import Path
@@ -36,7 +33,7 @@ from typing import Any
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from bench.changes import edited  # noqa: E402
+from bench.changes import edited, timed  # noqa: E402
 from bench.search_index import articles  # noqa: E402
 from shared.book.changes import chapter_texts, compare, read_fingerprint, text_fingerprint  # noqa: E402
 from shared.book.conversion import ConvertOptions, parse, render  # noqa: E402
@@ -45,17 +42,6 @@ from shared.book.search_index import SEARCH_INDEX, build_index, text_size  # noq
 
 TARGET = 0.10  # of the conversion's time
 EDIT_EVERY = 50  # one sentence in this many edited for the previous edition
-
-
-def timed(work: Callable[[], object], runs: int) -> tuple[float, float, object]:
-    """Median wall and CPU seconds of `runs` runs of `work`, and its last result."""
-    walls, cpus, result = [], [], None
-    for _ in range(runs):
-        wall, cpu = time.perf_counter(), time.process_time()
-        result = work()
-        cpus.append(time.process_time() - cpu)
-        walls.append(time.perf_counter() - wall)
-    return statistics.median(walls), statistics.median(cpus), result
 
 
 def previous_edition(manuscript: bytes) -> bytes:

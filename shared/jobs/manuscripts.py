@@ -14,7 +14,8 @@ import contextlib
 from datetime import datetime
 
 from shared.intake import Manuscript
-from shared.jobs.record import JOB_ROW_KEY, Job, JobStatus, is_upload_marker, upload_marker
+from shared.jobs.record import JOB_ROW_KEY, Job, JobStatus, upload_marker
+from shared.jobs.store import read_job
 from shared.storage import Conflict, NotFound, Storage, StorageUnavailable
 from shared.storage.names import JOB_TABLE, MANUSCRIPT_CONTAINER
 
@@ -77,9 +78,11 @@ def record_job(storage: Storage, job: Job, marker_etag: str) -> None:
 
 
 def _recorded(storage: Storage, job_id: str) -> bool:
-    """Whether the job's row holds a job (the id is 128 random bits: a job there is this one)."""
+    """Whether the job is recorded (read_job takes a marker for no job; the id is 128 random bits:
+    a job there is this one)."""
     try:
-        return not is_upload_marker(storage.get_entity(JOB_TABLE, job_id, JOB_ROW_KEY).properties)
+        read_job(storage, job_id)
+        return True
     except NotFound:
         return False
 
